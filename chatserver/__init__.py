@@ -1,0 +1,3 @@
+"""chatserver: a multilingual chatbot and live-chat handoff server."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,82 @@
+"""The bot's side of a conversation: greet, answer from the FAQ, suggest, or decline.
+
+Pure: it turns a customer's text into replies in the customer's language and leaves
+storing and sending them to the desk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from chatserver.faq import FaqMatcher, Outcome
+from chatserver.i18n import N_, Catalogs
+
+GREETING = N_(
+    "Hello! I'm the virtual assistant. Ask me anything about your account, "
+    "the trading platforms or trading conditions."
+)
+FALLBACK_NOTE = N_("This answer is not available in your language yet, so here it is in English:")
+SUGGEST_INTRO = N_("I'm not completely sure what you mean. Is it one of these?")
+DECLINE = N_("Sorry, I don't have an answer to that. Could you put it another way?")
+
+
+class ReplyKind(StrEnum):
+    GREETING = "greeting"
+    ANSWER = "answer"
+    SUGGEST = "suggest"
+    DECLINE = "decline"
+
+
+@dataclass(frozen=True, slots=True)
+class Suggestion:
+    faq_id: str
+    question: str
+
+    def to_public(self) -> dict[str, str]:
+        return {"faq_id": self.faq_id, "question": self.question}
+
+
+@dataclass(frozen=True, slots=True)
+class BotReply:
+    kind: ReplyKind
+    text: str
+    language: str
+    suggestions: tuple[Suggestion, ...] = ()
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Bot:
+    def __init__(self, matcher: FaqMatcher, catalogs: Catalogs) -> None:
+        self.matcher = matcher
+        self.catalogs = catalogs
+
+    def greeting(self, language: str) -> BotReply:
+        _ = self.catalogs.translator(language).gettext
+        return BotReply(ReplyKind.GREETING, _(GREETING), language)
+
+    def reply(self, text: str, language: str) -> BotReply:
+        _ = self.catalogs.translator(language).gettext
+        result = self.matcher.match(text, language)
+        score = round(result.score, 3)
+        if result.outcome is Outcome.ANSWER and result.entry is not None:
+            entry = result.entry
+            meta: dict[str, Any] = {"faq_id": entry.id, "score": score}
+            if entry.fallback_from is not None:
+                meta["fallback_from"] = entry.fallback_from
+                body = f"{_(FALLBACK_NOTE)}\n\n{entry.answer}"
+            else:
+                body = entry.answer
+            return BotReply(ReplyKind.ANSWER, body, language, meta=meta)
+        if result.outcome is Outcome.SUGGEST and result.suggestions:
+            suggestions = tuple(Suggestion(e.id, e.question) for e in result.suggestions)
+            return BotReply(
+                ReplyKind.SUGGEST,
+                _(SUGGEST_INTRO),
+                language,
+                suggestions=suggestions,
+                meta={"score": score, "suggestions": [s.to_public() for s in suggestions]},
+            )
+        return BotReply(ReplyKind.DECLINE, _(DECLINE), language, meta={"score": score})

@@ -1,0 +1,172 @@
+"""Use cases of the help desk: start or resume a conversation, receive a customer message.
+
+The desk is the only layer that combines the pure domain (language, bot, lifecycle) with
+the store. It returns what happened and the events to publish; the transport decides who
+receives them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from chatserver.bot import Bot, BotReply
+from chatserver.clock import Clock, IdFactory, new_token
+from chatserver.events import Event, MessagePosted
+from chatserver.language import DetectionSource, LanguageDetector, canonical, negotiate
+from chatserver.models import (
+    Author,
+    Conversation,
+    DomainError,
+    Message,
+    NewMessage,
+    new_conversation,
+)
+from chatserver.store import Store
+
+# A detected language replaces the conversation's at this confidence, unless the customer
+# chose one; the language issue replaces this with the full sticky/confirm policy.
+LANGUAGE_CONFIDENCE = 0.80
+# How many missed messages a resuming client gets in one acknowledgement.
+RESUME_LIMIT = 500
+
+
+class UnknownConversation(DomainError):
+    code = "unknown_conversation"
+
+
+class ConversationClosed(DomainError):
+    code = "conversation_closed"
+
+
+def hash_token(token: str) -> str:
+    """Tokens are stored hashed: a leaked database does not let anyone resume a chat."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    conversation: Conversation
+    token: str
+    resumed: bool
+    messages: list[Message]  # the greeting for a new conversation; what was missed on resume
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    message: Message
+    duplicate: bool
+    events: list[Event] = field(default_factory=list)
+
+
+class Desk:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        bot: Bot,
+        detector: LanguageDetector,
+        clock: Clock,
+        new_id: IdFactory,
+        languages: Sequence[str],
+        default_language: str,
+    ) -> None:
+        self.store = store
+        self.bot = bot
+        self.detector = detector
+        self.clock = clock
+        self.new_id = new_id
+        self.languages = tuple(languages)
+        self.default_language = default_language
+
+    async def start(
+        self,
+        *,
+        token: str | None = None,
+        last_seq: int = 0,
+        hints: Sequence[str] = (),
+        choice: str | None = None,
+    ) -> Started:
+        if token is not None:
+            conversation = await self.store.conversation_by_token(hash_token(token))
+            if conversation is None:
+                raise UnknownConversation("no conversation holds this token")
+            missed = await self.store.messages(
+                conversation.id, after_seq=last_seq, limit=RESUME_LIMIT
+            )
+            return Started(conversation, token, resumed=True, messages=missed)
+
+        chosen = canonical(choice, self.languages) if choice else None
+        language = chosen or negotiate(hints, self.languages) or self.default_language
+        now = self.clock.now()
+        conversation = new_conversation(
+            self.new_id(), language=language, language_confirmed=chosen is not None, now=now
+        )
+        token = new_token()
+        await self.store.create_conversation(conversation, hash_token(token))
+        greeting = await self._post(conversation, self.bot.greeting(language))
+        return Started(conversation, token, resumed=False, messages=[greeting])
+
+    async def receive(self, conversation_id: str, text: str, client_id: str | None) -> Received:
+        conversation = await self.store.get_conversation(conversation_id)
+        if conversation is None:
+            raise UnknownConversation("no such conversation")
+        if not conversation.is_open:
+            raise ConversationClosed("this conversation is closed")
+        appended = await self.store.append_message(
+            NewMessage(
+                id=self.new_id(),
+                conversation_id=conversation.id,
+                author=Author.CUSTOMER,
+                text=text,
+                created_at=self.clock.now(),
+                client_id=client_id,
+            )
+        )
+        stored = appended.message
+        # A resend is answered only if the bot never answered the first copy (the server
+        # stopped in between); otherwise the client already has, or will resume, the reply.
+        if not appended.created and stored.seq != await self._last_seq(conversation.id):
+            return Received(stored, duplicate=True)
+
+        conversation = await self._follow_language(conversation, text)
+        reply = self.bot.reply(text, conversation.language)
+        posted = await self._post(conversation, reply)
+        return Received(stored, duplicate=not appended.created, events=[MessagePosted(posted)])
+
+    async def _last_seq(self, conversation_id: str) -> int:
+        conversation = await self.store.get_conversation(conversation_id)
+        return conversation.last_seq if conversation is not None else 0
+
+    async def _follow_language(self, conversation: Conversation, text: str) -> Conversation:
+        """Follow the customer's language unless they chose one explicitly."""
+        if conversation.language_confirmed:
+            return conversation
+        detection = self.detector.detect(text, hints=[conversation.language])
+        trusted = detection.source in (DetectionSource.SCRIPT, DetectionSource.STATISTICAL)
+        if (
+            not trusted
+            or detection.confidence < LANGUAGE_CONFIDENCE
+            or detection.language == conversation.language
+        ):
+            return conversation
+        updated = conversation.with_language(
+            detection.language, confirmed=False, now=self.clock.now()
+        )
+        await self.store.save_conversation(updated)
+        return updated
+
+    async def _post(self, conversation: Conversation, reply: BotReply) -> Message:
+        appended = await self.store.append_message(
+            NewMessage(
+                id=self.new_id(),
+                conversation_id=conversation.id,
+                author=Author.BOT,
+                text=reply.text,
+                created_at=self.clock.now(),
+                language=reply.language,
+                meta={"kind": str(reply.kind), **reply.meta},
+            )
+        )
+        return appended.message

@@ -1,0 +1,31 @@
+"""Typed keys for what the application holds (aiohttp AppKey), in a leaf module."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import socketio
+from aiohttp import web
+
+from chatserver.desk import Desk
+from chatserver.faq import FaqMatcher
+from chatserver.i18n import Catalogs
+from chatserver.metrics import Metrics
+from chatserver.settings import Settings
+from chatserver.store import SqlStore
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """Everything built at start-up (off the event loop where it is slow)."""
+
+    store: SqlStore
+    matcher: FaqMatcher
+    catalogs: Catalogs
+    desk: Desk
+
+
+SETTINGS = web.AppKey("settings", Settings)
+METRICS = web.AppKey("metrics", Metrics)
+SERVICES = web.AppKey("services", Services)
+SIO = web.AppKey("sio", socketio.AsyncServer)

@@ -1,0 +1,196 @@
+"""Conversations, messages and their lifecycle: the pure core every other layer speaks.
+
+The lifecycle of a conversation::
+
+    bot --handoff--> queued --assignment--> assigned --agent's first message--> active
+     |                 |  \\                    |  ^                               |
+     |                 |   `--> abandoned      `--+-- transfer (back to a queue) --'
+     |                 `--> offline (nobody can take it: leave a message / callback)
+     `--> closed <-- (assigned | active | queued | offline) ; closed --survey--> rated
+
+This module knows nothing of sockets, HTTP or storage. Time and ids are passed in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Any
+
+
+class DomainError(Exception):
+    """A request the domain refuses; carries a stable machine-readable code."""
+
+    code = "domain_error"
+
+
+class IllegalTransition(DomainError):
+    code = "illegal_transition"
+
+    def __init__(self, current: ConversationStatus, target: ConversationStatus) -> None:
+        super().__init__(f"a conversation cannot go from {current} to {target}")
+        self.current = current
+        self.target = target
+
+
+class Team(StrEnum):
+    """The specialist team that owns a topic (the brief's three desks)."""
+
+    TECHNICAL = "technical"
+    ACCOUNT = "account"
+    TRADING = "trading"
+
+
+class Priority(StrEnum):
+    """Handling priority; order matters: urgent is served first."""
+
+    URGENT = "urgent"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+    @property
+    def rank(self) -> int:
+        """0 for urgent ... 3 for low, for sorting queues."""
+        return _PRIORITY_RANK[self]
+
+
+_PRIORITY_RANK = {Priority.URGENT: 0, Priority.HIGH: 1, Priority.MEDIUM: 2, Priority.LOW: 3}
+
+
+class ConversationStatus(StrEnum):
+    BOT = "bot"
+    QUEUED = "queued"
+    ASSIGNED = "assigned"
+    ACTIVE = "active"
+    CLOSED = "closed"
+    RATED = "rated"
+    ABANDONED = "abandoned"
+    OFFLINE = "offline"
+
+
+S = ConversationStatus
+TRANSITIONS: Mapping[ConversationStatus, frozenset[ConversationStatus]] = MappingProxyType(
+    {
+        S.BOT: frozenset({S.QUEUED, S.OFFLINE, S.CLOSED}),
+        S.QUEUED: frozenset({S.ASSIGNED, S.ABANDONED, S.OFFLINE, S.CLOSED}),
+        # assigned -> queued: not accepted in time, agent lost, or transferred to a queue
+        S.ASSIGNED: frozenset({S.ACTIVE, S.QUEUED, S.ASSIGNED, S.CLOSED}),
+        # active -> assigned: transferred to another agent; -> queued: to another queue
+        S.ACTIVE: frozenset({S.ASSIGNED, S.QUEUED, S.CLOSED}),
+        S.OFFLINE: frozenset({S.CLOSED}),
+        S.CLOSED: frozenset({S.RATED}),
+        S.ABANDONED: frozenset(),
+        S.RATED: frozenset(),
+    }
+)
+del S
+
+OPEN_STATUSES = frozenset(
+    {
+        ConversationStatus.BOT,
+        ConversationStatus.QUEUED,
+        ConversationStatus.ASSIGNED,
+        ConversationStatus.ACTIVE,
+    }
+)
+
+
+class Author(StrEnum):
+    """Who wrote a message. Bot and system messages never count as a human response."""
+
+    CUSTOMER = "customer"
+    BOT = "bot"
+    AGENT = "agent"
+    SYSTEM = "system"
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    id: str
+    status: ConversationStatus
+    language: str
+    language_confirmed: bool
+    created_at: datetime
+    updated_at: datetime
+    last_seq: int = 0
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    def can_become(self, target: ConversationStatus) -> bool:
+        return target in TRANSITIONS[self.status]
+
+    def transition(self, target: ConversationStatus, now: datetime) -> Conversation:
+        """Return the conversation in `target`, or raise IllegalTransition."""
+        if not self.can_become(target):
+            raise IllegalTransition(self.status, target)
+        return replace(self, status=target, updated_at=now)
+
+    def with_language(self, language: str, *, confirmed: bool, now: datetime) -> Conversation:
+        return replace(self, language=language, language_confirmed=confirmed, updated_at=now)
+
+
+def new_conversation(
+    conversation_id: str, *, language: str, language_confirmed: bool, now: datetime
+) -> Conversation:
+    return Conversation(
+        id=conversation_id,
+        status=ConversationStatus.BOT,
+        language=language,
+        language_confirmed=language_confirmed,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    """A message before the store has given it a sequence number."""
+
+    id: str
+    conversation_id: str
+    author: Author
+    text: str
+    created_at: datetime
+    language: str | None = None
+    client_id: str | None = None
+    internal: bool = False
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    id: str
+    conversation_id: str
+    seq: int
+    author: Author
+    text: str
+    created_at: datetime
+    language: str | None = None
+    client_id: str | None = None
+    internal: bool = False
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def counts_as_response(self) -> bool:
+        """Only a human agent's visible message answers the customer (FRT)."""
+        return self.author is Author.AGENT and not self.internal
+
+    def to_public(self) -> dict[str, Any]:
+        """The wire form a customer may see."""
+        return {
+            "id": self.id,
+            "conversation_id": self.conversation_id,
+            "seq": self.seq,
+            "author": str(self.author),
+            "text": self.text,
+            "language": self.language,
+            "client_id": self.client_id,
+            "created_at": self.created_at.isoformat(),
+            "meta": dict(self.meta),
+        }

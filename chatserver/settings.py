@@ -1,0 +1,203 @@
+"""Configuration: one frozen `Settings`, read from `CHATSERVER_*` variables (or any mapping).
+
+Each option is declared once in `OPTIONS`; the CLI builds its flags and `--help` from the
+same table, and the README's configuration table is checked against it by a test.
+A bad value raises `SettingsError` with one line naming the variable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "CHATSERVER_"
+CHAT_LANGUAGES = (
+    "en", "ja", "zh-Hans", "zh-Hant", "ko", "th", "vi", "id",
+    "ms", "ar", "es", "pt", "fr", "de", "it",
+)  # fmt: skip
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+class SettingsError(ValueError):
+    """A configuration value is wrong; the message names the variable."""
+
+
+def _int_range(low: int, high: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ValueError(f"expected an integer, got {raw!r}") from None
+        if not low <= value <= high:
+            raise ValueError(f"expected {low}..{high}, got {value}")
+        return value
+
+    return parse
+
+
+def _bool(raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"expected true/false, got {raw!r}")
+
+
+def _choice(*allowed: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        value = raw.strip().lower()
+        if value not in allowed:
+            raise ValueError(f"expected one of {', '.join(allowed)}, got {raw!r}")
+        return value
+
+    return parse
+
+
+def _csv(raw: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+def _languages(raw: str) -> tuple[str, ...]:
+    tags = _csv(raw)
+    if not tags:
+        raise ValueError("expected at least one language tag")
+    return tags
+
+
+def _gc_threshold(raw: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(part) for part in _csv(raw))
+    except ValueError:
+        raise ValueError(f"expected up to three integers like 50000,50,100, got {raw!r}") from None
+    if not 1 <= len(values) <= 3 or any(v < 0 for v in values):
+        raise ValueError(f"expected up to three non-negative integers, got {raw!r}")
+    return values
+
+
+def _database_url(raw: str) -> str:
+    if not raw.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+        raise ValueError("expected sqlite+aiosqlite:///PATH or postgresql+asyncpg://...")
+    return raw
+
+
+def _text(raw: str) -> str:
+    if not raw.strip():
+        raise ValueError("must not be empty")
+    return raw.strip()
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    name: str  # Settings field; the variable is CHATSERVER_<NAME>, the flag --<name>
+    default: str
+    parse: Callable[[str], Any]
+    help: str
+
+    @property
+    def env(self) -> str:
+        return ENV_PREFIX + self.name.upper()
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("host", "127.0.0.1", _text, "address to listen on"),
+    Option("port", "8080", _int_range(0, 65535), "TCP port to listen on (0 picks a free one)"),
+    Option(
+        "database_url",
+        "sqlite+aiosqlite:///var/chatserver.sqlite3",
+        _database_url,
+        "where conversations are stored (SQLite file by default)",
+    ),
+    Option("faq_dir", "faq", Path, "directory of <lang>.yaml FAQ files"),
+    Option("faq_skip_invalid", "false", _bool, "start even if some FAQ entries are invalid"),
+    Option("locales_dir", "locales", Path, "gettext catalogs (<lang>/LC_MESSAGES/messages.po)"),
+    Option("languages", ",".join(CHAT_LANGUAGES), _languages, "chat languages, BCP 47 tags"),
+    Option("default_language", "en", _text, "language used when nothing else tells"),
+    Option(
+        "allowed_origins",
+        "",
+        _csv,
+        "origins allowed to open Socket.IO connections, comma-separated; "
+        "empty = same origin, * = any",
+    ),
+    Option("max_message_chars", "4000", _int_range(1, 100_000), "longest customer message"),
+    Option("log_level", "info", _choice(*LOG_LEVELS), "log level"),
+    Option("log_format", "text", _choice("text", "json"), "text, or one JSON object a line"),
+    Option("uvloop", "true", _bool, "use uvloop's event loop when it is installed"),
+    Option(
+        "gc_threshold",
+        "50000,50,100",
+        _gc_threshold,
+        "gc.set_threshold values; larger first generation = fewer pauses under load",
+    ),
+    Option(
+        "gc_freeze",
+        "true",
+        _bool,
+        "gc.freeze() after start-up so long-lived objects are not rescanned",
+    ),
+    Option(
+        "shutdown_timeout", "10", _int_range(0, 600), "seconds to let connections finish on stop"
+    ),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    host: str
+    port: int
+    database_url: str
+    faq_dir: Path
+    faq_skip_invalid: bool
+    locales_dir: Path
+    languages: tuple[str, ...]
+    default_language: str
+    allowed_origins: tuple[str, ...]
+    max_message_chars: int
+    log_level: str
+    log_format: str
+    uvloop: bool
+    gc_threshold: tuple[int, ...]
+    gc_freeze: bool
+    shutdown_timeout: int
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        """Read every option from `env` (e.g. os.environ), falling back to its default."""
+        values: dict[str, Any] = {}
+        for option in OPTIONS:
+            raw = env.get(option.env, option.default)
+            try:
+                values[option.name] = option.parse(raw)
+            except ValueError as exc:
+                raise SettingsError(f"{option.env} ({option.flag}): {exc}") from None
+        settings = cls(**values)
+        if settings.default_language not in settings.languages:
+            raise SettingsError(
+                f"{ENV_PREFIX}DEFAULT_LANGUAGE: {settings.default_language!r} is not in "
+                f"{ENV_PREFIX}LANGUAGES"
+            )
+        return settings
+
+    @classmethod
+    def defaults(cls, **overrides: Any) -> Settings:
+        """The defaults with some fields replaced (tests and embedding)."""
+        base = cls.from_env({})
+        values = {f.name: getattr(base, f.name) for f in fields(cls)}
+        values.update(overrides)
+        return cls(**values)
+
+    @property
+    def cors_allowed_origins(self) -> list[str] | str | None:
+        """python-socketio's form: None = same origin only, '*' = any, or a list."""
+        if not self.allowed_origins:
+            return None
+        if "*" in self.allowed_origins:
+            return "*"
+        return list(self.allowed_origins)

@@ -1,0 +1,1 @@
+"""Socket.IO namespaces: thin adapters between the wire protocol and the desk."""

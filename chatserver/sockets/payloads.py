@@ -1,0 +1,100 @@
+"""Validation of client payloads, and the acknowledgement shapes of docs/protocol.md.
+
+Every client->server event is answered `{"ok": true, ...}` or
+`{"ok": false, "error": {"code", "message"}}`; messages here are for developers, the
+widget shows its own localised text for each code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+MAX_CLIENT_ID_CHARS = 64
+MAX_TOKEN_CHARS = 128
+MAX_LANGUAGE_HINTS = 10
+MAX_TAG_CHARS = 35
+
+
+class BadRequest(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def ok(**fields: Any) -> dict[str, Any]:
+    return {"ok": True, **fields}
+
+
+def error(code: str, message: str) -> dict[str, Any]:
+    return {"ok": False, "error": {"code": code, "message": message}}
+
+
+def _object(data: Any) -> dict[str, Any]:
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise BadRequest("invalid_payload", "the payload must be a JSON object")
+    return data
+
+
+def _optional_str(data: dict[str, Any], key: str, limit: int) -> str | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value or len(value) > limit:
+        raise BadRequest("invalid_payload", f"'{key}' must be a string of 1-{limit} characters")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class StartRequest:
+    token: str | None
+    last_seq: int
+    languages: tuple[str, ...]
+    language: str | None
+
+    @classmethod
+    def parse(cls, data: Any) -> StartRequest:
+        body = _object(data)
+        last_seq = body.get("last_seq", 0)
+        if isinstance(last_seq, bool) or not isinstance(last_seq, int) or last_seq < 0:
+            raise BadRequest("invalid_payload", "'last_seq' must be a non-negative integer")
+        languages = body.get("languages", [])
+        if (
+            not isinstance(languages, list)
+            or len(languages) > MAX_LANGUAGE_HINTS
+            or not all(isinstance(t, str) and 0 < len(t) <= MAX_TAG_CHARS for t in languages)
+        ):
+            raise BadRequest(
+                "invalid_payload",
+                f"'languages' must be a list of at most {MAX_LANGUAGE_HINTS} language tags",
+            )
+        return cls(
+            token=_optional_str(body, "token", MAX_TOKEN_CHARS),
+            last_seq=last_seq,
+            languages=tuple(languages),
+            language=_optional_str(body, "language", MAX_TAG_CHARS),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRequest:
+    text: str
+    client_id: str | None
+    conversation_id: str | None
+
+    @classmethod
+    def parse(cls, data: Any, *, max_chars: int) -> MessageRequest:
+        body = _object(data)
+        text = body.get("text")
+        if not isinstance(text, str) or not text.strip():
+            raise BadRequest("invalid_payload", "'text' must be a non-empty string")
+        if len(text) > max_chars:
+            raise BadRequest("text_too_long", f"'text' is longer than {max_chars} characters")
+        return cls(
+            text=text.strip(),
+            client_id=_optional_str(body, "client_id", MAX_CLIENT_ID_CHARS),
+            conversation_id=_optional_str(body, "conversation_id", 64),
+        )

@@ -1,0 +1,43 @@
+"""The `Store` port: what the desk needs from persistence, and nothing about how.
+
+A message is durable when `append_message` returns; the transport acknowledges only then.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from chatserver.models import Conversation, Message, NewMessage
+
+
+@dataclass(frozen=True, slots=True)
+class AppendResult:
+    message: Message
+    created: bool  # False when the same client_id was stored before (a resend)
+
+
+class Store(Protocol):
+    async def create_conversation(self, conversation: Conversation, token_hash: str) -> None: ...
+
+    async def get_conversation(self, conversation_id: str) -> Conversation | None: ...
+
+    async def conversation_by_token(self, token_hash: str) -> Conversation | None: ...
+
+    async def save_conversation(self, conversation: Conversation) -> None:
+        """Persist status and language changes (not last_seq, which only appends move)."""
+        ...
+
+    async def append_message(self, message: NewMessage) -> AppendResult:
+        """Store with the conversation's next sequence number; idempotent on client_id."""
+        ...
+
+    async def messages(
+        self, conversation_id: str, *, after_seq: int = 0, limit: int = 500
+    ) -> list[Message]: ...
+
+    async def ping(self) -> None:
+        """Raise if the database cannot be reached (readiness)."""
+        ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,74 @@
+"""Versioned schema migrations.
+
+A new database is created from the current tables in `schema` and stamped with every
+version; an existing one gets the migrations it has not had, in order, each in its own
+transaction. To change the schema: edit `schema`, then append a migration that takes an
+existing database from the previous version to the new shape (ALTER TABLE ...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+
+from chatserver.store import schema
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    name: str
+    upgrade: Callable[[sa.Connection], None]
+
+
+def _initial(connection: sa.Connection) -> None:
+    # Version 1 is the first schema; databases older than this do not exist.
+    schema.metadata.create_all(connection)
+
+
+MIGRATIONS: tuple[Migration, ...] = (Migration(1, "conversations and messages", _initial),)
+SCHEMA_VERSION = MIGRATIONS[-1].version
+
+
+def current_version(connection: sa.Connection) -> int | None:
+    """The database's schema version, or None for an empty database."""
+    if not sa.inspect(connection).has_table(schema.schema_migrations.name):
+        return None
+    version = connection.execute(
+        sa.select(sa.func.max(schema.schema_migrations.c.version))
+    ).scalar()
+    return int(version) if version is not None else None
+
+
+def migrate(connection: sa.Connection) -> list[int]:
+    """Bring the database to SCHEMA_VERSION; return the versions applied."""
+    version = current_version(connection)
+    now = datetime.now(UTC)
+    if version is None:
+        schema.metadata.create_all(connection)
+        connection.execute(
+            schema.schema_migrations.insert(),
+            [{"version": m.version, "name": m.name, "applied_at": now} for m in MIGRATIONS],
+        )
+        return [m.version for m in MIGRATIONS]
+    if version > SCHEMA_VERSION:
+        raise RuntimeError(
+            f"the database is at schema version {version}, newer than this server "
+            f"({SCHEMA_VERSION}); upgrade the server"
+        )
+    applied = []
+    for migration in MIGRATIONS:
+        if migration.version <= version:
+            continue
+        with connection.begin_nested():
+            migration.upgrade(connection)
+            connection.execute(
+                schema.schema_migrations.insert().values(
+                    version=migration.version, name=migration.name, applied_at=now
+                )
+            )
+        applied.append(migration.version)
+    return applied

@@ -1,0 +1,231 @@
+"""The SQL `Store`: SQLAlchemy Core over aiosqlite (embedded default) or asyncpg.
+
+SQLite allows one writer at a time; rather than let concurrent transactions collide on
+the database lock, writes in this process queue on an asyncio lock. PostgreSQL needs no
+such lock: the row lock on the conversation orders appends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from chatserver.models import Author, Conversation, ConversationStatus, Message, NewMessage
+from chatserver.store.base import AppendResult
+from chatserver.store.migrations import migrate
+from chatserver.store.schema import conversations, messages
+
+# WAL lets readers run while one writer commits; synchronous=FULL makes a commit survive a
+# power cut, which is what "stored before acknowledged" promises.
+SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=FULL",
+    "PRAGMA foreign_keys=ON",
+    "PRAGMA busy_timeout=5000",
+)
+
+
+class SqlStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._is_sqlite = engine.dialect.name == "sqlite"
+        self._write_lock = asyncio.Lock()
+
+    @contextlib.asynccontextmanager
+    async def _write(self) -> AsyncIterator[AsyncConnection]:
+        if self._is_sqlite:
+            async with self._write_lock, self.engine.begin() as connection:
+                yield connection
+        else:
+            async with self.engine.begin() as connection:
+                yield connection
+
+    async def migrate(self) -> list[int]:
+        async with self._write() as connection:
+            return await connection.run_sync(migrate)
+
+    async def create_conversation(self, conversation: Conversation, token_hash: str) -> None:
+        async with self._write() as connection:
+            await connection.execute(
+                conversations.insert().values(
+                    id=conversation.id,
+                    status=str(conversation.status),
+                    language=conversation.language,
+                    language_confirmed=conversation.language_confirmed,
+                    token_hash=token_hash,
+                    last_seq=conversation.last_seq,
+                    created_at=conversation.created_at,
+                    updated_at=conversation.updated_at,
+                )
+            )
+
+    async def get_conversation(self, conversation_id: str) -> Conversation | None:
+        return await self._one_conversation(conversations.c.id == conversation_id)
+
+    async def conversation_by_token(self, token_hash: str) -> Conversation | None:
+        return await self._one_conversation(conversations.c.token_hash == token_hash)
+
+    async def _one_conversation(self, where: sa.ColumnElement[bool]) -> Conversation | None:
+        async with self.engine.connect() as connection:
+            row = (await connection.execute(sa.select(conversations).where(where))).first()
+        return _conversation(row._mapping) if row is not None else None
+
+    async def save_conversation(self, conversation: Conversation) -> None:
+        async with self._write() as connection:
+            await connection.execute(
+                conversations.update()
+                .where(conversations.c.id == conversation.id)
+                .values(
+                    status=str(conversation.status),
+                    language=conversation.language,
+                    language_confirmed=conversation.language_confirmed,
+                    updated_at=conversation.updated_at,
+                )
+            )
+
+    async def append_message(self, message: NewMessage) -> AppendResult:
+        if message.client_id is not None:
+            existing = await self._by_client_id(message.conversation_id, message.client_id)
+            if existing is not None:
+                return AppendResult(existing, created=False)
+        try:
+            async with self._write() as connection:
+                seq = (
+                    await connection.execute(
+                        conversations.update()
+                        .where(conversations.c.id == message.conversation_id)
+                        .values(last_seq=conversations.c.last_seq + 1)
+                        .returning(conversations.c.last_seq)
+                    )
+                ).scalar_one()
+                await connection.execute(
+                    messages.insert().values(
+                        id=message.id,
+                        conversation_id=message.conversation_id,
+                        seq=seq,
+                        author=str(message.author),
+                        text=message.text,
+                        language=message.language,
+                        client_id=message.client_id,
+                        internal=message.internal,
+                        meta=dict(message.meta),
+                        created_at=message.created_at,
+                    )
+                )
+        except IntegrityError:
+            # Two sends of one client_id raced; the other one won and is the stored copy.
+            if message.client_id is None:
+                raise
+            existing = await self._by_client_id(message.conversation_id, message.client_id)
+            if existing is None:
+                raise
+            return AppendResult(existing, created=False)
+        return AppendResult(_message_from(message, seq), created=True)
+
+    async def _by_client_id(self, conversation_id: str, client_id: str) -> Message | None:
+        query = sa.select(messages).where(
+            messages.c.conversation_id == conversation_id, messages.c.client_id == client_id
+        )
+        async with self.engine.connect() as connection:
+            row = (await connection.execute(query)).first()
+        return _message(row._mapping) if row is not None else None
+
+    async def messages(
+        self, conversation_id: str, *, after_seq: int = 0, limit: int = 500
+    ) -> list[Message]:
+        query = (
+            sa.select(messages)
+            .where(messages.c.conversation_id == conversation_id, messages.c.seq > after_seq)
+            .order_by(messages.c.seq)
+            .limit(limit)
+        )
+        async with self.engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
+        return [_message(row._mapping) for row in rows]
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as connection:
+            await connection.execute(sa.text("SELECT 1"))
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+def _conversation(row: sa.RowMapping) -> Conversation:
+    return Conversation(
+        id=row["id"],
+        status=ConversationStatus(row["status"]),
+        language=row["language"],
+        language_confirmed=bool(row["language_confirmed"]),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        last_seq=row["last_seq"],
+    )
+
+
+def _message(row: sa.RowMapping) -> Message:
+    return Message(
+        id=row["id"],
+        conversation_id=row["conversation_id"],
+        seq=row["seq"],
+        author=Author(row["author"]),
+        text=row["text"],
+        created_at=row["created_at"],
+        language=row["language"],
+        client_id=row["client_id"],
+        internal=bool(row["internal"]),
+        meta=row["meta"] or {},
+    )
+
+
+def _message_from(message: NewMessage, seq: int) -> Message:
+    return Message(
+        id=message.id,
+        conversation_id=message.conversation_id,
+        seq=seq,
+        author=message.author,
+        text=message.text,
+        created_at=message.created_at,
+        language=message.language,
+        client_id=message.client_id,
+        internal=message.internal,
+        meta=message.meta,
+    )
+
+
+def _sqlite_path(url: str) -> Path | None:
+    database = sa.engine.make_url(url).database
+    if not database or database == ":memory:":
+        return None
+    return Path(database)
+
+
+async def open_store(url: str) -> SqlStore:
+    """Create the engine, make sure the SQLite folder exists, and migrate the schema."""
+    if url.startswith("sqlite"):
+        path = _sqlite_path(url)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(url)
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+            cursor = dbapi_connection.cursor()
+            for pragma in SQLITE_PRAGMAS:
+                cursor.execute(pragma)
+            cursor.close()
+
+    else:
+        engine = create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    store = SqlStore(engine)
+    await store.migrate()
+    return store

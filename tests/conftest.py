@@ -1,0 +1,124 @@
+"""Shared fixtures: settings on a temporary SQLite file, a real server, real Socket.IO clients."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import socketio
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from chatserver.app import create_app
+from chatserver.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+class FakeClock:
+    """A clock that moves only when told to."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.current = start or datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, seconds: float) -> None:
+        self.current += timedelta(seconds=seconds)
+
+
+def counting_ids(prefix: str = "id") -> Callable[[], str]:
+    counter = itertools.count(1)
+    return lambda: f"{prefix}{next(counter):06d}"
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "chat.sqlite3"
+
+
+@pytest.fixture
+def settings(db_path: Path) -> Settings:
+    return Settings.defaults(
+        database_url=f"sqlite+aiosqlite:///{db_path}",
+        faq_dir=ROOT / "faq",
+        locales_dir=ROOT / "locales",
+        max_message_chars=500,
+    )
+
+
+@dataclass
+class Customer:
+    """A real python-socketio client on /customer that records what the server pushes."""
+
+    client: socketio.AsyncClient
+    received: list[tuple[str, Any]] = field(default_factory=list)
+
+    async def call(self, event: str, data: Any = None, timeout: float = 10) -> Any:
+        return await self.client.call(event, data, namespace="/customer", timeout=timeout)
+
+    def pushed(self, event: str) -> list[Any]:
+        return [data for name, data in self.received if name == event]
+
+    async def wait_pushed(self, event: str, count: int = 1, timeout: float = 5) -> list[Any]:
+        """The first `count` pushes of `event`, waiting for them to arrive."""
+        async with asyncio.timeout(timeout):
+            while len(self.pushed(event)) < count:
+                await asyncio.sleep(0.005)
+        return self.pushed(event)[:count]
+
+
+ServerFactory = Callable[..., Awaitable[TestServer]]
+CustomerFactory = Callable[..., Awaitable[Customer]]
+
+
+@pytest.fixture
+async def start_server(aiohttp_server: Any) -> ServerFactory:
+    async def start(settings: Settings, **kwargs: Any) -> TestServer:
+        app: web.Application = create_app(settings, **kwargs)
+        server: TestServer = await aiohttp_server(app)
+        return server
+
+    return start
+
+
+@pytest.fixture
+async def server(start_server: ServerFactory, settings: Settings) -> TestServer:
+    return await start_server(settings, clock=FakeClock())
+
+
+@pytest.fixture
+async def connect() -> AsyncIterator[CustomerFactory]:
+    clients: list[socketio.AsyncClient] = []
+
+    async def make(
+        server: TestServer, *, headers: dict[str, str] | None = None, transport: str = "websocket"
+    ) -> Customer:
+        client = socketio.AsyncClient(reconnection=False)
+        customer = Customer(client)
+
+        @client.on("*", namespace="/customer")  # type: ignore[misc]
+        async def record(event: str, data: Any = None) -> None:
+            customer.received.append((event, data))
+
+        await client.connect(
+            str(server.make_url("/")),
+            namespaces=["/customer"],
+            transports=[transport],
+            headers=headers or {},
+            wait_timeout=10,
+        )
+        clients.append(client)
+        return customer
+
+    yield make
+    for client in clients:
+        await client.disconnect()

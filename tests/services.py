@@ -1,0 +1,42 @@
+"""Finding the real PostgreSQL and Redis the tests talk to, or skipping with the reason.
+
+With CHATSERVER_REQUIRE_SERVICES=1 (CI) a missing service fails the test instead.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from urllib.parse import urlsplit
+
+import pytest
+
+POSTGRES_URL = os.environ.get(
+    "CHATSERVER_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
+REDIS_URL = os.environ.get("CHATSERVER_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def _reachable(url: str, default_port: int) -> bool:
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection(
+            (parts.hostname or "127.0.0.1", parts.port or default_port), 1
+        ):
+            return True
+    except OSError:
+        return False
+
+
+def require(name: str, url: str, default_port: int) -> None:
+    if _reachable(url, default_port):
+        return
+    reason = f"{name} is not reachable at {url}"
+    if os.environ.get("CHATSERVER_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"{reason}, and CHATSERVER_REQUIRE_SERVICES=1 says it must be")
+    pytest.skip(f"{reason} (set CHATSERVER_TEST_POSTGRES_URL / start the service)")
+
+
+def require_postgres() -> str:
+    require("PostgreSQL", POSTGRES_URL, 5432)
+    return POSTGRES_URL

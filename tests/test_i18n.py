@@ -1,0 +1,70 @@
+"""Catalogs: complete for every language that has one, placeholders intact, loaded once."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from babel.messages.pofile import read_po
+
+from chatserver.i18n import Catalogs, locale_id, po_path
+from chatserver.settings import CHAT_LANGUAGES
+
+ROOT = Path(__file__).resolve().parent.parent
+LOCALES = ROOT / "locales"
+SOURCE_LANGUAGE = "en"
+PLACEHOLDER = re.compile(r"\{[a-z_]*\}")
+
+
+def catalog_languages():
+    return [lang for lang in CHAT_LANGUAGES if po_path(LOCALES, lang).is_file()]
+
+
+def template_ids():
+    with (LOCALES / "messages.pot").open("rb") as handle:
+        return {m.id for m in read_po(handle) if m.id}
+
+
+def test_template_has_the_bot_strings():
+    assert any("virtual assistant" in str(message_id) for message_id in template_ids())
+
+
+@pytest.mark.parametrize("language", catalog_languages())
+def test_catalog_is_complete_and_keeps_placeholders(language):
+    with po_path(LOCALES, language).open("rb") as handle:
+        catalog = read_po(handle, locale=locale_id(language))
+    ids = template_ids()
+    present = {m.id for m in catalog if m.id}
+    assert ids <= present, f"{language} misses {sorted(map(str, ids - present))}"
+    if language == SOURCE_LANGUAGE:
+        return
+    for message in catalog:
+        if not message.id:
+            continue
+        strings = message.string if isinstance(message.string, tuple) else (message.string,)
+        sources = message.id if isinstance(message.id, tuple) else (message.id,)
+        assert all(strings), f"{language}: untranslated {message.id!r}"
+        wanted = set(PLACEHOLDER.findall(" ".join(sources)))
+        for text in strings:
+            assert set(PLACEHOLDER.findall(text)) == wanted, f"{language}: {message.id!r}"
+
+
+def test_japanese_is_translated_and_english_is_the_source():
+    catalogs = Catalogs.load(LOCALES, ["en", "ja"])
+    message = "Sorry, I don't have an answer to that. Could you put it another way?"
+    assert catalogs.translator("en").gettext(message) == message
+    assert "申し訳" in catalogs.translator("ja").gettext(message)
+    assert catalogs.has_catalog("ja")
+
+
+def test_unknown_language_falls_back_to_the_default():
+    catalogs = Catalogs.load(LOCALES, ["en", "ja"])
+    assert catalogs.translator("xx").language == "en"
+
+
+def test_waits_are_formatted_in_the_customers_language():
+    catalogs = Catalogs.load(LOCALES, ["en", "ja", "ar"])
+    assert catalogs.translator("en").format_wait(120) == "2 minutes"
+    assert catalogs.translator("ja").format_wait(120) == "2 分"
+    assert catalogs.translator("ar").direction == "rtl"

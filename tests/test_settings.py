@@ -1,0 +1,105 @@
+"""Settings from a mapping; one clear line per bad value; CLI flags over variables."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from chatserver.cli import build_parser, settings_from
+from chatserver.settings import CHAT_LANGUAGES, OPTIONS, Settings, SettingsError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_defaults_are_the_embedded_set_up():
+    settings = Settings.from_env({})
+    assert (settings.host, settings.port) == ("127.0.0.1", 8080)
+    assert settings.database_url.startswith("sqlite+aiosqlite:///var/")
+    assert settings.languages == CHAT_LANGUAGES
+    assert len(settings.languages) == 15
+    assert settings.cors_allowed_origins is None  # same origin only
+    assert settings.gc_threshold == (50000, 50, 100)
+
+
+def test_values_are_read_from_the_mapping():
+    settings = Settings.from_env(
+        {
+            "CHATSERVER_PORT": "9000",
+            "CHATSERVER_LANGUAGES": "en, ja ,th",
+            "CHATSERVER_ALLOWED_ORIGINS": "https://broker.example,https://www.broker.example",
+            "CHATSERVER_UVLOOP": "off",
+            "CHATSERVER_LOG_FORMAT": "JSON",
+        }
+    )
+    assert settings.port == 9000
+    assert settings.languages == ("en", "ja", "th")
+    assert settings.cors_allowed_origins == ["https://broker.example", "https://www.broker.example"]
+    assert settings.uvloop is False
+    assert settings.log_format == "json"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("CHATSERVER_PORT", "http", "CHATSERVER_PORT (--port): expected an integer, got 'http'"),
+        ("CHATSERVER_PORT", "70000", "CHATSERVER_PORT (--port): expected 0..65535, got 70000"),
+        ("CHATSERVER_UVLOOP", "maybe", "CHATSERVER_UVLOOP (--uvloop): expected true/false"),
+        ("CHATSERVER_LOG_LEVEL", "loud", "CHATSERVER_LOG_LEVEL (--log-level): expected one of"),
+        ("CHATSERVER_DATABASE_URL", "mysql://x", "CHATSERVER_DATABASE_URL (--database-url)"),
+        ("CHATSERVER_GC_THRESHOLD", "a,b", "CHATSERVER_GC_THRESHOLD (--gc-threshold)"),
+        ("CHATSERVER_LANGUAGES", " , ", "CHATSERVER_LANGUAGES (--languages)"),
+        ("CHATSERVER_DEFAULT_LANGUAGE", "xx", "CHATSERVER_DEFAULT_LANGUAGE: 'xx' is not in"),
+    ],
+)
+def test_a_bad_value_names_its_variable(variable, value, expected):
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env({variable: value})
+    assert str(raised.value).startswith(expected)
+    assert "\n" not in str(raised.value)
+
+
+def test_flags_win_over_variables():
+    args = build_parser().parse_args(["serve", "--port", "9100"])
+    settings = settings_from(args, {"CHATSERVER_PORT": "9000", "CHATSERVER_HOST": "0.0.0.0"})
+    assert settings.port == 9100
+    assert settings.host == "0.0.0.0"
+
+
+def test_help_shows_every_option_with_its_variable_and_default():
+    result = subprocess.run(
+        [sys.executable, "-m", "chatserver", "serve", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        check=True,
+    )
+    squeezed = "".join(result.stdout.split())  # argparse wraps lines anywhere, even at '-'
+    for option in OPTIONS:
+        assert option.flag in result.stdout
+        assert option.env in squeezed
+        assert "".join(f"default: {option.default or '(empty)'}".split()) in squeezed
+
+
+def test_readme_configuration_table_lists_every_variable():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for option in OPTIONS:
+        assert f"`{option.env}`" in readme, f"README misses {option.env}"
+
+
+def test_bad_value_stops_start_up_with_one_line():
+    result = subprocess.run(
+        [sys.executable, "-m", "chatserver", "serve", "--port", "http"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "chatserver: error: CHATSERVER_PORT (--port): expected an integer, got 'http'"
+    ]

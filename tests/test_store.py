@@ -1,0 +1,177 @@
+"""The SQL store against a real SQLite file and a real PostgreSQL database."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from chatserver.models import Author, ConversationStatus, NewMessage, new_conversation
+from chatserver.store import SqlStore, open_store
+from chatserver.store.migrations import SCHEMA_VERSION
+from tests.services import require_postgres
+
+T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def store_url(request, tmp_path) -> AsyncIterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'store.sqlite3'}"
+        return
+    base = require_postgres()
+    name = f"chat_test_{uuid.uuid4().hex[:12]}"
+    admin = create_async_engine(base, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as connection:
+        await connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield base.rsplit("/", 1)[0] + "/" + name
+    finally:
+        async with admin.connect() as connection:
+            await connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await admin.dispose()
+
+
+@pytest.fixture
+async def store(store_url) -> AsyncIterator[SqlStore]:
+    opened = await open_store(store_url)
+    yield opened
+    await opened.close()
+
+
+async def a_conversation(store: SqlStore, cid: str = "c1", token_hash: str = "h1"):
+    conversation = new_conversation(cid, language="ja", language_confirmed=False, now=T0)
+    await store.create_conversation(conversation, token_hash)
+    return conversation
+
+
+def customer_message(mid: str, text: str, client_id: str | None = None, cid: str = "c1"):
+    return NewMessage(mid, cid, Author.CUSTOMER, text, T0, client_id=client_id)
+
+
+async def test_conversation_round_trip(store):
+    created = await a_conversation(store)
+    assert await store.get_conversation("c1") == created
+    assert await store.conversation_by_token("h1") == created
+    assert await store.get_conversation("nope") is None
+    assert await store.conversation_by_token("nope") is None
+
+
+async def test_times_come_back_timezone_aware(store):
+    await a_conversation(store)
+    loaded = await store.get_conversation("c1")
+    assert loaded is not None
+    assert loaded.created_at.tzinfo is not None
+    assert loaded.created_at == T0
+
+
+async def test_messages_get_consecutive_sequence_numbers(store):
+    await a_conversation(store)
+    results = [await store.append_message(customer_message(f"m{i}", f"text {i}")) for i in range(3)]
+    assert [r.message.seq for r in results] == [1, 2, 3]
+    assert all(r.created for r in results)
+    conversation = await store.get_conversation("c1")
+    assert conversation is not None
+    assert conversation.last_seq == 3
+    assert [m.text for m in await store.messages("c1", after_seq=1)] == ["text 1", "text 2"]
+
+
+async def test_concurrent_appends_never_share_a_sequence_number(store):
+    await a_conversation(store)
+    results = await asyncio.gather(
+        *(store.append_message(customer_message(f"m{i}", str(i))) for i in range(20))
+    )
+    assert sorted(r.message.seq for r in results) == list(range(1, 21))
+
+
+async def test_same_client_id_is_stored_once(store):
+    await a_conversation(store)
+    first = await store.append_message(customer_message("m1", "hello", client_id="k1"))
+    again = await store.append_message(customer_message("m2", "hello", client_id="k1"))
+    assert first.created
+    assert not again.created
+    assert again.message.id == "m1"
+    assert len(await store.messages("c1")) == 1
+
+
+async def test_concurrent_resends_of_one_client_id_store_one_message(store):
+    await a_conversation(store)
+    results = await asyncio.gather(
+        *(store.append_message(customer_message(f"m{i}", "x", client_id="same")) for i in range(5))
+    )
+    assert sum(r.created for r in results) == 1
+    assert {r.message.id for r in results} == {results[0].message.id}
+    assert len(await store.messages("c1")) == 1
+
+
+async def test_client_ids_are_scoped_to_their_conversation(store):
+    await a_conversation(store, "c1", "h1")
+    await a_conversation(store, "c2", "h2")
+    one = await store.append_message(customer_message("m1", "a", client_id="k", cid="c1"))
+    two = await store.append_message(customer_message("m2", "b", client_id="k", cid="c2"))
+    assert one.created
+    assert two.created
+
+
+async def test_save_conversation_persists_status_and_language(store):
+    conversation = await a_conversation(store)
+    later = T0 + timedelta(seconds=5)
+    changed = conversation.transition(ConversationStatus.QUEUED, later).with_language(
+        "en", confirmed=True, now=later
+    )
+    await store.save_conversation(changed)
+    assert await store.get_conversation("c1") == changed
+
+
+async def test_meta_and_flags_round_trip(store):
+    await a_conversation(store)
+    stored = await store.append_message(
+        NewMessage(
+            "m1", "c1", Author.BOT, "答え", T0, language="ja", meta={"faq_id": "x", "score": 91.5}
+        )
+    )
+    (loaded,) = await store.messages("c1")
+    assert loaded == stored.message
+    assert loaded.meta == {"faq_id": "x", "score": 91.5}
+
+
+async def test_everything_survives_closing_and_reopening(store_url):
+    first = await open_store(store_url)
+    await a_conversation(first)
+    await first.append_message(customer_message("m1", "MT5のパスワードを忘れました", "k1"))
+    await first.close()
+
+    second = await open_store(store_url)
+    try:
+        conversation = await second.get_conversation("c1")
+        assert conversation is not None
+        assert conversation.last_seq == 1
+        (message,) = await second.messages("c1")
+        assert message.text == "MT5のパスワードを忘れました"
+        # Migrating an up-to-date database again changes nothing.
+        assert await second.migrate() == []
+    finally:
+        await second.close()
+
+
+async def test_schema_version_is_recorded(store):
+    async with store.engine.connect() as connection:
+        version = (
+            await connection.execute(sa.text("SELECT max(version) FROM schema_migrations"))
+        ).scalar()
+    assert version == SCHEMA_VERSION
+
+
+async def test_sqlite_runs_in_wal_mode(tmp_path):
+    opened = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'wal.sqlite3'}")
+    try:
+        async with opened.engine.connect() as connection:
+            mode = (await connection.execute(sa.text("PRAGMA journal_mode"))).scalar()
+        assert mode == "wal"
+    finally:
+        await opened.close()
