@@ -4,6 +4,7 @@ PYTHON ?= $(shell scripts/find-python)
 VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
+CODE := chatserver tests $(wildcard bench)
 
 .PHONY: run test lint typecheck pytest install install-test catalogs bench clean
 
@@ -11,8 +12,8 @@ run: $(VENV)/.installed-run
 	$(BIN)/chatserver serve
 
 test: $(VENV)/.installed-test
-	$(BIN)/ruff check chatserver tests bench
-	$(BIN)/ruff format --check chatserver tests bench
+	$(BIN)/ruff check $(CODE)
+	$(BIN)/ruff format --check $(CODE)
 	$(BIN)/mypy
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
