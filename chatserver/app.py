@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import AsyncIterator
 from functools import partial
+from pathlib import Path
 
 import socketio
 from aiohttp import web
 
+from chatserver import widget
 from chatserver.bot import Bot
 from chatserver.clock import Clock, IdFactory, SystemClock, new_id
 from chatserver.desk import Desk
-from chatserver.faq import FaqMatcher, load_faq
+from chatserver.faq import FaqMatcher, LoadResult, load_faq
 from chatserver.i18n import Catalogs
 from chatserver.keys import METRICS, SERVICES, SETTINGS, SIO, Services
 from chatserver.language import LanguageDetector
@@ -47,6 +50,7 @@ def create_app(
     sio.attach(app)
     app[SIO] = sio
     app.add_routes(routes)
+    app.add_routes(widget.routes)
     app.cleanup_ctx.append(partial(_services, clock=clock or SystemClock(), ids=ids or new_id))
     app.cleanup_ctx.append(_monitoring)
     app.on_shutdown.append(_disconnect_sockets)
@@ -57,17 +61,24 @@ async def _services(app: web.Application, *, clock: Clock, ids: IdFactory) -> As
     """Load the FAQ, catalogs and language models off the event loop, open the store."""
     settings = app[SETTINGS]
     loop = asyncio.get_running_loop()
-    loaded = await loop.run_in_executor(
-        None, partial(load_faq, settings.faq_dir, skip_invalid=settings.faq_skip_invalid)
+    loaded, matcher = await loop.run_in_executor(
+        None,
+        load_matcher,
+        settings.faq_dir,
+        faq_fingerprint(settings.faq_dir),
+        settings.faq_skip_invalid,
     )
     for problem in loaded.problems:
         log.warning("FAQ entry skipped: %s", problem)
-    matcher = await loop.run_in_executor(None, FaqMatcher, loaded.faq)
     catalogs = await loop.run_in_executor(
         None, Catalogs.load, settings.locales_dir, settings.languages, settings.default_language
     )
     detector = await loop.run_in_executor(
-        None, partial(LanguageDetector, settings.languages, default=settings.default_language)
+        None,
+        load_detector,
+        settings.languages,
+        settings.language_backend,
+        settings.default_language,
     )
     store = await open_store(settings.database_url)
     desk = Desk(
@@ -89,6 +100,36 @@ async def _services(app: web.Application, *, clock: Clock, ids: IdFactory) -> As
         yield
     finally:
         await store.close()
+
+
+def faq_fingerprint(directory: Path) -> tuple[tuple[str, int, int], ...]:
+    """What identifies a FAQ directory's content cheaply: names, sizes and change times."""
+    if not directory.is_dir():
+        return ()
+    return tuple(
+        (path.name, stat.st_size, stat.st_mtime_ns)
+        for path in sorted(directory.glob("*.y*ml"))
+        for stat in (path.stat(),)
+    )
+
+
+@functools.lru_cache(maxsize=4)
+def load_matcher(
+    directory: Path, fingerprint: tuple[tuple[str, int, int], ...], skip_invalid: bool
+) -> tuple[LoadResult, FaqMatcher]:
+    """Load and train once per FAQ content (seconds for a large FAQ), keyed by `fingerprint`."""
+    loaded = load_faq(directory, skip_invalid=skip_invalid)
+    return loaded, FaqMatcher(loaded.faq)
+
+
+@functools.cache
+def load_detector(languages: tuple[str, ...], backend: str, default: str) -> LanguageDetector:
+    """Build (once per process and configuration: models are large and read-only) and warm up."""
+    detector = LanguageDetector(languages, backend=backend, default=default)
+    # The models' first calls page their data in (~15 ms); pay that now, not on a customer.
+    for text in ("Hello, I cannot log in", "Olá, não consigo entrar", "パスワード", "密碼"):
+        detector.detect(text)
+    return detector
 
 
 async def _monitoring(app: web.Application) -> AsyncIterator[None]:

@@ -6,13 +6,14 @@ storing and sending them to the desk.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 from chatserver.faq import FaqMatcher, Outcome
 from chatserver.i18n import N_, Catalogs
+from chatserver.language import display_name
 
 GREETING = N_(
     "Hello! I'm the virtual assistant. Ask me anything about your account, "
@@ -21,6 +22,8 @@ GREETING = N_(
 FALLBACK_NOTE = N_("This answer is not available in your language yet, so here it is in English:")
 SUGGEST_INTRO = N_("I'm not completely sure what you mean. Is it one of these?")
 DECLINE = N_("Sorry, I don't have an answer to that. Could you put it another way?")
+LANGUAGE_QUESTION = N_("Which language would you like me to answer in?")
+LANGUAGE_CHOSEN = N_("All right, I will answer in {language} from now on.")
 
 
 class ReplyKind(StrEnum):
@@ -28,6 +31,8 @@ class ReplyKind(StrEnum):
     ANSWER = "answer"
     SUGGEST = "suggest"
     DECLINE = "decline"
+    LANGUAGE_CONFIRM = "language_confirm"
+    LANGUAGE_CHOSEN = "language_chosen"
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +61,23 @@ class Bot:
     def greeting(self, language: str) -> BotReply:
         _ = self.catalogs.translator(language).gettext
         return BotReply(ReplyKind.GREETING, _(GREETING), language)
+
+    def language_question(self, candidates: Sequence[str]) -> BotReply:
+        """Ask which of the likely languages to use, asking in each of them."""
+        question = " / ".join(
+            dict.fromkeys(
+                self.catalogs.translator(c).gettext(LANGUAGE_QUESTION) for c in candidates
+            )
+        )
+        choices = [{"language": c, "name": display_name(c)} for c in candidates]
+        return BotReply(
+            ReplyKind.LANGUAGE_CONFIRM, question, candidates[0], meta={"choices": choices}
+        )
+
+    def language_chosen(self, language: str) -> BotReply:
+        _ = self.catalogs.translator(language).gettext
+        text = _(LANGUAGE_CHOSEN).format(language=display_name(language))
+        return BotReply(ReplyKind.LANGUAGE_CHOSEN, text, language)
 
     def reply(self, text: str, language: str) -> BotReply:
         _ = self.catalogs.translator(language).gettext

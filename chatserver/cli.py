@@ -1,4 +1,4 @@
-"""Command line: `chatserver [serve]`, `chatserver faq check`.
+"""Command line: `chatserver [serve]`, `chatserver faq check`, `chatserver lang detect|eval`.
 
 `serve` is the default. Every serve option is also a CHATSERVER_* variable; a flag wins
 over the variable, the variable over the default.
@@ -53,6 +53,31 @@ def build_parser() -> argparse.ArgumentParser:
         "--faq-dir", type=Path, default=None, help="default: CHATSERVER_FAQ_DIR or faq"
     )
     check.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    lang = commands.add_parser("lang", help="detect languages, evaluate the detector")
+    lang_commands = lang.add_subparsers(dest="lang_command", metavar="SUBCOMMAND", required=True)
+    detect = lang_commands.add_parser("detect", help="print the detected language as JSON")
+    detect.add_argument("text", help="the message")
+    detect.add_argument("--hint", default="", help="browser languages, comma-separated (ja,en)")
+    detect.add_argument("--choice", default=None, help="the customer's explicit choice")
+    evaluate = lang_commands.add_parser(
+        "eval", help="accuracy per kind and language, latency, on JSON-lines cases"
+    )
+    evaluate.add_argument(
+        "--cases", type=Path, required=True, help='JSON lines {"text", "lang", "kind"}'
+    )
+    evaluate.add_argument("--json", action="store_true", help="print the report as JSON")
+    for command in (detect, evaluate):
+        command.add_argument(
+            "--languages",
+            default=None,
+            help="supported languages (default: CHATSERVER_LANGUAGES or the 15 chat languages)",
+        )
+        command.add_argument(
+            "--backend",
+            default=None,
+            help="statistical backend (default: CHATSERVER_LANGUAGE_BACKEND or auto)",
+        )
     return parser
 
 
@@ -75,6 +100,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(arguments)
     if args.command == "faq":
         return faq_check(args)
+    if args.command == "lang":
+        return lang_command(args)
     try:
         settings = settings_from(args, os.environ)
     except SettingsError as exc:
@@ -158,4 +185,50 @@ def faq_check(args: argparse.Namespace) -> int:
             f"  {language:8} entries {row['entries']:4}  "
             f"variants {row['variants']:5}  missing: {missing}"
         )
+    return 0
+
+
+def lang_command(args: argparse.Namespace) -> int:
+    from chatserver.language import LanguageDetector, evaluate, parse_cases
+
+    env = dict(os.environ)
+    if args.languages:
+        env["CHATSERVER_LANGUAGES"] = args.languages
+    if args.backend:
+        env["CHATSERVER_LANGUAGE_BACKEND"] = args.backend
+    try:
+        settings = Settings.from_env(env)
+    except SettingsError as exc:
+        print(f"chatserver: error: {exc}", file=sys.stderr)
+        return 2
+    detector = LanguageDetector(
+        settings.languages, backend=settings.language_backend, default=settings.default_language
+    )
+    if args.lang_command == "detect":
+        hints = [tag.strip() for tag in args.hint.split(",") if tag.strip()]
+        detection = detector.detect(args.text, choice=args.choice, hints=hints)
+        print(
+            json.dumps(
+                {
+                    "language": detection.language,
+                    "confidence": round(detection.confidence, 4),
+                    "runner_up": detection.runner_up,
+                    "source": str(detection.source),
+                    "backend": detector.backend,
+                },
+                ensure_ascii=False,
+            )
+        )
+        return 0
+    try:
+        with args.cases.open(encoding="utf-8") as handle:
+            cases = list(parse_cases(handle))
+    except (OSError, ValueError) as exc:
+        print(f"chatserver: error: {args.cases}: {exc}", file=sys.stderr)
+        return 2
+    report = evaluate(detector, cases, name=f"chatserver {detector.backend}")
+    if args.json:
+        print(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
+    else:
+        print(report.to_markdown())
     return 0

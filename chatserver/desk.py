@@ -14,7 +14,14 @@ from dataclasses import dataclass, field
 from chatserver.bot import Bot, BotReply
 from chatserver.clock import Clock, IdFactory, new_token
 from chatserver.events import Event, MessagePosted
-from chatserver.language import DetectionSource, LanguageDetector, canonical, negotiate
+from chatserver.language import (
+    DetectionSource,
+    LanguageDecision,
+    LanguageDetector,
+    LanguageState,
+    decide,
+    negotiate,
+)
 from chatserver.models import (
     Author,
     Conversation,
@@ -25,9 +32,6 @@ from chatserver.models import (
 )
 from chatserver.store import Store
 
-# A detected language replaces the conversation's at this confidence, unless the customer
-# chose one; the language issue replaces this with the full sticky/confirm policy.
-LANGUAGE_CONFIDENCE = 0.80
 # How many missed messages a resuming client gets in one acknowledgement.
 RESUME_LIMIT = 500
 
@@ -38,6 +42,10 @@ class UnknownConversation(DomainError):
 
 class ConversationClosed(DomainError):
     code = "conversation_closed"
+
+
+class UnsupportedLanguage(DomainError):
+    code = "unsupported_language"
 
 
 def hash_token(token: str) -> str:
@@ -51,6 +59,12 @@ class Started:
     token: str
     resumed: bool
     messages: list[Message]  # the greeting for a new conversation; what was missed on resume
+
+
+@dataclass(frozen=True, slots=True)
+class Chosen:
+    conversation: Conversation
+    events: list[Event]
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,11 +111,20 @@ class Desk:
             )
             return Started(conversation, token, resumed=True, messages=missed)
 
-        chosen = canonical(choice, self.languages) if choice else None
-        language = chosen or negotiate(hints, self.languages) or self.default_language
-        now = self.clock.now()
+        chosen = negotiate([choice], self.languages) if choice else None
+        hinted = negotiate(hints, self.languages)
+        if chosen is not None:
+            language, source = chosen, DetectionSource.CHOICE
+        elif hinted is not None:
+            language, source = hinted, DetectionSource.HINT
+        else:
+            language, source = self.default_language, DetectionSource.DEFAULT
         conversation = new_conversation(
-            self.new_id(), language=language, language_confirmed=chosen is not None, now=now
+            self.new_id(),
+            language=language,
+            language_confirmed=chosen is not None,
+            language_source=str(source),
+            now=self.clock.now(),
         )
         token = new_token()
         await self.store.create_conversation(conversation, hash_token(token))
@@ -109,11 +132,7 @@ class Desk:
         return Started(conversation, token, resumed=False, messages=[greeting])
 
     async def receive(self, conversation_id: str, text: str, client_id: str | None) -> Received:
-        conversation = await self.store.get_conversation(conversation_id)
-        if conversation is None:
-            raise UnknownConversation("no such conversation")
-        if not conversation.is_open:
-            raise ConversationClosed("this conversation is closed")
+        conversation = await self._open_conversation(conversation_id)
         appended = await self.store.append_message(
             NewMessage(
                 id=self.new_id(),
@@ -130,32 +149,63 @@ class Desk:
         if not appended.created and stored.seq != await self._last_seq(conversation.id):
             return Received(stored, duplicate=True)
 
-        conversation = await self._follow_language(conversation, text)
-        reply = self.bot.reply(text, conversation.language)
-        posted = await self._post(conversation, reply)
-        return Received(stored, duplicate=not appended.created, events=[MessagePosted(posted)])
+        conversation, decision = await self._follow_language(conversation, text)
+        replies = [self.bot.reply(text, conversation.language)]
+        if decision.ask_confirmation and len(decision.candidates) >= 2:
+            replies.append(self.bot.language_question(decision.candidates))
+        events: list[Event] = []
+        for reply in replies:
+            events.append(MessagePosted(await self._post(conversation, reply)))
+        return Received(stored, duplicate=not appended.created, events=events)
+
+    async def choose_language(self, conversation_id: str, language: str) -> Chosen:
+        """The customer's explicit choice: it sets the language and detection never overrides it."""
+        conversation = await self._open_conversation(conversation_id)
+        chosen = negotiate([language], self.languages)
+        if chosen is None:
+            raise UnsupportedLanguage(f"{language!r} is not one of this desk's languages")
+        conversation = conversation.with_language(
+            chosen, confirmed=True, source=str(DetectionSource.CHOICE), now=self.clock.now()
+        )
+        await self.store.save_conversation(conversation)
+        posted = await self._post(conversation, self.bot.language_chosen(chosen))
+        return Chosen(conversation, [MessagePosted(posted)])
+
+    async def _open_conversation(self, conversation_id: str) -> Conversation:
+        conversation = await self.store.get_conversation(conversation_id)
+        if conversation is None:
+            raise UnknownConversation("no such conversation")
+        if not conversation.is_open:
+            raise ConversationClosed("this conversation is closed")
+        return conversation
 
     async def _last_seq(self, conversation_id: str) -> int:
         conversation = await self.store.get_conversation(conversation_id)
         return conversation.last_seq if conversation is not None else 0
 
-    async def _follow_language(self, conversation: Conversation, text: str) -> Conversation:
-        """Follow the customer's language unless they chose one explicitly."""
-        if conversation.language_confirmed:
-            return conversation
+    async def _follow_language(
+        self, conversation: Conversation, text: str
+    ) -> tuple[Conversation, LanguageDecision]:
+        """Fold this message's detection into the conversation's language (language.decide)."""
+        state = LanguageState(
+            conversation.language,
+            conversation.language_confirmed,
+            DetectionSource(conversation.language_source),
+        )
         detection = self.detector.detect(text, hints=[conversation.language])
-        trusted = detection.source in (DetectionSource.SCRIPT, DetectionSource.STATISTICAL)
-        if (
-            not trusted
-            or detection.confidence < LANGUAGE_CONFIDENCE
-            or detection.language == conversation.language
+        decision = decide(state, detection)
+        new = decision.state
+        if (new.language, new.confirmed, str(new.source)) == (
+            conversation.language,
+            conversation.language_confirmed,
+            conversation.language_source,
         ):
-            return conversation
+            return conversation, decision
         updated = conversation.with_language(
-            detection.language, confirmed=False, now=self.clock.now()
+            new.language, confirmed=new.confirmed, source=str(new.source), now=self.clock.now()
         )
         await self.store.save_conversation(updated)
-        return updated
+        return updated, decision
 
     async def _post(self, conversation: Conversation, reply: BotReply) -> Message:
         appended = await self.store.append_message(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import gettext
 import io
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
@@ -37,6 +37,8 @@ class Translator:
     language: str
     locale: Locale
     translations: gettext.NullTranslations
+    # The catalog's translated singular messages, msgid -> translation (the widget's strings).
+    messages: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     def gettext(self, message: str) -> str:
         return self.translations.gettext(message)
@@ -70,7 +72,8 @@ class Catalogs:
         translators: dict[str, Translator] = {}
         for language in languages:
             locale = Locale.parse(locale_id(language))
-            translators[language] = Translator(language, locale, _read(directory, language))
+            translations, messages = _read(directory, language)
+            translators[language] = Translator(language, locale, translations, messages)
         return cls(translators, default)
 
     @property
@@ -91,13 +94,24 @@ def po_path(directory: Path, language: str) -> Path:
     return directory / locale_id(language) / "LC_MESSAGES" / f"{DOMAIN}.po"
 
 
-def _read(directory: Path, language: str) -> gettext.NullTranslations:
+def _read(directory: Path, language: str) -> tuple[gettext.NullTranslations, dict[str, str]]:
+    """The compiled catalog, and its translated singular messages (fuzzy ones left out, as
+    `write_mo` leaves them out)."""
     path = po_path(directory, language)
     if not path.is_file():
-        return gettext.NullTranslations()
+        return gettext.NullTranslations(), {}
     with path.open("rb") as handle:
         catalog = read_po(handle, locale=locale_id(language), domain=DOMAIN)
+    messages = {
+        message.id: message.string
+        for message in catalog
+        if isinstance(message.id, str)
+        and message.id
+        and isinstance(message.string, str)
+        and message.string
+        and not message.fuzzy
+    }
     buffer = io.BytesIO()
     write_mo(buffer, catalog, use_fuzzy=False)
     buffer.seek(0)
-    return gettext.GNUTranslations(buffer)
+    return gettext.GNUTranslations(buffer), messages

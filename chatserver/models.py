@@ -36,6 +36,13 @@ class IllegalTransition(DomainError):
         self.target = target
 
 
+# The languages the chat serves by default, as product tags (language[-Script]).
+CHAT_LANGUAGES: tuple[str, ...] = (
+    "en", "ja", "zh-Hans", "zh-Hant", "ko", "th", "vi", "id",
+    "ms", "ar", "es", "pt", "fr", "de", "it",
+)  # fmt: skip
+
+
 class Team(StrEnum):
     """The specialist team that owns a topic (the brief's three desks)."""
 
@@ -117,6 +124,8 @@ class Conversation:
     created_at: datetime
     updated_at: datetime
     last_seq: int = 0
+    # What set the language: choice, script, statistical, hint or default (language.py).
+    language_source: str = "default"
 
     @property
     def is_open(self) -> bool:
@@ -131,18 +140,32 @@ class Conversation:
             raise IllegalTransition(self.status, target)
         return replace(self, status=target, updated_at=now)
 
-    def with_language(self, language: str, *, confirmed: bool, now: datetime) -> Conversation:
-        return replace(self, language=language, language_confirmed=confirmed, updated_at=now)
+    def with_language(
+        self, language: str, *, confirmed: bool, source: str, now: datetime
+    ) -> Conversation:
+        return replace(
+            self,
+            language=language,
+            language_confirmed=confirmed,
+            language_source=source,
+            updated_at=now,
+        )
 
 
 def new_conversation(
-    conversation_id: str, *, language: str, language_confirmed: bool, now: datetime
+    conversation_id: str,
+    *,
+    language: str,
+    language_confirmed: bool,
+    now: datetime,
+    language_source: str = "default",
 ) -> Conversation:
     return Conversation(
         id=conversation_id,
         status=ConversationStatus.BOT,
         language=language,
         language_confirmed=language_confirmed,
+        language_source=language_source,
         created_at=now,
         updated_at=now,
     )

@@ -12,12 +12,19 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from chatserver.models import CHAT_LANGUAGES
+
 ENV_PREFIX = "CHATSERVER_"
-CHAT_LANGUAGES = (
-    "en", "ja", "zh-Hans", "zh-Hant", "ko", "th", "vi", "id",
-    "ms", "ar", "es", "pt", "fr", "de", "it",
-)  # fmt: skip
 LOG_LEVELS = ("debug", "info", "warning", "error")
+# chatserver.language.BACKENDS, repeated so reading settings does not load the detectors.
+LANGUAGE_BACKENDS = (
+    "auto",
+    "lingua+words",
+    "lingua",
+    "lingua-low",
+    "langdetect",
+    "langdetect+words",
+)
 
 
 class SettingsError(ValueError):
@@ -120,6 +127,13 @@ OPTIONS: tuple[Option, ...] = (
     Option("languages", ",".join(CHAT_LANGUAGES), _languages, "chat languages, BCP 47 tags"),
     Option("default_language", "en", _text, "language used when nothing else tells"),
     Option(
+        "language_backend",
+        "auto",
+        _choice(*LANGUAGE_BACKENDS),
+        "statistical language detector: auto (lingua + word frequencies, ~100 MiB) "
+        "or langdetect (~50 MiB, less accurate on short text)",
+    ),
+    Option(
         "allowed_origins",
         "",
         _csv,
@@ -158,6 +172,7 @@ class Settings:
     locales_dir: Path
     languages: tuple[str, ...]
     default_language: str
+    language_backend: str
     allowed_origins: tuple[str, ...]
     max_message_chars: int
     log_level: str

@@ -68,3 +68,17 @@ def test_waits_are_formatted_in_the_customers_language():
     assert catalogs.translator("en").format_wait(120) == "2 minutes"
     assert catalogs.translator("ja").format_wait(120) == "2 分"
     assert catalogs.translator("ar").direction == "rtl"
+
+
+def test_translators_list_their_translated_messages(tmp_path):
+    catalogs = Catalogs.load(LOCALES, ["en", "ja", "ar"])
+    messages = catalogs.translator("ja").messages
+    assert messages["Sending…"] == "送信中…"
+    assert all(messages.values())
+    assert catalogs.translator("en").messages == {}  # the source language translates nothing
+    assert all(catalogs.translator("ar").messages.values())
+    assert Catalogs.load(tmp_path, ["ar"]).translator("ar").messages == {}  # no catalog
+
+
+def test_every_chat_language_has_a_catalog():
+    assert set(catalog_languages()) == set(CHAT_LANGUAGES)

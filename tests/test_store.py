@@ -122,7 +122,7 @@ async def test_save_conversation_persists_status_and_language(store):
     conversation = await a_conversation(store)
     later = T0 + timedelta(seconds=5)
     changed = conversation.transition(ConversationStatus.QUEUED, later).with_language(
-        "en", confirmed=True, now=later
+        "en", confirmed=True, source="statistical", now=later
     )
     await store.save_conversation(changed)
     assert await store.get_conversation("c1") == changed
@@ -175,3 +175,38 @@ async def test_sqlite_runs_in_wal_mode(tmp_path):
         assert mode == "wal"
     finally:
         await opened.close()
+
+
+V1_SCHEMA = (
+    "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR(100) NOT NULL,"
+    " applied_at TIMESTAMP NOT NULL)",
+    "CREATE TABLE conversations (id VARCHAR(32) PRIMARY KEY, status VARCHAR(16) NOT NULL,"
+    " language VARCHAR(16) NOT NULL, language_confirmed BOOLEAN NOT NULL,"
+    " token_hash VARCHAR(64) NOT NULL UNIQUE, last_seq INTEGER DEFAULT 0 NOT NULL,"
+    " created_at TIMESTAMP NOT NULL, updated_at TIMESTAMP NOT NULL)",
+    "INSERT INTO schema_migrations VALUES (1, 'conversations and messages', '2026-11-24 09:00:00')",
+    "INSERT INTO conversations VALUES ('old', 'bot', 'th', false, 'h-old', 0,"
+    " '2026-11-24 09:00:00', '2026-11-24 09:00:00')",
+)
+
+
+async def test_a_version_1_database_is_upgraded_in_place(store_url):
+    engine = create_async_engine(store_url)
+    async with engine.begin() as connection:
+        for statement in V1_SCHEMA:
+            await connection.execute(sa.text(statement))
+    await engine.dispose()
+
+    upgraded = await open_store(store_url)
+    try:
+        conversation = await upgraded.conversation_by_token("h-old")
+        assert conversation is not None
+        assert conversation.language == "th"
+        assert conversation.language_source == "default"
+        async with upgraded.engine.connect() as connection:
+            versions = (
+                await connection.execute(sa.text("SELECT version FROM schema_migrations"))
+            ).scalars()
+            assert sorted(versions) == [1, 2]
+    finally:
+        await upgraded.close()

@@ -1,34 +1,41 @@
 """Match a customer's question to FAQ entries: answer, suggest or decline.
 
-Pure and synchronous: built once per FAQ load, then `match()` only reads precomputed data.
+Per language, at load time (`FaqMatcher(faq)`; a second or two for thousands of phrasings, so
+the server builds it off the event loop):
+
+1. every phrasing becomes TF-IDF over character 1-4-grams and word 1-2-grams (`vectorizer`);
+2. a linear SVM learns the entries from their phrasings, and each entry gets a centroid
+   (`classifier`);
+3. cross-validation over the phrasings sets that language's answer and decline thresholds
+   (`calibration`), so they follow the FAQ rather than constants tuned on test questions.
+
+`match()` is pure and synchronous: normalise, count n-grams, one gather-and-dot over the
+precomputed weights, three comparisons. A question equal (after normalisation) to a phrasing
+is answered outright.
+
+Languages without a FAQ file are matched against the English phrasings; entries a language
+lacks are learnt from their English phrasings. Either way the returned entry comes from
+`Faq.entry`, so it is marked `is_fallback`.
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from types import MappingProxyType
 
-from rapidfuzz import fuzz, process
+import numpy as np
 
+from chatserver.faq.calibration import Thresholds, calibrate
+from chatserver.faq.classifier import EntryClassifier, train_classifier
 from chatserver.faq.model import FALLBACK_LANGUAGE, Faq, FaqEntry
+from chatserver.faq.normalize import normalize
+from chatserver.models import Priority, Team
 
-# Scores are 0-100 (rapidfuzz). Above ANSWER we reply with the entry; between SUGGEST and
-# ANSWER we offer the top entries to pick from; below SUGGEST we decline.
-ANSWER_SCORE = 82.0
-SUGGEST_SCORE = 60.0
-# An answer must beat the next entry by this much, or it is only a suggestion.
-ANSWER_MARGIN = 4.0
-MAX_SUGGESTIONS = 3
-# How many phrasings rapidfuzz returns before they are grouped by entry.
-_CANDIDATES = 30
+__all__ = ["MAX_SUGGESTIONS", "FaqMatcher", "LanguageIndex", "MatchResult", "Outcome", "normalize"]
 
-_PUNCTUATION = re.compile(r"[^\w\s]", re.UNICODE)
-_SPACES = re.compile(r"\s+")
-_REPEATS = re.compile(r"(.)\1{2,}")
-_UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\u0e00-\u0e7f]")
+MAX_SUGGESTIONS = 3  # the product's suggestion list: three buttons fit a chat bubble
 
 
 class Outcome(StrEnum):
@@ -39,66 +46,138 @@ class Outcome(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class MatchResult:
+    """What the bot needs to reply.
+
+    `entry` is the answer (ANSWER) or the best candidate (SUGGEST, and DECLINE for logging);
+    `suggestions` are the top entries, best first, for SUGGEST. `score` is the similarity
+    of the question to the FAQ (0-1 cosine; 1.0 for an exact phrasing), `margin` how far the
+    best entry leads the runner-up. `searched_language` is the FAQ language that was searched
+    (English when `language` has no FAQ file).
+    """
+
     outcome: Outcome
     language: str
     score: float
-    entry: FaqEntry | None  # the answer (outcome ANSWER) or the best candidate otherwise
+    entry: FaqEntry | None
     suggestions: tuple[FaqEntry, ...] = ()
+    margin: float = 0.0
+    searched_language: str | None = None
+
+    @property
+    def priority(self) -> Priority | None:
+        """Priority of the topic we believe the customer asks about (None when declined)."""
+        if self.outcome is Outcome.DECLINE or self.entry is None:
+            return None
+        return self.entry.priority
+
+    @property
+    def is_urgent(self) -> bool:
+        """An answered or suggested topic marked `priority: urgent`: offer a human at once."""
+        if self.outcome is Outcome.DECLINE:
+            return False
+        candidates = (
+            (self.entry, *self.suggestions) if self.outcome is Outcome.SUGGEST else (self.entry,)
+        )
+        return any(e is not None and e.priority is Priority.URGENT for e in candidates)
+
+    @property
+    def team(self) -> Team | None:
+        """Team owning the topic, for routing a handoff (None when declined)."""
+        if self.outcome is Outcome.DECLINE or self.entry is None:
+            return None
+        return self.entry.category
+
+    @property
+    def is_fallback(self) -> bool:
+        """The entry is English text standing in for a missing translation."""
+        return self.entry is not None and self.entry.is_fallback
 
 
-def normalize(text: str) -> str:
-    """NFKC (full/half width), case-folded, punctuation stripped, repeats and spaces squeezed."""
-    text = unicodedata.normalize("NFKC", text).casefold()
-    text = _PUNCTUATION.sub(" ", text)
-    text = _REPEATS.sub(r"\1\1", text)
-    return _SPACES.sub(" ", text).strip()
+@dataclass(frozen=True, slots=True)
+class LanguageIndex:
+    """Everything `match` needs for one FAQ language."""
+
+    language: str
+    classifier: EntryClassifier
+    thresholds: Thresholds
+    exact: Mapping[str, str]  # normalised phrasing -> entry id, unambiguous ones only
 
 
-def _score(query: str, choice: str, **_: object) -> float:
-    """Word-set overlap for spaced scripts; character alignment for ja/zh/th."""
-    if _UNSPACED.search(query) or _UNSPACED.search(choice):
-        return max(fuzz.ratio(query, choice), 0.9 * fuzz.partial_ratio(query, choice))
-    return float(fuzz.token_set_ratio(query, choice))
+def build_index(faq: Faq, language: str) -> LanguageIndex | None:
+    """Train and calibrate one language; English phrasings cover the ids it lacks."""
+    phrasings: list[str] = []
+    labels: list[str] = []
+    sources = [faq.native(language)]
+    if language != FALLBACK_LANGUAGE:
+        english = faq.native(FALLBACK_LANGUAGE)
+        sources.append({i: e for i, e in english.items() if i not in faq.native(language)})
+    for entries in sources:
+        for entry in entries.values():
+            for phrasing in entry.phrasings:
+                phrasings.append(phrasing)
+                labels.append(entry.id)
+    if not phrasings:
+        return None
+    classifier, tf, y = train_classifier(phrasings, labels)
+    thresholds = calibrate(tf, y, len(classifier.entry_ids))
+    owners: dict[str, set[str]] = {}
+    for phrasing, label in zip(phrasings, labels, strict=True):
+        owners.setdefault(normalize(phrasing), set()).add(label)
+    exact = {text: next(iter(ids)) for text, ids in owners.items() if len(ids) == 1 and text}
+    return LanguageIndex(language, classifier, thresholds, MappingProxyType(exact))
 
 
 class FaqMatcher:
+    """Built once per FAQ load; `match` only reads precomputed data."""
+
     def __init__(self, faq: Faq) -> None:
         self.faq = faq
-        self._choices: dict[str, tuple[list[str], list[str]]] = {}
+        indexes = {}
         for language in faq.languages:
-            texts: list[str] = []
-            ids: list[str] = []
-            for entry in faq.native(language).values():
-                for phrasing in entry.phrasings:
-                    texts.append(normalize(phrasing))
-                    ids.append(entry.id)
-            self._choices[language] = (texts, ids)
+            index = build_index(faq, language)
+            if index is not None:
+                indexes[language] = index
+        self._indexes: Mapping[str, LanguageIndex] = MappingProxyType(indexes)
+
+    @property
+    def indexes(self) -> Mapping[str, LanguageIndex]:
+        """Per FAQ language: the model and its calibrated thresholds (for `faq check`)."""
+        return self._indexes
 
     def match(self, text: str, language: str) -> MatchResult:
-        searched = language if language in self._choices else FALLBACK_LANGUAGE
-        query = normalize(text)
-        if not query or searched not in self._choices:
+        """Answer, suggest or decline `text` asked in `language`."""
+        index = self._indexes.get(language) or self._indexes.get(FALLBACK_LANGUAGE)
+        if index is None:
             return MatchResult(Outcome.DECLINE, language, 0.0, None)
-        texts, ids = self._choices[searched]
-        best: dict[str, float] = {}
-        for _, score, index in process.extract(
-            query, texts, scorer=_score, processor=None, limit=_CANDIDATES, score_cutoff=0
-        ):
-            entry_id = ids[index]
-            best[entry_id] = max(best.get(entry_id, 0.0), float(score))
-        ranked = sorted(best.items(), key=lambda item: (-item[1], item[0]))
-        return self._decide(ranked, language)
+        searched = index.language
+        query = normalize(text)
+        if not query:
+            return MatchResult(Outcome.DECLINE, language, 0.0, None, searched_language=searched)
+        exact = index.exact.get(query)
+        if exact is not None:
+            entry = self.faq.entry(exact, language)
+            return MatchResult(Outcome.ANSWER, language, 1.0, entry, searched_language=searched)
 
-    def _decide(self, ranked: Sequence[tuple[str, float]], language: str) -> MatchResult:
-        if not ranked or ranked[0][1] < SUGGEST_SCORE:
-            top = self.faq.entry(ranked[0][0], language) if ranked else None
-            return MatchResult(Outcome.DECLINE, language, ranked[0][1] if ranked else 0.0, top)
-        entries = [e for e in (self.faq.entry(i, language) for i, _ in ranked) if e is not None]
-        top_score = ranked[0][1]
-        runner_up = ranked[1][1] if len(ranked) > 1 else 0.0
-        if top_score >= ANSWER_SCORE and top_score - runner_up >= ANSWER_MARGIN:
-            return MatchResult(Outcome.ANSWER, language, top_score, entries[0])
+        classifier = index.classifier
+        decision, cosine = classifier.scores(query)
+        ids = classifier.entry_ids
+        if len(ids) > MAX_SUGGESTIONS:
+            top = np.argpartition(-decision, MAX_SUGGESTIONS)[:MAX_SUGGESTIONS]
+            top = top[np.argsort(-decision[top], kind="stable")]
+        else:
+            top = np.argsort(-decision, kind="stable")
+        best = int(top[0])
+        similarity = float(cosine.max(axis=0))
+        margin = float(decision[best] - decision[top[1]]) if len(top) > 1 else float(decision[best])
+        entry = self.faq.entry(ids[best], language)
+        thresholds = index.thresholds
+        if similarity < thresholds.decline_similarity:
+            return MatchResult(Outcome.DECLINE, language, similarity, entry, (), margin, searched)
+        if margin >= thresholds.answer_margin:
+            return MatchResult(Outcome.ANSWER, language, similarity, entry, (), margin, searched)
         suggestions = tuple(
-            e for e, (_, s) in zip(entries, ranked, strict=False) if s >= SUGGEST_SCORE
-        )[:MAX_SUGGESTIONS]
-        return MatchResult(Outcome.SUGGEST, language, top_score, entries[0], suggestions)
+            e for e in (self.faq.entry(ids[int(i)], language) for i in top) if e is not None
+        )
+        return MatchResult(
+            Outcome.SUGGEST, language, similarity, entry, suggestions, margin, searched
+        )

@@ -13,13 +13,20 @@ from chatserver.desk import Started
 from chatserver.events import MESSAGE, Event, MessagePosted
 from chatserver.keys import METRICS, SERVICES, SETTINGS
 from chatserver.language import parse_accept_language, text_direction
-from chatserver.models import DomainError
-from chatserver.sockets.payloads import BadRequest, MessageRequest, StartRequest, error, ok
+from chatserver.models import Conversation, DomainError
+from chatserver.sockets.payloads import (
+    BadRequest,
+    ChooseLanguageRequest,
+    MessageRequest,
+    StartRequest,
+    error,
+    ok,
+)
 
 log = logging.getLogger(__name__)
 NAMESPACE = "/customer"
 # Client -> server events this namespace answers; anything else gets `unknown_event`.
-CLIENT_EVENTS = frozenset({"start", "message"})
+CLIENT_EVENTS = frozenset({"start", "message", "choose_language"})
 
 
 def conversation_room(conversation_id: str) -> str:
@@ -58,6 +65,9 @@ class CustomerNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
     async def on_message(self, sid: str, data: Any = None) -> dict[str, Any]:
         return await self._guard("message", sid, data, self._message)
 
+    async def on_choose_language(self, sid: str, data: Any = None) -> dict[str, Any]:
+        return await self._guard("choose_language", sid, data, self._choose_language)
+
     async def _start(self, sid: str, data: Any) -> dict[str, Any]:
         request = StartRequest.parse(data)
         session = await self.get_session(sid)
@@ -77,27 +87,35 @@ class CustomerNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         if not started.resumed:
             self.app[METRICS].conversations_started.labels(language=conversation.language).inc()
         return ok(
-            conversation={
-                "id": conversation.id,
-                "status": str(conversation.status),
-                "language": conversation.language,
-                "direction": text_direction(conversation.language),
-                "last_seq": conversation.last_seq,
-            },
+            conversation=_public(conversation),
             token=started.token,
             resumed=started.resumed,
             messages=[m.to_public() for m in started.messages if not m.internal],
         )
 
+    async def _conversation_of(self, sid: str, event: str, claimed: str | None) -> str:
+        """The conversation this socket started; a payload may name it but not another."""
+        session = await self.get_session(sid)
+        conversation_id: str | None = session.get("conversation_id")
+        if conversation_id is None:
+            raise BadRequest("not_started", f"send 'start' before '{event}'")
+        if claimed is not None and claimed != conversation_id:
+            raise BadRequest("unknown_conversation", "this socket is not in that conversation")
+        return conversation_id
+
+    async def _choose_language(self, sid: str, data: Any) -> dict[str, Any]:
+        request = ChooseLanguageRequest.parse(data)
+        conversation_id = await self._conversation_of(
+            sid, "choose_language", request.conversation_id
+        )
+        chosen = await self.app[SERVICES].desk.choose_language(conversation_id, request.language)
+        await self._publish(chosen.events, conversation_room(conversation_id))
+        return ok(conversation=_public(chosen.conversation))
+
     async def _message(self, sid: str, data: Any) -> dict[str, Any]:
         settings = self.app[SETTINGS]
         request = MessageRequest.parse(data, max_chars=settings.max_message_chars)
-        session = await self.get_session(sid)
-        conversation_id = session.get("conversation_id")
-        if conversation_id is None:
-            raise BadRequest("not_started", "send 'start' before 'message'")
-        if request.conversation_id is not None and request.conversation_id != conversation_id:
-            raise BadRequest("unknown_conversation", "this socket is not in that conversation")
+        conversation_id = await self._conversation_of(sid, "message", request.conversation_id)
         received = await self.app[SERVICES].desk.receive(
             conversation_id, request.text, request.client_id
         )
@@ -143,3 +161,14 @@ class CustomerNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
 
     def _count_error(self, event: str, code: str) -> None:
         self.app[METRICS].errors.labels(event=event, code=code).inc()
+
+
+def _public(conversation: Conversation) -> dict[str, Any]:
+    return {
+        "id": conversation.id,
+        "status": str(conversation.status),
+        "language": conversation.language,
+        "language_confirmed": conversation.language_confirmed,
+        "direction": text_direction(conversation.language),
+        "last_seq": conversation.last_seq,
+    }

@@ -98,3 +98,17 @@ class MessageRequest:
             client_id=_optional_str(body, "client_id", MAX_CLIENT_ID_CHARS),
             conversation_id=_optional_str(body, "conversation_id", 64),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class ChooseLanguageRequest:
+    language: str
+    conversation_id: str | None
+
+    @classmethod
+    def parse(cls, data: Any) -> ChooseLanguageRequest:
+        body = _object(data)
+        language = _optional_str(body, "language", MAX_TAG_CHARS)
+        if language is None:
+            raise BadRequest("invalid_payload", "'language' must be a language tag")
+        return cls(language, _optional_str(body, "conversation_id", 64))

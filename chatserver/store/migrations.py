@@ -25,11 +25,23 @@ class Migration:
 
 
 def _initial(connection: sa.Connection) -> None:
-    # Version 1 is the first schema; databases older than this do not exist.
-    schema.metadata.create_all(connection)
+    # Never runs: a database without a version is created from the current schema.
+    raise RuntimeError("version 1 is created by migrate(), not upgraded to")
 
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "conversations and messages", _initial),)
+def _language_source(connection: sa.Connection) -> None:
+    connection.execute(
+        sa.text(
+            "ALTER TABLE conversations "
+            "ADD COLUMN language_source VARCHAR(16) NOT NULL DEFAULT 'default'"
+        )
+    )
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "conversations and messages", _initial),
+    Migration(2, "what set a conversation's language", _language_source),
+)
 SCHEMA_VERSION = MIGRATIONS[-1].version
 
 

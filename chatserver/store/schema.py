@@ -45,6 +45,7 @@ conversations = sa.Table(
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("language", sa.String(16), nullable=False),
     sa.Column("language_confirmed", sa.Boolean, nullable=False),
+    sa.Column("language_source", sa.String(16), nullable=False, server_default="default"),
     sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
     sa.Column("last_seq", sa.Integer, nullable=False, server_default="0"),
     sa.Column("created_at", UtcDateTime, nullable=False),

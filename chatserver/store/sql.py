@@ -61,6 +61,7 @@ class SqlStore:
                     status=str(conversation.status),
                     language=conversation.language,
                     language_confirmed=conversation.language_confirmed,
+                    language_source=conversation.language_source,
                     token_hash=token_hash,
                     last_seq=conversation.last_seq,
                     created_at=conversation.created_at,
@@ -88,6 +89,7 @@ class SqlStore:
                     status=str(conversation.status),
                     language=conversation.language,
                     language_confirmed=conversation.language_confirmed,
+                    language_source=conversation.language_source,
                     updated_at=conversation.updated_at,
                 )
             )
@@ -166,6 +168,7 @@ def _conversation(row: sa.RowMapping) -> Conversation:
         status=ConversationStatus(row["status"]),
         language=row["language"],
         language_confirmed=bool(row["language_confirmed"]),
+        language_source=row["language_source"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         last_seq=row["last_seq"],

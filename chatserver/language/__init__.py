@@ -1,0 +1,43 @@
+"""Language of a chat customer: per-message detection, conversation-level state and evaluation.
+
+Pure code: no network and no file I/O beyond the detector libraries loading their models.
+"""
+
+from __future__ import annotations
+
+from chatserver.models import CHAT_LANGUAGES
+
+from .conversation import LanguageDecision, LanguageState, decide
+from .detector import Detection, DetectionSource, LanguageDetector
+from .evaluation import Case, EvalReport, evaluate, parse_cases
+from .statistical import BACKENDS, DEFAULT_BACKEND
+from .tags import (
+    base_language,
+    canonical_tag,
+    display_name,
+    negotiate,
+    parse_accept_language,
+    text_direction,
+)
+
+__all__ = [
+    "BACKENDS",
+    "CHAT_LANGUAGES",
+    "DEFAULT_BACKEND",
+    "Case",
+    "Detection",
+    "DetectionSource",
+    "EvalReport",
+    "LanguageDecision",
+    "LanguageDetector",
+    "LanguageState",
+    "base_language",
+    "canonical_tag",
+    "decide",
+    "display_name",
+    "evaluate",
+    "negotiate",
+    "parse_accept_language",
+    "parse_cases",
+    "text_direction",
+]

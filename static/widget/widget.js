@@ -1,0 +1,919 @@
+/*
+ * The customer chat widget: the browser side of the /customer protocol (docs/protocol.md).
+ *
+ * No build step. The vendored Socket.IO client (static/vendor) defines the global `io`.
+ *
+ * - Message text is only ever set with textContent: it is plain text, never HTML.
+ * - Every user-facing string is a gettext msgid written as _("...") so that `make catalogs`
+ *   extracts it; the translations come from /api/v1/widget/strings.
+ * - Sending: each message gets a client_id and goes into an outbox (kept in sessionStorage,
+ *   so a reload keeps it) until the server acknowledges it. The outbox is sent in order,
+ *   one message at a time, and resent after every reconnect; the server stores a client_id
+ *   once, so a resend never doubles a message.
+ * - Receiving: messages are placed by seq and kept once per seq. After a reconnect the
+ *   widget resumes with its token (localStorage, shared by the customer's tabs) and the
+ *   highest seq it holds; after a reload it holds none, so the whole history comes back.
+ */
+
+const TOKEN_KEY = "chatserver.widget.token";
+const CHOICE_KEY = "chatserver.widget.language";
+const OUTBOX_KEY = "chatserver.widget.outbox";
+
+// An acknowledgement slower than this is treated as lost; the message is sent again
+// (same client_id) rather than waited for forever.
+const ACK_TIMEOUT_MS = 10000;
+// Backoff between attempts while connected but the server answers internal_error.
+const RETRY_BASE_MS = 1000;
+const RETRY_MAX_MS = 30000;
+// The bot's reply is pushed just before the acknowledgement of the message it answers, so
+// a missing seq is normal for a moment; only a gap that outlives this is fetched.
+const GAP_GRACE_MS = 1500;
+// The server returns at most this many messages on resume (docs/protocol.md).
+const RESUME_LIMIT = 500;
+const FETCH_TIMEOUT_MS = 5000;
+// Codes for which sending the same message again cannot succeed.
+const PERMANENT_ERRORS = new Set(["invalid_payload", "text_too_long", "conversation_closed"]);
+const AUTHORS = new Set(["customer", "bot", "agent", "system"]);
+
+/* ---------- strings ---------- */
+
+let strings = {};
+
+/** The translation of `msgid`, with {name} placeholders filled from `values`. */
+function _(msgid, values) {
+  let text = Object.hasOwn(strings, msgid) ? strings[msgid] : msgid;
+  if (values) {
+    for (const [name, value] of Object.entries(values)) {
+      text = text.split("{" + name + "}").join(String(value));
+    }
+  }
+  return text;
+}
+
+function errorText(code) {
+  switch (code) {
+    case "text_too_long":
+      return _("This message is too long. Please shorten it and send it again.");
+    case "conversation_closed":
+      return _("This conversation has ended.");
+    case "invalid_payload":
+      return _("This message could not be sent.");
+    default:
+      return _("Something went wrong. Please try again.");
+  }
+}
+
+function authorName(author) {
+  switch (author) {
+    case "customer":
+      return _("You");
+    case "bot":
+      return _("Virtual assistant");
+    case "agent":
+      return _("Support agent");
+    default:
+      return "";
+  }
+}
+
+/* ---------- storage (may be blocked, e.g. third-party frames: then nothing persists) ---------- */
+
+function loadItem(area, key) {
+  try {
+    return globalThis[area].getItem(key);
+  } catch {
+    return null;
+  }
+}
+
+function saveItem(area, key, value) {
+  try {
+    if (value === null || value === undefined) {
+      globalThis[area].removeItem(key);
+    } else {
+      globalThis[area].setItem(key, value);
+    }
+  } catch {
+    // Storage is unavailable: the conversation still works, it just cannot be resumed.
+  }
+}
+
+function loadOutbox() {
+  try {
+    const items = JSON.parse(loadItem("sessionStorage", OUTBOX_KEY) || "[]");
+    return Array.isArray(items)
+      ? items.filter((item) => typeof item?.client_id === "string" && typeof item?.text === "string")
+      : [];
+  } catch {
+    return [];
+  }
+}
+
+/* ---------- state ---------- */
+
+const state = {
+  token: loadItem("localStorage", TOKEN_KEY),
+  choice: loadItem("localStorage", CHOICE_KEY), // the customer's explicit language choice
+  languages: [], // [{tag, name, direction}] from the server
+  uiLanguage: "en",
+  loadingLanguage: null, // strings being fetched for this language
+  conversationId: null,
+  language: null, // the conversation's language
+  languageSeq: -1, // seq at which `language` was learnt (a newer message wins)
+  started: false, // `start` acknowledged on the current connection
+  closed: false,
+  connection: "connecting", // connecting | online | reconnecting | offline
+  outbox: loadOutbox(), // [{client_id, text}] not yet acknowledged, in order
+  failed: new Map(), // client_id -> {client_id, text} refused by the server
+  bySeq: new Map(), // seq -> element
+  pending: new Map(), // client_id -> element (optimistic, no seq yet)
+  contiguousSeq: 0, // every seq up to this one is known (shown, or never meant for us)
+  maxSeq: 0,
+  customerMessages: 0,
+  inFlight: null, // client_id of the message whose acknowledgement is awaited
+  held: [], // pushed while that acknowledgement is on its way (see onPushed)
+};
+
+let socket = null;
+let pumping = false;
+let gapTimer = null;
+let heldTimer = null;
+let stringsRequest = 0;
+
+/* ---------- DOM ---------- */
+
+const byId = (id) => document.getElementById(id);
+const els = {
+  root: byId("chat"),
+  title: byId("title"),
+  status: byId("status"),
+  statusText: byId("status-text"),
+  language: byId("language"),
+  languageLabel: byId("language-label"),
+  banner: byId("banner"),
+  messages: byId("messages"),
+  notice: byId("notice"),
+  noticeText: byId("notice-text"),
+  noticeAction: byId("notice-action"),
+  composer: byId("composer"),
+  input: byId("input"),
+  inputLabel: byId("input-label"),
+  sendLabel: byId("send-label"),
+  hint: byId("hint"),
+};
+
+function element(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function directionOf(language) {
+  const known = state.languages.find((entry) => entry.tag === language);
+  if (known) return known.direction;
+  return ["ar", "fa", "he", "ur"].includes(String(language).split("-")[0]) ? "rtl" : "ltr";
+}
+
+function timeFormat() {
+  try {
+    return new Intl.DateTimeFormat(state.uiLanguage, { hour: "2-digit", minute: "2-digit" });
+  } catch {
+    return new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
+  }
+}
+
+/** Every static string of the page, and the localised parts of the messages shown. */
+function applyStrings() {
+  document.title = _("Support chat");
+  els.title.textContent = _("Customer support");
+  els.languageLabel.textContent = _("Language");
+  els.language.title = _("Language");
+  els.messages.setAttribute("aria-label", _("Conversation"));
+  els.inputLabel.textContent = _("Message");
+  els.input.placeholder = _("Type your message…");
+  els.sendLabel.textContent = _("Send");
+  els.hint.textContent = _("Press Enter to send, Shift+Enter for a new line.");
+  renderConnection();
+  const format = timeFormat();
+  for (const item of els.messages.querySelectorAll(".msg")) {
+    const label = item.querySelector(".msg-author");
+    if (label) label.textContent = authorName(item.dataset.author);
+    const time = item.querySelector("time");
+    if (time?.dateTime) time.textContent = format.format(new Date(time.dateTime));
+    renderDelivery(item);
+    const group = item.querySelector(".msg-choices");
+    if (group) group.setAttribute("aria-label", choicesLabel(group.dataset.kind));
+  }
+  if (!els.notice.hidden) showClosedNotice();
+}
+
+/* ---------- HTTP ---------- */
+
+async function fetchJson(url) {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), FETCH_TIMEOUT_MS);
+  try {
+    const response = await fetch(url, { signal: controller.signal, credentials: "same-origin" });
+    if (!response.ok) throw new Error("HTTP " + response.status);
+    return await response.json();
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Load the widget's strings for the first of `tags` the server supports. */
+async function loadStrings(tags) {
+  const request = ++stringsRequest;
+  state.loadingLanguage = tags[0];
+  try {
+    const answer = await fetchJson(
+      "/api/v1/widget/strings?lang=" + encodeURIComponent(tags.join(",")),
+    );
+    if (request !== stringsRequest) return; // a newer choice won
+    strings = answer.strings || {};
+    state.uiLanguage = answer.language;
+    if (state.language === null) setDocumentLanguage(answer.language, answer.direction);
+  } catch {
+    // The source strings (English) stand in; the chat itself still works.
+    if (request !== stringsRequest) return;
+  }
+  state.loadingLanguage = null;
+  applyStrings();
+}
+
+async function loadLanguages() {
+  try {
+    const list = await fetchJson("/api/v1/languages");
+    state.languages = Array.isArray(list) ? list : [];
+  } catch {
+    state.languages = [];
+  }
+  els.language.replaceChildren(
+    ...state.languages.map((entry) => {
+      const option = element("option", "", entry.name);
+      option.value = entry.tag;
+      option.lang = entry.tag;
+      option.dir = entry.direction;
+      return option;
+    }),
+  );
+  els.language.disabled = state.languages.length === 0;
+  els.language.value = state.language || state.uiLanguage;
+}
+
+function browserLanguages() {
+  const tags = navigator.languages?.length ? navigator.languages : [navigator.language || "en"];
+  return tags.filter((tag) => typeof tag === "string" && tag).slice(0, 10);
+}
+
+/* ---------- language and direction ---------- */
+
+function setDocumentLanguage(language, direction) {
+  document.documentElement.lang = language;
+  document.documentElement.dir = direction === "rtl" ? "rtl" : "ltr";
+}
+
+/** The conversation speaks `language` as of message `seq`: follow it, strings included. */
+function followLanguage(language, direction, seq) {
+  if (!language || seq < state.languageSeq) return;
+  state.languageSeq = seq;
+  state.language = language;
+  setDocumentLanguage(language, direction || directionOf(language));
+  if (state.languages.some((entry) => entry.tag === language)) els.language.value = language;
+  if (language !== state.uiLanguage && language !== state.loadingLanguage) loadStrings([language]);
+}
+
+/** The customer chose: that wins over whatever the conversation said before. */
+function useChosenLanguage(language) {
+  followLanguage(language, directionOf(language), Math.max(state.languageSeq, state.maxSeq));
+}
+
+async function chooseLanguage(language) {
+  state.choice = language;
+  saveItem("localStorage", CHOICE_KEY, language);
+  if (!state.started || state.closed) {
+    // No conversation to switch yet: the next `start` carries the choice.
+    useChosenLanguage(language);
+    return;
+  }
+  const answer = await call("choose_language", { language });
+  if (answer?.ok) {
+    acceptReply(answer);
+    if (!answer.conversation) useChosenLanguage(language);
+    return;
+  }
+  if (answer && answer.error?.code !== "unknown_event") {
+    showTransientError(errorText(answer.error?.code));
+    els.language.value = state.language || state.uiLanguage;
+    return;
+  }
+  if (answer && state.customerMessages === 0 && state.outbox.length === 0) {
+    // The server cannot switch a conversation, and nothing has been said in this one yet:
+    // a new conversation greets the customer in the chosen language.
+    await startConversation({ fresh: true, language });
+    return;
+  }
+  // Otherwise the widget speaks the chosen language, and the conversation stays as it is.
+  useChosenLanguage(language);
+}
+
+/* ---------- connection ---------- */
+
+function renderConnection() {
+  const labels = {
+    connecting: _("Connecting…"),
+    online: _("Online"),
+    reconnecting: _("Reconnecting…"),
+    offline: _("Offline"),
+  };
+  const banners = {
+    connecting: _("Connecting to support…"),
+    reconnecting: _("Connection lost. Reconnecting…"),
+    offline: _("You are offline. Your messages will be sent when you are back online."),
+  };
+  els.status.dataset.state = state.connection;
+  els.statusText.textContent = labels[state.connection];
+  const banner = banners[state.connection];
+  els.banner.hidden = !banner;
+  els.banner.dataset.state = state.connection;
+  els.banner.textContent = banner || "";
+}
+
+function setConnection(connection) {
+  if (connection !== "online" && navigator.onLine === false) connection = "offline";
+  if (state.connection === connection) return;
+  state.connection = connection;
+  renderConnection();
+}
+
+function connect() {
+  socket = globalThis.io("/customer", {
+    transports: ["websocket", "polling"],
+    tryAllTransports: true,
+    reconnectionDelay: 1000,
+    reconnectionDelayMax: 10000,
+  });
+  socket.on("connect", () => {
+    state.started = false;
+    startConversation({});
+  });
+  socket.on("disconnect", (reason) => {
+    state.started = false;
+    // Nothing queued inside the client: the outbox decides what is sent, after `start`.
+    socket.sendBuffer = [];
+    setConnection("reconnecting");
+    if (reason === "io server disconnect") {
+      // The server closed this socket (a restart, a deploy): come back, with jitter so
+      // every widget does not return in the same instant.
+      setTimeout(() => socket.connect(), 500 + Math.random() * 2500);
+    }
+  });
+  socket.on("connect_error", () => {
+    setConnection(state.connection === "connecting" ? "connecting" : "reconnecting");
+    if (!socket.active) {
+      // Refused by the server rather than unreachable: try again later.
+      setTimeout(() => socket.connect(), 5000 + Math.random() * 5000);
+    }
+  });
+  socket.io.on("reconnect_attempt", () => setConnection("reconnecting"));
+  socket.on("message", onPushed);
+  addEventListener("offline", () => setConnection("offline"));
+  addEventListener("online", () => {
+    if (socket.connected) {
+      setConnection("online");
+      return;
+    }
+    setConnection("reconnecting");
+    // The network is back: try now rather than when the reconnection backoff says (which
+    // may be seconds away); disconnect() cancels that pending attempt.
+    socket.disconnect();
+    socket.connect();
+  });
+}
+
+/**
+ * Emit `event` with an acknowledgement; resolves to the acknowledgement, or null when it
+ * did not come (timeout, or the connection dropped: then it resolves at once).
+ */
+function call(event, payload) {
+  return new Promise((resolve) => {
+    if (!socket?.connected) {
+      resolve(null);
+      return;
+    }
+    let settled = false;
+    const finish = (value) => {
+      if (settled) return;
+      settled = true;
+      socket.off("disconnect", dropped);
+      resolve(value);
+    };
+    const dropped = () => finish(null);
+    socket.on("disconnect", dropped);
+    socket.timeout(ACK_TIMEOUT_MS).emit(event, payload, (error, answer) => {
+      finish(error ? null : answer && typeof answer === "object" ? answer : null);
+    });
+  });
+}
+
+/** `start`: resume the stored conversation, or begin a new one (`fresh`). */
+async function startConversation({ fresh = false, language = null }) {
+  const payload = { languages: browserLanguages() };
+  if (state.token && !fresh) {
+    payload.token = state.token;
+    payload.last_seq = state.contiguousSeq;
+  } else if (language || state.choice) {
+    payload.language = language || state.choice;
+  }
+  const answer = await call("start", payload);
+  if (answer === null) {
+    if (socket.connected) setTimeout(() => startConversation({ fresh, language }), RETRY_BASE_MS);
+    return;
+  }
+  if (!answer.ok) {
+    const code = answer.error?.code;
+    if (payload.token && (code === "unknown_conversation" || code === "invalid_payload")) {
+      forgetConversation(); // the stored token is no good any more: begin again
+      await startConversation({ fresh: true });
+    } else if (socket.connected) {
+      setTimeout(() => startConversation({ fresh, language }), RETRY_BASE_MS * 3);
+    }
+    return;
+  }
+  const conversation = answer.conversation;
+  if (state.conversationId && conversation.id !== state.conversationId) clearConversation();
+  state.conversationId = conversation.id;
+  state.token = answer.token;
+  state.closed = false;
+  els.notice.hidden = true;
+  saveItem("localStorage", TOKEN_KEY, answer.token);
+  const messages = (answer.messages || []).filter(isMessage);
+  renderMessages(messages);
+  // Everything up to the conversation's last seq has now been given to us, except what
+  // is not meant for customers; a full page means there may be more to fetch.
+  const complete = messages.length < RESUME_LIMIT;
+  markKnown(complete ? conversation.last_seq : state.maxSeq);
+  followLanguage(conversation.language, conversation.direction, conversation.last_seq);
+  state.started = true;
+  setConnection("online");
+  pumpOutbox();
+}
+
+function forgetConversation() {
+  state.token = null;
+  saveItem("localStorage", TOKEN_KEY, null);
+}
+
+function clearConversation() {
+  state.bySeq.clear();
+  for (const item of els.messages.querySelectorAll(".msg:not(.is-pending)")) item.remove();
+  state.contiguousSeq = 0;
+  state.maxSeq = 0;
+  state.languageSeq = -1;
+  state.customerMessages = 0;
+}
+
+/* ---------- receiving ---------- */
+
+/**
+ * A message pushed by the server. The bot's answer to the customer's message is pushed just
+ * before that message's acknowledgement arrives; it waits for it a moment, so the question
+ * never shows up below its answer.
+ */
+function onPushed(message) {
+  if (!isMessage(message)) return;
+  if (state.conversationId && message.conversation_id !== state.conversationId) return;
+  if (state.inFlight && message.seq > state.contiguousSeq + 1) {
+    state.held.push(message);
+    heldTimer ??= setTimeout(flushHeld, GAP_GRACE_MS);
+    return;
+  }
+  renderMessages([message]);
+}
+
+function flushHeld() {
+  clearTimeout(heldTimer);
+  heldTimer = null;
+  const held = state.held;
+  state.held = [];
+  renderMessages(held);
+}
+
+function isMessage(value) {
+  return (
+    value !== null &&
+    typeof value === "object" &&
+    Number.isInteger(value.seq) &&
+    typeof value.text === "string" &&
+    typeof value.author === "string"
+  );
+}
+
+function nearBottom() {
+  const list = els.messages;
+  return list.scrollHeight - list.scrollTop - list.clientHeight < 96;
+}
+
+function scrollToBottom() {
+  els.messages.scrollTop = els.messages.scrollHeight;
+}
+
+function renderMessages(messages) {
+  if (messages.length === 0) return;
+  const follow = nearBottom() || messages.length > 1;
+  if (messages.length > 1) els.messages.setAttribute("aria-busy", "true");
+  for (const message of [...messages].sort((a, b) => a.seq - b.seq)) renderMessage(message);
+  els.messages.setAttribute("aria-busy", "false");
+  if (follow) scrollToBottom();
+  checkGaps();
+}
+
+function renderMessage(message) {
+  const pending = message.client_id ? state.pending.get(message.client_id) : undefined;
+  if (message.client_id) dropFromOutbox(message.client_id);
+  if (state.bySeq.has(message.seq)) {
+    // Seen already; an optimistic copy of it is no longer needed.
+    if (pending) {
+      pending.remove();
+      state.pending.delete(message.client_id);
+    }
+    return;
+  }
+  let item;
+  if (pending) {
+    item = pending;
+    state.pending.delete(message.client_id);
+    item.classList.remove("is-pending");
+    delete item.dataset.delivery;
+  } else {
+    item = buildMessage(message.author, message.text);
+  }
+  item.dataset.seq = String(message.seq);
+  if (message.language) item.lang = message.language;
+  setTime(item, message.created_at);
+  renderDelivery(item);
+  if (message.author === "bot") addChoices(item, message.meta);
+  insertBySeq(item, message.seq);
+  state.bySeq.set(message.seq, item);
+  state.maxSeq = Math.max(state.maxSeq, message.seq);
+  if (message.author === "customer") state.customerMessages += 1;
+  if (message.author === "bot" && message.language) {
+    followLanguage(message.language, directionOf(message.language), message.seq);
+  }
+}
+
+function buildMessage(author, text) {
+  const kind = AUTHORS.has(author) ? author : "system";
+  const item = element("div", "msg msg--" + kind);
+  item.dataset.author = kind;
+  if (kind !== "system") {
+    const label = element("span", "msg-author", authorName(kind));
+    label.dir = "auto"; // the page may be right-to-left while its strings are still English
+    item.append(label);
+  }
+  const bubble = element("div", "msg-bubble", text); // text, never HTML
+  bubble.dir = "auto";
+  item.append(bubble);
+  if (kind !== "system") {
+    const meta = element("div", "msg-meta");
+    const delivery = element("span", "msg-delivery");
+    delivery.dir = "auto";
+    meta.append(element("time", "msg-time"), delivery);
+    item.append(meta);
+  }
+  return item;
+}
+
+function setTime(item, iso) {
+  const time = item.querySelector("time");
+  if (!time || !iso) return;
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return;
+  time.dateTime = iso;
+  time.textContent = timeFormat().format(date);
+}
+
+/** Seq order; optimistic messages (no seq yet) stay after every stored one. */
+function insertBySeq(item, seq) {
+  const list = els.messages;
+  item.remove(); // an optimistic message that just got its seq moves to its place
+  let before = list.querySelector(".msg.is-pending");
+  let node = before ? before.previousElementSibling : list.lastElementChild;
+  while (node && Number(node.dataset.seq) > seq) {
+    before = node;
+    node = node.previousElementSibling;
+  }
+  list.insertBefore(item, before);
+}
+
+function markKnown(seq) {
+  state.contiguousSeq = Math.max(state.contiguousSeq, seq || 0);
+  checkGaps();
+}
+
+/** Advance the contiguous seq; fetch what is missing if a gap lasts. */
+function checkGaps() {
+  while (state.bySeq.has(state.contiguousSeq + 1)) state.contiguousSeq += 1;
+  if (state.maxSeq <= state.contiguousSeq || gapTimer !== null) return;
+  gapTimer = setTimeout(() => {
+    gapTimer = null;
+    while (state.bySeq.has(state.contiguousSeq + 1)) state.contiguousSeq += 1;
+    if (state.maxSeq > state.contiguousSeq && state.started && state.token) {
+      startConversation({}); // resumes from the contiguous seq: returns what is missing
+    }
+  }, GAP_GRACE_MS);
+}
+
+/* ---------- quick choices ---------- */
+
+function choicesLabel(kind) {
+  return kind === "language_confirm" ? _("Choose a language") : _("Suggested questions");
+}
+
+function addChoices(item, meta) {
+  if (!meta || typeof meta !== "object") return;
+  let choices = [];
+  if (meta.kind === "suggest" && Array.isArray(meta.suggestions)) {
+    choices = meta.suggestions
+      .filter((s) => s && typeof s.question === "string" && typeof s.faq_id === "string")
+      .map((s) => ({
+        label: s.question,
+        event: "choose_suggestion",
+        payload: { faq_id: s.faq_id },
+      }));
+  } else if (meta.kind === "language_confirm" && Array.isArray(meta.choices)) {
+    choices = meta.choices
+      .filter((c) => c && typeof c.language === "string" && typeof c.name === "string")
+      .map((c) => ({
+        label: c.name,
+        lang: c.language,
+        event: "choose_language",
+        payload: { language: c.language },
+      }));
+  }
+  if (choices.length === 0) return;
+  const group = element("div", "msg-choices");
+  group.setAttribute("role", "group");
+  group.dataset.kind = meta.kind;
+  group.setAttribute("aria-label", choicesLabel(meta.kind));
+  for (const choice of choices) {
+    const button = element("button", "choice", choice.label);
+    button.type = "button";
+    button.dir = "auto";
+    if (choice.lang) button.lang = choice.lang;
+    button.addEventListener("click", () => pickChoice(group, button, choice));
+    group.append(button);
+  }
+  item.querySelector(".msg-meta")?.before(group);
+}
+
+async function pickChoice(group, button, choice) {
+  if (group.dataset.busy) return;
+  if (!state.started) {
+    showTransientError(_("You are offline. Your messages will be sent when you are back online."));
+    return;
+  }
+  group.dataset.busy = "1";
+  const buttons = group.querySelectorAll("button");
+  for (const other of buttons) other.disabled = true;
+  button.setAttribute("aria-pressed", "true");
+  const answer = await call(choice.event, choice.payload);
+  delete group.dataset.busy;
+  if (answer?.ok) {
+    group.classList.add("is-done");
+    acceptReply(answer);
+    if (choice.event === "choose_language" && !answer.conversation) {
+      useChosenLanguage(choice.payload.language);
+    }
+    return;
+  }
+  if (answer?.error?.code === "unknown_event") {
+    // This server does not know the quick choice: say it in words instead.
+    group.classList.add("is-done");
+    send(choice.label);
+    return;
+  }
+  for (const other of buttons) other.disabled = false;
+  button.removeAttribute("aria-pressed");
+  showTransientError(errorText(answer?.error?.code));
+}
+
+/** The acknowledgement of a quick choice may carry messages and the conversation. */
+function acceptReply(answer) {
+  const messages = [answer.message, ...(Array.isArray(answer.messages) ? answer.messages : [])];
+  renderMessages(messages.filter(isMessage));
+  const conversation = answer.conversation;
+  if (conversation && typeof conversation.language === "string") {
+    const seq = Number.isInteger(conversation.last_seq) ? conversation.last_seq : state.maxSeq;
+    followLanguage(conversation.language, conversation.direction, seq);
+  }
+}
+
+/* ---------- sending ---------- */
+
+function newClientId() {
+  if (typeof crypto.randomUUID === "function") return crypto.randomUUID();
+  // randomUUID needs a secure context (https or localhost); plain http gets the same
+  // 122 random bits by hand.
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  bytes[6] = (bytes[6] & 0x0f) | 0x40;
+  bytes[8] = (bytes[8] & 0x3f) | 0x80;
+  const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  return [hex.slice(0, 8), hex.slice(8, 12), hex.slice(12, 16), hex.slice(16, 20), hex.slice(20)]
+    .join("-");
+}
+
+function saveOutbox() {
+  const items = state.outbox.map(({ client_id, text }) => ({ client_id, text }));
+  saveItem("sessionStorage", OUTBOX_KEY, items.length ? JSON.stringify(items) : null);
+}
+
+function dropFromOutbox(clientId) {
+  const index = state.outbox.findIndex((item) => item.client_id === clientId);
+  if (index === -1) return;
+  state.outbox.splice(index, 1);
+  saveOutbox();
+}
+
+function send(text) {
+  const item = { client_id: newClientId(), text, attempts: 0 };
+  state.outbox.push(item);
+  saveOutbox();
+  showPending(item);
+  scrollToBottom();
+  pumpOutbox();
+}
+
+function showPending(item) {
+  const node = buildMessage("customer", item.text);
+  node.classList.add("is-pending");
+  node.dataset.clientId = item.client_id;
+  node.dataset.delivery = "sending";
+  renderDelivery(node);
+  els.messages.append(node);
+  state.pending.set(item.client_id, node);
+}
+
+function renderDelivery(node) {
+  const delivery = node.querySelector(".msg-delivery");
+  if (!delivery) return;
+  const status = node.dataset.delivery;
+  delivery.replaceChildren();
+  node.classList.toggle("is-failed", status === "failed");
+  if (status === "sending") {
+    delivery.textContent = _("Sending…");
+  } else if (status === "retrying") {
+    delivery.textContent = _("Not sent yet. Retrying…");
+  } else if (status === "failed") {
+    delivery.append(element("span", "msg-error", errorText(node.dataset.error)));
+    if (node.dataset.error !== "text_too_long" && node.dataset.error !== "invalid_payload") {
+      const retry = element("button", "link-button", _("Retry"));
+      retry.type = "button";
+      retry.addEventListener("click", () => retryFailed(node.dataset.clientId));
+      delivery.append(" ", retry);
+    }
+  }
+}
+
+function setDelivery(clientId, status, code) {
+  const node = state.pending.get(clientId);
+  if (!node) return;
+  node.dataset.delivery = status;
+  if (code) node.dataset.error = code;
+  renderDelivery(node);
+}
+
+function retryFailed(clientId) {
+  const item = state.failed.get(clientId);
+  if (!item) return;
+  state.failed.delete(clientId);
+  item.attempts = 0;
+  state.outbox.push(item);
+  saveOutbox();
+  const node = state.pending.get(clientId);
+  if (node) {
+    node.remove();
+    els.messages.append(node); // it is sent after what is already queued
+    delete node.dataset.error;
+  }
+  setDelivery(clientId, "sending");
+  pumpOutbox();
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Send the outbox in order, one message at a time, while this connection has started. */
+async function pumpOutbox() {
+  if (pumping) return;
+  pumping = true;
+  try {
+    while (state.started && socket.connected && state.outbox.length > 0) {
+      const item = state.outbox[0];
+      const payload = { text: item.text, client_id: item.client_id };
+      if (state.conversationId) payload.conversation_id = state.conversationId;
+      state.inFlight = item.client_id;
+      const answer = await call("message", payload);
+      state.inFlight = null;
+      if (answer?.ok) {
+        dropFromOutbox(item.client_id);
+        if (isMessage(answer.message)) renderMessages([answer.message]);
+        flushHeld();
+        continue;
+      }
+      flushHeld();
+      const code = answer?.error?.code;
+      if (answer === null || code === "internal_error") {
+        if (!socket.connected) break; // resent after the reconnect's `start`
+        item.attempts = (item.attempts || 0) + 1;
+        setDelivery(item.client_id, "retrying");
+        await sleep(Math.min(RETRY_BASE_MS * 2 ** item.attempts, RETRY_MAX_MS));
+        continue;
+      }
+      if (code === "not_started" || code === "unknown_conversation") {
+        state.started = false;
+        queueMicrotask(() => startConversation({}));
+        break;
+      }
+      // Refused for good (too long, malformed, conversation closed): keep it visible.
+      dropFromOutbox(item.client_id);
+      if (!PERMANENT_ERRORS.has(code)) console.warn("message refused:", code);
+      state.failed.set(item.client_id, item);
+      setDelivery(item.client_id, "failed", code || "internal_error");
+      if (code === "conversation_closed") {
+        state.closed = true;
+        showClosedNotice();
+      }
+    }
+  } finally {
+    pumping = false;
+  }
+}
+
+/* ---------- notices ---------- */
+
+function showClosedNotice() {
+  els.noticeText.textContent = _("This conversation has ended.");
+  els.noticeAction.textContent = _("Start a new conversation");
+  els.notice.hidden = false;
+}
+
+let transientTimer = null;
+function showTransientError(text) {
+  els.banner.hidden = false;
+  els.banner.dataset.state = "error";
+  els.banner.textContent = text;
+  clearTimeout(transientTimer);
+  transientTimer = setTimeout(renderConnection, 6000);
+}
+
+/* ---------- input ---------- */
+
+function resizeInput() {
+  const input = els.input;
+  input.style.height = "auto";
+  input.style.height = Math.min(input.scrollHeight, 132) + "px";
+}
+
+function bindUi() {
+  els.composer.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const text = els.input.value.trim();
+    if (!text) return;
+    els.input.value = "";
+    resizeInput();
+    send(text);
+  });
+  els.input.addEventListener("keydown", (event) => {
+    // Enter sends; Shift+Enter is a new line; Enter that confirms an IME conversion (kana
+    // to kanji) must not send.
+    if (event.key !== "Enter" || event.shiftKey || event.isComposing || event.keyCode === 229) {
+      return;
+    }
+    event.preventDefault();
+    els.composer.requestSubmit();
+  });
+  els.input.addEventListener("input", resizeInput);
+  els.language.addEventListener("change", () => chooseLanguage(els.language.value));
+  els.noticeAction.addEventListener("click", async () => {
+    els.notice.hidden = true;
+    forgetConversation();
+    await startConversation({ fresh: true });
+  });
+}
+
+/* ---------- start-up ---------- */
+
+async function main() {
+  bindUi();
+  for (const item of state.outbox) showPending(item);
+  renderConnection();
+  const hints = state.choice ? [state.choice, ...browserLanguages()] : browserLanguages();
+  await Promise.all([loadStrings(hints), loadLanguages()]);
+  els.language.value = state.language || state.uiLanguage;
+  els.root.dataset.ready = "1";
+  els.root.setAttribute("aria-busy", "false");
+  connect();
+}
+
+main();
