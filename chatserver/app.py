@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 from collections.abc import AsyncIterator
 from functools import partial
-from pathlib import Path
 
 import socketio
 from aiohttp import web
@@ -16,7 +16,7 @@ from chatserver import widget
 from chatserver.bot import Bot
 from chatserver.clock import Clock, IdFactory, SystemClock, new_id
 from chatserver.desk import Desk
-from chatserver.faq import FaqMatcher, LoadResult, load_faq
+from chatserver.faq_reload import FaqReloader, faq_fingerprint, load_matcher
 from chatserver.i18n import Catalogs
 from chatserver.keys import METRICS, SERVICES, SETTINGS, SIO, Services
 from chatserver.language import LanguageDetector
@@ -61,12 +61,9 @@ async def _services(app: web.Application, *, clock: Clock, ids: IdFactory) -> As
     """Load the FAQ, catalogs and language models off the event loop, open the store."""
     settings = app[SETTINGS]
     loop = asyncio.get_running_loop()
+    fingerprint = faq_fingerprint(settings.faq_dir)
     loaded, matcher = await loop.run_in_executor(
-        None,
-        load_matcher,
-        settings.faq_dir,
-        faq_fingerprint(settings.faq_dir),
-        settings.faq_skip_invalid,
+        None, load_matcher, settings.faq_dir, fingerprint, settings.faq_skip_invalid
     )
     for problem in loaded.problems:
         log.warning("FAQ entry skipped: %s", problem)
@@ -90,7 +87,21 @@ async def _services(app: web.Application, *, clock: Clock, ids: IdFactory) -> As
         languages=settings.languages,
         default_language=settings.default_language,
     )
-    app[SERVICES] = Services(store=store, matcher=matcher, catalogs=catalogs, desk=desk)
+    bot = desk.bot
+    reloader = FaqReloader(
+        bot,
+        settings.faq_dir,
+        skip_invalid=settings.faq_skip_invalid,
+        loaded=fingerprint,
+    )
+    app[SERVICES] = Services(
+        store=store, bot=bot, catalogs=catalogs, desk=desk, faq_reloader=reloader
+    )
+    watcher = (
+        asyncio.create_task(reloader.watch(settings.faq_reload_interval), name="faq-reloader")
+        if settings.faq_reload_interval > 0
+        else None
+    )
     log.info(
         "ready: FAQ in %s, catalogs for %s",
         ", ".join(loaded.faq.languages),
@@ -99,27 +110,11 @@ async def _services(app: web.Application, *, clock: Clock, ids: IdFactory) -> As
     try:
         yield
     finally:
+        if watcher is not None:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
         await store.close()
-
-
-def faq_fingerprint(directory: Path) -> tuple[tuple[str, int, int], ...]:
-    """What identifies a FAQ directory's content cheaply: names, sizes and change times."""
-    if not directory.is_dir():
-        return ()
-    return tuple(
-        (path.name, stat.st_size, stat.st_mtime_ns)
-        for path in sorted(directory.glob("*.y*ml"))
-        for stat in (path.stat(),)
-    )
-
-
-@functools.lru_cache(maxsize=4)
-def load_matcher(
-    directory: Path, fingerprint: tuple[tuple[str, int, int], ...], skip_invalid: bool
-) -> tuple[LoadResult, FaqMatcher]:
-    """Load and train once per FAQ content (seconds for a large FAQ), keyed by `fingerprint`."""
-    loaded = load_faq(directory, skip_invalid=skip_invalid)
-    return loaded, FaqMatcher(loaded.faq)
 
 
 @functools.cache

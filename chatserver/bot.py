@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from chatserver.faq import FaqMatcher, Outcome
+from chatserver.faq import FaqEntry, FaqMatcher, Outcome
 from chatserver.i18n import N_, Catalogs
 from chatserver.language import display_name
 
@@ -79,19 +79,29 @@ class Bot:
         text = _(LANGUAGE_CHOSEN).format(language=display_name(language))
         return BotReply(ReplyKind.LANGUAGE_CHOSEN, text, language)
 
+    def answer_chosen(self, faq_id: str, language: str) -> BotReply | None:
+        """The answer to a suggestion the customer picked (None if the entry is gone)."""
+        entry = self.matcher.faq.entry(faq_id, language)
+        return self._answer(entry, language, None) if entry is not None else None
+
+    def _answer(self, entry: FaqEntry, language: str, score: float | None) -> BotReply:
+        _ = self.catalogs.translator(language).gettext
+        meta: dict[str, Any] = {"faq_id": entry.id}
+        if score is not None:
+            meta["score"] = score
+        if entry.fallback_from is not None:
+            meta["fallback_from"] = entry.fallback_from
+            body = f"{_(FALLBACK_NOTE)}\n\n{entry.answer}"
+        else:
+            body = entry.answer
+        return BotReply(ReplyKind.ANSWER, body, language, meta=meta)
+
     def reply(self, text: str, language: str) -> BotReply:
         _ = self.catalogs.translator(language).gettext
         result = self.matcher.match(text, language)
         score = round(result.score, 3)
         if result.outcome is Outcome.ANSWER and result.entry is not None:
-            entry = result.entry
-            meta: dict[str, Any] = {"faq_id": entry.id, "score": score}
-            if entry.fallback_from is not None:
-                meta["fallback_from"] = entry.fallback_from
-                body = f"{_(FALLBACK_NOTE)}\n\n{entry.answer}"
-            else:
-                body = entry.answer
-            return BotReply(ReplyKind.ANSWER, body, language, meta=meta)
+            return self._answer(result.entry, language, score)
         if result.outcome is Outcome.SUGGEST and result.suggestions:
             suggestions = tuple(Suggestion(e.id, e.question) for e in result.suggestions)
             return BotReply(

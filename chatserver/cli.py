@@ -7,15 +7,21 @@ over the variable, the variable over the default.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import logging
 import os
+import signal
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from chatserver import __version__
 from chatserver.settings import OPTIONS, Settings, SettingsError
+
+if TYPE_CHECKING:
+    from chatserver.faq import FaqMatcher
 
 log = logging.getLogger("chatserver")
 COMMANDS = ("serve", "faq")
@@ -53,6 +59,24 @@ def build_parser() -> argparse.ArgumentParser:
         "--faq-dir", type=Path, default=None, help="default: CHATSERVER_FAQ_DIR or faq"
     )
     check.add_argument("--json", action="store_true", help="print the report as JSON")
+    match = faq_commands.add_parser(
+        "match", help="match one question: outcome, entry, score, suggestions (JSON)"
+    )
+    match.add_argument("text", help="the customer's question")
+    match.add_argument(
+        "--lang", default="auto", help="the question's language, or auto to detect it"
+    )
+    faq_eval = faq_commands.add_parser(
+        "eval", help="top-1, top-3, declines and latency per language on JSON-lines cases"
+    )
+    faq_eval.add_argument(
+        "--cases", type=Path, required=True, help='JSON lines {"text", "lang", "expected"}'
+    )
+    faq_eval.add_argument("--json", action="store_true", help="print the report as JSON")
+    for command in (match, faq_eval):
+        command.add_argument(
+            "--faq-dir", type=Path, default=None, help="default: CHATSERVER_FAQ_DIR or faq"
+        )
 
     lang = commands.add_parser("lang", help="detect languages, evaluate the detector")
     lang_commands = lang.add_subparsers(dest="lang_command", metavar="SUBCOMMAND", required=True)
@@ -99,6 +123,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(arguments)
     if args.command == "faq":
+        if args.faq_command == "match":
+            return faq_match(args)
+        if args.faq_command == "eval":
+            return faq_eval(args)
         return faq_check(args)
     if args.command == "lang":
         return lang_command(args)
@@ -116,13 +144,23 @@ def serve(settings: Settings) -> int:
     from chatserver import logs, runtime
     from chatserver.app import create_app
     from chatserver.faq import FaqError
+    from chatserver.keys import SERVICES
 
     logs.configure(settings.log_level, settings.log_format)
     uvloop = runtime.install_uvloop(settings.uvloop)
     runtime.tune_gc(settings.gc_threshold)
     app = create_app(settings)
 
+    reloads: set[asyncio.Task[bool]] = set()
+
+    def reload_faq() -> None:
+        task = asyncio.create_task(app[SERVICES].faq_reloader.reload(force=True))
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
+
     async def after_start(_: web.Application) -> None:
+        # SIGHUP: rebuild the FAQ now (an edit is also picked up by polling).
+        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, reload_faq)
         if settings.gc_freeze:
             runtime.freeze_gc()
         log.info(
@@ -231,4 +269,64 @@ def lang_command(args: argparse.Namespace) -> int:
         print(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
     else:
         print(report.to_markdown())
+    return 0
+
+
+def _load_matcher(args: argparse.Namespace) -> tuple[Path, FaqMatcher] | None:
+    from chatserver.faq import FaqError, FaqMatcher, load_faq
+
+    directory = args.faq_dir or Path(os.environ.get("CHATSERVER_FAQ_DIR", "faq"))
+    try:
+        return directory, FaqMatcher(load_faq(directory).faq)
+    except FaqError as exc:
+        print(f"chatserver: error: {exc}", file=sys.stderr)
+        return None
+
+
+def faq_match(args: argparse.Namespace) -> int:
+    loaded = _load_matcher(args)
+    if loaded is None:
+        return 2
+    _, matcher = loaded
+    language = args.lang
+    if language == "auto":
+        from chatserver.language import LanguageDetector
+
+        languages = matcher.faq.languages or ("en",)
+        default = "en" if "en" in languages else languages[0]
+        language = LanguageDetector(languages, default=default).detect(args.text).language
+    result = matcher.match(args.text, language)
+    print(
+        json.dumps(
+            {
+                "language": language,
+                "outcome": str(result.outcome),
+                "id": result.entry.id if result.entry is not None else None,
+                "score": round(result.score, 4),
+                "margin": round(result.margin, 4),
+                "fallback": bool(result.entry is not None and result.entry.is_fallback),
+                "suggestions": [
+                    {"id": entry.id, "question": entry.question} for entry in result.suggestions
+                ],
+            },
+            ensure_ascii=False,
+        )
+    )
+    return 0
+
+
+def faq_eval(args: argparse.Namespace) -> int:
+    from chatserver.faq.evaluation import evaluate, load_cases
+
+    loaded = _load_matcher(args)
+    if loaded is None:
+        return 2
+    directory, matcher = loaded
+    try:
+        cases = load_cases(args.cases)
+    except (OSError, ValueError) as exc:
+        print(f"chatserver: error: {args.cases}: {exc}", file=sys.stderr)
+        return 2
+    report = evaluate(matcher, cases)
+    print(report.to_json() if args.json else report.to_markdown(f"{directory} on {args.cases}"))
     return 0

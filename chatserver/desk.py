@@ -26,6 +26,7 @@ from chatserver.models import (
     Author,
     Conversation,
     DomainError,
+    FaqChoice,
     Message,
     NewMessage,
     new_conversation,
@@ -34,6 +35,8 @@ from chatserver.store import Store
 
 # How many missed messages a resuming client gets in one acknowledgement.
 RESUME_LIMIT = 500
+# Suggestions further back than this many messages are no longer on the customer's screen.
+SUGGESTION_LOOKBACK = 20
 
 
 class UnknownConversation(DomainError):
@@ -46,6 +49,10 @@ class ConversationClosed(DomainError):
 
 class UnsupportedLanguage(DomainError):
     code = "unsupported_language"
+
+
+class UnknownSuggestion(DomainError):
+    code = "unknown_suggestion"
 
 
 def hash_token(token: str) -> str:
@@ -155,8 +162,65 @@ class Desk:
             replies.append(self.bot.language_question(decision.candidates))
         events: list[Event] = []
         for reply in replies:
-            events.append(MessagePosted(await self._post(conversation, reply)))
+            posted = await self._post(conversation, reply, in_reply_to=stored.seq)
+            events.append(MessagePosted(posted))
         return Received(stored, duplicate=not appended.created, events=events)
+
+    async def choose_suggestion(
+        self, conversation_id: str, faq_id: str, client_id: str | None
+    ) -> Received:
+        """The customer picked one of the latest suggestions: show the pick, answer it, and
+        record which words led to which entry (a variant the FAQ is missing)."""
+        conversation = await self._open_conversation(conversation_id)
+        offer, query = await self._latest_suggestions(conversation)
+        offered = offer.meta.get("suggestions", []) if offer is not None else []
+        picked = next((s for s in offered if s.get("faq_id") == faq_id), None)
+        if offer is None or picked is None:
+            raise UnknownSuggestion("that entry is not among the latest suggestions")
+        appended = await self.store.append_message(
+            NewMessage(
+                id=self.new_id(),
+                conversation_id=conversation.id,
+                author=Author.CUSTOMER,
+                text=str(picked.get("question", faq_id)),
+                created_at=self.clock.now(),
+                client_id=client_id,
+                meta={"chose": faq_id, "from_seq": offer.seq},
+            )
+        )
+        stored = appended.message
+        if not appended.created:
+            return Received(stored, duplicate=True)
+        await self.store.record_faq_choice(
+            FaqChoice(
+                id=self.new_id(),
+                conversation_id=conversation.id,
+                language=conversation.language,
+                query=query.text if query is not None else "",
+                suggested=tuple(str(s.get("faq_id")) for s in offered),
+                chosen=faq_id,
+                created_at=self.clock.now(),
+            )
+        )
+        reply = self.bot.answer_chosen(faq_id, conversation.language)
+        if reply is None:  # the FAQ was reloaded without this entry
+            reply = self.bot.reply(stored.text, conversation.language)
+        posted = await self._post(conversation, reply, in_reply_to=stored.seq)
+        return Received(stored, duplicate=False, events=[MessagePosted(posted)])
+
+    async def _latest_suggestions(
+        self, conversation: Conversation
+    ) -> tuple[Message | None, Message | None]:
+        """The newest bot suggestion still on screen, and the customer message it answered."""
+        recent = await self.store.messages(
+            conversation.id, after_seq=max(0, conversation.last_seq - SUGGESTION_LOOKBACK)
+        )
+        for message in reversed(recent):
+            if message.author is Author.BOT and message.meta.get("kind") == "suggest":
+                asked = message.meta.get("in_reply_to")
+                query = next((m for m in recent if m.seq == asked), None)
+                return message, query
+        return None, None
 
     async def choose_language(self, conversation_id: str, language: str) -> Chosen:
         """The customer's explicit choice: it sets the language and detection never overrides it."""
@@ -207,7 +271,9 @@ class Desk:
         await self.store.save_conversation(updated)
         return updated, decision
 
-    async def _post(self, conversation: Conversation, reply: BotReply) -> Message:
+    async def _post(
+        self, conversation: Conversation, reply: BotReply, *, in_reply_to: int | None = None
+    ) -> Message:
         appended = await self.store.append_message(
             NewMessage(
                 id=self.new_id(),
@@ -216,7 +282,11 @@ class Desk:
                 text=reply.text,
                 created_at=self.clock.now(),
                 language=reply.language,
-                meta={"kind": str(reply.kind), **reply.meta},
+                meta={
+                    "kind": str(reply.kind),
+                    **reply.meta,
+                    **({"in_reply_to": in_reply_to} if in_reply_to is not None else {}),
+                },
             )
         )
         return appended.message

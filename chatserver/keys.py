@@ -7,8 +7,9 @@ from dataclasses import dataclass
 import socketio
 from aiohttp import web
 
+from chatserver.bot import Bot
 from chatserver.desk import Desk
-from chatserver.faq import FaqMatcher
+from chatserver.faq_reload import FaqReloader
 from chatserver.i18n import Catalogs
 from chatserver.metrics import Metrics
 from chatserver.settings import Settings
@@ -20,9 +21,10 @@ class Services:
     """Everything built at start-up (off the event loop where it is slow)."""
 
     store: SqlStore
-    matcher: FaqMatcher
+    bot: Bot
     catalogs: Catalogs
     desk: Desk
+    faq_reloader: FaqReloader
 
 
 SETTINGS = web.AppKey("settings", Settings)

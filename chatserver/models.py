@@ -172,6 +172,22 @@ def new_conversation(
 
 
 @dataclass(frozen=True, slots=True)
+class FaqChoice:
+    """A customer picked one of the bot's suggestions: which words led to which entry.
+
+    Kept as a learning signal: these pairs are the variants the FAQ is missing.
+    """
+
+    id: str
+    conversation_id: str
+    language: str
+    query: str
+    suggested: tuple[str, ...]
+    chosen: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class NewMessage:
     """A message before the store has given it a sequence number."""
 

@@ -123,6 +123,12 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("faq_dir", "faq", Path, "directory of <lang>.yaml FAQ files"),
     Option("faq_skip_invalid", "false", _bool, "start even if some FAQ entries are invalid"),
+    Option(
+        "faq_reload_interval",
+        "2",
+        _int_range(0, 3600),
+        "seconds between checks for FAQ file changes (0: only on SIGHUP)",
+    ),
     Option("locales_dir", "locales", Path, "gettext catalogs (<lang>/LC_MESSAGES/messages.po)"),
     Option("languages", ",".join(CHAT_LANGUAGES), _languages, "chat languages, BCP 47 tags"),
     Option("default_language", "en", _text, "language used when nothing else tells"),
@@ -169,6 +175,7 @@ class Settings:
     database_url: str
     faq_dir: Path
     faq_skip_invalid: bool
+    faq_reload_interval: int
     locales_dir: Path
     languages: tuple[str, ...]
     default_language: str

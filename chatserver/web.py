@@ -32,7 +32,7 @@ async def readyz(request: web.Request) -> web.Response:
         log.warning("readiness check: database unreachable: %s", exc)
         return web.json_response({"status": "unavailable", "reason": "database"}, status=503)
     return web.json_response(
-        {"status": "ready", "faq_languages": list(services.matcher.faq.languages)}
+        {"status": "ready", "faq_languages": list(services.bot.matcher.faq.languages)}
     )
 
 

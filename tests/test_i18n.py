@@ -82,3 +82,14 @@ def test_translators_list_their_translated_messages(tmp_path):
 
 def test_every_chat_language_has_a_catalog():
     assert set(catalog_languages()) == set(CHAT_LANGUAGES)
+
+
+@pytest.mark.parametrize("language", catalog_languages())
+def test_catalog_plural_forms_follow_cldr(language):
+    from babel.messages.plurals import get_plural
+
+    with po_path(LOCALES, language).open("rb") as handle:
+        catalog = read_po(handle, locale=locale_id(language))
+    expected = get_plural(locale_id(language))
+    assert catalog.num_plurals == expected.num_plurals
+    assert catalog.plural_expr == expected.plural_expr

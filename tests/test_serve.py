@@ -48,6 +48,8 @@ def test_serve_starts_logs_json_and_shuts_down_gracefully(tmp_path):
             except OSError:
                 time.sleep(0.2)
         assert status == 200
+        process.send_signal(signal.SIGHUP)  # rebuild the FAQ now
+        time.sleep(1)
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=30)
     finally:
@@ -59,4 +61,5 @@ def test_serve_starts_logs_json_and_shuts_down_gracefully(tmp_path):
     assert records, stderr
     assert all({"time", "level", "logger", "message"} <= r.keys() for r in records)
     assert any(r["message"].startswith(f"serving on http://127.0.0.1:{port}") for r in records)
+    assert any(r["message"].startswith("FAQ reloaded") for r in records), stderr
     assert (tmp_path / "serve.sqlite3").exists()

@@ -9,7 +9,7 @@ from typing import Any
 import socketio
 from aiohttp import web
 
-from chatserver.desk import Started
+from chatserver.desk import Received, Started
 from chatserver.events import MESSAGE, Event, MessagePosted
 from chatserver.keys import METRICS, SERVICES, SETTINGS
 from chatserver.language import parse_accept_language, text_direction
@@ -17,6 +17,7 @@ from chatserver.models import Conversation, DomainError
 from chatserver.sockets.payloads import (
     BadRequest,
     ChooseLanguageRequest,
+    ChooseSuggestionRequest,
     MessageRequest,
     StartRequest,
     error,
@@ -26,7 +27,7 @@ from chatserver.sockets.payloads import (
 log = logging.getLogger(__name__)
 NAMESPACE = "/customer"
 # Client -> server events this namespace answers; anything else gets `unknown_event`.
-CLIENT_EVENTS = frozenset({"start", "message", "choose_language"})
+CLIENT_EVENTS = frozenset({"start", "message", "choose_language", "choose_suggestion"})
 
 
 def conversation_room(conversation_id: str) -> str:
@@ -67,6 +68,9 @@ class CustomerNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
 
     async def on_choose_language(self, sid: str, data: Any = None) -> dict[str, Any]:
         return await self._guard("choose_language", sid, data, self._choose_language)
+
+    async def on_choose_suggestion(self, sid: str, data: Any = None) -> dict[str, Any]:
+        return await self._guard("choose_suggestion", sid, data, self._choose_suggestion)
 
     async def _start(self, sid: str, data: Any) -> dict[str, Any]:
         request = StartRequest.parse(data)
@@ -119,6 +123,20 @@ class CustomerNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         received = await self.app[SERVICES].desk.receive(
             conversation_id, request.text, request.client_id
         )
+        return await self._received(sid, conversation_id, received)
+
+    async def _choose_suggestion(self, sid: str, data: Any) -> dict[str, Any]:
+        request = ChooseSuggestionRequest.parse(data)
+        conversation_id = await self._conversation_of(
+            sid, "choose_suggestion", request.conversation_id
+        )
+        received = await self.app[SERVICES].desk.choose_suggestion(
+            conversation_id, request.faq_id, request.client_id
+        )
+        return await self._received(sid, conversation_id, received)
+
+    async def _received(self, sid: str, conversation_id: str, received: Received) -> dict[str, Any]:
+        """Acknowledge a stored customer message; show it on the customer's other tabs."""
         room = conversation_room(conversation_id)
         if not received.duplicate:
             self.app[METRICS].messages.labels(author="customer").inc()

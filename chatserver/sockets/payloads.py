@@ -14,6 +14,7 @@ MAX_CLIENT_ID_CHARS = 64
 MAX_TOKEN_CHARS = 128
 MAX_LANGUAGE_HINTS = 10
 MAX_TAG_CHARS = 35
+MAX_FAQ_ID_CHARS = 80
 
 
 class BadRequest(Exception):
@@ -112,3 +113,22 @@ class ChooseLanguageRequest:
         if language is None:
             raise BadRequest("invalid_payload", "'language' must be a language tag")
         return cls(language, _optional_str(body, "conversation_id", 64))
+
+
+@dataclass(frozen=True, slots=True)
+class ChooseSuggestionRequest:
+    faq_id: str
+    client_id: str | None
+    conversation_id: str | None
+
+    @classmethod
+    def parse(cls, data: Any) -> ChooseSuggestionRequest:
+        body = _object(data)
+        faq_id = _optional_str(body, "faq_id", MAX_FAQ_ID_CHARS)
+        if faq_id is None:
+            raise BadRequest("invalid_payload", "'faq_id' must be the id of a suggestion")
+        return cls(
+            faq_id,
+            _optional_str(body, "client_id", MAX_CLIENT_ID_CHARS),
+            _optional_str(body, "conversation_id", 64),
+        )

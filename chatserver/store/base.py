@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from chatserver.models import Conversation, Message, NewMessage
+from chatserver.models import Conversation, FaqChoice, Message, NewMessage
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +35,12 @@ class Store(Protocol):
     async def messages(
         self, conversation_id: str, *, after_seq: int = 0, limit: int = 500
     ) -> list[Message]: ...
+
+    async def record_faq_choice(self, choice: FaqChoice) -> None: ...
+
+    async def faq_choices(self, *, limit: int = 1000) -> list[FaqChoice]:
+        """The most recent picks, newest first."""
+        ...
 
     async def ping(self) -> None:
         """Raise if the database cannot be reached (readiness)."""

@@ -38,9 +38,16 @@ def _language_source(connection: sa.Connection) -> None:
     )
 
 
+def _faq_choices(connection: sa.Connection) -> None:
+    # A new table, created from `schema`: before faq_choices ever changes, freeze a copy of
+    # this version's definition here and change the table through a later migration.
+    schema.faq_choices.create(connection)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "conversations and messages", _initial),
     Migration(2, "what set a conversation's language", _language_source),
+    Migration(3, "suggestions customers picked", _faq_choices),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

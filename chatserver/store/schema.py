@@ -52,6 +52,23 @@ conversations = sa.Table(
     sa.Column("updated_at", UtcDateTime, nullable=False),
 )
 
+faq_choices = sa.Table(
+    "faq_choices",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column(
+        "conversation_id",
+        sa.String(32),
+        sa.ForeignKey("conversations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("language", sa.String(16), nullable=False),
+    sa.Column("query", sa.Text, nullable=False),
+    sa.Column("suggested", sa.JSON, nullable=False),
+    sa.Column("chosen", sa.String(80), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
 messages = sa.Table(
     "messages",
     metadata,

@@ -19,10 +19,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from chatserver.models import Author, Conversation, ConversationStatus, Message, NewMessage
+from chatserver.models import (
+    Author,
+    Conversation,
+    ConversationStatus,
+    FaqChoice,
+    Message,
+    NewMessage,
+)
 from chatserver.store.base import AppendResult
 from chatserver.store.migrations import migrate
-from chatserver.store.schema import conversations, messages
+from chatserver.store.schema import conversations, faq_choices, messages
 
 # WAL lets readers run while one writer commits; synchronous=FULL makes a commit survive a
 # power cut, which is what "stored before acknowledged" promises.
@@ -153,6 +160,37 @@ class SqlStore:
         async with self.engine.connect() as connection:
             rows = (await connection.execute(query)).all()
         return [_message(row._mapping) for row in rows]
+
+    async def record_faq_choice(self, choice: FaqChoice) -> None:
+        async with self._write() as connection:
+            await connection.execute(
+                faq_choices.insert().values(
+                    id=choice.id,
+                    conversation_id=choice.conversation_id,
+                    language=choice.language,
+                    query=choice.query,
+                    suggested=list(choice.suggested),
+                    chosen=choice.chosen,
+                    created_at=choice.created_at,
+                )
+            )
+
+    async def faq_choices(self, *, limit: int = 1000) -> list[FaqChoice]:
+        query = sa.select(faq_choices).order_by(faq_choices.c.created_at.desc()).limit(limit)
+        async with self.engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
+        return [
+            FaqChoice(
+                id=row.id,
+                conversation_id=row.conversation_id,
+                language=row.language,
+                query=row.query,
+                suggested=tuple(row.suggested),
+                chosen=row.chosen,
+                created_at=row.created_at,
+            )
+            for row in rows
+        ]
 
     async def ping(self) -> None:
         async with self.engine.connect() as connection:

@@ -1,0 +1,84 @@
+"""Keep the bot's FAQ current: rebuild when the files change (or on SIGHUP) and swap it in.
+
+Building runs in a worker thread; the swap is one assignment on the event loop, so chats
+in progress never see a half-built FAQ. An invalid edit keeps the FAQ that was serving
+and is logged with its file, entry and field.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from pathlib import Path
+
+from chatserver.bot import Bot
+from chatserver.faq import FaqError, FaqMatcher, LoadResult, load_faq
+
+log = logging.getLogger(__name__)
+
+Fingerprint = tuple[tuple[str, int, int], ...]
+
+
+def faq_fingerprint(directory: Path) -> Fingerprint:
+    """What identifies a FAQ directory's content cheaply: names, sizes and change times."""
+    if not directory.is_dir():
+        return ()
+    return tuple(
+        (path.name, stat.st_size, stat.st_mtime_ns)
+        for path in sorted(directory.glob("*.y*ml"))
+        for stat in (path.stat(),)
+    )
+
+
+@functools.lru_cache(maxsize=4)
+def load_matcher(
+    directory: Path, fingerprint: Fingerprint, skip_invalid: bool
+) -> tuple[LoadResult, FaqMatcher]:
+    """Load and train once per FAQ content (seconds for a large FAQ), keyed by `fingerprint`."""
+    loaded = load_faq(directory, skip_invalid=skip_invalid)
+    return loaded, FaqMatcher(loaded.faq)
+
+
+class FaqReloader:
+    def __init__(self, bot: Bot, directory: Path, *, skip_invalid: bool, loaded: Fingerprint):
+        self.bot = bot
+        self.directory = directory
+        self.skip_invalid = skip_invalid
+        self.fingerprint = loaded
+        self._lock = asyncio.Lock()
+
+    async def reload(self, *, force: bool = False) -> bool:
+        """Rebuild if the files changed (always with `force`); True if a new FAQ serves."""
+        async with self._lock:
+            fingerprint = faq_fingerprint(self.directory)
+            if fingerprint == self.fingerprint and not force:
+                return False
+            loop = asyncio.get_running_loop()
+            try:
+                loaded, matcher = await loop.run_in_executor(
+                    None, load_matcher, self.directory, fingerprint, self.skip_invalid
+                )
+            except FaqError as exc:
+                self.fingerprint = fingerprint  # do not retry the same broken files every tick
+                log.error("FAQ not reloaded, the previous one still serves: %s", exc)
+                return False
+            for problem in loaded.problems:
+                log.warning("FAQ entry skipped: %s", problem)
+            self.bot.matcher = matcher
+            self.fingerprint = fingerprint
+            log.info(
+                "FAQ reloaded: %d entries in %s",
+                len(loaded.faq.ids),
+                ", ".join(loaded.faq.languages),
+            )
+            return True
+
+    async def watch(self, interval: float) -> None:
+        """Poll the directory; cheap (a stat per file) and needs no platform file events."""
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.reload()
+            except Exception:
+                log.exception("FAQ reload failed; the previous FAQ still serves")
