@@ -9,7 +9,7 @@ CODE := chatserver tests $(wildcard bench)
 .PHONY: run test lint typecheck pytest install install-test catalogs bench clean
 
 run: $(VENV)/.installed-run
-	$(BIN)/chatserver serve
+	CHATSERVER_DEMO_AGENTS=$${CHATSERVER_DEMO_AGENTS:-true} $(BIN)/chatserver serve
 
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check $(CODE)

@@ -7,14 +7,17 @@ import contextlib
 import functools
 import logging
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from functools import partial
 
 import socketio
 from aiohttp import web
 
-from chatserver import widget
+from chatserver import api, widget
+from chatserver.accounts import Accounts
 from chatserver.bot import Bot
 from chatserver.clock import Clock, IdFactory, SystemClock, new_id
+from chatserver.demo import add_demo_agents
 from chatserver.desk import Desk
 from chatserver.faq_reload import FaqReloader, faq_fingerprint, load_matcher
 from chatserver.i18n import Catalogs
@@ -50,6 +53,7 @@ def create_app(
     sio.attach(app)
     app[SIO] = sio
     app.add_routes(routes)
+    app.add_routes(api.routes)
     app.add_routes(widget.routes)
     app.cleanup_ctx.append(partial(_services, clock=clock or SystemClock(), ids=ids or new_id))
     app.cleanup_ctx.append(_monitoring)
@@ -94,8 +98,22 @@ async def _services(app: web.Application, *, clock: Clock, ids: IdFactory) -> As
         skip_invalid=settings.faq_skip_invalid,
         loaded=fingerprint,
     )
+    accounts = Accounts(
+        store=store,
+        clock=clock,
+        new_id=ids,
+        languages=settings.languages,
+        session_lifetime=timedelta(hours=settings.session_hours),
+    )
+    if settings.demo_agents:
+        await add_demo_agents(accounts)
     app[SERVICES] = Services(
-        store=store, bot=bot, catalogs=catalogs, desk=desk, faq_reloader=reloader
+        store=store,
+        bot=bot,
+        catalogs=catalogs,
+        desk=desk,
+        faq_reloader=reloader,
+        accounts=accounts,
     )
     watcher = (
         asyncio.create_task(reloader.watch(settings.faq_reload_interval), name="faq-reloader")

@@ -1,4 +1,4 @@
-"""Command line: `chatserver [serve]`, `chatserver faq check`, `chatserver lang detect|eval`.
+"""Command line: `chatserver [serve]`, `faq check|match|eval`, `lang detect|eval`, `agents add|list`.
 
 `serve` is the default. Every serve option is also a CHATSERVER_* variable; a flag wins
 over the variable, the variable over the default.
@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -78,6 +79,27 @@ def build_parser() -> argparse.ArgumentParser:
             "--faq-dir", type=Path, default=None, help="default: CHATSERVER_FAQ_DIR or faq"
         )
 
+    agents = commands.add_parser("agents", help="manage agent accounts")
+    agent_commands = agents.add_subparsers(
+        dest="agents_command", metavar="SUBCOMMAND", required=True
+    )
+    add = agent_commands.add_parser(
+        "add", help="create an agent account (password from a prompt or --password-stdin)"
+    )
+    add.add_argument("username", help="log-in name: lowercase letters, digits, . _ -")
+    add.add_argument("--name", required=True, help="the name customers see")
+    add.add_argument("--languages", required=True, help="languages spoken, e.g. ja,en")
+    add.add_argument("--teams", default="technical,account,trading", help="teams, comma-separated")
+    add.add_argument("--capacity", type=int, default=3, help="concurrent chats (default 3)")
+    add.add_argument(
+        "--role", default="agent", choices=("agent", "supervisor", "admin"), help="default agent"
+    )
+    add.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    listing = agent_commands.add_parser("list", help="list agent accounts")
+    listing.add_argument("--json", action="store_true", help="print JSON")
+
     lang = commands.add_parser("lang", help="detect languages, evaluate the detector")
     lang_commands = lang.add_subparsers(dest="lang_command", metavar="SUBCOMMAND", required=True)
     detect = lang_commands.add_parser("detect", help="print the detected language as JSON")
@@ -130,6 +152,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return faq_check(args)
     if args.command == "lang":
         return lang_command(args)
+    if args.command == "agents":
+        return agents_command(args)
     try:
         settings = settings_from(args, os.environ)
     except SettingsError as exc:
@@ -330,3 +354,76 @@ def faq_eval(args: argparse.Namespace) -> int:
     report = evaluate(matcher, cases)
     print(report.to_json() if args.json else report.to_markdown(f"{directory} on {args.cases}"))
     return 0
+
+
+def agents_command(args: argparse.Namespace) -> int:
+    try:
+        settings = Settings.from_env(os.environ)
+    except SettingsError as exc:
+        print(f"chatserver: error: {exc}", file=sys.stderr)
+        return 2
+    password = None
+    if args.agents_command == "add":
+        password = _read_password(args.password_stdin)
+        if password is None:
+            return 2
+    return asyncio.run(_agents(args, settings, password))
+
+
+def _read_password(from_stdin: bool) -> str | None:
+    import getpass
+
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Again: ") != first:
+        print("chatserver: error: the passwords differ", file=sys.stderr)
+        return None
+    return first
+
+
+async def _agents(args: argparse.Namespace, settings: Settings, password: str | None) -> int:
+    from chatserver.accounts import Accounts
+    from chatserver.agents import InvalidAccount
+    from chatserver.clock import SystemClock, new_id
+    from chatserver.store import DuplicateAgent, open_store
+
+    store = await open_store(settings.database_url)
+    try:
+        if args.agents_command == "list":
+            accounts = await store.agents()
+            if args.json:
+                print(json.dumps([a.to_public() for a in accounts], ensure_ascii=False, indent=2))
+            for account in [] if args.json else accounts:
+                print(
+                    f"{account.username:16} {account.role!s:10} cap {account.capacity:2}  "
+                    f"{','.join(account.languages):20} {','.join(account.teams):28} {account.name}"
+                )
+            return 0
+        manager = Accounts(
+            store=store,
+            clock=SystemClock(),
+            new_id=new_id,
+            languages=settings.languages,
+            session_lifetime=timedelta(hours=settings.session_hours),
+        )
+        try:
+            account = await manager.add(
+                username=args.username,
+                name=args.name,
+                languages=[t.strip() for t in args.languages.split(",") if t.strip()],
+                teams=[t.strip() for t in args.teams.split(",") if t.strip()],
+                capacity=args.capacity,
+                role=args.role,
+                password=password or "",
+            )
+        except InvalidAccount as exc:
+            print(f"chatserver: error: {exc}", file=sys.stderr)
+            return 2
+        except DuplicateAgent:
+            print(f"chatserver: error: username {args.username!r} is taken", file=sys.stderr)
+            return 2
+        print(f"added {account.username} ({account.role}): {', '.join(account.languages)}")
+        return 0
+    finally:
+        await store.close()

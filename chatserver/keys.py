@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import socketio
 from aiohttp import web
 
+from chatserver.accounts import Accounts
 from chatserver.bot import Bot
 from chatserver.desk import Desk
 from chatserver.faq_reload import FaqReloader
@@ -25,6 +26,7 @@ class Services:
     catalogs: Catalogs
     desk: Desk
     faq_reloader: FaqReloader
+    accounts: Accounts
 
 
 SETTINGS = web.AppKey("settings", Settings)

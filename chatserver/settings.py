@@ -147,6 +147,15 @@ OPTIONS: tuple[Option, ...] = (
         "empty = same origin, * = any",
     ),
     Option("max_message_chars", "4000", _int_range(1, 100_000), "longest customer message"),
+    Option(
+        "session_hours", "12", _int_range(1, 24 * 30), "how long an agent's console log-in lasts"
+    ),
+    Option(
+        "demo_agents",
+        "false",
+        _bool,
+        "create demo agent accounts (password demo-password) when there are none",
+    ),
     Option("log_level", "info", _choice(*LOG_LEVELS), "log level"),
     Option("log_format", "text", _choice("text", "json"), "text, or one JSON object a line"),
     Option("uvloop", "true", _bool, "use uvloop's event loop when it is installed"),
@@ -182,6 +191,8 @@ class Settings:
     language_backend: str
     allowed_origins: tuple[str, ...]
     max_message_chars: int
+    session_hours: int
+    demo_agents: bool
     log_level: str
     log_format: str
     uvloop: bool

@@ -8,7 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from chatserver.agents import AgentAccount, Session
 from chatserver.models import Conversation, FaqChoice, Message, NewMessage
+
+
+class DuplicateAgent(Exception):
+    """An agent with this username exists already."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +46,22 @@ class Store(Protocol):
     async def faq_choices(self, *, limit: int = 1000) -> list[FaqChoice]:
         """The most recent picks, newest first."""
         ...
+
+    async def create_agent(self, account: AgentAccount) -> None:
+        """Raises DuplicateAgent when the username is taken."""
+        ...
+
+    async def agent(self, agent_id: str) -> AgentAccount | None: ...
+
+    async def agent_by_username(self, username: str) -> AgentAccount | None: ...
+
+    async def agents(self) -> list[AgentAccount]: ...
+
+    async def create_session(self, session: Session) -> None: ...
+
+    async def session(self, token_hash: str) -> Session | None: ...
+
+    async def delete_session(self, token_hash: str) -> None: ...
 
     async def ping(self) -> None:
         """Raise if the database cannot be reached (readiness)."""

@@ -44,10 +44,17 @@ def _faq_choices(connection: sa.Connection) -> None:
     schema.faq_choices.create(connection)
 
 
+def _agents(connection: sa.Connection) -> None:
+    # New tables from `schema`; freeze copies here before either definition changes.
+    schema.agents.create(connection)
+    schema.agent_sessions.create(connection)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "conversations and messages", _initial),
     Migration(2, "what set a conversation's language", _language_source),
     Migration(3, "suggestions customers picked", _faq_choices),
+    Migration(4, "agent accounts and console sessions", _agents),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

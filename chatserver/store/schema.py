@@ -52,6 +52,32 @@ conversations = sa.Table(
     sa.Column("updated_at", UtcDateTime, nullable=False),
 )
 
+agents = sa.Table(
+    "agents",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("username", sa.String(40), nullable=False, unique=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("languages", sa.JSON, nullable=False),
+    sa.Column("teams", sa.JSON, nullable=False),
+    sa.Column("capacity", sa.Integer, nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("password_hash", sa.String(200), nullable=False),
+    sa.Column("disabled", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+agent_sessions = sa.Table(
+    "agent_sessions",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column(
+        "agent_id", sa.String(32), sa.ForeignKey("agents.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False, index=True),
+)
+
 faq_choices = sa.Table(
     "faq_choices",
     metadata,

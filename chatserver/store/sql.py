@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from chatserver.agents import AgentAccount, Role, Session
 from chatserver.models import (
     Author,
     Conversation,
@@ -26,10 +27,11 @@ from chatserver.models import (
     FaqChoice,
     Message,
     NewMessage,
+    Team,
 )
-from chatserver.store.base import AppendResult
+from chatserver.store.base import AppendResult, DuplicateAgent
 from chatserver.store.migrations import migrate
-from chatserver.store.schema import conversations, faq_choices, messages
+from chatserver.store.schema import agent_sessions, agents, conversations, faq_choices, messages
 
 # WAL lets readers run while one writer commits; synchronous=FULL makes a commit survive a
 # power cut, which is what "stored before acknowledged" promises.
@@ -192,6 +194,71 @@ class SqlStore:
             for row in rows
         ]
 
+    async def create_agent(self, account: AgentAccount) -> None:
+        try:
+            async with self._write() as connection:
+                await connection.execute(
+                    agents.insert().values(
+                        id=account.id,
+                        username=account.username,
+                        name=account.name,
+                        languages=list(account.languages),
+                        teams=[str(t) for t in account.teams],
+                        capacity=account.capacity,
+                        role=str(account.role),
+                        password_hash=account.password_hash,
+                        disabled=account.disabled,
+                        created_at=account.created_at,
+                    )
+                )
+        except IntegrityError:
+            raise DuplicateAgent(account.username) from None
+
+    async def agent(self, agent_id: str) -> AgentAccount | None:
+        return await self._one_agent(agents.c.id == agent_id)
+
+    async def agent_by_username(self, username: str) -> AgentAccount | None:
+        return await self._one_agent(agents.c.username == username)
+
+    async def _one_agent(self, where: sa.ColumnElement[bool]) -> AgentAccount | None:
+        async with self.engine.connect() as connection:
+            row = (await connection.execute(sa.select(agents).where(where))).first()
+        return _agent(row._mapping) if row is not None else None
+
+    async def agents(self) -> list[AgentAccount]:
+        async with self.engine.connect() as connection:
+            rows = (await connection.execute(sa.select(agents).order_by(agents.c.username))).all()
+        return [_agent(row._mapping) for row in rows]
+
+    async def create_session(self, session: Session) -> None:
+        async with self._write() as connection:
+            # Expired sessions are swept on the way; they are never valid again.
+            await connection.execute(
+                agent_sessions.delete().where(agent_sessions.c.expires_at < session.created_at)
+            )
+            await connection.execute(
+                agent_sessions.insert().values(
+                    token_hash=session.token_hash,
+                    agent_id=session.agent_id,
+                    created_at=session.created_at,
+                    expires_at=session.expires_at,
+                )
+            )
+
+    async def session(self, token_hash: str) -> Session | None:
+        query = sa.select(agent_sessions).where(agent_sessions.c.token_hash == token_hash)
+        async with self.engine.connect() as connection:
+            row = (await connection.execute(query)).first()
+        if row is None:
+            return None
+        return Session(row.token_hash, row.agent_id, row.created_at, row.expires_at)
+
+    async def delete_session(self, token_hash: str) -> None:
+        async with self._write() as connection:
+            await connection.execute(
+                agent_sessions.delete().where(agent_sessions.c.token_hash == token_hash)
+            )
+
     async def ping(self) -> None:
         async with self.engine.connect() as connection:
             await connection.execute(sa.text("SELECT 1"))
@@ -210,6 +277,21 @@ def _conversation(row: sa.RowMapping) -> Conversation:
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         last_seq=row["last_seq"],
+    )
+
+
+def _agent(row: sa.RowMapping) -> AgentAccount:
+    return AgentAccount(
+        id=row["id"],
+        username=row["username"],
+        name=row["name"],
+        languages=tuple(row["languages"]),
+        teams=tuple(Team(t) for t in row["teams"]),
+        capacity=row["capacity"],
+        role=Role(row["role"]),
+        password_hash=row["password_hash"],
+        created_at=row["created_at"],
+        disabled=bool(row["disabled"]),
     )
 
 
