@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from chatserver.models import Priority, Team
+from chatserver.models import Tier as Tier  # re-exported: Tier used to live here
 
 # Declines in a row after which the bot stops guessing and offers a person.
 DECLINES_BEFORE_HANDOFF = 2
@@ -55,11 +56,6 @@ class HandoffReason(StrEnum):
     PHRASE = "phrase"  # the customer wrote it
     DECLINED = "declined"  # the bot could not help, twice in a row
     URGENT = "urgent"  # an urgent topic goes to a person at once
-
-
-class Tier(StrEnum):
-    STANDARD = "standard"
-    VIP = "vip"
 
 
 @dataclass(frozen=True, slots=True)

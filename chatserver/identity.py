@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from chatserver.handoff import Tier
+from chatserver.models import Tier
 
 # The brief's VIP rule: a balance of USD 50,000 or more, or 100 lots or more a month.
 VIP_BALANCE_USD = 50_000

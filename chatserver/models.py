@@ -68,6 +68,13 @@ class Priority(StrEnum):
 _PRIORITY_RANK = {Priority.URGENT: 0, Priority.HIGH: 1, Priority.MEDIUM: 2, Priority.LOW: 3}
 
 
+class Tier(StrEnum):
+    """VIP: a balance of USD 50,000+ or 100+ lots a month, from a signed identity."""
+
+    STANDARD = "standard"
+    VIP = "vip"
+
+
 class ConversationStatus(StrEnum):
     BOT = "bot"
     QUEUED = "queued"
@@ -126,6 +133,17 @@ class Conversation:
     last_seq: int = 0
     # What set the language: choice, script, statistical, hint or default (language.py).
     language_source: str = "default"
+    # Who the customer is, from a signed identity (identity.py); anonymous is standard.
+    tier: Tier = Tier.STANDARD
+    customer_id: str | None = None
+    manager: str | None = None  # the VIP's dedicated account manager (agent username)
+    # Set at handoff: the queue and priority, then who has it.
+    team: Team | None = None
+    priority: Priority | None = None
+    handed_off_at: datetime | None = None
+    agent_id: str | None = None
+    tracking_number: str | None = None  # an inquiry: reached a person or left a message
+    closed_at: datetime | None = None
 
     @property
     def is_open(self) -> bool:
@@ -188,6 +206,18 @@ class FaqChoice:
 
 
 @dataclass(frozen=True, slots=True)
+class OfflineRequest:
+    """Nobody could take the chat: the customer left a message or asked to be called back."""
+
+    id: str
+    conversation_id: str
+    kind: str  # "email" or "callback"
+    contact: str
+    text: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class NewMessage:
     """A message before the store has given it a sequence number."""
 
@@ -233,3 +263,11 @@ class Message:
             "created_at": self.created_at.isoformat(),
             "meta": dict(self.meta),
         }
+
+
+class AgentStatus(StrEnum):
+    """An agent's presence: only online agents get new chats; away keeps the ones they have."""
+
+    ONLINE = "online"
+    AWAY = "away"
+    OFFLINE = "offline"

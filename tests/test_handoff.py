@@ -7,12 +7,11 @@ import pytest
 from chatserver.handoff import (
     HANDOFF_PHRASES,
     HandoffReason,
-    Tier,
     asks_for_a_person,
     lift,
     plan,
 )
-from chatserver.models import CHAT_LANGUAGES, Priority, Team
+from chatserver.models import CHAT_LANGUAGES, Priority, Team, Tier
 
 
 @pytest.mark.parametrize(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from chatserver.handoff import Tier
 from chatserver.identity import ANONYMOUS, sign, verify
+from chatserver.models import Tier
 
 SECRET = "s3cret-shared-with-the-broker-site"
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -210,3 +211,38 @@ async def test_a_version_1_database_is_upgraded_in_place(store_url):
             assert sorted(versions) == list(range(1, SCHEMA_VERSION + 1))
     finally:
         await upgraded.close()
+
+
+async def test_slas_are_stored_with_their_deadlines_and_report_rows(store):
+    from chatserver import sla as sla_clock
+    from chatserver.models import Priority, Team
+
+    conversation = await a_conversation(store)
+    conversation = dataclasses.replace(
+        conversation, team=Team.TECHNICAL, priority=Priority.HIGH, handed_off_at=T0
+    )
+    await store.save_conversation(conversation)
+    applied = sla_clock.apply(
+        sla_clock.policy_for(sla_clock.Channel.CHAT, Priority.HIGH), "c1", T0
+    )
+    await store.save_sla(applied, conversation)
+    assert await store.sla("c1") == applied
+    assert [s.conversation_id for s in await store.pending_slas()] == ["c1"]
+
+    answered, _ = sla_clock.on_agent_message(
+        applied, T0 + timedelta(seconds=12), "agent-1", internal=False
+    )
+    await store.save_sla(answered, conversation)
+    (row,) = await store.sla_rows(T0 - timedelta(hours=1), T0 + timedelta(hours=1))
+    assert row["frt_status"] == "hit"
+    assert row["frt_seconds"] == 12
+    assert (row["language"], row["team"], row["priority"]) == ("ja", "technical", "high")
+
+
+async def test_a_conversation_is_found_by_its_tracking_number(store):
+    conversation = await a_conversation(store)
+    await store.save_conversation(dataclasses.replace(conversation, tracking_number="K7PX4QR9M"))
+    found = await store.conversation_by_tracking_number("K7PX4QR9M")
+    assert found is not None
+    assert found.id == "c1"
+    assert await store.conversation_by_tracking_number("NOPE") is None

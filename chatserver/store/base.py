@@ -6,10 +6,12 @@ A message is durable when `append_message` returns; the transport acknowledges o
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from datetime import datetime
+from typing import Any, Protocol
 
 from chatserver.agents import AgentAccount, Session
-from chatserver.models import Conversation, FaqChoice, Message, NewMessage
+from chatserver.models import Conversation, FaqChoice, Message, NewMessage, OfflineRequest
+from chatserver.sla import AppliedSla
 
 
 class DuplicateAgent(Exception):
@@ -32,6 +34,18 @@ class Store(Protocol):
     async def save_conversation(self, conversation: Conversation) -> None:
         """Persist status and language changes (not last_seq, which only appends move)."""
         ...
+
+    async def conversation_by_tracking_number(self, number: str) -> Conversation | None: ...
+
+    async def save_sla(self, sla: AppliedSla, conversation: Conversation) -> None: ...
+
+    async def sla(self, conversation_id: str) -> AppliedSla | None: ...
+
+    async def pending_slas(self) -> list[AppliedSla]: ...
+
+    async def sla_rows(self, since: datetime, until: datetime) -> list[dict[str, Any]]: ...
+
+    async def record_offline_request(self, request: OfflineRequest) -> None: ...
 
     async def append_message(self, message: NewMessage) -> AppendResult:
         """Store with the conversation's next sequence number; idempotent on client_id."""

@@ -50,11 +50,42 @@ def _agents(connection: sa.Connection) -> None:
     schema.agent_sessions.create(connection)
 
 
+_HANDOFF_COLUMNS = (
+    "tier VARCHAR(16) NOT NULL DEFAULT 'standard'",
+    "customer_id VARCHAR(100)",
+    "manager VARCHAR(40)",
+    "team VARCHAR(16)",
+    "priority VARCHAR(16)",
+    "handed_off_at TIMESTAMP",
+    "agent_id VARCHAR(32)",
+    "tracking_number VARCHAR(16)",
+    "closed_at TIMESTAMP",
+)
+
+
+def _handoff(connection: sa.Connection) -> None:
+    timestamp = "TIMESTAMP WITH TIME ZONE" if connection.dialect.name == "postgresql" else ""
+    for column in _HANDOFF_COLUMNS:
+        if timestamp:
+            column = column.replace("TIMESTAMP", timestamp)
+        connection.execute(sa.text(f"ALTER TABLE conversations ADD COLUMN {column}"))
+    connection.execute(
+        sa.text(
+            "CREATE UNIQUE INDEX uq_conversations_tracking_number "
+            "ON conversations (tracking_number)"
+        )
+    )
+    # New tables from `schema`; freeze copies here before either definition changes.
+    schema.applied_slas.create(connection)
+    schema.offline_requests.create(connection)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "conversations and messages", _initial),
     Migration(2, "what set a conversation's language", _language_source),
     Migration(3, "suggestions customers picked", _faq_choices),
     Migration(4, "agent accounts and console sessions", _agents),
+    Migration(5, "handoff: queues, SLA clocks, inquiries", _handoff),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

@@ -48,6 +48,16 @@ conversations = sa.Table(
     sa.Column("language_source", sa.String(16), nullable=False, server_default="default"),
     sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
     sa.Column("last_seq", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("tier", sa.String(16), nullable=False, server_default="standard"),
+    sa.Column("customer_id", sa.String(100)),
+    sa.Column("manager", sa.String(40)),
+    sa.Column("team", sa.String(16)),
+    sa.Column("priority", sa.String(16)),
+    sa.Column("handed_off_at", UtcDateTime),
+    sa.Column("agent_id", sa.String(32)),
+    sa.Column("tracking_number", sa.String(16)),
+    sa.Column("closed_at", UtcDateTime),
+    sa.Index("uq_conversations_tracking_number", "tracking_number", unique=True),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
 )
@@ -76,6 +86,42 @@ agent_sessions = sa.Table(
     ),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("expires_at", UtcDateTime, nullable=False, index=True),
+)
+
+applied_slas = sa.Table(
+    "applied_slas",
+    metadata,
+    sa.Column(
+        "conversation_id",
+        sa.String(32),
+        sa.ForeignKey("conversations.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("state", sa.JSON, nullable=False),  # AppliedSla.to_dict(): clocks and deadlines
+    sa.Column("next_deadline", UtcDateTime, index=True),  # null when nothing is pending
+    # Denormalised for reports, written when the first-response clock stops.
+    sa.Column("language", sa.String(16), nullable=False),
+    sa.Column("team", sa.String(16), nullable=False),
+    sa.Column("priority", sa.String(16), nullable=False),
+    sa.Column("handed_off_at", UtcDateTime, nullable=False, index=True),
+    sa.Column("frt_status", sa.String(16), nullable=False),
+    sa.Column("frt_seconds", sa.Float),
+)
+
+offline_requests = sa.Table(
+    "offline_requests",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column(
+        "conversation_id",
+        sa.String(32),
+        sa.ForeignKey("conversations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("kind", sa.String(16), nullable=False),  # email | callback
+    sa.Column("contact", sa.String(200), nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
 )
 
 faq_choices = sa.Table(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +28,23 @@ from chatserver.models import (
     FaqChoice,
     Message,
     NewMessage,
+    OfflineRequest,
+    Priority,
     Team,
+    Tier,
 )
+from chatserver.sla import AppliedSla, next_deadline
 from chatserver.store.base import AppendResult, DuplicateAgent
 from chatserver.store.migrations import migrate
-from chatserver.store.schema import agent_sessions, agents, conversations, faq_choices, messages
+from chatserver.store.schema import (
+    agent_sessions,
+    agents,
+    applied_slas,
+    conversations,
+    faq_choices,
+    messages,
+    offline_requests,
+)
 
 # WAL lets readers run while one writer commits; synchronous=FULL makes a commit survive a
 # power cut, which is what "stored before acknowledged" promises.
@@ -67,14 +80,10 @@ class SqlStore:
             await connection.execute(
                 conversations.insert().values(
                     id=conversation.id,
-                    status=str(conversation.status),
-                    language=conversation.language,
-                    language_confirmed=conversation.language_confirmed,
-                    language_source=conversation.language_source,
                     token_hash=token_hash,
                     last_seq=conversation.last_seq,
                     created_at=conversation.created_at,
-                    updated_at=conversation.updated_at,
+                    **_conversation_values(conversation),
                 )
             )
 
@@ -94,12 +103,82 @@ class SqlStore:
             await connection.execute(
                 conversations.update()
                 .where(conversations.c.id == conversation.id)
-                .values(
-                    status=str(conversation.status),
-                    language=conversation.language,
-                    language_confirmed=conversation.language_confirmed,
-                    language_source=conversation.language_source,
-                    updated_at=conversation.updated_at,
+                .values(**_conversation_values(conversation))
+            )
+
+    async def conversation_by_tracking_number(self, number: str) -> Conversation | None:
+        return await self._one_conversation(conversations.c.tracking_number == number)
+
+    async def save_sla(self, sla: AppliedSla, conversation: Conversation) -> None:
+        """Store an SLA's clocks (insert or replace): deadlines outlive the process."""
+        frt = sla.first_response
+        values = {
+            "state": sla.to_dict(),
+            "next_deadline": next_deadline(sla),
+            "language": conversation.language,
+            "team": str(conversation.team or ""),
+            "priority": str(conversation.priority or ""),
+            "handed_off_at": frt.started_at,
+            "frt_status": str(frt.status),
+            "frt_seconds": (
+                (frt.stopped_at - frt.started_at).total_seconds() if frt.stopped_at else None
+            ),
+        }
+        async with self._write() as connection:
+            updated = await connection.execute(
+                applied_slas.update()
+                .where(applied_slas.c.conversation_id == sla.conversation_id)
+                .values(**values)
+            )
+            if updated.rowcount == 0:
+                await connection.execute(
+                    applied_slas.insert().values(conversation_id=sla.conversation_id, **values)
+                )
+
+    async def sla(self, conversation_id: str) -> AppliedSla | None:
+        query = sa.select(applied_slas.c.state).where(
+            applied_slas.c.conversation_id == conversation_id
+        )
+        async with self.engine.connect() as connection:
+            state = (await connection.execute(query)).scalar()
+        return AppliedSla.from_dict(state) if state is not None else None
+
+    async def pending_slas(self) -> list[AppliedSla]:
+        """Every SLA with a deadline still to come (to re-arm timers after a restart)."""
+        query = sa.select(applied_slas.c.state).where(applied_slas.c.next_deadline.is_not(None))
+        async with self.engine.connect() as connection:
+            states = (await connection.execute(query)).scalars().all()
+        return [AppliedSla.from_dict(state) for state in states]
+
+    async def sla_rows(self, since: datetime, until: datetime) -> list[dict[str, Any]]:
+        """Per-conversation first-response facts handed off in [since, until), for reports."""
+        query = (
+            sa.select(
+                applied_slas.c.conversation_id,
+                applied_slas.c.language,
+                applied_slas.c.team,
+                applied_slas.c.priority,
+                applied_slas.c.handed_off_at,
+                applied_slas.c.frt_status,
+                applied_slas.c.frt_seconds,
+            )
+            .where(applied_slas.c.handed_off_at >= since, applied_slas.c.handed_off_at < until)
+            .order_by(applied_slas.c.handed_off_at)
+        )
+        async with self.engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
+        return [dict(row._mapping) for row in rows]
+
+    async def record_offline_request(self, request: OfflineRequest) -> None:
+        async with self._write() as connection:
+            await connection.execute(
+                offline_requests.insert().values(
+                    id=request.id,
+                    conversation_id=request.conversation_id,
+                    kind=request.kind,
+                    contact=request.contact,
+                    text=request.text,
+                    created_at=request.created_at,
                 )
             )
 
@@ -267,6 +346,26 @@ class SqlStore:
         await self.engine.dispose()
 
 
+def _conversation_values(conversation: Conversation) -> dict[str, Any]:
+    """The columns a conversation's changes touch (not last_seq: only appends move it)."""
+    return {
+        "status": str(conversation.status),
+        "language": conversation.language,
+        "language_confirmed": conversation.language_confirmed,
+        "language_source": conversation.language_source,
+        "updated_at": conversation.updated_at,
+        "tier": str(conversation.tier),
+        "customer_id": conversation.customer_id,
+        "manager": conversation.manager,
+        "team": str(conversation.team) if conversation.team else None,
+        "priority": str(conversation.priority) if conversation.priority else None,
+        "handed_off_at": conversation.handed_off_at,
+        "agent_id": conversation.agent_id,
+        "tracking_number": conversation.tracking_number,
+        "closed_at": conversation.closed_at,
+    }
+
+
 def _conversation(row: sa.RowMapping) -> Conversation:
     return Conversation(
         id=row["id"],
@@ -277,6 +376,15 @@ def _conversation(row: sa.RowMapping) -> Conversation:
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         last_seq=row["last_seq"],
+        tier=Tier(row["tier"]),
+        customer_id=row["customer_id"],
+        manager=row["manager"],
+        team=Team(row["team"]) if row["team"] else None,
+        priority=Priority(row["priority"]) if row["priority"] else None,
+        handed_off_at=row["handed_off_at"],
+        agent_id=row["agent_id"],
+        tracking_number=row["tracking_number"],
+        closed_at=row["closed_at"],
     )
 
 
