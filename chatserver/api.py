@@ -1,14 +1,19 @@
-"""HTTP API for the console: log in and out (more of /api/v1 arrives with its issues)."""
+"""HTTP API: console log-in and log-out, inquiry status by tracking number, SLA reports."""
 
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
 
 from chatserver.accounts import InvalidCredentials, TooManyAttempts
+from chatserver.agents import AgentAccount
+from chatserver.desk import hash_token
 from chatserver.keys import SERVICES
+from chatserver.reports import ReportQuery, build_report, report_csv
+from chatserver.tracking import normalize as normalize_tracking_number
 
 routes = web.RouteTableDef()
 MAX_LOGIN_BODY = 4096
@@ -63,3 +68,67 @@ async def logout(request: web.Request) -> web.Response:
         return api_error(401, "unauthorized", "send Authorization: Bearer <token>")
     await request.app[SERVICES].accounts.logout(token)
     return web.json_response({"ok": True})
+
+
+@routes.get("/api/v1/inquiries/{number}")
+async def inquiry(request: web.Request) -> web.Response:
+    """An inquiry's status, for the customer holding its conversation's token."""
+    token = bearer_token(request)
+    if token is None:
+        return api_error(401, "unauthorized", "send Authorization: Bearer <customer token>")
+    number = normalize_tracking_number(request.match_info["number"])
+    store = request.app[SERVICES].store
+    conversation = await store.conversation_by_tracking_number(number) if number else None
+    owner = await store.conversation_by_token(hash_token(token))
+    if conversation is None or owner is None or owner.id != conversation.id:
+        # The same answer for "no such number" and "not yours": numbers are not enumerable.
+        return api_error(404, "unknown_inquiry", "no inquiry with this number for this token")
+    return web.json_response(
+        {
+            "tracking_number": conversation.tracking_number,
+            "status": str(conversation.status),
+            "language": conversation.language,
+            "team": str(conversation.team) if conversation.team else None,
+            "priority": str(conversation.priority) if conversation.priority else None,
+            "created_at": conversation.created_at.isoformat(),
+            "handed_off_at": _iso(conversation.handed_off_at),
+            "closed_at": _iso(conversation.closed_at),
+        }
+    )
+
+
+@routes.get("/api/v1/reports/sla")
+async def sla_report(request: web.Request) -> web.Response:
+    """First-response SLA by hour or day: JSON, or CSV with `?format=csv`. Supervisors only."""
+    account = await _staff(request)
+    if account is None or not account.role.supervises:
+        return api_error(403, "forbidden", "a supervisor's token is required")
+    try:
+        query = ReportQuery.parse(request.query, now=request.app[SERVICES].dispatcher.clock.now())
+    except ValueError as exc:
+        return api_error(400, "invalid_query", str(exc))
+    rows = await request.app[SERVICES].store.sla_rows(query.since, query.until)
+    report = build_report(rows, bucket=query.bucket)
+    if query.format == "csv":
+        return web.Response(
+            text=report_csv(report),
+            content_type="text/csv",
+            headers={"Content-Disposition": 'attachment; filename="sla-report.csv"'},
+        )
+    return web.json_response(
+        {
+            "since": query.since.isoformat(),
+            "until": query.until.isoformat(),
+            "bucket": query.bucket,
+            "rows": report,
+        }
+    )
+
+
+async def _staff(request: web.Request) -> AgentAccount | None:
+    token = bearer_token(request)
+    return await request.app[SERVICES].accounts.authenticate(token) if token else None
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None

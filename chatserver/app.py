@@ -9,6 +9,7 @@ import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from functools import partial
+from typing import Any
 
 import socketio
 from aiohttp import web
@@ -19,13 +20,18 @@ from chatserver.bot import Bot
 from chatserver.clock import Clock, IdFactory, SystemClock, new_id
 from chatserver.demo import add_demo_agents
 from chatserver.desk import Desk
+from chatserver.dispatch import Dispatcher
 from chatserver.faq_reload import FaqReloader, faq_fingerprint, load_matcher
 from chatserver.i18n import Catalogs
 from chatserver.keys import METRICS, SERVICES, SETTINGS, SIO, Services
 from chatserver.language import LanguageDetector
 from chatserver.metrics import Metrics
+from chatserver.models import AgentStatus
+from chatserver.routing import Router, RoutingPolicy
 from chatserver.runtime import monitoring
 from chatserver.settings import Settings
+from chatserver.sockets.agent import AgentNamespace
+from chatserver.sockets.base import publish
 from chatserver.sockets.customer import CustomerNamespace
 from chatserver.store import open_store
 from chatserver.web import routes
@@ -35,6 +41,10 @@ log = logging.getLogger(__name__)
 # Socket.IO frames above this are refused by the transport before any handler runs; it is
 # the text limit with room for the JSON around it (UTF-8 may need 4 bytes a character).
 FRAME_OVERHEAD_BYTES = 16 * 1024
+# The desk's clock ticks this often: offers expire and SLA warnings fire within 0.25 s.
+TICK_SECONDS = 0.25
+# Queue and agent gauges are refreshed every second (four ticks).
+GAUGE_EVERY_TICKS = 4
 
 
 def create_app(
@@ -50,6 +60,7 @@ def create_app(
         transports=["websocket", "polling"],
     )
     sio.register_namespace(CustomerNamespace(app))
+    sio.register_namespace(AgentNamespace(app))
     sio.attach(app)
     app[SIO] = sio
     app.add_routes(routes)
@@ -82,16 +93,34 @@ async def _services(app: web.Application, *, clock: Clock, ids: IdFactory) -> As
         settings.default_language,
     )
     store = await open_store(settings.database_url)
+    bot = Bot(matcher, catalogs)
+    dispatcher = Dispatcher(
+        store=store,
+        router=Router(
+            RoutingPolicy(
+                accept_timeout=timedelta(seconds=settings.accept_timeout),
+                fallback_after=timedelta(seconds=settings.fallback_after),
+                fallbacks=settings.fallbacks,
+            )
+        ),
+        clock=clock,
+        new_id=ids,
+        catalogs=catalogs,
+        matcher=lambda: bot.matcher,
+        observe=partial(observe, app[METRICS]),
+    )
+    await dispatcher.restore()
     desk = Desk(
         store=store,
-        bot=Bot(matcher, catalogs),
+        bot=bot,
         detector=detector,
+        dispatcher=dispatcher,
         clock=clock,
         new_id=ids,
         languages=settings.languages,
         default_language=settings.default_language,
+        identity_secret=settings.identity_secret or None,
     )
-    bot = desk.bot
     reloader = FaqReloader(
         bot,
         settings.faq_dir,
@@ -114,7 +143,9 @@ async def _services(app: web.Application, *, clock: Clock, ids: IdFactory) -> As
         desk=desk,
         faq_reloader=reloader,
         accounts=accounts,
+        dispatcher=dispatcher,
     )
+    ticker = asyncio.create_task(_tick(app), name="dispatch-ticker")
     watcher = (
         asyncio.create_task(reloader.watch(settings.faq_reload_interval), name="faq-reloader")
         if settings.faq_reload_interval > 0
@@ -128,6 +159,9 @@ async def _services(app: web.Application, *, clock: Clock, ids: IdFactory) -> As
     try:
         yield
     finally:
+        ticker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await ticker
         if watcher is not None:
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -143,6 +177,61 @@ def load_detector(languages: tuple[str, ...], backend: str, default: str) -> Lan
     for text in ("Hello, I cannot log in", "Olá, não consigo entrar", "パスワード", "密碼"):
         detector.detect(text)
     return detector
+
+
+async def _tick(app: web.Application) -> None:
+    """Move time forward for the desk: offer timeouts, fallbacks, SLA warnings, breaches."""
+    services = app[SERVICES]
+    metrics = app[METRICS]
+    beats = 0
+    while True:
+        await asyncio.sleep(TICK_SECONDS)
+        try:
+            await publish(app[SIO], app, await services.dispatcher.tick())
+            beats += 1
+            if beats % GAUGE_EVERY_TICKS == 0:
+                _update_gauges(services.dispatcher, metrics)
+        except Exception:
+            log.exception("dispatch tick failed; retrying on the next one")
+
+
+def _update_gauges(dispatcher: Dispatcher, metrics: Metrics) -> None:
+    router = dispatcher.router
+    now = dispatcher.clock.now()
+    metrics.queue_length.clear()
+    metrics.waiting_age.clear()
+    oldest: dict[tuple[str, str], float] = {}
+    for key, length in router.queue_lengths().items():
+        metrics.queue_length.labels(language=key.language, team=str(key.team)).set(length)
+    for agent_id in dispatcher.connected_agents():
+        for view in router.snapshot(agent_id, now):
+            label = (view.queue.language, str(view.queue.team))
+            oldest[label] = max(oldest.get(label, 0.0), view.waited)
+    for (language, team), waited in oldest.items():
+        metrics.waiting_age.labels(language=language, team=team).set(waited)
+    counts = {str(status): 0 for status in AgentStatus}
+    for agent_id in dispatcher.accounts:
+        counts[str(router.agent_status(agent_id))] += 1
+    for status, count in counts.items():
+        metrics.agents.labels(status=status).set(count)
+
+
+def observe(metrics: Metrics, name: str, labels: dict[str, Any]) -> None:
+    """The dispatcher's observations, as Prometheus series."""
+    if name == "first_response":
+        keys = {k: str(labels[k]) for k in ("language", "team", "priority")}
+        metrics.first_response.labels(**keys).observe(float(labels["seconds"]))
+        metrics.first_responses.labels(**keys, status=str(labels["status"])).inc()
+    elif name == "handoff":
+        metrics.handoffs.labels(reason=labels["reason"]).inc()
+    elif name == "fallback":
+        metrics.fallbacks.labels(reason=labels["reason"]).inc()
+    elif name == "assigned":
+        metrics.assignments.labels(via=labels["via"], widened=labels["widened"]).inc()
+    elif name == "abandoned":
+        metrics.abandoned.labels(queue=labels["queue"]).inc()
+    elif name == "offline":
+        metrics.offline.inc()
 
 
 async def _monitoring(app: web.Application) -> AsyncIterator[None]:

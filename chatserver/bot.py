@@ -14,6 +14,7 @@ from typing import Any
 from chatserver.faq import FaqEntry, FaqMatcher, Outcome
 from chatserver.i18n import N_, Catalogs
 from chatserver.language import display_name
+from chatserver.models import Priority
 
 GREETING = N_(
     "Hello! I'm the virtual assistant. Ask me anything about your account, "
@@ -51,6 +52,23 @@ class BotReply:
     language: str
     suggestions: tuple[Suggestion, ...] = ()
     meta: Mapping[str, Any] = field(default_factory=dict)
+    entry: FaqEntry | None = None  # the answer, or the best suggestion: its team and priority
+
+    @property
+    def urgent(self) -> bool:
+        return (
+            self.kind is ReplyKind.ANSWER
+            and self.entry is not None
+            and (self.entry.priority is Priority.URGENT)
+        )
+
+
+def topic_of(meta: Mapping[str, Any]) -> str | None:
+    """The FAQ entry a bot message was about: its answer, or its first suggestion."""
+    if meta.get("faq_id"):
+        return str(meta["faq_id"])
+    suggestions = meta.get("suggestions") or []
+    return str(suggestions[0]["faq_id"]) if suggestions else None
 
 
 class Bot:
@@ -94,7 +112,7 @@ class Bot:
             body = f"{_(FALLBACK_NOTE)}\n\n{entry.answer}"
         else:
             body = entry.answer
-        return BotReply(ReplyKind.ANSWER, body, language, meta=meta)
+        return BotReply(ReplyKind.ANSWER, body, language, meta=meta, entry=entry)
 
     def reply(self, text: str, language: str) -> BotReply:
         _ = self.catalogs.translator(language).gettext
@@ -110,5 +128,8 @@ class Bot:
                 language,
                 suggestions=suggestions,
                 meta={"score": score, "suggestions": [s.to_public() for s in suggestions]},
+                entry=result.suggestions[0],
             )
-        return BotReply(ReplyKind.DECLINE, _(DECLINE), language, meta={"score": score})
+        return BotReply(
+            ReplyKind.DECLINE, _(DECLINE), language, meta={"score": score, "offer_agent": True}
+        )

@@ -8,12 +8,22 @@ receives them.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
 
-from chatserver.bot import Bot, BotReply
+from chatserver.bot import Bot, BotReply, ReplyKind, topic_of
 from chatserver.clock import Clock, IdFactory, new_token
-from chatserver.events import Event, MessagePosted
+from chatserver.dispatch import Dispatcher
+from chatserver.events import Event, MessagePosted, Notify
+from chatserver.handoff import (
+    DECLINES_BEFORE_HANDOFF,
+    Handoff,
+    HandoffReason,
+    asks_for_a_person,
+    plan,
+)
+from chatserver.identity import verify as verify_identity
 from chatserver.language import (
     DetectionSource,
     LanguageDecision,
@@ -25,6 +35,7 @@ from chatserver.language import (
 from chatserver.models import (
     Author,
     Conversation,
+    ConversationStatus,
     DomainError,
     FaqChoice,
     Message,
@@ -79,6 +90,7 @@ class Received:
     message: Message
     duplicate: bool
     events: list[Event] = field(default_factory=list)
+    notifications: list[Notify] = field(default_factory=list)
 
 
 class Desk:
@@ -88,6 +100,8 @@ class Desk:
         store: Store,
         bot: Bot,
         detector: LanguageDetector,
+        dispatcher: Dispatcher,
+        identity_secret: str | None = None,
         clock: Clock,
         new_id: IdFactory,
         languages: Sequence[str],
@@ -96,6 +110,8 @@ class Desk:
         self.store = store
         self.bot = bot
         self.detector = detector
+        self.dispatcher = dispatcher
+        self.identity_secret = identity_secret
         self.clock = clock
         self.new_id = new_id
         self.languages = tuple(languages)
@@ -108,6 +124,7 @@ class Desk:
         last_seq: int = 0,
         hints: Sequence[str] = (),
         choice: str | None = None,
+        identity: Mapping[str, Any] | None = None,
     ) -> Started:
         if token is not None:
             conversation = await self.store.conversation_by_token(hash_token(token))
@@ -126,12 +143,18 @@ class Desk:
             language, source = hinted, DetectionSource.HINT
         else:
             language, source = self.default_language, DetectionSource.DEFAULT
-        conversation = new_conversation(
-            self.new_id(),
-            language=language,
-            language_confirmed=chosen is not None,
-            language_source=str(source),
-            now=self.clock.now(),
+        customer = verify_identity(identity, self.identity_secret, self.clock.now())
+        conversation = replace(
+            new_conversation(
+                self.new_id(),
+                language=language,
+                language_confirmed=chosen is not None,
+                language_source=str(source),
+                now=self.clock.now(),
+            ),
+            tier=customer.tier,
+            customer_id=customer.customer_id or None,
+            manager=customer.manager,
         )
         token = new_token()
         await self.store.create_conversation(conversation, hash_token(token))
@@ -156,15 +179,81 @@ class Desk:
         if not appended.created and stored.seq != await self._last_seq(conversation.id):
             return Received(stored, duplicate=True)
 
+        if conversation.status is not ConversationStatus.BOT:
+            # A person has the conversation, or it waits for one: the bot stays out of it.
+            forwarded = await self.dispatcher.customer_message(stored)
+            return Received(stored, not appended.created, notifications=forwarded)
+
         conversation, decision = await self._follow_language(conversation, text)
-        replies = [self.bot.reply(text, conversation.language)]
+        if asks_for_a_person(text, conversation.language):
+            requested = plan(
+                HandoffReason.PHRASE, tier=conversation.tier, **await self._topic(conversation)
+            )
+            outcome = await self.dispatcher.hand_off(conversation, requested)
+            return Received(stored, not appended.created, notifications=outcome.notifications)
+
+        reply = self.bot.reply(text, conversation.language)
+        replies = [reply]
         if decision.ask_confirmation and len(decision.candidates) >= 2:
             replies.append(self.bot.language_question(decision.candidates))
         events: list[Event] = []
-        for reply in replies:
-            posted = await self._post(conversation, reply, in_reply_to=stored.seq)
+        for each in replies:
+            posted = await self._post(conversation, each, in_reply_to=stored.seq)
             events.append(MessagePosted(posted))
-        return Received(stored, duplicate=not appended.created, events=events)
+        handoff: Handoff | None = None
+        if reply.urgent and reply.entry is not None:
+            handoff = plan(
+                HandoffReason.URGENT,
+                tier=conversation.tier,
+                team=reply.entry.category,
+                faq_id=reply.entry.id,
+            )
+        elif reply.kind is ReplyKind.DECLINE and await self._declined_in_a_row(conversation) >= (
+            DECLINES_BEFORE_HANDOFF
+        ):
+            handoff = plan(
+                HandoffReason.DECLINED, tier=conversation.tier, **await self._topic(conversation)
+            )
+        notifications: list[Notify] = []
+        if handoff is not None:
+            notifications = (await self.dispatcher.hand_off(conversation, handoff)).notifications
+        return Received(stored, not appended.created, events=events, notifications=notifications)
+
+    async def request_agent(self, conversation_id: str) -> list[Notify]:
+        """The customer pressed "talk to a person"."""
+        conversation = await self._open_conversation(conversation_id)
+        if conversation.status is not ConversationStatus.BOT:
+            return []  # already waiting for, or talking to, a person
+        handoff = plan(
+            HandoffReason.REQUESTED, tier=conversation.tier, **await self._topic(conversation)
+        )
+        return (await self.dispatcher.hand_off(conversation, handoff)).notifications
+
+    async def _topic(self, conversation: Conversation) -> dict[str, Any]:
+        """Team and priority of the FAQ entry the bot last answered or suggested."""
+        recent = await self.store.messages(
+            conversation.id, after_seq=max(0, conversation.last_seq - SUGGESTION_LOOKBACK)
+        )
+        for message in reversed(recent):
+            faq_id = topic_of(message.meta) if message.author is Author.BOT else None
+            if faq_id:
+                entry = self.bot.matcher.faq.entry(str(faq_id), conversation.language)
+                if entry is not None:
+                    return {"team": entry.category, "priority": entry.priority, "faq_id": entry.id}
+        return {}
+
+    async def _declined_in_a_row(self, conversation: Conversation) -> int:
+        recent = await self.store.messages(
+            conversation.id, after_seq=max(0, conversation.last_seq + 1 - SUGGESTION_LOOKBACK)
+        )
+        count = 0
+        for message in reversed(recent):
+            if message.author is not Author.BOT:
+                continue
+            if message.meta.get("kind") != "decline":
+                break
+            count += 1
+        return count
 
     async def choose_suggestion(
         self, conversation_id: str, faq_id: str, client_id: str | None

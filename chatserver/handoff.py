@@ -14,8 +14,7 @@ import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
 
-from chatserver.models import Priority, Team
-from chatserver.models import Tier as Tier  # re-exported: Tier used to live here
+from chatserver.models import Priority, Team, Tier
 
 # Declines in a row after which the bot stops guessing and offers a person.
 DECLINES_BEFORE_HANDOFF = 2

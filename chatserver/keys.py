@@ -10,6 +10,7 @@ from aiohttp import web
 from chatserver.accounts import Accounts
 from chatserver.bot import Bot
 from chatserver.desk import Desk
+from chatserver.dispatch import Dispatcher
 from chatserver.faq_reload import FaqReloader
 from chatserver.i18n import Catalogs
 from chatserver.metrics import Metrics
@@ -27,6 +28,7 @@ class Services:
     desk: Desk
     faq_reloader: FaqReloader
     accounts: Accounts
+    dispatcher: Dispatcher
 
 
 SETTINGS = web.AppKey("settings", Settings)

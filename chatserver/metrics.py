@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 # Lag and pauses that matter for a chat are milliseconds to a second.
+# First responses cluster around the 30-second target: fine buckets there.
+_FRT_BUCKETS = (5, 10, 15, 20, 25, 30, 35, 40, 45, 60, 90, 120, 300, 900)
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 
@@ -20,6 +22,16 @@ class Metrics:
     messages: Counter
     bot_replies: Counter
     errors: Counter
+    first_response: Histogram
+    first_responses: Counter
+    handoffs: Counter
+    fallbacks: Counter
+    assignments: Counter
+    abandoned: Counter
+    offline: Counter
+    queue_length: Gauge
+    waiting_age: Gauge
+    agents: Gauge
 
     @classmethod
     def create(cls) -> Metrics:
@@ -67,6 +79,67 @@ class Metrics:
                 "chatserver_event_errors",
                 "Events refused or failed, by event and error code.",
                 ["event", "code"],
+                registry=registry,
+            ),
+            first_response=Histogram(
+                "chatserver_first_response_seconds",
+                "Handoff to the first agent message the customer received.",
+                ["language", "team", "priority"],
+                buckets=_FRT_BUCKETS,
+                registry=registry,
+            ),
+            first_responses=Counter(
+                "chatserver_first_responses",
+                "First responses by SLA outcome (hit: within target); share within target = "
+                "hit / (hit + missed).",
+                ["language", "team", "priority", "status"],
+                registry=registry,
+            ),
+            handoffs=Counter(
+                "chatserver_handoffs",
+                "Conversations handed to people, by reason.",
+                ["reason"],
+                registry=registry,
+            ),
+            fallbacks=Counter(
+                "chatserver_fallbacks",
+                "Queues widened to a fallback language, by trigger.",
+                ["reason"],
+                registry=registry,
+            ),
+            assignments=Counter(
+                "chatserver_assignments",
+                "Conversations assigned, by how and whether widened.",
+                ["via", "widened"],
+                registry=registry,
+            ),
+            abandoned=Counter(
+                "chatserver_abandoned",
+                "Customers who left the queue, by queue.",
+                ["queue"],
+                registry=registry,
+            ),
+            offline=Counter(
+                "chatserver_offline",
+                "Handoffs nobody could take (leave a message instead).",
+                registry=registry,
+            ),
+            queue_length=Gauge(
+                "chatserver_queue_length",
+                "Conversations waiting, by queue.",
+                ["language", "team"],
+                registry=registry,
+            ),
+            waiting_age=Gauge(
+                "chatserver_queue_oldest_wait_seconds",
+                "How long the oldest waiting has waited.",
+                ["language", "team"],
+                registry=registry,
+            ),
+            agents=Gauge(
+                "chatserver_agents",
+                "Agents by presence.",
+                ["status"],
                 registry=registry,
             ),
         )

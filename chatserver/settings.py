@@ -84,6 +84,20 @@ def _gc_threshold(raw: str) -> tuple[int, ...]:
     return values
 
 
+def _fallbacks(raw: str) -> dict[str, tuple[str, ...]]:
+    """`zh-Hant:zh-Hans,en;ms:id,en` -> {"zh-Hant": ("zh-Hans", "en"), "ms": ("id", "en")}."""
+    chains: dict[str, tuple[str, ...]] = {}
+    for part in raw.split(";"):
+        if not part.strip():
+            continue
+        language, sep, rest = part.partition(":")
+        chain = _csv(rest)
+        if not sep or not language.strip() or not chain:
+            raise ValueError(f"expected language:fallback,fallback;..., got {part!r}")
+        chains[language.strip()] = chain
+    return chains
+
+
 def _database_url(raw: str) -> str:
     if not raw.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
         raise ValueError("expected sqlite+aiosqlite:///PATH or postgresql+asyncpg://...")
@@ -156,6 +170,31 @@ OPTIONS: tuple[Option, ...] = (
         _bool,
         "create demo agent accounts (password demo-password) when there are none",
     ),
+    Option(
+        "fallbacks",
+        "zh-Hant:zh-Hans,en;zh-Hans:zh-Hant,en;ms:id,en;id:ms,en",
+        _fallbacks,
+        "fallback languages when nobody speaks the customer's (others fall back to en)",
+    ),
+    Option("accept_timeout", "10", _int_range(1, 600), "seconds an offered chat waits for accept"),
+    Option(
+        "fallback_after",
+        "15",
+        _int_range(1, 3600),
+        "seconds of waiting after which a queue widens to the next fallback language",
+    ),
+    Option(
+        "agent_grace_seconds",
+        "30",
+        _int_range(0, 3600),
+        "an agent who disconnected keeps their chats this long before going offline",
+    ),
+    Option(
+        "identity_secret",
+        "",
+        lambda raw: raw,
+        "HMAC-SHA256 key the broker's site signs customer identities with (empty: no VIPs)",
+    ),
     Option("log_level", "info", _choice(*LOG_LEVELS), "log level"),
     Option("log_format", "text", _choice("text", "json"), "text, or one JSON object a line"),
     Option("uvloop", "true", _bool, "use uvloop's event loop when it is installed"),
@@ -193,6 +232,11 @@ class Settings:
     max_message_chars: int
     session_hours: int
     demo_agents: bool
+    fallbacks: dict[str, tuple[str, ...]]
+    accept_timeout: int
+    fallback_after: int
+    agent_grace_seconds: int
+    identity_secret: str
     log_level: str
     log_format: str
     uvloop: bool

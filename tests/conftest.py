@@ -122,3 +122,12 @@ async def connect() -> AsyncIterator[CustomerFactory]:
     yield make
     for client in clients:
         await client.disconnect()
+
+
+def top_faq(reply: dict[str, Any]) -> str | None:
+    """The entry a bot reply is about: its answer, or its first suggestion."""
+    meta = reply["meta"]
+    if "faq_id" in meta:
+        return str(meta["faq_id"])
+    suggestions = meta.get("suggestions") or []
+    return str(suggestions[0]["faq_id"]) if suggestions else None

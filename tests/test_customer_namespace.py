@@ -7,7 +7,7 @@ import asyncio
 import aiohttp
 import pytest
 
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, top_faq
 
 
 async def test_start_creates_a_conversation_with_a_token_and_a_greeting(server, connect):
@@ -55,7 +55,7 @@ async def test_japanese_question_gets_a_japanese_faq_answer(server, connect):
     assert reply["author"] == "bot"
     assert reply["language"] == "ja"
     assert reply["meta"]["kind"] == "answer"
-    assert reply["meta"]["faq_id"] == "mt-password-reset"
+    assert top_faq(reply) == "mt-password-reset"
     assert "パスワード" in reply["text"]
 
 
@@ -66,7 +66,7 @@ async def test_english_question_gets_an_english_answer(server, connect):
     (reply,) = await customer.wait_pushed("message")
     assert reply["language"] == "en"
     assert reply["meta"]["kind"] == "answer"
-    assert reply["meta"]["faq_id"] == "mt-password-reset"
+    assert top_faq(reply) == "mt-password-reset"
     assert "password" in reply["text"].lower()
 
 
@@ -148,7 +148,7 @@ async def test_long_polling_transport_works_too(server, connect):
     assert ack["ok"] is True
     await customer.call("message", {"text": "How do I install MT5?"})
     (reply,) = await customer.wait_pushed("message")
-    assert reply["meta"]["faq_id"] == "mt5-install"
+    assert top_faq(reply) == "mt5-install"
     # Shutting the server down closes the long poll at once (graceful shutdown).
     await server.close()
     async with asyncio.timeout(5):

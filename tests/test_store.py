@@ -222,9 +222,7 @@ async def test_slas_are_stored_with_their_deadlines_and_report_rows(store):
         conversation, team=Team.TECHNICAL, priority=Priority.HIGH, handed_off_at=T0
     )
     await store.save_conversation(conversation)
-    applied = sla_clock.apply(
-        sla_clock.policy_for(sla_clock.Channel.CHAT, Priority.HIGH), "c1", T0
-    )
+    applied = sla_clock.apply(sla_clock.policy_for(sla_clock.Channel.CHAT, Priority.HIGH), "c1", T0)
     await store.save_sla(applied, conversation)
     assert await store.sla("c1") == applied
     assert [s.conversation_id for s in await store.pending_slas()] == ["c1"]

@@ -3,14 +3,17 @@
 Per language, at load time (`FaqMatcher(faq)`; a second or two for thousands of phrasings, so
 the server builds it off the event loop):
 
-1. every phrasing becomes TF-IDF over character 1-4-grams and word 1-2-grams (`vectorizer`);
+1. every phrasing becomes TF-IDF over in-word character 1-5-grams and word 1-2-grams
+   (`vectorizer`);
 2. a linear SVM learns the entries from their phrasings, and each entry gets a centroid
    (`classifier`);
 3. cross-validation over the phrasings sets that language's answer and decline thresholds
    (`calibration`), so they follow the FAQ rather than constants tuned on test questions.
 
 `match()` is pure and synchronous: normalise, count n-grams, one gather-and-dot over the
-precomputed weights, three comparisons. A question equal (after normalisation) to a phrasing
+precomputed weights, a few comparisons: decline when the question is far from every entry,
+or fairly far and no entry's SVM claims it; answer when the margin is large;
+otherwise suggest the top three. A question equal (after normalisation) to a phrasing
 is answered outright.
 
 Languages without a FAQ file are matched against the English phrasings; entries a language
@@ -171,7 +174,7 @@ class FaqMatcher:
         margin = float(decision[best] - decision[top[1]]) if len(top) > 1 else float(decision[best])
         entry = self.faq.entry(ids[best], language)
         thresholds = index.thresholds
-        if similarity < thresholds.decline_similarity:
+        if thresholds.declines(similarity, float(decision[best])):
             return MatchResult(Outcome.DECLINE, language, similarity, entry, (), margin, searched)
         if margin >= thresholds.answer_margin:
             return MatchResult(Outcome.ANSWER, language, similarity, entry, (), margin, searched)

@@ -3,54 +3,45 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-import socketio
 from aiohttp import web
 
 from chatserver.desk import Received, Started
 from chatserver.events import MESSAGE, Event, MessagePosted
 from chatserver.keys import METRICS, SERVICES, SETTINGS
 from chatserver.language import parse_accept_language, text_direction
-from chatserver.models import Conversation, DomainError
+from chatserver.models import Conversation
+from chatserver.sockets.base import CUSTOMER_NAMESPACE, Handler, Namespace, conversation_room
 from chatserver.sockets.payloads import (
     BadRequest,
     ChooseLanguageRequest,
     ChooseSuggestionRequest,
+    ConversationRequest,
+    LeaveMessageRequest,
     MessageRequest,
     StartRequest,
-    error,
     ok,
 )
 
 log = logging.getLogger(__name__)
-NAMESPACE = "/customer"
-# Client -> server events this namespace answers; anything else gets `unknown_event`.
-CLIENT_EVENTS = frozenset({"start", "message", "choose_language", "choose_suggestion"})
+NAMESPACE = CUSTOMER_NAMESPACE
 
 
-def conversation_room(conversation_id: str) -> str:
-    return f"conversation:{conversation_id}"
-
-
-class CustomerNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
+class CustomerNamespace(Namespace):
     def __init__(self, app: web.Application) -> None:
-        super().__init__(NAMESPACE)
-        self.app = app
+        super().__init__(NAMESPACE, app)
 
-    async def trigger_event(self, event: str, *args: Any) -> Any:
-        if event in ("connect", "disconnect"):
-            return await super().trigger_event(event, *args)
-        sid, *payload = args
-        if event not in CLIENT_EVENTS:
-            self._count_error("unknown", "unknown_event")
-            return error("unknown_event", f"this namespace has no event {event!r}")
-        if len(payload) > 1:
-            self._count_error(event, "invalid_payload")
-            return error("invalid_payload", "send a single payload object")
-        handler = getattr(self, f"on_{event}")
-        return await handler(sid, payload[0] if payload else None)
+    def handlers(self) -> dict[str, Handler]:
+        return {
+            "start": self._start,
+            "message": self._message,
+            "choose_language": self._choose_language,
+            "choose_suggestion": self._choose_suggestion,
+            "request_agent": self._request_agent,
+            "leave_message": self._leave_message,
+            "end": self._end,
+        }
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         hints = parse_accept_language(environ.get("HTTP_ACCEPT_LANGUAGE", ""))
@@ -60,24 +51,13 @@ class CustomerNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         self.app[METRICS].connections.labels(namespace=NAMESPACE).dec()
 
-    async def on_start(self, sid: str, data: Any = None) -> dict[str, Any]:
-        return await self._guard("start", sid, data, self._start)
-
-    async def on_message(self, sid: str, data: Any = None) -> dict[str, Any]:
-        return await self._guard("message", sid, data, self._message)
-
-    async def on_choose_language(self, sid: str, data: Any = None) -> dict[str, Any]:
-        return await self._guard("choose_language", sid, data, self._choose_language)
-
-    async def on_choose_suggestion(self, sid: str, data: Any = None) -> dict[str, Any]:
-        return await self._guard("choose_suggestion", sid, data, self._choose_suggestion)
-
     async def _start(self, sid: str, data: Any) -> dict[str, Any]:
         request = StartRequest.parse(data)
         session = await self.get_session(sid)
         started: Started = await self.app[SERVICES].desk.start(
             token=request.token,
             last_seq=request.last_seq,
+            identity=request.identity,
             hints=[*request.languages, *session["hints"]],
             choice=request.language,
         )
@@ -143,7 +123,30 @@ class CustomerNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             # Other tabs of the same customer see what this one sent.
             await self.emit(MESSAGE, received.message.to_public(), room=room, skip_sid=sid)
         await self._publish(received.events, room)
+        await self.publish(received.notifications)
         return ok(message=received.message.to_public(), duplicate=received.duplicate)
+
+    async def _request_agent(self, sid: str, data: Any) -> dict[str, Any]:
+        body = ConversationRequest.parse(data)
+        conversation_id = await self._conversation_of(sid, "request_agent", body.conversation_id)
+        await self.publish(await self.app[SERVICES].desk.request_agent(conversation_id))
+        return ok()
+
+    async def _leave_message(self, sid: str, data: Any) -> dict[str, Any]:
+        request = LeaveMessageRequest.parse(data, max_chars=self.app[SETTINGS].max_message_chars)
+        conversation_id = await self._conversation_of(sid, "leave_message", request.conversation_id)
+        outcome = await self.app[SERVICES].dispatcher.leave_message(
+            conversation_id, request.kind, request.contact, request.text
+        )
+        await self.publish(outcome.notifications)
+        return ok(**outcome.result)
+
+    async def _end(self, sid: str, data: Any) -> dict[str, Any]:
+        body = ConversationRequest.parse(data)
+        conversation_id = await self._conversation_of(sid, "end", body.conversation_id)
+        outcome = await self.app[SERVICES].dispatcher.close(conversation_id)
+        await self.publish(outcome.notifications)
+        return ok()
 
     async def _publish(self, events: list[Event], room: str) -> None:
         metrics = self.app[METRICS]
@@ -155,30 +158,6 @@ class CustomerNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
                 if kind:
                     metrics.bot_replies.labels(kind=kind, language=message.language or "").inc()
                 await self.emit(MESSAGE, message.to_public(), room=room)
-
-    async def _guard(
-        self,
-        event: str,
-        sid: str,
-        data: Any,
-        handler: Callable[[str, Any], Awaitable[dict[str, Any]]],
-    ) -> dict[str, Any]:
-        """Turn every failure into an error acknowledgement; never leak a stack trace."""
-        try:
-            return await handler(sid, data)
-        except BadRequest as exc:
-            self._count_error(event, exc.code)
-            return error(exc.code, exc.message)
-        except DomainError as exc:
-            self._count_error(event, exc.code)
-            return error(exc.code, str(exc))
-        except Exception:
-            log.exception("unhandled error in %s%s", NAMESPACE, event, extra={"sid": sid})
-            self._count_error(event, "internal_error")
-            return error("internal_error", "the server could not handle this event; try again")
-
-    def _count_error(self, event: str, code: str) -> None:
-        self.app[METRICS].errors.labels(event=event, code=code).inc()
 
 
 def _public(conversation: Conversation) -> dict[str, Any]:

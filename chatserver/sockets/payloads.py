@@ -55,6 +55,7 @@ class StartRequest:
     last_seq: int
     languages: tuple[str, ...]
     language: str | None
+    identity: dict[str, Any] | None  # signed by the host site; verified by the desk
 
     @classmethod
     def parse(cls, data: Any) -> StartRequest:
@@ -77,6 +78,7 @@ class StartRequest:
             last_seq=last_seq,
             languages=tuple(languages),
             language=_optional_str(body, "language", MAX_TAG_CHARS),
+            identity=_identity(body.get("identity")),
         )
 
 
@@ -132,3 +134,133 @@ class ChooseSuggestionRequest:
             _optional_str(body, "client_id", MAX_CLIENT_ID_CHARS),
             _optional_str(body, "conversation_id", 64),
         )
+
+
+MAX_IDENTITY_FIELDS = 12
+
+
+def _identity(value: Any) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or len(value) > MAX_IDENTITY_FIELDS:
+        raise BadRequest("invalid_payload", "'identity' must be the signed object from the site")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationRequest:
+    """Events that carry nothing but, optionally, the conversation they are about."""
+
+    conversation_id: str | None
+
+    @classmethod
+    def parse(cls, data: Any) -> ConversationRequest:
+        return cls(_optional_str(_object(data), "conversation_id", 64))
+
+
+@dataclass(frozen=True, slots=True)
+class LeaveMessageRequest:
+    kind: str
+    contact: str
+    text: str
+    conversation_id: str | None
+
+    @classmethod
+    def parse(cls, data: Any, *, max_chars: int) -> LeaveMessageRequest:
+        body = _object(data)
+        kind = body.get("kind")
+        if kind not in ("email", "callback"):
+            raise BadRequest("invalid_payload", "'kind' must be 'email' or 'callback'")
+        contact = _optional_str(body, "contact", 200)
+        if contact is None or not contact.strip():
+            raise BadRequest(
+                "invalid_payload", "'contact' must be an email address or phone number"
+            )
+        if kind == "email" and "@" not in contact:
+            raise BadRequest("invalid_payload", "'contact' must be an email address")
+        text = body.get("text", "")
+        if not isinstance(text, str) or len(text) > max_chars:
+            raise BadRequest("invalid_payload", f"'text' must be at most {max_chars} characters")
+        return cls(kind, contact.strip(), text.strip(), _optional_str(body, "conversation_id", 64))
+
+
+def _required(body: dict[str, Any], key: str, limit: int) -> str:
+    value = _optional_str(body, key, limit)
+    if value is None:
+        raise BadRequest("invalid_payload", f"'{key}' is required")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationIdRequest:
+    conversation_id: str
+
+    @classmethod
+    def parse(cls, data: Any) -> ConversationIdRequest:
+        return cls(_required(_object(data), "conversation_id", 64))
+
+
+@dataclass(frozen=True, slots=True)
+class StatusRequest:
+    status: str
+
+    @classmethod
+    def parse(cls, data: Any) -> StatusRequest:
+        status = _object(data).get("status")
+        if status not in ("online", "away", "offline"):
+            raise BadRequest("invalid_payload", "'status' must be online, away or offline")
+        return cls(status)
+
+
+@dataclass(frozen=True, slots=True)
+class AgentMessageRequest:
+    conversation_id: str
+    text: str
+    client_id: str | None
+
+    @classmethod
+    def parse(cls, data: Any, *, max_chars: int) -> AgentMessageRequest:
+        body = _object(data)
+        message = MessageRequest.parse(body, max_chars=max_chars)
+        return cls(_required(body, "conversation_id", 64), message.text, message.client_id)
+
+
+@dataclass(frozen=True, slots=True)
+class TransferRequest:
+    conversation_id: str
+    to_agent: str | None
+    to_queue: tuple[str, str] | None
+    reason: str
+
+    @classmethod
+    def parse(cls, data: Any) -> TransferRequest:
+        body = _object(data)
+        to_agent = _optional_str(body, "to_agent", 64)
+        raw_queue = body.get("to_queue")
+        to_queue = None
+        if raw_queue is not None:
+            if not isinstance(raw_queue, dict):
+                raise BadRequest("invalid_payload", "'to_queue' must be {language, team}")
+            to_queue = (
+                _required(raw_queue, "language", MAX_TAG_CHARS),
+                _required(raw_queue, "team", 16),
+            )
+            if to_queue[1] not in ("technical", "account", "trading"):
+                raise BadRequest("invalid_payload", "'to_queue.team' must be a team")
+        if (to_agent is None) == (to_queue is None):
+            raise BadRequest("invalid_payload", "give exactly one of 'to_agent' or 'to_queue'")
+        reason = body.get("reason", "")
+        if not isinstance(reason, str) or len(reason) > 500:
+            raise BadRequest("invalid_payload", "'reason' must be text of at most 500 characters")
+        return cls(_required(body, "conversation_id", 64), to_agent, to_queue, reason.strip())
+
+
+@dataclass(frozen=True, slots=True)
+class AssignRequest:
+    conversation_id: str
+    agent_id: str
+
+    @classmethod
+    def parse(cls, data: Any) -> AssignRequest:
+        body = _object(data)
+        return cls(_required(body, "conversation_id", 64), _required(body, "agent_id", 64))

@@ -1,0 +1,695 @@
+"""Use cases of the human side: hand off, offer and accept, agent replies, transfers, the
+first-response clock, closing, and what each participant must be told.
+
+The dispatcher combines the pure router (queues, offers, fallback) and SLA clocks with the
+store, and turns their events into `Notify` instructions for the transport. It holds the
+desk's live queue state in memory (one process; a shared state for several nodes is the
+scale-out step) and stores what must outlive it: conversation state, SLA deadlines,
+tracking numbers. Every method runs on the event loop without awaiting between reading
+and changing the router, so two accepts of one chat cannot both win.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from chatserver import routing, sla
+from chatserver.agents import AgentAccount
+from chatserver.bot import topic_of
+from chatserver.clock import Clock, IdFactory
+from chatserver.events import Notify
+from chatserver.faq import FaqMatcher
+from chatserver.handoff import Handoff
+from chatserver.i18n import N_, Catalogs
+from chatserver.language import display_name
+from chatserver.models import (
+    AgentStatus,
+    Author,
+    Conversation,
+    ConversationStatus,
+    DomainError,
+    Message,
+    NewMessage,
+    OfflineRequest,
+    Team,
+)
+from chatserver.routing import QueueKey, Router
+from chatserver.store import Store
+from chatserver.tracking import new_tracking_number
+
+log = logging.getLogger(__name__)
+
+QUEUED_TEXT = N_(
+    "I am connecting you with a member of our team. You are number {position} in line."
+)
+FALLBACK_TEXT = N_(
+    "No colleague who speaks {language} is free right now, so a colleague will answer you "
+    "in English."
+)
+ASSIGNED_TEXT = N_("{name} has joined the conversation.")
+OFFLINE_TEXT = N_(
+    "Sorry, nobody is available to chat right now. Leave your email address or ask for a "
+    "call back and we will contact you. Your tracking number is {number}."
+)
+LEFT_MESSAGE_TEXT = N_("Thank you. We will contact you soon. Your tracking number is {number}.")
+CLOSED_TEXT = N_("This conversation has ended. Your tracking number is {number}.")
+# Tracking numbers are drawn at random; on the rare clash the store refuses, draw again.
+TRACKING_ATTEMPTS = 5
+
+
+class NotYourConversation(DomainError):
+    code = "not_your_conversation"
+
+
+class NotWaiting(DomainError):
+    code = "not_waiting"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    notifications: list[Notify] = field(default_factory=list)
+    result: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _Clocks:
+    """SLA clocks of open conversations, mirrored in the store."""
+
+    by_conversation: dict[str, sla.AppliedSla] = field(default_factory=dict)
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        router: Router,
+        clock: Clock,
+        new_id: IdFactory,
+        catalogs: Catalogs,
+        matcher: Callable[[], FaqMatcher],
+        policies: sla.SlaPolicies | None = None,
+        observe: Callable[[str, dict[str, Any]], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.router = router
+        self.clock = clock
+        self.new_id = new_id
+        self.catalogs = catalogs
+        self.matcher = matcher
+        self.policies = policies or sla.default_policies()
+        self.observe = observe or (lambda _name, _labels: None)
+        self.accounts: dict[str, AgentAccount] = {}
+        self._clocks = _Clocks()
+
+    # -- start-up ---------------------------------------------------------------------
+
+    async def restore(self) -> None:
+        """Re-arm the SLA clocks that were running when the process stopped."""
+        for applied in await self.store.pending_slas():
+            self._clocks.by_conversation[applied.conversation_id] = applied
+
+    # -- agents -----------------------------------------------------------------------
+
+    async def agent_online(self, account: AgentAccount) -> Outcome:
+        now = self.clock.now()
+        self.accounts[account.id] = account
+        profile = routing.AgentProfile(
+            id=account.id,
+            name=account.name,
+            languages=frozenset(account.languages),
+            teams=frozenset(account.teams),
+            capacity=account.capacity,
+            role=account.role,
+        )
+        events = self.router.upsert_agent(profile, now)
+        events += self.router.agent_online(account.id, now)
+        return Outcome(await self._routed(events, now))
+
+    async def agent_status(self, agent_id: str, status: str) -> Outcome:
+        now = self.clock.now()
+        if status == "online":
+            events = self.router.agent_online(agent_id, now)
+        elif status == "away":
+            events = self.router.agent_away(agent_id, now)
+        else:
+            events = self.router.agent_offline(agent_id, now)
+        return Outcome(await self._routed(events, now))
+
+    def connected_agents(self) -> list[str]:
+        """Agents with a console open (online or away): they get queue snapshots."""
+        return [
+            agent_id
+            for agent_id in self.accounts
+            if self.router.agent_status(agent_id) is not AgentStatus.OFFLINE
+        ]
+
+    def queue_for(self, agent_id: str) -> dict[str, Any]:
+        """What an agent's console shows of the queue; supervisors also see the desk."""
+        now = self.clock.now()
+        waiting = [self._view(v) for v in self.router.snapshot(agent_id, now)]
+        payload: dict[str, Any] = {"waiting": waiting}
+        account = self.accounts.get(agent_id)
+        if account is not None and account.role.supervises:
+            payload["agents"] = [
+                {
+                    **a.to_public(),
+                    "status": str(self.router.agent_status(a.id)),
+                    "load": len(self.router.agent_conversations(a.id)),
+                }
+                for a in self.accounts.values()
+            ]
+            payload["queues"] = {
+                str(key): length for key, length in sorted(self.router.queue_lengths().items())
+            }
+        return payload
+
+    # -- handoff ----------------------------------------------------------------------
+
+    async def hand_off(self, conversation: Conversation, handoff: Handoff) -> Outcome:
+        """Put the conversation in its queue, start its clocks; offline if nobody can take it."""
+        now = self.clock.now()
+        if conversation.status is not ConversationStatus.BOT:
+            raise NotWaiting("this conversation is already with the team")
+        conversation = await self._with_tracking_number(
+            replace(
+                conversation.transition(ConversationStatus.QUEUED, now),
+                team=handoff.team,
+                priority=handoff.priority,
+                handed_off_at=now,
+            )
+        )
+        events = self.router.enqueue(
+            conversation.id,
+            language=conversation.language,
+            team=handoff.team,
+            priority=handoff.priority,
+            now=now,
+            tier=conversation.tier,
+            manager_id=self._manager_id(conversation.manager),
+        )
+        if any(isinstance(e, routing.NoAgentAvailable) and not e.queued for e in events):
+            return await self._go_offline(conversation, now)
+        await self.store.save_conversation(conversation)
+        applied = sla.apply(
+            sla.policy_for(sla.Channel.CHAT, handoff.priority, self.policies), conversation.id, now
+        )
+        self._clocks.by_conversation[conversation.id] = applied
+        await self.store.save_sla(applied, conversation)
+        self.observe("handoff", {"reason": str(handoff.reason)})
+        return Outcome(await self._routed(events, now))
+
+    async def accept(self, agent_id: str, conversation_id: str) -> Outcome:
+        now = self.clock.now()
+        events = self.router.accept(conversation_id, agent_id, now)
+        return Outcome(await self._routed(events, now))
+
+    async def assign(self, supervisor_id: str, conversation_id: str, agent_id: str) -> Outcome:
+        now = self.clock.now()
+        events = self.router.assign(conversation_id, agent_id, now, by=supervisor_id)
+        return Outcome(await self._routed(events, now))
+
+    async def transfer(
+        self,
+        agent_id: str,
+        conversation_id: str,
+        *,
+        to_agent: str | None,
+        to_queue: tuple[str, str] | None,
+        reason: str,
+    ) -> Outcome:
+        await self._owned(agent_id, conversation_id)
+        now = self.clock.now()
+        queue = QueueKey(to_queue[0], Team(to_queue[1])) if to_queue else None
+        events = self.router.transfer(conversation_id, now, to_agent=to_agent, to_queue=queue)
+        note = await self._post(
+            conversation_id,
+            Author.SYSTEM,
+            f"Transferred by {self._name(agent_id)}: {reason}".strip(),
+            internal=True,
+        )
+        notifications = [self._to_agents_of(conversation_id, "message", note.to_public())]
+        notifications += await self._routed(events, now)
+        return Outcome(notifications)
+
+    # -- messages ---------------------------------------------------------------------
+
+    async def agent_message(
+        self, agent_id: str, conversation_id: str, text: str, client_id: str | None, *, note: bool
+    ) -> Outcome:
+        """An agent's reply (stops the first-response clock) or internal note (never does)."""
+        conversation = await self._owned(agent_id, conversation_id)
+        now = self.clock.now()
+        appended = await self.store.append_message(
+            NewMessage(
+                id=self.new_id(),
+                conversation_id=conversation_id,
+                author=Author.AGENT,
+                text=text,
+                created_at=now,
+                client_id=client_id,
+                internal=note,
+                meta={"agent_id": agent_id, "agent_name": self._name(agent_id)},
+            )
+        )
+        message = appended.message
+        if not appended.created:
+            return Outcome(result={"message": message.to_public(), "duplicate": True})
+        notifications = [self._to_agents_of(conversation_id, "message", message.to_public())]
+        if note:
+            return Outcome(notifications, {"message": message.to_public(), "duplicate": False})
+        notifications.append(Notify.customer(conversation_id, "message", message.to_public()))
+        if conversation.status is ConversationStatus.ASSIGNED:
+            conversation = conversation.transition(ConversationStatus.ACTIVE, now)
+            await self.store.save_conversation(conversation)
+        applied = self._clocks.by_conversation.get(conversation_id)
+        if applied is not None:
+            applied, events = sla.on_agent_message(applied, now, agent_id, internal=False)
+            notifications += self._sla_events(events, conversation)
+            self._clocks.by_conversation[conversation_id] = applied
+            await self.store.save_sla(applied, conversation)
+        return Outcome(notifications, {"message": message.to_public(), "duplicate": False})
+
+    async def customer_message(self, message: Message) -> list[Notify]:
+        """A customer's message in a conversation a person has: show it to them."""
+        return [self._to_agents_of(message.conversation_id, "message", message.to_public())]
+
+    # -- the end ----------------------------------------------------------------------
+
+    async def close(self, conversation_id: str, *, by_agent: str | None = None) -> Outcome:
+        if by_agent is not None:
+            await self._owned(by_agent, conversation_id)
+        conversation = await self._conversation(conversation_id)
+        now = self.clock.now()
+        if conversation.status is ConversationStatus.QUEUED:
+            return await self.abandon(conversation_id)
+        if not conversation.can_become(ConversationStatus.CLOSED):
+            raise NotWaiting(f"a {conversation.status} conversation cannot be closed")
+        events: list[routing.RoutingEvent] = []
+        if self._assignee(conversation_id) is not None:
+            events = self.router.release(conversation_id, now)
+        conversation = replace(
+            conversation.transition(ConversationStatus.CLOSED, now), closed_at=now
+        )
+        await self.store.save_conversation(conversation)
+        notifications = await self._stop_clocks(conversation, now, resolved=True)
+        notifications += await self._routed(events, now)
+        if conversation.tracking_number is not None:  # an inquiry: say how to follow it
+            notifications += await self._tell(
+                conversation, CLOSED_TEXT, number=conversation.tracking_number
+            )
+        notifications.append(
+            Notify.customer(
+                conversation_id,
+                "closed",
+                {"tracking_number": conversation.tracking_number, "survey": True},
+            )
+        )
+        notifications.append(
+            self._to_agents_of(conversation_id, "closed", {"conversation_id": conversation_id})
+        )
+        return Outcome(notifications)
+
+    async def abandon(self, conversation_id: str) -> Outcome:
+        """The customer left the queue."""
+        conversation = await self._conversation(conversation_id)
+        now = self.clock.now()
+        if conversation.status is not ConversationStatus.QUEUED:
+            raise NotWaiting("only a waiting conversation can be abandoned")
+        events = self.router.abandon(conversation_id, now)
+        conversation = replace(
+            conversation.transition(ConversationStatus.ABANDONED, now), closed_at=now
+        )
+        await self.store.save_conversation(conversation)
+        notifications = await self._stop_clocks(conversation, now, resolved=False)
+        notifications += await self._routed(events, now)
+        return Outcome(notifications)
+
+    async def leave_message(
+        self, conversation_id: str, kind: str, contact: str, text: str
+    ) -> Outcome:
+        """Nobody could take the chat: record an email or callback request."""
+        conversation = await self._conversation(conversation_id)
+        now = self.clock.now()
+        if conversation.status is ConversationStatus.BOT:
+            conversation = conversation.transition(ConversationStatus.OFFLINE, now)
+        elif conversation.status is not ConversationStatus.OFFLINE:
+            raise NotWaiting("a message can be left only when nobody can chat")
+        conversation = await self._with_tracking_number(conversation)
+        await self.store.save_conversation(conversation)
+        await self.store.record_offline_request(
+            OfflineRequest(self.new_id(), conversation_id, kind, contact, text, now)
+        )
+        number = conversation.tracking_number or ""
+        notifications = await self._tell(conversation, LEFT_MESSAGE_TEXT, number=number)
+        return Outcome(notifications, {"tracking_number": number})
+
+    # -- time -------------------------------------------------------------------------
+
+    async def tick(self) -> list[Notify]:
+        """Offer timeouts, fallback widening, SLA warnings and breaches, up to now."""
+        now = self.clock.now()
+        notifications = await self._routed(self.router.tick(now), now)
+        for conversation_id, applied in list(self._clocks.by_conversation.items()):
+            deadline = sla.next_deadline(applied)
+            if deadline is None or deadline > now:
+                continue
+            ticked, events = sla.tick(applied, now)
+            self._clocks.by_conversation[conversation_id] = ticked
+            if events:
+                conversation = await self._conversation(conversation_id)
+                notifications += self._sla_events(events, conversation)
+                await self.store.save_sla(ticked, conversation)
+        return notifications
+
+    def remaining_seconds(self, conversation_id: str) -> float | None:
+        applied = self._clocks.by_conversation.get(conversation_id)
+        if applied is None or not applied.first_response.running:
+            return None
+        return sla.remaining(
+            applied, self.clock.now(), sla.ClockKind.FIRST_RESPONSE
+        ).total_seconds()
+
+    # -- inside -----------------------------------------------------------------------
+
+    async def _routed(self, events: Sequence[routing.RoutingEvent], now: datetime) -> list[Notify]:
+        """Apply the router's events to conversations and say who must hear what."""
+        out: list[Notify] = []
+        agents_changed = False
+        for event in events:
+            if isinstance(event, routing.Queued | routing.Requeued):
+                conversation = await self._conversation(event.conversation_id)
+                if isinstance(event, routing.Requeued) and event.was_assigned:
+                    conversation = replace(
+                        conversation.transition(ConversationStatus.QUEUED, now), agent_id=None
+                    )
+                    await self.store.save_conversation(conversation)
+                out += await self._queued(
+                    conversation, now, first=isinstance(event, routing.Queued)
+                )
+                agents_changed = True
+            elif isinstance(event, routing.QueueChanged):
+                for conversation_id in event.conversation_ids:
+                    out.append(self._position(conversation_id, now))
+                agents_changed = True
+            elif isinstance(event, routing.Offered):
+                out.append(
+                    Notify.agent(
+                        event.agent_id,
+                        "offer",
+                        {
+                            "conversation_id": event.conversation_id,
+                            "queue": str(event.queue),
+                            "expires_at": event.expires_at.isoformat(),
+                        },
+                    )
+                )
+            elif isinstance(event, routing.OfferExpired | routing.OfferWithdrawn):
+                out.append(
+                    Notify.agent(
+                        event.agent_id,
+                        "offer_withdrawn",
+                        {"conversation_id": event.conversation_id},
+                    )
+                )
+            elif isinstance(event, routing.Assigned):
+                out += await self._assigned(event, now)
+                agents_changed = True
+            elif isinstance(event, routing.Widened):
+                conversation = await self._conversation(event.conversation_id)
+                out += await self._tell(
+                    conversation, FALLBACK_TEXT, language=display_name(conversation.language)
+                )
+                out.append(self._position(event.conversation_id, now))
+                self.observe("fallback", {"reason": str(event.reason)})
+                agents_changed = True
+            elif isinstance(event, routing.Transferred):
+                if event.to_agent_id is None:
+                    conversation = await self._conversation(event.conversation_id)
+                    conversation = replace(
+                        conversation.transition(ConversationStatus.QUEUED, now), agent_id=None
+                    )
+                    await self.store.save_conversation(conversation)
+                out.append(
+                    Notify.agent(
+                        event.from_agent_id, "released", {"conversation_id": event.conversation_id}
+                    )
+                )
+                agents_changed = True
+            elif isinstance(event, routing.Abandoned):
+                self.observe("abandoned", {"queue": str(event.queue)})
+                agents_changed = True
+            elif isinstance(event, routing.NoAgentAvailable) and event.queued:
+                agents_changed = True
+        if agents_changed:
+            out.append(Notify.agents("queue"))
+        return out
+
+    async def _queued(
+        self, conversation: Conversation, now: datetime, *, first: bool
+    ) -> list[Notify]:
+        view = self.router.view(conversation.id, now)
+        out: list[Notify] = []
+        if first:
+            out += await self._tell(conversation, QUEUED_TEXT, position=view.position)
+        out.append(self._position(conversation.id, now))
+        return out
+
+    def _position(self, conversation_id: str, now: datetime) -> Notify:
+        view = self.router.view(conversation_id, now)
+        wait = view.predicted_wait
+        translator = self.catalogs.translator(view.queue.language)
+        return Notify.customer(
+            conversation_id,
+            "queued",
+            {
+                "position": view.position,
+                "wait_seconds": wait,
+                # babel words it in the customer's language ("約1分", "about 1 minute")
+                "wait": translator.format_wait(wait) if wait is not None else None,
+                "fallback": view.widened,
+                "languages": list(view.languages),
+            },
+        )
+
+    async def _assigned(self, event: routing.Assigned, now: datetime) -> list[Notify]:
+        conversation = await self._conversation(event.conversation_id)
+        if conversation.status is ConversationStatus.QUEUED:
+            conversation = conversation.transition(ConversationStatus.ASSIGNED, now)
+        conversation = replace(conversation, agent_id=event.agent_id, updated_at=now)
+        await self.store.save_conversation(conversation)
+        name = self._name(event.agent_id)
+        out = await self._tell(conversation, ASSIGNED_TEXT, name=name)
+        out.append(
+            Notify.customer(
+                conversation.id,
+                "assigned",
+                {"agent": {"name": name}, "language": event.agent_language},
+            )
+        )
+        out.append(
+            Notify.agent(event.agent_id, "conversation", await self._briefing(conversation, event))
+        )
+        self.observe("assigned", {"via": str(event.via), "widened": str(event.widened).lower()})
+        return out
+
+    async def _briefing(
+        self, conversation: Conversation, event: routing.Assigned
+    ) -> dict[str, Any]:
+        """Everything the agent needs, in English when they serve through the fallback."""
+        messages = await self.store.messages(conversation.id)
+        customer_texts = [m.text for m in messages if m.author is Author.CUSTOMER]
+        faq_id = next(
+            (
+                topic
+                for m in reversed(messages)
+                if m.author is Author.BOT and (topic := topic_of(m.meta)) is not None
+            ),
+            None,
+        )
+        faq: dict[str, Any] | None = None
+        if faq_id is not None:
+            english = self.matcher().faq.entry(faq_id, "en")
+            faq = {"id": faq_id, "question_en": english.question if english else None}
+        return {
+            "conversation": {
+                "id": conversation.id,
+                "status": str(conversation.status),
+                "language": conversation.language,
+                "language_name": display_name(conversation.language),
+                "team": str(conversation.team),
+                "priority": str(conversation.priority),
+                "tier": str(conversation.tier),
+                "tracking_number": conversation.tracking_number,
+                "handed_off_at": conversation.handed_off_at.isoformat()
+                if conversation.handed_off_at
+                else None,
+            },
+            "messages": [m.to_public() for m in messages],
+            "detected_language": conversation.language,
+            "widened": event.widened,
+            "agent_language": event.agent_language,
+            "original_text": customer_texts[-1] if customer_texts else None,
+            "faq": faq,
+            "sla": {"remaining_seconds": self.remaining_seconds(conversation.id)},
+        }
+
+    async def _go_offline(self, conversation: Conversation, now: datetime) -> Outcome:
+        conversation = conversation.transition(ConversationStatus.OFFLINE, now)
+        await self.store.save_conversation(conversation)
+        number = conversation.tracking_number or ""
+        out = await self._tell(conversation, OFFLINE_TEXT, number=number)
+        out.append(
+            Notify.customer(
+                conversation.id,
+                "offline",
+                {"tracking_number": number, "options": ["email", "callback"]},
+            )
+        )
+        self.observe("offline", {})
+        return Outcome(out, {"offline": True, "tracking_number": number})
+
+    async def _stop_clocks(
+        self, conversation: Conversation, now: datetime, *, resolved: bool
+    ) -> list[Notify]:
+        applied = self._clocks.by_conversation.pop(conversation.id, None)
+        if applied is None:
+            return []
+        applied, events = (sla.on_resolved if resolved else sla.cancel)(applied, now)
+        await self.store.save_sla(applied, conversation)
+        return self._sla_events(events, conversation)
+
+    def _sla_events(
+        self, events: Sequence[sla.SlaEvent], conversation: Conversation
+    ) -> list[Notify]:
+        out: list[Notify] = []
+        for event in events:
+            if isinstance(event, sla.SlaWarning):
+                payload = {
+                    "conversation_id": event.conversation_id,
+                    "kind": str(event.kind),
+                    "due_at": event.due_at.isoformat(),
+                    "remaining_seconds": event.remaining.total_seconds(),
+                }
+                out.append(self._to_agents_of(event.conversation_id, "sla_warning", payload))
+                out.append(Notify.supervisors("sla_warning", payload))
+            elif isinstance(event, sla.SlaBreached):
+                payload = {
+                    "conversation_id": event.conversation_id,
+                    "kind": str(event.kind),
+                    "due_at": event.due_at.isoformat(),
+                    "language": conversation.language,
+                    "team": str(conversation.team),
+                    "priority": str(conversation.priority),
+                }
+                out.append(self._to_agents_of(event.conversation_id, "sla_breach", payload))
+                out.append(Notify.supervisors("sla_breach", payload))
+            elif (
+                isinstance(event, sla.SlaClockStopped)
+                and event.kind is sla.ClockKind.FIRST_RESPONSE
+            ):
+                self.observe(
+                    "first_response",
+                    {
+                        "seconds": event.elapsed.total_seconds(),
+                        "status": str(event.status),
+                        "language": conversation.language,
+                        "team": str(conversation.team),
+                        "priority": str(conversation.priority),
+                    },
+                )
+        return out
+
+    def _to_agents_of(self, conversation_id: str, event: str, payload: dict[str, Any]) -> Notify:
+        """To whoever has the conversation (nobody while it waits, or when the router does not
+        hold it: before a handoff, or after it went offline)."""
+        return Notify.agent(self._assignee(conversation_id) or "", event, payload)
+
+    def _assignee(self, conversation_id: str) -> str | None:
+        try:
+            return self.router.assignee(conversation_id)
+        except routing.UnknownConversation:
+            return None
+
+    async def _tell(self, conversation: Conversation, template: str, **values: Any) -> list[Notify]:
+        """A system message to the customer, in their language."""
+        text = self.catalogs.translator(conversation.language).gettext(template).format(**values)
+        message = await self._post(
+            conversation.id, Author.SYSTEM, text, language=conversation.language
+        )
+        return [
+            Notify.customer(conversation.id, "message", message.to_public()),
+            self._to_agents_of(conversation.id, "message", message.to_public()),
+        ]
+
+    async def _post(
+        self,
+        conversation_id: str,
+        author: Author,
+        text: str,
+        *,
+        language: str | None = None,
+        internal: bool = False,
+    ) -> Message:
+        appended = await self.store.append_message(
+            NewMessage(
+                id=self.new_id(),
+                conversation_id=conversation_id,
+                author=author,
+                text=text,
+                created_at=self.clock.now(),
+                language=language,
+                internal=internal,
+            )
+        )
+        return appended.message
+
+    async def _with_tracking_number(self, conversation: Conversation) -> Conversation:
+        if conversation.tracking_number is not None:
+            return conversation
+        for _ in range(TRACKING_ATTEMPTS):
+            number = new_tracking_number()
+            if await self.store.conversation_by_tracking_number(number) is None:
+                return replace(conversation, tracking_number=number)
+        raise RuntimeError("could not draw a free tracking number")
+
+    async def _conversation(self, conversation_id: str) -> Conversation:
+        conversation = await self.store.get_conversation(conversation_id)
+        if conversation is None:
+            raise routing.UnknownConversation(f"no conversation {conversation_id}")
+        return conversation
+
+    async def _owned(self, agent_id: str, conversation_id: str) -> Conversation:
+        if self._assignee(conversation_id) != agent_id:
+            raise NotYourConversation("this conversation is not assigned to you")
+        return await self._conversation(conversation_id)
+
+    def _name(self, agent_id: str) -> str:
+        account = self.accounts.get(agent_id)
+        return account.name if account is not None else agent_id
+
+    def _manager_id(self, username: str | None) -> str | None:
+        if username is None:
+            return None
+        return next((a.id for a in self.accounts.values() if a.username == username), None)
+
+    def _view(self, view: routing.WaitingView) -> dict[str, Any]:
+        return {
+            "conversation_id": view.conversation_id,
+            "queue": str(view.queue),
+            "language": view.queue.language,
+            "language_name": display_name(view.queue.language),
+            "team": str(view.queue.team),
+            "priority": str(view.priority),
+            "tier": str(view.tier),
+            "position": view.position,
+            "waited_seconds": round(view.waited, 1),
+            "remaining_seconds": round(view.remaining, 1),
+            "widened": view.widened,
+            "languages": list(view.languages),
+            "offered_to": view.offered_to,
+        }

@@ -1,0 +1,258 @@
+"""Handoff end to end: real Socket.IO customers and agents against a real server."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import pytest
+import socketio
+
+from chatserver.keys import SERVICES
+from chatserver.settings import Settings
+from tests.conftest import FakeClock
+
+THAI = re.compile(r"[\u0e00-\u0e7f]")
+PASSWORD = "a long password"
+
+
+@dataclass
+class Agent:
+    client: socketio.AsyncClient
+    id: str
+    received: list[tuple[str, Any]] = field(default_factory=list)
+
+    async def call(self, event: str, data: Any = None) -> Any:
+        return await self.client.call(event, data, namespace="/agent", timeout=10)
+
+    def pushed(self, event: str) -> list[Any]:
+        return [data for name, data in self.received if name == event]
+
+    async def wait_pushed(self, event: str, count: int = 1, timeout: float = 5) -> list[Any]:
+        async with asyncio.timeout(timeout):
+            while len(self.pushed(event)) < count:
+                await asyncio.sleep(0.005)
+        return self.pushed(event)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+async def desk(start_server, settings, clock):
+    fields = {name: getattr(settings, name) for name in settings.__slots__}
+    return await start_server(
+        Settings.defaults(**{**fields, "agent_grace_seconds": 0}), clock=clock
+    )
+
+
+@pytest.fixture
+async def agent_for(desk):
+    clients: list[socketio.AsyncClient] = []
+
+    async def make(username: str, name: str, languages: list[str], role: str = "agent") -> Agent:
+        accounts = desk.app[SERVICES].accounts
+        account = await accounts.add(
+            username=username,
+            name=name,
+            languages=languages,
+            teams=["technical", "account", "trading"],
+            capacity=3,
+            role=role,
+            password=PASSWORD,
+        )
+        token = (await accounts.login(username, PASSWORD)).token
+        client = socketio.AsyncClient(reconnection=False)
+        agent = Agent(client, account.id)
+
+        @client.on("*", namespace="/agent")  # type: ignore[misc]
+        async def record(event: str, data: Any = None) -> None:
+            agent.received.append((event, data))
+
+        await client.connect(
+            str(desk.make_url("/")),
+            namespaces=["/agent"],
+            transports=["websocket"],
+            auth={"token": token},
+            wait_timeout=10,
+        )
+        clients.append(client)
+        return agent
+
+    yield make
+    for client in clients:
+        if client.connected:
+            await client.disconnect()
+
+
+async def metrics_text(server) -> str:
+    async with aiohttp.ClientSession() as session, session.get(server.make_url("/metrics")) as r:
+        return await r.text()
+
+
+async def test_a_japanese_customer_reaches_a_japanese_agent(desk, connect, agent_for, clock):
+    emma = await agent_for("emma", "Emma Clarke", ["en"])
+    aiko = await agent_for("aiko", "Aiko Tanaka", ["ja", "en"])
+    customer = await connect(desk)
+    await customer.call("start", {"languages": ["ja"]})
+    await customer.call("message", {"text": "オペレーターと話したい"})
+    (queued,) = await customer.wait_pushed("queued")
+    assert queued["position"] == 1
+    assert queued["fallback"] is False
+
+    (offer,) = await aiko.wait_pushed("offer")
+    conversation_id = offer["conversation_id"]
+    assert not emma.pushed("offer")  # a native speaker is offered first
+    assert (await aiko.call("accept", {"conversation_id": conversation_id}))["ok"] is True
+    (briefing,) = await aiko.wait_pushed("conversation")
+    assert briefing["conversation"]["language"] == "ja"
+    assert briefing["original_text"] == "オペレーターと話したい"
+    (assigned,) = await customer.wait_pushed("assigned")
+    assert assigned["agent"]["name"] == "Aiko Tanaka"
+
+    clock.advance(12)
+    sent = await aiko.call(
+        "message",
+        {"conversation_id": conversation_id, "text": "お待たせしました。", "client_id": "a1"},
+    )
+    assert sent["ok"] is True
+    async with asyncio.timeout(5):
+        while not any(m["author"] == "agent" for m in customer.pushed("message")):
+            await asyncio.sleep(0.01)
+    reply = next(m for m in customer.pushed("message") if m["author"] == "agent")
+    assert reply["text"] == "お待たせしました。"
+
+    text = await metrics_text(desk)
+    frt = 'chatserver_first_response_seconds_count{language="ja",priority="medium",team="account"}'
+    assert f"{frt} 1.0" in text
+    assert (
+        'chatserver_first_responses_total{language="ja",priority="medium",status="hit",'
+        'team="account"} 1.0'
+    ) in text
+
+
+async def test_a_thai_customer_without_a_thai_agent_reaches_english_told_in_thai(
+    desk, connect, agent_for, clock
+):
+    emma = await agent_for("emma", "Emma Clarke", ["en"])
+    sam = await agent_for("sam", "Sam Okafor", ["en"], role="supervisor")
+    customer = await connect(desk)
+    await customer.call("start", {"languages": ["th-TH"]})
+    await customer.call("message", {"text": "ลืมรหัสผ่านMT5ต้องทำยังไง"})
+    assert (await customer.call("request_agent", {}))["ok"] is True
+
+    async with asyncio.timeout(5):
+        while not any(q["fallback"] for q in customer.pushed("queued")):
+            await asyncio.sleep(0.01)
+    system = [m for m in customer.pushed("message") if m["author"] == "system"]
+    assert any(THAI.search(m["text"]) and "ภาษาอังกฤษ" in m["text"] for m in system), system
+
+    offers = [*emma.pushed("offer"), *sam.pushed("offer")]
+    if not offers:
+        offers = (await emma.wait_pushed("offer")) or []
+    conversation_id = offers[0]["conversation_id"]
+    assert (await emma.call("accept", {"conversation_id": conversation_id}))["ok"] is True
+    (briefing,) = await emma.wait_pushed("conversation")
+    assert briefing["widened"] is True
+    assert briefing["detected_language"] == "th"
+    assert briefing["agent_language"] == "en"
+    assert briefing["original_text"] == "ลืมรหัสผ่านMT5ต้องทำยังไง"
+    assert briefing["faq"]["question_en"]  # the matched entry, in English
+
+    clock.advance(20)
+    await emma.call("message", {"conversation_id": conversation_id, "text": "Hello! I can help."})
+    text = await metrics_text(desk)
+    assert 'chatserver_first_response_seconds_count{language="th"' in text
+    assert 'chatserver_fallbacks_total{reason="no_agent"} 1.0' in text
+
+    token = (await desk.app[SERVICES].accounts.login("sam", PASSWORD)).token
+    async with (
+        aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as session,
+        session.get(desk.make_url("/api/v1/reports/sla"), params={"by": "day"}) as response,
+    ):
+        report = await response.json()
+    (row,) = [r for r in report["rows"] if r["language"] == "th"]
+    assert (row["handoffs"], row["within_target"], row["frt_p50_seconds"]) == (1, 1, 20.0)
+    async with (
+        aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as session,
+        session.get(desk.make_url("/api/v1/reports/sla"), params={"format": "csv"}) as response,
+    ):
+        csv_text = await response.text()
+    assert csv_text.splitlines()[0].startswith("period,language,team,priority,handoffs")
+    assert ",th," in csv_text
+
+
+async def test_nobody_online_offers_a_message_and_a_tracking_number(desk, connect):
+    customer = await connect(desk)
+    started = await customer.call("start", {"languages": ["ja"]})
+    await customer.call("request_agent", {})
+    (offline,) = await customer.wait_pushed("offline")
+    number = offline["tracking_number"]
+    assert re.fullmatch(r"[2-9A-HJ-NP-TV-Z]{4}-[2-9A-HJ-NP-TV-Z]{4}-[2-9A-HJ-NP-TV-Z]", number)
+    left = await customer.call(
+        "leave_message", {"kind": "email", "contact": "kenji@example.com", "text": "Call me"}
+    )
+    assert left == {"ok": True, "tracking_number": number}
+
+    async with aiohttp.ClientSession() as session:
+        async with session.get(
+            desk.make_url(f"/api/v1/inquiries/{number.lower()}"),
+            headers={"Authorization": f"Bearer {started['token']}"},
+        ) as response:
+            assert response.status == 200
+            status = await response.json()
+        async with session.get(
+            desk.make_url(f"/api/v1/inquiries/{number}"),
+            headers={"Authorization": "Bearer someone-elses-token"},
+        ) as response:
+            assert response.status == 404
+    assert status["status"] == "offline"
+    assert status["tracking_number"] == number
+
+
+async def test_the_breach_reaches_supervisors_once(desk, connect, agent_for, clock):
+    sam = await agent_for("sam", "Sam Okafor", ["ja", "en"], role="supervisor")
+    customer = await connect(desk)
+    await customer.call("start", {"languages": ["ja"]})
+    await customer.call("request_agent", {})
+    await sam.wait_pushed("offer")
+    clock.advance(21)
+    (warning,) = await sam.wait_pushed("sla_warning")
+    assert warning["kind"] == "first_response"
+    clock.advance(10)
+    (breach,) = await sam.wait_pushed("sla_breach")
+    assert breach["language"] == "ja"
+    await asyncio.sleep(0.6)  # more ticks: still one of each
+    assert len(sam.pushed("sla_breach")) == 1
+    assert len(sam.pushed("sla_warning")) == 1
+
+
+async def test_an_agent_who_leaves_has_their_chats_requeued(desk, connect, agent_for):
+    aiko = await agent_for("aiko", "Aiko Tanaka", ["ja"])
+    customer = await connect(desk)
+    await customer.call("start", {"languages": ["ja"]})
+    await customer.call("request_agent", {})
+    (offer,) = await aiko.wait_pushed("offer")
+    await aiko.call("accept", {"conversation_id": offer["conversation_id"]})
+    await customer.wait_pushed("assigned")
+    mei = await agent_for("mei", "Mei Lin", ["ja", "zh-Hans"])
+    await aiko.client.disconnect()  # grace period 0 in this desk
+    (second_offer,) = await mei.wait_pushed("offer")
+    assert second_offer["conversation_id"] == offer["conversation_id"]
+
+
+async def test_an_agent_without_a_valid_token_is_refused(desk):
+    client = socketio.AsyncClient(reconnection=False)
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await client.connect(
+            str(desk.make_url("/")),
+            namespaces=["/agent"],
+            transports=["websocket"],
+            auth={"token": "forged"},
+            wait_timeout=5,
+        )
