@@ -31,7 +31,7 @@ from chatserver.routing import Router, RoutingPolicy
 from chatserver.runtime import monitoring
 from chatserver.settings import Settings
 from chatserver.sockets.agent import AgentNamespace
-from chatserver.sockets.base import publish
+from chatserver.sockets.base import agent_room, publish
 from chatserver.sockets.customer import CustomerNamespace
 from chatserver.store import open_store
 from chatserver.web import routes
@@ -41,8 +41,12 @@ log = logging.getLogger(__name__)
 # Socket.IO frames above this are refused by the transport before any handler runs; it is
 # the text limit with room for the JSON around it (UTF-8 may need 4 bytes a character).
 FRAME_OVERHEAD_BYTES = 16 * 1024
-# The desk's clock ticks this often: offers expire and SLA warnings fire within 0.25 s.
+# The desk's clock ticks this often: offers expire, SLA warnings fire and consoles get the
+# queue within a quarter of a second, whatever the number of changes in between.
 TICK_SECONDS = 0.25
+# Consoles get the queue at most every half second: a busy desk changes it many times a
+# second, and a list that moves faster than that cannot be read anyway.
+QUEUE_EVERY_TICKS = 2
 # Queue and agent gauges are refreshed every second (four ticks).
 GAUGE_EVERY_TICKS = 4
 
@@ -92,7 +96,7 @@ async def _services(app: web.Application, *, clock: Clock, ids: IdFactory) -> As
         settings.language_backend,
         settings.default_language,
     )
-    store = await open_store(settings.database_url)
+    store = await open_store(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
     bot = Bot(matcher, catalogs)
     dispatcher = Dispatcher(
         store=store,
@@ -189,6 +193,11 @@ async def _tick(app: web.Application) -> None:
         try:
             await publish(app[SIO], app, await services.dispatcher.tick())
             beats += 1
+            if beats % QUEUE_EVERY_TICKS == 0:
+                for agent_id, queue in services.dispatcher.take_queue_update().items():
+                    await app[SIO].emit(
+                        "queue", queue, room=agent_room(agent_id), namespace="/agent"
+                    )
             if beats % GAUGE_EVERY_TICKS == 0:
                 _update_gauges(services.dispatcher, metrics)
         except Exception:

@@ -57,6 +57,8 @@ OFFLINE_TEXT = N_(
 )
 LEFT_MESSAGE_TEXT = N_("Thank you. We will contact you soon. Your tracking number is {number}.")
 CLOSED_TEXT = N_("This conversation has ended. Your tracking number is {number}.")
+# A console lists this many waiting chats (in queue order); the rest is only counted.
+SNAPSHOT_LIMIT = 25
 # Tracking numbers are drawn at random; on the rare clash the store refuses, draw again.
 TRACKING_ATTEMPTS = 5
 
@@ -105,6 +107,7 @@ class Dispatcher:
         self.observe = observe or (lambda _name, _labels: None)
         self.accounts: dict[str, AgentAccount] = {}
         self._clocks = _Clocks()
+        self._queue_dirty = False
 
     # -- start-up ---------------------------------------------------------------------
 
@@ -148,11 +151,26 @@ class Dispatcher:
             if self.router.agent_status(agent_id) is not AgentStatus.OFFLINE
         ]
 
+    def take_queue_update(self) -> dict[str, dict[str, Any]]:
+        """Queue snapshots for every connected agent if the queues changed since the last
+        call (else nothing): the ticker sends them, so a burst of changes costs one update."""
+        if not self._queue_dirty:
+            return {}
+        self._queue_dirty = False
+        agent_ids = self.connected_agents()
+        snapshots = self.router.snapshots(agent_ids, self.clock.now(), limit=SNAPSHOT_LIMIT)
+        return {
+            agent_id: self._queue_payload(agent_id, snapshots[agent_id]) for agent_id in agent_ids
+        }
+
     def queue_for(self, agent_id: str) -> dict[str, Any]:
         """What an agent's console shows of the queue; supervisors also see the desk."""
         now = self.clock.now()
-        waiting = [self._view(v) for v in self.router.snapshot(agent_id, now)]
-        payload: dict[str, Any] = {"waiting": waiting}
+        views = self.router.snapshots([agent_id], now, limit=SNAPSHOT_LIMIT)[agent_id]
+        return self._queue_payload(agent_id, views)
+
+    def _queue_payload(self, agent_id: str, views: list[routing.WaitingView]) -> dict[str, Any]:
+        payload: dict[str, Any] = {"waiting": [self._view(v) for v in views]}
         account = self.accounts.get(agent_id)
         if account is not None and account.role.supervises:
             payload["agents"] = [
@@ -379,7 +397,7 @@ class Dispatcher:
     async def _routed(self, events: Sequence[routing.RoutingEvent], now: datetime) -> list[Notify]:
         """Apply the router's events to conversations and say who must hear what."""
         out: list[Notify] = []
-        agents_changed = False
+        moved: list[str] = []  # customers whose place in line may have changed
         for event in events:
             if isinstance(event, routing.Queued | routing.Requeued):
                 conversation = await self._conversation(event.conversation_id)
@@ -388,14 +406,11 @@ class Dispatcher:
                         conversation.transition(ConversationStatus.QUEUED, now), agent_id=None
                     )
                     await self.store.save_conversation(conversation)
-                out += await self._queued(
-                    conversation, now, first=isinstance(event, routing.Queued)
-                )
-                agents_changed = True
+                if isinstance(event, routing.Queued):
+                    out += await self._tell(conversation, QUEUED_TEXT, position=event.position)
+                moved.append(event.conversation_id)
             elif isinstance(event, routing.QueueChanged):
-                for conversation_id in event.conversation_ids:
-                    out.append(self._position(conversation_id, now))
-                agents_changed = True
+                moved += event.conversation_ids
             elif isinstance(event, routing.Offered):
                 out.append(
                     Notify.agent(
@@ -418,15 +433,13 @@ class Dispatcher:
                 )
             elif isinstance(event, routing.Assigned):
                 out += await self._assigned(event, now)
-                agents_changed = True
             elif isinstance(event, routing.Widened):
                 conversation = await self._conversation(event.conversation_id)
                 out += await self._tell(
                     conversation, FALLBACK_TEXT, language=display_name(conversation.language)
                 )
-                out.append(self._position(event.conversation_id, now))
+                moved.append(event.conversation_id)
                 self.observe("fallback", {"reason": str(event.reason)})
-                agents_changed = True
             elif isinstance(event, routing.Transferred):
                 if event.to_agent_id is None:
                     conversation = await self._conversation(event.conversation_id)
@@ -439,32 +452,18 @@ class Dispatcher:
                         event.from_agent_id, "released", {"conversation_id": event.conversation_id}
                     )
                 )
-                agents_changed = True
             elif isinstance(event, routing.Abandoned):
                 self.observe("abandoned", {"queue": str(event.queue)})
-                agents_changed = True
-            elif isinstance(event, routing.NoAgentAvailable) and event.queued:
-                agents_changed = True
-        if agents_changed:
-            out.append(Notify.agents("queue"))
+        if events:
+            self._queue_dirty = True
+        out += [self._position(view) for view in self.router.views(moved, now)]
         return out
 
-    async def _queued(
-        self, conversation: Conversation, now: datetime, *, first: bool
-    ) -> list[Notify]:
-        view = self.router.view(conversation.id, now)
-        out: list[Notify] = []
-        if first:
-            out += await self._tell(conversation, QUEUED_TEXT, position=view.position)
-        out.append(self._position(conversation.id, now))
-        return out
-
-    def _position(self, conversation_id: str, now: datetime) -> Notify:
-        view = self.router.view(conversation_id, now)
+    def _position(self, view: routing.WaitingView) -> Notify:
         wait = view.predicted_wait
         translator = self.catalogs.translator(view.queue.language)
         return Notify.customer(
-            conversation_id,
+            view.conversation_id,
             "queued",
             {
                 "position": view.position,

@@ -22,7 +22,6 @@ class MessagePosted:
 class Audience(StrEnum):
     CUSTOMER = "customer"  # the sockets of one conversation (target: conversation id)
     AGENT = "agent"  # one agent's consoles (target: agent id; "" = nobody has it yet)
-    AGENTS = "agents"  # every online agent: each gets their own view (queue snapshots)
     SUPERVISORS = "supervisors"
 
 
@@ -40,10 +39,6 @@ class Notify:
     @classmethod
     def agent(cls, agent_id: str, event: str, payload: dict[str, Any]) -> Notify:
         return cls(Audience.AGENT, agent_id, event, payload)
-
-    @classmethod
-    def agents(cls, event: str) -> Notify:
-        return cls(Audience.AGENTS, "", event)
 
     @classmethod
     def supervisors(cls, event: str, payload: dict[str, Any]) -> Notify:

@@ -261,6 +261,7 @@ class Message:
             "language": self.language,
             "client_id": self.client_id,
             "created_at": self.created_at.isoformat(),
+            "internal": self.internal,  # agents' notes; customers are never sent these
             "meta": dict(self.meta),
         }
 

@@ -754,6 +754,42 @@ class Router:
             if e.queue.team in profile.teams and not profile.languages.isdisjoint(e.languages)
         ]
 
+    def views(self, conversation_ids: Iterable[str], now: datetime) -> list[WaitingView]:
+        """Several waiting conversations at once (queue order computed once); ids the router
+        does not hold as waiting are left out."""
+        positions = self._positions()
+        return [
+            self._view(self._entries[c], positions[c], now)
+            for c in dict.fromkeys(conversation_ids)
+            if c in positions
+        ]
+
+    def snapshots(
+        self, agent_ids: Iterable[str], now: datetime, *, limit: int | None = None
+    ) -> dict[str, list[WaitingView]]:
+        """`snapshot` for many agents, ordering and viewing each conversation once."""
+        positions = self._positions()
+        ordered = self._ordered()
+        views: dict[str, WaitingView] = {}
+        result: dict[str, list[WaitingView]] = {}
+        for agent_id in agent_ids:
+            profile = self._agent(agent_id).profile
+            seen: list[WaitingView] = []
+            for entry in ordered:
+                if entry.queue.team not in profile.teams or profile.languages.isdisjoint(
+                    entry.languages
+                ):
+                    continue
+                view = views.get(entry.conversation_id)
+                if view is None:
+                    view = self._view(entry, positions[entry.conversation_id], now)
+                    views[entry.conversation_id] = view
+                seen.append(view)
+                if limit is not None and len(seen) >= limit:
+                    break
+            result[agent_id] = seen
+        return result
+
     def queue_lengths(self) -> dict[QueueKey, int]:
         """Waiting conversations per queue; empty queues are left out."""
         return {key: len(ids) for key, ids in self._queue_orders().items()}

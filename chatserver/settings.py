@@ -135,6 +135,13 @@ OPTIONS: tuple[Option, ...] = (
         _database_url,
         "where conversations are stored (SQLite file by default)",
     ),
+    Option(
+        "sqlite_synchronous",
+        "normal",
+        _choice("normal", "full"),
+        "SQLite durability: normal survives a crash of the server, full also a power cut "
+        "(about ten times slower writes)",
+    ),
     Option("faq_dir", "faq", Path, "directory of <lang>.yaml FAQ files"),
     Option("faq_skip_invalid", "false", _bool, "start even if some FAQ entries are invalid"),
     Option(
@@ -221,6 +228,7 @@ class Settings:
     host: str
     port: int
     database_url: str
+    sqlite_synchronous: str
     faq_dir: Path
     faq_skip_invalid: bool
     faq_reload_interval: int

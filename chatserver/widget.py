@@ -1,5 +1,7 @@
 """The customer chat widget over HTTP: its pages, its static files, and the two small JSON
-resources it reads before it connects (the chat languages, and its own strings).
+resources it reads before it connects (the chat languages, and its own strings). The agents'
+console page (`/console/`) is served here too, with the same headers; it reads the same
+strings.
 
 Owns what browsers are told about those responses (CSP and the other security headers,
 caching). Knows nothing of Socket.IO: the widget speaks `/customer` (docs/protocol.md) like
@@ -23,6 +25,7 @@ from chatserver.settings import Settings
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 DEMO_PAGE = STATIC_DIR / "demo" / "index.html"
 WIDGET_PAGE = STATIC_DIR / "widget" / "index.html"
+CONSOLE_PAGE = STATIC_DIR / "console" / "index.html"
 
 # No build step, so file names carry no content hash: a short freshness, then a cheap
 # revalidation (ETag / Last-Modified -> 304), so a deploy reaches every browser in minutes.
@@ -93,6 +96,19 @@ DEMO_CSP = _csp(
 )
 
 
+# The staff console: the widget's policy, but never framed by anyone (clickjacking).
+CONSOLE_CSP = _csp(
+    "default-src 'none'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    "connect-src 'self'",
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
+)
+
+
 def _page(path: Path, csp: str) -> web.FileResponse:
     return web.FileResponse(
         path,
@@ -125,6 +141,17 @@ async def widget_without_slash(request: web.Request) -> web.Response:
 async def widget(request: web.Request) -> web.FileResponse:
     """The widget's page, meant to be framed by the host site."""
     return _page(WIDGET_PAGE, widget_csp(request.app[SETTINGS]))
+
+
+@routes.get("/console")
+async def console_without_slash(request: web.Request) -> web.Response:
+    raise web.HTTPPermanentRedirect("/console/")
+
+
+@routes.get("/console/")
+async def console(request: web.Request) -> web.FileResponse:
+    """The agents' and supervisors' console (it speaks `/agent`)."""
+    return _page(CONSOLE_PAGE, CONSOLE_CSP)
 
 
 def static_path(relative: str, root: Path = STATIC_DIR) -> Path | None:

@@ -11,7 +11,7 @@ import socketio
 from aiohttp import web
 
 from chatserver.events import Audience, Notify
-from chatserver.keys import METRICS, SERVICES
+from chatserver.keys import METRICS
 from chatserver.models import DomainError
 from chatserver.sockets.payloads import BadRequest, error
 
@@ -78,36 +78,14 @@ class Namespace(socketio.AsyncNamespace):  # type: ignore[misc]
 
 
 async def publish(server: Any, app: web.Application, notifications: Iterable[Notify]) -> None:
-    """Deliver what the use cases returned; queue snapshots are computed per agent."""
-    queue_refresh = False
+    """Deliver what the use cases returned, each to its audience's room."""
     for notify in notifications:
         if notify.audience is Audience.CUSTOMER:
-            await server.emit(
-                notify.event,
-                notify.payload,
-                room=conversation_room(notify.target),
-                namespace=CUSTOMER_NAMESPACE,
-            )
+            room, namespace = conversation_room(notify.target), CUSTOMER_NAMESPACE
         elif notify.audience is Audience.AGENT:
-            if notify.target:
-                await server.emit(
-                    notify.event,
-                    notify.payload,
-                    room=agent_room(notify.target),
-                    namespace=AGENT_NAMESPACE,
-                )
-        elif notify.audience is Audience.SUPERVISORS:
-            await server.emit(
-                notify.event, notify.payload, room=SUPERVISORS_ROOM, namespace=AGENT_NAMESPACE
-            )
+            if not notify.target:
+                continue  # nobody has the conversation yet
+            room, namespace = agent_room(notify.target), AGENT_NAMESPACE
         else:
-            queue_refresh = True
-    if queue_refresh:
-        dispatcher = app[SERVICES].dispatcher
-        for agent_id in dispatcher.connected_agents():
-            await server.emit(
-                "queue",
-                dispatcher.queue_for(agent_id),
-                room=agent_room(agent_id),
-                namespace=AGENT_NAMESPACE,
-            )
+            room, namespace = SUPERVISORS_ROOM, AGENT_NAMESPACE
+        await server.emit(notify.event, notify.payload, room=room, namespace=namespace)
