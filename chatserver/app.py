@@ -253,6 +253,9 @@ async def _disconnect_sockets(app: web.Application) -> None:
     """Close every socket (clients reconnect, to another node if there is one), then stop
     Socket.IO's background tasks; this runs before the store closes."""
     sio = app[SIO]
+    agents = sio.namespace_handlers.get("/agent")
+    if isinstance(agents, AgentNamespace):
+        await agents.close_all()  # no grace-period timer may outlive the store
     if sio.eio.sockets:  # engine.io's disconnect-all fails on an empty set
         await sio.eio.disconnect()
     await sio.shutdown()

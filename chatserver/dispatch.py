@@ -345,6 +345,13 @@ class Dispatcher:
         await self.store.save_conversation(conversation)
         notifications = await self._stop_clocks(conversation, now, resolved=False)
         notifications += await self._routed(events, now)
+        notifications.append(
+            Notify.customer(
+                conversation_id,
+                "closed",
+                {"tracking_number": conversation.tracking_number, "survey": False},
+            )
+        )
         return Outcome(notifications)
 
     async def leave_message(

@@ -244,3 +244,16 @@ async def test_a_conversation_is_found_by_its_tracking_number(store):
     assert found is not None
     assert found.id == "c1"
     assert await store.conversation_by_tracking_number("NOPE") is None
+
+
+@pytest.mark.parametrize(("setting", "pragma"), [("normal", 1), ("full", 2)])
+async def test_sqlite_durability_follows_the_setting(tmp_path, setting, pragma):
+    opened = await open_store(
+        f"sqlite+aiosqlite:///{tmp_path / 'sync.sqlite3'}", sqlite_synchronous=setting
+    )
+    try:
+        async with opened.engine.connect() as connection:
+            value = (await connection.execute(sa.text("PRAGMA synchronous"))).scalar()
+        assert value == pragma
+    finally:
+        await opened.close()

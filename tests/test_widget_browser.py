@@ -15,12 +15,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+import socketio
 
+from chatserver.keys import SERVICES
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, require_browser
 
 TIMEOUT_MS = 15_000
 TOKEN = "chatserver.widget.token"
 HIRAGANA = re.compile(r"[\u3041-\u3096]")
+THAI = re.compile(r"[\u0e00-\u0e7f]")
+TRACKING_NUMBER = re.compile(r"^[2-9A-HJ-NP-TV-Z]{4}-[2-9A-HJ-NP-TV-Z]{4}-[2-9A-HJ-NP-TV-Z]$")
+AGENT_PASSWORD = "a long agent password"
 
 
 @dataclass
@@ -98,6 +103,64 @@ def expect(target: Any) -> Any:
     from playwright.async_api import expect as playwright_expect
 
     return playwright_expect(target)
+
+
+@dataclass
+class Agent:
+    """A support agent on `/agent` (python-socketio), as the console would be."""
+
+    client: socketio.AsyncClient
+    offers: asyncio.Queue[dict[str, Any]] = field(default_factory=asyncio.Queue)
+
+    async def call(self, event: str, data: Any = None) -> Any:
+        return await self.client.call(event, data, namespace="/agent", timeout=10)
+
+    async def next_offer(self) -> dict[str, Any]:
+        offer: dict[str, Any] = await asyncio.wait_for(self.offers.get(), TIMEOUT_MS / 1000)
+        return offer
+
+
+AgentFactory = Callable[..., Awaitable[Agent]]
+
+
+@pytest.fixture
+async def agent_for(server: Any) -> AsyncIterator[AgentFactory]:
+    """Log an agent in and connect them: from then on they are online and get offers."""
+    clients: list[socketio.AsyncClient] = []
+
+    async def make(username: str, name: str, languages: list[str]) -> Agent:
+        accounts = server.app[SERVICES].accounts
+        await accounts.add(
+            username=username,
+            name=name,
+            languages=languages,
+            teams=["technical", "account", "trading"],
+            capacity=3,
+            role="agent",
+            password=AGENT_PASSWORD,
+        )
+        token = (await accounts.login(username, AGENT_PASSWORD)).token
+        client = socketio.AsyncClient(reconnection=False)
+        agent = Agent(client)
+
+        async def offered(data: dict[str, Any]) -> None:
+            agent.offers.put_nowait(data)
+
+        client.on("offer", offered, namespace="/agent")
+        await client.connect(
+            str(server.make_url("/")),
+            namespaces=["/agent"],
+            transports=["websocket"],
+            auth={"token": token},
+            wait_timeout=10,
+        )
+        clients.append(client)
+        return agent
+
+    yield make
+    for client in clients:
+        if client.connected:
+            await client.disconnect()
 
 
 # ---------------------------------------------------------------- against the real server
@@ -227,6 +290,123 @@ async def test_demo_page_shows_the_widget_in_a_frame(server, open_widget):
     assert widget.problems == []
 
 
+async def test_a_customer_who_asks_for_a_person_waits_in_line_then_chats_with_the_agent(
+    server, open_widget, agent_for
+):
+    agent = await agent_for("aiko", "Aiko Tanaka", ["en"])
+    widget = await open_widget(server.make_url("/widget/"))
+    page = widget.page
+    await expect(page.locator("#status")).to_have_attribute(
+        "data-state", "online", timeout=TIMEOUT_MS
+    )
+    talk = page.locator("#talk")
+    await expect(talk).to_have_text("Talk to a person")
+    await talk.click()
+
+    queue = page.locator("#queue")
+    await expect(queue).to_be_visible(timeout=TIMEOUT_MS)
+    await expect(page.locator("#queue-position")).to_have_text("You are number 1 in line")
+    await expect(talk).to_be_hidden()
+    await expect(page.locator(".msg--system").first).to_contain_text("number 1 in line")
+
+    offer = await agent.next_offer()
+    conversation_id = offer["conversation_id"]
+    assert (await agent.call("accept", {"conversation_id": conversation_id}))["ok"] is True
+    await expect(page.locator("#title")).to_have_text(
+        "Chatting with Aiko Tanaka", timeout=TIMEOUT_MS
+    )
+    await expect(queue).to_be_hidden()
+    await expect(page.locator("#avatar-initial")).to_have_text("A")
+
+    reply = "Hello, this is Aiko. How can I help you today?"
+    sent = await agent.call(
+        "message", {"conversation_id": conversation_id, "text": reply, "client_id": "a-1"}
+    )
+    assert sent["ok"] is True
+    bubble = page.locator(".msg--agent")
+    await expect(bubble.locator(".msg-bubble")).to_have_text(reply, timeout=TIMEOUT_MS)
+    await expect(bubble.locator(".msg-author")).to_have_text("Aiko Tanaka")
+    joined = page.locator(".msg--system").filter(has_text="Aiko Tanaka has joined")
+    await expect(joined).to_have_count(1)
+    assert await joined.evaluate("e => getComputedStyle(e).alignSelf") == "center"
+
+    # The customer ends the chat from the header menu, after confirming.
+    await page.locator("#menu-button").click()
+    await page.locator("#end-chat").click()
+    await expect(page.locator("#confirm-end")).to_be_visible()
+    await page.locator("#confirm-end-yes").click()
+    await expect(page.locator("#notice")).to_be_visible(timeout=TIMEOUT_MS)
+    await expect(page.locator("#input")).to_be_disabled()
+    number = page.locator("#notice-tracking .tracking-number")
+    await expect(number).to_have_text(TRACKING_NUMBER)
+
+    await page.locator("#notice-action").click()  # "Start a new conversation"
+    await expect(page.locator("#input")).to_be_enabled(timeout=TIMEOUT_MS)
+    await expect(page.locator("#title")).to_have_text("Customer support")
+    await expect(talk).to_be_visible()
+    await expect(page.locator("#messages .msg")).to_have_count(1)
+    assert widget.problems == []
+
+
+async def test_with_nobody_online_the_customer_leaves_an_email_and_gets_a_tracking_number(
+    server, open_widget
+):
+    widget = await open_widget(server.make_url("/widget/"))
+    page = widget.page
+    await page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    await expect(page.locator("#status")).to_have_attribute(
+        "data-state", "online", timeout=TIMEOUT_MS
+    )
+    await page.locator("#talk").click()
+    form = page.locator("#leave-form")
+    await expect(form).to_be_visible(timeout=TIMEOUT_MS)
+    await expect(page.locator("#composer")).to_be_hidden()
+    await expect(page.locator("#leave-contact-label")).to_have_text("Email address")
+
+    contact = page.locator("#leave-contact")
+    await contact.fill("kenji.example.com")
+    await page.locator("#leave-text").fill("Please tell me when my withdrawal arrives.")
+    await page.locator("#leave-submit").click()
+    await expect(page.locator("#leave-contact-error")).to_have_text(
+        "Please enter a valid email address."
+    )
+    await expect(contact).to_have_attribute("aria-invalid", "true")
+
+    await contact.fill("kenji@example.com")
+    await page.locator("#leave-submit").click()
+    number = page.locator("#leave-tracking .tracking-number")
+    await expect(number).to_have_text(TRACKING_NUMBER, timeout=TIMEOUT_MS)
+    tracking = await number.text_content()
+    await expect(page.locator("#leave-done")).to_contain_text("We will contact you soon")
+    await expect(form).to_be_hidden()
+    await expect(page.locator(".msg--system").last).to_contain_text(str(tracking))
+
+    copy = page.locator("#leave-tracking .tracking-copy")
+    await copy.click()
+    await expect(copy).to_have_text("Copied")
+    assert await page.evaluate("() => navigator.clipboard.readText()") == tracking
+    assert widget.problems == []
+
+
+async def test_a_thai_customer_sees_the_queue_in_thai(server, open_widget, agent_for):
+    agent = await agent_for("malee", "Malee", ["th", "en"])  # online, but never accepts
+    widget = await open_widget(server.make_url("/widget/"), locale="th-TH")
+    page = widget.page
+    await expect(page.locator("#status")).to_have_attribute(
+        "data-state", "online", timeout=TIMEOUT_MS
+    )
+    await expect(page.locator("html")).to_have_attribute("lang", "th")
+    talk = page.locator("#talk")
+    await expect(talk).to_have_text(THAI)
+    await talk.click()
+    position = page.locator("#queue-position")
+    await expect(position).to_have_text("คุณอยู่ลำดับที่ 1 ในคิว", timeout=TIMEOUT_MS)
+    await agent.next_offer()
+    assert THAI.search(await page.locator("#queue").inner_text())
+    await expect(page.locator(".msg--system").first).to_have_text(THAI)
+    assert widget.problems == []
+
+
 # ---------------------------------------------------------------- against a scripted fake
 
 
@@ -242,6 +422,9 @@ class FakeCustomer:
     instead of acknowledging it."""
 
     greeting_meta: dict[str, Any] = field(default_factory=lambda: {"kind": "greeting"})
+    leave_reply: dict[str, Any] = field(
+        default_factory=lambda: {"ok": True, "tracking_number": "K7PX-4QR9-M"}
+    )
     unknown_events: frozenset[str] = frozenset({"choose_suggestion"})
     lose_next_ack: bool = False
     received: list[tuple[str, Any]] = field(default_factory=list)
@@ -325,6 +508,12 @@ class FakeCustomer:
             return {"ok": True, "message": message, "duplicate": False}
         if event == "choose_language":
             return {"ok": True, "conversation": self.conversation(payload["language"])}
+        if event == "request_agent":
+            offline = {"tracking_number": "K7PX-4QR9-M", "options": ["email", "callback"]}
+            ws.send(EVENT_PREFIX + json.dumps(["offline", offline]))
+            return {"ok": True}
+        if event == "leave_message":
+            return self.leave_reply
         return {"ok": False, "error": {"code": "unknown_event", "message": event}}
 
     def _started(self, *, resumed: bool, messages: list[dict[str, Any]]) -> dict[str, Any]:
@@ -404,4 +593,45 @@ async def test_language_confirmation_buttons_choose_the_language(server, open_wi
     await expect(page.locator("html")).to_have_attribute("lang", "ar")
     assert fake.events("choose_language") == [{"language": "ar"}]
     assert fake.events("message") == []
+    assert widget.problems == []
+
+
+async def test_a_decline_offers_a_person_and_the_servers_refusal_is_shown_at_the_field(
+    server, open_widget
+):
+    refusal = {"code": "invalid_payload", "message": "'contact' must be an email address"}
+    fake = FakeCustomer(
+        greeting_meta={"kind": "decline", "score": 0.1, "offer_agent": True},
+        leave_reply={"ok": False, "error": refusal},
+    )
+    widget = await open_widget(server.make_url("/widget/"), fake=fake)
+    page = widget.page
+    choice = page.locator(".msg--bot .msg-choices[data-kind=agent] button")
+    await expect(choice).to_have_text("Talk to a person", timeout=TIMEOUT_MS)
+    await choice.click()
+    await expect(page.locator("#leave-form")).to_be_visible(timeout=TIMEOUT_MS)
+    assert fake.events("request_agent") == [{}]
+    await expect(choice).to_be_hidden()  # the chat is no longer the bot's
+    await expect(page.locator("#talk")).to_be_hidden()
+
+    await page.get_by_role("radio", name="Call me back").check()
+    await expect(page.locator("#leave-contact-label")).to_have_text("Phone number")
+    await expect(page.locator("#leave-contact")).to_have_attribute("type", "tel")
+    await page.locator("#leave-contact").fill("12")
+    await page.locator("#leave-submit").click()
+    await expect(page.locator("#leave-contact-error")).to_have_text(
+        "Please enter a phone number we can call."
+    )
+    assert fake.events("leave_message") == []
+
+    await page.locator("#leave-contact").fill("+60 12-345 6789")
+    await page.locator("#leave-text").fill("After 6 pm please")
+    await page.locator("#leave-submit").click()
+    await expect(page.locator("#leave-contact-error")).to_have_text(
+        "Please enter a phone number we can call.", timeout=TIMEOUT_MS
+    )
+    assert fake.events("leave_message") == [
+        {"kind": "callback", "contact": "+60 12-345 6789", "text": "After 6 pm please"}
+    ]
+    await expect(page.locator("#leave-form")).to_be_visible()
     assert widget.problems == []

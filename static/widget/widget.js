@@ -13,11 +13,16 @@
  * - Receiving: messages are placed by seq and kept once per seq. After a reconnect the
  *   widget resumes with its token (localStorage, shared by the customer's tabs) and the
  *   highest seq it holds; after a reload it holds none, so the whole history comes back.
+ * - Handoff: "Talk to a person" sends `request_agent`; the server answers with `queued`
+ *   (the queue strip), `assigned` (the agent's name in the header), `offline` (the form to
+ *   leave an email address or a phone number) and `closed` pushes. What a reload cannot ask
+ *   the server again (the agent's name, a message left) is remembered per conversation.
  */
 
 const TOKEN_KEY = "chatserver.widget.token";
 const CHOICE_KEY = "chatserver.widget.language";
 const OUTBOX_KEY = "chatserver.widget.outbox";
+const HANDOFF_KEY = "chatserver.widget.handoff";
 
 // An acknowledgement slower than this is treated as lost; the message is sent again
 // (same client_id) rather than waited for forever.
@@ -34,6 +39,20 @@ const FETCH_TIMEOUT_MS = 5000;
 // Codes for which sending the same message again cannot succeed.
 const PERMANENT_ERRORS = new Set(["invalid_payload", "text_too_long", "conversation_closed"]);
 const AUTHORS = new Set(["customer", "bot", "agent", "system"]);
+// Conversation statuses (start's reply) and what the widget shows for each.
+const HANDOFF_OF_STATUS = {
+  bot: "bot",
+  queued: "queued",
+  assigned: "assigned",
+  active: "assigned",
+  offline: "offline",
+  closed: "closed",
+  rated: "closed",
+  abandoned: "closed",
+};
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/u;
+const PHONE = /^\+?[\p{Nd}\s().\/-]+$/u;
+const COPIED_MS = 2000;
 
 /* ---------- strings ---------- */
 
@@ -63,14 +82,14 @@ function errorText(code) {
   }
 }
 
-function authorName(author) {
+function authorName(author, agentName) {
   switch (author) {
     case "customer":
       return _("You");
     case "bot":
       return _("Virtual assistant");
     case "agent":
-      return _("Support agent");
+      return agentName || _("Support agent");
     default:
       return "";
   }
@@ -132,7 +151,25 @@ const state = {
   customerMessages: 0,
   inFlight: null, // client_id of the message whose acknowledgement is awaited
   held: [], // pushed while that acknowledgement is on its way (see onPushed)
+  handoff: newHandoff(),
 };
+
+/**
+ * Where the conversation stands with the team: `status` is bot (the bot answers), queued,
+ * assigned (a person has it), offline (nobody can chat: leave a message), left (a message
+ * was left) or closed.
+ */
+function newHandoff() {
+  return {
+    status: "bot",
+    position: null, // place in the queue, once the server said
+    wait: null, // the estimated wait, worded by the server in the customer's language
+    fallback: false, // widened to colleagues who speak another language
+    agentName: null,
+    trackingNumber: null,
+    requesting: false, // request_agent on its way
+  };
+}
 
 let socket = null;
 let pumping = false;
@@ -160,6 +197,43 @@ const els = {
   inputLabel: byId("input-label"),
   sendLabel: byId("send-label"),
   hint: byId("hint"),
+  send: byId("send"),
+  avatarInitial: byId("avatar-initial"),
+  avatarIcon: byId("avatar-icon"),
+  menuButton: byId("menu-button"),
+  menuLabel: byId("menu-label"),
+  menu: byId("menu"),
+  endChat: byId("end-chat"),
+  noticeTracking: byId("notice-tracking"),
+  actions: byId("actions"),
+  talk: byId("talk"),
+  talkLabel: byId("talk-label"),
+  queue: byId("queue"),
+  queuePosition: byId("queue-position"),
+  queueWait: byId("queue-wait"),
+  queueNote: byId("queue-note"),
+  confirmEnd: byId("confirm-end"),
+  confirmEndText: byId("confirm-end-text"),
+  confirmEndYes: byId("confirm-end-yes"),
+  confirmEndNo: byId("confirm-end-no"),
+  leave: byId("leave"),
+  leaveForm: byId("leave-form"),
+  leaveTitle: byId("leave-title"),
+  leaveKindLabel: byId("leave-kind-label"),
+  leaveKindEmail: byId("leave-kind-email"),
+  leaveKindCallback: byId("leave-kind-callback"),
+  leaveContact: byId("leave-contact"),
+  leaveContactLabel: byId("leave-contact-label"),
+  leaveContactError: byId("leave-contact-error"),
+  leaveText: byId("leave-text"),
+  leaveTextLabel: byId("leave-text-label"),
+  leaveTextError: byId("leave-text-error"),
+  leaveError: byId("leave-error"),
+  leaveSubmit: byId("leave-submit"),
+  leaveDone: byId("leave-done"),
+  leaveDoneTitle: byId("leave-done-title"),
+  leaveTracking: byId("leave-tracking"),
+  leaveNew: byId("leave-new"),
 };
 
 function element(tag, className, text) {
@@ -194,18 +268,37 @@ function applyStrings() {
   els.input.placeholder = _("Type your message…");
   els.sendLabel.textContent = _("Send");
   els.hint.textContent = _("Press Enter to send, Shift+Enter for a new line.");
+  els.menuLabel.textContent = _("More options");
+  els.endChat.textContent = _("End chat");
+  els.talkLabel.textContent = _("Talk to a person");
+  els.confirmEndText.textContent = _("Do you want to end this chat?");
+  els.confirmEndYes.textContent = _("End chat");
+  els.confirmEndNo.textContent = _("Keep chatting");
+  els.leaveTitle.textContent = _("Leave us a message");
+  els.leaveKindLabel.textContent = _("How should we contact you?");
+  els.leaveKindEmail.textContent = _("Email");
+  els.leaveKindCallback.textContent = _("Call me back");
+  els.leaveTextLabel.textContent = _("Your message");
+  els.leaveSubmit.textContent = _("Send message");
+  els.leaveDoneTitle.textContent = _("Thank you. We will contact you soon.");
+  els.leaveNew.textContent = _("Start a new conversation");
   renderConnection();
+  renderHandoff();
+  renderLeaveKind();
   const format = timeFormat();
+  for (const button of els.messages.querySelectorAll(".msg-choices[data-kind=agent] .choice")) {
+    button.textContent = _("Talk to a person");
+  }
   for (const item of els.messages.querySelectorAll(".msg")) {
     const label = item.querySelector(".msg-author");
-    if (label) label.textContent = authorName(item.dataset.author);
+    if (label) label.textContent = authorName(item.dataset.author, item.dataset.agentName);
     const time = item.querySelector("time");
     if (time?.dateTime) time.textContent = format.format(new Date(time.dateTime));
     renderDelivery(item);
-    const group = item.querySelector(".msg-choices");
-    if (group) group.setAttribute("aria-label", choicesLabel(group.dataset.kind));
+    for (const group of item.querySelectorAll(".msg-choices")) {
+      group.setAttribute("aria-label", choicesLabel(group.dataset.kind));
+    }
   }
-  if (!els.notice.hidden) showClosedNotice();
 }
 
 /* ---------- HTTP ---------- */
@@ -378,6 +471,10 @@ function connect() {
   });
   socket.io.on("reconnect_attempt", () => setConnection("reconnecting"));
   socket.on("message", onPushed);
+  socket.on("queued", onQueued);
+  socket.on("assigned", onAssigned);
+  socket.on("offline", onOffline);
+  socket.on("closed", onClosed);
   addEventListener("offline", () => setConnection("offline"));
   addEventListener("online", () => {
     if (socket.connected) {
@@ -446,10 +543,10 @@ async function startConversation({ fresh = false, language = null }) {
   state.conversationId = conversation.id;
   state.token = answer.token;
   state.closed = false;
-  els.notice.hidden = true;
   saveItem("localStorage", TOKEN_KEY, answer.token);
   const messages = (answer.messages || []).filter(isMessage);
   renderMessages(messages);
+  resumeHandoff(conversation.status);
   // Everything up to the conversation's last seq has now been given to us, except what
   // is not meant for customers; a full page means there may be more to fetch.
   const complete = messages.length < RESUME_LIMIT;
@@ -472,6 +569,8 @@ function clearConversation() {
   state.maxSeq = 0;
   state.languageSeq = -1;
   state.customerMessages = 0;
+  state.handoff = newHandoff();
+  renderHandoff();
 }
 
 /* ---------- receiving ---------- */
@@ -547,13 +646,14 @@ function renderMessage(message) {
     item.classList.remove("is-pending");
     delete item.dataset.delivery;
   } else {
-    item = buildMessage(message.author, message.text);
+    item = buildMessage(message.author, message.text, agentNameOf(message));
   }
   item.dataset.seq = String(message.seq);
   if (message.language) item.lang = message.language;
   setTime(item, message.created_at);
   renderDelivery(item);
   if (message.author === "bot") addChoices(item, message.meta);
+  if (message.author === "agent") noteAgent(agentNameOf(message));
   insertBySeq(item, message.seq);
   state.bySeq.set(message.seq, item);
   state.maxSeq = Math.max(state.maxSeq, message.seq);
@@ -563,12 +663,18 @@ function renderMessage(message) {
   }
 }
 
-function buildMessage(author, text) {
+function agentNameOf(message) {
+  const name = message.meta?.agent_name;
+  return typeof name === "string" && name.trim() ? name.trim() : null;
+}
+
+function buildMessage(author, text, agentName = null) {
   const kind = AUTHORS.has(author) ? author : "system";
   const item = element("div", "msg msg--" + kind);
   item.dataset.author = kind;
+  if (kind === "agent" && agentName) item.dataset.agentName = agentName;
   if (kind !== "system") {
-    const label = element("span", "msg-author", authorName(kind));
+    const label = element("span", "msg-author", authorName(kind, agentName));
     label.dir = "auto"; // the page may be right-to-left while its strings are still English
     item.append(label);
   }
@@ -628,11 +734,22 @@ function checkGaps() {
 /* ---------- quick choices ---------- */
 
 function choicesLabel(kind) {
+  if (kind === "agent") return _("Talk to a person");
   return kind === "language_confirm" ? _("Choose a language") : _("Suggested questions");
 }
 
 function addChoices(item, meta) {
   if (!meta || typeof meta !== "object") return;
+  addChoiceGroup(item, meta.kind, choicesOf(meta));
+  if (meta.offer_agent === true || meta.kind === "decline") {
+    // The bot could not help: offer the way to a person right under its message.
+    addChoiceGroup(item, "agent", [
+      { label: _("Talk to a person"), event: "request_agent", payload: {} },
+    ]);
+  }
+}
+
+function choicesOf(meta) {
   let choices = [];
   if (meta.kind === "suggest" && Array.isArray(meta.suggestions)) {
     choices = meta.suggestions
@@ -652,11 +769,15 @@ function addChoices(item, meta) {
         payload: { language: c.language },
       }));
   }
+  return choices;
+}
+
+function addChoiceGroup(item, kind, choices) {
   if (choices.length === 0) return;
   const group = element("div", "msg-choices");
   group.setAttribute("role", "group");
-  group.dataset.kind = meta.kind;
-  group.setAttribute("aria-label", choicesLabel(meta.kind));
+  group.dataset.kind = kind;
+  group.setAttribute("aria-label", choicesLabel(kind));
   for (const choice of choices) {
     const button = element("button", "choice", choice.label);
     button.type = "button";
@@ -678,10 +799,14 @@ async function pickChoice(group, button, choice) {
   const buttons = group.querySelectorAll("button");
   for (const other of buttons) other.disabled = true;
   button.setAttribute("aria-pressed", "true");
-  const answer = await call(choice.event, choice.payload);
+  const answer =
+    choice.event === "request_agent"
+      ? await requestAgent()
+      : await call(choice.event, choice.payload);
   delete group.dataset.busy;
   if (answer?.ok) {
     group.classList.add("is-done");
+    if (choice.event === "request_agent") return;
     acceptReply(answer);
     if (choice.event === "choose_language" && !answer.conversation) {
       useChosenLanguage(choice.payload.language);
@@ -840,10 +965,7 @@ async function pumpOutbox() {
       if (!PERMANENT_ERRORS.has(code)) console.warn("message refused:", code);
       state.failed.set(item.client_id, item);
       setDelivery(item.client_id, "failed", code || "internal_error");
-      if (code === "conversation_closed") {
-        state.closed = true;
-        showClosedNotice();
-      }
+      if (code === "conversation_closed") setClosed(state.handoff.trackingNumber);
     }
   } finally {
     pumping = false;
@@ -852,10 +974,58 @@ async function pumpOutbox() {
 
 /* ---------- notices ---------- */
 
-function showClosedNotice() {
-  els.noticeText.textContent = _("This conversation has ended.");
-  els.noticeAction.textContent = _("Start a new conversation");
-  els.notice.hidden = false;
+/** "Tracking number: XXXX-XXXX-X [Copy]" into `container`, or nothing without a number. */
+function renderTracking(container, number) {
+  container.hidden = !number;
+  if (!number) {
+    container.replaceChildren();
+    return;
+  }
+  const code = container.querySelector(".tracking-number");
+  if (code?.textContent === number) {
+    // Same number: only the words change (a new language), not a running "Copied".
+    container.querySelector(".tracking-label").textContent = _("Tracking number");
+    const copy = container.querySelector(".tracking-copy");
+    if (!copy.dataset.copied) copy.textContent = _("Copy");
+    return;
+  }
+  const label = element("span", "tracking-label", _("Tracking number"));
+  label.dir = "auto";
+  const value = element("code", "tracking-number", number);
+  value.dir = "ltr";
+  const copy = element("button", "link-button tracking-copy", _("Copy"));
+  copy.type = "button";
+  copy.addEventListener("click", () => copyText(value, copy));
+  container.replaceChildren(label, " ", value, " ", copy);
+}
+
+async function copyText(source, button) {
+  const text = source.textContent;
+  let copied = false;
+  try {
+    await navigator.clipboard.writeText(text);
+    copied = true;
+  } catch {
+    // No clipboard API here (plain http, or a frame without the permission): copy the
+    // selection the old way, and leave the number selected for the customer either way.
+    const selection = getSelection();
+    selection.removeAllRanges();
+    const range = document.createRange();
+    range.selectNodeContents(source);
+    selection.addRange(range);
+    try {
+      copied = document.execCommand("copy");
+    } catch {
+      copied = false;
+    }
+  }
+  if (!copied) return;
+  button.dataset.copied = "1";
+  button.textContent = _("Copied");
+  setTimeout(() => {
+    delete button.dataset.copied;
+    button.textContent = _("Copy");
+  }, COPIED_MS);
 }
 
 let transientTimer = null;
@@ -865,6 +1035,342 @@ function showTransientError(text) {
   els.banner.textContent = text;
   clearTimeout(transientTimer);
   transientTimer = setTimeout(renderConnection, 6000);
+}
+
+/* ---------- handoff: a person, the queue, a message left, the end ---------- */
+
+/** What a reload cannot ask the server again, for the current conversation only. */
+function loadMemo() {
+  try {
+    const memo = JSON.parse(loadItem("localStorage", HANDOFF_KEY) || "null");
+    return memo && memo.conversation_id === state.conversationId ? memo : {};
+  } catch {
+    return {};
+  }
+}
+
+function saveMemo() {
+  const h = state.handoff;
+  if (!state.conversationId) return;
+  saveItem(
+    "localStorage",
+    HANDOFF_KEY,
+    JSON.stringify({
+      conversation_id: state.conversationId,
+      agent_name: h.agentName,
+      tracking_number: h.trackingNumber,
+      left: h.status === "left",
+    }),
+  );
+}
+
+/** After `start`: the conversation's status says where it stands with the team. */
+function resumeHandoff(status) {
+  const h = state.handoff;
+  const memo = loadMemo();
+  if (typeof memo.agent_name === "string" && !h.agentName) h.agentName = memo.agent_name;
+  if (typeof memo.tracking_number === "string" && !h.trackingNumber) {
+    h.trackingNumber = memo.tracking_number;
+  }
+  let next = HANDOFF_OF_STATUS[status] ?? h.status;
+  if (next === "offline" && (memo.left || h.status === "left")) next = "left";
+  if (next !== "queued" || h.status !== "queued") {
+    // The position is known again at the next `queued` push; until then, "waiting".
+    h.position = null;
+    h.wait = null;
+    h.fallback = false;
+  }
+  h.status = next;
+  state.closed = next === "closed";
+  renderHandoff();
+}
+
+function onQueued(payload) {
+  if (!payload || typeof payload !== "object" || state.closed) return;
+  const h = state.handoff;
+  h.status = "queued";
+  h.position = Number.isInteger(payload.position) && payload.position > 0 ? payload.position : null;
+  h.wait = typeof payload.wait === "string" && payload.wait.trim() ? payload.wait.trim() : null;
+  h.fallback = payload.fallback === true;
+  if (typeof payload.tracking_number === "string" && payload.tracking_number) {
+    h.trackingNumber = payload.tracking_number;
+  }
+  renderHandoff();
+}
+
+function onAssigned(payload) {
+  if (!payload || typeof payload !== "object" || state.closed) return;
+  const h = state.handoff;
+  const name = payload.agent?.name;
+  if (typeof name === "string" && name.trim()) h.agentName = name.trim();
+  h.status = "assigned";
+  h.position = null;
+  h.wait = null;
+  h.fallback = false;
+  saveMemo();
+  renderHandoff();
+}
+
+function onOffline(payload) {
+  if (state.closed) return;
+  const h = state.handoff;
+  const number = payload?.tracking_number;
+  if (typeof number === "string" && number) h.trackingNumber = number;
+  if (h.status !== "left") h.status = "offline";
+  saveMemo();
+  renderHandoff();
+  scrollToBottom();
+}
+
+function onClosed(payload) {
+  const number = payload?.tracking_number;
+  setClosed(typeof number === "string" && number ? number : state.handoff.trackingNumber);
+}
+
+function setClosed(trackingNumber) {
+  const h = state.handoff;
+  h.status = "closed";
+  h.trackingNumber = trackingNumber || null;
+  state.closed = true;
+  saveMemo();
+  renderHandoff();
+}
+
+/** An agent's message names the agent: the header follows whoever wrote last. */
+function noteAgent(name) {
+  if (!name) return;
+  state.handoff.agentName = name;
+  if (state.handoff.status === "assigned") renderHandoff();
+}
+
+function initialOf(name) {
+  const text = String(name).trim();
+  let first = Array.from(text)[0] || "";
+  if (typeof Intl.Segmenter === "function") {
+    const segment = new Intl.Segmenter().segment(text)[Symbol.iterator]().next();
+    if (!segment.done) first = segment.value.segment;
+  }
+  return first.toLocaleUpperCase();
+}
+
+function setText(node, text) {
+  node.textContent = text || "";
+  node.hidden = !text;
+}
+
+/** Everything that depends on where the conversation stands with the team. */
+function renderHandoff() {
+  const h = state.handoff;
+  const status = h.status;
+  els.root.dataset.handoff = status;
+
+  const agent = status === "assigned" && h.agentName ? h.agentName : null;
+  els.title.textContent = agent
+    ? _("Chatting with {name}", { name: agent })
+    : _("Customer support");
+  els.avatarInitial.textContent = agent ? initialOf(agent) : "";
+  els.avatarInitial.hidden = !agent;
+  els.avatarIcon.toggleAttribute("hidden", Boolean(agent));
+
+  els.actions.hidden = !(status === "bot" && state.conversationId);
+  els.talk.disabled = h.requesting;
+
+  els.queue.hidden = status !== "queued";
+  if (status === "queued") {
+    els.queuePosition.textContent = h.position
+      ? _("You are number {position} in line", { position: h.position })
+      : _("Waiting for a member of our team…");
+    setText(els.queueWait, h.wait ? _("Estimated wait: {wait}", { wait: h.wait }) : "");
+    setText(els.queueNote, h.fallback ? _("An English-speaking colleague may answer.") : "");
+  }
+
+  const leaving = status === "offline" || status === "left";
+  els.leave.hidden = !leaving;
+  els.leaveForm.hidden = status !== "offline";
+  els.leaveDone.hidden = status !== "left";
+  renderTracking(els.leaveTracking, status === "left" ? h.trackingNumber : null);
+
+  const closed = status === "closed";
+  els.composer.hidden = leaving;
+  els.hint.hidden = leaving || closed;
+  els.input.disabled = closed;
+  els.send.disabled = closed;
+  els.notice.hidden = !closed;
+  if (closed) {
+    els.noticeText.textContent = _("This conversation has ended.");
+    els.noticeAction.textContent = _("Start a new conversation");
+    renderTracking(els.noticeTracking, h.trackingNumber);
+    closeEndConfirm();
+  }
+  els.endChat.disabled = closed || !state.conversationId;
+}
+
+/** `request_agent`; resolves to its acknowledgement (null when none came). */
+async function requestAgent() {
+  const h = state.handoff;
+  if (h.requesting) return null;
+  if (!state.started) {
+    showTransientError(_("You are offline. Your messages will be sent when you are back online."));
+    return null;
+  }
+  h.requesting = true;
+  renderHandoff();
+  const answer = await call("request_agent", {});
+  h.requesting = false;
+  const code = answer?.error?.code;
+  if (answer?.ok) {
+    // The `queued` or `offline` push came just before this acknowledgement. Without one
+    // (another tab asked first), the chat is with the team already: it waits.
+    if (state.handoff === h && h.status === "bot") h.status = "queued";
+  } else if (code === "conversation_closed") {
+    setClosed(h.trackingNumber);
+  } else if (code !== "unknown_event") {
+    showTransientError(errorText(code));
+  }
+  renderHandoff();
+  return answer;
+}
+
+async function talkToAPerson() {
+  const answer = await requestAgent();
+  // A server without handoff events: ask in words, its phrase matching may hand off.
+  if (answer?.error?.code === "unknown_event") send(_("Talk to a person"));
+}
+
+/* leave a message */
+
+function leaveKind() {
+  return els.leaveForm.elements.kind.value === "callback" ? "callback" : "email";
+}
+
+function renderLeaveKind() {
+  const email = leaveKind() === "email";
+  els.leaveContactLabel.textContent = email ? _("Email address") : _("Phone number");
+  els.leaveContact.type = email ? "email" : "tel";
+  els.leaveContact.autocomplete = email ? "email" : "tel";
+  els.leaveContact.inputMode = email ? "email" : "tel";
+}
+
+function fieldError(input, node, text) {
+  setText(node, text);
+  if (text) {
+    input.setAttribute("aria-invalid", "true");
+  } else {
+    input.removeAttribute("aria-invalid");
+  }
+}
+
+function contactProblem(kind, contact) {
+  if (kind === "email") {
+    return EMAIL.test(contact) ? null : _("Please enter a valid email address.");
+  }
+  const digits = contact.match(/\p{Nd}/gu)?.length ?? 0;
+  return PHONE.test(contact) && digits >= 6 ? null : _("Please enter a phone number we can call.");
+}
+
+function clearLeaveErrors() {
+  fieldError(els.leaveContact, els.leaveContactError, "");
+  fieldError(els.leaveText, els.leaveTextError, "");
+  setText(els.leaveError, "");
+}
+
+async function submitLeave(event) {
+  event.preventDefault();
+  if (els.leaveForm.dataset.busy) return;
+  clearLeaveErrors();
+  const kind = leaveKind();
+  const contact = els.leaveContact.value.trim();
+  const text = els.leaveText.value.trim();
+  const problem = contactProblem(kind, contact);
+  if (problem) {
+    fieldError(els.leaveContact, els.leaveContactError, problem);
+    els.leaveContact.focus();
+    return;
+  }
+  if (!state.started) {
+    const offline = _("You are offline. Your messages will be sent when you are back online.");
+    setText(els.leaveError, offline);
+    return;
+  }
+  els.leaveForm.dataset.busy = "1";
+  els.leaveSubmit.disabled = true;
+  els.leaveSubmit.textContent = _("Sending…");
+  const answer = await call("leave_message", { kind, contact, text });
+  delete els.leaveForm.dataset.busy;
+  els.leaveSubmit.disabled = false;
+  els.leaveSubmit.textContent = _("Send message");
+  if (answer?.ok) {
+    const h = state.handoff;
+    if (typeof answer.tracking_number === "string" && answer.tracking_number) {
+      h.trackingNumber = answer.tracking_number;
+    }
+    h.status = "left";
+    saveMemo();
+    els.leaveForm.reset();
+    renderLeaveKind();
+    renderHandoff();
+    return;
+  }
+  const code = answer?.error?.code;
+  if (code === "invalid_payload") {
+    // The acknowledgement's message (English, for developers) names the field.
+    if (String(answer.error.message || "").includes("'text'")) {
+      fieldError(els.leaveText, els.leaveTextError, _("Your message is too long."));
+      els.leaveText.focus();
+    } else {
+      const wording =
+        kind === "email"
+          ? _("Please enter a valid email address.")
+          : _("Please enter a phone number we can call.");
+      fieldError(els.leaveContact, els.leaveContactError, wording);
+      els.leaveContact.focus();
+    }
+  } else if (code === "conversation_closed") {
+    setClosed(state.handoff.trackingNumber);
+  } else {
+    setText(els.leaveError, errorText(code));
+  }
+}
+
+/* the header menu, and ending the chat */
+
+function setMenu(open) {
+  els.menu.hidden = !open;
+  els.menuButton.setAttribute("aria-expanded", String(open));
+  if (open && !els.endChat.disabled) els.endChat.focus();
+}
+
+function showEndConfirm() {
+  els.confirmEnd.hidden = false;
+  els.confirmEndNo.focus();
+}
+
+function closeEndConfirm() {
+  els.confirmEnd.hidden = true;
+}
+
+async function endChat() {
+  if (!state.started) {
+    showTransientError(_("You are offline. Your messages will be sent when you are back online."));
+    return;
+  }
+  els.confirmEndYes.disabled = true;
+  const answer = await call("end", {});
+  els.confirmEndYes.disabled = false;
+  closeEndConfirm();
+  if (answer?.ok || answer?.error?.code === "conversation_closed") {
+    // A chat still waiting in the queue ends without a `closed` push: end it here.
+    setClosed(state.handoff.trackingNumber);
+    return;
+  }
+  showTransientError(errorText(answer?.error?.code));
+}
+
+async function startNewConversation() {
+  els.notice.hidden = true;
+  els.leave.hidden = true;
+  forgetConversation();
+  await startConversation({ fresh: true });
 }
 
 /* ---------- input ---------- */
@@ -895,11 +1401,35 @@ function bindUi() {
   });
   els.input.addEventListener("input", resizeInput);
   els.language.addEventListener("change", () => chooseLanguage(els.language.value));
-  els.noticeAction.addEventListener("click", async () => {
-    els.notice.hidden = true;
-    forgetConversation();
-    await startConversation({ fresh: true });
+  els.noticeAction.addEventListener("click", startNewConversation);
+  els.leaveNew.addEventListener("click", startNewConversation);
+  els.talk.addEventListener("click", talkToAPerson);
+  els.leaveForm.addEventListener("submit", submitLeave);
+  els.leaveForm.addEventListener("change", (event) => {
+    if (event.target.name !== "kind") return;
+    renderLeaveKind();
+    fieldError(els.leaveContact, els.leaveContactError, "");
   });
+  els.menuButton.addEventListener("click", () => setMenu(els.menu.hidden));
+  els.menu.addEventListener("keydown", (event) => {
+    if (event.key !== "Escape") return;
+    setMenu(false);
+    els.menuButton.focus();
+  });
+  document.addEventListener("click", (event) => {
+    if (els.menu.hidden || els.menu.contains(event.target)) return;
+    if (els.menuButton.contains(event.target)) return;
+    setMenu(false);
+  });
+  els.endChat.addEventListener("click", () => {
+    setMenu(false);
+    showEndConfirm();
+  });
+  els.confirmEndNo.addEventListener("click", () => {
+    closeEndConfirm();
+    els.input.focus();
+  });
+  els.confirmEndYes.addEventListener("click", endChat);
 }
 
 /* ---------- start-up ---------- */
