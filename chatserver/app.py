@@ -212,10 +212,9 @@ def _update_gauges(dispatcher: Dispatcher, metrics: Metrics) -> None:
     oldest: dict[tuple[str, str], float] = {}
     for key, length in router.queue_lengths().items():
         metrics.queue_length.labels(language=key.language, team=str(key.team)).set(length)
-    for agent_id in dispatcher.connected_agents():
-        for view in router.snapshot(agent_id, now):
-            label = (view.queue.language, str(view.queue.team))
-            oldest[label] = max(oldest.get(label, 0.0), view.waited)
+    for view in router.waiting(now):
+        label = (view.queue.language, str(view.queue.team))
+        oldest[label] = max(oldest.get(label, 0.0), view.waited)
     for (language, team), waited in oldest.items():
         metrics.waiting_age.labels(language=language, team=team).set(waited)
     counts = {str(status): 0 for status in AgentStatus}

@@ -108,6 +108,7 @@ class Dispatcher:
         self.accounts: dict[str, AgentAccount] = {}
         self._clocks = _Clocks()
         self._queue_dirty = False
+        self._sent_queues: dict[str, object] = {}  # agent id -> what their console last got
 
     # -- start-up ---------------------------------------------------------------------
 
@@ -159,9 +160,33 @@ class Dispatcher:
         self._queue_dirty = False
         agent_ids = self.connected_agents()
         snapshots = self.router.snapshots(agent_ids, self.clock.now(), limit=SNAPSHOT_LIMIT)
-        return {
-            agent_id: self._queue_payload(agent_id, snapshots[agent_id]) for agent_id in agent_ids
-        }
+        updates: dict[str, dict[str, Any]] = {}
+        for agent_id in agent_ids:
+            views = snapshots[agent_id]
+            # Countdowns run in the console from remaining_seconds; only a change of who waits
+            # where is worth a new list (supervisors also follow the desk's load).
+            signature = (
+                tuple((v.conversation_id, v.position, v.languages, v.offered_to) for v in views),
+                self._desk_signature() if self._supervises(agent_id) else None,
+            )
+            if self._sent_queues.get(agent_id) == signature:
+                continue
+            self._sent_queues[agent_id] = signature
+            updates[agent_id] = self._queue_payload(agent_id, views)
+        return updates
+
+    def _supervises(self, agent_id: str) -> bool:
+        account = self.accounts.get(agent_id)
+        return account is not None and account.role.supervises
+
+    def _desk_signature(self) -> tuple[object, ...]:
+        return (
+            tuple(sorted(self.router.queue_lengths().items())),
+            tuple(
+                (a, self.router.agent_status(a), len(self.router.agent_conversations(a)))
+                for a in self.accounts
+            ),
+        )
 
     def queue_for(self, agent_id: str) -> dict[str, Any]:
         """What an agent's console shows of the queue; supervisors also see the desk."""
@@ -217,9 +242,9 @@ class Dispatcher:
             sla.policy_for(sla.Channel.CHAT, handoff.priority, self.policies), conversation.id, now
         )
         self._clocks.by_conversation[conversation.id] = applied
-        await self.store.save_sla(applied, conversation)
+        await self.store.save_sla(applied, conversation, new=True)
         self.observe("handoff", {"reason": str(handoff.reason)})
-        return Outcome(await self._routed(events, now))
+        return Outcome(await self._routed(events, now, known=conversation))
 
     async def accept(self, agent_id: str, conversation_id: str) -> Outcome:
         now = self.clock.now()
@@ -401,13 +426,24 @@ class Dispatcher:
 
     # -- inside -----------------------------------------------------------------------
 
-    async def _routed(self, events: Sequence[routing.RoutingEvent], now: datetime) -> list[Notify]:
-        """Apply the router's events to conversations and say who must hear what."""
+    async def _routed(
+        self,
+        events: Sequence[routing.RoutingEvent],
+        now: datetime,
+        *,
+        known: Conversation | None = None,
+    ) -> list[Notify]:
+        """Apply the router's events to conversations and say who must hear what. `known`
+        is a conversation the caller has just saved, so it need not be read again."""
         out: list[Notify] = []
         moved: list[str] = []  # customers whose place in line may have changed
         for event in events:
             if isinstance(event, routing.Queued | routing.Requeued):
-                conversation = await self._conversation(event.conversation_id)
+                conversation = (
+                    known
+                    if known is not None and known.id == event.conversation_id
+                    else await self._conversation(event.conversation_id)
+                )
                 if isinstance(event, routing.Requeued) and event.was_assigned:
                     conversation = replace(
                         conversation.transition(ConversationStatus.QUEUED, now), agent_id=None

@@ -754,6 +754,11 @@ class Router:
             if e.queue.team in profile.teams and not profile.languages.isdisjoint(e.languages)
         ]
 
+    def waiting(self, now: datetime) -> list[WaitingView]:
+        """Every waiting conversation, in queue order (for gauges and supervisors)."""
+        positions = self._positions()
+        return [self._view(e, positions[e.conversation_id], now) for e in self._ordered()]
+
     def views(self, conversation_ids: Iterable[str], now: datetime) -> list[WaitingView]:
         """Several waiting conversations at once (queue order computed once); ids the router
         does not hold as waiting are left out."""

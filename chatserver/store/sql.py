@@ -71,6 +71,9 @@ _NEXT_SEQ = (
     .returning(conversations.c.last_seq)
 )
 _INSERT_MESSAGE = messages.insert()
+_SAVE_SLA = applied_slas.update().where(
+    applied_slas.c.conversation_id == sa.bindparam("b_conversation_id")
+)
 
 
 class SqlStore:
@@ -124,8 +127,11 @@ class SqlStore:
     async def conversation_by_tracking_number(self, number: str) -> Conversation | None:
         return await self._one_conversation(_CONVERSATION_BY["tracking_number"], number)
 
-    async def save_sla(self, sla: AppliedSla, conversation: Conversation) -> None:
-        """Store an SLA's clocks (insert or replace): deadlines outlive the process."""
+    async def save_sla(
+        self, sla: AppliedSla, conversation: Conversation, *, new: bool = False
+    ) -> None:
+        """Store an SLA's clocks (insert or replace): deadlines outlive the process. `new`:
+        the caller knows there is no row yet, so it is inserted at once."""
         frt = sla.first_response
         values = {
             "state": sla.to_dict(),
@@ -140,10 +146,13 @@ class SqlStore:
             ),
         }
         async with self._write() as connection:
+            if new:
+                await connection.execute(
+                    applied_slas.insert(), {"conversation_id": sla.conversation_id, **values}
+                )
+                return
             updated = await connection.execute(
-                applied_slas.update()
-                .where(applied_slas.c.conversation_id == sla.conversation_id)
-                .values(**values)
+                _SAVE_SLA, {"b_conversation_id": sla.conversation_id, **values}
             )
             if updated.rowcount == 0:
                 await connection.execute(
