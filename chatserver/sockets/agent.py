@@ -42,6 +42,7 @@ class AgentNamespace(Namespace):
         super().__init__(AGENT_NAMESPACE, app)
         self._sockets: dict[str, set[str]] = {}  # agent id -> socket ids
         self._leaving: dict[str, asyncio.Task[None]] = {}  # agent id -> grace timer
+        self._closing = False  # the server is stopping: disconnects are not agents leaving
 
     def handlers(self) -> dict[str, Handler]:
         return {
@@ -81,7 +82,7 @@ class AgentNamespace(Namespace):
         agent_id = session.get("agent_id")
         sockets = self._sockets.get(agent_id, set())
         sockets.discard(sid)
-        if agent_id and not sockets:
+        if agent_id and not sockets and not self._closing:
             grace = self.app[SETTINGS].agent_grace_seconds
             self._leaving[agent_id] = asyncio.create_task(self._leave_after(agent_id, grace))
 
@@ -94,7 +95,9 @@ class AgentNamespace(Namespace):
         await self.publish(outcome.notifications)
 
     async def close_all(self) -> None:
-        for task in self._leaving.values():
+        """The server stops: no grace timer may run on (or be started) after this."""
+        self._closing = True
+        for task in list(self._leaving.values()):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
