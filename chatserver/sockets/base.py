@@ -3,6 +3,7 @@ every event, error codes instead of stack traces, and publishing the use cases' 
 
 from __future__ import annotations
 
+import abc
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
@@ -32,15 +33,16 @@ def agent_room(agent_id: str) -> str:
     return f"agent:{agent_id}"
 
 
-class Namespace(socketio.AsyncNamespace):  # type: ignore[misc]
+class Namespace(socketio.AsyncNamespace, abc.ABC):  # type: ignore[misc]
     """Dispatches client events to `handlers()`; each is acknowledged with ok or an error."""
 
     def __init__(self, namespace: str, app: web.Application) -> None:
         super().__init__(namespace)
         self.app = app
 
+    @abc.abstractmethod
     def handlers(self) -> dict[str, Handler]:
-        raise NotImplementedError  # each namespace lists its client events
+        """The client events this namespace answers, by name; others get `unknown_event`."""
 
     async def trigger_event(self, event: str, *args: Any) -> Any:
         if event in ("connect", "disconnect"):
