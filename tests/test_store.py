@@ -257,3 +257,14 @@ async def test_sqlite_durability_follows_the_setting(tmp_path, setting, pragma):
         assert value == pragma
     finally:
         await opened.close()
+
+
+async def test_a_closed_store_refuses_work_instead_of_reopening(tmp_path):
+    from chatserver.store.sql import StoreClosed
+
+    opened = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'closed.sqlite3'}")
+    await opened.close()
+    with pytest.raises(StoreClosed):
+        await opened.get_conversation("c1")
+    with pytest.raises(StoreClosed):
+        await opened.append_message(customer_message("m1", "late"))

@@ -76,14 +76,26 @@ _SAVE_SLA = applied_slas.update().where(
 )
 
 
+class StoreClosed(RuntimeError):
+    pass
+
+
 class SqlStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._is_sqlite = engine.dialect.name == "sqlite"
         self._write_lock = asyncio.Lock()
+        self._closed = False
+
+    @contextlib.asynccontextmanager
+    async def _read(self) -> AsyncIterator[AsyncConnection]:
+        self._check_open()
+        async with self.engine.connect() as connection:
+            yield connection
 
     @contextlib.asynccontextmanager
     async def _write(self) -> AsyncIterator[AsyncConnection]:
+        self._check_open()
         if self._is_sqlite:
             async with self._write_lock, self.engine.begin() as connection:
                 yield connection
@@ -114,7 +126,7 @@ class SqlStore:
         return await self._one_conversation(_CONVERSATION_BY["token_hash"], token_hash)
 
     async def _one_conversation(self, query: sa.Select[Any], key: str) -> Conversation | None:
-        async with self.engine.connect() as connection:
+        async with self._read() as connection:
             row = (await connection.execute(query, {"key": key})).first()
         return _conversation(row._mapping) if row is not None else None
 
@@ -163,14 +175,14 @@ class SqlStore:
         query = sa.select(applied_slas.c.state).where(
             applied_slas.c.conversation_id == conversation_id
         )
-        async with self.engine.connect() as connection:
+        async with self._read() as connection:
             state = (await connection.execute(query)).scalar()
         return AppliedSla.from_dict(state) if state is not None else None
 
     async def pending_slas(self) -> list[AppliedSla]:
         """Every SLA with a deadline still to come (to re-arm timers after a restart)."""
         query = sa.select(applied_slas.c.state).where(applied_slas.c.next_deadline.is_not(None))
-        async with self.engine.connect() as connection:
+        async with self._read() as connection:
             states = (await connection.execute(query)).scalars().all()
         return [AppliedSla.from_dict(state) for state in states]
 
@@ -189,7 +201,7 @@ class SqlStore:
             .where(applied_slas.c.handed_off_at >= since, applied_slas.c.handed_off_at < until)
             .order_by(applied_slas.c.handed_off_at)
         )
-        async with self.engine.connect() as connection:
+        async with self._read() as connection:
             rows = (await connection.execute(query)).all()
         return [dict(row._mapping) for row in rows]
 
@@ -245,7 +257,7 @@ class SqlStore:
         query = sa.select(messages).where(
             messages.c.conversation_id == conversation_id, messages.c.client_id == client_id
         )
-        async with self.engine.connect() as connection:
+        async with self._read() as connection:
             row = (await connection.execute(query)).first()
         return _message(row._mapping) if row is not None else None
 
@@ -258,7 +270,7 @@ class SqlStore:
             .order_by(messages.c.seq)
             .limit(limit)
         )
-        async with self.engine.connect() as connection:
+        async with self._read() as connection:
             rows = (await connection.execute(query)).all()
         return [_message(row._mapping) for row in rows]
 
@@ -278,7 +290,7 @@ class SqlStore:
 
     async def faq_choices(self, *, limit: int = 1000) -> list[FaqChoice]:
         query = sa.select(faq_choices).order_by(faq_choices.c.created_at.desc()).limit(limit)
-        async with self.engine.connect() as connection:
+        async with self._read() as connection:
             rows = (await connection.execute(query)).all()
         return [
             FaqChoice(
@@ -320,12 +332,12 @@ class SqlStore:
         return await self._one_agent(agents.c.username == username)
 
     async def _one_agent(self, where: sa.ColumnElement[bool]) -> AgentAccount | None:
-        async with self.engine.connect() as connection:
+        async with self._read() as connection:
             row = (await connection.execute(sa.select(agents).where(where))).first()
         return _agent(row._mapping) if row is not None else None
 
     async def agents(self) -> list[AgentAccount]:
-        async with self.engine.connect() as connection:
+        async with self._read() as connection:
             rows = (await connection.execute(sa.select(agents).order_by(agents.c.username))).all()
         return [_agent(row._mapping) for row in rows]
 
@@ -346,7 +358,7 @@ class SqlStore:
 
     async def session(self, token_hash: str) -> Session | None:
         query = sa.select(agent_sessions).where(agent_sessions.c.token_hash == token_hash)
-        async with self.engine.connect() as connection:
+        async with self._read() as connection:
             row = (await connection.execute(query)).first()
         if row is None:
             return None
@@ -359,11 +371,17 @@ class SqlStore:
             )
 
     async def ping(self) -> None:
-        async with self.engine.connect() as connection:
+        async with self._read() as connection:
             await connection.execute(sa.text("SELECT 1"))
 
     async def close(self) -> None:
+        self._closed = True
         await self.engine.dispose()
+
+    def _check_open(self) -> None:
+        """A handler still running while the server stops must not reopen the database."""
+        if self._closed:
+            raise StoreClosed("the store is closed: the server is stopping")
 
 
 def _conversation_values(conversation: Conversation) -> dict[str, Any]:
