@@ -20,6 +20,8 @@
  *   each `sla_warning` (which carries both a due time and the seconds left).
  */
 
+import { newClientId, sleep, translate } from "/static/shared/common.js";
+
 const SESSION_KEY = "chatserver.console.session";
 const OUTBOX_KEY = "chatserver.console.outbox";
 const NOTES_KEY = "chatserver.console.notes";
@@ -67,13 +69,7 @@ let strings = {};
 
 /** The translation of `msgid`, with {name} placeholders filled from `values`. */
 function _(msgid, values) {
-  let text = Object.hasOwn(strings, msgid) ? strings[msgid] : msgid;
-  if (values) {
-    for (const [name, value] of Object.entries(values)) {
-      text = text.split("{" + name + "}").join(String(value));
-    }
-  }
-  return text;
+  return translate(strings, msgid, values);
 }
 
 function teamName(team) {
@@ -1638,18 +1634,6 @@ function scrollToBottom(chat) {
 
 /* ---------- sending (outbox) ---------- */
 
-function newClientId() {
-  if (typeof crypto.randomUUID === "function") return crypto.randomUUID();
-  // randomUUID needs a secure context (https or localhost); plain http gets the same
-  // 122 random bits by hand.
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  bytes[6] = (bytes[6] & 0x0f) | 0x40;
-  bytes[8] = (bytes[8] & 0x3f) | 0x80;
-  const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-  return [hex.slice(0, 8), hex.slice(8, 12), hex.slice(12, 16), hex.slice(16, 20), hex.slice(20)]
-    .join("-");
-}
-
 function saveOutbox() {
   const items = state.outbox.map(({ client_id, conversation_id, kind, text }) => ({
     client_id,
@@ -1728,7 +1712,6 @@ function retryFailed(clientId) {
   pumpOutbox();
 }
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Send the outbox in order, one at a time, while connected. */
 async function pumpOutbox() {

@@ -19,6 +19,8 @@
  *   the server again (the agent's name, a message left) is remembered per conversation.
  */
 
+import { newClientId, sleep, translate } from "/static/shared/common.js";
+
 const TOKEN_KEY = "chatserver.widget.token";
 const CHOICE_KEY = "chatserver.widget.language";
 const OUTBOX_KEY = "chatserver.widget.outbox";
@@ -60,13 +62,7 @@ let strings = {};
 
 /** The translation of `msgid`, with {name} placeholders filled from `values`. */
 function _(msgid, values) {
-  let text = Object.hasOwn(strings, msgid) ? strings[msgid] : msgid;
-  if (values) {
-    for (const [name, value] of Object.entries(values)) {
-      text = text.split("{" + name + "}").join(String(value));
-    }
-  }
-  return text;
+  return translate(strings, msgid, values);
 }
 
 function errorText(code) {
@@ -837,18 +833,6 @@ function acceptReply(answer) {
 
 /* ---------- sending ---------- */
 
-function newClientId() {
-  if (typeof crypto.randomUUID === "function") return crypto.randomUUID();
-  // randomUUID needs a secure context (https or localhost); plain http gets the same
-  // 122 random bits by hand.
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  bytes[6] = (bytes[6] & 0x0f) | 0x40;
-  bytes[8] = (bytes[8] & 0x3f) | 0x80;
-  const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-  return [hex.slice(0, 8), hex.slice(8, 12), hex.slice(12, 16), hex.slice(16, 20), hex.slice(20)]
-    .join("-");
-}
-
 function saveOutbox() {
   const items = state.outbox.map(({ client_id, text }) => ({ client_id, text }));
   saveItem("sessionStorage", OUTBOX_KEY, items.length ? JSON.stringify(items) : null);
@@ -926,7 +910,6 @@ function retryFailed(clientId) {
   pumpOutbox();
 }
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Send the outbox in order, one message at a time, while this connection has started. */
 async function pumpOutbox() {
