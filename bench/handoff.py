@@ -171,7 +171,7 @@ def write_section(path: Path, body: str) -> None:
 
 async def main_async(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory() as tmp:
-        database_url = f"sqlite+aiosqlite:///{tmp}/bench.sqlite3"
+        database_url = f"sqlite:///{tmp}/bench.sqlite3"
         agents = await create_agents(database_url, args.agents)
         port = free_port()
         env = {

@@ -99,8 +99,9 @@ def _fallbacks(raw: str) -> dict[str, tuple[str, ...]]:
 
 
 def _database_url(raw: str) -> str:
-    if not raw.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
-        raise ValueError("expected sqlite+aiosqlite:///PATH or postgresql+asyncpg://...")
+    # sqlite+aiosqlite and postgresql+asyncpg are the spellings of earlier versions.
+    if not raw.startswith(("sqlite://", "sqlite+aiosqlite://", "postgresql")):
+        raise ValueError("expected sqlite:///PATH or postgresql://USER@HOST/DATABASE")
     return raw
 
 
@@ -131,7 +132,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("port", "8080", _int_range(0, 65535), "TCP port to listen on (0 picks a free one)"),
     Option(
         "database_url",
-        "sqlite+aiosqlite:///var/chatserver.sqlite3",
+        "sqlite:///var/chatserver.sqlite3",
         _database_url,
         "where conversations are stored (SQLite file by default)",
     ),

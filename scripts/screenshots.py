@@ -212,7 +212,7 @@ async def widget_server() -> AsyncIterator[tuple[str, socketio.AsyncClient]]:
     with tempfile.TemporaryDirectory() as scratch:
         settings = Settings.defaults(
             port=free_port(),
-            database_url=f"sqlite+aiosqlite:///{Path(scratch) / 'widget.sqlite3'}",
+            database_url=f"sqlite:///{Path(scratch) / 'widget.sqlite3'}",
             faq_dir=ROOT / "faq",
             locales_dir=ROOT / "locales",
             agent_grace_seconds=0,
@@ -309,7 +309,7 @@ async def main() -> int:
     with tempfile.TemporaryDirectory() as scratch:
         settings = Settings.defaults(
             port=free_port(),
-            database_url=f"sqlite+aiosqlite:///{Path(scratch) / 'screens.sqlite3'}",
+            database_url=f"sqlite:///{Path(scratch) / 'screens.sqlite3'}",
             faq_dir=ROOT / "faq",
             locales_dir=ROOT / "locales",
             identity_secret=IDENTITY_SECRET,

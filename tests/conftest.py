@@ -48,7 +48,7 @@ def db_path(tmp_path: Path) -> Path:
 @pytest.fixture
 def settings(db_path: Path) -> Settings:
     return Settings.defaults(
-        database_url=f"sqlite+aiosqlite:///{db_path}",
+        database_url=f"sqlite:///{db_path}",
         faq_dir=ROOT / "faq",
         locales_dir=ROOT / "locales",
         max_message_chars=500,

@@ -157,7 +157,7 @@ async def test_a_username_is_unique(server):
 
 
 def test_agents_add_and_list_from_the_command_line(tmp_path):
-    env = {**os.environ, "CHATSERVER_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'a.db'}"}
+    env = {**os.environ, "CHATSERVER_DATABASE_URL": f"sqlite:///{tmp_path / 'a.db'}"}
 
     def run(*args, stdin=""):
         return subprocess.run(

@@ -153,7 +153,7 @@ def test_the_server_refuses_to_start_on_an_invalid_faq(tmp_path):
         **os.environ,
         "CHATSERVER_FAQ_DIR": str(tmp_path),
         "CHATSERVER_PORT": "0",
-        "CHATSERVER_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite3'}",
+        "CHATSERVER_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
     }
     result = subprocess.run(
         [sys.executable, "-m", "chatserver"],

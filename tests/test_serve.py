@@ -26,7 +26,7 @@ def test_serve_starts_logs_json_and_shuts_down_gracefully(tmp_path):
     env = {
         **os.environ,
         "CHATSERVER_PORT": str(port),
-        "CHATSERVER_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'serve.sqlite3'}",
+        "CHATSERVER_DATABASE_URL": f"sqlite:///{tmp_path / 'serve.sqlite3'}",
         "CHATSERVER_LOG_FORMAT": "json",
     }
     process = subprocess.Popen(

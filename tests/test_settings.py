@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_defaults_are_the_embedded_set_up():
     settings = Settings.from_env({})
     assert (settings.host, settings.port) == ("127.0.0.1", 8080)
-    assert settings.database_url.startswith("sqlite+aiosqlite:///var/")
+    assert settings.database_url.startswith("sqlite:///var/")
     assert settings.languages == CHAT_LANGUAGES
     assert len(settings.languages) == 15
     assert settings.cors_allowed_origins is None  # same origin only

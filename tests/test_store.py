@@ -23,7 +23,7 @@ T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 @pytest.fixture(params=["sqlite", "postgresql"])
 async def store_url(request, tmp_path) -> AsyncIterator[str]:
     if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'store.sqlite3'}"
+        yield f"sqlite:///{tmp_path / 'store.sqlite3'}"
         return
     base = require_postgres()
     name = f"chat_test_{uuid.uuid4().hex[:12]}"
@@ -160,20 +160,19 @@ async def test_everything_survives_closing_and_reopening(store_url):
         await second.close()
 
 
+def scalar(sql: str):
+    """An operation for `SqlStore.read`: the first column of the first row."""
+    return lambda connection: connection.execute(sa.text(sql)).scalar()
+
+
 async def test_schema_version_is_recorded(store):
-    async with store.engine.connect() as connection:
-        version = (
-            await connection.execute(sa.text("SELECT max(version) FROM schema_migrations"))
-        ).scalar()
-    assert version == SCHEMA_VERSION
+    assert await store.read(scalar("SELECT max(version) FROM schema_migrations")) == SCHEMA_VERSION
 
 
 async def test_sqlite_runs_in_wal_mode(tmp_path):
-    opened = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'wal.sqlite3'}")
+    opened = await open_store(f"sqlite:///{tmp_path / 'wal.sqlite3'}")
     try:
-        async with opened.engine.connect() as connection:
-            mode = (await connection.execute(sa.text("PRAGMA journal_mode"))).scalar()
-        assert mode == "wal"
+        assert await opened.read(scalar("PRAGMA journal_mode")) == "wal"
     finally:
         await opened.close()
 
@@ -191,12 +190,24 @@ V1_SCHEMA = (
 )
 
 
-async def test_a_version_1_database_is_upgraded_in_place(store_url):
-    engine = create_async_engine(store_url)
-    async with engine.begin() as connection:
-        for statement in V1_SCHEMA:
+async def run_raw(url: str, statements: tuple[str, ...]) -> None:
+    """Plain SQL on a database the store has not opened (it would migrate it)."""
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url)
+        with engine.begin() as connection:
+            for statement in statements:
+                connection.execute(sa.text(statement))
+        engine.dispose()
+        return
+    async_engine = create_async_engine(url)
+    async with async_engine.begin() as connection:
+        for statement in statements:
             await connection.execute(sa.text(statement))
-    await engine.dispose()
+    await async_engine.dispose()
+
+
+async def test_a_version_1_database_is_upgraded_in_place(store_url):
+    await run_raw(store_url, V1_SCHEMA)
 
     upgraded = await open_store(store_url)
     try:
@@ -204,11 +215,10 @@ async def test_a_version_1_database_is_upgraded_in_place(store_url):
         assert conversation is not None
         assert conversation.language == "th"
         assert conversation.language_source == "default"
-        async with upgraded.engine.connect() as connection:
-            versions = (
-                await connection.execute(sa.text("SELECT version FROM schema_migrations"))
-            ).scalars()
-            assert sorted(versions) == list(range(1, SCHEMA_VERSION + 1))
+        versions = await upgraded.read(
+            lambda c: c.execute(sa.text("SELECT version FROM schema_migrations")).scalars().all()
+        )
+        assert sorted(versions) == list(range(1, SCHEMA_VERSION + 1))
     finally:
         await upgraded.close()
 
@@ -248,13 +258,9 @@ async def test_a_conversation_is_found_by_its_tracking_number(store):
 
 @pytest.mark.parametrize(("setting", "pragma"), [("normal", 1), ("full", 2)])
 async def test_sqlite_durability_follows_the_setting(tmp_path, setting, pragma):
-    opened = await open_store(
-        f"sqlite+aiosqlite:///{tmp_path / 'sync.sqlite3'}", sqlite_synchronous=setting
-    )
+    opened = await open_store(f"sqlite:///{tmp_path / 'sync.sqlite3'}", sqlite_synchronous=setting)
     try:
-        async with opened.engine.connect() as connection:
-            value = (await connection.execute(sa.text("PRAGMA synchronous"))).scalar()
-        assert value == pragma
+        assert await opened.read(scalar("PRAGMA synchronous")) == pragma
     finally:
         await opened.close()
 
@@ -262,9 +268,63 @@ async def test_sqlite_durability_follows_the_setting(tmp_path, setting, pragma):
 async def test_a_closed_store_refuses_work_instead_of_reopening(tmp_path):
     from chatserver.store.sql import StoreClosed
 
-    opened = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'closed.sqlite3'}")
+    opened = await open_store(f"sqlite:///{tmp_path / 'closed.sqlite3'}")
     await opened.close()
     with pytest.raises(StoreClosed):
         await opened.get_conversation("c1")
     with pytest.raises(StoreClosed):
         await opened.append_message(customer_message("m1", "late"))
+
+
+async def test_the_async_sqlite_url_of_earlier_versions_still_opens(tmp_path):
+    path = tmp_path / "legacy.sqlite3"
+    opened = await open_store(f"sqlite+aiosqlite:///{path}")
+    try:
+        await a_conversation(opened)
+        assert (await opened.get_conversation("c1")) is not None
+    finally:
+        await opened.close()
+    assert path.exists()
+
+
+async def test_sqlite_moves_the_wal_into_the_database_off_the_event_loop(tmp_path):
+    from chatserver.store import sql
+
+    opened = await open_store(f"sqlite:///{tmp_path / 'wal.sqlite3'}")
+    wal = tmp_path / "wal.sqlite3-wal"
+    try:
+        assert await opened.read(scalar("PRAGMA wal_autocheckpoint")) == 0
+        await a_conversation(opened)
+        for n in range(50):
+            await opened.append_message(customer_message(f"m{n}", "x" * 2000))
+        assert wal.stat().st_size > 50 * 2000
+        # The checkpointer runs every CHECKPOINT_INTERVAL: after it, the WAL is all copied.
+        await asyncio.sleep(sql.CHECKPOINT_INTERVAL * 2.5)
+        busy, frames, copied = await opened.read(
+            lambda c: c.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").first()
+        )
+        assert (busy, copied) == (0, frames)
+    finally:
+        await opened.close()
+    # Closing truncates the WAL: the database file alone holds everything.
+    assert not wal.exists() or wal.stat().st_size == 0
+    reopened = await open_store(f"sqlite:///{tmp_path / 'wal.sqlite3'}")
+    try:
+        assert len(await reopened.messages("c1")) == 50
+    finally:
+        await reopened.close()
+
+
+async def test_sqlite_with_full_durability_commits_off_the_event_loop(tmp_path):
+    opened = await open_store(f"sqlite:///{tmp_path / 'full.sqlite3'}", sqlite_synchronous="full")
+    try:
+        await a_conversation(opened)
+        first, second = await asyncio.gather(
+            opened.append_message(customer_message("m1", "one", client_id="k")),
+            opened.append_message(customer_message("m2", "one", client_id="k")),
+        )
+        assert first.message.seq == second.message.seq == 1
+        assert [m.text for m in await opened.messages("c1")] == ["one"]
+        assert await opened.read(scalar("PRAGMA wal_autocheckpoint")) == 1000
+    finally:
+        await opened.close()
