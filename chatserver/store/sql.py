@@ -139,6 +139,23 @@ class SqlStore:
     async def conversation_by_tracking_number(self, number: str) -> Conversation | None:
         return await self._one_conversation(_CONVERSATION_BY["tracking_number"], number)
 
+    async def open_handoffs(self) -> list[Conversation]:
+        """Conversations with the team (queued, assigned, active), oldest handoff first: the
+        live queue to rebuild after a restart."""
+        handed_off = (
+            ConversationStatus.QUEUED,
+            ConversationStatus.ASSIGNED,
+            ConversationStatus.ACTIVE,
+        )
+        query = (
+            sa.select(conversations)
+            .where(conversations.c.status.in_([str(s) for s in handed_off]))
+            .order_by(conversations.c.handed_off_at, conversations.c.id)
+        )
+        async with self._read() as connection:
+            rows = (await connection.execute(query)).all()
+        return [_conversation(row._mapping) for row in rows]
+
     async def save_sla(
         self, sla: AppliedSla, conversation: Conversation, *, new: bool = False
     ) -> None:
