@@ -113,7 +113,7 @@ async def _services(app: web.Application, *, clock: Clock, ids: IdFactory) -> As
         matcher=lambda: bot.matcher,
         observe=partial(observe, app[METRICS]),
     )
-    await dispatcher.restore()
+    await dispatcher.restore(agent_grace=timedelta(seconds=settings.agent_grace_seconds))
     desk = Desk(
         store=store,
         bot=bot,

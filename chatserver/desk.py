@@ -77,6 +77,7 @@ class Started:
     token: str
     resumed: bool
     messages: list[Message]  # the greeting for a new conversation; what was missed on resume
+    notifications: list[Notify] = field(default_factory=list)  # e.g. the place in line
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +134,15 @@ class Desk:
             missed = await self.store.messages(
                 conversation.id, after_seq=last_seq, limit=RESUME_LIMIT
             )
-            return Started(conversation, token, resumed=True, messages=missed)
+            # The widget shows the place in line only from a `queued` push.
+            standing = (
+                self.dispatcher.standing(conversation.id)
+                if conversation.status is ConversationStatus.QUEUED
+                else []
+            )
+            return Started(
+                conversation, token, resumed=True, messages=missed, notifications=standing
+            )
 
         chosen = negotiate([choice], self.languages) if choice else None
         hinted = negotiate(hints, self.languages)

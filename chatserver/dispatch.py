@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from chatserver import routing, sla
@@ -109,30 +109,107 @@ class Dispatcher:
         self._clocks = _Clocks()
         self._queue_dirty = False
         self._sent_queues: dict[str, object] = {}  # agent id -> what their console last got
+        # Agents who held chats when the process stopped -> when `tick` gives up on them.
+        self._returning: dict[str, datetime] = {}
 
     # -- start-up ---------------------------------------------------------------------
 
-    async def restore(self) -> None:
-        """Re-arm the SLA clocks that were running when the process stopped."""
+    async def restore(self, *, agent_grace: timedelta = timedelta(0)) -> None:
+        """Rebuild the live queue and SLA clocks after a restart, before anyone reconnects.
+
+        Waiting chats are held even though no agent is online yet. An agent who held chats
+        keeps them if they come online within `agent_grace`, as after a dropped connection;
+        otherwise `tick` re-queues them at the head.
+        """
+        now = self.clock.now()
+        events: list[routing.RoutingEvent] = []
+        restored: set[str] = set()
+        for conversation in await self.store.open_handoffs():
+            team, priority = conversation.team, conversation.priority
+            handed_off_at = conversation.handed_off_at
+            if team is None or priority is None or handed_off_at is None:
+                log.warning(
+                    "%s conversation %s has no handoff", conversation.status, conversation.id
+                )
+                continue
+            manager = (
+                await self.store.agent_by_username(conversation.manager)
+                if conversation.manager
+                else None
+            )
+            route: dict[str, Any] = {
+                "language": conversation.language,
+                "team": team,
+                "priority": priority,
+                "handed_off_at": handed_off_at,
+                "now": now,
+                "tier": conversation.tier,
+                "manager_id": manager.id if manager is not None else None,
+            }
+            agent_id = (
+                conversation.agent_id
+                if conversation.status is not ConversationStatus.QUEUED
+                else None
+            )
+            account = await self._restored_agent(agent_id, now) if agent_id else None
+            if account is not None:
+                events += self.router.restore_assigned(conversation.id, account.id, **route)
+                self._returning[account.id] = now + agent_grace
+            else:
+                # Waiting, or its agent's account is gone: then at the head, as if they left.
+                events += self.router.restore_waiting(
+                    conversation.id, head=agent_id is not None, **route
+                )
+                if conversation.status is not ConversationStatus.QUEUED:
+                    await self.store.save_conversation(
+                        replace(
+                            conversation.transition(ConversationStatus.QUEUED, now), agent_id=None
+                        )
+                    )
+            restored.add(conversation.id)
+        # Nobody is connected to tell yet: a customer hears their place when they resume.
+        await self._routed(events, now)
+        self._queue_dirty = True
         for applied in await self.store.pending_slas():
-            self._clocks.by_conversation[applied.conversation_id] = applied
+            if applied.conversation_id in restored:
+                self._clocks.by_conversation[applied.conversation_id] = applied
+            else:
+                log.warning(
+                    "SLA clock of %s not re-armed: its conversation is no longer with the team",
+                    applied.conversation_id,
+                )
+
+    async def _restored_agent(self, agent_id: str, now: datetime) -> AgentAccount | None:
+        """The account of an agent who held chats, registered (offline) with the router."""
+        account = self.accounts.get(agent_id) or await self.store.agent(agent_id)
+        if account is None or account.disabled:
+            return None
+        if account.id not in self.accounts:
+            self.accounts[account.id] = account
+            self.router.upsert_agent(_profile(account), now)
+        return account
 
     # -- agents -----------------------------------------------------------------------
 
     async def agent_online(self, account: AgentAccount) -> Outcome:
         now = self.clock.now()
         self.accounts[account.id] = account
-        profile = routing.AgentProfile(
-            id=account.id,
-            name=account.name,
-            languages=frozenset(account.languages),
-            teams=frozenset(account.teams),
-            capacity=account.capacity,
-            role=account.role,
-        )
-        events = self.router.upsert_agent(profile, now)
+        events = self.router.upsert_agent(_profile(account), now)
         events += self.router.agent_online(account.id, now)
-        return Outcome(await self._routed(events, now))
+        notifications = await self._routed(events, now)
+        if self._returning.pop(account.id, None) is not None:
+            # Back after a restart: their console may have lost the chats it held.
+            for conversation_id in sorted(self.router.agent_conversations(account.id)):
+                conversation = await self._conversation(conversation_id)
+                chain = self.router.policy.chain(conversation.language)
+                language = next((lang for lang in chain if lang in account.languages), None)
+                briefing = await self._briefing(
+                    conversation,
+                    widened=language not in (None, conversation.language),
+                    agent_language=language or conversation.language,
+                )
+                notifications.append(Notify.agent(account.id, "conversation", briefing))
+        return Outcome(notifications)
 
     async def agent_status(self, agent_id: str, status: str) -> Outcome:
         now = self.clock.now()
@@ -403,7 +480,13 @@ class Dispatcher:
     async def tick(self) -> list[Notify]:
         """Offer timeouts, fallback widening, SLA warnings and breaches, up to now."""
         now = self.clock.now()
-        notifications = await self._routed(self.router.tick(now), now)
+        routed: list[routing.RoutingEvent] = []
+        for agent_id, due in list(self._returning.items()):
+            if due <= now:  # not back since the restart: their chats go back in line
+                del self._returning[agent_id]
+                routed += self.router.agent_offline(agent_id, now)
+        routed += self.router.tick(now)
+        notifications = await self._routed(routed, now)
         for conversation_id, applied in list(self._clocks.by_conversation.items()):
             deadline = sla.next_deadline(applied)
             if deadline is None or deadline > now:
@@ -502,6 +585,10 @@ class Dispatcher:
         out += [self._position(view) for view in self.router.views(moved, now)]
         return out
 
+    def standing(self, conversation_id: str) -> list[Notify]:
+        """A waiting customer's place in line (none unless waiting), e.g. when they resume."""
+        return [self._position(v) for v in self.router.views([conversation_id], self.clock.now())]
+
     def _position(self, view: routing.WaitingView) -> Notify:
         wait = view.predicted_wait
         translator = self.catalogs.translator(view.queue.language)
@@ -533,14 +620,15 @@ class Dispatcher:
                 {"agent": {"name": name}, "language": event.agent_language},
             )
         )
-        out.append(
-            Notify.agent(event.agent_id, "conversation", await self._briefing(conversation, event))
+        briefing = await self._briefing(
+            conversation, widened=event.widened, agent_language=event.agent_language
         )
+        out.append(Notify.agent(event.agent_id, "conversation", briefing))
         self.observe("assigned", {"via": str(event.via), "widened": str(event.widened).lower()})
         return out
 
     async def _briefing(
-        self, conversation: Conversation, event: routing.Assigned
+        self, conversation: Conversation, *, widened: bool, agent_language: str
     ) -> dict[str, Any]:
         """Everything the agent needs, in English when they serve through the fallback."""
         messages = await self.store.messages(conversation.id)
@@ -573,8 +661,8 @@ class Dispatcher:
             },
             "messages": [m.to_public() for m in messages],
             "detected_language": conversation.language,
-            "widened": event.widened,
-            "agent_language": event.agent_language,
+            "widened": widened,
+            "agent_language": agent_language,
             "original_text": customer_texts[-1] if customer_texts else None,
             "faq": faq,
             "sla": {"remaining_seconds": self.remaining_seconds(conversation.id)},
@@ -735,3 +823,14 @@ class Dispatcher:
             "languages": list(view.languages),
             "offered_to": view.offered_to,
         }
+
+
+def _profile(account: AgentAccount) -> routing.AgentProfile:
+    return routing.AgentProfile(
+        id=account.id,
+        name=account.name,
+        languages=frozenset(account.languages),
+        teams=frozenset(account.teams),
+        capacity=account.capacity,
+        role=account.role,
+    )

@@ -42,7 +42,8 @@ Rules
 6. Nobody online for the team in any language of the chain: `enqueue` returns
    `NoAgentAvailable(queued=False)` and keeps nothing (the desk offers leave-a-message or
    a callback); a conversation already waiting gets `NoAgentAvailable(queued=True)` once
-   and keeps its place. `can_serve` asks before the handoff.
+   and keeps its place, and starts a new widening step when somebody comes online.
+   `can_serve` asks before the handoff.
 7. `agent_offline` puts the agent's active and offered conversations back at the head of
    their priority band (`Requeued`); `agent_away` withdraws their offers, keeps their chats.
 8. `transfer` moves an assigned conversation to an agent or a queue and keeps
@@ -51,6 +52,10 @@ Rules
 9. Predicted wait = position in its queue x recent assignment interval of that queue: the
    mean gap between its assignments within `rate_window`, or the time since the latest
    when that is longer. Fewer than `min_rate_samples` assignments: not predicted (None).
+10. After a restart the desk rebuilds the router from the store: `restore_waiting` keeps
+    a conversation even when nobody is online yet (it waits stranded, rule 6);
+    `restore_assigned` gives one back to its agent, who keeps it by coming online or loses
+    it to the head of the queue through `agent_offline` (rule 7).
 
 Errors::
 
@@ -556,20 +561,7 @@ class Router:
         if not self.can_serve(language, team):
             return [NoAgentAvailable(conversation_id, queue, queued=False)]
         before = self._queue_orders()
-        self._seq += 1
-        entry = _Entry(
-            conversation_id=conversation_id,
-            queue=queue,
-            priority=priority,
-            tier=tier,
-            manager_id=manager_id,
-            handed_off_at=handed_off_at,
-            chain=self.policy.chain(language),
-            languages=(language,),
-            step_since=handed_off_at,
-            seq=self._seq,
-        )
-        self._entries[conversation_id] = entry
+        self._add(conversation_id, queue, priority, tier, manager_id, handed_off_at, handed_off_at)
         events: list[RoutingEvent] = [
             Queued(
                 conversation_id,
@@ -579,6 +571,81 @@ class Router:
             )
         ]
         return self._finish(before, events, now)
+
+    def restore_waiting(
+        self,
+        conversation_id: str,
+        *,
+        language: str,
+        team: Team,
+        priority: Priority,
+        handed_off_at: datetime,
+        now: datetime,
+        tier: Tier = Tier.STANDARD,
+        manager_id: str | None = None,
+        head: bool = False,
+    ) -> list[RoutingEvent]:
+        """Put a conversation that waited before a restart back in line at its handoff time.
+
+        Unlike `enqueue` it is kept when nobody is online: right after a restart no agent
+        has reconnected yet, so it waits stranded until one does. Widening is not stored, so
+        it starts again from its own language. No `Queued`: the customer was told already.
+        `head`: it lost its agent (rule 7).
+        """
+        _require_aware(now)
+        _require_aware(handed_off_at)
+        if conversation_id in self._entries:
+            raise AlreadyQueued(conversation_id)
+        before = self._queue_orders()
+        entry = self._add(
+            conversation_id,
+            QueueKey(language, team),
+            priority,
+            tier,
+            manager_id,
+            handed_off_at,
+            now,
+        )
+        entry.head = head
+        return self._finish(before, [], now)
+
+    def restore_assigned(
+        self,
+        conversation_id: str,
+        agent_id: str,
+        *,
+        language: str,
+        team: Team,
+        priority: Priority,
+        handed_off_at: datetime,
+        now: datetime,
+        tier: Tier = Tier.STANDARD,
+        manager_id: str | None = None,
+    ) -> list[RoutingEvent]:
+        """Give a conversation back to the agent who held it before a restart.
+
+        The agent (registered with `upsert_agent`) had accepted it, so status, capacity and
+        languages are not checked: coming online they keep it, `agent_offline` re-queues it
+        at the head. No `Assigned`: nothing new happened for the customer or the pace.
+        """
+        _require_aware(now)
+        _require_aware(handed_off_at)
+        agent = self._agent(agent_id)
+        if conversation_id in self._entries:
+            raise AlreadyQueued(conversation_id)
+        before = self._queue_orders()
+        entry = self._add(
+            conversation_id,
+            QueueKey(language, team),
+            priority,
+            tier,
+            manager_id,
+            handed_off_at,
+            now,
+        )
+        entry.agent_id = agent_id
+        agent.active.add(conversation_id)
+        return self._finish(before, [], now)
 
     def accept(self, conversation_id: str, agent_id: str, now: datetime) -> list[RoutingEvent]:
         """The agent takes a waiting conversation, offered to them or not; first accept wins."""
@@ -829,6 +896,32 @@ class Router:
             raise NotQueued(f"conversation {conversation_id} is assigned to {entry.agent_id}")
         return entry
 
+    def _add(
+        self,
+        conversation_id: str,
+        queue: QueueKey,
+        priority: Priority,
+        tier: Tier,
+        manager_id: str | None,
+        handed_off_at: datetime,
+        step_since: datetime,
+    ) -> _Entry:
+        self._seq += 1
+        entry = _Entry(
+            conversation_id=conversation_id,
+            queue=queue,
+            priority=priority,
+            tier=tier,
+            manager_id=manager_id,
+            handed_off_at=handed_off_at,
+            chain=self.policy.chain(queue.language),
+            languages=(queue.language,),
+            step_since=step_since,
+            seq=self._seq,
+        )
+        self._entries[conversation_id] = entry
+        return entry
+
     def _waiting_entries(self) -> Iterable[_Entry]:
         return (e for e in self._entries.values() if e.agent_id is None)
 
@@ -994,7 +1087,10 @@ class Router:
                     entry.stranded = True
                     events.append(NoAgentAvailable(entry.conversation_id, entry.queue, queued=True))
                 continue
-            entry.stranded = False
+            if entry.stranded:
+                # Nobody could take it while stranded: its widening step starts now.
+                entry.stranded = False
+                entry.step_since = now
             if not any((team, lang) in staffed for lang in entry.languages):
                 self._widen(entry, WidenReason.NO_AGENT, staffed, now, events)
             elif now - entry.step_since >= fallback_after:

@@ -33,6 +33,7 @@ from chatserver.routing import (
     RoutingEvent,
     RoutingPolicy,
     Transferred,
+    UnknownAgent,
     UnknownConversation,
     Widened,
     WidenReason,
@@ -562,6 +563,131 @@ def test_abandon_removes_a_waiting_conversation() -> None:
     router.accept("c2", "a", at(8))
     with pytest.raises(NotQueued):
         router.abandon("c2", at(9))
+
+
+# ---- restore after a restart ------------------------------------------------------------------
+
+
+def restore_waiting(
+    router: Router, conversation_id: str, handed_off_at: datetime, now: datetime = T0, **kwargs: Any
+) -> list[RoutingEvent]:
+    kwargs.setdefault("language", "ja")
+    kwargs.setdefault("team", Team.TECHNICAL)
+    kwargs.setdefault("priority", Priority.MEDIUM)
+    return router.restore_waiting(conversation_id, handed_off_at=handed_off_at, now=now, **kwargs)
+
+
+def restore_assigned(
+    router: Router, conversation_id: str, agent_id: str, now: datetime = T0, **kwargs: Any
+) -> list[RoutingEvent]:
+    kwargs.setdefault("language", "ja")
+    kwargs.setdefault("team", Team.TECHNICAL)
+    kwargs.setdefault("priority", Priority.MEDIUM)
+    kwargs.setdefault("handed_off_at", at(-60))
+    return router.restore_assigned(conversation_id, agent_id, now=now, **kwargs)
+
+
+def registered(*profiles: AgentProfile) -> Router:
+    """A router just after a restart: agents known, nobody online yet."""
+    router = Router()
+    for p in profiles:
+        router.upsert_agent(p, T0)
+    return router
+
+
+def test_a_restored_waiting_conversation_is_kept_while_nobody_is_online() -> None:
+    router = registered(profile("ja1"))
+    events = restore_waiting(router, "c1", at(-40), tier=Tier.VIP, priority=Priority.HIGH)
+    assert only(events, Queued) == []  # the customer heard it before the restart
+    assert only(events, NoAgentAvailable) == [NoAgentAvailable("c1", JA_TECH, queued=True)]
+    view = router.view("c1", T0)
+    assert (view.position, view.priority, view.tier) == (1, Priority.HIGH, Tier.VIP)
+    assert (view.handed_off_at, view.waited) == (at(-40), 40.0)
+    assert offers(router.agent_online("ja1", at(5))) == [("c1", "ja1")]
+
+
+def test_restored_conversations_keep_their_order() -> None:
+    router = registered(full("ja1"))
+    restore_waiting(router, "old", at(-50))
+    restore_waiting(router, "vip", at(-20), tier=Tier.VIP)
+    restore_waiting(router, "urgent", at(-10), priority=Priority.URGENT)
+    restore_waiting(router, "lost", at(-5), head=True)  # its agent did not come back
+    router.agent_online("ja1", T0)
+    enqueue(router, "new", at(1))
+    assert order(router, "ja1") == ["urgent", "lost", "vip", "old", "new"]
+
+
+def test_a_restored_conversation_restarts_at_its_language_and_widens_again() -> None:
+    router = registered(profile("en1", "en"))
+    events = restore_waiting(router, "c1", at(-40))
+    assert router.view("c1", T0).languages == ("ja",)
+    assert only(events, Widened) == []  # nobody online: stranded, not widened
+    events = router.agent_online("en1", at(3))
+    assert only(events, Widened) == [Widened("c1", JA_TECH, ("ja", "en"), WidenReason.NO_AGENT)]
+    assert offers(events) == [("c1", "en1")]
+
+
+def test_a_stranded_conversation_gives_a_returning_native_speaker_a_full_step() -> None:
+    router = registered(full("ja1"), profile("en1", "en"))
+    restore_waiting(router, "c1", at(-40))
+    router.agent_online("ja1", at(60))  # long after the handoff, but the first chance
+    assert only(router.tick(at(60)), Widened) == []
+    router.agent_online("en1", at(61))
+    assert only(router.tick(at(74.9)), Widened) == []
+    assert only(router.tick(at(75)), Widened) == [
+        Widened("c1", JA_TECH, ("ja", "en"), WidenReason.WAIT)
+    ]
+
+
+def test_a_restored_chat_stays_with_its_agent_who_comes_back() -> None:
+    router = registered(profile("ja1", capacity=1), profile("ja2"))
+    assert restore_assigned(router, "c1", "ja1") == []
+    assert router.assignee("c1") == "ja1"
+    assert router.agent_conversations("ja1") == {"c1"}
+    assert router.waiting(T0) == []
+    events = router.agent_online("ja1", at(5))
+    assert only(events, Requeued) == []
+    assert router.assignee("c1") == "ja1"
+    # The restored chat fills ja1's only slot.
+    router.agent_online("ja2", at(6))
+    assert offers(enqueue(router, "c2", at(7))) == [("c2", "ja2")]
+
+
+def test_a_restored_chat_whose_agent_stays_away_is_requeued_at_the_head() -> None:
+    router = registered(profile("ja1"), profile("ja2"))
+    restore_assigned(router, "c1", "ja1", handed_off_at=at(-60))
+    router.agent_online("ja2", T0)
+    enqueue(router, "c2", T0, handed_off_at=at(-90))
+    events = router.agent_offline("ja1", at(30))  # the grace ran out
+    assert only(events, Requeued) == [Requeued("c1", "ja1", JA_TECH, 1, was_assigned=True)]
+    assert router.view("c1", at(30)).handed_off_at == at(-60)
+    router.accept("c1", "ja2", at(31))
+    assert router.assignee("c1") == "ja2"
+
+
+def test_a_restored_chat_cannot_be_taken_twice() -> None:
+    router = registered(profile("ja1"), profile("ja2"))
+    restore_assigned(router, "c1", "ja1")
+    router.agent_online("ja2", T0)
+    with pytest.raises(AlreadyTaken) as info:
+        router.accept("c1", "ja2", at(1))
+    assert info.value.agent_id == "ja1"
+    with pytest.raises(AlreadyQueued):
+        restore_assigned(router, "c1", "ja2")
+    with pytest.raises(AlreadyQueued):
+        restore_waiting(router, "c1", at(-60))
+    with pytest.raises(UnknownAgent):
+        restore_assigned(router, "c2", "nobody")
+    with pytest.raises(UnknownConversation):
+        router.position("c2")
+
+
+def test_a_restored_vip_goes_to_their_manager() -> None:
+    router = registered(profile("ja1"), profile("mgr"))
+    router.agent_online("ja1", T0)
+    router.agent_online("mgr", T0)
+    events = restore_waiting(router, "c1", at(-10), tier=Tier.VIP, manager_id="mgr")
+    assert offers(events) == [("c1", "mgr")]
 
 
 # ---- queries --------------------------------------------------------------------------------

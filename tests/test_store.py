@@ -328,3 +328,40 @@ async def test_sqlite_with_full_durability_commits_off_the_event_loop(tmp_path):
         assert await opened.read(scalar("PRAGMA wal_autocheckpoint")) == 1000
     finally:
         await opened.close()
+
+
+async def test_open_handoffs_are_the_live_queue_oldest_first(store):
+    from chatserver.models import Priority, Team
+
+    statuses = {
+        "bot": ConversationStatus.BOT,
+        "late": ConversationStatus.QUEUED,
+        "first": ConversationStatus.ASSIGNED,
+        "second": ConversationStatus.ACTIVE,
+        "closed": ConversationStatus.CLOSED,
+        "offline": ConversationStatus.OFFLINE,
+        "left": ConversationStatus.ABANDONED,
+    }
+    handed_off = {"late": 30, "first": 10, "second": 20, "closed": 5, "left": 1}
+    for index, (cid, status) in enumerate(statuses.items()):
+        conversation = await a_conversation(store, cid, f"h{index}")
+        seconds = handed_off.get(cid)
+        await store.save_conversation(
+            dataclasses.replace(
+                conversation,
+                status=status,
+                team=Team.TRADING if seconds is not None else None,
+                priority=Priority.URGENT if seconds is not None else None,
+                handed_off_at=T0 + timedelta(seconds=seconds) if seconds is not None else None,
+                agent_id="a1" if status is not ConversationStatus.QUEUED else None,
+            )
+        )
+    found = await store.open_handoffs()
+    assert [c.id for c in found] == ["first", "second", "late"]
+    assert found[0] == await store.get_conversation("first")
+    assert found[0].handed_off_at == T0 + timedelta(seconds=10)
+    assert (found[0].team, found[0].priority, found[0].agent_id) == (
+        Team.TRADING,
+        Priority.URGENT,
+        "a1",
+    )

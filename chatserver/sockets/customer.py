@@ -68,6 +68,7 @@ class CustomerNamespace(Namespace):
         session["conversation_id"] = conversation.id
         await self.save_session(sid, session)
         await self.enter_room(sid, conversation_room(conversation.id))
+        await self.publish(started.notifications)
         if not started.resumed:
             self.app[METRICS].conversations_started.labels(language=conversation.language).inc()
         return ok(

@@ -37,6 +37,10 @@ class Store(Protocol):
 
     async def conversation_by_tracking_number(self, number: str) -> Conversation | None: ...
 
+    async def open_handoffs(self) -> list[Conversation]:
+        """Queued, assigned and active conversations, oldest handoff first."""
+        ...
+
     async def save_sla(
         self, sla: AppliedSla, conversation: Conversation, *, new: bool = False
     ) -> None: ...

@@ -269,6 +269,22 @@ class SqlStore:
         values = {"b_id": conversation.id, **_conversation_values(conversation)}
         await self.write(lambda c: c.execute(_SAVE_CONVERSATION, values))
 
+    async def open_handoffs(self) -> list[Conversation]:
+        """Conversations with the team (queued, assigned, active), oldest handoff first: the
+        live queue to rebuild after a restart."""
+        handed_off = (
+            ConversationStatus.QUEUED,
+            ConversationStatus.ASSIGNED,
+            ConversationStatus.ACTIVE,
+        )
+        query = (
+            sa.select(conversations)
+            .where(conversations.c.status.in_([str(s) for s in handed_off]))
+            .order_by(conversations.c.handed_off_at, conversations.c.id)
+        )
+        rows = await self.read_bulk(lambda c: c.execute(query).all())
+        return [_conversation(row._mapping) for row in rows]
+
     async def save_sla(
         self, sla: AppliedSla, conversation: Conversation, *, new: bool = False
     ) -> None:
