@@ -197,18 +197,21 @@ class Dispatcher:
         events = self.router.upsert_agent(_profile(account), now)
         events += self.router.agent_online(account.id, now)
         notifications = await self._routed(events, now)
-        if self._returning.pop(account.id, None) is not None:
-            # Back after a restart: their console may have lost the chats it held.
-            for conversation_id in sorted(self.router.agent_conversations(account.id)):
-                conversation = await self._conversation(conversation_id)
-                chain = self.router.policy.chain(conversation.language)
-                language = next((lang for lang in chain if lang in account.languages), None)
-                briefing = await self._briefing(
-                    conversation,
-                    widened=language not in (None, conversation.language),
-                    agent_language=language or conversation.language,
-                )
-                notifications.append(Notify.agent(account.id, "conversation", briefing))
+        self._returning.pop(account.id, None)
+        # A console that reconnects (a reload, a new tab, back after a restart) may have lost
+        # the chats its agent holds: brief it again; consoles take a repeat as an update.
+        for conversation_id in sorted(self.router.agent_conversations(account.id)):
+            conversation = await self._conversation(conversation_id)
+            chain = self.router.policy.chain(conversation.language)
+            language = next((lang for lang in chain if lang in account.languages), None)
+            briefing = await self._briefing(
+                conversation,
+                widened=language not in (None, conversation.language),
+                agent_language=language or conversation.language,
+            )
+            notifications.append(
+                Notify.agent(account.id, "conversation", {**briefing, "held": True})
+            )
         return Outcome(notifications)
 
     async def agent_status(self, agent_id: str, status: str) -> Outcome:
@@ -236,7 +239,7 @@ class Dispatcher:
             return {}
         self._queue_dirty = False
         agent_ids = self.connected_agents()
-        snapshots = self.router.snapshots(agent_ids, self.clock.now(), limit=SNAPSHOT_LIMIT)
+        snapshots = self._waiting_views(agent_ids, self.clock.now())
         updates: dict[str, dict[str, Any]] = {}
         for agent_id in agent_ids:
             views = snapshots[agent_id]
@@ -267,9 +270,22 @@ class Dispatcher:
 
     def queue_for(self, agent_id: str) -> dict[str, Any]:
         """What an agent's console shows of the queue; supervisors also see the desk."""
-        now = self.clock.now()
-        views = self.router.snapshots([agent_id], now, limit=SNAPSHOT_LIMIT)[agent_id]
+        views = self._waiting_views([agent_id], self.clock.now())[agent_id]
         return self._queue_payload(agent_id, views)
+
+    def _waiting_views(
+        self, agent_ids: Sequence[str], now: datetime
+    ) -> dict[str, list[routing.WaitingView]]:
+        """What each console lists: the chats an agent could take; for supervisors, every
+        waiting chat of the desk (they assign, whatever languages they speak)."""
+        supervisors = [a for a in agent_ids if self._supervises(a)]
+        views = self.router.snapshots(
+            [a for a in agent_ids if a not in supervisors], now, limit=SNAPSHOT_LIMIT
+        )
+        if supervisors:
+            desk = self.router.waiting(now)[:SNAPSHOT_LIMIT]
+            views.update(dict.fromkeys(supervisors, desk))
+        return views
 
     def _queue_payload(self, agent_id: str, views: list[routing.WaitingView]) -> dict[str, Any]:
         payload: dict[str, Any] = {"waiting": [self._view(v) for v in views]}

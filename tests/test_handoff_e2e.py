@@ -256,3 +256,27 @@ async def test_an_agent_without_a_valid_token_is_refused(desk):
             auth={"token": "forged"},
             wait_timeout=5,
         )
+
+
+async def test_supervisors_see_every_waiting_chat_agents_only_theirs(desk, connect, agent_for):
+    aiko = await agent_for("aiko", "Aiko Tanaka", ["ja"])
+    emma = await agent_for("emma", "Emma Clarke", ["en"])
+    sam = await agent_for("sam", "Sam Okafor", ["en"], role="supervisor")
+    customer = await connect(desk)
+    await customer.call("start", {"languages": ["ja"]})
+    await customer.call("request_agent", {})
+    (offer,) = await aiko.wait_pushed("offer")
+    waiting_id = offer["conversation_id"]
+
+    async with asyncio.timeout(5):
+        while not any(
+            w["conversation_id"] == waiting_id for q in sam.pushed("queue") for w in q["waiting"]
+        ):
+            await asyncio.sleep(0.01)
+    # Emma (English only, not a supervisor) is never shown a Japanese chat she cannot take.
+    assert all(
+        w["conversation_id"] != waiting_id for q in emma.pushed("queue") for w in q["waiting"]
+    )
+    assert any(
+        w["conversation_id"] == waiting_id for q in aiko.pushed("queue") for w in q["waiting"]
+    )

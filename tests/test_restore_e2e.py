@@ -213,3 +213,26 @@ async def test_a_chat_whose_agent_does_not_come_back_goes_to_another(
     stored = await second.app[SERVICES].store.get_conversation(conversation_id)
     assert stored is not None
     assert stored.agent_id == mei.id
+
+
+async def test_a_console_that_reconnects_gets_its_chats_back(restart, connect, console, clock):
+    server = await restart()
+    token = await log_in(server, "aiko", "Aiko Tanaka")
+    aiko = await console(server, token)
+    customer, _ = await hand_off(server, connect)
+    (offer,) = await aiko.wait_pushed("offer")
+    conversation_id = offer["conversation_id"]
+    assert (await aiko.call("accept", {"conversation_id": conversation_id}))["ok"] is True
+    (briefing,) = await aiko.wait_pushed("conversation")
+    assert "held" not in briefing
+
+    await aiko.client.disconnect()  # a page reload: a new console, inside the grace period
+    clock.advance(GRACE / 2)
+    reloaded = await console(server, token)
+    (again,) = await reloaded.wait_pushed("conversation")
+    assert again["held"] is True
+    assert again["conversation"]["id"] == conversation_id
+    assert [m["seq"] for m in again["messages"]] == [m["seq"] for m in briefing["messages"]]
+    sent = await reloaded.call("message", {"conversation_id": conversation_id, "text": "はい"})
+    assert sent["ok"] is True
+    await stop(server, customer, reloaded)

@@ -1213,12 +1213,13 @@ function onConversation(payload) {
   if (!conversation || typeof conversation.id !== "string") return;
   const fresh = !state.chats.has(conversation.id);
   // A chat this agent is accepting opens in front; one assigned by someone else (or the
-  // router) opens behind, with a word.
+  // router) opens behind, with a word. `held` chats were this agent's already: the server
+  // sends them again when a console (re)connects.
   const accepting = state.accepting.has(conversation.id);
   upsertChat(payload, { select: accepting || (fresh && state.activeChat === null) });
   if (fresh) {
     dropFromQueue(conversation.id);
-    if (!accepting && state.activeChat !== conversation.id) {
+    if (!accepting && !payload.held && state.activeChat !== conversation.id) {
       toast(_("A new chat is yours."), "info");
     }
   }
