@@ -132,11 +132,6 @@ class Dispatcher:
                     "%s conversation %s has no handoff", conversation.status, conversation.id
                 )
                 continue
-            manager = (
-                await self.store.agent_by_username(conversation.manager)
-                if conversation.manager
-                else None
-            )
             route: dict[str, Any] = {
                 "language": conversation.language,
                 "team": team,
@@ -144,7 +139,7 @@ class Dispatcher:
                 "handed_off_at": handed_off_at,
                 "now": now,
                 "tier": conversation.tier,
-                "manager_id": manager.id if manager is not None else None,
+                "manager_id": await self._manager_id(conversation.manager),
             }
             agent_id = (
                 conversation.agent_id
@@ -326,7 +321,7 @@ class Dispatcher:
             priority=handoff.priority,
             now=now,
             tier=conversation.tier,
-            manager_id=self._manager_id(conversation.manager),
+            manager_id=await self._manager_id(conversation.manager),
         )
         if any(isinstance(e, routing.NoAgentAvailable) and not e.queued for e in events):
             return await self._go_offline(conversation, now)
@@ -818,10 +813,16 @@ class Dispatcher:
         account = self.accounts.get(agent_id)
         return account.name if account is not None else agent_id
 
-    def _manager_id(self, username: str | None) -> str | None:
+    async def _manager_id(self, username: str | None) -> str | None:
+        """The account manager's agent id, whether or not they are online yet: the router
+        offers them the chat first once they are."""
         if username is None:
             return None
-        return next((a.id for a in self.accounts.values() if a.username == username), None)
+        known = next((a.id for a in self.accounts.values() if a.username == username), None)
+        if known is not None:
+            return known
+        account = await self.store.agent_by_username(username)
+        return account.id if account is not None else None
 
     def _view(self, view: routing.WaitingView) -> dict[str, Any]:
         return {
