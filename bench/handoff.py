@@ -1,6 +1,6 @@
 """Handoff under load: customers ask for a person, agents accept, on one server process.
 
-    python bench/handoff.py [--customers 500] [--agents 50] [--rate 50] [--write docs/benchmarks.md]
+    python bench/handoff.py [--customers 500] [--agents 50] [--rates 10,50] [--write docs/benchmarks.md]
 
 Starts `chatserver serve` as a separate process (uvloop, tuned GC, a fresh SQLite file),
 creates the agents, connects them and the customers with python-socketio clients from
@@ -23,6 +23,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -169,7 +170,9 @@ def write_section(path: Path, body: str) -> None:
     path.write_text(text, encoding="utf-8")
 
 
-async def main_async(args: argparse.Namespace) -> int:
+async def one_rate(args: argparse.Namespace, rate: float) -> tuple[list[float], float]:
+    """A fresh server and database, the whole run at one request rate: latencies (ms) of the
+    conversations that reached an agent, and the run time."""
     with tempfile.TemporaryDirectory() as tmp:
         database_url = f"sqlite:///{tmp}/bench.sqlite3"
         agents = await create_agents(database_url, args.agents)
@@ -197,7 +200,7 @@ async def main_async(args: argparse.Namespace) -> int:
                         pass
                     await asyncio.sleep(0.2)
             started = time.perf_counter()
-            run = await measure(url, agents, args.customers, args.rate)
+            run = await measure(url, agents, args.customers, rate)
             elapsed = time.perf_counter() - started
             latencies = [
                 (run.on_screen[c] - run.requested[c]) * 1000
@@ -208,36 +211,54 @@ async def main_async(args: argparse.Namespace) -> int:
         finally:
             server.terminate()
             await asyncio.wait_for(server.wait(), 30)
-    if not latencies:
+    return latencies, elapsed
+
+
+async def main_async(args: argparse.Namespace) -> int:
+    rates = [float(r) for r in args.rates.split(",")]
+    runs = [await one_rate(args, rate) for rate in rates]
+    if not all(latencies for latencies, _ in runs):
         print("no conversation reached an agent", file=sys.stderr)
         return 1
+
+    def row(label: str, cell: Callable[[list[float], float], str]) -> str:
+        return f"| {label} | " + " | ".join(cell(lat, el) for lat, el in runs) + " |\n"
+
     command = "python bench/handoff.py " + " ".join(sys.argv[1:])
     body = (
         f"Command: `{command.strip()}`  \n"
         f"Date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; Python {platform.python_version()}; "
         f"CPU: {cpu_model()} x {os.cpu_count()}; server and clients on the same machine.  \n"
         f"{args.agents} agents over {len(LANGUAGES)} languages ({', '.join(LANGUAGES)}; each "
-        f"also speaks English, capacity 12), {args.customers} customers asking for a person at "
-        f"{args.rate:g}/s; one server process (uvloop, tuned GC, SQLite).\n\n"
-        "| measure | value |\n|---|---|\n"
-        f"| conversations on an agent's screen | {len(latencies)} / {args.customers} |\n"
-        f"| request_agent -> agent's `conversation`, p50 | {statistics.median(latencies):.1f} ms |\n"
-        f"| p95 | {percentile(latencies, 0.95):.1f} ms |\n"
-        f"| p99 | {percentile(latencies, 0.99):.1f} ms |\n"
-        f"| max | {max(latencies):.1f} ms |\n"
-        f"| run time | {elapsed:.1f} s |\n"
+        f"also speaks English, capacity 12), {args.customers} customers asking for a person; "
+        "one server process (uvloop, tuned GC, SQLite), a fresh one for each rate.\n\n"
+        "| measure | " + " | ".join(f"{r:g} requests/s" for r in rates) + " |\n"
+        "|---|"
+        + "---|" * len(rates)
+        + "\n"
+        + row("conversations on an agent's screen", lambda lat, _: f"{len(lat)} / {args.customers}")
+        + row(
+            "request_agent -> agent's `conversation`, p50",
+            lambda lat, _: f"{statistics.median(lat):.1f} ms",
+        )
+        + row("p95", lambda lat, _: f"{percentile(lat, 0.95):.1f} ms")
+        + row("p99", lambda lat, _: f"{percentile(lat, 0.99):.1f} ms")
+        + row("max", lambda lat, _: f"{max(lat):.1f} ms")
+        + row("run time", lambda _, elapsed: f"{elapsed:.1f} s")
     )
     print(body)
     if args.write:
         write_section(args.write, "## Handoff\n\n" + body)
-    return 0 if len(latencies) == args.customers else 1
+    return 0 if all(len(lat) == args.customers for lat, _ in runs) else 1
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--customers", type=int, default=500)
     parser.add_argument("--agents", type=int, default=50)
-    parser.add_argument("--rate", type=float, default=50.0, help="request_agent per second")
+    parser.add_argument(
+        "--rates", default="10,50", help="request_agent per second, one run per rate (10,50)"
+    )
     parser.add_argument(
         "--write", type=Path, help="markdown file whose handoff section is replaced"
     )
