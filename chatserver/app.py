@@ -22,6 +22,7 @@ from chatserver.demo import add_demo_agents
 from chatserver.desk import Desk
 from chatserver.dispatch import Dispatcher
 from chatserver.faq_reload import FaqReloader, faq_fingerprint, load_matcher
+from chatserver.hours import parse_hours
 from chatserver.i18n import Catalogs
 from chatserver.keys import METRICS, SERVICES, SETTINGS, SIO, Services
 from chatserver.language import LanguageDetector
@@ -111,6 +112,7 @@ async def _services(app: web.Application, *, clock: Clock, ids: IdFactory) -> As
         new_id=ids,
         catalogs=catalogs,
         matcher=lambda: bot.matcher,
+        hours=parse_hours(settings.chat_hours, settings.timezone),
         observe=partial(observe, app[METRICS]),
     )
     await dispatcher.restore(agent_grace=timedelta(seconds=settings.agent_grace_seconds))
@@ -239,7 +241,7 @@ def observe(metrics: Metrics, name: str, labels: dict[str, Any]) -> None:
     elif name == "abandoned":
         metrics.abandoned.labels(queue=labels["queue"]).inc()
     elif name == "offline":
-        metrics.offline.inc()
+        metrics.offline.labels(reason=labels["reason"]).inc()
 
 
 async def _monitoring(app: web.Application) -> AsyncIterator[None]:

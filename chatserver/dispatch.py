@@ -24,6 +24,7 @@ from chatserver.clock import Clock, IdFactory
 from chatserver.events import Notify
 from chatserver.faq import FaqMatcher
 from chatserver.handoff import Handoff
+from chatserver.hours import ALWAYS, Hours
 from chatserver.i18n import N_, Catalogs
 from chatserver.language import display_name
 from chatserver.models import (
@@ -95,6 +96,7 @@ class Dispatcher:
         catalogs: Catalogs,
         matcher: Callable[[], FaqMatcher],
         policies: sla.SlaPolicies | None = None,
+        hours: Hours = ALWAYS,
         observe: Callable[[str, dict[str, Any]], None] | None = None,
     ) -> None:
         self.store = store
@@ -104,6 +106,7 @@ class Dispatcher:
         self.catalogs = catalogs
         self.matcher = matcher
         self.policies = policies or sla.default_policies()
+        self.hours = hours
         self.observe = observe or (lambda _name, _labels: None)
         self.accounts: dict[str, AgentAccount] = {}
         self._clocks = _Clocks()
@@ -314,6 +317,8 @@ class Dispatcher:
                 handed_off_at=now,
             )
         )
+        if not self.hours.is_open(now):
+            return await self._go_offline(conversation, now, reason="out_of_hours")
         events = self.router.enqueue(
             conversation.id,
             language=conversation.language,
@@ -324,7 +329,7 @@ class Dispatcher:
             manager_id=await self._manager_id(conversation.manager),
         )
         if any(isinstance(e, routing.NoAgentAvailable) and not e.queued for e in events):
-            return await self._go_offline(conversation, now)
+            return await self._go_offline(conversation, now, reason="no_agent")
         await self.store.save_conversation(conversation)
         applied = sla.apply(
             sla.policy_for(sla.Channel.CHAT, handoff.priority, self.policies), conversation.id, now
@@ -679,7 +684,9 @@ class Dispatcher:
             "sla": {"remaining_seconds": self.remaining_seconds(conversation.id)},
         }
 
-    async def _go_offline(self, conversation: Conversation, now: datetime) -> Outcome:
+    async def _go_offline(
+        self, conversation: Conversation, now: datetime, *, reason: str
+    ) -> Outcome:
         conversation = conversation.transition(ConversationStatus.OFFLINE, now)
         await self.store.save_conversation(conversation)
         number = conversation.tracking_number or ""
@@ -688,10 +695,10 @@ class Dispatcher:
             Notify.customer(
                 conversation.id,
                 "offline",
-                {"tracking_number": number, "options": ["email", "callback"]},
+                {"tracking_number": number, "options": ["email", "callback"], "reason": reason},
             )
         )
-        self.observe("offline", {})
+        self.observe("offline", {"reason": reason})
         return Outcome(out, {"offline": True, "tracking_number": number})
 
     async def _stop_clocks(

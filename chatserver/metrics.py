@@ -121,7 +121,9 @@ class Metrics:
             ),
             offline=Counter(
                 "chatserver_offline",
-                "Handoffs nobody could take (leave a message instead).",
+                "Handoffs nobody could take (leave a message instead), by reason: no_agent "
+                "online in any fallback language, or out_of_hours.",
+                ["reason"],
                 registry=registry,
             ),
             queue_length=Gauge(

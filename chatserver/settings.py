@@ -105,6 +105,20 @@ def _database_url(raw: str) -> str:
     return raw
 
 
+def _chat_hours(raw: str) -> str:
+    from chatserver.hours import parse_hours
+
+    parse_hours(raw)  # the zone is checked by its own option
+    return raw.strip()
+
+
+def _timezone(raw: str) -> str:
+    from chatserver.hours import parse_hours
+
+    parse_hours("24/7", raw)
+    return raw.strip()
+
+
 def _text(raw: str) -> str:
     if not raw.strip():
         raise ValueError("must not be empty")
@@ -198,6 +212,14 @@ OPTIONS: tuple[Option, ...] = (
         "an agent who disconnected keeps their chats this long before going offline",
     ),
     Option(
+        "chat_hours",
+        "24/7",
+        _chat_hours,
+        "when live chat takes customers, e.g. 'mon-fri 08:00-20:00; sat 09:00-13:00'; "
+        "out of hours a handoff offers to leave a message or ask for a call back",
+    ),
+    Option("timezone", "UTC", _timezone, "the desk's time zone for chat hours (IANA name)"),
+    Option(
         "identity_secret",
         "",
         lambda raw: raw,
@@ -245,6 +267,8 @@ class Settings:
     accept_timeout: int
     fallback_after: int
     agent_grace_seconds: int
+    chat_hours: str
+    timezone: str
     identity_secret: str
     log_level: str
     log_format: str

@@ -280,3 +280,50 @@ async def test_supervisors_see_every_waiting_chat_agents_only_theirs(desk, conne
     assert any(
         w["conversation_id"] == waiting_id for q in aiko.pushed("queue") for w in q["waiting"]
     )
+
+
+async def test_out_of_hours_a_handoff_offers_a_message_even_with_agents_online(
+    start_server, settings, connect, clock
+):
+    fields = {name: getattr(settings, name) for name in settings.__slots__}
+    # The clock reads Tuesday 09:00 UTC = 18:00 in Tokyo: the desk has just closed.
+    closed = Settings.defaults(
+        **{**fields, "chat_hours": "mon-fri 09:00-18:00", "timezone": "Asia/Tokyo"}
+    )
+    server = await start_server(closed, clock=clock)
+    accounts = server.app[SERVICES].accounts
+    await accounts.add(
+        username="aiko",
+        name="Aiko Tanaka",
+        languages=["ja"],
+        teams=["technical", "account", "trading"],
+        capacity=3,
+        role="agent",
+        password=PASSWORD,
+    )
+    agent = socketio.AsyncClient(reconnection=False)
+    await agent.connect(
+        str(server.make_url("/")),
+        namespaces=["/agent"],
+        transports=["websocket"],
+        auth={"token": (await accounts.login("aiko", PASSWORD)).token},
+        wait_timeout=10,
+    )
+    try:
+        customer = await connect(server)
+        await customer.call("start", {"languages": ["ja"]})
+        assert (await customer.call("request_agent", {}))["ok"] is True
+        (offline,) = await customer.wait_pushed("offline")
+        assert offline["reason"] == "out_of_hours"
+        assert offline["tracking_number"]
+        assert not customer.pushed("queued")
+        assert 'chatserver_offline_total{reason="out_of_hours"} 1.0' in await metrics_text(server)
+
+        clock.advance(-60)  # 17:59 in Tokyo: open, and Aiko is there
+        later = await connect(server)
+        await later.call("start", {"languages": ["ja"]})
+        await later.call("request_agent", {})
+        (queued,) = await later.wait_pushed("queued")
+        assert queued["position"] == 1
+    finally:
+        await agent.disconnect()

@@ -52,6 +52,8 @@ def test_values_are_read_from_the_mapping():
         ("CHATSERVER_GC_THRESHOLD", "a,b", "CHATSERVER_GC_THRESHOLD (--gc-threshold)"),
         ("CHATSERVER_LANGUAGES", " , ", "CHATSERVER_LANGUAGES (--languages)"),
         ("CHATSERVER_DEFAULT_LANGUAGE", "xx", "CHATSERVER_DEFAULT_LANGUAGE: 'xx' is not in"),
+        ("CHATSERVER_CHAT_HOURS", "mon-fri 9-5", "CHATSERVER_CHAT_HOURS (--chat-hours): expected"),
+        ("CHATSERVER_TIMEZONE", "Tokyo", "CHATSERVER_TIMEZONE (--timezone): unknown time zone"),
     ],
 )
 def test_a_bad_value_names_its_variable(variable, value, expected):
