@@ -14,7 +14,7 @@ from typing import Any
 import socketio
 from aiohttp import web
 
-from chatserver import api, widget
+from chatserver import api, sla, widget
 from chatserver.accounts import Accounts
 from chatserver.bot import Bot
 from chatserver.clock import Clock, IdFactory, SystemClock, new_id
@@ -27,10 +27,10 @@ from chatserver.i18n import Catalogs
 from chatserver.keys import METRICS, SERVICES, SETTINGS, SIO, Services
 from chatserver.language import LanguageDetector
 from chatserver.metrics import Metrics
-from chatserver.models import AgentStatus
+from chatserver.models import AgentStatus, Priority
 from chatserver.routing import Router, RoutingPolicy
 from chatserver.runtime import monitoring
-from chatserver.settings import Settings
+from chatserver.settings import Settings, read_sla_file
 from chatserver.sockets.agent import AgentNamespace
 from chatserver.sockets.base import agent_room, publish
 from chatserver.sockets.customer import CustomerNamespace
@@ -99,6 +99,7 @@ async def _services(app: web.Application, *, clock: Clock, ids: IdFactory) -> As
     )
     store = await open_store(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
     bot = Bot(matcher, catalogs)
+    policies = read_sla_file(settings.sla_file) if settings.sla_file else sla.default_policies()
     dispatcher = Dispatcher(
         store=store,
         router=Router(
@@ -106,8 +107,11 @@ async def _services(app: web.Application, *, clock: Clock, ids: IdFactory) -> As
                 accept_timeout=timedelta(seconds=settings.accept_timeout),
                 fallback_after=timedelta(seconds=settings.fallback_after),
                 fallbacks=settings.fallbacks,
+                # What consoles count down to while a chat waits.
+                target=sla.policy_for(sla.Channel.CHAT, Priority.MEDIUM, policies).first_response,
             )
         ),
+        policies=policies,
         clock=clock,
         new_id=ids,
         catalogs=catalogs,

@@ -10,9 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chatserver.models import CHAT_LANGUAGES
+
+if TYPE_CHECKING:
+    from chatserver.sla import SlaPolicies
 
 ENV_PREFIX = "CHATSERVER_"
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -119,6 +122,32 @@ def _timezone(raw: str) -> str:
     return raw.strip()
 
 
+def read_sla_file(path: Path) -> SlaPolicies:
+    """SLA policies from a YAML file over the brief's (see docs/sla.example.yaml)."""
+    import yaml
+
+    from chatserver.sla import SlaConfigError, policies_from_mapping
+
+    try:
+        config = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise ValueError(f"cannot read {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{path} is not valid YAML: {exc}".replace("\n", " ")) from None
+    try:
+        return policies_from_mapping(config)
+    except SlaConfigError as exc:
+        raise ValueError(f"{path}: {exc}") from None
+
+
+def _sla_file(raw: str) -> Path | None:
+    if not raw.strip():
+        return None
+    path = Path(raw.strip())
+    read_sla_file(path)
+    return path
+
+
 def _text(raw: str) -> str:
     if not raw.strip():
         raise ValueError("must not be empty")
@@ -220,6 +249,13 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("timezone", "UTC", _timezone, "the desk's time zone for chat hours (IANA name)"),
     Option(
+        "sla_file",
+        "",
+        _sla_file,
+        "YAML file of SLA targets and warnings over the brief's (docs/sla.example.yaml); "
+        "empty: chat 30 s, the brief's priority table",
+    ),
+    Option(
         "identity_secret",
         "",
         lambda raw: raw,
@@ -269,6 +305,7 @@ class Settings:
     agent_grace_seconds: int
     chat_hours: str
     timezone: str
+    sla_file: Path | None
     identity_secret: str
     log_level: str
     log_format: str

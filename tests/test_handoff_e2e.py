@@ -45,49 +45,58 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 async def desk(start_server, settings, clock):
-    fields = {name: getattr(settings, name) for name in settings.__slots__}
-    return await start_server(
-        Settings.defaults(**{**fields, "agent_grace_seconds": 0}), clock=clock
+    return await start_server(desk_settings(settings), clock=clock)
+
+
+async def connect_agent(
+    server: Any, username: str, name: str, languages: list[str], role: str = "agent"
+) -> Agent:
+    """An account on `server` and its console, connected with a fresh log-in."""
+    accounts = server.app[SERVICES].accounts
+    account = await accounts.add(
+        username=username,
+        name=name,
+        languages=languages,
+        teams=["technical", "account", "trading"],
+        capacity=3,
+        role=role,
+        password=PASSWORD,
     )
+    token = (await accounts.login(username, PASSWORD)).token
+    client = socketio.AsyncClient(reconnection=False)
+    agent = Agent(client, account.id)
+
+    @client.on("*", namespace="/agent")  # type: ignore[misc]
+    async def record(event: str, data: Any = None) -> None:
+        agent.received.append((event, data))
+
+    await client.connect(
+        str(server.make_url("/")),
+        namespaces=["/agent"],
+        transports=["websocket"],
+        auth={"token": token},
+        wait_timeout=10,
+    )
+    return agent
 
 
 @pytest.fixture
 async def agent_for(desk):
-    clients: list[socketio.AsyncClient] = []
+    agents: list[Agent] = []
 
     async def make(username: str, name: str, languages: list[str], role: str = "agent") -> Agent:
-        accounts = desk.app[SERVICES].accounts
-        account = await accounts.add(
-            username=username,
-            name=name,
-            languages=languages,
-            teams=["technical", "account", "trading"],
-            capacity=3,
-            role=role,
-            password=PASSWORD,
-        )
-        token = (await accounts.login(username, PASSWORD)).token
-        client = socketio.AsyncClient(reconnection=False)
-        agent = Agent(client, account.id)
-
-        @client.on("*", namespace="/agent")  # type: ignore[misc]
-        async def record(event: str, data: Any = None) -> None:
-            agent.received.append((event, data))
-
-        await client.connect(
-            str(desk.make_url("/")),
-            namespaces=["/agent"],
-            transports=["websocket"],
-            auth={"token": token},
-            wait_timeout=10,
-        )
-        clients.append(client)
-        return agent
+        agents.append(await connect_agent(desk, username, name, languages, role))
+        return agents[-1]
 
     yield make
-    for client in clients:
-        if client.connected:
-            await client.disconnect()
+    for agent in agents:
+        if agent.client.connected:
+            await agent.client.disconnect()
+
+
+def desk_settings(settings: Settings, **changes: Any) -> Settings:
+    fields = {name: getattr(settings, name) for name in settings.__slots__}
+    return Settings.defaults(**{**fields, "agent_grace_seconds": 0, **changes})
 
 
 async def metrics_text(server) -> str:
@@ -285,30 +294,10 @@ async def test_supervisors_see_every_waiting_chat_agents_only_theirs(desk, conne
 async def test_out_of_hours_a_handoff_offers_a_message_even_with_agents_online(
     start_server, settings, connect, clock
 ):
-    fields = {name: getattr(settings, name) for name in settings.__slots__}
     # The clock reads Tuesday 09:00 UTC = 18:00 in Tokyo: the desk has just closed.
-    closed = Settings.defaults(
-        **{**fields, "chat_hours": "mon-fri 09:00-18:00", "timezone": "Asia/Tokyo"}
-    )
+    closed = desk_settings(settings, chat_hours="mon-fri 09:00-18:00", timezone="Asia/Tokyo")
     server = await start_server(closed, clock=clock)
-    accounts = server.app[SERVICES].accounts
-    await accounts.add(
-        username="aiko",
-        name="Aiko Tanaka",
-        languages=["ja"],
-        teams=["technical", "account", "trading"],
-        capacity=3,
-        role="agent",
-        password=PASSWORD,
-    )
-    agent = socketio.AsyncClient(reconnection=False)
-    await agent.connect(
-        str(server.make_url("/")),
-        namespaces=["/agent"],
-        transports=["websocket"],
-        auth={"token": (await accounts.login("aiko", PASSWORD)).token},
-        wait_timeout=10,
-    )
+    aiko = await connect_agent(server, "aiko", "Aiko Tanaka", ["ja"])
     try:
         customer = await connect(server)
         await customer.call("start", {"languages": ["ja"]})
@@ -326,4 +315,29 @@ async def test_out_of_hours_a_handoff_offers_a_message_even_with_agents_online(
         (queued,) = await later.wait_pushed("queued")
         assert queued["position"] == 1
     finally:
-        await agent.disconnect()
+        await aiko.client.disconnect()
+
+
+async def test_the_sla_file_sets_the_target_and_the_warning(
+    start_server, settings, connect, clock, tmp_path
+):
+    sla_file = tmp_path / "sla.yaml"
+    sla_file.write_text("chat:\n  first_response: 20s\n  warn_before: 5s\n", encoding="utf-8")
+    server = await start_server(desk_settings(settings, sla_file=sla_file), clock=clock)
+    aiko = await connect_agent(server, "aiko", "Aiko Tanaka", ["ja"])
+    try:
+        customer = await connect(server)
+        await customer.call("start", {"languages": ["ja"]})
+        await customer.call("request_agent", {})
+        (offer,) = await aiko.wait_pushed("offer")
+        await aiko.call("accept", {"conversation_id": offer["conversation_id"]})
+        (briefing,) = await aiko.wait_pushed("conversation")
+        assert briefing["sla"]["remaining_seconds"] == 20
+        clock.advance(14)
+        await asyncio.sleep(0.6)  # a few ticks: 6 s left is not yet a warning
+        assert not aiko.pushed("sla_warning")
+        clock.advance(1.5)
+        (warning,) = await aiko.wait_pushed("sla_warning")
+        assert warning["remaining_seconds"] == 4.5
+    finally:
+        await aiko.client.disconnect()

@@ -105,3 +105,47 @@ def test_bad_value_stops_start_up_with_one_line():
     assert result.stderr.strip().splitlines() == [
         "chatserver: error: CHATSERVER_PORT (--port): expected an integer, got 'http'"
     ]
+
+
+def test_an_sla_file_overrides_the_briefs_targets(tmp_path):
+    from datetime import timedelta
+
+    from chatserver.settings import read_sla_file
+    from chatserver.sla import Channel, policy_for
+
+    path = tmp_path / "sla.yaml"
+    path.write_text("chat:\n  first_response: 20s\n  warn_before: 5s\n", encoding="utf-8")
+    settings = Settings.from_env({"CHATSERVER_SLA_FILE": str(path)})
+    assert settings.sla_file == path
+    chat = policy_for(Channel.CHAT, "urgent", read_sla_file(path))
+    assert (chat.first_response, chat.warn_before) == (timedelta(seconds=20), timedelta(seconds=5))
+    assert policy_for(Channel.CHAT, "low", read_sla_file(path)).resolution == timedelta(hours=48)
+
+
+def test_the_example_sla_file_is_valid():
+    assert Settings.from_env({"CHATSERVER_SLA_FILE": str(ROOT / "docs" / "sla.example.yaml")})
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("chat:\n  urgent:\n    first_response: soon\n", "sla.chat.urgent.first_response"),
+        ("fax:\n  first_response: 1m\n", "sla.fax: unknown channel"),
+        ("chat: [1, 2\n", "is not valid YAML"),
+    ],
+)
+def test_a_bad_sla_file_names_the_file_and_the_key(tmp_path, text, expected):
+    path = tmp_path / "sla.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env({"CHATSERVER_SLA_FILE": str(path)})
+    message = str(raised.value)
+    assert message.startswith("CHATSERVER_SLA_FILE (--sla-file): ")
+    assert str(path) in message
+    assert expected in message
+    assert "\n" not in message
+
+
+def test_a_missing_sla_file_is_named():
+    with pytest.raises(SettingsError, match=r"cannot read /nowhere/sla\.yaml"):
+        Settings.from_env({"CHATSERVER_SLA_FILE": "/nowhere/sla.yaml"})
