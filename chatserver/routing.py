@@ -592,22 +592,17 @@ class Router:
         it starts again from its own language. No `Queued`: the customer was told already.
         `head`: it lost its agent (rule 7).
         """
-        _require_aware(now)
-        _require_aware(handed_off_at)
-        if conversation_id in self._entries:
-            raise AlreadyQueued(conversation_id)
-        before = self._queue_orders()
-        entry = self._add(
+        return self._restore(
             conversation_id,
+            None,
             QueueKey(language, team),
             priority,
             tier,
             manager_id,
             handed_off_at,
             now,
+            head=head,
         )
-        entry.head = head
-        return self._finish(before, [], now)
 
     def restore_assigned(
         self,
@@ -628,14 +623,9 @@ class Router:
         languages are not checked: coming online they keep it, `agent_offline` re-queues it
         at the head. No `Assigned`: nothing new happened for the customer or the pace.
         """
-        _require_aware(now)
-        _require_aware(handed_off_at)
-        agent = self._agent(agent_id)
-        if conversation_id in self._entries:
-            raise AlreadyQueued(conversation_id)
-        before = self._queue_orders()
-        entry = self._add(
+        return self._restore(
             conversation_id,
+            agent_id,
             QueueKey(language, team),
             priority,
             tier,
@@ -643,8 +633,31 @@ class Router:
             handed_off_at,
             now,
         )
-        entry.agent_id = agent_id
-        agent.active.add(conversation_id)
+
+    def _restore(
+        self,
+        conversation_id: str,
+        agent_id: str | None,
+        queue: QueueKey,
+        priority: Priority,
+        tier: Tier,
+        manager_id: str | None,
+        handed_off_at: datetime,
+        now: datetime,
+        *,
+        head: bool = False,
+    ) -> list[RoutingEvent]:
+        _require_aware(now)
+        _require_aware(handed_off_at)
+        agent = self._agent(agent_id) if agent_id is not None else None
+        if conversation_id in self._entries:
+            raise AlreadyQueued(conversation_id)
+        before = self._queue_orders()
+        entry = self._add(conversation_id, queue, priority, tier, manager_id, handed_off_at, now)
+        entry.head = head
+        if agent is not None:
+            entry.agent_id = agent.profile.id
+            agent.active.add(conversation_id)
         return self._finish(before, [], now)
 
     def accept(self, conversation_id: str, agent_id: str, now: datetime) -> list[RoutingEvent]:

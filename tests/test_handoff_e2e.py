@@ -48,21 +48,10 @@ async def desk(start_server, settings, clock):
     return await start_server(desk_settings(settings), clock=clock)
 
 
-async def connect_agent(
-    server: Any, username: str, name: str, languages: list[str], role: str = "agent"
-) -> Agent:
-    """An account on `server` and its console, connected with a fresh log-in."""
-    accounts = server.app[SERVICES].accounts
-    account = await accounts.add(
-        username=username,
-        name=name,
-        languages=languages,
-        teams=["technical", "account", "trading"],
-        capacity=3,
-        role=role,
-        password=PASSWORD,
-    )
-    token = (await accounts.login(username, PASSWORD)).token
+async def open_console(server: Any, token: str) -> Agent:
+    """An agent console connected to `server` with a log-in token."""
+    account = await server.app[SERVICES].accounts.authenticate(token)
+    assert account is not None
     client = socketio.AsyncClient(reconnection=False)
     agent = Agent(client, account.id)
 
@@ -78,6 +67,23 @@ async def connect_agent(
         wait_timeout=10,
     )
     return agent
+
+
+async def connect_agent(
+    server: Any, username: str, name: str, languages: list[str], role: str = "agent"
+) -> Agent:
+    """An account on `server` and its console, connected with a fresh log-in."""
+    accounts = server.app[SERVICES].accounts
+    await accounts.add(
+        username=username,
+        name=name,
+        languages=languages,
+        teams=["technical", "account", "trading"],
+        capacity=3,
+        role=role,
+        password=PASSWORD,
+    )
+    return await open_console(server, (await accounts.login(username, PASSWORD)).token)
 
 
 @pytest.fixture

@@ -8,13 +8,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
-import socketio
 from aiohttp.test_utils import TestServer
 
 from chatserver.keys import SERVICES
 from chatserver.settings import Settings
 from tests.conftest import Customer, CustomerFactory, FakeClock, ServerFactory
-from tests.test_handoff_e2e import PASSWORD, Agent
+from tests.test_handoff_e2e import PASSWORD, Agent, open_console
 
 GRACE = 30
 AgentFactory = Callable[[TestServer, str], Awaitable[Agent]]
@@ -42,32 +41,16 @@ def restart(
 @pytest.fixture
 async def console() -> AsyncIterator[AgentFactory]:
     """An agent console logged in with a token, connected to a given server."""
-    clients: list[socketio.AsyncClient] = []
+    agents: list[Agent] = []
 
     async def make(server: TestServer, token: str) -> Agent:
-        account = await server.app[SERVICES].accounts.authenticate(token)
-        assert account is not None
-        client = socketio.AsyncClient(reconnection=False)
-        agent = Agent(client, account.id)
-
-        @client.on("*", namespace="/agent")  # type: ignore[misc]
-        async def record(event: str, data: Any = None) -> None:
-            agent.received.append((event, data))
-
-        await client.connect(
-            str(server.make_url("/")),
-            namespaces=["/agent"],
-            transports=["websocket"],
-            auth={"token": token},
-            wait_timeout=10,
-        )
-        clients.append(client)
-        return agent
+        agents.append(await open_console(server, token))
+        return agents[-1]
 
     yield make
-    for client in clients:
-        if client.connected:
-            await client.disconnect()
+    for agent in agents:
+        if agent.client.connected:
+            await agent.client.disconnect()
 
 
 async def log_in(server: TestServer, username: str, name: str) -> str:
