@@ -57,6 +57,7 @@ OFFLINE_TEXT = N_(
     "call back and we will contact you. Your tracking number is {number}."
 )
 LEFT_MESSAGE_TEXT = N_("Thank you. We will contact you soon. Your tracking number is {number}.")
+TRANSFER_NOTE = "Transferred by {name}: {reason}"
 CLOSED_TEXT = N_("This conversation has ended. Your tracking number is {number}.")
 # A console lists this many waiting chats (in queue order); the rest is only counted.
 SNAPSHOT_LIMIT = 25
@@ -362,11 +363,19 @@ class Dispatcher:
         now = self.clock.now()
         queue = QueueKey(to_queue[0], Team(to_queue[1])) if to_queue else None
         events = self.router.transfer(conversation_id, now, to_agent=to_agent, to_queue=queue)
+        # Stored in English for the record; consoles word it in the agent's language
+        # from `meta` (TRANSFER_NOTE is the same msgid in their catalog).
         note = await self._post(
             conversation_id,
             Author.SYSTEM,
-            f"Transferred by {self._name(agent_id)}: {reason}".strip(),
+            TRANSFER_NOTE.format(name=self._name(agent_id), reason=reason).strip(),
             internal=True,
+            meta={
+                "kind": "transfer",
+                "agent_id": agent_id,
+                "agent_name": self._name(agent_id),
+                "reason": reason,
+            },
         )
         notifications = [self._to_agents_of(conversation_id, "message", note.to_public())]
         notifications += await self._routed(events, now)
@@ -782,6 +791,7 @@ class Dispatcher:
         *,
         language: str | None = None,
         internal: bool = False,
+        meta: dict[str, Any] | None = None,
     ) -> Message:
         appended = await self.store.append_message(
             NewMessage(
@@ -792,6 +802,7 @@ class Dispatcher:
                 created_at=self.clock.now(),
                 language=language,
                 internal=internal,
+                meta=meta or {},
             )
         )
         return appended.message

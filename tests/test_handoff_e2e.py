@@ -347,3 +347,52 @@ async def test_the_sla_file_sets_the_target_and_the_warning(
         assert warning["remaining_seconds"] == 4.5
     finally:
         await aiko.client.disconnect()
+
+
+async def test_a_transfer_keeps_the_clock_and_notes_never_reach_the_customer(
+    desk, connect, agent_for, clock
+):
+    aiko = await agent_for("aiko", "Aiko Tanaka", ["ja"])
+    customer = await connect(desk)
+    await customer.call("start", {"languages": ["ja"]})
+    await customer.call("request_agent", {})
+    (offer,) = await aiko.wait_pushed("offer")
+    conversation_id = offer["conversation_id"]
+    await aiko.call("accept", {"conversation_id": conversation_id})
+    await aiko.wait_pushed("conversation")
+    mei = await agent_for("mei", "Mei Lin", ["ja", "zh-Hans"])
+    noted = await aiko.call(
+        "note", {"conversation_id": conversation_id, "text": "VIP, be careful", "client_id": "n1"}
+    )
+    assert noted["ok"] is True
+
+    clock.advance(12)
+    moved = await aiko.call(
+        "transfer",
+        {"conversation_id": conversation_id, "to_agent": mei.id, "reason": "MT5 expert"},
+    )
+    assert moved["ok"] is True
+    (released,) = await aiko.wait_pushed("released")
+    assert released["conversation_id"] == conversation_id
+    (briefing,) = await mei.wait_pushed("conversation")
+    # The first-response clock kept running from the handoff: 30 - 12 s left.
+    assert briefing["sla"]["remaining_seconds"] == 18
+    transfer_notes = [m for m in briefing["messages"] if m["meta"].get("kind") == "transfer"]
+    assert [
+        (m["internal"], m["meta"]["agent_name"], m["meta"]["reason"]) for m in transfer_notes
+    ] == [(True, "Aiko Tanaka", "MT5 expert")]
+    assert any(m["text"] == "VIP, be careful" and m["internal"] for m in briefing["messages"])
+
+    clock.advance(3)
+    await mei.call("message", {"conversation_id": conversation_id, "text": "お待たせしました"})
+    async with asyncio.timeout(5):
+        while not any(m["author"] == "agent" for m in customer.pushed("message")):
+            await asyncio.sleep(0.01)
+    seen = [m["text"] for m in customer.pushed("message")]
+    assert "お待たせしました" in seen
+    assert not any("VIP" in text or "MT5 expert" in text for text in seen)
+    assert all(not m["internal"] for m in customer.pushed("message"))
+    assert (
+        'chatserver_first_responses_total{language="ja",priority="medium",status="hit",team='
+        in (await metrics_text(desk))
+    )

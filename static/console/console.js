@@ -1577,6 +1577,16 @@ function authorLabel(chat, message, note) {
   }
 }
 
+/** What a message says; a transfer note is worded in the agent's language from its meta. */
+function messageText(message) {
+  const meta = message.meta && typeof message.meta === "object" ? message.meta : {};
+  if (meta.kind === "transfer" && typeof meta.agent_name === "string") {
+    const reason = typeof meta.reason === "string" ? meta.reason : "";
+    return _("Transferred by {name}: {reason}", { name: meta.agent_name, reason }).trim();
+  }
+  return message.text;
+}
+
 function buildMessage(chat, message) {
   const note = isNote(message);
   const kind = note ? "note" : AUTHORS.has(message.author) ? message.author : "system";
@@ -1590,7 +1600,7 @@ function buildMessage(chat, message) {
     head.append(author, element("time", "msg-time"));
     item.append(head);
   }
-  const bubble = element("div", "msg-bubble", message.text); // text, never HTML
+  const bubble = element("div", "msg-bubble", messageText(message)); // text, never HTML
   bubble.dir = "auto";
   const language = message.language || (message.author === "customer" ? chat.detected : null);
   if (language) bubble.lang = language;
