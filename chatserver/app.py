@@ -83,7 +83,12 @@ async def _services(app: web.Application, *, clock: Clock, ids: IdFactory) -> As
     loop = asyncio.get_running_loop()
     fingerprint = faq_fingerprint(settings.faq_dir)
     loaded, matcher = await loop.run_in_executor(
-        None, load_matcher, settings.faq_dir, fingerprint, settings.faq_skip_invalid
+        None,
+        load_matcher,
+        settings.faq_dir,
+        fingerprint,
+        settings.faq_skip_invalid,
+        settings.faq_embeddings,
     )
     for problem in loaded.problems:
         log.warning("FAQ entry skipped: %s", problem)
@@ -136,6 +141,7 @@ async def _services(app: web.Application, *, clock: Clock, ids: IdFactory) -> As
         settings.faq_dir,
         skip_invalid=settings.faq_skip_invalid,
         loaded=fingerprint,
+        embeddings=settings.faq_embeddings,
     )
     accounts = Accounts(
         store=store,

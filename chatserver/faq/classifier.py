@@ -11,6 +11,14 @@ of one matrix product per query:
 
 Both weight blocks are stored as one dense float32 matrix (features x 2 entries), so scoring
 a query is a row gather and a vector product over the few hundred n-grams it contains.
+
+With a sentence encoder (`embedding`), a question also gets an embedding similarity to each
+entry: the mean of its cosine to the entry's mean phrasing embedding and its cosine to the
+entry's nearest phrasing (the centroid helps with few variants, the nearest phrasing with many;
+their mean beat either on BANKING77 and xSID). The ranking score becomes SVM value + `blend` x
+that similarity, `blend` being cross-validated on the FAQ's own variants (`calibration`). The
+embedding knows that "my card hasn't come" and "card not delivered yet" mean the same with few
+n-grams in common.
 """
 
 from __future__ import annotations
@@ -27,7 +35,14 @@ from sklearn.svm import LinearSVC
 
 from chatserver.faq.vectorizer import Floats, TfidfSpace, count_matrix, grams, idf_weights, weigh
 
-__all__ = ["EntryClassifier", "Labels", "fit_linear", "train_classifier"]
+__all__ = [
+    "EmbeddedEntries",
+    "EntryClassifier",
+    "Labels",
+    "embedding_centroids",
+    "fit_linear",
+    "train_classifier",
+]
 
 # SVM regularisation: with the char_wb 1-5 grams, C=2 ranked xSID 10-shot best (C=1: -0.4,
 # C=4: -0.1 mean top-1), BANKING77 10-shot within 0.3 across 1-4.
@@ -101,19 +116,79 @@ class EntryClassifier:
     space: TfidfSpace
     weights: Floats  # features x (2 * entries): SVM weights, then unit centroids
     intercept: Floats
+    embedded: EmbeddedEntries | None = None
+    blend: float = 0.0  # weight of the embedding similarity in the ranking score
 
-    def scores(self, normalized: str) -> tuple[Floats, Floats]:
-        """(SVM decision values, centroid cosines) of normalised text, one per entry."""
+    def scores(
+        self, normalized: str, embedding: Floats | None = None
+    ) -> tuple[Floats, Floats, Floats | None]:
+        """(ranking scores, TF-IDF centroid cosines, embedding similarities), one per entry.
+
+        `embedding` is the raw question's sentence embedding; without it (or without
+        `embedded`) the ranking score is the SVM value alone and the last item is None.
+        """
         index, values = self.space.encode(normalized)
         entries = len(self.entry_ids)
         combined = values @ self.weights[index]
-        return combined[:entries] + self.intercept, combined[entries:]
+        decision = combined[:entries] + self.intercept
+        if embedding is None or self.embedded is None:
+            return decision, combined[entries:], None
+        similarity = self.embedded.similarity(embedding[np.newaxis, :])[0]
+        if self.blend:
+            decision += np.float32(self.blend) * similarity
+        return decision, combined[entries:], similarity
+
+
+@dataclass(frozen=True, slots=True)
+class EmbeddedEntries:
+    """Entry centroids and phrasing embeddings (sorted by entry) stacked in one matrix."""
+
+    matrix: Floats  # (entries + phrasings) x dimension: unit centroids, then phrasings
+    entries: int
+    starts: npt.NDArray[np.intp]  # first phrasing row of each entry, relative to the phrasings
+    present: npt.NDArray[np.bool_]  # entries with at least one phrasing
+
+    @classmethod
+    def of(cls, embeddings: Floats, labels: Labels, classes: int) -> EmbeddedEntries:
+        order = np.argsort(labels, kind="stable")
+        counts = np.bincount(labels, minlength=classes)
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.intp)
+        matrix = np.vstack([embedding_centroids(embeddings, labels, classes), embeddings[order]])
+        return cls(
+            np.ascontiguousarray(matrix, dtype=np.float32),
+            classes,
+            np.minimum(starts, max(len(labels) - 1, 0)),
+            counts > 0,
+        )
+
+    def similarity(self, queries: Floats) -> Floats:
+        """Mean of centroid cosine and nearest-phrasing cosine (queries x entries)."""
+        cosines = queries @ self.matrix.T
+        centroid = cosines[:, : self.entries]
+        if cosines.shape[1] == self.entries:
+            return centroid
+        nearest = np.maximum.reduceat(cosines[:, self.entries :], self.starts, axis=1)
+        nearest[:, ~self.present] = 0.0
+        nearest += centroid
+        nearest *= np.float32(0.5)
+        return np.asarray(nearest, dtype=np.float32)
+
+
+def embedding_centroids(embeddings: Floats, labels: Labels, classes: int) -> Floats:
+    """Unit mean embedding of each class (classes x dimension); zero for absent classes."""
+    sums = np.zeros((classes, embeddings.shape[1]), dtype=np.float32)
+    np.add.at(sums, labels, embeddings)
+    norms = np.linalg.norm(sums, axis=1, keepdims=True)
+    return np.asarray(sums / np.maximum(norms, 1e-12), dtype=np.float32)
 
 
 def train_classifier(
     phrasings: Sequence[str], labels: Sequence[str]
 ) -> tuple[EntryClassifier, sparse.csr_matrix, Labels]:
-    """Learn from (phrasing, entry id) pairs; also return the raw counts for calibration."""
+    """Learn from (phrasing, entry id) pairs; also return the raw counts for calibration.
+
+    The result has no embedding part: the matcher adds it once calibration has set `blend`.
+    """
     entry_ids = tuple(dict.fromkeys(labels))
     position = {entry_id: i for i, entry_id in enumerate(entry_ids)}
     y = np.asarray([position[label] for label in labels], dtype=np.int64)

