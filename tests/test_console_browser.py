@@ -392,3 +392,122 @@ async def test_log_in_shows_the_queue_with_live_countdowns(desk, open_console):
     assert console.problems == []
 
 
+async def test_accepting_a_taken_chat_says_so_and_a_free_one_opens(desk, open_console):
+    await desk.account("emma", "Emma Clarke", ["en", "de", "ja"])
+    await desk.account("aiko", "Aiko Tanaka", ["ja"])
+    console = await open_console(desk.url())
+    page = console.page
+    network = console.network
+    await console.login("emma", "emma-password")
+    await expect(page.locator("#connection")).to_have_attribute(
+        "data-state", "online", timeout=TIMEOUT_MS
+    )
+    aiko = await desk.agent("aiko")
+    thai = await desk.customer(["th-TH"], THAI_HACKED, vip=True, request=False)
+    japanese = await desk.customer(["ja"], JAPANESE_LOGIN)
+    await expect(page.locator(".qitem")).to_have_count(2, timeout=TIMEOUT_MS)
+
+    # Aiko takes the Japanese chat while the queue update telling Emma is still on its way.
+    network.drop = lambda event, _: event in ("queue", "offer_withdrawn")
+    assert (await aiko.call("accept", {"conversation_id": japanese.conversation_id}))["ok"]
+    await console.item(japanese.conversation_id).locator(".accept").click()
+    await expect(page.locator(".toast", has_text="already taken")).to_be_visible(
+        timeout=TIMEOUT_MS
+    )
+    await expect(console.item(japanese.conversation_id)).to_have_count(0)
+    assert network.events("accept") == [{"conversation_id": japanese.conversation_id}]
+    network.drop = None
+
+    conversation_id = thai.conversation_id
+    await console.item(conversation_id).locator(".accept").click()
+    panel = console.panel(conversation_id)
+    await expect(panel).to_be_visible(timeout=TIMEOUT_MS)
+    await expect(console.item(conversation_id)).to_have_count(0)
+    number = await desk.tracking_number(conversation_id)
+    assert re.fullmatch(TRACKING, number)
+    await expect(page.locator(".tab[aria-selected=true] .tab-title")).to_have_text(
+        f"Customer {number}"
+    )
+    await expect(panel.locator(".fact--language")).to_have_text("Thai (th)")
+    banner = panel.locator(".widened-banner")
+    await expect(banner).to_be_visible()
+    await expect(banner).to_contain_text("Thai (th)")
+    await expect(banner.locator(".banner-original")).to_have_text(THAI_HACKED)
+    await expect(banner.locator(".banner-original")).to_have_attribute("lang", "th")
+    await expect(banner.locator(".banner-faq")).to_contain_text(
+        "I think my account has been hacked. What should I do?"
+    )
+    await expect(banner.locator(".faq-id")).to_have_text("account-hacked")
+    before = await desk.transcript(conversation_id)
+    assert ("2", "customer", THAI_HACKED) in before
+    await expect(panel.locator(".transcript .msg")).to_have_count(len(before))
+    assert await console.transcript(conversation_id) == before
+    sla = panel.locator(".sla-pill")
+    await expect(sla).to_contain_text("First reply due in")
+    assert await sla.get_attribute("data-level") in ("ok", "urgent")
+
+    # A reply: Enter sends it with a fresh UUID as client_id; the clock stops.
+    reply = "Hello! I can help you secure your account."
+    await panel.locator(".composer-input").fill(reply)
+    await panel.locator(".composer-input").press("Enter")
+    await expect(panel.locator(".msg--agent")).to_have_attribute(
+        "data-seq", str(len(before) + 1), timeout=TIMEOUT_MS
+    )
+    (sent,) = network.events("message")
+    assert sent["conversation_id"] == conversation_id
+    assert sent["text"] == reply
+    assert UUID.match(sent["client_id"])
+    await expect(sla).to_have_text("First reply sent")
+    await expect(panel.locator(".msg--agent .msg-author")).to_have_text("You")
+    (received,) = await thai.customer.wait_pushed("message", 1)
+    assert [m["text"] for m in thai.customer.pushed("message") if m["author"] == "agent"] == [
+        reply
+    ]
+    assert received  # the customer got it
+
+    # An internal note: visibly internal, sent as `note`, not `message`; never to the customer.
+    await panel.locator(".note-toggle").click()
+    await expect(panel.locator(".composer")).to_have_class(re.compile(r"\bis-note\b"))
+    await panel.locator(".composer-input").fill("VIP: check the account manager first")
+    await panel.locator(".composer-input").press("Enter")
+    note = panel.locator(".msg--note")
+    await expect(note).to_have_attribute("data-seq", str(len(before) + 2), timeout=TIMEOUT_MS)
+    await expect(note.locator(".msg-author")).to_contain_text("Internal note")
+    assert [n["text"] for n in network.events("note")] == ["VIP: check the account manager first"]
+    assert len(network.events("message")) == 1
+
+    # After a reload the server replays the chat: the note is still shown as a note.
+    await page.reload()
+    panel = console.panel(conversation_id)
+    await expect(panel.locator(".transcript .msg")).to_have_count(
+        len(before) + 2, timeout=TIMEOUT_MS
+    )
+    await expect(panel.locator(".msg--note")).to_have_attribute("data-seq", str(len(before) + 2))
+    await expect(panel.locator(".msg--agent")).to_have_count(1)
+
+    # The customer writes; text is text.
+    assert (await thai.customer.call("message", {"text": "<i>ขอบคุณ</i>", "client_id": "c2"}))[
+        "ok"
+    ]
+    await expect(panel.locator(".msg--customer").last).to_have_text(
+        re.compile("<i>ขอบคุณ</i>"), timeout=TIMEOUT_MS
+    )
+    assert await panel.locator(".transcript i").count() == 0
+    assert not any("VIP: check" in m["text"] for m in thai.customer.pushed("message"))
+
+    # The chat moves on from another of Emma's consoles: it leaves this one, with a word.
+    other = await desk.agent("emma")
+    moved = await other.call(
+        "transfer",
+        {
+            "conversation_id": conversation_id,
+            "to_queue": {"language": "en", "team": "account"},
+            "reason": "Account team",
+        },
+    )
+    assert moved["ok"], moved
+    await expect(page.locator(".tab")).to_have_count(0, timeout=TIMEOUT_MS)
+    await expect(page.locator(".toast", has_text="is no longer yours")).to_be_visible()
+    assert console.problems == []
+
+
