@@ -181,7 +181,6 @@ class Network:
     sent: list[tuple[str, Any]] = field(default_factory=list)
     drop: Callable[[str, Any], bool] | None = None  # (event name, payload) -> drop it?
     lose_ack_of: str | None = None  # the next ack of this event is lost, the socket closed
-    _losing: set[int] = field(default_factory=set)
 
     def events(self, name: str) -> list[Any]:
         return [data for event, data in self.sent if event == name]
@@ -196,6 +195,7 @@ class Network:
     def _route(self, page_side: Any) -> None:
         server_side = page_side.connect_to_server()
         self.connections += 1
+        losing: set[int] = set()  # ack ids of this connection whose ack is to be lost
 
         def upstream(message: str | bytes) -> None:
             frame = socketio_frame(message)
@@ -204,15 +204,19 @@ class Network:
                 self.sent.append((name, payload[0] if payload else None))
                 if name == self.lose_ack_of and frame[1] is not None:
                     self.lose_ack_of = None
-                    self._losing.add(frame[1])
+                    losing.add(frame[1])
             server_side.send(message)
 
         def downstream(message: str | bytes) -> None:
             frame = socketio_frame(message)
-            if frame is not None and frame[0] == "ack" and frame[1] in self._losing:
-                self._losing.discard(frame[1])
-                asyncio.get_running_loop().create_task(page_side.close())
-                asyncio.get_running_loop().create_task(server_side.close())
+            if losing:
+                # The connection is failing: nothing more reaches the page, and when the
+                # acknowledgement comes by, it is gone with the socket.
+                if frame is not None and frame[0] == "ack" and frame[1] in losing:
+                    losing.clear()
+                    loop = asyncio.get_running_loop()
+                    loop.create_task(page_side.close())
+                    loop.create_task(server_side.close())
                 return
             if frame is not None and frame[0] == "event" and self.drop is not None:
                 name, *payload = frame[2]
@@ -508,6 +512,161 @@ async def test_accepting_a_taken_chat_says_so_and_a_free_one_opens(desk, open_co
     assert moved["ok"], moved
     await expect(page.locator(".tab")).to_have_count(0, timeout=TIMEOUT_MS)
     await expect(page.locator(".toast", has_text="is no longer yours")).to_be_visible()
+    assert console.problems == []
+
+
+async def logged_in(desk: Desk, open_console: OpenConsole, username: str, **kwargs: Any) -> Console:
+    console = await open_console(desk.url(), **kwargs)
+    await console.login(username, f"{username}-password")
+    await expect(console.page.locator("#connection")).to_have_attribute(
+        "data-state", "online", timeout=TIMEOUT_MS
+    )
+    return console
+
+
+async def test_transfer_to_a_queue_with_a_reason_and_close(desk, open_console):
+    await desk.account("emma", "Emma Clarke", ["en", "de"])
+    console = await logged_in(desk, open_console, "emma")
+    page = console.page
+    thai = await desk.customer(["th-TH"], THAI_HACKED, request=False)
+    german = await desk.customer(["de"], GERMAN_INSTALL)
+    await console.item(thai.conversation_id).locator(".accept").click(timeout=TIMEOUT_MS)
+    await expect(console.panel(thai.conversation_id)).to_be_visible(timeout=TIMEOUT_MS)
+    await console.item(german.conversation_id).locator(".accept").click(timeout=TIMEOUT_MS)
+    await expect(page.locator(".tab")).to_have_count(2, timeout=TIMEOUT_MS)
+
+    await page.locator(".tab", has_text="Thai").click()
+    panel = console.panel(thai.conversation_id)
+    await panel.locator(".chat-transfer").click()
+    dialog = page.locator("#transfer-dialog")
+    await expect(dialog).to_be_visible()
+    await expect(page.locator("#transfer-language")).to_have_value("th")
+    await expect(page.locator("#transfer-team")).to_have_value("account")
+    await page.locator("#transfer-submit").click()
+    await expect(page.locator("#transfer-error")).to_have_text("Please give a reason.")
+    await page.locator("#transfer-language").select_option("en")
+    await page.locator("#transfer-team").select_option("trading")
+    await page.locator("#transfer-reason").fill("Margin question: trading desk")
+    await page.locator("#transfer-submit").click()
+    await expect(dialog).to_be_hidden(timeout=TIMEOUT_MS)
+    assert console.network.events("transfer") == [
+        {
+            "conversation_id": thai.conversation_id,
+            "reason": "Margin question: trading desk",
+            "to_queue": {"language": "en", "team": "trading"},
+        }
+    ]
+    await expect(page.locator(".tab")).to_have_count(1)
+    await expect(page.locator(".toast", has_text="Chat transferred")).to_be_visible()
+    # The server moved it: waiting again, in the queue en/trading.
+    transferred = await desk.services.store.get_conversation(thai.conversation_id)
+    assert str(transferred.status) == "queued"
+    (view,) = desk.services.dispatcher.router.views([thai.conversation_id], desk.clock.now())
+    assert str(view.queue) == "en/trading"
+
+    panel = console.panel(german.conversation_id)
+    await expect(panel).to_be_visible()
+    await panel.locator(".chat-close").click()
+    await expect(panel.locator(".badge--closed")).to_have_text("Closed", timeout=TIMEOUT_MS)
+    await expect(panel.locator(".composer-input")).to_be_disabled()
+    assert console.network.events("close") == [{"conversation_id": german.conversation_id}]
+    await german.customer.wait_pushed("closed")
+    await panel.locator(".chat-dismiss").click()
+    await expect(page.locator(".tab")).to_have_count(0)
+    await expect(page.locator("#chats-empty")).to_be_visible()
+    assert console.problems == []
+
+
+async def test_a_lost_acknowledgement_is_resent_after_reconnecting_and_shown_once(
+    desk, open_console
+):
+    await desk.account("emma", "Emma Clarke", ["en"])
+    console = await logged_in(desk, open_console, "emma")
+    page = console.page
+    network = console.network
+    thai = await desk.customer(["th-TH"], THAI_HACKED, request=False)
+    conversation_id = thai.conversation_id
+    await console.item(conversation_id).locator(".accept").click(timeout=TIMEOUT_MS)
+    panel = console.panel(conversation_id)
+    await expect(panel).to_be_visible(timeout=TIMEOUT_MS)
+    before = await desk.transcript(conversation_id)
+    await expect(panel.locator(".transcript .msg")).to_have_count(len(before))
+
+    # The server stores the message, then the connection drops before the acknowledgement
+    # (and the server's push of the stored message) arrive. The server's replay of the chat on reconnect is lost too: only the outbox
+    # can bring the message back. The console reconnects, sends it again with the same
+    # client_id, and shows it once.
+    network.lose_ack_of = "message"
+    network.drop = lambda event, _: event == "conversation"
+    await panel.locator(".composer-input").fill("Are you still there?")
+    await panel.locator(".composer-input").press("Enter")
+    await network.wait_for("message", 2)
+    await expect(panel.locator(".msg.is-pending")).to_have_count(0, timeout=TIMEOUT_MS)
+    await expect(page.locator("#connection")).to_have_attribute("data-state", "online")
+    assert network.connections == 2
+    sends = network.events("message")
+    assert len(sends) == 2
+    assert sends[0]["client_id"] == sends[1]["client_id"]
+    stored = await desk.transcript(conversation_id)
+    assert stored == [*before, (str(len(before) + 1), "agent", "Are you still there?")]
+    assert await console.transcript(conversation_id) == stored
+    assert await page.evaluate("() => sessionStorage.getItem('chatserver.console.outbox')") is None
+    agent_replies = [m for m in thai.customer.pushed("message") if m["author"] == "agent"]
+    assert [m["text"] for m in agent_replies] == ["Are you still there?"]
+
+    # The same with the server's replay of the chat on connect arriving (it holds the
+    # stored message, so the outbox may let it go without a resend): still once.
+    network.drop = None
+    network.lose_ack_of = "message"
+    await panel.locator(".composer-input").fill("One more thing")
+    await panel.locator(".composer-input").press("Enter")
+    await until(lambda: network.connections == 3)
+    await expect(panel.locator(".msg--agent")).to_have_count(2, timeout=TIMEOUT_MS)
+    await expect(panel.locator(".msg.is-pending")).to_have_count(0, timeout=TIMEOUT_MS)
+    await expect(page.locator("#connection")).to_have_attribute(
+        "data-state", "online", timeout=TIMEOUT_MS
+    )
+    assert network.connections == 3
+    stored = await desk.transcript(conversation_id)
+    assert [seq for seq, _, _ in await console.transcript(conversation_id)] == [
+        seq for seq, _, _ in stored
+    ]
+    assert stored[-1] == (str(len(before) + 2), "agent", "One more thing")
+    assert console.problems == []
+
+
+async def test_an_offer_is_highlighted_with_its_own_timer(desk, open_console):
+    await desk.account("emma", "Emma Clarke", ["en", "de", "ja"])
+    await desk.account("aiko", "Aiko Tanaka", ["ja"])
+    console = await logged_in(desk, open_console, "emma")
+    page = console.page
+    # The server's clock reads the wall clock's time again: the offer runs 10 s from now.
+    desk.clock.current = datetime.now(UTC)
+    german = await desk.customer(["de"], GERMAN_INSTALL)
+    offered = console.item(german.conversation_id)
+    await expect(offered).to_have_class(re.compile(r"\bis-offered\b"), timeout=TIMEOUT_MS)
+    await expect(page.locator(".qitem").first).to_have_attribute(
+        "data-conversation-id", german.conversation_id
+    )
+    timer = offered.locator(".offer-timer")
+    await expect(timer).to_contain_text("Offered to you")
+    assert 7 <= int(re.search(r"(\d+) s", await timer.inner_text()).group(1)) <= 10  # type: ignore[union-attr]
+    await offered.locator(".accept").click()
+    await expect(console.panel(german.conversation_id)).to_be_visible(timeout=TIMEOUT_MS)
+    await expect(page.locator(".qitem.is-offered")).to_have_count(0)
+
+    # Another offer, which runs out: the chat is offered to the next agent (Aiko, who has
+    # just come online), and stays in Emma's queue.
+    japanese = await desk.customer(["ja"], JAPANESE_LOGIN)
+    await expect(console.item(japanese.conversation_id)).to_have_class(
+        re.compile(r"\bis-offered\b"), timeout=TIMEOUT_MS
+    )
+    aiko = await desk.agent("aiko")
+    desk.clock.advance(11)
+    (offer,) = await aiko.wait_pushed("offer")
+    assert offer["conversation_id"] == japanese.conversation_id
+    await expect(page.locator(".qitem.is-offered")).to_have_count(0, timeout=TIMEOUT_MS)
+    await expect(console.item(japanese.conversation_id)).to_be_visible()
     assert console.problems == []
 
 
