@@ -415,9 +415,7 @@ async def test_accepting_a_taken_chat_says_so_and_a_free_one_opens(desk, open_co
     network.drop = lambda event, _: event in ("queue", "offer_withdrawn")
     assert (await aiko.call("accept", {"conversation_id": japanese.conversation_id}))["ok"]
     await console.item(japanese.conversation_id).locator(".accept").click()
-    await expect(page.locator(".toast", has_text="already taken")).to_be_visible(
-        timeout=TIMEOUT_MS
-    )
+    await expect(page.locator(".toast", has_text="already taken")).to_be_visible(timeout=TIMEOUT_MS)
     await expect(console.item(japanese.conversation_id)).to_have_count(0)
     assert network.events("accept") == [{"conversation_id": japanese.conversation_id}]
     network.drop = None
@@ -464,9 +462,7 @@ async def test_accepting_a_taken_chat_says_so_and_a_free_one_opens(desk, open_co
     await expect(sla).to_have_text("First reply sent")
     await expect(panel.locator(".msg--agent .msg-author")).to_have_text("You")
     (received,) = await thai.customer.wait_pushed("message", 1)
-    assert [m["text"] for m in thai.customer.pushed("message") if m["author"] == "agent"] == [
-        reply
-    ]
+    assert [m["text"] for m in thai.customer.pushed("message") if m["author"] == "agent"] == [reply]
     assert received  # the customer got it
 
     # An internal note: visibly internal, sent as `note`, not `message`; never to the customer.
@@ -490,9 +486,7 @@ async def test_accepting_a_taken_chat_says_so_and_a_free_one_opens(desk, open_co
     await expect(panel.locator(".msg--agent")).to_have_count(1)
 
     # The customer writes; text is text.
-    assert (await thai.customer.call("message", {"text": "<i>ขอบคุณ</i>", "client_id": "c2"}))[
-        "ok"
-    ]
+    assert (await thai.customer.call("message", {"text": "<i>ขอบคุณ</i>", "client_id": "c2"}))["ok"]
     await expect(panel.locator(".msg--customer").last).to_have_text(
         re.compile("<i>ขอบคุณ</i>"), timeout=TIMEOUT_MS
     )
@@ -670,3 +664,252 @@ async def test_an_offer_is_highlighted_with_its_own_timer(desk, open_console):
     assert console.problems == []
 
 
+async def test_a_refused_token_brings_back_the_login_form(desk, open_console):
+    await desk.account("emma", "Emma Clarke", ["en"])
+    console = await logged_in(desk, open_console, "emma")
+    page = console.page
+    token = await page.evaluate(f"() => JSON.parse(sessionStorage.getItem('{SESSION_KEY}')).token")
+    # The session is revoked on the server, then the connection drops (the network): the
+    # next connection is refused.
+    async with (
+        aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as session,
+        session.post(desk.server.make_url("/api/v1/logout")) as response,
+    ):
+        assert response.status == 200
+    assert await desk.services.accounts.authenticate(token) is None
+    console.network.lose_ack_of = "status"
+    await page.locator(".status-option[data-status=away]").click()
+    await expect(page.locator("#login-view")).to_be_visible(timeout=TIMEOUT_MS)
+    await expect(page.locator("#login-message")).to_have_text(
+        "Your session has ended. Please log in again."
+    )
+    assert console.network.connections == 2
+    assert await page.evaluate(f"() => sessionStorage.getItem('{SESSION_KEY}')") is None
+    assert console.problems == []
+
+
+async def test_an_expired_session_brings_back_the_login_form(desk, open_console):
+    await desk.account("emma", "Emma Clarke", ["en"])
+    console = await logged_in(desk, open_console, "emma")
+    page = console.page
+    desk.clock.advance(desk.services.accounts.session_lifetime.total_seconds() + 1)
+    console.network.lose_ack_of = "status"
+    await page.locator(".status-option[data-status=away]").click()
+    await expect(page.locator("#login-message")).to_have_text(
+        "Your session has ended. Please log in again.", timeout=TIMEOUT_MS
+    )
+    assert console.problems == []
+
+
+async def test_status_survives_a_reload_and_logout_revokes_the_token(desk, open_console):
+    emma_id = await desk.account("emma", "Emma Clarke", ["en"])
+    router = desk.services.dispatcher.router
+    console = await logged_in(desk, open_console, "emma")
+    page = console.page
+    network = console.network
+    await expect(page.locator(".status-option[data-status=online]")).to_have_attribute(
+        "aria-pressed", "true", timeout=TIMEOUT_MS
+    )
+    assert str(router.agent_status(emma_id)) == "online"
+    await page.locator(".status-option[data-status=away]").click()
+    await expect(page.locator(".status-option[data-status=away]")).to_have_attribute(
+        "aria-pressed", "true"
+    )
+    assert await network.wait_for("status") == [{"status": "away"}]
+    await until(lambda: str(router.agent_status(emma_id)) == "away")
+
+    # A reload keeps the session (this tab's sessionStorage) and the chosen status, which
+    # is said again to the server: connecting alone would make the agent online.
+    await page.reload()
+    await expect(page.locator("#console-view")).to_be_visible(timeout=TIMEOUT_MS)
+    assert await network.wait_for("status", 2) == [{"status": "away"}, {"status": "away"}]
+    assert network.connections == 2
+    await expect(page.locator(".status-option[data-status=away]")).to_have_attribute(
+        "aria-pressed", "true"
+    )
+    await until(lambda: str(router.agent_status(emma_id)) == "away")
+
+    token = await page.evaluate(f"() => JSON.parse(sessionStorage.getItem('{SESSION_KEY}')).token")
+    assert await desk.services.accounts.authenticate(token) is not None
+    await page.locator("#logout").click()
+    await expect(page.locator("#login-view")).to_be_visible(timeout=TIMEOUT_MS)
+    async with asyncio.timeout(5):
+        while await desk.services.accounts.authenticate(token) is not None:
+            await asyncio.sleep(0.02)
+    assert await page.evaluate(f"() => sessionStorage.getItem('{SESSION_KEY}')") is None
+    assert console.problems == []
+
+
+async def test_supervisor_sees_agents_queues_and_sla_alerts_and_assigns(desk, open_console):
+    await desk.account("sam", "Sam Okafor", ["en"], role="supervisor", capacity=2)
+    emma_id = await desk.account("emma", "Emma Clarke", ["en", "de"])
+    aiko_id = await desk.account("aiko", "Aiko Tanaka", ["ja", "en"], capacity=2)
+    emma = await desk.agent("emma")
+    aiko = await desk.agent("aiko")
+    german = await desk.customer(["de"], GERMAN_INSTALL)
+    desk.clock.advance(11)
+    thai = await desk.customer(["th-TH"], THAI_HACKED, vip=True, request=False)
+    console = await logged_in(desk, open_console, "sam")
+    page = console.page
+    panel = page.locator("#supervisor")
+    await expect(panel).to_be_visible(timeout=TIMEOUT_MS)
+    await expect(page.locator("#user-role")).to_have_text("Supervisor")
+
+    # 31 s after the German chat's handoff, 20 s after the Thai one's: the German chat's
+    # first reply is overdue, the Thai chat's is 10 s from due.
+    desk.clock.advance(20)
+    alerts = panel.locator("#alerts .alert")
+    await expect(alerts).to_have_count(2, timeout=TIMEOUT_MS)
+    await expect(alerts.nth(0)).to_have_class(re.compile(r"\balert--breach\b"))
+    await expect(alerts.nth(0).locator(".alert-what")).to_contain_text("German (de)")
+    await expect(alerts.nth(1)).to_have_class(re.compile(r"\balert--warning\b"))
+    await expect(alerts.nth(1).locator(".alert-what")).to_contain_text("Thai (th)")
+    await expect(alerts.nth(1).locator(".alert-kind")).to_have_text("First response")
+    await expect(page.locator("#alerts-count")).to_have_text("1")
+
+    # Aiko takes a Japanese chat and steps away; another Thai chat and
+    # another Japanese one wait.
+    taken = await desk.customer(["ja"], JAPANESE_LOGIN)
+    accepted = await aiko.call("accept", {"conversation_id": taken.conversation_id})
+    assert accepted["ok"], accepted
+    assert (await aiko.call("status", {"status": "away"}))["ok"]
+    await desk.customer(["th-TH"], THAI_HACKED, request=False)
+    japanese = await desk.customer(["ja"], JAPANESE_LOGIN)
+
+    agents = panel.locator(".agent")
+    await expect(agents).to_have_count(3)
+    row = panel.locator(f'.agent[data-agent-id="{aiko_id}"]')
+    await expect(row).to_have_attribute("data-status", "away", timeout=TIMEOUT_MS)
+    await expect(row.locator(".agent-load-text")).to_have_text("1/2")
+    await expect(row.locator(".agent-languages .lang-tag")).to_have_text(["ja", "en"])
+    await expect(page.locator("#agents-count")).to_have_text("2/3")
+
+    now = desk.clock.now()
+    router = desk.services.dispatcher.router
+    (thai_view,) = router.views([thai.conversation_id], now)
+    (japanese_view,) = router.views([japanese.conversation_id], now)
+    thai_queue = panel.locator(f'#queues tr[data-queue="{thai_view.queue}"]')
+    await expect(thai_queue.locator(".queue-count")).to_have_text("2", timeout=TIMEOUT_MS)
+    await expect(
+        panel.locator(f'#queues tr[data-queue="{japanese_view.queue}"] .queue-count')
+    ).to_have_text("1")
+    assert str(thai_view.queue).startswith("th/")
+
+    await page.locator("#assign-conversation").select_option(japanese.conversation_id)
+    await page.locator("#assign-agent").select_option(emma_id)
+    await page.locator("#assign-submit").click()
+    assert await console.network.wait_for("assign") == [
+        {"conversation_id": japanese.conversation_id, "agent_id": emma_id}
+    ]
+    await expect(page.locator(".toast", has_text="Assigned to Emma Clarke")).to_be_visible(
+        timeout=TIMEOUT_MS
+    )
+    await emma.wait_pushed("conversation")
+    assert [b["conversation"]["id"] for b in emma.pushed("conversation")] == [
+        japanese.conversation_id
+    ]
+    await japanese.customer.wait_pushed("assigned")
+    assert console.problems == []
+
+
+async def test_the_console_speaks_the_browsers_language(desk, open_console):
+    await desk.account("emma", "Emma Clarke", ["en"])
+    console = await open_console(desk.url(), locale="ja-JP")
+    page = console.page
+    await expect(page.locator("html")).to_have_attribute("lang", "ja", timeout=TIMEOUT_MS)
+    await expect(page.locator("#login-submit")).not_to_have_text("Log in")
+    await console.login("emma", "emma-password")
+    await expect(page.locator("#connection")).to_have_attribute(
+        "data-state", "online", timeout=TIMEOUT_MS
+    )
+    thai = await desk.customer(["th-TH"], THAI_HACKED, request=False)
+    item = console.item(thai.conversation_id)
+    await expect(item.locator(".qitem-language-name")).to_have_text("タイ語", timeout=TIMEOUT_MS)
+    await expect(item.locator(".accept")).not_to_have_text("Accept")
+    assert console.problems == []
+
+
+# ---------------------------------------------------------------- on the system clock
+
+
+async def test_end_to_end_a_customer_is_answered_from_the_console(
+    start_server, settings, connect, open_console
+):
+    server = await start_server(settings)  # the system clock: offers expire in real time
+    await server.app[SERVICES].accounts.add(
+        username="emma",
+        name="Emma Clarke",
+        languages=["en"],
+        teams=["technical", "account", "trading"],
+        capacity=3,
+        role="agent",
+        password="emma-password",
+    )
+    console = await open_console(str(server.make_url("/console/")))
+    page = console.page
+    await console.login("emma", "wrong-password")
+    await expect(page.locator("#login-message")).to_have_text(
+        "Wrong username or password.", timeout=TIMEOUT_MS
+    )
+    await console.login("emma", "emma-password")
+    await expect(page.locator("#connection")).to_have_attribute(
+        "data-state", "online", timeout=TIMEOUT_MS
+    )
+    await expect(page.locator("#queue-empty")).to_be_visible()
+
+    # A Thai customer asks for a person; nobody speaks Thai, so the chat widens to English.
+    customer = await connect(server)
+    started = await customer.call("start", {"languages": ["th-TH"]})
+    assert started["ok"], started
+    sent = await customer.call("message", {"text": "ลืมรหัสผ่าน MT5 ค่ะ", "client_id": "c1"})
+    assert sent["ok"], sent
+    queued = await customer.call("request_agent", {})
+    assert queued["ok"], queued
+    conversation_id = started["conversation"]["id"]
+
+    item = console.item(conversation_id)
+    await expect(item).to_be_visible(timeout=TIMEOUT_MS)
+    await expect(item.locator(".lang-tag")).to_have_text("th")
+    await expect(item.locator(".badge--widened")).to_be_visible()
+    await expect(item.locator(".countdown")).to_contain_text("0:")
+    await item.locator(".accept").click()
+
+    panel = console.panel(conversation_id)
+    await expect(panel).to_be_visible(timeout=TIMEOUT_MS)
+    await expect(panel.locator(".fact--language")).to_have_text("Thai (th)")
+    await expect(panel.locator(".widened-banner")).to_be_visible()
+    await expect(panel.locator(".widened-banner .banner-original")).to_have_text("ลืมรหัสผ่าน MT5 ค่ะ")
+    await expect(panel.locator(".msg--customer").first).to_have_text(re.compile("ลืมรหัสผ่าน"))
+    await expect(panel.locator(".sla-pill")).to_contain_text("First reply due in")
+    await customer.wait_pushed("assigned", timeout=10)
+
+    reply = "Hello, I am Emma. I can help you reset your MT5 password."
+    await panel.locator(".composer-input").fill(reply)
+    await panel.locator(".composer-input").press("Enter")
+    await expect(panel.locator(".msg--agent")).to_have_attribute(
+        "data-seq", re.compile(r"^\d+$"), timeout=TIMEOUT_MS
+    )
+    await expect(panel.locator(".sla-pill")).to_have_text("First reply sent")
+
+    async with asyncio.timeout(10):
+        while not [m for m in customer.pushed("message") if m["author"] == "agent"]:
+            await asyncio.sleep(0.02)
+    (received,) = [m for m in customer.pushed("message") if m["author"] == "agent"]
+    assert received["text"] == reply
+    assert received["conversation_id"] == conversation_id
+    assert UUID.match(received["client_id"])
+
+    # A note stays among agents.
+    await panel.locator(".note-toggle").click()
+    await panel.locator(".composer-input").fill("Customer verified by email")
+    await panel.locator(".composer-input").press("Enter")
+    await expect(panel.locator(".msg--note")).to_have_attribute(
+        "data-seq", re.compile(r"^\d+$"), timeout=TIMEOUT_MS
+    )
+    await asyncio.sleep(0.3)
+    assert "Customer verified by email" not in [m["text"] for m in customer.pushed("message")]
+
+    await panel.locator(".chat-close").click()
+    await expect(panel.locator(".badge--closed")).to_be_visible(timeout=TIMEOUT_MS)
+    await customer.wait_pushed("closed", timeout=10)
+    assert console.problems == []
