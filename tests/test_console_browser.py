@@ -557,7 +557,7 @@ async def test_transfer_to_a_queue_with_a_reason_and_close(desk, open_console):
     await expect(page.locator(".toast", has_text="Chat transferred")).to_be_visible()
     # The server moved it: waiting again, in the queue en/trading.
     transferred = await desk.services.store.get_conversation(thai.conversation_id)
-    assert str(transferred.status) == "queued"
+    assert (str(transferred.status), str(transferred.team)) == ("queued", "trading")
     (view,) = desk.services.dispatcher.router.views([thai.conversation_id], desk.clock.now())
     assert str(view.queue) == "en/trading"
 
