@@ -594,8 +594,11 @@ class Dispatcher:
             elif isinstance(event, routing.Transferred):
                 if event.to_agent_id is None:
                     conversation = await self._conversation(event.conversation_id)
+                    # The team is stored so that a restart puts it back in the same team's queue.
                     conversation = replace(
-                        conversation.transition(ConversationStatus.QUEUED, now), agent_id=None
+                        conversation.transition(ConversationStatus.QUEUED, now),
+                        agent_id=None,
+                        team=event.queue.team,
                     )
                     await self.store.save_conversation(conversation)
                 out.append(

@@ -219,3 +219,33 @@ async def test_a_console_that_reconnects_gets_its_chats_back(restart, connect, c
     sent = await reloaded.call("message", {"conversation_id": conversation_id, "text": "はい"})
     assert sent["ok"] is True
     await stop(server, customer, reloaded)
+
+
+async def test_a_chat_transferred_to_another_team_stays_there_after_a_restart(
+    restart, connect, console, clock
+):
+    first = await restart()
+    token = await log_in(first, "aiko", "Aiko Tanaka")
+    aiko = await console(first, token)
+    customer, _ = await hand_off(first, connect)  # no topic: the account team
+    (offer,) = await aiko.wait_pushed("offer")
+    conversation_id = offer["conversation_id"]
+    assert (await aiko.call("accept", {"conversation_id": conversation_id}))["ok"] is True
+    moved = await aiko.call(
+        "transfer",
+        {
+            "conversation_id": conversation_id,
+            "to_queue": {"language": "ja", "team": "trading"},
+            "reason": "a margin question",
+        },
+    )
+    assert moved["ok"] is True
+    await aiko.wait_pushed("released")
+    await stop(first, customer, aiko)
+
+    second = await restart()
+    aiko = await console(second, token)
+    snapshot = (await aiko.wait_pushed("queue"))[0]
+    assert [(w["conversation_id"], w["queue"]) for w in snapshot["waiting"]] == [
+        (conversation_id, "ja/trading")
+    ]
