@@ -1,4 +1,5 @@
-"""Finding the headless Chromium the browser tests drive, or skipping with the reason.
+"""What the browser tests share: the headless Chromium they drive (or skipping with the
+reason), and a faulty network between a page and the real server.
 
 Debian's `chromium` package, driven by Python Playwright; `playwright install` (which
 downloads a browser build of its own) is never needed. With CHATSERVER_REQUIRE_SERVICES=1
@@ -7,9 +8,15 @@ downloads a browser build of its own) is never needed. With CHATSERVER_REQUIRE_S
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
+import json
 import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -42,3 +49,92 @@ def require_browser() -> None:
     if os.environ.get("CHATSERVER_REQUIRE_SERVICES") == "1":
         pytest.fail(f"{reason}, and CHATSERVER_REQUIRE_SERVICES=1 says it must be")
     pytest.skip(reason)
+
+
+def socketio_frame(namespace: str, message: str | bytes) -> tuple[str, int | None, Any] | None:
+    """("event" | "ack", ack id, payload) of a Socket.IO 5 frame on `namespace`, else None.
+    An event's payload is its JSON array: [name, *arguments]."""
+    text = message if isinstance(message, str) else message.decode(errors="replace")
+    match = re.match(rf"^4([23]){re.escape(namespace)},(\d*)(.*)$", text, re.S)
+    if match is None:
+        return None
+    kind = "event" if match.group(1) == "2" else "ack"
+    return kind, int(match.group(2)) if match.group(2) else None, json.loads(match.group(3))
+
+
+@dataclass
+class Network:
+    """The page's WebSocket, forwarded frame by frame to the real server (a Playwright
+    route). It fakes only what lies between the page and our server, and records what the
+    page emits:
+
+    * `lose_ack_of`: the next acknowledgement of that event is lost with the connection:
+      from that emit on nothing reaches the page, and when the server's acknowledgement
+      comes by, both sides of the socket close (the server has handled the event; the page
+      never hears so);
+    * `drop`: server events for which it returns True never reach the page (a late frame);
+    * `unknown_events`: answered the way an older release of the server answers an event it
+      does not have yet (`unknown_event`, as base.Namespace replies), instead of reaching it.
+    """
+
+    namespace: str
+    lose_ack_of: str | None = None
+    drop: Callable[[str, Any], bool] | None = None
+    unknown_events: frozenset[str] = frozenset()
+    emitted: list[tuple[str, Any]] = field(default_factory=list)
+    connections: int = 0
+    lost_acks: int = 0
+    _closing: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def events(self, name: str) -> list[Any]:
+        """The payloads of the page's emits of `name` that reached the network, in order."""
+        return [payload for event, payload in self.emitted if event == name]
+
+    async def wait_for(self, name: str, count: int = 1, timeout: float = 15) -> list[Any]:
+        async with asyncio.timeout(timeout):
+            while len(self.events(name)) < count:
+                await asyncio.sleep(0.02)
+        return self.events(name)
+
+    async def install(self, page: Any) -> None:
+        await page.route_web_socket(re.compile(r"/socket\.io/"), self._route)
+
+    def _route(self, page_side: Any) -> None:
+        server_side = page_side.connect_to_server()
+        self.connections += 1
+        losing: set[int] = set()  # ack ids of this connection whose ack is to be lost
+
+        def upstream(message: str | bytes) -> None:
+            frame = socketio_frame(self.namespace, message)
+            if frame is not None and frame[0] == "event":
+                ack_id, (name, *arguments) = frame[1], frame[2]
+                self.emitted.append((name, arguments[0] if arguments else None))
+                if name in self.unknown_events and ack_id is not None:
+                    error = {"code": "unknown_event", "message": f"no event {name!r}"}
+                    reply = json.dumps([{"ok": False, "error": error}])
+                    page_side.send(f"43{self.namespace},{ack_id}{reply}")
+                    return
+                if name == self.lose_ack_of and ack_id is not None:
+                    self.lose_ack_of = None
+                    losing.add(ack_id)
+            server_side.send(message)
+
+        def downstream(message: str | bytes) -> None:
+            frame = socketio_frame(self.namespace, message)
+            if losing:
+                if frame is not None and frame[0] == "ack" and frame[1] in losing:
+                    losing.clear()
+                    self.lost_acks += 1
+                    for side in (page_side, server_side):
+                        task = asyncio.get_running_loop().create_task(side.close())
+                        self._closing.add(task)
+                        task.add_done_callback(self._closing.discard)
+                return
+            if frame is not None and frame[0] == "event" and self.drop is not None:
+                name, *arguments = frame[2]
+                if self.drop(name, arguments[0] if arguments else None):
+                    return
+            page_side.send(message)
+
+        page_side.on_message(upstream)
+        server_side.on_message(downstream)

@@ -15,7 +15,6 @@ Skipped when Chromium or Playwright is missing, unless CHATSERVER_REQUIRE_SERVIC
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -30,7 +29,7 @@ from aiohttp.test_utils import TestServer
 from chatserver.identity import sign
 from chatserver.keys import SERVICES
 from chatserver.settings import Settings
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, require_browser
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, Network, require_browser
 from tests.conftest import Customer, FakeClock
 from tests.test_handoff_e2e import Agent
 from tests.test_handoff_e2e import open_console as agent_console
@@ -157,80 +156,6 @@ async def desk(start_server, settings, clock, connect) -> AsyncIterator[Desk]:
             await agent.client.disconnect()
 
 
-# ---------------------------------------------------------------- the network
-
-FRAME = re.compile(r"^4([23])/agent,(\d*)(.*)$", re.S)
-
-
-def socketio_frame(message: str | bytes) -> tuple[str, int | None, Any] | None:
-    """("event" | "ack", ack id, payload) of a Socket.IO frame on /agent, else None."""
-    if not isinstance(message, str):
-        return None
-    match = FRAME.match(message)
-    if match is None:
-        return None
-    kind = "event" if match.group(1) == "2" else "ack"
-    return kind, int(match.group(2)) if match.group(2) else None, json.loads(match.group(3))
-
-
-@dataclass
-class Network:
-    """The page's WebSocket, proxied to the real server: records what the page emits, and
-    can hold back frames from the server or lose one acknowledgement with the connection."""
-
-    connections: int = 0
-    sent: list[tuple[str, Any]] = field(default_factory=list)
-    drop: Callable[[str, Any], bool] | None = None  # (event name, payload) -> drop it?
-    lose_ack_of: str | None = None  # the next ack of this event is lost, the socket closed
-    _closing: set[asyncio.Task[None]] = field(default_factory=set)
-
-    def events(self, name: str) -> list[Any]:
-        return [data for event, data in self.sent if event == name]
-
-    async def wait_for(self, name: str, count: int = 1) -> list[Any]:
-        await until(lambda: len(self.events(name)) >= count)
-        return self.events(name)
-
-    async def install(self, page: Any) -> None:
-        await page.route_web_socket(re.compile(r"/socket\.io/"), self._route)
-
-    def _route(self, page_side: Any) -> None:
-        server_side = page_side.connect_to_server()
-        self.connections += 1
-        losing: set[int] = set()  # ack ids of this connection whose ack is to be lost
-
-        def upstream(message: str | bytes) -> None:
-            frame = socketio_frame(message)
-            if frame is not None and frame[0] == "event":
-                name, *payload = frame[2]
-                self.sent.append((name, payload[0] if payload else None))
-                if name == self.lose_ack_of and frame[1] is not None:
-                    self.lose_ack_of = None
-                    losing.add(frame[1])
-            server_side.send(message)
-
-        def downstream(message: str | bytes) -> None:
-            frame = socketio_frame(message)
-            if losing:
-                # The connection is failing: nothing more reaches the page, and when the
-                # acknowledgement comes by, it is gone with the socket.
-                if frame is not None and frame[0] == "ack" and frame[1] in losing:
-                    losing.clear()
-                    for side in (page_side, server_side):
-                        task = asyncio.get_running_loop().create_task(side.close())
-                        self._closing.add(task)
-                        task.add_done_callback(self._closing.discard)
-                return
-            if frame is not None and frame[0] == "event" and self.drop is not None:
-                name, *payload = frame[2]
-                if self.drop(name, payload[0] if payload else None):
-                    return
-            page_side.send(message)
-
-        page_side.on_message(upstream)
-        server_side.on_message(downstream)
-
-
 # ---------------------------------------------------------------- the browser
 
 
@@ -239,7 +164,7 @@ class Console:
     """A page with the console, and what went wrong in it (script errors, CSP violations)."""
 
     page: Any
-    network: Network = field(default_factory=Network)
+    network: Network = field(default_factory=lambda: Network("/agent"))
     problems: list[str] = field(default_factory=list)
 
     async def login(self, username: str, password: str) -> None:

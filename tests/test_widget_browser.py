@@ -3,7 +3,8 @@
 Two cases need something a healthy network and an up-to-date server never do: an
 acknowledgement lost on the way, and an older server without a newer event. For those the
 page's WebSocket goes through `Network`, a proxy between the page and the real server that
-forwards every frame and can lose one or answer for a server version that lacks an event;
+forwards every frame and can lose one or answer for a server version that lacks an event
+(tests/browser.py, shared with the console's tests);
 what the server stores and says is still the real server's.
 
 Skipped when Chromium or Playwright is missing, unless CHATSERVER_REQUIRE_SERVICES=1.
@@ -12,7 +13,6 @@ Skipped when Chromium or Playwright is missing, unless CHATSERVER_REQUIRE_SERVIC
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -25,7 +25,7 @@ import socketio
 from chatserver.desk import hash_token
 from chatserver.keys import SERVICES
 from chatserver.models import Conversation, Message
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, require_browser
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, Network, require_browser, socketio_frame
 
 TIMEOUT_MS = 15_000
 TOKEN = "chatserver.widget.token"
@@ -34,19 +34,6 @@ THAI = re.compile(r"[\u0e00-\u0e7f]")
 TRACKING_NUMBER = re.compile(r"^[2-9A-HJ-NP-TV-Z]{4}-[2-9A-HJ-NP-TV-Z]{4}-[2-9A-HJ-NP-TV-Z]$")
 AGENT_PASSWORD = "a long agent password"
 NAMESPACE = "/customer"
-EVENT_PREFIX = f"42{NAMESPACE},"  # Socket.IO 5 EVENT packet on the namespace
-ACK_PREFIX = f"43{NAMESPACE},"  # ...and ACK packet
-
-
-def parse_event(frame: str | bytes) -> tuple[str, Any, str] | None:
-    """(event, payload, ack id) of a client event frame, or None for any other frame."""
-    text = frame if isinstance(frame, str) else frame.decode()
-    if not text.startswith(EVENT_PREFIX):
-        return None
-    body = text[len(EVENT_PREFIX) :]
-    ack_id = re.match(r"\d*", body).group()  # type: ignore[union-attr]
-    event, *args = json.loads(body[len(ack_id) :])
-    return event, args[0] if args else None, ack_id
 
 
 @dataclass
@@ -136,11 +123,13 @@ async def open_widget(browser: Any) -> AsyncIterator[OpenWidget]:
         page.on("websocket", lambda ws: ws.on("framesent", lambda frame: record(frame)))
 
         def record(frame: str | bytes) -> None:
-            if (event := parse_event(frame)) is not None:
-                widget.emitted.append(event[:2])
+            parsed = socketio_frame(NAMESPACE, frame)
+            if parsed is not None and parsed[0] == "event":
+                name, *arguments = parsed[2]
+                widget.emitted.append((name, arguments[0] if arguments else None))
 
         if network is not None:
-            await page.route_web_socket(re.compile(r"/socket\.io/"), network.accept)
+            await network.install(page)
         await page.goto(str(url))
         return widget
 
@@ -460,66 +449,10 @@ async def test_a_thai_customer_sees_the_queue_in_thai(server, open_widget, agent
 # ------------------------------------------ through a faulty network, to the real server
 
 
-@dataclass
-class Network:
-    """The page's WebSocket to the real server, through a Playwright route that forwards
-    every frame both ways. It fakes only what lies between the widget and our server:
-    `lose_ack_of` loses the acknowledgement of the first emit of that event and drops the
-    connection (the server has handled the event; the widget never hears so), and
-    `unknown_events` are answered the way an older release of the server answers an event
-    it does not have yet (base.Namespace: `unknown_event`) instead of reaching this one."""
-
-    lose_ack_of: str | None = None
-    unknown_events: frozenset[str] = frozenset()
-    emitted: list[tuple[str, Any]] = field(default_factory=list)  # what reached the proxy
-    connections: int = 0
-    lost_acks: int = 0
-    _doomed: str | None = None  # ack id whose acknowledgement is to be lost
-    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
-
-    def sent(self, event: str) -> list[Any]:
-        return [payload for name, payload in self.emitted if name == event]
-
-    def accept(self, page_side: Any) -> None:
-        self.connections += 1
-        server_side = page_side.connect_to_server()
-        page_side.on_message(lambda frame: self._from_page(page_side, server_side, frame))
-        server_side.on_message(lambda frame: self._from_server(page_side, server_side, frame))
-
-    def _from_page(self, page_side: Any, server_side: Any, frame: str | bytes) -> None:
-        parsed = parse_event(frame)
-        if parsed is not None:
-            event, payload, ack_id = parsed
-            self.emitted.append((event, payload))
-            if event in self.unknown_events:
-                reply = {
-                    "ok": False,
-                    "error": {
-                        "code": "unknown_event",
-                        "message": f"this namespace has no event {event!r}",
-                    },
-                }
-                page_side.send(f"{ACK_PREFIX}{ack_id}" + json.dumps([reply]))
-                return
-            if event == self.lose_ack_of and self.lost_acks == 0 and self._doomed is None:
-                self._doomed = ack_id
-        server_side.send(frame)
-
-    def _from_server(self, page_side: Any, server_side: Any, frame: str | bytes) -> None:
-        text = frame if isinstance(frame, str) else frame.decode()
-        if self._doomed is not None and text.startswith(f"{ACK_PREFIX}{self._doomed}["):
-            self._doomed = None
-            self.lost_acks += 1
-            self._tasks.append(asyncio.ensure_future(page_side.close()))
-            self._tasks.append(asyncio.ensure_future(server_side.close()))
-            return
-        page_side.send(frame)
-
-
 async def test_a_lost_acknowledgement_is_recovered_after_reconnecting_and_shown_once(
     server, open_widget
 ):
-    network = Network(lose_ack_of="message")
+    network = Network(NAMESPACE, lose_ack_of="message")
     widget = await open_widget(server.make_url("/widget/"), network=network)
     page = widget.page
     await expect(page.locator("#status")).to_have_attribute(
@@ -534,11 +467,11 @@ async def test_a_lost_acknowledgement_is_recovered_after_reconnecting_and_shown_
     await expect(page.locator(".msg.is-pending")).to_have_count(0, timeout=TIMEOUT_MS)
     assert network.lost_acks == 1
     assert network.connections == 2
-    first, resumed = network.sent("start")
+    first, resumed = network.events("start")
     assert "token" not in first
     assert resumed["token"] == token
     assert resumed["last_seq"] == 1  # the greeting; its own message was never acknowledged
-    sent = network.sent("message")
+    sent = network.events("message")
     assert {p["client_id"] for p in sent} == {sent[0]["client_id"]}
 
     _, stored = await widget.stored(server)
@@ -567,7 +500,7 @@ async def test_suggestions_fall_back_to_text_when_the_server_lacks_the_event(ser
     # Version skew: a newer widget in front of a server released before `choose_suggestion`
     # (the widget's files are cached; the server is rolled back). The proxy plays that
     # release for this one event; everything else is the real server.
-    network = Network(unknown_events=frozenset({"choose_suggestion"}))
+    network = Network(NAMESPACE, unknown_events=frozenset({"choose_suggestion"}))
     widget = await open_widget(server.make_url("/widget/"), network=network)
     page = widget.page
     await expect(page.locator("#status")).to_have_attribute(
@@ -587,8 +520,8 @@ async def test_suggestions_fall_back_to_text_when_the_server_lacks_the_event(ser
     await expect(customer).to_have_text(["account", question], timeout=TIMEOUT_MS)
     await expect(page.locator(".msg.is-pending")).to_have_count(0, timeout=TIMEOUT_MS)
     await expect(buttons.nth(0)).to_be_disabled()
-    assert network.sent("choose_suggestion") == [{"faq_id": offered[1]["faq_id"]}]
-    assert [p["text"] for p in network.sent("message")] == ["account", question]
+    assert network.events("choose_suggestion") == [{"faq_id": offered[1]["faq_id"]}]
+    assert [p["text"] for p in network.events("message")] == ["account", question]
 
     # The real server got the question as words and answered them.
     await expect(page.locator("#messages .msg")).to_have_count(5, timeout=TIMEOUT_MS)
