@@ -13,7 +13,7 @@ import importlib.util
 import json
 import os
 import re
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,6 +49,22 @@ def require_browser() -> None:
     if os.environ.get("CHATSERVER_REQUIRE_SERVICES") == "1":
         pytest.fail(f"{reason}, and CHATSERVER_REQUIRE_SERVICES=1 says it must be")
     pytest.skip(reason)
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    """Headless Chromium for one test (skipped, or failed on CI, when it is missing)."""
+    require_browser()
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+        )
+        try:
+            yield launched
+        finally:
+            await launched.close()
 
 
 def socketio_frame(namespace: str, message: str | bytes) -> tuple[str, int | None, Any] | None:

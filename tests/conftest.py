@@ -18,6 +18,9 @@ from aiohttp.test_utils import TestServer
 from chatserver.app import create_app
 from chatserver.settings import Settings
 
+# The `browser` fixture (headless Chromium) lives beside the browser tests' other helpers.
+pytest_plugins = ["tests.browser"]
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
 

@@ -29,7 +29,7 @@ from aiohttp.test_utils import TestServer
 from chatserver.identity import sign
 from chatserver.keys import SERVICES
 from chatserver.settings import Settings
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, Network, require_browser
+from tests.browser import Network
 from tests.conftest import Customer, FakeClock
 from tests.test_handoff_e2e import Agent
 from tests.test_handoff_e2e import open_console as agent_console
@@ -195,21 +195,6 @@ class Console:
 
 
 OpenConsole = Callable[..., Awaitable[Console]]
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Any]:
-    require_browser()
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
-        )
-        try:
-            yield browser
-        finally:
-            await browser.close()
 
 
 @pytest.fixture

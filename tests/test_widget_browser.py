@@ -25,7 +25,7 @@ import socketio
 from chatserver.desk import hash_token
 from chatserver.keys import SERVICES
 from chatserver.models import Conversation, Message
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, Network, require_browser, socketio_frame
+from tests.browser import Network, socketio_frame
 
 TIMEOUT_MS = 15_000
 TOKEN = "chatserver.widget.token"
@@ -84,21 +84,6 @@ async def metrics(server: Any) -> str:
         session.get(server.make_url("/metrics")) as response,
     ):
         return await response.text()
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Any]:
-    require_browser()
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
-        )
-        try:
-            yield browser
-        finally:
-            await browser.close()
 
 
 @pytest.fixture
