@@ -1,42 +1,73 @@
 # Two commands do all the set-up on a fresh machine: `make run` and `make test`.
+# Both install exact versions from the lock in requirements/ (hashes checked); `make lock`
+# refreshes it from the lower bounds in pyproject.toml.
 SHELL := /bin/bash
 PYTHON ?= $(shell scripts/find-python)
 VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
-CODE := chatserver tests $(wildcard bench)
+CODE := chatserver tests $(wildcard bench) scripts/*.py
+LOCK_TOOLS := .venv-lock
+UV_VERSION := 0.13.9
+# The oldest Python the project supports: the lock resolves for it and every newer one.
+LOCK_PYTHON := 3.11
 
-.PHONY: run test lint typecheck pytest install install-test catalogs bench clean
+.PHONY: run test lint typecheck pytest install install-test lock catalogs bench clean
 
-run: $(VENV)/.installed-run
+run: install
 	CHATSERVER_DEMO_AGENTS=$${CHATSERVER_DEMO_AGENTS:-true} $(BIN)/chatserver serve
 
-test: $(VENV)/.installed-test
+test: install-test
 	$(BIN)/ruff check $(CODE)
 	$(BIN)/ruff format --check $(CODE)
 	$(BIN)/mypy
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+install: $(VENV)/.installed-run
+install-test: $(VENV)/.installed-test
+
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) install --upgrade pip
 
-$(VENV)/.installed-run: pyproject.toml | $(VENV)/bin/python
-	$(PIP) install -e .
+# The lock holds every package with its hashes (setuptools included, so the editable install
+# needs nothing unpinned); `pip check` proves the set is consistent.
+define install_from
+	$(PIP) install --require-hashes --no-deps -r $(1)
+	$(PIP) install --no-deps --no-build-isolation -e .
+	$(PIP) check
+endef
+
+$(VENV)/.installed-run: pyproject.toml requirements/run.txt | $(VENV)/bin/python
+	$(call install_from,requirements/run.txt)
 	touch $@
 
-$(VENV)/.installed-test: pyproject.toml | $(VENV)/bin/python
-	$(PIP) install -e '.[test]'
+$(VENV)/.installed-test: pyproject.toml requirements/test.txt | $(VENV)/bin/python
+	$(call install_from,requirements/test.txt)
 	touch $@ $(VENV)/.installed-run
 
-# Re-extract messages from the code and merge them into every catalog.
-catalogs: $(VENV)/.installed-test
+# Resolve pyproject.toml's lower bounds to the newest versions that fit, for every Python from
+# $(LOCK_PYTHON) on, with hashes. run.txt is constrained by test.txt so both agree.
+lock:
+	test -x $(LOCK_TOOLS)/bin/uv || { $(PYTHON) -m venv $(LOCK_TOOLS) && \
+		$(LOCK_TOOLS)/bin/python -m pip -q install uv==$(UV_VERSION); }
+	$(LOCK_TOOLS)/bin/uv pip compile --quiet --universal --python-version $(LOCK_PYTHON) \
+		--generate-hashes --upgrade --custom-compile-command "make lock" \
+		--extra test pyproject.toml requirements/build.in -o requirements/test.txt
+	$(LOCK_TOOLS)/bin/uv pip compile --quiet --universal --python-version $(LOCK_PYTHON) \
+		--generate-hashes --custom-compile-command "make lock" \
+		-c requirements/test.txt pyproject.toml requirements/build.in -o requirements/run.txt
+
+# Re-extract messages from the code, merge them into every catalog, and take each catalog's
+# Plural-Forms from the installed babel's CLDR data (so a babel upgrade is
+# `make lock && make catalogs`).
+catalogs: install-test
 	$(BIN)/pybabel extract -F babel.cfg -o locales/messages.pot --no-location --sort-output --project=chatserver --version=0.1 .
 	$(BIN)/pybabel update -i locales/messages.pot -d locales --no-fuzzy-matching
+	$(BIN)/python scripts/plural_forms.py locales
 
-bench: $(VENV)/.installed-test
+bench: install-test
 	$(BIN)/python bench/langid.py --write docs/benchmarks.md
 	$(BIN)/python bench/faq.py --write docs/benchmarks.md
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(LOCK_TOOLS) .mypy_cache .ruff_cache .pytest_cache
