@@ -13,6 +13,7 @@ import importlib.util
 import json
 import os
 import re
+import unicodedata
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -154,3 +155,88 @@ class Network:
 
         page_side.on_message(upstream)
         server_side.on_message(downstream)
+
+
+# ---------------------------------------------------------------- how text is shown
+
+# For an element: its text as rendered (innerText), the unicode-bidi and direction of the
+# element and of every element inside it that sets its own direction (a <bdi>, a dir
+# attribute), and where each visible character is laid out (marks and format characters
+# take no place of their own).
+SHOWN_JS = r"""element => {
+  const range = document.createRange();
+  const glyphs = [];
+  const walker = document.createTreeWalker(element, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    let offset = 0;
+    for (const char of node.data) {
+      range.setStart(node, offset);
+      range.setEnd(node, offset + char.length);
+      offset += char.length;
+      if (!/[\p{L}\p{N}\p{P}\p{S}]/u.test(char)) continue;
+      const box = range.getBoundingClientRect();
+      glyphs.push([char, box.left, box.top]);
+    }
+  }
+  const style = (node) => {
+    const computed = getComputedStyle(node);
+    return [node.tagName.toLowerCase(), computed.unicodeBidi, node.innerText];
+  };
+  return {
+    text: element.innerText,
+    style: style(element),
+    isolates: [...element.querySelectorAll("bdi, [dir]")].map(style),
+    glyphs,
+  };
+}"""
+
+
+@dataclass
+class Shown:
+    """What an element shows, from SHOWN_JS."""
+
+    text: str
+    tag: str
+    unicode_bidi: str
+    isolates: list[tuple[str, str, str]]  # (tag, unicode-bidi, innerText) inside it
+    glyphs: list[tuple[str, float, float]]  # (character, left, top) in the text's order
+
+    def out_of_order(self) -> list[str]:
+        """Characters laid out left of the one before them on the same line: none for
+        left-to-right text shown in the order it was typed."""
+        return [
+            f"{before[0]!r} then {after[0]!r}"
+            for before, after in zip(self.glyphs, self.glyphs[1:], strict=False)
+            if abs(after[2] - before[2]) < 2 and after[1] <= before[1]
+        ]
+
+    def tallest_stack(self) -> int:
+        """The most nonspacing or enclosing marks on one character of the text shown."""
+        most = run = 0
+        for char in self.text:
+            if unicodedata.category(char) in ("Mn", "Me"):
+                run += 1
+                most = max(most, run)
+            elif char not in "\u200c\u200d":
+                run = 0
+        return most
+
+
+async def shown(locator: Any) -> Shown:
+    """How `locator`'s element shows its text (it must be visible)."""
+    found = await locator.evaluate(SHOWN_JS)
+    tag, unicode_bidi, _ = found["style"]
+    return Shown(
+        text=found["text"],
+        tag=tag,
+        unicode_bidi=unicode_bidi,
+        isolates=[tuple(item) for item in found["isolates"]],
+        glyphs=[tuple(glyph) for glyph in found["glyphs"]],
+    )
+
+
+# The explicit bidi formatting characters (embeddings, overrides, isolates and their ends).
+BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+# A file name that an override shows as "invoice_exe.txt", and "Zalgo" with 24 marks a letter.
+SPOOFED_NAME = "invoice_\u202etxt.exe"
+ZALGO = "".join(letter + "\u0336\u0301\u0352\u0347\u0489\u033f" * 4 for letter in "Zalgo")

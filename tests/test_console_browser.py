@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+import unicodedata
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -29,7 +30,7 @@ from aiohttp.test_utils import TestServer
 from chatserver.identity import sign
 from chatserver.keys import SERVICES
 from chatserver.settings import Settings
-from tests.browser import Network
+from tests.browser import SPOOFED_NAME, ZALGO, Network, shown
 from tests.conftest import Customer, FakeClock
 from tests.test_handoff_e2e import Agent
 from tests.test_handoff_e2e import open_console as agent_console
@@ -484,6 +485,68 @@ async def test_transfer_to_a_queue_with_a_reason_and_close(desk, open_console):
     await panel.locator(".chat-dismiss").click()
     await expect(page.locator(".tab")).to_have_count(0)
     await expect(page.locator("#chats-empty")).to_be_visible()
+    assert console.problems == []
+
+
+async def test_text_people_write_cannot_reorder_itself_or_the_page(desk, open_console):
+    """An override shows "invoice_\u202etxt.exe" as "invoice_exe.txt", and one that ends a
+    name spills into the sentence around it; "Zalgo" marks pile up over other lines. The
+    console shows customers' messages, agents' names, notes and transfer reasons in the
+    order they were typed, each isolated, with few marks on a letter."""
+    await desk.account("emma", "Emma Clarke", ["en"])
+    await desk.account("omar", "Omar\u202e Ali", ["en"])
+    omar = await desk.agent("omar")
+    waiting = await desk.customer(["en"], SPOOFED_NAME)
+    sent = await waiting.customer.call("message", {"text": ZALGO, "client_id": "c2"})
+    assert sent["ok"], sent
+    conversation_id = waiting.conversation_id
+    await omar.wait_pushed("offer")
+    assert (await omar.call("accept", {"conversation_id": conversation_id}))["ok"]
+    noted = await omar.call(
+        "note",
+        {"conversation_id": conversation_id, "text": "Sent " + SPOOFED_NAME, "client_id": "n1"},
+    )
+    assert noted["ok"], noted
+
+    console = await logged_in(desk, open_console, "emma")
+    emma = str((await desk.services.store.agent_by_username("emma")).id)
+    moved = await omar.call(
+        "transfer",
+        {"conversation_id": conversation_id, "to_agent": emma, "reason": "\u202ecall back today"},
+    )
+    assert moved["ok"], moved
+    panel = console.panel(conversation_id)
+    await expect(panel).to_be_visible(timeout=TIMEOUT_MS)
+    await expect(panel.locator(".msg--customer")).to_have_count(2, timeout=TIMEOUT_MS)
+
+    spoofed = await shown(panel.locator(".msg--customer .msg-bubble").nth(0))
+    assert (spoofed.text, spoofed.out_of_order()) == ("invoice_txt.exe", [])
+    assert spoofed.unicode_bidi == "isolate"
+    zalgo = await shown(panel.locator(".msg--customer .msg-bubble").nth(1))
+    assert 0 < zalgo.tallest_stack() <= 3
+    assert "".join(c for c in zalgo.text if unicodedata.category(c) not in ("Mn", "Me")) == (
+        "Zalgo"
+    )
+    assert zalgo.unicode_bidi == "isolate"
+
+    # Omar's note: his name in our "Internal note · {name}", his text in the bubble.
+    note = panel.locator(".msg--note", has_text="Sent")
+    await expect(note).to_have_count(1)
+    author = await shown(note.locator(".msg-author"))
+    assert (author.text, author.out_of_order()) == ("Internal note · Omar Ali", [])
+    assert ("bdi", "isolate", "Omar Ali") in author.isolates
+    body = await shown(note.locator(".msg-bubble"))
+    assert (body.text, body.out_of_order()) == ("Sent invoice_txt.exe", [])
+
+    # The transfer: "Transferred by {name}: {reason}", both values people wrote.
+    transfer = await shown(panel.locator(".msg-bubble", has_text="Transferred by"))
+    assert transfer.text == "Transferred by Omar Ali: call back today"
+    assert transfer.out_of_order() == []
+    assert [(tag, bidi) for tag, bidi, _ in transfer.isolates] == [("bdi", "isolate")] * 2
+    # What the server stored is what they wrote.
+    stored = [m.text for m in await desk.services.store.messages(conversation_id)]
+    assert SPOOFED_NAME in stored
+    assert ZALGO in stored
     assert console.problems == []
 
 

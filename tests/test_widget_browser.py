@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import unicodedata
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,7 +26,7 @@ import socketio
 from chatserver.desk import hash_token
 from chatserver.keys import SERVICES
 from chatserver.models import Conversation, Message
-from tests.browser import Network, socketio_frame
+from tests.browser import SPOOFED_NAME, ZALGO, Network, shown, socketio_frame
 
 TIMEOUT_MS = 15_000
 TOKEN = "chatserver.widget.token"
@@ -252,6 +253,63 @@ async def test_message_text_is_shown_as_text_never_as_html(server, open_widget):
     await expect(bubble).to_have_text(text, timeout=TIMEOUT_MS)
     await expect(page.locator(".msg--customer")).to_have_attribute("data-seq", "2")
     assert await page.locator("#messages b, #messages img").count() == 0
+    assert widget.problems == []
+
+
+async def test_text_people_write_cannot_reorder_itself_or_the_page(server, open_widget, agent_for):
+    """An override shows "invoice_\u202etxt.exe" as "invoice_exe.txt" and spills into the
+    line around it; "Zalgo" marks pile up over other lines. The widget shows what people
+    wrote in the order it was typed, each piece isolated, with few marks on a letter."""
+    agent = await agent_for("omar", "Omar\u202e Ali", ["en"])
+    widget = await open_widget(server.make_url("/widget/"))
+    page = widget.page
+    await expect(page.locator("#status")).to_have_attribute(
+        "data-state", "online", timeout=TIMEOUT_MS
+    )
+    await widget.send(SPOOFED_NAME)
+    await widget.send(ZALGO)
+    await expect(page.locator(".msg--customer:not(.is-pending)")).to_have_count(
+        2, timeout=TIMEOUT_MS
+    )
+
+    spoofed = await shown(page.locator(".msg--customer .msg-bubble").nth(0))
+    assert spoofed.text == "invoice_txt.exe"
+    assert spoofed.out_of_order() == []
+    assert spoofed.unicode_bidi == "isolate"
+    zalgo = await shown(page.locator(".msg--customer .msg-bubble").nth(1))
+    assert 0 < zalgo.tallest_stack() <= 3
+    assert "".join(c for c in zalgo.text if unicodedata.category(c) not in ("Mn", "Me")) == (
+        "Zalgo"
+    )
+    assert zalgo.unicode_bidi == "isolate"
+    # The text the server stored is what the customer wrote.
+    _, stored = await widget.stored(server)
+    assert [m.text for m in stored if str(m.author) == "customer"] == [SPOOFED_NAME, ZALGO]
+
+    # Two questions the bot could not answer: the customer waits for a person. The agent's
+    # name ends in an override, and the header embeds it in a sentence.
+    await expect(page.locator("#queue")).to_be_visible(timeout=TIMEOUT_MS)
+    offer = await agent.next_offer()
+    conversation_id = offer["conversation_id"]
+    assert (await agent.call("accept", {"conversation_id": conversation_id}))["ok"] is True
+    await expect(page.locator("#title")).to_contain_text("Chatting with", timeout=TIMEOUT_MS)
+    title = await shown(page.locator("#title"))
+    assert title.text == "Chatting with Omar Ali"
+    assert title.out_of_order() == []
+    assert ("bdi", "isolate", "Omar Ali") in title.isolates
+    await expect(page.locator("#avatar-initial")).to_have_text("O")
+
+    sent = await agent.call(
+        "message",
+        {"conversation_id": conversation_id, "text": "See " + SPOOFED_NAME, "client_id": "a-1"},
+    )
+    assert sent["ok"] is True
+    reply = page.locator(".msg--agent")
+    await expect(reply).to_have_count(1, timeout=TIMEOUT_MS)
+    author = await shown(reply.locator(".msg-author"))
+    assert (author.text, author.unicode_bidi, author.out_of_order()) == ("Omar Ali", "isolate", [])
+    bubble = await shown(reply.locator(".msg-bubble"))
+    assert (bubble.text, bubble.out_of_order()) == ("See invoice_txt.exe", [])
     assert widget.problems == []
 
 

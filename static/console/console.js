@@ -4,7 +4,11 @@
  *
  * No build step. The vendored Socket.IO client (static/vendor) defines the global `io`.
  *
- * - Text from customers and agents is only ever set with textContent: never HTML.
+ * - Text from customers and agents is only ever set with textContent: never HTML. It goes
+ *   through displayText (static/shared/common.js) and sits in an element of its own that
+ *   isolates its direction (dir="auto" and the class user-text, or a <bdi> inside a sentence
+ *   of ours; in an <option>, between FSI and PDI): a message, note, name or reason cannot
+ *   reorder itself or the text around it.
  * - Every user-facing string is a gettext msgid written as _("...") so that `make catalogs`
  *   extracts it; the translations come from /api/v1/widget/strings (the console shares the
  *   catalogs with the widget), in the browser's language.
@@ -20,7 +24,14 @@
  *   each `sla_warning` (which carries both a due time and the seconds left).
  */
 
-import { newClientId, sleep, translate } from "/static/shared/common.js";
+import {
+  displayText,
+  isolated,
+  newClientId,
+  sleep,
+  templateParts,
+  translate,
+} from "/static/shared/common.js";
 
 const SESSION_KEY = "chatserver.console.session";
 const OUTBOX_KEY = "chatserver.console.outbox";
@@ -317,6 +328,27 @@ function element(tag, className, text) {
   return node;
 }
 
+/** Text a person wrote (a customer, an agent), shown by displayText, in `node` (which then
+ * isolates its direction). */
+function setUserText(node, text) {
+  node.textContent = displayText(text);
+  node.dir = "auto";
+  node.classList.add("user-text");
+  return node;
+}
+
+function userElement(tag, className, text) {
+  return setUserText(element(tag, className), text);
+}
+
+/** `template` (translated, with {placeholders}) filled with text people wrote, each value
+ * shown by displayText in a <bdi> of its own: for node.append(...) or replaceChildren(...). */
+function withUserText(template, values) {
+  return templateParts(template, values).map((part) =>
+    typeof part === "string" ? part : element("bdi", "user-text", displayText(part.value)),
+  );
+}
+
 function option(value, label) {
   const node = element("option", "", label);
   node.value = value;
@@ -544,7 +576,7 @@ function showConsole() {
   const agent = state.session.agent;
   els.loginView.hidden = true;
   els.consoleView.hidden = false;
-  els.userName.textContent = agent.name || agent.username || "";
+  setUserText(els.userName, agent.name || agent.username || "");
   els.userRole.textContent = roleName(agent.role);
   els.userRole.dataset.role = agent.role || "agent";
   const supervising = SUPERVISOR_ROLES.has(agent.role);
@@ -865,7 +897,7 @@ function buildQueueItem(conversationId) {
   accept.type = "button";
   accept.addEventListener("click", () => acceptChat(conversationId));
   meta.append(facts, accept);
-  const preview = element("p", "qitem-preview");
+  const preview = element("p", "qitem-preview user-text");
   preview.dir = "auto";
   const offer = element("p", "offer-timer");
   offer.hidden = true;
@@ -905,7 +937,7 @@ function fillQueueItem(node, item) {
     widened.prepend(icon(ICONS.globe, 10));
     facts.append(widened);
   }
-  node.querySelector(".qitem-preview").textContent = item.preview || "";
+  node.querySelector(".qitem-preview").textContent = displayText(item.preview || "");
   node.querySelector(".qitem-preview").hidden = !item.preview;
   const accept = node.querySelector(".accept");
   accept.textContent = _("Accept");
@@ -1286,11 +1318,11 @@ function renderChatHead(chat) {
   const facts = chatFacts(chat);
   const priority = PRIORITIES.includes(facts.priority) ? facts.priority : null;
   e.tabLang.textContent = facts.language || "?";
-  e.tabTitle.textContent = chatTitle(chat);
+  setUserText(e.tabTitle, chatTitle(chat));
   e.tabSub.textContent = [languageName(facts.language), teamName(facts.team)]
     .filter(Boolean)
     .join(" · ");
-  e.title.textContent = chatTitle(chat);
+  setUserText(e.title, chatTitle(chat));
   const parts = [];
   if (facts.language) {
     const language = element("span", "fact fact--language");
@@ -1346,8 +1378,7 @@ function renderBanner(chat, facts) {
   if (chat.original) {
     const row = element("div", "banner-row");
     row.append(element("span", "banner-label", _("Original text")));
-    const text = element("q", "banner-original", chat.original);
-    text.dir = "auto";
+    const text = userElement("q", "banner-original", chat.original);
     if (facts.language) text.lang = facts.language;
     row.append(text);
     rows.push(row);
@@ -1355,7 +1386,8 @@ function renderBanner(chat, facts) {
   if (chat.faq && (chat.faq.question_en || chat.faq.id)) {
     const row = element("div", "banner-row");
     row.append(element("span", "banner-label", _("Matched FAQ (English)")));
-    const faq = element("span", "banner-faq", chat.faq.question_en || "");
+    const faq = userElement("span", "banner-faq", chat.faq.question_en || "");
+    faq.dir = "ltr";
     faq.lang = "en";
     if (chat.faq.id) faq.append(element("code", "faq-id", chat.faq.id));
     row.append(faq);
@@ -1406,7 +1438,7 @@ function onReleased(payload) {
   if (!chat) return;
   const title = chatTitle(chat);
   removeChat(chat.id);
-  toast(_("{chat} is no longer yours.", { chat: title }), "info");
+  toast(withUserText(_("{chat} is no longer yours."), { chat: title }), "info");
 }
 
 function onClosed(payload) {
@@ -1555,6 +1587,7 @@ function addMessage(chat, message) {
   if (message.author === "agent" && !isNote(message)) chat.replied = true;
 }
 
+/** Who wrote a message, as parts for node.append(...): an agent's name is text they wrote. */
 function authorLabel(chat, message, note) {
   const meta = message.meta && typeof message.meta === "object" ? message.meta : {};
   const me = state.session?.agent;
@@ -1563,28 +1596,34 @@ function authorLabel(chat, message, note) {
   const mine = (agentId && me && agentId === me.id) || message._mine;
   if (note) {
     const who = mine ? _("You") : agentName || _("Agent");
-    return _("Internal note · {name}", { name: who });
+    return withUserText(_("Internal note · {name}"), { name: who });
   }
   switch (message.author) {
     case "customer":
-      return _("Customer");
+      return [_("Customer")];
     case "bot":
-      return _("Virtual assistant");
+      return [_("Virtual assistant")];
     case "agent":
-      return mine ? _("You") : agentName || _("Agent");
+      return [mine ? _("You") : agentName ? displayText(agentName) : _("Agent")];
     default:
-      return "";
+      return [];
   }
 }
 
-/** What a message says; a transfer note is worded in the agent's language from its meta. */
+/** What a message says, as parts for node.append(...); a transfer note is worded in the
+ * agent's language from its meta, the name and the reason each isolated. */
 function messageText(message) {
   const meta = message.meta && typeof message.meta === "object" ? message.meta : {};
   if (meta.kind === "transfer" && typeof meta.agent_name === "string") {
-    const reason = typeof meta.reason === "string" ? meta.reason : "";
-    return _("Transferred by {name}: {reason}", { name: meta.agent_name, reason }).trim();
+    const reason = typeof meta.reason === "string" ? meta.reason.trim() : "";
+    const template = _("Transferred by {name}: {reason}");
+    if (!reason) {
+      // "Transferred by Aiko:" with nothing after the colon: the sentence up to its value.
+      return withUserText(template.replace(/\{reason\}/g, "").trim(), { name: meta.agent_name });
+    }
+    return withUserText(template, { name: meta.agent_name, reason });
   }
-  return message.text;
+  return [displayText(message.text)];
 }
 
 function buildMessage(chat, message) {
@@ -1595,12 +1634,14 @@ function buildMessage(chat, message) {
   if (kind !== "system") {
     const head = element("div", "msg-head");
     if (note) head.append(icon(ICONS.lock, 11));
-    const author = element("span", "msg-author", authorLabel(chat, message, note));
+    const author = element("span", "msg-author user-text");
+    author.append(...authorLabel(chat, message, note));
     author.dir = "auto";
     head.append(author, element("time", "msg-time"));
     item.append(head);
   }
-  const bubble = element("div", "msg-bubble", messageText(message)); // text, never HTML
+  const bubble = element("div", "msg-bubble user-text"); // text, never HTML
+  bubble.append(...messageText(message));
   bubble.dir = "auto";
   const language = message.language || (message.author === "customer" ? chat.detected : null);
   if (language) bubble.lang = language;
@@ -1815,7 +1856,7 @@ function openTransfer(chat) {
 function agentOptionLabel(agent) {
   const load = agentLoad(agent);
   return _("{name} · {status} · {load}/{capacity}", {
-    name: agent.name || agent.username || agent.id,
+    name: isolated(agent.name || agent.username || agent.id), // an <option> holds a string
     status: statusName(agent.status),
     load,
     capacity: agent.capacity ?? "?",
@@ -1848,7 +1889,8 @@ async function submitTransfer() {
   if (els.transferToAgent.checked) {
     if (!els.transferAgent.value) return;
     payload.to_agent = els.transferAgent.value;
-    target = els.transferAgent.selectedOptions[0]?.textContent || "";
+    const agent = state.agents.find((a) => a.id === payload.to_agent);
+    target = agent?.name || agent?.username || payload.to_agent;
   } else {
     payload.to_queue = { language: els.transferLanguage.value, team: els.transferTeam.value };
     target = languageName(payload.to_queue.language) + " / " + teamName(payload.to_queue.team);
@@ -1863,7 +1905,7 @@ async function submitTransfer() {
   }
   closeTransfer();
   removeChat(chat.id);
-  toast(_("Chat transferred to {target}.", { target }), "info");
+  toast(withUserText(_("Chat transferred to {target}."), { target }), "info");
 }
 
 async function closeChat(chat) {
@@ -1899,7 +1941,8 @@ function onSla(type, payload) {
     tickChats();
   }
   if (chat && type === "breach") {
-    toast(_("First-response target missed in {chat}.", { chat: chatTitle(chat) }), "error");
+    const missed = _("First-response target missed in {chat}.");
+    toast(withUserText(missed, { chat: chatTitle(chat) }), "error");
   }
   state.alerts.unshift({
     type,
@@ -1954,7 +1997,8 @@ function renderAgents() {
       row.dataset.status = agent.status || "offline";
       row.dataset.agentId = agent.id;
       const who = element("div", "agent-who");
-      who.append(element("span", "status-dot"), element("span", "agent-name", agent.name || agent.username || agent.id));
+      const name = userElement("span", "agent-name", agent.name || agent.username || agent.id);
+      who.append(element("span", "status-dot"), name);
       const status = element("span", "agent-status", statusName(agent.status || "offline"));
       who.append(status);
       const load = agentLoad(agent);
@@ -2124,7 +2168,7 @@ async function submitAssign() {
   els.assignSubmit.disabled = false;
   if (answer?.ok) {
     const agent = state.agents.find((a) => a.id === agentId);
-    toast(_("Assigned to {name}.", { name: agent?.name || agentId }), "info");
+    toast(withUserText(_("Assigned to {name}."), { name: agent?.name || agentId }), "info");
     return;
   }
   els.assignError.textContent = errorText(failureCode(answer));
@@ -2133,8 +2177,11 @@ async function submitAssign() {
 
 /* ---------- toasts ---------- */
 
-function toast(text, kind) {
-  const node = element("div", "toast toast--" + (kind || "info"), text);
+/** A passing message: `content` is our text, or the parts from withUserText. */
+function toast(content, kind) {
+  const node = element("div", "toast toast--" + (kind || "info"));
+  if (Array.isArray(content)) node.append(...content);
+  else node.textContent = content;
   els.toasts.append(node);
   setTimeout(() => node.remove(), TOAST_MS);
   while (els.toasts.children.length > 4) els.toasts.firstElementChild.remove();

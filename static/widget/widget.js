@@ -3,7 +3,10 @@
  *
  * No build step. The vendored Socket.IO client (static/vendor) defines the global `io`.
  *
- * - Message text is only ever set with textContent: it is plain text, never HTML.
+ * - Message text is only ever set with textContent: it is plain text, never HTML. What people
+ *   wrote (messages, the agent's name) goes through displayText (static/shared/common.js)
+ *   and sits in an element of its own that isolates its direction (dir="auto", or a <bdi>
+ *   inside a sentence of ours): it cannot reorder itself or the text around it.
  * - Every user-facing string is a gettext msgid written as _("...") so that `make catalogs`
  *   extracts it; the translations come from /api/v1/widget/strings.
  * - Sending: each message gets a client_id and goes into an outbox (kept in sessionStorage,
@@ -19,7 +22,13 @@
  *   the server again (the agent's name, a message left) is remembered per conversation.
  */
 
-import { newClientId, sleep, translate } from "/static/shared/common.js";
+import {
+  displayText,
+  newClientId,
+  sleep,
+  templateParts,
+  translate,
+} from "/static/shared/common.js";
 
 const TOKEN_KEY = "chatserver.widget.token";
 const CHOICE_KEY = "chatserver.widget.language";
@@ -85,7 +94,7 @@ function authorName(author, agentName) {
     case "bot":
       return _("Virtual assistant");
     case "agent":
-      return agentName || _("Support agent");
+      return agentName ? displayText(agentName) : _("Support agent");
     default:
       return "";
   }
@@ -237,6 +246,14 @@ function element(tag, className, text) {
   if (className) node.className = className;
   if (text !== undefined) node.textContent = text;
   return node;
+}
+
+/** `template` (translated, with {placeholders}) filled with text people wrote, each value
+ * shown by displayText in a <bdi> of its own: for node.replaceChildren(...). */
+function withUserText(template, values) {
+  return templateParts(template, values).map((part) =>
+    typeof part === "string" ? part : element("bdi", "user-text", displayText(part.value)),
+  );
 }
 
 function directionOf(language) {
@@ -670,11 +687,13 @@ function buildMessage(author, text, agentName = null) {
   item.dataset.author = kind;
   if (kind === "agent" && agentName) item.dataset.agentName = agentName;
   if (kind !== "system") {
-    const label = element("span", "msg-author", authorName(kind, agentName));
-    label.dir = "auto"; // the page may be right-to-left while its strings are still English
+    // An agent's name, or our word: either way its own direction (the page may be
+    // right-to-left while its strings are still English).
+    const label = element("span", "msg-author user-text", authorName(kind, agentName));
+    label.dir = "auto";
     item.append(label);
   }
-  const bubble = element("div", "msg-bubble", text); // text, never HTML
+  const bubble = element("div", "msg-bubble user-text", displayText(text)); // text, never HTML
   bubble.dir = "auto";
   item.append(bubble);
   if (kind !== "system") {
@@ -775,7 +794,7 @@ function addChoiceGroup(item, kind, choices) {
   group.dataset.kind = kind;
   group.setAttribute("aria-label", choicesLabel(kind));
   for (const choice of choices) {
-    const button = element("button", "choice", choice.label);
+    const button = element("button", "choice user-text", displayText(choice.label));
     button.type = "button";
     button.dir = "auto";
     if (choice.lang) button.lang = choice.lang;
@@ -1148,10 +1167,9 @@ function renderHandoff() {
   els.root.dataset.handoff = status;
 
   const agent = status === "assigned" && h.agentName ? h.agentName : null;
-  els.title.textContent = agent
-    ? _("Chatting with {name}", { name: agent })
-    : _("Customer support");
-  els.avatarInitial.textContent = agent ? initialOf(agent) : "";
+  if (agent) els.title.replaceChildren(...withUserText(_("Chatting with {name}"), { name: agent }));
+  else els.title.textContent = _("Customer support");
+  els.avatarInitial.textContent = agent ? initialOf(displayText(agent)) : "";
   els.avatarInitial.hidden = !agent;
   els.avatarIcon.toggleAttribute("hidden", Boolean(agent));
 
