@@ -123,6 +123,7 @@ async def _services(app: web.Application, *, clock: Clock, ids: IdFactory) -> As
         matcher=lambda: bot.matcher,
         hours=parse_hours(settings.chat_hours, settings.timezone),
         observe=partial(observe, app[METRICS]),
+        customer_grace=timedelta(seconds=settings.customer_grace_seconds),
     )
     await dispatcher.restore(agent_grace=timedelta(seconds=settings.agent_grace_seconds))
     desk = Desk(
