@@ -1577,12 +1577,18 @@ function authorLabel(chat, message, note) {
   }
 }
 
-/** What a message says; a transfer note is worded in the agent's language from its meta. */
+/**
+ * What a message says; a transfer note, and the customer's leaving (told to the customer in
+ * their language), are worded in the agent's language from their meta.
+ */
 function messageText(message) {
   const meta = message.meta && typeof message.meta === "object" ? message.meta : {};
   if (meta.kind === "transfer" && typeof meta.agent_name === "string") {
     const reason = typeof meta.reason === "string" ? meta.reason : "";
     return _("Transferred by {name}: {reason}", { name: meta.agent_name, reason }).trim();
+  }
+  if (message.author === "system" && meta.kind === "customer_left") {
+    return _("The customer left: they were away for too long. The chat has ended.");
   }
   return message.text;
 }

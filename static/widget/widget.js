@@ -164,6 +164,7 @@ function newHandoff() {
     agentName: null,
     trackingNumber: null,
     requesting: false, // request_agent on its way
+    away: false, // ended because the customer was away too long: offer to queue again
   };
 }
 
@@ -510,9 +511,13 @@ function call(event, payload) {
   });
 }
 
-/** `start`: resume the stored conversation, or begin a new one (`fresh`). */
-async function startConversation({ fresh = false, language = null }) {
-  const payload = { languages: browserLanguages() };
+/**
+ * `start`: resume the stored conversation, or begin a new one (`fresh`), in `language`
+ * (an explicit choice) or preferably in `hint`.
+ */
+async function startConversation({ fresh = false, language = null, hint = null }) {
+  const languages = browserLanguages();
+  const payload = { languages: hint ? [hint, ...languages].slice(0, 10) : languages };
   if (state.token && !fresh) {
     payload.token = state.token;
     payload.last_seq = state.contiguousSeq;
@@ -521,7 +526,9 @@ async function startConversation({ fresh = false, language = null }) {
   }
   const answer = await call("start", payload);
   if (answer === null) {
-    if (socket.connected) setTimeout(() => startConversation({ fresh, language }), RETRY_BASE_MS);
+    if (socket.connected) {
+      setTimeout(() => startConversation({ fresh, language, hint }), RETRY_BASE_MS);
+    }
     return;
   }
   if (!answer.ok) {
@@ -530,7 +537,7 @@ async function startConversation({ fresh = false, language = null }) {
       forgetConversation(); // the stored token is no good any more: begin again
       await startConversation({ fresh: true });
     } else if (socket.connected) {
-      setTimeout(() => startConversation({ fresh, language }), RETRY_BASE_MS * 3);
+      setTimeout(() => startConversation({ fresh, language, hint }), RETRY_BASE_MS * 3);
     }
     return;
   }
@@ -650,6 +657,10 @@ function renderMessage(message) {
   renderDelivery(item);
   if (message.author === "bot") addChoices(item, message.meta);
   if (message.author === "agent") noteAgent(agentNameOf(message));
+  if (message.author === "system" && message.meta?.kind === "customer_left") {
+    state.handoff.away = true;
+    if (state.handoff.status === "closed") renderHandoff();
+  }
   insertBySeq(item, message.seq);
   state.bySeq.set(message.seq, item);
   state.maxSeq = Math.max(state.maxSeq, message.seq);
@@ -1106,6 +1117,7 @@ function onOffline(payload) {
 }
 
 function onClosed(payload) {
+  if (payload?.reason === "customer_left") state.handoff.away = true;
   const number = payload?.tracking_number;
   setClosed(typeof number === "string" && number ? number : state.handoff.trackingNumber);
 }
@@ -1181,7 +1193,10 @@ function renderHandoff() {
   els.notice.hidden = !closed;
   if (closed) {
     els.noticeText.textContent = _("This conversation has ended.");
-    els.noticeAction.textContent = _("Start a new conversation");
+    // Ended because the customer was away: the way back is straight to the queue.
+    els.noticeAction.textContent = h.away
+      ? _("Talk to a person")
+      : _("Start a new conversation");
     renderTracking(els.noticeTracking, h.trackingNumber);
     closeEndConfirm();
   }
@@ -1350,10 +1365,15 @@ async function endChat() {
 }
 
 async function startNewConversation() {
+  // A customer who lost their place by being away queues again at once, in the language
+  // the ended conversation spoke (a hint: detection may still change it).
+  const queueAgain = state.handoff.away;
+  const hint = queueAgain ? state.language : null;
   els.notice.hidden = true;
   els.leave.hidden = true;
   forgetConversation();
-  await startConversation({ fresh: true });
+  await startConversation({ fresh: true, hint });
+  if (queueAgain && state.started && !state.closed) await requestAgent();
 }
 
 /* ---------- input ---------- */
