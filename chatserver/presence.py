@@ -69,6 +69,10 @@ class CustomerPresence:
     def is_present(self, conversation_id: str) -> bool:
         return bool(self._sockets.get(conversation_id))
 
+    def tabs(self, conversation_id: str) -> int:
+        """How many of the customer's sockets are in the conversation."""
+        return len(self._sockets.get(conversation_id, ()))
+
     def is_away(self, conversation_id: str) -> bool:
         """Gone, with the grace still running (not yet reported by `expired`)."""
         return conversation_id in self._away

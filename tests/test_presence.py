@@ -59,7 +59,9 @@ def test_coming_back_within_the_grace_cancels_it(presence, clock):
 def test_several_tabs_are_one_presence(presence, clock):
     presence.join("c1", "tab-1")
     assert presence.join("c1", "tab-2") is False  # nobody was away
+    assert presence.tabs("c1") == 2
     assert presence.leave("c1", "tab-1", clock.now()) is False  # tab-2 is still there
+    assert presence.tabs("c1") == 1
     assert not presence.is_away("c1")
     clock.advance(120)
     assert presence.expired(clock.now()) == []
