@@ -259,6 +259,7 @@ async def test_after_a_restart_waiting_customers_get_the_grace_from_the_restart(
     token = await log_in(first, "aiko", "Aiko Tanaka")
     aiko = await console(first, token)
     gone, gone_started = await hand_off(first, connect)  # first in line
+    clock.advance(1)
     returning, returning_started = await hand_off(first, connect)
     await aiko.wait_pushed("offer")
     await stop(first, returning, gone, aiko)
