@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
@@ -148,6 +149,14 @@ async def test_a_customer_gone_past_the_grace_abandons_the_queue_without_a_breac
     text = await metrics_text(desk)
     assert 'chatserver_abandoned_total{queue="ja/account"} 1.0' in text
     assert 'status="missed"' not in text
+    token = (await desk.app[SERVICES].accounts.login("sam", PASSWORD)).token
+    async with (
+        aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as session,
+        session.get(desk.make_url("/api/v1/reports/sla"), params={"by": "day"}) as response,
+    ):
+        (report,) = (await response.json())["rows"]
+    assert (report["handoffs"], report["abandoned"]) == (1, 1)
+    assert (report["answered"], report["within_target"], report["missed"]) == (0, 0, 0)
 
 
 async def test_a_customer_back_within_the_grace_keeps_their_place(desk, connect, agent_for, clock):
