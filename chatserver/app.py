@@ -241,7 +241,8 @@ def observe(metrics: Metrics, name: str, labels: dict[str, Any]) -> None:
     """The dispatcher's observations, as Prometheus series."""
     if name == "first_response":
         keys = {k: str(labels[k]) for k in ("language", "team", "priority")}
-        metrics.first_response.labels(**keys).observe(float(labels["seconds"]))
+        if labels.get("answered", True):
+            metrics.first_response.labels(**keys).observe(float(labels["seconds"]))
         metrics.first_responses.labels(**keys, status=str(labels["status"])).inc()
     elif name == "handoff":
         metrics.handoffs.labels(reason=labels["reason"]).inc()

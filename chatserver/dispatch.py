@@ -854,6 +854,9 @@ class Dispatcher:
                     {
                         "seconds": event.elapsed.total_seconds(),
                         "status": str(event.status),
+                        # Only an agent's answer is a response time; a chat that ended
+                        # without one (abandoned, the customer left) only has a status.
+                        "answered": event.agent_id is not None,
                         "language": conversation.language,
                         "team": str(conversation.team),
                         "priority": str(conversation.priority),

@@ -149,6 +149,11 @@ async def test_a_customer_gone_past_the_grace_abandons_the_queue_without_a_breac
     text = await metrics_text(desk)
     assert 'chatserver_abandoned_total{queue="ja/account"} 1.0' in text
     assert 'status="missed"' not in text
+    assert (
+        'chatserver_first_responses_total{language="ja",priority="medium",status="cancelled"'
+        in text
+    )
+    assert "chatserver_first_response_seconds_count{" not in text  # nobody answered
     token = (await desk.app[SERVICES].accounts.login("sam", PASSWORD)).token
     async with (
         aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as session,
