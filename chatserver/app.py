@@ -123,6 +123,7 @@ async def _services(app: web.Application, *, clock: Clock, ids: IdFactory) -> As
         matcher=lambda: bot.matcher,
         hours=parse_hours(settings.chat_hours, settings.timezone),
         observe=partial(observe, app[METRICS]),
+        customer_grace=timedelta(seconds=settings.customer_grace_seconds),
     )
     await dispatcher.restore(agent_grace=timedelta(seconds=settings.agent_grace_seconds))
     desk = Desk(
@@ -240,7 +241,8 @@ def observe(metrics: Metrics, name: str, labels: dict[str, Any]) -> None:
     """The dispatcher's observations, as Prometheus series."""
     if name == "first_response":
         keys = {k: str(labels[k]) for k in ("language", "team", "priority")}
-        metrics.first_response.labels(**keys).observe(float(labels["seconds"]))
+        if labels.get("answered", True):
+            metrics.first_response.labels(**keys).observe(float(labels["seconds"]))
         metrics.first_responses.labels(**keys, status=str(labels["status"])).inc()
     elif name == "handoff":
         metrics.handoffs.labels(reason=labels["reason"]).inc()

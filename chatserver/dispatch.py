@@ -38,6 +38,7 @@ from chatserver.models import (
     OfflineRequest,
     Team,
 )
+from chatserver.presence import CustomerPresence, Departure
 from chatserver.routing import QueueKey, Router
 from chatserver.store import Store
 from chatserver.tracking import new_tracking_number
@@ -59,6 +60,16 @@ OFFLINE_TEXT = N_(
 LEFT_MESSAGE_TEXT = N_("Thank you. We will contact you soon. Your tracking number is {number}.")
 TRANSFER_NOTE = "Transferred by {name}: {reason}"
 CLOSED_TEXT = N_("This conversation has ended. Your tracking number is {number}.")
+# Told when the customer's sockets were all gone for longer than the grace period: they read
+# it if they come back (the widget then offers to talk to a person again).
+CUSTOMER_LEFT_TEXT = N_(
+    "You were away for a while, so this chat has ended. If you still need help, you can "
+    "talk to a person again."
+)
+# The meta kind of that message: consoles mark the chat as ended when they see it.
+CUSTOMER_LEFT = "customer_left"
+# How long a customer whose sockets are all gone keeps their chat (the setting's default).
+DEFAULT_CUSTOMER_GRACE = timedelta(seconds=60)
 # A console lists this many waiting chats (in queue order); the rest is only counted.
 SNAPSHOT_LIMIT = 25
 # Tracking numbers are drawn at random; on the rare clash the store refuses, draw again.
@@ -99,6 +110,7 @@ class Dispatcher:
         policies: sla.SlaPolicies | None = None,
         hours: Hours = ALWAYS,
         observe: Callable[[str, dict[str, Any]], None] | None = None,
+        customer_grace: timedelta = DEFAULT_CUSTOMER_GRACE,
     ) -> None:
         self.store = store
         self.router = router
@@ -115,6 +127,9 @@ class Dispatcher:
         self._sent_queues: dict[str, object] = {}  # agent id -> what their console last got
         # Agents who held chats when the process stopped -> when `tick` gives up on them.
         self._returning: dict[str, datetime] = {}
+        # Which customers still have a socket in their conversation; `tick` lets go of the
+        # chats of those gone for longer than the grace.
+        self.presence = CustomerPresence(customer_grace)
 
     # -- start-up ---------------------------------------------------------------------
 
@@ -123,7 +138,8 @@ class Dispatcher:
 
         Waiting chats are held even though no agent is online yet. An agent who held chats
         keeps them if they come online within `agent_grace`, as after a dropped connection;
-        otherwise `tick` re-queues them at the head.
+        otherwise `tick` re-queues them at the head. No customer is connected yet either:
+        each has the customer grace from now to resume, as after a dropped connection.
         """
         now = self.clock.now()
         events: list[routing.RoutingEvent] = []
@@ -166,6 +182,7 @@ class Dispatcher:
                         )
                     )
             restored.add(conversation.id)
+            self.presence.absent(conversation.id, since=now)
         # Nobody is connected to tell yet: a customer hears their place when they resume.
         await self._routed(events, now)
         self._queue_dirty = True
@@ -302,6 +319,68 @@ class Dispatcher:
                 str(key): length for key, length in sorted(self.router.queue_lengths().items())
             }
         return payload
+
+    # -- customers --------------------------------------------------------------------
+
+    def customer_joined(self, conversation_id: str, sid: str) -> None:
+        """A customer socket started or resumed the conversation: the customer is there
+        (back in time, if they had gone)."""
+        self.presence.join(conversation_id, sid)
+
+    def customer_left(self, conversation_id: str, sid: str) -> None:
+        """A customer socket closed or moved to another conversation; when it was their
+        last socket there, the grace period starts (`tick` acts when it is over)."""
+        self.presence.leave(conversation_id, sid, self.clock.now())
+
+    async def _customer_gone(self, departure: Departure) -> list[Notify]:
+        """The customer has been away past the grace. Waiting: they abandoned the queue.
+        With an agent: the chat ends, and the agent is told the customer left."""
+        conversation_id = departure.conversation_id
+        try:
+            agent_id = self.router.assignee(conversation_id)
+        except routing.UnknownConversation:
+            return []  # with the bot, or over already: nobody waits for this customer
+        if agent_id is None:
+            outcome = await self.abandon(conversation_id, left_at=departure.left_at)
+            return outcome.notifications
+        return await self._close_for_absence(conversation_id, agent_id, departure.left_at)
+
+    async def _close_for_absence(
+        self, conversation_id: str, agent_id: str, left_at: datetime
+    ) -> list[Notify]:
+        """Close a chat an agent holds because its customer left: its first-response clock
+        stops as of their leaving (their absence is no miss of the agent's)."""
+        conversation = await self._conversation(conversation_id)
+        now = self.clock.now()
+        # Told while the agent still holds the chat, so that their console gets it too.
+        notifications = await self._tell(
+            conversation, CUSTOMER_LEFT_TEXT, meta={"kind": CUSTOMER_LEFT}
+        )
+        events = self.router.release(conversation_id, now)
+        conversation = replace(
+            conversation.transition(ConversationStatus.CLOSED, now), closed_at=now
+        )
+        await self.store.save_conversation(conversation)
+        self.presence.forget(conversation_id)
+        notifications += await self._stop_clocks(conversation, left_at, resolved=False)
+        notifications += await self._routed(events, now)
+        notifications.append(
+            Notify.customer(
+                conversation_id,
+                "closed",
+                {
+                    "tracking_number": conversation.tracking_number,
+                    "survey": False,
+                    "reason": CUSTOMER_LEFT,
+                },
+            )
+        )
+        notifications.append(
+            Notify.agent(
+                agent_id, "closed", {"conversation_id": conversation_id, "reason": CUSTOMER_LEFT}
+            )
+        )
+        return notifications
 
     # -- handoff ----------------------------------------------------------------------
 
@@ -441,6 +520,7 @@ class Dispatcher:
             conversation.transition(ConversationStatus.CLOSED, now), closed_at=now
         )
         await self.store.save_conversation(conversation)
+        self.presence.forget(conversation_id)
         notifications = await self._stop_clocks(conversation, now, resolved=True)
         notifications += await self._routed(events, now)
         if conversation.tracking_number is not None:  # an inquiry: say how to follow it
@@ -459,8 +539,11 @@ class Dispatcher:
         )
         return Outcome(notifications)
 
-    async def abandon(self, conversation_id: str) -> Outcome:
-        """The customer left the queue."""
+    async def abandon(self, conversation_id: str, *, left_at: datetime | None = None) -> Outcome:
+        """The customer left the queue: by ending the chat, or by being away since
+        `left_at` for longer than the grace. Then the first-response clock stops as of
+        `left_at` (their absence is no miss of the desk's), and a message tells them why
+        if they come back."""
         conversation = await self._conversation(conversation_id)
         now = self.clock.now()
         if conversation.status is not ConversationStatus.QUEUED:
@@ -470,15 +553,19 @@ class Dispatcher:
             conversation.transition(ConversationStatus.ABANDONED, now), closed_at=now
         )
         await self.store.save_conversation(conversation)
-        notifications = await self._stop_clocks(conversation, now, resolved=False)
+        self.presence.forget(conversation_id)
+        notifications = await self._stop_clocks(conversation, left_at or now, resolved=False)
         notifications += await self._routed(events, now)
-        notifications.append(
-            Notify.customer(
-                conversation_id,
-                "closed",
-                {"tracking_number": conversation.tracking_number, "survey": False},
+        closed: dict[str, Any] = {
+            "tracking_number": conversation.tracking_number,
+            "survey": False,
+        }
+        if left_at is not None:
+            notifications += await self._tell(
+                conversation, CUSTOMER_LEFT_TEXT, meta={"kind": CUSTOMER_LEFT}
             )
-        )
+            closed["reason"] = CUSTOMER_LEFT
+        notifications.append(Notify.customer(conversation_id, "closed", closed))
         return Outcome(notifications)
 
     async def leave_message(
@@ -503,16 +590,26 @@ class Dispatcher:
     # -- time -------------------------------------------------------------------------
 
     async def tick(self) -> list[Notify]:
-        """Offer timeouts, fallback widening, SLA warnings and breaches, up to now."""
+        """Customers gone past their grace, offer timeouts, fallback widening, SLA warnings
+        and breaches, up to now."""
         now = self.clock.now()
+        notifications: list[Notify] = []
+        # First: a customer who left must not be offered again, nor breach a target.
+        for departure in self.presence.expired(now):
+            notifications += await self._customer_gone(departure)
         routed: list[routing.RoutingEvent] = []
         for agent_id, due in list(self._returning.items()):
             if due <= now:  # not back since the restart: their chats go back in line
                 del self._returning[agent_id]
                 routed += self.router.agent_offline(agent_id, now)
         routed += self.router.tick(now)
-        notifications = await self._routed(routed, now)
+        notifications += await self._routed(routed, now)
         for conversation_id, applied in list(self._clocks.by_conversation.items()):
+            if self.presence.is_away(conversation_id):
+                # Warnings and breaches wait while the customer may be gone for good: if
+                # they come back they go out then; if not, the clock stops as of their
+                # leaving (`_customer_gone`).
+                continue
             deadline = sla.next_deadline(applied)
             if deadline is None or deadline > now:
                 continue
@@ -757,6 +854,9 @@ class Dispatcher:
                     {
                         "seconds": event.elapsed.total_seconds(),
                         "status": str(event.status),
+                        # Only an agent's answer is a response time; a chat that ended
+                        # without one (abandoned, the customer left) only has a status.
+                        "answered": event.agent_id is not None,
                         "language": conversation.language,
                         "team": str(conversation.team),
                         "priority": str(conversation.priority),
@@ -775,11 +875,18 @@ class Dispatcher:
         except routing.UnknownConversation:
             return None
 
-    async def _tell(self, conversation: Conversation, template: str, **values: Any) -> list[Notify]:
+    async def _tell(
+        self,
+        conversation: Conversation,
+        template: str,
+        *,
+        meta: dict[str, Any] | None = None,
+        **values: Any,
+    ) -> list[Notify]:
         """A system message to the customer, in their language."""
         text = self.catalogs.translator(conversation.language).gettext(template).format(**values)
         message = await self._post(
-            conversation.id, Author.SYSTEM, text, language=conversation.language
+            conversation.id, Author.SYSTEM, text, language=conversation.language, meta=meta
         )
         return [
             Notify.customer(conversation.id, "message", message.to_public()),

@@ -24,6 +24,7 @@ COLUMNS = (
     "answered",
     "within_target",
     "missed",
+    "abandoned",
     "share_within_target",
     "frt_p50_seconds",
     "frt_p90_seconds",
@@ -93,6 +94,8 @@ def build_report(rows: Iterable[Mapping[str, Any]], *, bucket: str) -> list[dict
         answered = [float(r["frt_seconds"]) for r in members if r["frt_seconds"] is not None]
         hit = sum(1 for r in members if r["frt_status"] == "hit")
         missed = sum(1 for r in members if r["frt_status"] == "missed")
+        # Customers who left the queue (ended the chat, or were gone past the grace).
+        abandoned = sum(1 for r in members if r.get("status") == "abandoned")
         decided = hit + missed
         report.append(
             {
@@ -104,6 +107,7 @@ def build_report(rows: Iterable[Mapping[str, Any]], *, bucket: str) -> list[dict
                 "answered": len(answered),
                 "within_target": hit,
                 "missed": missed,
+                "abandoned": abandoned,
                 "share_within_target": round(hit / decided, 4) if decided else None,
                 "frt_p50_seconds": _quantile(answered, 0.5),
                 "frt_p90_seconds": _quantile(answered, 0.9),

@@ -248,6 +248,13 @@ OPTIONS: tuple[Option, ...] = (
         "an agent who disconnected keeps their chats this long before going offline",
     ),
     Option(
+        "customer_grace_seconds",
+        "60",
+        _int_range(0, 3600),
+        "a customer whose widget disconnected keeps their place this long; then they "
+        "leave the queue (abandoned) or their chat with an agent ends",
+    ),
+    Option(
         "chat_hours",
         "24/7",
         _chat_hours,
@@ -311,6 +318,7 @@ class Settings:
     accept_timeout: int
     fallback_after: int
     agent_grace_seconds: int
+    customer_grace_seconds: int
     chat_hours: str
     timezone: str
     sla_file: Path | None

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestServer
 
-from chatserver.keys import SERVICES
+from chatserver.keys import SERVICES, SETTINGS
 from chatserver.settings import Settings
 from tests.conftest import Customer, CustomerFactory, FakeClock, ServerFactory
 from tests.test_handoff_e2e import PASSWORD, Agent, open_console
@@ -249,3 +250,51 @@ async def test_a_chat_transferred_to_another_team_stays_there_after_a_restart(
     assert [(w["conversation_id"], w["queue"]) for w in snapshot["waiting"]] == [
         (conversation_id, "ja/trading")
     ]
+
+
+async def test_after_a_restart_waiting_customers_get_the_grace_from_the_restart(
+    restart, connect, console, clock
+):
+    first = await restart()
+    token = await log_in(first, "aiko", "Aiko Tanaka")
+    aiko = await console(first, token)
+    gone, gone_started = await hand_off(first, connect)  # first in line
+    clock.advance(1)
+    returning, returning_started = await hand_off(first, connect)
+    await aiko.wait_pushed("offer")
+    await stop(first, returning, gone, aiko)
+
+    clock.advance(600)  # a long outage: longer than the grace, but nobody could come back
+    second = await restart()
+    dispatcher = second.app[SERVICES].dispatcher
+    store = second.app[SERVICES].store
+    gone_id = gone_started["conversation"]["id"]
+    returning_id = returning_started["conversation"]["id"]
+    await asyncio.sleep(0.6)  # the ticker runs: nobody is abandoned on boot
+    for conversation_id in (gone_id, returning_id):
+        stored = await store.get_conversation(conversation_id)
+        assert stored is not None
+        assert str(stored.status) == "queued"
+        assert dispatcher.presence.grace_ends(conversation_id) == clock.now() + timedelta(
+            seconds=second.app[SETTINGS].customer_grace_seconds
+        )
+
+    clock.advance(30)
+    customer, ack = await resume(second, connect, returning_started)  # back within the grace
+    assert ack["conversation"]["status"] == "queued"
+    assert (await customer.wait_pushed("queued"))[0]["position"] == 2
+    clock.advance(31)
+    async with asyncio.timeout(5):
+        while True:
+            stored = await store.get_conversation(gone_id)
+            assert stored is not None
+            if str(stored.status) == "abandoned":
+                break
+            await asyncio.sleep(0.01)
+    async with asyncio.timeout(5):
+        while not customer.pushed("queued") or customer.pushed("queued")[-1]["position"] != 1:
+            await asyncio.sleep(0.01)
+    stored = await store.get_conversation(returning_id)
+    assert stored is not None
+    assert str(stored.status) == "queued"
+    await stop(second, customer)

@@ -245,6 +245,33 @@ async def test_slas_are_stored_with_their_deadlines_and_report_rows(store):
     assert row["frt_status"] == "hit"
     assert row["frt_seconds"] == 12
     assert (row["language"], row["team"], row["priority"]) == ("ja", "technical", "high")
+    assert row["status"] == "bot"
+
+
+async def test_an_abandoned_chat_has_no_response_time_in_its_report_row(store):
+    from chatserver import sla as sla_clock
+    from chatserver.models import Priority, Team
+
+    conversation = await a_conversation(store)
+    conversation = dataclasses.replace(
+        conversation.transition(ConversationStatus.QUEUED, T0),
+        team=Team.ACCOUNT,
+        priority=Priority.MEDIUM,
+        handed_off_at=T0,
+    )
+    applied = sla_clock.apply(sla_clock.policy_for("chat", Priority.MEDIUM), "c1", T0)
+    await store.save_sla(applied, conversation, new=True)
+    left_at = T0 + timedelta(seconds=20)
+    cancelled, _ = sla_clock.cancel(applied, left_at)
+    conversation = conversation.transition(ConversationStatus.ABANDONED, left_at)
+    await store.save_conversation(conversation)
+    await store.save_sla(cancelled, conversation)
+    (row,) = await store.sla_rows(T0 - timedelta(hours=1), T0 + timedelta(hours=1))
+    assert (row["status"], row["frt_status"], row["frt_seconds"]) == (
+        "abandoned",
+        "cancelled",
+        None,
+    )
 
 
 async def test_a_conversation_is_found_by_its_tracking_number(store):

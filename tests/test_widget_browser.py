@@ -24,8 +24,9 @@ import pytest
 import socketio
 
 from chatserver.desk import hash_token
-from chatserver.keys import SERVICES
-from chatserver.models import Conversation, Message
+from chatserver.dispatch import CUSTOMER_LEFT_TEXT
+from chatserver.keys import SERVICES, SETTINGS
+from chatserver.models import Conversation, ConversationStatus, Message
 from tests.browser import SPOOFED_NAME, ZALGO, Network, shown, socketio_frame
 
 TIMEOUT_MS = 15_000
@@ -669,4 +670,50 @@ async def test_a_decline_offers_a_person_and_the_servers_refusal_is_shown_at_the
     await expect(number).to_have_text(conversation.tracking_number, timeout=TIMEOUT_MS)
     await expect(page.locator("#leave-form")).to_be_hidden()
     assert widget.sent("leave_message")[-1]["text"] == "After 6 pm please"
+    assert widget.problems == []
+
+
+async def test_a_customer_who_was_away_too_long_is_told_and_can_queue_again(
+    server, open_widget, agent_for
+):
+    agent = await agent_for("aiko", "Aiko Tanaka", ["ja"])  # online, but never accepts
+    widget = await open_widget(server.make_url("/widget/"), locale="ja-JP")
+    page = widget.page
+    await expect(page.locator("#status")).to_have_attribute(
+        "data-state", "online", timeout=TIMEOUT_MS
+    )
+    await page.locator("#talk").click()
+    await expect(page.locator("#queue")).to_be_visible(timeout=TIMEOUT_MS)
+    await agent.next_offer()
+    left, _ = await widget.stored(server)
+
+    context = page.context
+    await page.close()  # the customer closes the tab and stays away past the grace
+    dispatcher = server.app[SERVICES].dispatcher
+    async with asyncio.timeout(TIMEOUT_MS / 1000):
+        while not dispatcher.presence.is_away(left.id):
+            await asyncio.sleep(0.01)
+    dispatcher.clock.advance(server.app[SETTINGS].customer_grace_seconds + 1)
+    store = server.app[SERVICES].store
+    async with asyncio.timeout(TIMEOUT_MS / 1000):
+        while (await store.get_conversation(left.id)).status is not ConversationStatus.ABANDONED:
+            await asyncio.sleep(0.01)
+
+    page = await context.new_page()  # back later, on the same site
+    await page.goto(str(server.make_url("/widget/")))
+    japanese = server.app[SERVICES].catalogs.translator("ja")
+    told = page.locator(".msg--system").filter(has_text=japanese.gettext(CUSTOMER_LEFT_TEXT))
+    await expect(told).to_have_count(1, timeout=TIMEOUT_MS)
+    await expect(page.locator("#notice")).to_be_visible()
+    action = page.locator("#notice-action")
+    await expect(action).to_have_text(japanese.gettext("Talk to a person"))  # 担当者と話す
+
+    await action.click()  # a new conversation, in Japanese, straight into the queue
+    await expect(page.locator("#queue")).to_be_visible(timeout=TIMEOUT_MS)
+    await expect(page.locator("#queue-position")).to_contain_text("1", timeout=TIMEOUT_MS)
+    offer = await agent.next_offer()
+    assert offer["conversation_id"] != left.id
+    again = await store.get_conversation(offer["conversation_id"])
+    assert again is not None
+    assert (again.status, again.language) == (ConversationStatus.QUEUED, "ja")
     assert widget.problems == []

@@ -50,6 +50,9 @@ class CustomerNamespace(Namespace):
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         self.app[METRICS].connections.labels(namespace=NAMESPACE).dec()
+        conversation_id = (await self.get_session(sid)).get("conversation_id")
+        if conversation_id:  # the last tab of a conversation to go starts its grace
+            self.app[SERVICES].dispatcher.customer_left(conversation_id, sid)
 
     async def _start(self, sid: str, data: Any) -> dict[str, Any]:
         request = StartRequest.parse(data)
@@ -62,12 +65,15 @@ class CustomerNamespace(Namespace):
             choice=request.language,
         )
         conversation = started.conversation
+        dispatcher = self.app[SERVICES].dispatcher
         previous = session.get("conversation_id")
         if previous and previous != conversation.id:
             await self.leave_room(sid, conversation_room(previous))
+            dispatcher.customer_left(previous, sid)
         session["conversation_id"] = conversation.id
         await self.save_session(sid, session)
         await self.enter_room(sid, conversation_room(conversation.id))
+        dispatcher.customer_joined(conversation.id, sid)
         await self.publish(started.notifications)
         if not started.resumed:
             self.app[METRICS].conversations_started.labels(language=conversation.language).inc()

@@ -299,8 +299,12 @@ class SqlStore:
             "priority": str(conversation.priority or ""),
             "handed_off_at": frt.started_at,
             "frt_status": str(frt.status),
+            # Only an agent's answer is a first response: a chat that ended without one
+            # (abandoned, closed unanswered) has no response time.
             "frt_seconds": (
-                (frt.stopped_at - frt.started_at).total_seconds() if frt.stopped_at else None
+                (frt.stopped_at - frt.started_at).total_seconds()
+                if frt.stopped_at and sla.first_responder is not None
+                else None
             ),
         }
 
@@ -331,7 +335,8 @@ class SqlStore:
         return [AppliedSla.from_dict(state) for state in states]
 
     async def sla_rows(self, since: datetime, until: datetime) -> list[dict[str, Any]]:
-        """Per-conversation first-response facts handed off in [since, until), for reports."""
+        """Per-conversation first-response facts handed off in [since, until), with the
+        conversation's status (abandoned ones are counted apart), for reports."""
         query = (
             sa.select(
                 applied_slas.c.conversation_id,
@@ -341,6 +346,12 @@ class SqlStore:
                 applied_slas.c.handed_off_at,
                 applied_slas.c.frt_status,
                 applied_slas.c.frt_seconds,
+                conversations.c.status,
+            )
+            .select_from(
+                applied_slas.outerjoin(
+                    conversations, conversations.c.id == applied_slas.c.conversation_id
+                )
             )
             .where(applied_slas.c.handed_off_at >= since, applied_slas.c.handed_off_at < until)
             .order_by(applied_slas.c.handed_off_at)

@@ -1610,8 +1610,11 @@ function authorLabel(chat, message, note) {
   }
 }
 
-/** What a message says, as parts for node.append(...); a transfer note is worded in the
- * agent's language from its meta, the name and the reason each isolated. */
+/**
+ * What a message says, as parts for node.append(...); a transfer note (the name and the
+ * reason each isolated) and the customer's leaving (told to the customer in their
+ * language) are worded in the agent's language from their meta.
+ */
 function messageText(message) {
   const meta = message.meta && typeof message.meta === "object" ? message.meta : {};
   if (meta.kind === "transfer" && typeof meta.agent_name === "string") {
@@ -1622,6 +1625,9 @@ function messageText(message) {
       return withUserText(template.replace(/\{reason\}/g, "").trim(), { name: meta.agent_name });
     }
     return withUserText(template, { name: meta.agent_name, reason });
+  }
+  if (message.author === "system" && meta.kind === "customer_left") {
+    return [_("The customer left: they were away for too long. The chat has ended.")];
   }
   return [displayText(message.text)];
 }

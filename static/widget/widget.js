@@ -173,6 +173,7 @@ function newHandoff() {
     agentName: null,
     trackingNumber: null,
     requesting: false, // request_agent on its way
+    away: false, // ended because the customer was away too long: offer to queue again
   };
 }
 
@@ -527,9 +528,13 @@ function call(event, payload) {
   });
 }
 
-/** `start`: resume the stored conversation, or begin a new one (`fresh`). */
-async function startConversation({ fresh = false, language = null }) {
-  const payload = { languages: browserLanguages() };
+/**
+ * `start`: resume the stored conversation, or begin a new one (`fresh`), in `language`
+ * (an explicit choice) or preferably in `hint`.
+ */
+async function startConversation({ fresh = false, language = null, hint = null }) {
+  const languages = browserLanguages();
+  const payload = { languages: hint ? [hint, ...languages].slice(0, 10) : languages };
   if (state.token && !fresh) {
     payload.token = state.token;
     payload.last_seq = state.contiguousSeq;
@@ -538,7 +543,9 @@ async function startConversation({ fresh = false, language = null }) {
   }
   const answer = await call("start", payload);
   if (answer === null) {
-    if (socket.connected) setTimeout(() => startConversation({ fresh, language }), RETRY_BASE_MS);
+    if (socket.connected) {
+      setTimeout(() => startConversation({ fresh, language, hint }), RETRY_BASE_MS);
+    }
     return;
   }
   if (!answer.ok) {
@@ -547,7 +554,7 @@ async function startConversation({ fresh = false, language = null }) {
       forgetConversation(); // the stored token is no good any more: begin again
       await startConversation({ fresh: true });
     } else if (socket.connected) {
-      setTimeout(() => startConversation({ fresh, language }), RETRY_BASE_MS * 3);
+      setTimeout(() => startConversation({ fresh, language, hint }), RETRY_BASE_MS * 3);
     }
     return;
   }
@@ -667,6 +674,10 @@ function renderMessage(message) {
   renderDelivery(item);
   if (message.author === "bot") addChoices(item, message.meta);
   if (message.author === "agent") noteAgent(agentNameOf(message));
+  if (message.author === "system" && message.meta?.kind === "customer_left") {
+    state.handoff.away = true;
+    if (state.handoff.status === "closed") renderHandoff();
+  }
   insertBySeq(item, message.seq);
   state.bySeq.set(message.seq, item);
   state.maxSeq = Math.max(state.maxSeq, message.seq);
@@ -1125,6 +1136,7 @@ function onOffline(payload) {
 }
 
 function onClosed(payload) {
+  if (payload?.reason === "customer_left") state.handoff.away = true;
   const number = payload?.tracking_number;
   setClosed(typeof number === "string" && number ? number : state.handoff.trackingNumber);
 }
@@ -1199,7 +1211,10 @@ function renderHandoff() {
   els.notice.hidden = !closed;
   if (closed) {
     els.noticeText.textContent = _("This conversation has ended.");
-    els.noticeAction.textContent = _("Start a new conversation");
+    // Ended because the customer was away: the way back is straight to the queue.
+    els.noticeAction.textContent = h.away
+      ? _("Talk to a person")
+      : _("Start a new conversation");
     renderTracking(els.noticeTracking, h.trackingNumber);
     closeEndConfirm();
   }
@@ -1368,10 +1383,15 @@ async function endChat() {
 }
 
 async function startNewConversation() {
+  // A customer who lost their place by being away queues again at once, in the language
+  // the ended conversation spoke (a hint: detection may still change it).
+  const queueAgain = state.handoff.away;
+  const hint = queueAgain ? state.language : null;
   els.notice.hidden = true;
   els.leave.hidden = true;
   forgetConversation();
-  await startConversation({ fresh: true });
+  await startConversation({ fresh: true, hint });
+  if (queueAgain && state.started && !state.closed) await requestAgent();
 }
 
 /* ---------- input ---------- */
