@@ -24,6 +24,7 @@ from chatserver.dispatch import Dispatcher
 from chatserver.faq_reload import FaqReloader, faq_fingerprint, load_matcher
 from chatserver.hours import parse_hours
 from chatserver.i18n import Catalogs
+from chatserver.isolation import Isolation
 from chatserver.keys import METRICS, SERVICES, SETTINGS, SIO, Services
 from chatserver.language import LanguageDetector
 from chatserver.metrics import Metrics
@@ -259,24 +260,31 @@ def load_detector(languages: tuple[str, ...], backend: str, default: str) -> Lan
 
 
 async def _tick(app: web.Application) -> None:
-    """Move time forward for the desk: offer timeouts, fallbacks, SLA warnings, breaches."""
+    """Move time forward for the desk: offer timeouts, fallbacks, SLA warnings, breaches.
+
+    Each stage, and each agent's queue list, on its own: one that fails is logged and
+    counted (the dispatcher does the same per conversation inside its tick), and the rest
+    of the beat and the next beats go on."""
     services = app[SERVICES]
     metrics = app[METRICS]
+    sio = app[SIO]
+    failures = Isolation(lambda stage: metrics.isolated_failures.labels(stage=stage).inc(), log)
     beats = 0
     while True:
         await asyncio.sleep(TICK_SECONDS)
-        try:
-            await publish(app[SIO], app, await services.dispatcher.tick())
-            beats += 1
-            if beats % QUEUE_EVERY_TICKS == 0:
-                for agent_id, queue in services.dispatcher.take_queue_update().items():
-                    await app[SIO].emit(
-                        "queue", queue, room=agent_room(agent_id), namespace="/agent"
-                    )
-            if beats % GAUGE_EVERY_TICKS == 0:
+        beats += 1
+        with failures.item("tick", "dispatcher"):
+            await publish(sio, app, await services.dispatcher.tick())
+        if beats % QUEUE_EVERY_TICKS == 0:
+            updates: dict[str, dict[str, Any]] = {}
+            with failures.item("queue_update", "all agents"):
+                updates = services.dispatcher.take_queue_update()
+            for agent_id, queue in updates.items():
+                with failures.item("queue_emit", agent_id):
+                    await sio.emit("queue", queue, room=agent_room(agent_id), namespace="/agent")
+        if beats % GAUGE_EVERY_TICKS == 0:
+            with failures.item("gauges", "desk"):
                 _update_gauges(services.dispatcher, metrics)
-        except Exception:
-            log.exception("dispatch tick failed; retrying on the next one")
 
 
 def _update_gauges(dispatcher: Dispatcher, metrics: Metrics) -> None:
@@ -315,6 +323,8 @@ def observe(metrics: Metrics, name: str, labels: dict[str, Any]) -> None:
         metrics.abandoned.labels(queue=labels["queue"]).inc()
     elif name == "offline":
         metrics.offline.labels(reason=labels["reason"]).inc()
+    elif name == "isolated_failure":
+        metrics.isolated_failures.labels(stage=labels["stage"]).inc()
 
 
 async def _monitoring(app: web.Application) -> AsyncIterator[None]:
