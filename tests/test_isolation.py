@@ -147,3 +147,35 @@ async def test_a_notification_that_cannot_be_sent_stops_no_other(server, connect
     assert announcement == {"text": "hello"}
     assert not one.pushed("announcement")
     assert 'chatserver_isolated_failures_total{stage="publish"} 1.0' in await metrics_text(server)
+
+
+async def test_a_held_chat_that_cannot_be_briefed_stops_no_other_briefing(
+    start_server, settings, connect, db_path: Path
+):
+    """A console that reconnects is briefed on every chat its agent holds: one that cannot
+    be briefed (stored in language 'xx') leaves the others, and the connection, intact."""
+    server = await start_server(desk_settings(settings), clock=FakeClock())
+    aiko = await connect_agent(server, "aiko", "Aiko Tanaka", ["ja", "en"])
+    consoles = [aiko]
+    try:
+        chats = []
+        for _ in range(2):
+            _, chat = await hand_off(server, connect)
+            assert (await aiko.call("accept", {"conversation_id": chat}))["ok"] is True
+            chats.append(chat)
+        broken, fine = chats
+        with contextlib.closing(sqlite3.connect(db_path)) as db, db:
+            db.execute("UPDATE conversations SET language = 'xx' WHERE id = ?", (broken,))
+
+        token = (await server.app[SERVICES].accounts.login("aiko", PASSWORD)).token
+        consoles.append(await open_console(server, token))  # a second tab
+        (held,) = await consoles[1].wait_pushed("conversation")
+        assert held["held"] is True
+        assert held["conversation"]["id"] == fine
+        await consoles[1].wait_pushed("queue")
+        assert 'chatserver_isolated_failures_total{stage="briefing"} 1.0' in await metrics_text(
+            server
+        )
+    finally:
+        for console in consoles:
+            await console.client.disconnect()
