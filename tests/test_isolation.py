@@ -9,13 +9,18 @@ import asyncio
 import contextlib
 import sqlite3
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from chatserver.dispatch import Dispatcher
 from chatserver.events import Notify
 from chatserver.keys import SERVICES, SIO
+from chatserver.routing import Router, UnknownConversation
 from chatserver.sockets.base import publish
-from tests.conftest import Customer, FakeClock
+from tests.conftest import Customer, FakeClock, counting_ids
 from tests.faulty import FaultyStores
 from tests.test_handoff_e2e import (
     PASSWORD,
@@ -25,6 +30,7 @@ from tests.test_handoff_e2e import (
     metrics_text,
     open_console,
 )
+from tests.test_undo import CATALOGS, build, no_matcher
 
 
 async def until(condition: Callable[[], bool], timeout: float = 5) -> None:
@@ -179,3 +185,35 @@ async def test_a_held_chat_that_cannot_be_briefed_stops_no_other_briefing(
     finally:
         for console in consoles:
             await console.client.disconnect()
+
+
+async def test_a_chat_that_cannot_be_restored_leaves_the_others_on_the_desk(tmp_path: Path):
+    """After a restart, a chat whose agent's account is gone goes back in line, which must
+    be stored; if the store refuses, that chat stays out, and the others are restored."""
+    scene = await build(tmp_path)
+    lost = await scene.conversation("active")
+    await scene.store.save_conversation(replace(lost, agent_id="gone"))
+    scene.store.broken.add(lost.id)
+    failures: list[str] = []
+    restarted = Dispatcher(
+        store=scene.store,
+        router=Router(),
+        clock=scene.clock,
+        new_id=counting_ids("restarted"),
+        catalogs=CATALOGS,
+        matcher=no_matcher,
+        observe=lambda name, labels: (
+            failures.append(labels["stage"]) if name == "isolated_failure" else None
+        ),
+    )
+    await restarted.restore()
+    router = restarted.router
+    assert router.assignee(scene.chats["assigned"]) == "aiko"
+    assert [v.conversation_id for v in router.waiting(scene.clock.now())] == [
+        scene.chats["waiting"]
+    ]
+    with pytest.raises(UnknownConversation):
+        router.assignee(lost.id)
+    assert (await scene.conversation("active")).agent_id == "gone"  # as it was
+    assert failures == ["restore"]
+    await scene.store.close()
