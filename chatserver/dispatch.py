@@ -117,7 +117,7 @@ class _Unit:
     """What a unit of change puts back if it fails: the desk's memory as it was, and the
     rows it saved as they were before (first save wins)."""
 
-    router: routing.Checkpoint
+    router: routing.Checkpoint | None  # None: the unit does not change the router
     clocks: dict[str, sla.AppliedSla]
     accounts: dict[str, AgentAccount]
     returning: dict[str, datetime]
@@ -138,17 +138,22 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def _all_or_nothing(
-    use_case: Callable[Concatenate[Dispatcher, P], Awaitable[R]],
-) -> Callable[Concatenate[Dispatcher, P], Awaitable[R]]:
-    """Run a use case as one unit of change (`Dispatcher._change`)."""
+UseCase = Callable[Concatenate["Dispatcher", P], Awaitable[R]]
 
-    @functools.wraps(use_case)
-    async def unit(self: Dispatcher, /, *args: P.args, **kwargs: P.kwargs) -> R:
-        async with self._change():
-            return await use_case(self, *args, **kwargs)
 
-    return unit
+def _all_or_nothing(*, router: bool = True) -> Callable[[UseCase[P, R]], UseCase[P, R]]:
+    """Run a use case as one unit of change (`Dispatcher._change`); `router=False` for one
+    that never changes the router (no checkpoint to take)."""
+
+    def decorate(use_case: UseCase[P, R]) -> UseCase[P, R]:
+        @functools.wraps(use_case)
+        async def unit(self: Dispatcher, /, *args: P.args, **kwargs: P.kwargs) -> R:
+            async with self._change(router=router):
+                return await use_case(self, *args, **kwargs)
+
+        return unit
+
+    return decorate
 
 
 class Dispatcher:
@@ -189,10 +194,10 @@ class Dispatcher:
     # -- units of change ----------------------------------------------------------------
 
     @contextlib.asynccontextmanager
-    async def _change(self) -> AsyncIterator[None]:
+    async def _change(self, *, router: bool = True) -> AsyncIterator[None]:
         """One use case that changes the desk: all of it, or none of it (module docstring).
         A use case that runs another (close -> abandon) nests in it."""
-        async with self._exclusive(), self._savepoint():
+        async with self._exclusive(), self._savepoint(router=router):
             yield
 
     @contextlib.asynccontextmanager
@@ -210,12 +215,12 @@ class Dispatcher:
                 self._owner = None
 
     @contextlib.asynccontextmanager
-    async def _savepoint(self) -> AsyncIterator[None]:
-        """Undo what the block changed if it raises; inside a unit (the caller holds the
-        lock), e.g. one returning agent of the tick."""
+    async def _savepoint(self, *, router: bool = True) -> AsyncIterator[None]:
+        """Undo what the block changed if it raises (the caller holds the desk), e.g. one
+        returning agent of the tick. `router=False`: the block leaves the router alone."""
         outer = self._unit
         unit = _Unit(
-            router=self.router.checkpoint(),
+            router=self.router.checkpoint() if router else None,
             clocks=dict(self._clocks.by_conversation),
             accounts=dict(self.accounts),
             returning=dict(self._returning),
@@ -235,7 +240,8 @@ class Dispatcher:
                 self.observe(name, labels)
 
     async def _undo(self, unit: _Unit) -> None:
-        self.router.rollback(unit.router)
+        if unit.router is not None:
+            self.router.rollback(unit.router)
         self._clocks.by_conversation = unit.clocks
         self.accounts.clear()
         self.accounts.update(unit.accounts)
@@ -304,9 +310,8 @@ class Dispatcher:
                     continue
                 # One conversation that cannot be restored leaves the others on the desk.
                 with self.failures.item("restore", conversation.id):
-                    async with self._savepoint():
-                        events += await self._restore_one(conversation, now, agent_grace)
-                        restored.add(conversation.id)
+                    events += await self._restore_one(conversation, now, agent_grace)
+                    restored.add(conversation.id)
             # Nobody is connected to tell yet: a customer hears their place when they resume.
             await self._routed(events, now, isolate=True)
         self._queue_dirty = True
@@ -343,12 +348,12 @@ class Dispatcher:
             events = self.router.restore_assigned(conversation.id, account.id, **route)
             self._returning[account.id] = now + agent_grace
             return events
-        # Waiting, or its agent's account is gone: then at the head, as if they left.
-        events = self.router.restore_waiting(conversation.id, head=agent_id is not None, **route)
+        # Waiting, or its agent's account is gone: then at the head, as if they left. Stored
+        # first: the router takes it only once the store says it waits.
         if conversation.status is not ConversationStatus.QUEUED:
             queued = conversation.transition(ConversationStatus.QUEUED, now)
-            await self._save(replace(queued, agent_id=None), was=conversation)
-        return events
+            await self.store.save_conversation(replace(queued, agent_id=None))
+        return self.router.restore_waiting(conversation.id, head=agent_id is not None, **route)
 
     async def _restored_agent(self, agent_id: str, now: datetime) -> AgentAccount | None:
         """The account of an agent who held chats, registered (offline) with the router."""
@@ -362,7 +367,7 @@ class Dispatcher:
 
     # -- agents -----------------------------------------------------------------------
 
-    @_all_or_nothing
+    @_all_or_nothing()
     async def agent_online(self, account: AgentAccount) -> Outcome:
         now = self.clock.now()
         self.accounts[account.id] = account
@@ -400,7 +405,7 @@ class Dispatcher:
                 self._returning[agent_id] = self.clock.now()
             raise
 
-    @_all_or_nothing
+    @_all_or_nothing()
     async def _agent_status(self, agent_id: str, status: str) -> Outcome:
         now = self.clock.now()
         if status == "online":
@@ -512,7 +517,7 @@ class Dispatcher:
 
     # -- handoff ----------------------------------------------------------------------
 
-    @_all_or_nothing
+    @_all_or_nothing()
     async def hand_off(self, conversation: Conversation, handoff: Handoff) -> Outcome:
         """Put the conversation in its queue, start its clocks; offline if nobody can take it."""
         now = self.clock.now()
@@ -551,19 +556,19 @@ class Dispatcher:
         self._record("handoff", {"reason": str(handoff.reason)})
         return Outcome(notifications)
 
-    @_all_or_nothing
+    @_all_or_nothing()
     async def accept(self, agent_id: str, conversation_id: str) -> Outcome:
         now = self.clock.now()
         events = self.router.accept(conversation_id, agent_id, now)
         return Outcome(await self._routed(events, now))
 
-    @_all_or_nothing
+    @_all_or_nothing()
     async def assign(self, supervisor_id: str, conversation_id: str, agent_id: str) -> Outcome:
         now = self.clock.now()
         events = self.router.assign(conversation_id, agent_id, now, by=supervisor_id)
         return Outcome(await self._routed(events, now))
 
-    @_all_or_nothing
+    @_all_or_nothing()
     async def transfer(
         self,
         agent_id: str,
@@ -597,7 +602,7 @@ class Dispatcher:
 
     # -- messages ---------------------------------------------------------------------
 
-    @_all_or_nothing
+    @_all_or_nothing(router=False)
     async def agent_message(
         self, agent_id: str, conversation_id: str, text: str, client_id: str | None, *, note: bool
     ) -> Outcome:
@@ -651,7 +656,7 @@ class Dispatcher:
 
     # -- the end ----------------------------------------------------------------------
 
-    @_all_or_nothing
+    @_all_or_nothing()
     async def close(self, conversation_id: str, *, by_agent: str | None = None) -> Outcome:
         if by_agent is not None:
             await self._owned(by_agent, conversation_id)
@@ -687,7 +692,7 @@ class Dispatcher:
         )
         return Outcome(notifications)
 
-    @_all_or_nothing
+    @_all_or_nothing()
     async def abandon(self, conversation_id: str) -> Outcome:
         """The customer left the queue."""
         conversation = await self._conversation(conversation_id)
@@ -711,7 +716,7 @@ class Dispatcher:
         )
         return Outcome(notifications)
 
-    @_all_or_nothing
+    @_all_or_nothing(router=False)
     async def leave_message(
         self, conversation_id: str, kind: str, contact: str, text: str
     ) -> Outcome:

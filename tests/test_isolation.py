@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import sqlite3
 from collections.abc import Callable
 from dataclasses import replace
@@ -17,6 +18,7 @@ import pytest
 
 from chatserver.dispatch import Dispatcher
 from chatserver.events import Notify
+from chatserver.isolation import Isolation
 from chatserver.keys import SERVICES, SIO
 from chatserver.routing import Router, UnknownConversation
 from chatserver.sockets.base import publish
@@ -217,3 +219,24 @@ async def test_a_chat_that_cannot_be_restored_leaves_the_others_on_the_desk(tmp_
     assert (await scene.conversation("active")).agent_id == "gone"  # as it was
     assert failures == ["restore"]
     await scene.store.close()
+
+
+def test_a_failing_item_is_counted_every_time_and_logged_once_until_it_works(caplog):
+    counted: list[str] = []
+    failures = Isolation(counted.append, logging.getLogger("test.isolation"))
+    caplog.set_level(logging.DEBUG, logger="test.isolation")
+    done: list[str] = []
+    for attempt in range(3):
+        for item in ("c1", "c2"):
+            with failures.item("sla_clock", item):
+                if item == "c1" and attempt < 2:
+                    raise RuntimeError("cannot save")
+                done.append(f"{item}/{attempt}")
+    assert done == ["c2/0", "c2/1", "c1/2", "c2/2"]
+    assert counted == ["sla_clock", "sla_clock"]
+    logged = [(r.levelno, r.getMessage(), r.exc_info is not None) for r in caplog.records]
+    assert logged == [
+        (logging.ERROR, "sla_clock failed for c1; skipped, the others go on", True),
+        (logging.DEBUG, "sla_clock still fails for c1", True),
+        (logging.INFO, "sla_clock works again for c1", False),
+    ]
