@@ -115,32 +115,32 @@ async def _services(
     settings = app[SETTINGS]
     loop = asyncio.get_running_loop()
     async with contextlib.AsyncExitStack() as stack:
-        async with _step("loading the FAQ, catalogs and language detector"):
-            fingerprint = faq_fingerprint(settings.faq_dir)
-            loaded, matcher = await loop.run_in_executor(
-                None,
-                load_matcher,
-                settings.faq_dir,
-                fingerprint,
-                settings.faq_skip_invalid,
-                settings.faq_embeddings,
-            )
-            for problem in loaded.problems:
-                log.warning("FAQ entry skipped: %s", problem)
-            catalogs = await loop.run_in_executor(
-                None,
-                Catalogs.load,
-                settings.locales_dir,
-                settings.languages,
-                settings.default_language,
-            )
-            detector = await loop.run_in_executor(
-                None,
-                load_detector,
-                settings.languages,
-                settings.language_backend,
-                settings.default_language,
-            )
+        # Nothing is open yet: a FAQ mistake stops the start with its own error.
+        fingerprint = faq_fingerprint(settings.faq_dir)
+        loaded, matcher = await loop.run_in_executor(
+            None,
+            load_matcher,
+            settings.faq_dir,
+            fingerprint,
+            settings.faq_skip_invalid,
+            settings.faq_embeddings,
+        )
+        for problem in loaded.problems:
+            log.warning("FAQ entry skipped: %s", problem)
+        catalogs = await loop.run_in_executor(
+            None,
+            Catalogs.load,
+            settings.locales_dir,
+            settings.languages,
+            settings.default_language,
+        )
+        detector = await loop.run_in_executor(
+            None,
+            load_detector,
+            settings.languages,
+            settings.language_backend,
+            settings.default_language,
+        )
         async with _step("opening the store"):
             store = await stack.enter_async_context(_opened(store_factory, settings))
         bot = Bot(matcher, catalogs)
