@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from datetime import timedelta
 from functools import partial
 from typing import Any
@@ -24,6 +24,7 @@ from chatserver.dispatch import Dispatcher
 from chatserver.faq_reload import FaqReloader, faq_fingerprint, load_matcher
 from chatserver.hours import parse_hours
 from chatserver.i18n import Catalogs
+from chatserver.isolation import Isolation
 from chatserver.keys import METRICS, SERVICES, SETTINGS, SIO, Services
 from chatserver.language import LanguageDetector
 from chatserver.metrics import Metrics
@@ -34,7 +35,7 @@ from chatserver.settings import Settings, read_sla_file
 from chatserver.sockets.agent import AgentNamespace
 from chatserver.sockets.base import agent_room, publish
 from chatserver.sockets.customer import CustomerNamespace
-from chatserver.store import open_store
+from chatserver.store import SqlStore, open_store
 from chatserver.web import routes
 
 log = logging.getLogger(__name__)
@@ -52,9 +53,22 @@ QUEUE_EVERY_TICKS = 2
 GAUGE_EVERY_TICKS = 4
 
 
+StoreFactory = Callable[[Settings], Awaitable[SqlStore]]
+
+
+class StartupFailed(RuntimeError):
+    """A start-up step failed; what it had opened is closed again."""
+
+
 def create_app(
-    settings: Settings, *, clock: Clock | None = None, ids: IdFactory | None = None
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    ids: IdFactory | None = None,
+    store_factory: StoreFactory | None = None,
 ) -> web.Application:
+    """The server. `store_factory` opens the store at start-up (default: `open_store` on
+    the settings' database URL); the application closes it when it stops."""
     app = web.Application()
     app[SETTINGS] = settings
     app[METRICS] = Metrics.create()
@@ -71,119 +85,169 @@ def create_app(
     app.add_routes(routes)
     app.add_routes(api.routes)
     app.add_routes(widget.routes)
-    app.cleanup_ctx.append(partial(_services, clock=clock or SystemClock(), ids=ids or new_id))
+    app.cleanup_ctx.append(
+        partial(
+            _services,
+            clock=clock or SystemClock(),
+            ids=ids or new_id,
+            store_factory=store_factory or _open_store,
+        )
+    )
     app.cleanup_ctx.append(_monitoring)
     app.on_shutdown.append(_disconnect_sockets)
     return app
 
 
-async def _services(app: web.Application, *, clock: Clock, ids: IdFactory) -> AsyncIterator[None]:
-    """Load the FAQ, catalogs and language models off the event loop, open the store."""
+async def _open_store(settings: Settings) -> SqlStore:
+    return await open_store(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+
+
+async def _services(
+    app: web.Application, *, clock: Clock, ids: IdFactory, store_factory: StoreFactory
+) -> AsyncIterator[None]:
+    """Load the FAQ, catalogs and language models off the event loop, open the store,
+    restore the desk, start the ticker and the FAQ watcher; stop them in reverse order.
+
+    Each resource is opened by its own context on one exit stack, so a step that fails
+    (a restore that cannot read the store, say) closes what the steps before it opened,
+    and the start fails with `StartupFailed` naming the step.
+    """
     settings = app[SETTINGS]
     loop = asyncio.get_running_loop()
-    fingerprint = faq_fingerprint(settings.faq_dir)
-    loaded, matcher = await loop.run_in_executor(
-        None,
-        load_matcher,
-        settings.faq_dir,
-        fingerprint,
-        settings.faq_skip_invalid,
-        settings.faq_embeddings,
-    )
-    for problem in loaded.problems:
-        log.warning("FAQ entry skipped: %s", problem)
-    catalogs = await loop.run_in_executor(
-        None, Catalogs.load, settings.locales_dir, settings.languages, settings.default_language
-    )
-    detector = await loop.run_in_executor(
-        None,
-        load_detector,
-        settings.languages,
-        settings.language_backend,
-        settings.default_language,
-    )
-    store = await open_store(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
-    bot = Bot(matcher, catalogs)
-    policies = read_sla_file(settings.sla_file) if settings.sla_file else sla.default_policies()
-    dispatcher = Dispatcher(
-        store=store,
-        router=Router(
-            RoutingPolicy(
-                accept_timeout=timedelta(seconds=settings.accept_timeout),
-                fallback_after=timedelta(seconds=settings.fallback_after),
-                fallbacks=settings.fallbacks,
-                # What consoles count down to while a chat waits.
-                target=sla.policy_for(sla.Channel.CHAT, Priority.MEDIUM, policies).first_response,
+    async with contextlib.AsyncExitStack() as stack:
+        # Nothing is open yet: a FAQ mistake stops the start with its own error.
+        fingerprint = faq_fingerprint(settings.faq_dir)
+        loaded, matcher = await loop.run_in_executor(
+            None,
+            load_matcher,
+            settings.faq_dir,
+            fingerprint,
+            settings.faq_skip_invalid,
+            settings.faq_embeddings,
+        )
+        for problem in loaded.problems:
+            log.warning("FAQ entry skipped: %s", problem)
+        catalogs = await loop.run_in_executor(
+            None,
+            Catalogs.load,
+            settings.locales_dir,
+            settings.languages,
+            settings.default_language,
+        )
+        detector = await loop.run_in_executor(
+            None,
+            load_detector,
+            settings.languages,
+            settings.language_backend,
+            settings.default_language,
+        )
+        async with _step("opening the store"):
+            store = await stack.enter_async_context(_opened(store_factory, settings))
+        bot = Bot(matcher, catalogs)
+        policies = read_sla_file(settings.sla_file) if settings.sla_file else sla.default_policies()
+        dispatcher = Dispatcher(
+            store=store,
+            router=Router(
+                RoutingPolicy(
+                    accept_timeout=timedelta(seconds=settings.accept_timeout),
+                    fallback_after=timedelta(seconds=settings.fallback_after),
+                    fallbacks=settings.fallbacks,
+                    # What consoles count down to while a chat waits.
+                    target=sla.policy_for(
+                        sla.Channel.CHAT, Priority.MEDIUM, policies
+                    ).first_response,
+                )
+            ),
+            policies=policies,
+            clock=clock,
+            new_id=ids,
+            catalogs=catalogs,
+            matcher=lambda: bot.matcher,
+            hours=parse_hours(settings.chat_hours, settings.timezone),
+            observe=partial(observe, app[METRICS]),
+            customer_grace=timedelta(seconds=settings.customer_grace_seconds),
+        )
+        async with _step("restoring the queue from the store"):
+            await dispatcher.restore(agent_grace=timedelta(seconds=settings.agent_grace_seconds))
+        desk = Desk(
+            store=store,
+            bot=bot,
+            detector=detector,
+            dispatcher=dispatcher,
+            clock=clock,
+            new_id=ids,
+            languages=settings.languages,
+            default_language=settings.default_language,
+            identity_secret=settings.identity_secret or None,
+        )
+        reloader = FaqReloader(
+            bot,
+            settings.faq_dir,
+            skip_invalid=settings.faq_skip_invalid,
+            loaded=fingerprint,
+            embeddings=settings.faq_embeddings,
+        )
+        accounts = Accounts(
+            store=store,
+            clock=clock,
+            new_id=ids,
+            languages=settings.languages,
+            session_lifetime=timedelta(hours=settings.session_hours),
+        )
+        if settings.demo_agents:
+            async with _step("adding the demo agents"):
+                await add_demo_agents(accounts)
+        app[SERVICES] = Services(
+            store=store,
+            bot=bot,
+            catalogs=catalogs,
+            desk=desk,
+            faq_reloader=reloader,
+            accounts=accounts,
+            dispatcher=dispatcher,
+        )
+        # Stopped before the store closes (the exit stack unwinds in reverse).
+        await stack.enter_async_context(_running(_tick(app), "dispatch-ticker"))
+        if settings.faq_reload_interval > 0:
+            await stack.enter_async_context(
+                _running(reloader.watch(settings.faq_reload_interval), "faq-reloader")
             )
-        ),
-        policies=policies,
-        clock=clock,
-        new_id=ids,
-        catalogs=catalogs,
-        matcher=lambda: bot.matcher,
-        hours=parse_hours(settings.chat_hours, settings.timezone),
-        observe=partial(observe, app[METRICS]),
-        customer_grace=timedelta(seconds=settings.customer_grace_seconds),
-    )
-    await dispatcher.restore(agent_grace=timedelta(seconds=settings.agent_grace_seconds))
-    desk = Desk(
-        store=store,
-        bot=bot,
-        detector=detector,
-        dispatcher=dispatcher,
-        clock=clock,
-        new_id=ids,
-        languages=settings.languages,
-        default_language=settings.default_language,
-        identity_secret=settings.identity_secret or None,
-    )
-    reloader = FaqReloader(
-        bot,
-        settings.faq_dir,
-        skip_invalid=settings.faq_skip_invalid,
-        loaded=fingerprint,
-        embeddings=settings.faq_embeddings,
-    )
-    accounts = Accounts(
-        store=store,
-        clock=clock,
-        new_id=ids,
-        languages=settings.languages,
-        session_lifetime=timedelta(hours=settings.session_hours),
-    )
-    if settings.demo_agents:
-        await add_demo_agents(accounts)
-    app[SERVICES] = Services(
-        store=store,
-        bot=bot,
-        catalogs=catalogs,
-        desk=desk,
-        faq_reloader=reloader,
-        accounts=accounts,
-        dispatcher=dispatcher,
-    )
-    ticker = asyncio.create_task(_tick(app), name="dispatch-ticker")
-    watcher = (
-        asyncio.create_task(reloader.watch(settings.faq_reload_interval), name="faq-reloader")
-        if settings.faq_reload_interval > 0
-        else None
-    )
-    log.info(
-        "ready: FAQ in %s, catalogs for %s",
-        ", ".join(loaded.faq.languages),
-        ", ".join(lang for lang in settings.languages if catalogs.has_catalog(lang)),
-    )
+        log.info(
+            "ready: FAQ in %s, catalogs for %s",
+            ", ".join(loaded.faq.languages),
+            ", ".join(lang for lang in settings.languages if catalogs.has_catalog(lang)),
+        )
+        yield
+
+
+@contextlib.asynccontextmanager
+async def _step(name: str) -> AsyncIterator[None]:
+    """A start-up step: its failure stops the start with an error that names it."""
+    try:
+        yield
+    except Exception as exc:
+        raise StartupFailed(f"start-up failed while {name}: {exc}") from exc
+
+
+@contextlib.asynccontextmanager
+async def _opened(store_factory: StoreFactory, settings: Settings) -> AsyncIterator[SqlStore]:
+    store = await store_factory(settings)
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+@contextlib.asynccontextmanager
+async def _running(work: Coroutine[Any, Any, None], name: str) -> AsyncIterator[None]:
+    """A background task for as long as the context lasts; cancelled and awaited at its end."""
+    task = asyncio.create_task(work, name=name)
     try:
         yield
     finally:
-        ticker.cancel()
+        task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
-            await ticker
-        if watcher is not None:
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
-        await store.close()
+            await task
 
 
 @functools.cache
@@ -197,24 +261,31 @@ def load_detector(languages: tuple[str, ...], backend: str, default: str) -> Lan
 
 
 async def _tick(app: web.Application) -> None:
-    """Move time forward for the desk: offer timeouts, fallbacks, SLA warnings, breaches."""
+    """Move time forward for the desk: offer timeouts, fallbacks, SLA warnings, breaches.
+
+    Each stage, and each agent's queue list, on its own: one that fails is logged and
+    counted (the dispatcher does the same per conversation inside its tick), and the rest
+    of the beat and the next beats go on."""
     services = app[SERVICES]
     metrics = app[METRICS]
+    sio = app[SIO]
+    failures = Isolation(lambda stage: metrics.isolated_failures.labels(stage=stage).inc(), log)
     beats = 0
     while True:
         await asyncio.sleep(TICK_SECONDS)
-        try:
-            await publish(app[SIO], app, await services.dispatcher.tick())
-            beats += 1
-            if beats % QUEUE_EVERY_TICKS == 0:
-                for agent_id, queue in services.dispatcher.take_queue_update().items():
-                    await app[SIO].emit(
-                        "queue", queue, room=agent_room(agent_id), namespace="/agent"
-                    )
-            if beats % GAUGE_EVERY_TICKS == 0:
+        beats += 1
+        with failures.item("tick", "dispatcher"):
+            await publish(sio, app, await services.dispatcher.tick())
+        if beats % QUEUE_EVERY_TICKS == 0:
+            updates: dict[str, dict[str, Any]] = {}
+            with failures.item("queue_update", "all agents"):
+                updates = services.dispatcher.take_queue_update()
+            for agent_id, queue in updates.items():
+                with failures.item("queue_emit", agent_id):
+                    await sio.emit("queue", queue, room=agent_room(agent_id), namespace="/agent")
+        if beats % GAUGE_EVERY_TICKS == 0:
+            with failures.item("gauges", "desk"):
                 _update_gauges(services.dispatcher, metrics)
-        except Exception:
-            log.exception("dispatch tick failed; retrying on the next one")
 
 
 def _update_gauges(dispatcher: Dispatcher, metrics: Metrics) -> None:
@@ -254,6 +325,8 @@ def observe(metrics: Metrics, name: str, labels: dict[str, Any]) -> None:
         metrics.abandoned.labels(queue=labels["queue"]).inc()
     elif name == "offline":
         metrics.offline.labels(reason=labels["reason"]).inc()
+    elif name == "isolated_failure":
+        metrics.isolated_failures.labels(stage=labels["stage"]).inc()
 
 
 async def _monitoring(app: web.Application) -> AsyncIterator[None]:

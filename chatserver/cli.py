@@ -166,7 +166,7 @@ def serve(settings: Settings) -> int:
     from aiohttp import web
 
     from chatserver import logs, runtime
-    from chatserver.app import create_app
+    from chatserver.app import StartupFailed, create_app
     from chatserver.faq import FaqError
     from chatserver.keys import SERVICES
 
@@ -204,7 +204,7 @@ def serve(settings: Settings) -> int:
             print=None,
             access_log=None,
         )
-    except FaqError as exc:
+    except (FaqError, StartupFailed) as exc:
         print(f"chatserver: error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:

@@ -7,15 +7,40 @@ desk's live queue state in memory (one process; a shared state for several nodes
 scale-out step) and stores what must outlive it: conversation state, SLA deadlines,
 tracking numbers. Every method runs on the event loop without awaiting between reading
 and changing the router, so two accepts of one chat cannot both win.
+
+All or nothing. Memory may not say what the database does not (a transfer the store
+refused must not leave the router with the new agent and the old one refused). Every use
+case that changes the desk is one unit (`_change`): it checkpoints the router (a copy of
+its state) with the SLA clocks, accounts and returning agents, lets the router decide,
+then writes; if anything in the unit raises, the checkpoint is put back and the
+conversation and SLA rows the unit had saved are saved back as they were. Units run one
+at a time (one lock), so putting a checkpoint back never undoes another unit's change made
+while this one awaited the store (with SQLite, writes run on the event loop and a unit
+never waits anyway). Why undo rather than write first: the router decides more than the
+chat asked about (an accept withdraws an offer, makes others, widens a queue), so what to
+write is known only once it has decided; deciding on a copy and swapping it in would cost
+the same copy and send every read in the unit to the copy. Messages already appended (a
+system line such as "Aiko has joined") stay in the transcript, as every message does.
+Nothing else leaks: notifications are returned, not sent, and observations (metrics) are
+counted when the unit succeeds.
+
+One item never stops the others. The tick goes on per returning agent, routing event and
+SLA clock; announcements to other customers (a widened queue, a place in line), briefings
+and queue lists (per agent, per listed chat) are made one by one in any use case. A
+failing item is logged with its id and counted (`isolated_failure`); it is tried again
+next time (a clock that could not be saved is still due).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import functools
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from chatserver import routing, sla
 from chatserver.agents import AgentAccount
@@ -26,6 +51,7 @@ from chatserver.faq import FaqMatcher
 from chatserver.handoff import Handoff
 from chatserver.hours import ALWAYS, Hours
 from chatserver.i18n import N_, Catalogs
+from chatserver.isolation import Isolation
 from chatserver.language import display_name
 from chatserver.models import (
     AgentStatus,
@@ -97,6 +123,50 @@ class _Clocks:
     by_conversation: dict[str, sla.AppliedSla] = field(default_factory=dict)
 
 
+@dataclass(slots=True)
+class _Unit:
+    """What a unit of change puts back if it fails: the desk's memory as it was, and the
+    rows it saved as they were before (first save wins)."""
+
+    router: routing.Checkpoint | None  # None: the unit does not change the router
+    clocks: dict[str, sla.AppliedSla]
+    accounts: dict[str, AgentAccount]
+    returning: dict[str, datetime]
+    conversations: dict[str, Conversation] = field(default_factory=dict)
+    slas: dict[str, tuple[sla.AppliedSla, Conversation]] = field(default_factory=dict)
+    observed: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+    def absorb(self, inner: _Unit) -> None:
+        """A nested unit succeeded: its rows and observations become this unit's."""
+        for key, conversation in inner.conversations.items():
+            self.conversations.setdefault(key, conversation)
+        for key, saved in inner.slas.items():
+            self.slas.setdefault(key, saved)
+        self.observed += inner.observed
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+UseCase = Callable[Concatenate["Dispatcher", P], Awaitable[R]]
+
+
+def _all_or_nothing(*, router: bool = True) -> Callable[[UseCase[P, R]], UseCase[P, R]]:
+    """Run a use case as one unit of change (`Dispatcher._change`); `router=False` for one
+    that never changes the router (no checkpoint to take)."""
+
+    def decorate(use_case: UseCase[P, R]) -> UseCase[P, R]:
+        @functools.wraps(use_case)
+        async def unit(self: Dispatcher, /, *args: P.args, **kwargs: P.kwargs) -> R:
+            async with self._change(router=router):
+                return await use_case(self, *args, **kwargs)
+
+        return unit
+
+    return decorate
+
+
 class Dispatcher:
     def __init__(
         self,
@@ -125,11 +195,114 @@ class Dispatcher:
         self._clocks = _Clocks()
         self._queue_dirty = False
         self._sent_queues: dict[str, object] = {}  # agent id -> what their console last got
-        # Agents who held chats when the process stopped -> when `tick` gives up on them.
+        # Agents who held chats when the process stopped, or whose going offline could not
+        # be stored -> when `tick` puts their chats back in line.
         self._returning: dict[str, datetime] = {}
         # Which customers still have a socket in their conversation; `tick` lets go of the
         # chats of those gone for longer than the grace.
         self.presence = CustomerPresence(customer_grace)
+        self._lock = asyncio.Lock()  # one unit of change at a time
+        self._owner: asyncio.Task[Any] | None = None  # the task holding it
+        self._unit: _Unit | None = None  # the innermost unit running
+        self.failures = Isolation(self._count_failure, log)
+
+    # -- units of change ----------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def _change(self, *, router: bool = True) -> AsyncIterator[None]:
+        """One use case that changes the desk: all of it, or none of it (module docstring).
+        A use case that runs another (close -> abandon) nests in it."""
+        async with self._exclusive(), self._savepoint(router=router):
+            yield
+
+    @contextlib.asynccontextmanager
+    async def _exclusive(self) -> AsyncIterator[None]:
+        """Hold the desk: no other unit of change runs meanwhile (re-entrant for its task)."""
+        task = asyncio.current_task()
+        if self._owner is not None and self._owner is task:
+            yield
+            return
+        async with self._lock:
+            self._owner = task
+            try:
+                yield
+            finally:
+                self._owner = None
+
+    @contextlib.asynccontextmanager
+    async def _savepoint(self, *, router: bool = True) -> AsyncIterator[None]:
+        """Undo what the block changed if it raises (the caller holds the desk), e.g. one
+        returning agent of the tick. `router=False`: the block leaves the router alone."""
+        outer = self._unit
+        unit = _Unit(
+            router=self.router.checkpoint() if router else None,
+            clocks=dict(self._clocks.by_conversation),
+            accounts=dict(self.accounts),
+            returning=dict(self._returning),
+        )
+        self._unit = unit
+        try:
+            yield
+        except BaseException:
+            self._unit = outer
+            await self._undo(unit)
+            raise
+        self._unit = outer
+        if outer is not None:
+            outer.absorb(unit)
+        else:
+            for name, labels in unit.observed:
+                self.observe(name, labels)
+
+    async def _undo(self, unit: _Unit) -> None:
+        if unit.router is not None:
+            self.router.rollback(unit.router)
+        self._clocks.by_conversation = unit.clocks
+        self.accounts.clear()
+        self.accounts.update(unit.accounts)
+        self._returning = unit.returning
+        self._queue_dirty = True
+        self._sent_queues.clear()
+        for conversation in unit.conversations.values():
+            try:
+                await self.store.save_conversation(conversation)
+            except Exception:
+                log.exception("conversation %s could not be saved back", conversation.id)
+        for applied, conversation in unit.slas.values():
+            try:
+                await self.store.save_sla(applied, conversation)
+            except Exception:
+                log.exception("SLA of %s could not be saved back", conversation.id)
+
+    async def _save(self, conversation: Conversation, *, was: Conversation) -> None:
+        """Save a conversation row; if the unit fails, `was` is saved back."""
+        await self.store.save_conversation(conversation)
+        if self._unit is not None:
+            self._unit.conversations.setdefault(conversation.id, was)
+
+    async def _save_sla(
+        self,
+        applied: sla.AppliedSla,
+        conversation: Conversation,
+        *,
+        was: sla.AppliedSla | None,
+        new: bool = False,
+    ) -> None:
+        """Save an SLA row; if the unit fails, `was` is saved back. A new row (`was` None)
+        cannot be taken back: it is the unit's last write."""
+        await self.store.save_sla(applied, conversation, new=new)
+        if self._unit is not None and was is not None:
+            self._unit.slas.setdefault(conversation.id, (was, conversation))
+
+    def _record(self, name: str, labels: dict[str, Any]) -> None:
+        """An observation, counted once the unit it belongs to has succeeded."""
+        if self._unit is not None:
+            self._unit.observed.append((name, labels))
+        else:
+            self.observe(name, labels)
+
+    def _count_failure(self, stage: str) -> None:
+        self.observe("isolated_failure", {"stage": stage})
 
     # -- start-up ---------------------------------------------------------------------
 
@@ -144,47 +317,20 @@ class Dispatcher:
         now = self.clock.now()
         events: list[routing.RoutingEvent] = []
         restored: set[str] = set()
-        for conversation in await self.store.open_handoffs():
-            team, priority = conversation.team, conversation.priority
-            handed_off_at = conversation.handed_off_at
-            if team is None or priority is None or handed_off_at is None:
-                log.warning(
-                    "%s conversation %s has no handoff", conversation.status, conversation.id
-                )
-                continue
-            route: dict[str, Any] = {
-                "language": conversation.language,
-                "team": team,
-                "priority": priority,
-                "handed_off_at": handed_off_at,
-                "now": now,
-                "tier": conversation.tier,
-                "manager_id": await self._manager_id(conversation.manager),
-            }
-            agent_id = (
-                conversation.agent_id
-                if conversation.status is not ConversationStatus.QUEUED
-                else None
-            )
-            account = await self._restored_agent(agent_id, now) if agent_id else None
-            if account is not None:
-                events += self.router.restore_assigned(conversation.id, account.id, **route)
-                self._returning[account.id] = now + agent_grace
-            else:
-                # Waiting, or its agent's account is gone: then at the head, as if they left.
-                events += self.router.restore_waiting(
-                    conversation.id, head=agent_id is not None, **route
-                )
-                if conversation.status is not ConversationStatus.QUEUED:
-                    await self.store.save_conversation(
-                        replace(
-                            conversation.transition(ConversationStatus.QUEUED, now), agent_id=None
-                        )
+        async with self._exclusive():
+            for conversation in await self.store.open_handoffs():
+                if None in (conversation.team, conversation.priority, conversation.handed_off_at):
+                    log.warning(
+                        "%s conversation %s has no handoff", conversation.status, conversation.id
                     )
-            restored.add(conversation.id)
-            self.presence.absent(conversation.id, since=now)
-        # Nobody is connected to tell yet: a customer hears their place when they resume.
-        await self._routed(events, now)
+                    continue
+                # One conversation that cannot be restored leaves the others on the desk.
+                with self.failures.item("restore", conversation.id):
+                    events += await self._restore_one(conversation, now, agent_grace)
+                    restored.add(conversation.id)
+                    self.presence.absent(conversation.id, since=now)
+            # Nobody is connected to tell yet: a customer hears their place when they resume.
+            await self._routed(events, now, isolate=True)
         self._queue_dirty = True
         for applied in await self.store.pending_slas():
             if applied.conversation_id in restored:
@@ -194,6 +340,37 @@ class Dispatcher:
                     "SLA clock of %s not re-armed: its conversation is no longer with the team",
                     applied.conversation_id,
                 )
+
+    async def _restore_one(
+        self, conversation: Conversation, now: datetime, agent_grace: timedelta
+    ) -> list[routing.RoutingEvent]:
+        team, priority = conversation.team, conversation.priority
+        handed_off_at = conversation.handed_off_at
+        if team is None or priority is None or handed_off_at is None:  # the caller skips these
+            raise ValueError(f"conversation {conversation.id} has no handoff")
+        route: dict[str, Any] = {
+            "language": conversation.language,
+            "team": team,
+            "priority": priority,
+            "handed_off_at": handed_off_at,
+            "now": now,
+            "tier": conversation.tier,
+            "manager_id": await self._manager_id(conversation.manager),
+        }
+        agent_id = (
+            conversation.agent_id if conversation.status is not ConversationStatus.QUEUED else None
+        )
+        account = await self._restored_agent(agent_id, now) if agent_id else None
+        if account is not None:
+            events = self.router.restore_assigned(conversation.id, account.id, **route)
+            self._returning[account.id] = now + agent_grace
+            return events
+        # Waiting, or its agent's account is gone: then at the head, as if they left. Stored
+        # first: the router takes it only once the store says it waits.
+        if conversation.status is not ConversationStatus.QUEUED:
+            queued = conversation.transition(ConversationStatus.QUEUED, now)
+            await self.store.save_conversation(replace(queued, agent_id=None))
+        return self.router.restore_waiting(conversation.id, head=agent_id is not None, **route)
 
     async def _restored_agent(self, agent_id: str, now: datetime) -> AgentAccount | None:
         """The account of an agent who held chats, registered (offline) with the router."""
@@ -207,6 +384,7 @@ class Dispatcher:
 
     # -- agents -----------------------------------------------------------------------
 
+    @_all_or_nothing()
     async def agent_online(self, account: AgentAccount) -> Outcome:
         now = self.clock.now()
         self.accounts[account.id] = account
@@ -217,20 +395,35 @@ class Dispatcher:
         # A console that reconnects (a reload, a new tab, back after a restart) may have lost
         # the chats its agent holds: brief it again; consoles take a repeat as an update.
         for conversation_id in sorted(self.router.agent_conversations(account.id)):
-            conversation = await self._conversation(conversation_id)
-            chain = self.router.policy.chain(conversation.language)
-            language = next((lang for lang in chain if lang in account.languages), None)
-            briefing = await self._briefing(
-                conversation,
-                widened=language not in (None, conversation.language),
-                agent_language=language or conversation.language,
-            )
-            notifications.append(
-                Notify.agent(account.id, "conversation", {**briefing, "held": True})
-            )
+            with self.failures.item("briefing", conversation_id):  # the others are briefed
+                notifications.append(await self._held(account, conversation_id))
         return Outcome(notifications)
 
+    async def _held(self, account: AgentAccount, conversation_id: str) -> Notify:
+        conversation = await self._conversation(conversation_id)
+        chain = self.router.policy.chain(conversation.language)
+        language = next((lang for lang in chain if lang in account.languages), None)
+        briefing = await self._briefing(
+            conversation,
+            widened=language not in (None, conversation.language),
+            agent_language=language or conversation.language,
+        )
+        return Notify.agent(account.id, "conversation", {**briefing, "held": True})
+
     async def agent_status(self, agent_id: str, status: str) -> Outcome:
+        try:
+            return await self._agent_status(agent_id, status)
+        except DomainError:
+            raise
+        except Exception:
+            if status == "offline":
+                # Nobody may stay online by accident (a grace timer runs once): the tick
+                # takes the agent offline as soon as the store takes it.
+                self._returning[agent_id] = self.clock.now()
+            raise
+
+    @_all_or_nothing()
+    async def _agent_status(self, agent_id: str, status: str) -> Outcome:
         now = self.clock.now()
         if status == "online":
             events = self.router.agent_online(agent_id, now)
@@ -238,19 +431,22 @@ class Dispatcher:
             events = self.router.agent_away(agent_id, now)
         else:
             events = self.router.agent_offline(agent_id, now)
+            self._returning.pop(agent_id, None)
         return Outcome(await self._routed(events, now))
 
     def connected_agents(self) -> list[str]:
         """Agents with a console open (online or away): they get queue snapshots."""
-        return [
-            agent_id
-            for agent_id in self.accounts
-            if self.router.agent_status(agent_id) is not AgentStatus.OFFLINE
-        ]
+        connected: list[str] = []
+        for agent_id in self.accounts:
+            with self.failures.item("presence", agent_id):
+                if self.router.agent_status(agent_id) is not AgentStatus.OFFLINE:
+                    connected.append(agent_id)
+        return connected
 
     def take_queue_update(self) -> dict[str, dict[str, Any]]:
         """Queue snapshots for every connected agent if the queues changed since the last
-        call (else nothing): the ticker sends them, so a burst of changes costs one update."""
+        call (else nothing): the ticker sends them, so a burst of changes costs one update.
+        An agent whose list cannot be made is skipped (and tried again next time)."""
         if not self._queue_dirty:
             return {}
         self._queue_dirty = False
@@ -258,18 +454,30 @@ class Dispatcher:
         snapshots = self._waiting_views(agent_ids, self.clock.now())
         updates: dict[str, dict[str, Any]] = {}
         for agent_id in agent_ids:
-            views = snapshots[agent_id]
-            # Countdowns run in the console from remaining_seconds; only a change of who waits
-            # where is worth a new list (supervisors also follow the desk's load).
-            signature = (
-                tuple((v.conversation_id, v.position, v.languages, v.offered_to) for v in views),
-                self._desk_signature() if self._supervises(agent_id) else None,
-            )
-            if self._sent_queues.get(agent_id) == signature:
-                continue
-            self._sent_queues[agent_id] = signature
-            updates[agent_id] = self._queue_payload(agent_id, views)
+            failed = True
+            with self.failures.item("queue_update", agent_id):
+                update = self._queue_update(agent_id, snapshots[agent_id])
+                failed = False
+            if failed:
+                self._queue_dirty = True  # tried again with the next update
+            elif update is not None:
+                updates[agent_id] = update
         return updates
+
+    def _queue_update(
+        self, agent_id: str, views: list[routing.WaitingView]
+    ) -> dict[str, Any] | None:
+        # Countdowns run in the console from remaining_seconds; only a change of who waits
+        # where is worth a new list (supervisors also follow the desk's load).
+        signature = (
+            tuple((v.conversation_id, v.position, v.languages, v.offered_to) for v in views),
+            self._desk_signature() if self._supervises(agent_id) else None,
+        )
+        if self._sent_queues.get(agent_id) == signature:
+            return None
+        payload = self._queue_payload(agent_id, views)
+        self._sent_queues[agent_id] = signature
+        return payload
 
     def _supervises(self, agent_id: str) -> bool:
         account = self.accounts.get(agent_id)
@@ -304,7 +512,11 @@ class Dispatcher:
         return views
 
     def _queue_payload(self, agent_id: str, views: list[routing.WaitingView]) -> dict[str, Any]:
-        payload: dict[str, Any] = {"waiting": [self._view(v) for v in views]}
+        waiting: list[dict[str, Any]] = []
+        for view in views:  # a chat that cannot be shown is left out of the list, alone
+            with self.failures.item("queue_view", view.conversation_id):
+                waiting.append(self._view(view))
+        payload: dict[str, Any] = {"waiting": waiting}
         account = self.accounts.get(agent_id)
         if account is not None and account.role.supervises:
             payload["agents"] = [
@@ -350,7 +562,13 @@ class Dispatcher:
     ) -> list[Notify]:
         """Close a chat an agent holds because its customer left: its first-response clock
         stops as of their leaving (their absence is no miss of the agent's)."""
-        conversation = await self._conversation(conversation_id)
+        async with self._savepoint():
+            return await self._close_held_chat(conversation_id, agent_id, left_at)
+
+    async def _close_held_chat(
+        self, conversation_id: str, agent_id: str, left_at: datetime
+    ) -> list[Notify]:
+        was = conversation = await self._conversation(conversation_id)
         now = self.clock.now()
         # Told while the agent still holds the chat, so that their console gets it too.
         notifications = await self._tell(
@@ -360,7 +578,7 @@ class Dispatcher:
         conversation = replace(
             conversation.transition(ConversationStatus.CLOSED, now), closed_at=now
         )
-        await self.store.save_conversation(conversation)
+        await self._save(conversation, was=was)
         self.presence.forget(conversation_id)
         notifications += await self._stop_clocks(conversation, left_at, resolved=False)
         notifications += await self._routed(events, now)
@@ -384,11 +602,13 @@ class Dispatcher:
 
     # -- handoff ----------------------------------------------------------------------
 
+    @_all_or_nothing()
     async def hand_off(self, conversation: Conversation, handoff: Handoff) -> Outcome:
         """Put the conversation in its queue, start its clocks; offline if nobody can take it."""
         now = self.clock.now()
         if conversation.status is not ConversationStatus.BOT:
             raise NotWaiting("this conversation is already with the team")
+        was = conversation
         conversation = await self._with_tracking_number(
             replace(
                 conversation.transition(ConversationStatus.QUEUED, now),
@@ -398,7 +618,7 @@ class Dispatcher:
             )
         )
         if not self.hours.is_open(now):
-            return await self._go_offline(conversation, now, reason="out_of_hours")
+            return await self._go_offline(conversation, now, was=was, reason="out_of_hours")
         events = self.router.enqueue(
             conversation.id,
             language=conversation.language,
@@ -409,26 +629,31 @@ class Dispatcher:
             manager_id=await self._manager_id(conversation.manager),
         )
         if any(isinstance(e, routing.NoAgentAvailable) and not e.queued for e in events):
-            return await self._go_offline(conversation, now, reason="no_agent")
-        await self.store.save_conversation(conversation)
+            return await self._go_offline(conversation, now, was=was, reason="no_agent")
+        await self._save(conversation, was=was)
+        notifications = await self._routed(events, now, known=conversation)
         applied = sla.apply(
             sla.policy_for(sla.Channel.CHAT, handoff.priority, self.policies), conversation.id, now
         )
+        # A new row cannot be saved back as it was: it is the unit's last write.
+        await self._save_sla(applied, conversation, was=None, new=True)
         self._clocks.by_conversation[conversation.id] = applied
-        await self.store.save_sla(applied, conversation, new=True)
-        self.observe("handoff", {"reason": str(handoff.reason)})
-        return Outcome(await self._routed(events, now, known=conversation))
+        self._record("handoff", {"reason": str(handoff.reason)})
+        return Outcome(notifications)
 
+    @_all_or_nothing()
     async def accept(self, agent_id: str, conversation_id: str) -> Outcome:
         now = self.clock.now()
         events = self.router.accept(conversation_id, agent_id, now)
         return Outcome(await self._routed(events, now))
 
+    @_all_or_nothing()
     async def assign(self, supervisor_id: str, conversation_id: str, agent_id: str) -> Outcome:
         now = self.clock.now()
         events = self.router.assign(conversation_id, agent_id, now, by=supervisor_id)
         return Outcome(await self._routed(events, now))
 
+    @_all_or_nothing()
     async def transfer(
         self,
         agent_id: str,
@@ -462,10 +687,14 @@ class Dispatcher:
 
     # -- messages ---------------------------------------------------------------------
 
+    @_all_or_nothing(router=False)
     async def agent_message(
         self, agent_id: str, conversation_id: str, text: str, client_id: str | None, *, note: bool
     ) -> Outcome:
-        """An agent's reply (stops the first-response clock) or internal note (never does)."""
+        """An agent's reply (stops the first-response clock) or internal note (never does).
+
+        A resend (same client id) of a first reply whose follow-up failed (the chat still
+        assigned, the clock running) finishes it and goes out now."""
         conversation = await self._owned(agent_id, conversation_id)
         now = self.clock.now()
         appended = await self.store.append_message(
@@ -481,21 +710,29 @@ class Dispatcher:
             )
         )
         message = appended.message
-        if not appended.created:
+        applied = self._clocks.by_conversation.get(conversation_id)
+        # Stored but not followed up: only a reply whose follow-up failed leaves the
+        # first-response clock running (or, without a clock, the chat still assigned).
+        unfinished = not note and (
+            applied.first_response.running
+            if applied is not None
+            else conversation.status is ConversationStatus.ASSIGNED
+        )
+        if not appended.created and not unfinished:
             return Outcome(result={"message": message.to_public(), "duplicate": True})
         notifications = [self._to_agents_of(conversation_id, "message", message.to_public())]
         if note:
             return Outcome(notifications, {"message": message.to_public(), "duplicate": False})
         notifications.append(Notify.customer(conversation_id, "message", message.to_public()))
         if conversation.status is ConversationStatus.ASSIGNED:
+            was = conversation
             conversation = conversation.transition(ConversationStatus.ACTIVE, now)
-            await self.store.save_conversation(conversation)
-        applied = self._clocks.by_conversation.get(conversation_id)
+            await self._save(conversation, was=was)
         if applied is not None:
-            applied, events = sla.on_agent_message(applied, now, agent_id, internal=False)
+            stopped, events = sla.on_agent_message(applied, now, agent_id, internal=False)
             notifications += self._sla_events(events, conversation)
-            self._clocks.by_conversation[conversation_id] = applied
-            await self.store.save_sla(applied, conversation)
+            await self._save_sla(stopped, conversation, was=applied)
+            self._clocks.by_conversation[conversation_id] = stopped
         return Outcome(notifications, {"message": message.to_public(), "duplicate": False})
 
     async def customer_message(self, message: Message) -> list[Notify]:
@@ -504,6 +741,7 @@ class Dispatcher:
 
     # -- the end ----------------------------------------------------------------------
 
+    @_all_or_nothing()
     async def close(self, conversation_id: str, *, by_agent: str | None = None) -> Outcome:
         if by_agent is not None:
             await self._owned(by_agent, conversation_id)
@@ -516,10 +754,11 @@ class Dispatcher:
         events: list[routing.RoutingEvent] = []
         if self._assignee(conversation_id) is not None:
             events = self.router.release(conversation_id, now)
+        was = conversation
         conversation = replace(
             conversation.transition(ConversationStatus.CLOSED, now), closed_at=now
         )
-        await self.store.save_conversation(conversation)
+        await self._save(conversation, was=was)
         self.presence.forget(conversation_id)
         notifications = await self._stop_clocks(conversation, now, resolved=True)
         notifications += await self._routed(events, now)
@@ -539,6 +778,7 @@ class Dispatcher:
         )
         return Outcome(notifications)
 
+    @_all_or_nothing()
     async def abandon(self, conversation_id: str, *, left_at: datetime | None = None) -> Outcome:
         """The customer left the queue: by ending the chat, or by being away since
         `left_at` for longer than the grace. Then the first-response clock stops as of
@@ -549,10 +789,11 @@ class Dispatcher:
         if conversation.status is not ConversationStatus.QUEUED:
             raise NotWaiting("only a waiting conversation can be abandoned")
         events = self.router.abandon(conversation_id, now)
+        was = conversation
         conversation = replace(
             conversation.transition(ConversationStatus.ABANDONED, now), closed_at=now
         )
-        await self.store.save_conversation(conversation)
+        await self._save(conversation, was=was)
         self.presence.forget(conversation_id)
         notifications = await self._stop_clocks(conversation, left_at or now, resolved=False)
         notifications += await self._routed(events, now)
@@ -568,18 +809,19 @@ class Dispatcher:
         notifications.append(Notify.customer(conversation_id, "closed", closed))
         return Outcome(notifications)
 
+    @_all_or_nothing(router=False)
     async def leave_message(
         self, conversation_id: str, kind: str, contact: str, text: str
     ) -> Outcome:
         """Nobody could take the chat: record an email or callback request."""
-        conversation = await self._conversation(conversation_id)
+        was = conversation = await self._conversation(conversation_id)
         now = self.clock.now()
         if conversation.status is ConversationStatus.BOT:
             conversation = conversation.transition(ConversationStatus.OFFLINE, now)
         elif conversation.status is not ConversationStatus.OFFLINE:
             raise NotWaiting("a message can be left only when nobody can chat")
         conversation = await self._with_tracking_number(conversation)
-        await self.store.save_conversation(conversation)
+        await self._save(conversation, was=was)
         await self.store.record_offline_request(
             OfflineRequest(self.new_id(), conversation_id, kind, contact, text, now)
         )
@@ -591,35 +833,61 @@ class Dispatcher:
 
     async def tick(self) -> list[Notify]:
         """Customers gone past their grace, offer timeouts, fallback widening, SLA warnings
-        and breaches, up to now."""
-        now = self.clock.now()
-        notifications: list[Notify] = []
-        # First: a customer who left must not be offered again, nor breach a target.
-        for departure in self.presence.expired(now):
-            notifications += await self._customer_gone(departure)
-        routed: list[routing.RoutingEvent] = []
-        for agent_id, due in list(self._returning.items()):
-            if due <= now:  # not back since the restart: their chats go back in line
-                del self._returning[agent_id]
-                routed += self.router.agent_offline(agent_id, now)
-        routed += self.router.tick(now)
-        notifications += await self._routed(routed, now)
-        for conversation_id, applied in list(self._clocks.by_conversation.items()):
-            if self.presence.is_away(conversation_id):
-                # Warnings and breaches wait while the customer may be gone for good: if
-                # they come back they go out then; if not, the clock stops as of their
-                # leaving (`_customer_gone`).
-                continue
-            deadline = sla.next_deadline(applied)
-            if deadline is None or deadline > now:
-                continue
-            ticked, events = sla.tick(applied, now)
-            self._clocks.by_conversation[conversation_id] = ticked
-            if events:
-                conversation = await self._conversation(conversation_id)
-                notifications += self._sla_events(events, conversation)
-                await self.store.save_sla(ticked, conversation)
-        return notifications
+        and breaches, up to now.
+
+        Each returning agent, routing event and SLA clock on its own: one that fails is
+        logged and counted, and tried again on a later tick (the agent is still due back,
+        the clock still due), and the others go on."""
+        async with self._exclusive():
+            now = self.clock.now()
+            notifications: list[Notify] = []
+            # First: a customer who left must not be offered again, nor breach a target.
+            for departure in self.presence.expired(now):
+                with self.failures.item("departure", departure.conversation_id):
+                    try:
+                        notifications += await self._customer_gone(departure)
+                    except Exception:
+                        # Still gone: reported again, and tried again, on a later tick.
+                        self.presence.absent(departure.conversation_id, since=departure.left_at)
+                        raise
+            for agent_id, due in list(self._returning.items()):
+                if due <= now:
+                    with self.failures.item("returning_agent", agent_id):
+                        notifications += await self._give_up_on(agent_id, now)
+            notifications += await self._routed(self.router.tick(now), now, isolate=True)
+            for conversation_id, applied in list(self._clocks.by_conversation.items()):
+                if self.presence.is_away(conversation_id):
+                    # Warnings and breaches wait while the customer may be gone for good:
+                    # if they come back they go out then; if not, the clock stops as of
+                    # their leaving (`_customer_gone`).
+                    continue
+                deadline = sla.next_deadline(applied)
+                if deadline is not None and deadline <= now:
+                    with self.failures.item("sla_clock", conversation_id):
+                        notifications += await self._tick_clock(applied, now)
+            return notifications
+
+    async def _give_up_on(self, agent_id: str, now: datetime) -> list[Notify]:
+        """Not back since the restart (or their leaving could not be stored before): their
+        chats go back in line."""
+        async with self._savepoint():
+            del self._returning[agent_id]
+            return await self._routed(self.router.agent_offline(agent_id, now), now)
+
+    async def _tick_clock(self, applied: sla.AppliedSla, now: datetime) -> list[Notify]:
+        """The desk's clock moves on once the store has it; until then it stays due."""
+        ticked, events = sla.tick(applied, now)
+        out: list[Notify] = []
+        if events:
+            conversation = await self._conversation(applied.conversation_id)
+            out = self._sla_events(events, conversation)
+            await self.store.save_sla(ticked, conversation)
+        self._clocks.by_conversation[applied.conversation_id] = ticked
+        return out
+
+    def sla_of(self, conversation_id: str) -> sla.AppliedSla | None:
+        """The conversation's SLA clocks as the desk holds them (None: none running)."""
+        return self._clocks.by_conversation.get(conversation_id)
 
     def remaining_seconds(self, conversation_id: str) -> float | None:
         applied = self._clocks.by_conversation.get(conversation_id)
@@ -637,77 +905,100 @@ class Dispatcher:
         now: datetime,
         *,
         known: Conversation | None = None,
+        isolate: bool = False,
     ) -> list[Notify]:
         """Apply the router's events to conversations and say who must hear what. `known`
-        is a conversation the caller has just saved, so it need not be read again."""
+        is a conversation the caller has just saved, so it need not be read again.
+
+        Announcements to other customers (a widened queue, a place in line) are made one by
+        one, and one that fails is skipped; with `isolate` (the tick) every event is. Other
+        failures fail the caller's unit, which undoes the router's decision."""
         out: list[Notify] = []
         moved: list[str] = []  # customers whose place in line may have changed
         for event in events:
-            if isinstance(event, routing.Queued | routing.Requeued):
-                conversation = (
-                    known
-                    if known is not None and known.id == event.conversation_id
-                    else await self._conversation(event.conversation_id)
-                )
-                if isinstance(event, routing.Requeued) and event.was_assigned:
-                    conversation = replace(
-                        conversation.transition(ConversationStatus.QUEUED, now), agent_id=None
-                    )
-                    await self.store.save_conversation(conversation)
-                if isinstance(event, routing.Queued):
-                    out += await self._tell(conversation, QUEUED_TEXT, position=event.position)
-                moved.append(event.conversation_id)
-            elif isinstance(event, routing.QueueChanged):
-                moved += event.conversation_ids
-            elif isinstance(event, routing.Offered):
-                out.append(
-                    Notify.agent(
-                        event.agent_id,
-                        "offer",
-                        {
-                            "conversation_id": event.conversation_id,
-                            "queue": str(event.queue),
-                            "expires_at": event.expires_at.isoformat(),
-                        },
-                    )
-                )
-            elif isinstance(event, routing.OfferExpired | routing.OfferWithdrawn):
-                out.append(
-                    Notify.agent(
-                        event.agent_id,
-                        "offer_withdrawn",
-                        {"conversation_id": event.conversation_id},
-                    )
-                )
-            elif isinstance(event, routing.Assigned):
-                out += await self._assigned(event, now)
-            elif isinstance(event, routing.Widened):
-                conversation = await self._conversation(event.conversation_id)
-                out += await self._tell(
-                    conversation, FALLBACK_TEXT, language=display_name(conversation.language)
-                )
-                moved.append(event.conversation_id)
-                self.observe("fallback", {"reason": str(event.reason)})
-            elif isinstance(event, routing.Transferred):
-                if event.to_agent_id is None:
-                    conversation = await self._conversation(event.conversation_id)
-                    # The team is stored so that a restart puts it back in the same team's queue.
-                    conversation = replace(
-                        conversation.transition(ConversationStatus.QUEUED, now),
-                        agent_id=None,
-                        team=event.queue.team,
-                    )
-                    await self.store.save_conversation(conversation)
-                out.append(
-                    Notify.agent(
-                        event.from_agent_id, "released", {"conversation_id": event.conversation_id}
-                    )
-                )
-            elif isinstance(event, routing.Abandoned):
-                self.observe("abandoned", {"queue": str(event.queue)})
+            if isolate or isinstance(event, routing.Widened):
+                with self.failures.item("routing_event", _subject(event)):
+                    out += await self._apply(event, now, known, moved)
+            else:
+                out += await self._apply(event, now, known, moved)
         if events:
             self._queue_dirty = True
-        out += [self._position(view) for view in self.router.views(moved, now)]
+        for view in self.router.views(moved, now):
+            with self.failures.item("position", view.conversation_id):
+                out.append(self._position(view))
+        return out
+
+    async def _apply(
+        self,
+        event: routing.RoutingEvent,
+        now: datetime,
+        known: Conversation | None,
+        moved: list[str],
+    ) -> list[Notify]:
+        out: list[Notify] = []
+        if isinstance(event, routing.Queued | routing.Requeued):
+            conversation = (
+                known
+                if known is not None and known.id == event.conversation_id
+                else await self._conversation(event.conversation_id)
+            )
+            if isinstance(event, routing.Requeued) and event.was_assigned:
+                was, conversation = (
+                    conversation,
+                    replace(conversation.transition(ConversationStatus.QUEUED, now), agent_id=None),
+                )
+                await self._save(conversation, was=was)
+            if isinstance(event, routing.Queued):
+                out += await self._tell(conversation, QUEUED_TEXT, position=event.position)
+            moved.append(event.conversation_id)
+        elif isinstance(event, routing.QueueChanged):
+            moved += event.conversation_ids
+        elif isinstance(event, routing.Offered):
+            out.append(
+                Notify.agent(
+                    event.agent_id,
+                    "offer",
+                    {
+                        "conversation_id": event.conversation_id,
+                        "queue": str(event.queue),
+                        "expires_at": event.expires_at.isoformat(),
+                    },
+                )
+            )
+        elif isinstance(event, routing.OfferExpired | routing.OfferWithdrawn):
+            out.append(
+                Notify.agent(
+                    event.agent_id,
+                    "offer_withdrawn",
+                    {"conversation_id": event.conversation_id},
+                )
+            )
+        elif isinstance(event, routing.Assigned):
+            out += await self._assigned(event, now)
+        elif isinstance(event, routing.Widened):
+            conversation = await self._conversation(event.conversation_id)
+            out += await self._tell(
+                conversation, FALLBACK_TEXT, language=display_name(conversation.language)
+            )
+            moved.append(event.conversation_id)
+            self._record("fallback", {"reason": str(event.reason)})
+        elif isinstance(event, routing.Transferred):
+            if event.to_agent_id is None:
+                was = await self._conversation(event.conversation_id)
+                # The team is stored so that a restart puts it back in the same team's queue.
+                conversation = replace(
+                    was.transition(ConversationStatus.QUEUED, now),
+                    agent_id=None,
+                    team=event.queue.team,
+                )
+                await self._save(conversation, was=was)
+            out.append(
+                Notify.agent(
+                    event.from_agent_id, "released", {"conversation_id": event.conversation_id}
+                )
+            )
+        elif isinstance(event, routing.Abandoned):
+            self._record("abandoned", {"queue": str(event.queue)})
         return out
 
     def standing(self, conversation_id: str) -> list[Notify]:
@@ -731,11 +1022,11 @@ class Dispatcher:
         )
 
     async def _assigned(self, event: routing.Assigned, now: datetime) -> list[Notify]:
-        conversation = await self._conversation(event.conversation_id)
+        was = conversation = await self._conversation(event.conversation_id)
         if conversation.status is ConversationStatus.QUEUED:
             conversation = conversation.transition(ConversationStatus.ASSIGNED, now)
         conversation = replace(conversation, agent_id=event.agent_id, updated_at=now)
-        await self.store.save_conversation(conversation)
+        await self._save(conversation, was=was)
         name = self._name(event.agent_id)
         out = await self._tell(conversation, ASSIGNED_TEXT, name=name)
         out.append(
@@ -749,7 +1040,7 @@ class Dispatcher:
             conversation, widened=event.widened, agent_language=event.agent_language
         )
         out.append(Notify.agent(event.agent_id, "conversation", briefing))
-        self.observe("assigned", {"via": str(event.via), "widened": str(event.widened).lower()})
+        self._record("assigned", {"via": str(event.via), "widened": str(event.widened).lower()})
         return out
 
     async def _briefing(
@@ -794,10 +1085,10 @@ class Dispatcher:
         }
 
     async def _go_offline(
-        self, conversation: Conversation, now: datetime, *, reason: str
+        self, conversation: Conversation, now: datetime, *, was: Conversation, reason: str
     ) -> Outcome:
         conversation = conversation.transition(ConversationStatus.OFFLINE, now)
-        await self.store.save_conversation(conversation)
+        await self._save(conversation, was=was)
         number = conversation.tracking_number or ""
         out = await self._tell(conversation, OFFLINE_TEXT, number=number)
         out.append(
@@ -807,17 +1098,18 @@ class Dispatcher:
                 {"tracking_number": number, "options": ["email", "callback"], "reason": reason},
             )
         )
-        self.observe("offline", {"reason": reason})
+        self._record("offline", {"reason": reason})
         return Outcome(out, {"offline": True, "tracking_number": number})
 
     async def _stop_clocks(
         self, conversation: Conversation, now: datetime, *, resolved: bool
     ) -> list[Notify]:
-        applied = self._clocks.by_conversation.pop(conversation.id, None)
+        applied = self._clocks.by_conversation.get(conversation.id)
         if applied is None:
             return []
-        applied, events = (sla.on_resolved if resolved else sla.cancel)(applied, now)
-        await self.store.save_sla(applied, conversation)
+        stopped, events = (sla.on_resolved if resolved else sla.cancel)(applied, now)
+        await self._save_sla(stopped, conversation, was=applied)
+        del self._clocks.by_conversation[conversation.id]
         return self._sla_events(events, conversation)
 
     def _sla_events(
@@ -849,7 +1141,7 @@ class Dispatcher:
                 isinstance(event, sla.SlaClockStopped)
                 and event.kind is sla.ClockKind.FIRST_RESPONSE
             ):
-                self.observe(
+                self._record(
                     "first_response",
                     {
                         "seconds": event.elapsed.total_seconds(),
@@ -979,3 +1271,8 @@ def _profile(account: AgentAccount) -> routing.AgentProfile:
         capacity=account.capacity,
         role=account.role,
     )
+
+
+def _subject(event: routing.RoutingEvent) -> str:
+    """What an event is about, for the log: its conversation, or its queue."""
+    return event.conversation_id if hasattr(event, "conversation_id") else str(event.queue)

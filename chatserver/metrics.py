@@ -22,6 +22,7 @@ class Metrics:
     messages: Counter
     bot_replies: Counter
     errors: Counter
+    isolated_failures: Counter
     first_response: Histogram
     first_responses: Counter
     handoffs: Counter
@@ -79,6 +80,13 @@ class Metrics:
                 "chatserver_event_errors",
                 "Events refused or failed, by event and error code.",
                 ["event", "code"],
+                registry=registry,
+            ),
+            isolated_failures=Counter(
+                "chatserver_isolated_failures",
+                "Items (a conversation, an agent, a notification) that failed and were skipped "
+                "while the others went on, by stage.",
+                ["stage"],
                 registry=registry,
             ),
             first_response=Histogram(

@@ -13,6 +13,9 @@ Every call first does what was asked, then brings the router up to `now` (`tick`
 the second): expired offers, widening, conversations nobody can serve, new offers, and
 `QueueChanged` for each queue whose order changed.
 
+`checkpoint` copies the router's state and `rollback` puts it back: the desk takes one
+before a change and rolls back to it when it cannot store what the router decided.
+
 Rules
 
 1. Eligible agent for a waiting conversation: online; speaks one of its eligible
@@ -74,11 +77,12 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from enum import StrEnum
+from operator import attrgetter
 from types import MappingProxyType
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 from chatserver.agents import Role
 from chatserver.models import AgentStatus, DomainError, Priority, Team, Tier
@@ -410,8 +414,10 @@ class _Agent:
         return max(self.last_assigned_at, self.online_since)
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class _Offer:
+    """Replaced, never changed in place: a snapshot may share it."""
+
     agent_id: str
     expires_at: datetime
 
@@ -451,6 +457,24 @@ class _Entry:
         )
 
 
+# A checkpoint holds agents and entries as tuples of their fields (sets copied): taking one
+# costs well under a millisecond for a desk of hundreds of chats, and it is taken for
+# every change of the desk, whereas the way back is rare.
+_AGENT_FIELDS = attrgetter(*(f.name for f in fields(_Agent)))
+_ENTRY_FIELDS = attrgetter(*(f.name for f in fields(_Entry)))
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """A copy of everything a router holds (`Router.checkpoint`), to put back with
+    `Router.rollback` when what the calls after it decided could not be stored."""
+
+    agents: tuple[tuple[tuple[Any, ...], frozenset[str], frozenset[str]], ...]
+    entries: tuple[tuple[tuple[Any, ...], frozenset[str]], ...]
+    history: tuple[tuple[QueueKey, tuple[datetime, ...]], ...]
+    seq: int
+
+
 def _require_aware(now: datetime) -> None:
     if now.utcoffset() is None:
         raise ValueError("now must be timezone-aware")
@@ -472,6 +496,36 @@ class Router:
         self._entries: dict[str, _Entry] = {}
         self._history: dict[QueueKey, deque[datetime]] = {}
         self._seq = 0
+
+    # -- undo --
+
+    def checkpoint(self) -> Checkpoint:
+        """Everything the router holds, copied: `rollback` puts it back exactly."""
+        return Checkpoint(
+            # The field tuples share the live sets: copies of those ride along.
+            agents=tuple(
+                (_AGENT_FIELDS(a), frozenset(a.active), frozenset(a.offers))
+                for a in self._agents.values()
+            ),
+            entries=tuple((_ENTRY_FIELDS(e), frozenset(e.passed)) for e in self._entries.values()),
+            history=tuple((queue, tuple(times)) for queue, times in self._history.items()),
+            seq=self._seq,
+        )
+
+    def rollback(self, checkpoint: Checkpoint) -> None:
+        """Go back to a checkpoint (it stays valid: the router copies out of it)."""
+        self._agents = {}
+        for values, active, offers in checkpoint.agents:
+            agent = _Agent(*values)
+            agent.active, agent.offers = set(active), set(offers)
+            self._agents[agent.profile.id] = agent
+        self._entries = {}
+        for values, passed in checkpoint.entries:
+            entry = _Entry(*values)
+            entry.passed = set(passed)
+            self._entries[entry.conversation_id] = entry
+        self._history = {queue: deque(times) for queue, times in checkpoint.history}
+        self._seq = checkpoint.seq
 
     # -- agents --
 

@@ -760,3 +760,50 @@ def test_policy_defaults_and_chains() -> None:
     assert ZH_POLICY.chain("zh-Hant") == ("zh-Hant", "zh-Hans", "en")
     with pytest.raises(ValueError, match="fallback_after"):
         RoutingPolicy(fallback_after=timedelta(0))
+
+
+# ---- undo ------------------------------------------------------------------------------------
+
+
+def desk_view(router: Router, now: datetime) -> tuple[object, ...]:
+    """Everything the router shows: waiting chats (order, offers, passes, widening, predicted
+    waits from the pace history), holders, agents' presence and load."""
+
+    def holder(conversation_id: str) -> str | None:
+        try:
+            return router.assignee(conversation_id)
+        except UnknownConversation:
+            return "(not routed)"
+
+    return (
+        router.waiting(now),
+        {c: holder(c) for c in ("c1", "c2", "c3", "c4", "c5")},
+        {a: (router.agent_status(a), router.agent_conversations(a)) for a in ("ja1", "ja2", "en1")},
+    )
+
+
+def test_a_rollback_puts_back_exactly_what_the_checkpoint_saw() -> None:
+    router = make_router(profile("ja1"), profile("ja2"), profile("en1", "en", capacity=4))
+    for index, conversation_id in enumerate(("c1", "c2", "c3", "c4")):
+        enqueue(router, conversation_id, at(index))
+    router.accept("c1", "ja1", at(5))
+    router.accept("c2", "ja2", at(6))
+    router.tick(at(20))  # offers expired and passed, queues widened to English
+    checkpoint = router.checkpoint()
+    before = desk_view(router, at(21))
+
+    router.tick(at(40))  # the offers made at 20 expire: their agents pass
+    router.agent_offline("ja1", at(41))
+    router.transfer("c2", at(41), to_queue=QueueKey("en", Team.TECHNICAL))
+    router.accept("c3", "en1", at(41))
+    router.abandon("c4", at(41))
+    enqueue(router, "c5", at(41))
+    assert desk_view(router, at(21)) != before
+
+    router.rollback(checkpoint)
+    assert desk_view(router, at(21)) == before
+    router.rollback(checkpoint)  # a checkpoint can be rolled back to again
+    assert desk_view(router, at(21)) == before
+    # The arrival order goes on from the checkpoint: a new chat queues behind the others.
+    enqueue(router, "c5", at(21), priority=Priority.MEDIUM)
+    assert [v.conversation_id for v in router.waiting(at(21))][-1] == "c5"

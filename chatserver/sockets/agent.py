@@ -91,7 +91,11 @@ class AgentNamespace(Namespace):
         self._leaving.pop(agent_id, None)
         if self._sockets.get(agent_id):
             return
-        outcome = await self.app[SERVICES].dispatcher.agent_status(agent_id, "offline")
+        try:  # if the store refuses, the dispatcher's tick tries again
+            outcome = await self.app[SERVICES].dispatcher.agent_status(agent_id, "offline")
+        except Exception:
+            log.exception("agent %s could not be taken offline yet", agent_id)
+            return
         await self.publish(outcome.notifications)
 
     async def close_all(self) -> None:

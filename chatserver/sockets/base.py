@@ -80,7 +80,9 @@ class Namespace(socketio.AsyncNamespace, abc.ABC):  # type: ignore[misc]
 
 
 async def publish(server: Any, app: web.Application, notifications: Iterable[Notify]) -> None:
-    """Deliver what the use cases returned, each to its audience's room."""
+    """Deliver what the use cases returned, each to its audience's room. One that cannot be
+    sent (a payload that does not serialise, say) is logged, counted and skipped: the others
+    still go out."""
     for notify in notifications:
         if notify.audience is Audience.CUSTOMER:
             room, namespace = conversation_room(notify.target), CUSTOMER_NAMESPACE
@@ -90,4 +92,8 @@ async def publish(server: Any, app: web.Application, notifications: Iterable[Not
             room, namespace = agent_room(notify.target), AGENT_NAMESPACE
         else:
             room, namespace = SUPERVISORS_ROOM, AGENT_NAMESPACE
-        await server.emit(notify.event, notify.payload, room=room, namespace=namespace)
+        try:
+            await server.emit(notify.event, notify.payload, room=room, namespace=namespace)
+        except Exception:
+            log.exception("could not send %s to %s; the others are sent", notify.event, room)
+            app[METRICS].isolated_failures.labels(stage="publish").inc()

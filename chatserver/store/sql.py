@@ -514,6 +514,10 @@ class SqlStore:
     async def ping(self) -> None:
         await self.read(lambda c: c.execute(sa.text("SELECT 1")))
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     async def close(self) -> None:
         if self._closed:
             return
@@ -638,8 +642,11 @@ def _engine_url(url: str) -> sa.URL:
     return parsed.set(drivername="postgresql+asyncpg")
 
 
-async def open_store(url: str, *, sqlite_synchronous: str = "normal") -> SqlStore:
-    """Create the engine, make sure the SQLite folder exists, and migrate the schema."""
+async def open_store(
+    url: str, *, sqlite_synchronous: str = "normal", store_class: type[SqlStore] = SqlStore
+) -> SqlStore:
+    """Create the engine, make sure the SQLite folder exists, and migrate the schema.
+    `store_class`: a subclass, e.g. one that fails on purpose in a test."""
     engine_url = _engine_url(url)
     runner: _Runner
     if engine_url.get_backend_name() == "sqlite":
@@ -673,7 +680,7 @@ async def open_store(url: str, *, sqlite_synchronous: str = "normal") -> SqlStor
         runner = _AsyncRunner(
             create_async_engine(engine_url, pool_size=10, max_overflow=20, pool_pre_ping=True)
         )
-    store = SqlStore(runner, engine_url.get_backend_name())
+    store = store_class(runner, engine_url.get_backend_name())
     try:
         await store.migrate()
     except BaseException:
