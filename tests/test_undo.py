@@ -25,7 +25,7 @@ from chatserver.routing import Router
 from chatserver.sla import AppliedSla
 from tests.conftest import ROOT, FakeClock, counting_ids
 from tests.faulty import FaultyStore, FaultyStores, StoreFault, open_faulty
-from tests.test_handoff_e2e import Agent, connect_agent, desk_settings
+from tests.test_handoff_e2e import Agent, connect_agent, desk_settings, metrics_text
 
 # -- the dispatcher on its own: a real SQLite store and a fake clock ------------------------
 
@@ -404,3 +404,40 @@ async def until_agent_text(customer: Any, text: str) -> None:
     async with asyncio.timeout(5):
         while not any(m["text"] == text for m in customer.pushed("message")):
             await asyncio.sleep(0.01)
+
+
+async def test_a_departure_the_store_refuses_is_tried_again_on_the_next_tick(
+    faulty_desk, consoles, connect
+):
+    """The customer's absence is not forgotten when abandoning the queue cannot be stored:
+    the chat stays queued, in the router and the database alike, until a tick succeeds."""
+    server, stores = faulty_desk
+    clock = server.app[SERVICES].dispatcher.clock
+    await consoles("aiko", "Aiko Tanaka")
+    customer = await connect(server)
+    started = await customer.call("start", {"languages": ["ja"]})
+    chat = started["conversation"]["id"]
+    await customer.call("request_agent", {})
+    await customer.wait_pushed("queued")
+    dispatcher = server.app[SERVICES].dispatcher
+    await customer.client.disconnect()
+    async with asyncio.timeout(5):
+        while not dispatcher.presence.is_away(chat):
+            await asyncio.sleep(0.005)
+
+    stores.last.broken.add(chat)
+    clock.advance(61)
+    async with asyncio.timeout(5):  # the ticker tried, and the store refused
+        while 'stage="departure"' not in await metrics_text(server):
+            await asyncio.sleep(0.01)
+    assert dispatcher.router.queue_lengths() != {}
+    row = await stores.last.get_conversation(chat)
+    assert row is not None
+    assert str(row.status) == "queued"
+    assert dispatcher.presence.is_away(chat)
+
+    stores.last.heal()
+    async with asyncio.timeout(5):
+        while str((await stores.last.get_conversation(chat)).status) != "abandoned":
+            await asyncio.sleep(0.01)
+    assert dispatcher.router.queue_lengths() == {}
