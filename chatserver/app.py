@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from functools import partial
@@ -24,8 +25,9 @@ from chatserver.dispatch import Dispatcher
 from chatserver.faq_reload import FaqReloader, faq_fingerprint, load_matcher
 from chatserver.hours import parse_hours
 from chatserver.i18n import Catalogs
-from chatserver.keys import METRICS, SERVICES, SETTINGS, SIO, Services
+from chatserver.keys import LIMITS, METRICS, SERVICES, SETTINGS, SIO, Services
 from chatserver.language import LanguageDetector
+from chatserver.limits import Monotonic, RateLimiter
 from chatserver.metrics import Metrics
 from chatserver.models import AgentStatus, Priority
 from chatserver.routing import Router, RoutingPolicy
@@ -53,11 +55,18 @@ GAUGE_EVERY_TICKS = 4
 
 
 def create_app(
-    settings: Settings, *, clock: Clock | None = None, ids: IdFactory | None = None
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    ids: IdFactory | None = None,
+    monotonic: Monotonic | None = None,
 ) -> web.Application:
+    """The server; `clock`, `ids` and `monotonic` (rate limits' time) are for tests."""
+    monotonic = monotonic or time.monotonic
     app = web.Application()
     app[SETTINGS] = settings
     app[METRICS] = Metrics.create()
+    app[LIMITS] = RateLimiter(settings.event_limits, monotonic)
     sio = socketio.AsyncServer(
         async_mode="aiohttp",
         cors_allowed_origins=settings.cors_allowed_origins,
