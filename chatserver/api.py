@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from datetime import datetime
 from typing import Any
 
@@ -11,7 +12,8 @@ from aiohttp import web
 from chatserver.accounts import InvalidCredentials, TooManyAttempts
 from chatserver.agents import AgentAccount
 from chatserver.desk import hash_token
-from chatserver.keys import SERVICES
+from chatserver.keys import SERVICES, SETTINGS
+from chatserver.limits import RateLimited, client_address, retry_after
 from chatserver.reports import ReportQuery, build_report, report_csv
 from chatserver.tracking import normalize as normalize_tracking_number
 
@@ -21,6 +23,22 @@ MAX_LOGIN_BODY = 4096
 
 def api_error(status: int, code: str, message: str) -> web.Response:
     return web.json_response({"error": {"code": code, "message": message}}, status=status)
+
+
+def too_many(code: str, message: str, wait: float) -> web.Response:
+    """429 with the wait: `Retry-After` in whole seconds, `retry_after` as a float."""
+    seconds = retry_after(wait)
+    return web.json_response(
+        {"error": {"code": code, "message": message, "retry_after": seconds}},
+        status=429,
+        headers={"Retry-After": str(max(1, math.ceil(seconds)))},
+    )
+
+
+def request_address(request: web.Request) -> str:
+    """The client's address: the peer, or X-Forwarded-For when the peer is a trusted proxy."""
+    forwarded = ",".join(request.headers.getall("X-Forwarded-For", []))
+    return client_address(request.remote, forwarded, request.app[SETTINGS].trusted_proxies)
 
 
 def bearer_token(request: web.Request) -> str | None:
@@ -46,12 +64,13 @@ async def login(request: web.Request) -> web.Response:
     if body is None or not all(isinstance(body.get(k), str) for k in ("username", "password")):
         return api_error(400, "invalid_payload", 'send JSON {"username": ..., "password": ...}')
     accounts = request.app[SERVICES].accounts
+    username = body["username"].strip().lower()
     try:
-        logged_in = await accounts.login(body["username"].strip().lower(), body["password"])
+        logged_in = await accounts.login(username, body["password"], request_address(request))
     except InvalidCredentials as exc:
         return api_error(401, exc.code, str(exc))
-    except TooManyAttempts as exc:
-        return api_error(429, exc.code, str(exc))
+    except (TooManyAttempts, RateLimited) as exc:
+        return too_many(exc.code, str(exc), exc.retry_after)
     return web.json_response(
         {
             "token": logged_in.token,

@@ -16,7 +16,7 @@ import socketio
 from aiohttp import web
 
 from chatserver import api, sla, widget
-from chatserver.accounts import Accounts
+from chatserver.accounts import WAITING_PER_SLOT, Accounts
 from chatserver.bot import Bot
 from chatserver.clock import Clock, IdFactory, SystemClock, new_id
 from chatserver.demo import add_demo_agents
@@ -27,7 +27,7 @@ from chatserver.hours import parse_hours
 from chatserver.i18n import Catalogs
 from chatserver.keys import LIMITS, METRICS, SERVICES, SETTINGS, SIO, Services
 from chatserver.language import LanguageDetector
-from chatserver.limits import Monotonic, RateLimiter
+from chatserver.limits import Buckets, Monotonic, RateLimiter, Slots
 from chatserver.metrics import Metrics
 from chatserver.models import AgentStatus, Priority
 from chatserver.routing import Router, RoutingPolicy
@@ -80,13 +80,17 @@ def create_app(
     app.add_routes(routes)
     app.add_routes(api.routes)
     app.add_routes(widget.routes)
-    app.cleanup_ctx.append(partial(_services, clock=clock or SystemClock(), ids=ids or new_id))
+    app.cleanup_ctx.append(
+        partial(_services, clock=clock or SystemClock(), ids=ids or new_id, monotonic=monotonic)
+    )
     app.cleanup_ctx.append(_monitoring)
     app.on_shutdown.append(_disconnect_sockets)
     return app
 
 
-async def _services(app: web.Application, *, clock: Clock, ids: IdFactory) -> AsyncIterator[None]:
+async def _services(
+    app: web.Application, *, clock: Clock, ids: IdFactory, monotonic: Monotonic
+) -> AsyncIterator[None]:
     """Load the FAQ, catalogs and language models off the event loop, open the store."""
     settings = app[SETTINGS]
     loop = asyncio.get_running_loop()
@@ -152,12 +156,15 @@ async def _services(app: web.Application, *, clock: Clock, ids: IdFactory) -> As
         loaded=fingerprint,
         embeddings=settings.faq_embeddings,
     )
+    logins = settings.rate_logins_per_address
     accounts = Accounts(
         store=store,
         clock=clock,
         new_id=ids,
         languages=settings.languages,
         session_lifetime=timedelta(hours=settings.session_hours),
+        attempts=Buckets(logins, monotonic) if logins is not None else None,
+        hashing=Slots(settings.login_concurrency, settings.login_concurrency * WAITING_PER_SLOT),
     )
     if settings.demo_agents:
         await add_demo_agents(accounts)
