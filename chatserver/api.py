@@ -1,4 +1,4 @@
-"""HTTP API: console log-in and log-out, inquiry status by tracking number, SLA reports."""
+"""HTTP API: console log-in, log-out and revoke, inquiry status by tracking number, SLA reports."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from chatserver.desk import hash_token
 from chatserver.keys import SERVICES, SETTINGS
 from chatserver.limits import RateLimited, client_address, retry_after
 from chatserver.reports import ReportQuery, build_report, report_csv
+from chatserver.sockets.agent import agent_namespace
 from chatserver.tracking import normalize as normalize_tracking_number
 
 routes = web.RouteTableDef()
@@ -85,8 +86,27 @@ async def logout(request: web.Request) -> web.Response:
     token = bearer_token(request)
     if token is None:
         return api_error(401, "unauthorized", "send Authorization: Bearer <token>")
-    await request.app[SERVICES].accounts.logout(token)
+    token_hash = await request.app[SERVICES].accounts.logout(token)
+    # The consoles opened with this log-in end too; the agent's other log-ins do not.
+    await agent_namespace(request.app).end_session(token_hash, "logout")
     return web.json_response({"ok": True})
+
+
+@routes.post("/api/v1/agents/{agent_id}/revoke")
+async def revoke(request: web.Request) -> web.Response:
+    """End every session of an agent and close their consoles. Supervisors only."""
+    account = await _staff(request)
+    if account is None:
+        return api_error(401, "unauthorized", "send Authorization: Bearer <token>")
+    if not account.role.supervises:
+        return api_error(403, "forbidden", "a supervisor's token is required")
+    agent_id = request.match_info["agent_id"]
+    services = request.app[SERVICES]
+    if await services.store.agent(agent_id) is None:
+        return api_error(404, "unknown_agent", "no agent with this id")
+    sessions = await services.accounts.revoke(agent_id)
+    sockets = await agent_namespace(request.app).end_agent(agent_id, "revoked")
+    return web.json_response({"ok": True, "sessions": sessions, "sockets": sockets})
 
 
 @routes.get("/api/v1/inquiries/{number}")
