@@ -37,7 +37,7 @@ from chatserver.sockets.agent import AgentNamespace
 from chatserver.sockets.base import agent_room, publish
 from chatserver.sockets.customer import CustomerNamespace
 from chatserver.store import open_store
-from chatserver.web import routes
+from chatserver.web import routes, security_headers
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +77,7 @@ def create_app(
     sio.register_namespace(AgentNamespace(app))
     sio.attach(app)
     app[SIO] = sio
+    app.on_response_prepare.append(security_headers)
     app.add_routes(routes)
     app.add_routes(api.routes)
     app.add_routes(widget.routes)
