@@ -184,6 +184,11 @@ async def one_rate(args: argparse.Namespace, rate: float) -> tuple[list[float], 
             "CHATSERVER_LANGUAGES": ",".join(LANGUAGES),
             "CHATSERVER_LOG_LEVEL": "warning",
             "CHATSERVER_FAQ_RELOAD_INTERVAL": "0",
+            # One load generator stands for thousands of clients at their own addresses.
+            **{
+                f"CHATSERVER_RATE_{kind}_PER_ADDRESS": "off"
+                for kind in ("MESSAGES", "STARTS", "TYPING", "EVENTS", "CONNECTIONS", "LOGINS")
+            },
         }
         server = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "chatserver", cwd=ROOT, env=env

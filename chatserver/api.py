@@ -1,8 +1,9 @@
-"""HTTP API: console log-in and log-out, inquiry status by tracking number, SLA reports."""
+"""HTTP API: console log-in, log-out and revoke, inquiry status by tracking number, SLA reports."""
 
 from __future__ import annotations
 
 import json
+import math
 from datetime import datetime
 from typing import Any
 
@@ -11,8 +12,10 @@ from aiohttp import web
 from chatserver.accounts import InvalidCredentials, TooManyAttempts
 from chatserver.agents import AgentAccount
 from chatserver.desk import hash_token
-from chatserver.keys import SERVICES
+from chatserver.keys import SERVICES, SETTINGS
+from chatserver.limits import RateLimited, client_address, retry_after
 from chatserver.reports import ReportQuery, build_report, report_csv
+from chatserver.sockets.agent import agent_namespace
 from chatserver.tracking import normalize as normalize_tracking_number
 
 routes = web.RouteTableDef()
@@ -21,6 +24,22 @@ MAX_LOGIN_BODY = 4096
 
 def api_error(status: int, code: str, message: str) -> web.Response:
     return web.json_response({"error": {"code": code, "message": message}}, status=status)
+
+
+def too_many(code: str, message: str, wait: float) -> web.Response:
+    """429 with the wait: `Retry-After` in whole seconds, `retry_after` as a float."""
+    seconds = retry_after(wait)
+    return web.json_response(
+        {"error": {"code": code, "message": message, "retry_after": seconds}},
+        status=429,
+        headers={"Retry-After": str(max(1, math.ceil(seconds)))},
+    )
+
+
+def request_address(request: web.Request) -> str:
+    """The client's address: the peer, or X-Forwarded-For when the peer is a trusted proxy."""
+    forwarded = ",".join(request.headers.getall("X-Forwarded-For", []))
+    return client_address(request.remote, forwarded, request.app[SETTINGS].trusted_proxies)
 
 
 def bearer_token(request: web.Request) -> str | None:
@@ -46,12 +65,13 @@ async def login(request: web.Request) -> web.Response:
     if body is None or not all(isinstance(body.get(k), str) for k in ("username", "password")):
         return api_error(400, "invalid_payload", 'send JSON {"username": ..., "password": ...}')
     accounts = request.app[SERVICES].accounts
+    username = body["username"].strip().lower()
     try:
-        logged_in = await accounts.login(body["username"].strip().lower(), body["password"])
+        logged_in = await accounts.login(username, body["password"], request_address(request))
     except InvalidCredentials as exc:
         return api_error(401, exc.code, str(exc))
-    except TooManyAttempts as exc:
-        return api_error(429, exc.code, str(exc))
+    except (TooManyAttempts, RateLimited) as exc:
+        return too_many(exc.code, str(exc), exc.retry_after)
     return web.json_response(
         {
             "token": logged_in.token,
@@ -66,8 +86,27 @@ async def logout(request: web.Request) -> web.Response:
     token = bearer_token(request)
     if token is None:
         return api_error(401, "unauthorized", "send Authorization: Bearer <token>")
-    await request.app[SERVICES].accounts.logout(token)
+    token_hash = await request.app[SERVICES].accounts.logout(token)
+    # The consoles opened with this log-in end too; the agent's other log-ins do not.
+    await agent_namespace(request.app).end_session(token_hash, "logout")
     return web.json_response({"ok": True})
+
+
+@routes.post("/api/v1/agents/{agent_id}/revoke")
+async def revoke(request: web.Request) -> web.Response:
+    """End every session of an agent and close their consoles. Supervisors only."""
+    account = await _staff(request)
+    if account is None:
+        return api_error(401, "unauthorized", "send Authorization: Bearer <token>")
+    if not account.role.supervises:
+        return api_error(403, "forbidden", "a supervisor's token is required")
+    agent_id = request.match_info["agent_id"]
+    services = request.app[SERVICES]
+    if await services.store.agent(agent_id) is None:
+        return api_error(404, "unknown_agent", "no agent with this id")
+    sessions = await services.accounts.revoke(agent_id)
+    sockets = await agent_namespace(request.app).end_agent(agent_id, "revoked")
+    return web.json_response({"ok": True, "sessions": sessions, "sockets": sockets})
 
 
 @routes.get("/api/v1/inquiries/{number}")

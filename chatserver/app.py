@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from datetime import timedelta
 from functools import partial
@@ -15,7 +16,7 @@ import socketio
 from aiohttp import web
 
 from chatserver import api, sla, widget
-from chatserver.accounts import Accounts
+from chatserver.accounts import WAITING_PER_SLOT, Accounts
 from chatserver.bot import Bot
 from chatserver.clock import Clock, IdFactory, SystemClock, new_id
 from chatserver.demo import add_demo_agents
@@ -25,8 +26,9 @@ from chatserver.faq_reload import FaqReloader, faq_fingerprint, load_matcher
 from chatserver.hours import parse_hours
 from chatserver.i18n import Catalogs
 from chatserver.isolation import Isolation
-from chatserver.keys import METRICS, SERVICES, SETTINGS, SIO, Services
+from chatserver.keys import LIMITS, METRICS, SERVICES, SETTINGS, SIO, Services
 from chatserver.language import LanguageDetector
+from chatserver.limits import Buckets, Monotonic, RateLimiter, Slots
 from chatserver.metrics import Metrics
 from chatserver.models import AgentStatus, Priority
 from chatserver.routing import Router, RoutingPolicy
@@ -36,7 +38,7 @@ from chatserver.sockets.agent import AgentNamespace
 from chatserver.sockets.base import agent_room, publish
 from chatserver.sockets.customer import CustomerNamespace
 from chatserver.store import SqlStore, open_store
-from chatserver.web import routes
+from chatserver.web import routes, security_headers
 
 log = logging.getLogger(__name__)
 
@@ -66,12 +68,16 @@ def create_app(
     clock: Clock | None = None,
     ids: IdFactory | None = None,
     store_factory: StoreFactory | None = None,
+    monotonic: Monotonic | None = None,
 ) -> web.Application:
     """The server. `store_factory` opens the store at start-up (default: `open_store` on
-    the settings' database URL); the application closes it when it stops."""
+    the settings' database URL); the application closes it when it stops. `clock`, `ids`
+    and `monotonic` (rate limits' time) are for tests."""
+    monotonic = monotonic or time.monotonic
     app = web.Application()
     app[SETTINGS] = settings
     app[METRICS] = Metrics.create()
+    app[LIMITS] = RateLimiter(settings.event_limits, monotonic)
     sio = socketio.AsyncServer(
         async_mode="aiohttp",
         cors_allowed_origins=settings.cors_allowed_origins,
@@ -82,6 +88,7 @@ def create_app(
     sio.register_namespace(AgentNamespace(app))
     sio.attach(app)
     app[SIO] = sio
+    app.on_response_prepare.append(security_headers)
     app.add_routes(routes)
     app.add_routes(api.routes)
     app.add_routes(widget.routes)
@@ -91,6 +98,7 @@ def create_app(
             clock=clock or SystemClock(),
             ids=ids or new_id,
             store_factory=store_factory or _open_store,
+            monotonic=monotonic,
         )
     )
     app.cleanup_ctx.append(_monitoring)
@@ -103,7 +111,12 @@ async def _open_store(settings: Settings) -> SqlStore:
 
 
 async def _services(
-    app: web.Application, *, clock: Clock, ids: IdFactory, store_factory: StoreFactory
+    app: web.Application,
+    *,
+    clock: Clock,
+    ids: IdFactory,
+    store_factory: StoreFactory,
+    monotonic: Monotonic,
 ) -> AsyncIterator[None]:
     """Load the FAQ, catalogs and language models off the event loop, open the store,
     restore the desk, start the ticker and the FAQ watcher; stop them in reverse order.
@@ -187,12 +200,17 @@ async def _services(
             loaded=fingerprint,
             embeddings=settings.faq_embeddings,
         )
+        logins = settings.rate_logins_per_address
         accounts = Accounts(
             store=store,
             clock=clock,
             new_id=ids,
             languages=settings.languages,
             session_lifetime=timedelta(hours=settings.session_hours),
+            attempts=Buckets(logins, monotonic) if logins is not None else None,
+            hashing=Slots(
+                settings.login_concurrency, settings.login_concurrency * WAITING_PER_SLOT
+            ),
         )
         if settings.demo_agents:
             async with _step("adding the demo agents"):

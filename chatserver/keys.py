@@ -13,6 +13,7 @@ from chatserver.desk import Desk
 from chatserver.dispatch import Dispatcher
 from chatserver.faq_reload import FaqReloader
 from chatserver.i18n import Catalogs
+from chatserver.limits import RateLimiter
 from chatserver.metrics import Metrics
 from chatserver.settings import Settings
 from chatserver.store import SqlStore
@@ -35,3 +36,4 @@ SETTINGS = web.AppKey("settings", Settings)
 METRICS = web.AppKey("metrics", Metrics)
 SERVICES = web.AppKey("services", Services)
 SIO = web.AppKey("sio", socketio.AsyncServer)
+LIMITS = web.AppKey("limits", RateLimiter)

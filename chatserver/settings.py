@@ -12,6 +12,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from chatserver.limits import Limit, Network, Rate, parse_networks
 from chatserver.models import CHAT_LANGUAGES
 
 if TYPE_CHECKING:
@@ -148,6 +149,17 @@ def _sla_file(raw: str) -> Path | None:
     return path
 
 
+def _rate(raw: str) -> Rate | None:
+    return Rate.parse(raw)
+
+
+def _secret(raw: str) -> str:
+    value = raw.strip()
+    if value and len(value) < 16:
+        raise ValueError("use at least 16 characters (or leave it empty)")
+    return value
+
+
 def _text(raw: str) -> str:
     if not raw.strip():
         raise ValueError("must not be empty")
@@ -221,6 +233,55 @@ OPTIONS: tuple[Option, ...] = (
     Option("max_message_chars", "4000", _int_range(1, 100_000), "longest customer message"),
     Option(
         "session_hours", "12", _int_range(1, 24 * 30), "how long an agent's console log-in lasts"
+    ),
+    Option(
+        "trusted_proxies",
+        "",
+        parse_networks,
+        "reverse proxies (addresses or CIDR networks, comma-separated) whose "
+        "X-Forwarded-For names the client; empty: the peer address is the client",
+    ),
+    # Rate limits: RATE/UNIT burst N (a token bucket), or off. Per connection and per client
+    # address; an event passes only when both allow it.
+    Option(
+        "rate_messages",
+        "1/s burst 10",
+        _rate,
+        "messages a connection may send (customer and agent messages, notes, suggestion "
+        "picks, language choices, left messages)",
+    ),
+    Option("rate_messages_per_address", "20/s burst 200", _rate, "the same, per client address"),
+    Option("rate_starts", "6/min burst 10", _rate, "'start's (new or resumed chats) a connection"),
+    Option("rate_starts_per_address", "2/s burst 120", _rate, "'start's per client address"),
+    Option("rate_typing", "2/s burst 10", _rate, "typing notices a connection may send"),
+    Option("rate_typing_per_address", "50/s burst 500", _rate, "typing notices per address"),
+    Option("rate_events", "5/s burst 30", _rate, "any other event a connection may send"),
+    Option("rate_events_per_address", "50/s burst 500", _rate, "any other event per address"),
+    Option(
+        "rate_connections_per_address",
+        "5/s burst 120",
+        _rate,
+        "new Socket.IO connections (customer and agent) per client address",
+    ),
+    Option(
+        "rate_logins_per_address",
+        "5/min burst 30",
+        _rate,
+        "failed (or pending) console log-ins per client address; on top of it, 5 wrong "
+        "passwords for one username from one address pause that pair for 5 minutes",
+    ),
+    Option(
+        "login_concurrency",
+        "2",
+        _int_range(1, 64),
+        "password checks (Argon2id, 64 MiB each) run at once; a few more wait, the rest get "
+        "429 at once",
+    ),
+    Option(
+        "metrics_token",
+        "",
+        _secret,
+        "bearer token /metrics requires (at least 16 characters); empty: /metrics is open",
     ),
     Option(
         "demo_agents",
@@ -313,6 +374,19 @@ class Settings:
     allowed_origins: tuple[str, ...]
     max_message_chars: int
     session_hours: int
+    trusted_proxies: tuple[Network, ...]
+    rate_messages: Rate | None
+    rate_messages_per_address: Rate | None
+    rate_starts: Rate | None
+    rate_starts_per_address: Rate | None
+    rate_typing: Rate | None
+    rate_typing_per_address: Rate | None
+    rate_events: Rate | None
+    rate_events_per_address: Rate | None
+    rate_connections_per_address: Rate | None
+    rate_logins_per_address: Rate | None
+    login_concurrency: int
+    metrics_token: str
     demo_agents: bool
     fallbacks: dict[str, tuple[str, ...]]
     accept_timeout: int
@@ -355,6 +429,17 @@ class Settings:
         values = {f.name: getattr(base, f.name) for f in fields(cls)}
         values.update(overrides)
         return cls(**values)
+
+    @property
+    def event_limits(self) -> dict[str, Limit]:
+        """The rate limits of each kind of event (chatserver.sockets.base.EVENT_KINDS)."""
+        return {
+            "messages": Limit(self.rate_messages, self.rate_messages_per_address),
+            "starts": Limit(self.rate_starts, self.rate_starts_per_address),
+            "typing": Limit(self.rate_typing, self.rate_typing_per_address),
+            "events": Limit(self.rate_events, self.rate_events_per_address),
+            "connections": Limit(None, self.rate_connections_per_address),
+        }
 
     @property
     def cors_allowed_origins(self) -> list[str] | str | None:

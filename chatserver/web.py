@@ -1,17 +1,35 @@
-"""HTTP routes: health, readiness and metrics (the API grows here in later issues)."""
+"""HTTP routes: health, readiness and metrics; and what every HTTP response is sent with.
+
+Every response leaves with `X-Content-Type-Options: nosniff`, a `Server` header that names
+no versions, and `Cache-Control: no-store` unless its handler chose otherwise (pages,
+static files and the widget's public strings do, in chatserver/widget.py): log-ins,
+tokens, reports and inquiries must never sit in a browser's or a proxy's cache.
+"""
 
 from __future__ import annotations
 
+import hmac
 import logging
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from chatserver import __version__
-from chatserver.keys import METRICS, SERVICES
+from chatserver.keys import METRICS, SERVICES, SETTINGS
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
+
+SERVER_NAME = "chatserver"  # instead of aiohttp's "Python/3.x aiohttp/3.x"
+DEFAULT_CACHE_CONTROL = "no-store"
+
+
+async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """on_response_prepare: the headers every response gets (see the module's docstring)."""
+    headers = response.headers
+    headers[hdrs.SERVER] = SERVER_NAME
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault(hdrs.CACHE_CONTROL, DEFAULT_CACHE_CONTROL)
 
 
 @routes.get("/healthz")
@@ -38,6 +56,18 @@ async def readyz(request: web.Request) -> web.Response:
 
 @routes.get("/metrics")
 async def metrics(request: web.Request) -> web.Response:
+    """Prometheus text; with CHATSERVER_METRICS_TOKEN set, only for `Bearer <token>`."""
+    expected = request.app[SETTINGS].metrics_token
+    if expected:
+        scheme, _, given = request.headers.get(hdrs.AUTHORIZATION, "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            given.strip().encode(), expected.encode()
+        ):
+            return web.json_response(
+                {"error": {"code": "unauthorized", "message": "send the metrics bearer token"}},
+                status=401,
+                headers={hdrs.WWW_AUTHENTICATE: 'Bearer realm="metrics"'},
+            )
     body = generate_latest(request.app[METRICS].registry)
     response = web.Response(body=body)
     response.content_type = CONTENT_TYPE_LATEST.split(";")[0]

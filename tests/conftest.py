@@ -37,6 +37,10 @@ class FakeClock:
     def advance(self, seconds: float) -> None:
         self.current += timedelta(seconds=seconds)
 
+    def monotonic(self) -> float:
+        """The same time as seconds, for what counts on a monotonic clock (rate limits)."""
+        return self.current.timestamp()
+
 
 def counting_ids(prefix: str = "id") -> Callable[[], str]:
     counter = itertools.count(1)

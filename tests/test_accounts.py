@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import json
 import os
 import subprocess
 import sys
+import threading
 
 import aiohttp
+import argon2
 import pytest
 
 from chatserver.agents import InvalidAccount, hash_password, new_account, verify_password
 from chatserver.keys import SERVICES
+from chatserver.limits import Rate, parse_networks
 from chatserver.models import Team
 from chatserver.store import DuplicateAgent
 from tests.conftest import ROOT, FakeClock
@@ -71,14 +76,29 @@ async def _add(server, username="aiko", password="correct horse", **overrides):
     return await server.app[SERVICES].accounts.add(**fields)
 
 
-async def _login(server, username, password):
+async def _login(server, username, password, address=None):
+    """POST /api/v1/login; `address` is sent as X-Forwarded-For (a trusted proxy's word)."""
+    headers = {"X-Forwarded-For": address} if address else {}
     async with (
         aiohttp.ClientSession() as session,
         session.post(
-            server.make_url("/api/v1/login"), json={"username": username, "password": password}
+            server.make_url("/api/v1/login"),
+            json={"username": username, "password": password},
+            headers=headers,
         ) as response,
     ):
-        return response.status, await response.json()
+        body = await response.json()
+        if response.status == 429:
+            assert int(response.headers["Retry-After"]) >= 1
+            assert body["error"]["retry_after"] > 0
+        return response.status, body
+
+
+def behind_proxy(settings, **changes):
+    """The test client stands for a reverse proxy, so X-Forwarded-For names the client."""
+    return dataclasses.replace(
+        settings, trusted_proxies=parse_networks("127.0.0.1, ::1"), **changes
+    )
 
 
 async def test_login_returns_an_expiring_token_that_authenticates(server):
@@ -124,6 +144,87 @@ async def test_repeated_failures_pause_log_ins_for_that_username(start_server, s
     assert body["error"]["code"] == "too_many_attempts"
     clock.advance(301)
     assert (await _login(server, "aiko", "correct horse"))[0] == 200
+
+
+async def test_concurrent_wrong_passwords_are_counted_before_the_slow_check(server):
+    await _add(server)
+    results = await asyncio.gather(*(_login(server, "aiko", f"guess {n}") for n in range(20)))
+    statuses = sorted(status for status, _ in results)
+    assert statuses.count(401) <= 5
+    assert statuses.count(429) == 20 - statuses.count(401)
+
+
+async def test_a_lockout_from_one_address_does_not_lock_the_agent_out_elsewhere(
+    start_server, settings
+):
+    server = await start_server(behind_proxy(settings), clock=FakeClock())
+    await _add(server)
+    attacker, desk = "203.0.113.66", "198.51.100.10"
+    for _ in range(5):
+        assert (await _login(server, "aiko", "guess", attacker))[0] == 401
+    status, body = await _login(server, "aiko", "correct horse", attacker)
+    assert (status, body["error"]["code"]) == (429, "too_many_attempts")
+    assert body["error"]["retry_after"] == pytest.approx(300, abs=1)
+    assert (await _login(server, "aiko", "correct horse", desk))[0] == 200
+
+
+async def test_failures_from_one_address_are_limited_whatever_the_username(start_server, settings):
+    clock = FakeClock()
+    server = await start_server(
+        behind_proxy(settings, rate_logins_per_address=Rate(1 / 60, 3)),
+        clock=clock,
+        monotonic=clock.monotonic,
+    )
+    await _add(server)
+    sprayer = "203.0.113.66"
+    for username in ("aiko", "mei", "emma"):
+        assert (await _login(server, username, "password1", sprayer))[0] == 401
+    status, body = await _login(server, "carlos", "password1", sprayer)
+    assert (status, body["error"]["code"]) == (429, "rate_limited")
+    assert body["error"]["retry_after"] == pytest.approx(60, abs=0.01)
+    # Good log-ins do not spend the address's allowance: an office logs in every morning.
+    for _ in range(5):
+        assert (await _login(server, "aiko", "correct horse", "198.51.100.10"))[0] == 200
+    clock.advance(60)
+    assert (await _login(server, "aiko", "correct horse", sprayer))[0] == 200
+
+
+async def test_password_checks_run_one_at_a_time_and_a_flood_is_refused(
+    start_server, settings, monkeypatch
+):
+    server = await start_server(
+        behind_proxy(settings, login_concurrency=1, rate_logins_per_address=None),
+        clock=FakeClock(),
+    )
+    await _add(server)
+    lock = threading.Lock()
+    running = most = calls = 0
+    real_verify = argon2.PasswordHasher.verify
+
+    def counted_verify(self, hash, password):  # the real Argon2id check, counted
+        nonlocal running, most, calls
+        with lock:
+            running += 1
+            calls += 1
+            most = max(most, running)
+        try:
+            return real_verify(self, hash, password)
+        finally:
+            with lock:
+                running -= 1
+
+    monkeypatch.setattr(argon2.PasswordHasher, "verify", counted_verify)
+    results = await asyncio.gather(
+        *(_login(server, f"user{n}", "password1", f"203.0.113.{n}") for n in range(16))
+    )
+    statuses = [status for status, _ in results]
+    assert most == 1
+    assert calls == statuses.count(401) >= 1
+    refusals = [body["error"]["code"] for status, body in results if status == 429]
+    assert refusals
+    assert set(refusals) == {"rate_limited"}
+    # Once the flood is over, log-ins work again.
+    assert (await _login(server, "aiko", "correct horse", "198.51.100.10"))[0] == 200
 
 
 async def test_logout_ends_the_session(server):

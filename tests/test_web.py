@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import aiohttp
+
+from chatserver.keys import SERVICES
 
 
 async def get(server, path):
@@ -34,3 +38,96 @@ async def test_metrics_expose_loop_lag_and_gc_pauses(server, connect):
     assert "chatserver_gc_pause_seconds" in body
     assert 'chatserver_socket_connections{namespace="/customer"} 1.0' in body
     assert 'chatserver_conversations_started_total{language="en"} 1.0' in body
+
+
+async def request(server, method, path, *, token=None, json=None):
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.request(method, server.make_url(path), headers=headers, json=json) as response,
+    ):
+        await response.read()
+        return response.status, response.headers
+
+
+async def test_api_answers_are_never_stored_nor_sniffed(server):
+    accounts = server.app[SERVICES].accounts
+    await accounts.add(
+        username="sam",
+        name="Sam",
+        languages=["en"],
+        teams=["technical"],
+        capacity=1,
+        role="supervisor",
+        password="a long password",
+    )
+    token = (await accounts.login("sam", "a long password")).token
+    answers = [
+        await request(server, "POST", "/api/v1/login", json={"username": "sam"}),
+        await request(
+            server, "POST", "/api/v1/login", json={"username": "sam", "password": "wrong pass"}
+        ),
+        await request(
+            server,
+            "POST",
+            "/api/v1/login",
+            json={"username": "sam", "password": "a long password"},
+        ),
+        await request(server, "GET", "/api/v1/reports/sla", token=token),
+        await request(server, "GET", "/api/v1/reports/sla?format=csv", token=token),
+        await request(server, "GET", "/api/v1/reports/sla"),
+        await request(server, "GET", "/api/v1/inquiries/K7PX-4QR9-M", token="x"),
+        await request(server, "GET", "/healthz"),
+        await request(server, "GET", "/metrics"),
+        await request(server, "GET", "/api/v1/nothing-here"),
+        await request(server, "POST", "/api/v1/logout", token=token),
+    ]
+    assert [status for status, _ in answers] == [
+        400,
+        401,
+        200,
+        200,
+        200,
+        403,
+        404,
+        200,
+        200,
+        404,
+        200,
+    ]
+    for status, headers in answers:
+        assert headers["Cache-Control"] == "no-store", status
+        assert headers["X-Content-Type-Options"] == "nosniff", status
+
+
+async def test_no_response_names_the_software_versions(server):
+    for path in ("/", "/widget/", "/static/widget/widget.js", "/healthz", "/missing"):
+        status, headers = await request(server, "GET", path)
+        assert status in (200, 404), path
+        assert headers["Server"] == "chatserver", path
+        assert headers["X-Content-Type-Options"] == "nosniff", path
+        assert not any("aiohttp" in v or "Python/" in v for v in headers.values()), path
+    # What chose its own caching keeps it.
+    assert (await request(server, "GET", "/static/widget/widget.js"))[1][
+        "Cache-Control"
+    ] == "public, max-age=300"
+    assert (await request(server, "GET", "/widget/"))[1]["Cache-Control"] == "no-cache"
+
+
+async def test_metrics_can_require_a_bearer_token(start_server, settings):
+    secret = "metrics-secret-0123456789"
+    server = await start_server(dataclasses.replace(settings, metrics_token=secret))
+    status, headers = await request(server, "GET", "/metrics")
+    assert status == 401
+    assert headers["WWW-Authenticate"].startswith("Bearer")
+    assert (await request(server, "GET", "/metrics", token="metrics-secret-wrong"))[0] == 401
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(
+            server.make_url("/metrics"), headers={"Authorization": f"Bearer {secret}"}
+        ) as response,
+    ):
+        assert response.status == 200
+        assert "chatserver_event_loop_lag_seconds_bucket" in await response.text()
+    # Health and readiness stay open for the load balancer.
+    assert (await request(server, "GET", "/healthz"))[0] == 200

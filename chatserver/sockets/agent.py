@@ -4,6 +4,10 @@ A console connects with the token from `POST /api/v1/login`. An agent may have s
 consoles open; they are online while one is connected. When the last one disconnects the
 agent keeps their chats for a grace period, so a reload or a network blip changes nothing;
 after it they go offline and their chats are re-queued at the head of their queues.
+
+Each socket remembers the session it connected with. When that session ends (log-out, a
+supervisor's revoke, or its expiry) the socket is told (`session_ended`) and disconnected;
+an event on a socket whose session has expired is refused with `unauthorized`.
 """
 
 from __future__ import annotations
@@ -11,12 +15,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
 from socketio.exceptions import ConnectionRefusedError as SocketRefused
 
-from chatserver.keys import METRICS, SERVICES, SETTINGS
+from chatserver.keys import METRICS, SERVICES, SETTINGS, SIO
 from chatserver.sockets.base import (
     AGENT_NAMESPACE,
     SUPERVISORS_ROOM,
@@ -31,10 +38,23 @@ from chatserver.sockets.payloads import (
     ConversationIdRequest,
     StatusRequest,
     TransferRequest,
+    error,
     ok,
 )
 
 log = logging.getLogger(__name__)
+
+SESSION_ENDED = "session_ended"
+
+
+@dataclass(slots=True)
+class _Login:
+    """What a socket authenticated with."""
+
+    token_hash: str
+    agent_id: str
+    expires_at: datetime
+    timer: asyncio.TimerHandle | None = None
 
 
 class AgentNamespace(Namespace):
@@ -43,6 +63,8 @@ class AgentNamespace(Namespace):
         self._sockets: dict[str, set[str]] = {}  # agent id -> socket ids
         self._leaving: dict[str, asyncio.Task[None]] = {}  # agent id -> grace timer
         self._closing = False  # the server is stopping: disconnects are not agents leaving
+        self._logins: dict[str, _Login] = {}  # socket id -> its session
+        self._ending: set[asyncio.Task[None]] = set()
 
     def handlers(self) -> dict[str, Handler]:
         return {
@@ -60,10 +82,13 @@ class AgentNamespace(Namespace):
         if not token:
             header = environ.get("HTTP_AUTHORIZATION", "")
             token = header[7:].strip() if header.lower().startswith("bearer ") else None
-        account = await self.app[SERVICES].accounts.authenticate(token) if token else None
-        if account is None:
+        found = await self.app[SERVICES].accounts.session_of(token) if token else None
+        if found is None:
             raise SocketRefused({"code": "unauthorized", "message": "log in first"})
+        account, session = found
         await self.save_session(sid, {"agent_id": account.id, "role": str(account.role)})
+        self._logins[sid] = _Login(session.token_hash, account.id, session.expires_at)
+        self._watch_expiry(sid)
         await self.enter_room(sid, agent_room(account.id))
         if account.role.supervises:
             await self.enter_room(sid, SUPERVISORS_ROOM)
@@ -78,6 +103,7 @@ class AgentNamespace(Namespace):
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         self.app[METRICS].connections.labels(namespace=AGENT_NAMESPACE).dec()
+        self._forget_login(sid)
         session = await self.get_session(sid)
         agent_id = session.get("agent_id")
         sockets = self._sockets.get(agent_id, set())
@@ -101,10 +127,69 @@ class AgentNamespace(Namespace):
     async def close_all(self) -> None:
         """The server stops: no grace timer may run on (or be started) after this."""
         self._closing = True
-        for task in list(self._leaving.values()):
+        for login in self._logins.values():
+            if login.timer is not None:
+                login.timer.cancel()
+        for task in [*self._leaving.values(), *self._ending]:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+    async def admit(self, sid: str, event: str) -> dict[str, Any] | None:
+        """Every event is checked against the socket's session: ended or expired, refused."""
+        login = self._logins.get(sid)
+        if login is None:
+            return error("unauthorized", "this console's session has ended; log in again")
+        if self.app[SERVICES].accounts.clock.now() >= login.expires_at:
+            self._end_later([sid], "expired")
+            return error("unauthorized", "this console's session has expired; log in again")
+        return None
+
+    async def end_session(self, token_hash: str, reason: str) -> int:
+        """Tell and disconnect every socket of one session; returns how many there were."""
+        sids = [sid for sid, login in self._logins.items() if login.token_hash == token_hash]
+        await self._end(sids, reason)
+        return len(sids)
+
+    async def end_agent(self, agent_id: str, reason: str) -> int:
+        """Tell and disconnect every socket of one agent, whatever its session."""
+        sids = [sid for sid, login in self._logins.items() if login.agent_id == agent_id]
+        await self._end(sids, reason)
+        return len(sids)
+
+    async def _end(self, sids: Iterable[str], reason: str) -> None:
+        for sid in sids:
+            if self._forget_login(sid) is None:
+                continue  # already ended (or gone)
+            try:
+                await self.emit(SESSION_ENDED, {"reason": reason}, to=sid)
+                await self.disconnect(sid)
+            except Exception:  # one socket's failure must not keep the others open
+                log.exception("could not end a socket of an ended session", extra={"sid": sid})
+
+    def _end_later(self, sids: list[str], reason: str) -> None:
+        """End sockets after the current event's acknowledgement has gone out."""
+        task = asyncio.create_task(self._end(sids, reason))
+        self._ending.add(task)
+        task.add_done_callback(self._ending.discard)
+
+    def _watch_expiry(self, sid: str) -> None:
+        """End the socket when its session expires, even if it never sends an event."""
+        login = self._logins.get(sid)
+        if login is None or self._closing:
+            return
+        remaining = (login.expires_at - self.app[SERVICES].accounts.clock.now()).total_seconds()
+        if remaining <= 0:
+            self._end_later([sid], "expired")
+            return
+        loop = asyncio.get_running_loop()
+        login.timer = loop.call_later(remaining, self._watch_expiry, sid)
+
+    def _forget_login(self, sid: str) -> _Login | None:
+        login = self._logins.pop(sid, None)
+        if login is not None and login.timer is not None:
+            login.timer.cancel()
+        return login
 
     async def _agent(self, sid: str) -> str:
         return str((await self.get_session(sid))["agent_id"])
@@ -170,3 +255,11 @@ class AgentNamespace(Namespace):
         )
         await self.publish(outcome.notifications)
         return ok()
+
+
+def agent_namespace(app: web.Application) -> AgentNamespace:
+    """The application's /agent namespace (to end sessions' sockets from HTTP)."""
+    namespace = app[SIO].namespace_handlers.get(AGENT_NAMESPACE)
+    if not isinstance(namespace, AgentNamespace):
+        raise LookupError("the /agent namespace is not registered")
+    return namespace

@@ -10,9 +10,11 @@ from typing import Any
 
 import socketio
 from aiohttp import web
+from socketio.exceptions import ConnectionRefusedError as SocketRefused
 
 from chatserver.events import Audience, Notify
-from chatserver.keys import METRICS
+from chatserver.keys import LIMITS, METRICS, SETTINGS
+from chatserver.limits import client_address, retry_after
 from chatserver.models import DomainError
 from chatserver.sockets.payloads import BadRequest, error
 
@@ -23,6 +25,21 @@ AGENT_NAMESPACE = "/agent"
 SUPERVISORS_ROOM = "supervisors"
 
 Handler = Callable[[str, Any], Awaitable[dict[str, Any]]]
+
+# Which rate limit (chatserver.limits, settings CHATSERVER_RATE_*) each client event counts
+# against, on both namespaces; any other event, known or not, counts as "events". A new
+# event that stores or sends text belongs with "messages".
+EVENT_KINDS = {
+    "start": "starts",
+    "message": "messages",
+    "note": "messages",
+    "choose_suggestion": "messages",
+    "choose_language": "messages",
+    "leave_message": "messages",
+    "typing": "typing",
+}
+OTHER_EVENTS = "events"
+CONNECTIONS = "connections"
 
 
 def conversation_room(conversation_id: str) -> str:
@@ -39,15 +56,33 @@ class Namespace(socketio.AsyncNamespace, abc.ABC):  # type: ignore[misc]
     def __init__(self, namespace: str, app: web.Application) -> None:
         super().__init__(namespace)
         self.app = app
+        self._addresses: dict[str, str] = {}  # socket id -> client address (rate limits)
 
     @abc.abstractmethod
     def handlers(self) -> dict[str, Handler]:
         """The client events this namespace answers, by name; others get `unknown_event`."""
 
     async def trigger_event(self, event: str, *args: Any) -> Any:
-        if event in ("connect", "disconnect"):
-            return await super().trigger_event(event, *args)
+        if event == "connect":
+            return await self._connect(*args)
+        if event == "disconnect":
+            try:
+                return await super().trigger_event(event, *args)
+            finally:
+                self._addresses.pop(args[0], None)
+                self.app[LIMITS].forget_connection(args[0])
         sid, *payload = args
+        refused = await self.admit(sid, event)
+        if refused is not None:
+            self._count_error(event, refused["error"]["code"])
+            return refused
+        kind = EVENT_KINDS.get(event, OTHER_EVENTS)
+        address = self._addresses.get(sid, "unknown")
+        wait = self.app[LIMITS].check(kind, connection=sid, address=address)
+        if wait > 0:
+            # Refused before the payload is read: nothing is stored, nobody answers.
+            self._count_error(event, "rate_limited")
+            return rate_limited(f"too many {kind} from this connection or address", wait)
         handler = self.handlers().get(event)
         if handler is None:
             self._count_error("unknown", "unknown_event")
@@ -56,6 +91,33 @@ class Namespace(socketio.AsyncNamespace, abc.ABC):  # type: ignore[misc]
             self._count_error(event, "invalid_payload")
             return error("invalid_payload", "send a single payload object")
         return await self._guard(event, sid, payload[0] if payload else None, handler)
+
+    async def _connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> Any:
+        """Count the connection against its address's limit before the namespace sees it."""
+        address = self.client_address(environ)
+        wait = self.app[LIMITS].check(CONNECTIONS, connection=None, address=address)
+        if wait > 0:
+            self._count_error("connect", "rate_limited")
+            refusal = rate_limited("too many connections from this address", wait)["error"]
+            raise SocketRefused(refusal["message"], refusal)
+        self._addresses[sid] = address
+        try:
+            return await super().trigger_event("connect", sid, environ, auth)
+        except BaseException:
+            self._addresses.pop(sid, None)
+            raise
+
+    def client_address(self, environ: dict[str, Any]) -> str:
+        request = environ.get("aiohttp.request")
+        peer = request.remote if isinstance(request, web.BaseRequest) else None
+        return client_address(
+            peer, environ.get("HTTP_X_FORWARDED_FOR"), self.app[SETTINGS].trusted_proxies
+        )
+
+    async def admit(self, sid: str, event: str) -> dict[str, Any] | None:
+        """None to let the event through, or the error acknowledgement that refuses it
+        (a namespace whose clients log in checks their session here)."""
+        return None
 
     async def _guard(self, event: str, sid: str, data: Any, handler: Handler) -> dict[str, Any]:
         """Turn every failure into an error acknowledgement; never leak a stack trace."""
@@ -77,6 +139,13 @@ class Namespace(socketio.AsyncNamespace, abc.ABC):  # type: ignore[misc]
 
     async def publish(self, notifications: Iterable[Notify]) -> None:
         await publish(self.server, self.app, notifications)
+
+
+def rate_limited(message: str, wait: float) -> dict[str, Any]:
+    """The refusal of an event over its rate limit; `retry_after` in seconds."""
+    refusal = error("rate_limited", message)
+    refusal["error"]["retry_after"] = retry_after(wait)
+    return refusal
 
 
 async def publish(server: Any, app: web.Application, notifications: Iterable[Notify]) -> None:

@@ -83,6 +83,10 @@ class Store(Protocol):
 
     async def delete_session(self, token_hash: str) -> None: ...
 
+    async def delete_agent_sessions(self, agent_id: str) -> int:
+        """End every session of one agent; returns how many there were."""
+        ...
+
     async def ping(self) -> None:
         """Raise if the database cannot be reached (readiness)."""
         ...

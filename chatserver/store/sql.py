@@ -511,6 +511,10 @@ class SqlStore:
         query = agent_sessions.delete().where(agent_sessions.c.token_hash == token_hash)
         await self.write(lambda c: c.execute(query))
 
+    async def delete_agent_sessions(self, agent_id: str) -> int:
+        query = agent_sessions.delete().where(agent_sessions.c.agent_id == agent_id)
+        return int(await self.write(lambda c: c.execute(query).rowcount))
+
     async def ping(self) -> None:
         await self.read(lambda c: c.execute(sa.text("SELECT 1")))
 
