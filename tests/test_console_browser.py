@@ -27,6 +27,7 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
+from chatserver.agents import hash_session_token
 from chatserver.identity import sign
 from chatserver.keys import SERVICES
 from chatserver.settings import Settings
@@ -648,13 +649,9 @@ async def test_a_refused_token_brings_back_the_login_form(desk, open_console):
     console = await logged_in(desk, open_console, "emma")
     page = console.page
     token = await page.evaluate(f"() => JSON.parse(sessionStorage.getItem('{SESSION_KEY}')).token")
-    # The session is revoked on the server, then the connection drops (the network): the
-    # next connection is refused.
-    async with (
-        aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as session,
-        session.post(desk.server.make_url("/api/v1/logout")) as response,
-    ):
-        assert response.status == 200
+    # The session is gone from the store behind the server's back (as when another node
+    # ended it), then the connection drops (the network): the next connection is refused.
+    await desk.services.store.delete_session(hash_session_token(token))
     assert await desk.services.accounts.authenticate(token) is None
     console.network.lose_ack_of = "status"
     await page.locator(".status-option[data-status=away]").click()
@@ -663,6 +660,27 @@ async def test_a_refused_token_brings_back_the_login_form(desk, open_console):
         "Your session has ended. Please log in again."
     )
     assert console.network.connections == 2
+    assert await page.evaluate(f"() => sessionStorage.getItem('{SESSION_KEY}')") is None
+    assert console.problems == []
+
+
+async def test_a_revoked_session_brings_back_the_login_form_at_once(desk, open_console):
+    """The server says `session_ended` before it closes the socket: the console shows the
+    log-in form without trying to reconnect first."""
+    emma_id = await desk.account("emma", "Emma Clarke", ["en"])
+    await desk.account("sam", "Sam Okafor", ["en"], role="supervisor")
+    console = await logged_in(desk, open_console, "emma")
+    page = console.page
+    supervisor = (await desk.services.accounts.login("sam", "sam-password")).token
+    async with (
+        aiohttp.ClientSession(headers={"Authorization": f"Bearer {supervisor}"}) as session,
+        session.post(desk.server.make_url(f"/api/v1/agents/{emma_id}/revoke")) as response,
+    ):
+        assert response.status == 200
+    await expect(page.locator("#login-message")).to_have_text(
+        "Your session has ended. Please log in again.", timeout=TIMEOUT_MS
+    )
+    assert console.network.connections == 1
     assert await page.evaluate(f"() => sessionStorage.getItem('{SESSION_KEY}')") is None
     assert console.problems == []
 

@@ -16,7 +16,7 @@ import asyncio
 import re
 import unicodedata
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import aiohttp
@@ -26,8 +26,10 @@ import socketio
 from chatserver.desk import hash_token
 from chatserver.dispatch import CUSTOMER_LEFT_TEXT
 from chatserver.keys import SERVICES, SETTINGS
+from chatserver.limits import Rate
 from chatserver.models import Conversation, ConversationStatus, Message
 from tests.browser import SPOOFED_NAME, ZALGO, Network, shown, socketio_frame
+from tests.conftest import FakeClock
 
 TIMEOUT_MS = 15_000
 TOKEN = "chatserver.widget.token"
@@ -716,4 +718,29 @@ async def test_a_customer_who_was_away_too_long_is_told_and_can_queue_again(
     again = await store.get_conversation(offer["conversation_id"])
     assert again is not None
     assert (again.status, again.language) == (ConversationStatus.QUEUED, "ja")
+    assert widget.problems == []
+
+
+async def test_messages_sent_faster_than_the_limit_are_resent_when_the_server_says(
+    start_server, settings, open_widget
+):
+    """Over the per-connection limit the server answers `rate_limited` with `retry_after`:
+    the widget waits that long and sends the same message again; none is lost or doubled."""
+    limited = replace(settings, rate_messages=Rate.parse("2/s burst 1"))
+    server = await start_server(limited, clock=FakeClock())
+    widget = await open_widget(server.make_url("/widget/"))
+    page = widget.page
+    await expect(page.locator("#status")).to_have_attribute(
+        "data-state", "online", timeout=TIMEOUT_MS
+    )
+    texts = ["How do I deposit?", "How do I withdraw?", "What is the spread on gold?"]
+    for text in texts:
+        await widget.send(text)
+    await expect(page.locator(".msg.is-pending")).to_have_count(0, timeout=TIMEOUT_MS)
+    await expect(page.locator(".msg.is-failed")).to_have_count(0)
+    shown = [text for _, author, text in await widget.messages() if author == "customer"]
+    assert shown == texts
+    _, stored = await widget.stored(server)
+    assert [m.text for m in stored if str(m.author) == "customer"] == texts
+    assert 'code="rate_limited"' in await metrics(server)  # the limit did refuse some
     assert widget.problems == []

@@ -722,6 +722,8 @@ function connect() {
     if (!socket.active) setTimeout(() => socket?.connect(), 5000 + Math.random() * 5000);
   });
   socket.io.on("reconnect_attempt", () => setConnection("reconnecting"));
+  // Logged out elsewhere, expired or revoked by a supervisor: the server closes this socket.
+  socket.on("session_ended", () => endSession(_("Your session has ended. Please log in again.")));
   socket.on("queue", onQueue);
   socket.on("offer", onOffer);
   socket.on("offer_withdrawn", onOfferWithdrawn);

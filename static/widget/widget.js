@@ -968,6 +968,13 @@ async function pumpOutbox() {
         await sleep(Math.min(RETRY_BASE_MS * 2 ** item.attempts, RETRY_MAX_MS));
         continue;
       }
+      if (code === "rate_limited") {
+        // Sent faster than the server takes: the same message again once it says so.
+        setDelivery(item.client_id, "retrying");
+        const wait = Number(answer.error.retry_after);
+        await sleep(Math.min(Number.isFinite(wait) && wait > 0 ? wait * 1000 : RETRY_BASE_MS, RETRY_MAX_MS));
+        continue;
+      }
       if (code === "not_started" || code === "unknown_conversation") {
         state.started = false;
         queueMicrotask(() => startConversation({}));
