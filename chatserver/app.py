@@ -7,7 +7,7 @@ import contextlib
 import functools
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from functools import partial
 from typing import Any
@@ -32,7 +32,7 @@ from chatserver.limits import Buckets, Monotonic, RateLimiter, Slots
 from chatserver.metrics import Metrics
 from chatserver.models import AgentStatus, Priority
 from chatserver.routing import Router, RoutingPolicy
-from chatserver.runtime import monitoring
+from chatserver.runtime import monitoring, running
 from chatserver.settings import Settings, read_sla_file
 from chatserver.sockets.agent import AgentNamespace
 from chatserver.sockets.base import agent_room, publish
@@ -225,10 +225,10 @@ async def _services(
             dispatcher=dispatcher,
         )
         # Stopped before the store closes (the exit stack unwinds in reverse).
-        await stack.enter_async_context(_running(_tick(app), "dispatch-ticker"))
+        await stack.enter_async_context(running(_tick(app), "dispatch-ticker"))
         if settings.faq_reload_interval > 0:
             await stack.enter_async_context(
-                _running(reloader.watch(settings.faq_reload_interval), "faq-reloader")
+                running(reloader.watch(settings.faq_reload_interval), "faq-reloader")
             )
         log.info(
             "ready: FAQ in %s, catalogs for %s",
@@ -254,18 +254,6 @@ async def _opened(store_factory: StoreFactory, settings: Settings) -> AsyncItera
         yield store
     finally:
         await store.close()
-
-
-@contextlib.asynccontextmanager
-async def _running(work: Coroutine[Any, Any, None], name: str) -> AsyncIterator[None]:
-    """A background task for as long as the context lasts; cancelled and awaited at its end."""
-    task = asyncio.create_task(work, name=name)
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 @functools.cache

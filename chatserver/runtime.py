@@ -12,7 +12,7 @@ import contextlib
 import gc
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from typing import Any
 
 from prometheus_client import Histogram
@@ -81,12 +81,19 @@ async def watch_loop_lag(histogram: Histogram, interval: float = LAG_PROBE_INTER
 
 
 @contextlib.asynccontextmanager
+async def running(work: Coroutine[Any, Any, None], name: str) -> AsyncIterator[None]:
+    """A background task for as long as the context lasts; cancelled and awaited at its end."""
+    task = asyncio.create_task(work, name=name)
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+@contextlib.asynccontextmanager
 async def monitoring(lag: Histogram, gc_pause: Histogram) -> AsyncIterator[None]:
-    task = asyncio.create_task(watch_loop_lag(lag), name="loop-lag-probe")
-    with GcPauseMonitor(gc_pause).installed():
-        try:
+    async with running(watch_loop_lag(lag), "loop-lag-probe"):
+        with GcPauseMonitor(gc_pause).installed():
             yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
