@@ -121,6 +121,7 @@ async def _services(app: web.Application, *, clock: Clock, ids: IdFactory) -> As
         new_id=ids,
         catalogs=catalogs,
         matcher=lambda: bot.matcher,
+        languages=settings.languages,
         hours=parse_hours(settings.chat_hours, settings.timezone),
         observe=partial(observe, app[METRICS]),
     )

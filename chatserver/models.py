@@ -36,6 +36,12 @@ class IllegalTransition(DomainError):
         self.target = target
 
 
+class UnsupportedLanguage(DomainError):
+    """A client named a language this desk does not serve (`settings.languages`)."""
+
+    code = "unsupported_language"
+
+
 # The languages the chat serves by default, as product tags (language[-Script]).
 CHAT_LANGUAGES: tuple[str, ...] = (
     "en", "ja", "zh-Hans", "zh-Hant", "ko", "th", "vi", "id",
