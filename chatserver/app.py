@@ -55,7 +55,7 @@ GAUGE_EVERY_TICKS = 4
 def create_app(
     settings: Settings, *, clock: Clock | None = None, ids: IdFactory | None = None
 ) -> web.Application:
-    app = web.Application()
+    app = web.Application(middlewares=[api.refuse_bad_input])
     app[SETTINGS] = settings
     app[METRICS] = Metrics.create()
     sio = socketio.AsyncServer(

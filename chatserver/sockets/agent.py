@@ -31,6 +31,7 @@ from chatserver.sockets.payloads import (
     ConversationIdRequest,
     StatusRequest,
     TransferRequest,
+    agent_token,
     ok,
 )
 
@@ -56,10 +57,7 @@ class AgentNamespace(Namespace):
         }
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
-        token = auth.get("token") if isinstance(auth, dict) else None
-        if not token:
-            header = environ.get("HTTP_AUTHORIZATION", "")
-            token = header[7:].strip() if header.lower().startswith("bearer ") else None
+        token = agent_token(auth, environ.get("HTTP_AUTHORIZATION", ""))
         account = await self.app[SERVICES].accounts.authenticate(token) if token else None
         if account is None:
             raise SocketRefused({"code": "unauthorized", "message": "log in first"})

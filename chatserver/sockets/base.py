@@ -44,10 +44,13 @@ class Namespace(socketio.AsyncNamespace, abc.ABC):  # type: ignore[misc]
     def handlers(self) -> dict[str, Handler]:
         """The client events this namespace answers, by name; others get `unknown_event`."""
 
-    async def trigger_event(self, event: str, *args: Any) -> Any:
+    async def trigger_event(self, event: Any, *args: Any) -> Any:
         if event in ("connect", "disconnect"):
             return await super().trigger_event(event, *args)
         sid, *payload = args
+        if not isinstance(event, str):  # JSON allows [42, ...] or [["x"], ...] as a packet
+            self._count_error("unknown", "invalid_payload")
+            return error("invalid_payload", "the event name must be a string")
         handler = self.handlers().get(event)
         if handler is None:
             self._count_error("unknown", "unknown_event")

@@ -1,0 +1,379 @@
+"""Bad input from clients, end to end: every refusal is an error code naming the field, one
+log line (never a traceback) and nothing stored; the server keeps serving everyone else.
+
+Real servers, real python-socketio clients, and raw websockets or HTTP bytes where a real
+client would refuse to send the malformed thing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import aiohttp
+import pytest
+import socketio
+from aiohttp.test_utils import TestServer
+
+from chatserver.keys import SERVICES
+from chatserver.settings import Settings
+from tests.conftest import Customer, CustomerFactory, FakeClock, ServerFactory
+from tests.test_handoff_e2e import Agent, connect_agent, desk_settings
+
+SURROGATE = "\ud800"  # what python-socketio's JSON decoder makes of "\\ud800"
+AgentFactory = Callable[..., Awaitable[Agent]]
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+async def desk(start_server: ServerFactory, settings: Settings, clock: FakeClock) -> TestServer:
+    return await start_server(desk_settings(settings), clock=clock)
+
+
+@pytest.fixture
+async def agent_for(desk: TestServer) -> AsyncIterator[AgentFactory]:
+    agents: list[Agent] = []
+
+    async def make(username: str, languages: list[str]) -> Agent:
+        agents.append(await connect_agent(desk, username, username.title(), languages))
+        return agents[-1]
+
+    yield make
+    for agent in agents:
+        if agent.client.connected:
+            await agent.client.disconnect()
+
+
+async def held_chat(
+    desk: TestServer, connect: CustomerFactory, agent: Agent
+) -> tuple[Customer, str]:
+    """A Japanese customer's chat, accepted by `agent`."""
+    customer = await connect(desk)
+    await customer.call("start", {"languages": ["ja"]})
+    await customer.call("request_agent", {})
+    (offer,) = await agent.wait_pushed("offer")
+    conversation_id = str(offer["conversation_id"])
+    assert (await agent.call("accept", {"conversation_id": conversation_id}))["ok"] is True
+    await agent.wait_pushed("conversation")
+    return customer, conversation_id
+
+
+def tracebacks(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """Records that carry a stack trace, or span several lines: a log flood's raw material."""
+    gc.collect()  # "Task exception was never retrieved" is logged when the task is collected
+    return [
+        f"{r.name}: {r.getMessage()}"
+        for r in caplog.records
+        if r.exc_info or r.exc_text or "\n" in r.getMessage()
+    ]
+
+
+async def transcript(server: TestServer, conversation_id: str) -> list[tuple[str, str]]:
+    stored = await server.app[SERVICES].store.messages(conversation_id)
+    return [(str(m.author), m.text) for m in stored]
+
+
+# --- 1. languages: validated against the desk's, one spelling per queue ------------------
+
+
+async def test_a_transfer_to_a_language_the_desk_does_not_serve_is_refused(
+    desk, connect, agent_for, caplog
+):
+    aiko = await agent_for("aiko", ["ja", "en"])
+    _customer, conversation_id = await held_chat(desk, connect, aiko)
+    ack = await aiko.call(
+        "transfer",
+        {"conversation_id": conversation_id, "to_queue": {"language": "xx", "team": "technical"}},
+    )
+    assert ack["ok"] is False
+    assert ack["error"]["code"] == "unsupported_language"
+    # Nothing moved: the chat is still Aiko's, and consoles still connect and get the queue.
+    replied = await aiko.call("message", {"conversation_id": conversation_id, "text": "はい"})
+    assert replied["ok"] is True
+    emma = await agent_for("emma", ["en"])
+    (queue,) = await emma.wait_pushed("queue")
+    assert queue["waiting"] == []
+    assert tracebacks(caplog) == []
+
+
+@pytest.mark.parametrize("spelling", ["JA", "ja-JP"])
+async def test_every_spelling_of_a_language_is_the_one_queue(desk, connect, agent_for, spelling):
+    aiko = await agent_for("aiko", ["ja", "en"])
+    _customer, conversation_id = await held_chat(desk, connect, aiko)
+    mei = await agent_for("mei", ["ja"])
+    ack = await aiko.call(
+        "transfer",
+        {
+            "conversation_id": conversation_id,
+            "to_queue": {"language": spelling, "team": "technical"},
+        },
+    )
+    assert ack["ok"] is True
+    (offer,) = await mei.wait_pushed("offer")
+    assert offer["conversation_id"] == conversation_id
+    assert offer["queue"] == "ja/technical"
+
+
+@pytest.mark.parametrize(
+    ("to_queue", "field"),
+    [
+        ({"language": "not a tag", "team": "technical"}, "to_queue.language"),
+        ({"language": SURROGATE, "team": "technical"}, "to_queue.language"),
+        ({"language": ["ja"], "team": "technical"}, "to_queue.language"),
+        ({"language": "ja", "team": "sales"}, "to_queue.team"),
+        ("ja/technical", "to_queue"),
+    ],
+)
+async def test_a_malformed_transfer_target_is_an_invalid_payload(
+    desk, connect, agent_for, caplog, to_queue, field
+):
+    aiko = await agent_for("aiko", ["ja", "en"])
+    _customer, conversation_id = await held_chat(desk, connect, aiko)
+    ack = await aiko.call("transfer", {"conversation_id": conversation_id, "to_queue": to_queue})
+    assert ack["ok"] is False
+    assert ack["error"]["code"] == "invalid_payload"
+    assert f"'{field}'" in ack["error"]["message"]
+    assert tracebacks(caplog) == []
+
+
+@pytest.mark.parametrize(
+    ("language", "code", "expected"),
+    [
+        ("EN", None, "en"),
+        ("zh-hans", None, "zh-Hans"),
+        ("zh-TW", None, "zh-Hant"),
+        ("xx", "unsupported_language", None),
+        ("not a tag", "invalid_payload", None),
+        (f"ja{SURROGATE}", "invalid_payload", None),
+        ("ja\x00", "invalid_payload", None),
+    ],
+)
+async def test_choose_language_normalises_or_refuses(server, connect, language, code, expected):
+    customer = await connect(server)
+    await customer.call("start", {})
+    ack = await customer.call("choose_language", {"language": language})
+    if code is None:
+        assert ack["ok"] is True
+        assert ack["conversation"]["language"] == expected
+    else:
+        assert ack["ok"] is False
+        assert ack["error"]["code"] == code
+
+
+@pytest.mark.parametrize(
+    ("payload", "language", "confirmed"),
+    [
+        ({"language": "JA"}, "ja", True),
+        ({"language": "zh-hant"}, "zh-Hant", True),
+        # A stale choice the desk no longer serves (the widget keeps it in localStorage):
+        # the conversation starts as if there were none.
+        ({"language": "xx", "languages": ["ko"]}, "ko", False),
+    ],
+)
+async def test_start_normalises_the_chosen_language(server, connect, payload, language, confirmed):
+    customer = await connect(server)
+    ack = await customer.call("start", payload)
+    assert ack["ok"] is True
+    assert ack["conversation"]["language"] == language
+    assert ack["conversation"]["language_confirmed"] is confirmed
+
+
+# --- 2. text: invalid surrogates and control characters ----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("event", "payload", "field"),
+    [
+        ("message", {"text": f"hi {SURROGATE}", "client_id": "c-1"}, "text"),
+        ("message", {"text": "hi", "client_id": SURROGATE}, "client_id"),
+        ("message", {"text": "hi", "client_id": "c\x00"}, "client_id"),
+        ("message", {"text": "hi", "conversation_id": f"x{SURROGATE}"}, "conversation_id"),
+        ("choose_suggestion", {"faq_id": SURROGATE}, "faq_id"),
+        ("leave_message", {"kind": "email", "contact": f"a{SURROGATE}@b.c"}, "contact"),
+        ("leave_message", {"kind": "callback", "contact": "+81 3\x00"}, "contact"),
+        ("leave_message", {"kind": "email", "contact": "a@b.c", "text": SURROGATE}, "text"),
+        ("end", {"conversation_id": "\x00"}, "conversation_id"),
+    ],
+)
+async def test_bad_characters_in_any_customer_field_are_an_invalid_payload(
+    server, connect, caplog, event, payload, field
+):
+    customer = await connect(server)
+    started = await customer.call("start", {})
+    ack = await customer.call(event, payload)
+    assert ack["ok"] is False
+    assert ack["error"]["code"] == "invalid_payload"
+    assert f"'{field}'" in ack["error"]["message"]
+    assert tracebacks(caplog) == []
+    conversation_id = started["conversation"]["id"]
+    assert len(await transcript(server, conversation_id)) == 1  # the greeting, nothing else
+    # The conversation still works.
+    assert (await customer.call("message", {"text": "hello", "client_id": "c-1"}))["ok"] is True
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"token": SURROGATE}, "token"),
+        ({"token": "tok\x00en"}, "token"),
+        ({"languages": ["ja", SURROGATE]}, "languages"),
+        ({"language": SURROGATE}, "language"),
+        ({"identity": {"customer_id": SURROGATE, "signature": "00"}}, "identity"),
+    ],
+)
+async def test_bad_characters_at_start_are_an_invalid_payload(
+    server, connect, caplog, payload, field
+):
+    customer = await connect(server)
+    ack = await customer.call("start", payload)
+    assert ack["ok"] is False
+    assert ack["error"]["code"] == "invalid_payload"
+    assert f"'{field}" in ack["error"]["message"]
+    assert tracebacks(caplog) == []
+
+
+async def test_control_characters_are_dropped_from_message_text(server, connect):
+    customer = await connect(server)
+    await customer.call("start", {})
+    ack = await customer.call(
+        "message", {"text": "a\x00b\x07c\x1b[31m\r\nline two\tend\x7f", "client_id": "c-1"}
+    )
+    assert ack["ok"] is True
+    expected = "abc[31m\nline two\tend"
+    assert ack["message"]["text"] == expected
+    conversation_id = ack["message"]["conversation_id"]
+    assert ("customer", expected) in await transcript(server, conversation_id)
+
+
+async def test_a_message_of_nothing_but_control_characters_is_refused(server, connect):
+    customer = await connect(server)
+    started = await customer.call("start", {})
+    ack = await customer.call("message", {"text": "\x00\x01 \x02"})
+    assert ack["error"]["code"] == "invalid_payload"
+    assert len(await transcript(server, started["conversation"]["id"])) == 1
+
+
+@pytest.mark.parametrize(
+    ("event", "payload", "field"),
+    [
+        ("message", {"text": SURROGATE}, "text"),
+        ("note", {"text": "ok", "client_id": f"n{SURROGATE}"}, "client_id"),
+        ("note", {"text": "ok", "client_id": "n\x00"}, "client_id"),
+        ("transfer", {"to_agent": SURROGATE}, "to_agent"),
+        (
+            "transfer",
+            {"to_queue": {"language": "en", "team": "account"}, "reason": SURROGATE},
+            "reason",
+        ),
+        ("accept", {"conversation_id": SURROGATE}, "conversation_id"),
+        ("close", {"conversation_id": "\x00"}, "conversation_id"),
+    ],
+)
+async def test_bad_characters_in_any_agent_field_are_an_invalid_payload(
+    desk, connect, agent_for, caplog, event, payload, field
+):
+    aiko = await agent_for("aiko", ["ja", "en"])
+    _customer, conversation_id = await held_chat(desk, connect, aiko)
+    before = await transcript(desk, conversation_id)
+    ack = await aiko.call(event, {"conversation_id": conversation_id, **payload})
+    assert ack["ok"] is False
+    assert ack["error"]["code"] == "invalid_payload"
+    assert f"'{field}'" in ack["error"]["message"]
+    assert tracebacks(caplog) == []
+    assert await transcript(desk, conversation_id) == before
+
+
+@pytest.mark.parametrize("event", [42, ["message"], None])
+async def test_an_event_name_that_is_not_a_string_is_an_invalid_payload(
+    server, connect, caplog, event
+):
+    customer = await connect(server)
+    await customer.call("start", {})
+    ack = await customer.client.call(event, {"text": "hi"}, namespace="/customer", timeout=5)
+    assert ack["ok"] is False
+    assert ack["error"]["code"] == "invalid_payload"
+    assert tracebacks(caplog) == []
+    assert (await customer.call("message", {"text": "hello"}))["ok"] is True
+
+
+@pytest.mark.parametrize(
+    "auth", [{"token": ["a", "list"]}, {"token": 12345}, {"token": SURROGATE}, ["token"], "x"]
+)
+async def test_a_malformed_agent_token_is_a_clean_refusal(desk, caplog, auth):
+    client = socketio.AsyncClient(reconnection=False)
+    refusals: list[Any] = []
+
+    @client.on("connect_error", namespace="/agent")  # type: ignore[misc]
+    async def refused(data: Any = None) -> None:
+        refusals.append(data)
+
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await client.connect(
+            str(desk.make_url("/")),
+            namespaces=["/agent"],
+            transports=["websocket"],
+            auth=auth,
+            wait_timeout=5,
+        )
+    await client.disconnect()
+    assert len(refusals) == 1
+    assert "unauthorized" in str(refusals[0])  # the refusal log-in failures get
+    assert tracebacks(caplog) == []
+
+
+async def raw_http(server: TestServer, request: bytes) -> tuple[int, bytes]:
+    """Send bytes no HTTP client library would (invalid UTF-8 in a header)."""
+    reader, writer = await asyncio.open_connection(server.host, server.port)
+    writer.write(request)
+    await writer.drain()
+    answer = await reader.read()
+    writer.close()
+    await writer.wait_closed()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body
+
+
+@pytest.mark.parametrize(
+    "request_line",
+    [
+        b"GET /api/v1/inquiries/K7PX-4QR9-M",
+        b"GET /api/v1/reports/sla",
+        b"POST /api/v1/logout",
+    ],
+)
+async def test_a_bearer_token_that_is_not_text_is_a_400(server, caplog, request_line):
+    status, body = await raw_http(
+        server,
+        request_line + b" HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \xed\xa0\x80\xff\r\n"
+        b"Content-Length: 0\r\nConnection: close\r\n\r\n",
+    )
+    assert status == 400
+    assert b'"invalid_payload"' in body
+    assert b"Authorization" in body
+    assert tracebacks(caplog) == []
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ('{"username": "\\ud800", "password": "a long password"}', "username"),
+        ('{"username": "aiko", "password": "pass\\udfff"}', "password"),
+        ('{"username": "ai\\u0000ko", "password": "a long password"}', "username"),
+    ],
+)
+async def test_login_with_bad_characters_is_a_400(server, caplog, body, field):
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(server.make_url("/api/v1/login"), data=body) as response,
+    ):
+        assert response.status == 400
+        answer = await response.json()
+    assert answer["error"]["code"] == "invalid_payload"
+    assert f"'{field}'" in answer["error"]["message"]
+    assert tracebacks(caplog) == []
