@@ -26,6 +26,7 @@ from chatserver.hours import parse_hours
 from chatserver.i18n import Catalogs
 from chatserver.keys import METRICS, SERVICES, SETTINGS, SIO, Services
 from chatserver.language import LanguageDetector
+from chatserver.logs import quiet_transport_tracebacks
 from chatserver.metrics import Metrics
 from chatserver.models import AgentStatus, Priority
 from chatserver.routing import Router, RoutingPolicy
@@ -55,6 +56,7 @@ GAUGE_EVERY_TICKS = 4
 def create_app(
     settings: Settings, *, clock: Clock | None = None, ids: IdFactory | None = None
 ) -> web.Application:
+    quiet_transport_tracebacks()
     app = web.Application(middlewares=[api.refuse_bad_input])
     app[SETTINGS] = settings
     app[METRICS] = Metrics.create()

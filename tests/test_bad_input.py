@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -18,6 +20,7 @@ import socketio
 from aiohttp.test_utils import TestServer
 
 from chatserver.keys import SERVICES
+from chatserver.logs import MalformedTrafficFilter
 from chatserver.settings import Settings
 from tests.conftest import Customer, CustomerFactory, FakeClock, ServerFactory
 from tests.test_handoff_e2e import Agent, connect_agent, desk_settings
@@ -377,3 +380,124 @@ async def test_login_with_bad_characters_is_a_400(server, caplog, body, field):
     assert answer["error"]["code"] == "invalid_payload"
     assert f"'{field}'" in answer["error"]["message"]
     assert tracebacks(caplog) == []
+
+
+# --- 3. malformed Engine.IO / Socket.IO packets: one line each, no traceback -------------
+
+GARBAGE: tuple[str | bytes, ...] = (
+    "zzz",  # not an Engine.IO packet type
+    "",
+    "\x00",
+    "9",  # an Engine.IO type that does not exist
+    "4",  # a message without a Socket.IO packet
+    "42",
+    "4{}",
+    "42[",  # broken JSON
+    "40/customer,{",
+    "42/customer,[[1],2]",  # an event name that is a list
+    "42/customer,7[null]",
+    "49/customer,[]",  # a Socket.IO type that does not exist
+    "44/customer,{}",  # CONNECT_ERROR from a client
+    "45-/customer,[]",  # binary event without its attachment
+    b"\xff\xfe\x00",
+)
+
+
+async def test_malformed_packets_log_one_line_each_and_the_server_still_serves(
+    server, connect, caplog
+):
+    url = server.make_url("/socket.io/").with_query(EIO="4", transport="websocket")
+    async with aiohttp.ClientSession() as session:
+        for number in range(30):
+            garbage = GARBAGE[number % len(GARBAGE)]
+            async with session.ws_connect(url) as ws:
+                opened = await ws.receive(timeout=5)
+                assert str(opened.data).startswith("0{")
+                await ws.send_str("40/customer,")
+                connected = await ws.receive(timeout=5)
+                assert str(connected.data).startswith("40/customer,")
+                if isinstance(garbage, bytes):
+                    await ws.send_bytes(garbage)
+                else:
+                    await ws.send_str(garbage)
+                # A well-formed event after it: acknowledged unless the garbage closed the
+                # connection (which is fine too).
+                await ws.send_str('42/customer,1["ping"]')
+                async with asyncio.timeout(5):
+                    async for frame in ws:
+                        if frame.type is not aiohttp.WSMsgType.TEXT:
+                            break
+                        if frame.data.startswith("43/customer,1["):
+                            assert "unknown_event" in frame.data
+                            break
+    customer = await connect(server)
+    assert (await customer.call("start", {}))["ok"] is True
+    assert (await customer.call("message", {"text": "hello"}))["ok"] is True
+    await asyncio.sleep(0.1)  # background handlers of the last packets
+    assert tracebacks(caplog) == []
+
+
+async def test_malformed_polling_bodies_log_one_line_each(server, connect, caplog):
+    base = server.make_url("/socket.io/")
+    async with aiohttp.ClientSession() as session:
+        for garbage in (b"zzz", b"4\x1e\xff", b"42[", b"9", b"40/customer,{", b"\x1e\x1e"):
+            async with session.get(base.with_query(EIO="4", transport="polling")) as response:
+                handshake = await response.text()
+            sid = handshake[handshake.index('"sid":"') + 7 :].split('"', 1)[0]
+            polling = base.with_query(EIO="4", transport="polling", sid=sid)
+            async with session.post(polling, data=b"40/customer,") as response:
+                assert response.status == 200
+            async with session.post(polling, data=garbage) as response:
+                assert response.status in (200, 400)
+            # Hang up (an Engine.IO close packet) if the garbage left the session open: the
+            # server's shutdown waits for each open polling session to collect its close.
+            async with session.post(polling, data=b"1") as response:
+                assert response.status in (200, 400)
+    customer = await connect(server, transport="polling")
+    assert (await customer.call("start", {}))["ok"] is True
+    await asyncio.sleep(0.1)
+    assert tracebacks(caplog) == []
+
+
+def raising_through(*modules: str) -> Callable[[], None]:
+    """A function that raises ValueError after calling through a function of each module."""
+
+    def fail() -> None:
+        raise ValueError("bad\npacket")
+
+    call: Callable[[], None] = fail
+    for module in reversed(modules):
+        namespace: dict[str, Any] = {"__name__": module, "inner": call}
+        exec("def outer():\n    inner()\n", namespace)
+        call = namespace["outer"]
+    return call
+
+
+@pytest.mark.parametrize(
+    ("modules", "quiet"),
+    [
+        (("aiohttp.web_protocol", "engineio.async_socket", "engineio.packet"), True),
+        (("engineio.async_server", "socketio.async_server", "json.decoder"), True),
+        # Our own bug, reached through the libraries (a connect handler): keep the traceback.
+        (("engineio.async_server", "socketio.async_server", "chatserver.sockets.agent"), False),
+        (("aiohttp.web_protocol", "chatserver.api"), False),
+    ],
+)
+def test_only_failures_inside_the_transport_libraries_lose_their_traceback(modules, quiet):
+    try:
+        raising_through(*modules)()
+    except ValueError:
+        record = logging.LogRecord(
+            "engineio.server", logging.ERROR, __file__, 1, "message async handler error", None,
+            sys.exc_info(),
+        )  # fmt: skip
+    assert MalformedTrafficFilter().filter(record) is True
+    if quiet:
+        assert record.exc_info is None
+        assert record.levelno == logging.WARNING
+        assert record.getMessage() == (
+            "malformed client traffic: message async handler error: ValueError 'bad\\npacket'"
+        )
+    else:
+        assert record.exc_info is not None
+        assert record.levelno == logging.ERROR
