@@ -40,9 +40,15 @@ from chatserver.web import routes
 
 log = logging.getLogger(__name__)
 
-# Socket.IO frames above this are refused by the transport before any handler runs; it is
-# the text limit with room for the JSON around it (UTF-8 may need 4 bytes a character).
-FRAME_OVERHEAD_BYTES = 16 * 1024
+# Socket.IO frames above `frame_limit(settings)` are refused by the transport (the
+# connection is closed) before any handler runs, so the limit must admit every message the
+# text limit admits, in the worst encoding a client may choose: JSON clients (the JS
+# client, python-socketio) may escape every character, a BMP one as \uXXXX (6 bytes) and
+# an astral one (an emoji) as a surrogate pair of escapes, \ud83d\ude00 (12 bytes), while
+# the text limit counts code points. The other fields of the largest payload (ids, a
+# contact, a reason, a signed identity; also escaped) and the packet framing fit in 64 KiB.
+WORST_BYTES_PER_CHAR = 12
+FRAME_OVERHEAD_BYTES = 64 * 1024
 # The desk's clock ticks this often: offers expire, SLA warnings fire and consoles get the
 # queue within a quarter of a second, whatever the number of changes in between.
 TICK_SECONDS = 0.25
@@ -51,6 +57,11 @@ TICK_SECONDS = 0.25
 QUEUE_EVERY_TICKS = 2
 # Queue and agent gauges are refreshed every second (four ticks).
 GAUGE_EVERY_TICKS = 4
+
+
+def frame_limit(settings: Settings) -> int:
+    """The largest Engine.IO packet (websocket frame or polling body) accepted, in bytes."""
+    return settings.max_message_chars * WORST_BYTES_PER_CHAR + FRAME_OVERHEAD_BYTES
 
 
 def create_app(
@@ -63,7 +74,7 @@ def create_app(
     sio = socketio.AsyncServer(
         async_mode="aiohttp",
         cors_allowed_origins=settings.cors_allowed_origins,
-        max_http_buffer_size=settings.max_message_chars * 4 + FRAME_OVERHEAD_BYTES,
+        max_http_buffer_size=frame_limit(settings),
         transports=["websocket", "polling"],
     )
     sio.register_namespace(CustomerNamespace(app))

@@ -501,3 +501,26 @@ def test_only_failures_inside_the_transport_libraries_lose_their_traceback(modul
     else:
         assert record.exc_info is not None
         assert record.levelno == logging.ERROR
+
+
+# --- 4. frames: every message the text limit admits fits in a frame ----------------------
+
+
+@pytest.mark.parametrize("transport", ["websocket", "polling"])
+async def test_a_message_of_the_most_emoji_allowed_is_stored(
+    start_server, settings, connect, transport
+):
+    defaults = Settings.defaults()
+    server = await start_server(
+        desk_settings(settings, max_message_chars=defaults.max_message_chars), clock=FakeClock()
+    )
+    customer = await connect(server, transport=transport)
+    await customer.call("start", {})
+    text = "😀" * defaults.max_message_chars  # 12 bytes each once JSON-escaped
+    ack = await customer.call("message", {"text": text, "client_id": "emoji"})
+    assert ack["ok"] is True
+    assert ack["message"]["text"] == text
+    assert ("customer", text) in await transcript(server, ack["message"]["conversation_id"])
+    # One character more is refused by the handler, not by the transport.
+    ack = await customer.call("message", {"text": text + "😀"})
+    assert ack["error"]["code"] == "text_too_long"
