@@ -411,6 +411,7 @@ class Dispatcher:
                 id=self.new_id(),
                 conversation_id=conversation_id,
                 author=Author.AGENT,
+                author_id=agent_id,
                 text=text,
                 created_at=now,
                 client_id=client_id,

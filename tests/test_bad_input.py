@@ -524,3 +524,47 @@ async def test_a_message_of_the_most_emoji_allowed_is_stored(
     # One character more is refused by the handler, not by the transport.
     ack = await customer.call("message", {"text": text + "😀"})
     assert ack["error"]["code"] == "text_too_long"
+
+
+# --- 5. client_id de-duplication is per author -------------------------------------------
+
+
+async def test_a_customer_reusing_an_agents_client_id_never_sees_the_agents_note(
+    desk, connect, agent_for
+):
+    aiko = await agent_for("aiko", ["ja", "en"])
+    customer, conversation_id = await held_chat(desk, connect, aiko)
+    noted = await aiko.call(
+        "note", {"conversation_id": conversation_id, "text": "VIP, be careful", "client_id": "x1"}
+    )
+    assert noted["ok"] is True
+    sent = await customer.call("message", {"text": "こんにちは", "client_id": "x1"})
+    assert sent["ok"] is True
+    assert sent["duplicate"] is False
+    assert sent["message"]["text"] == "こんにちは"
+    assert sent["message"]["author"] == "customer"
+    # The customer's own resend is still stored once, and so is the agent's.
+    again = await customer.call("message", {"text": "こんにちは", "client_id": "x1"})
+    assert (again["duplicate"], again["message"]["id"]) == (True, sent["message"]["id"])
+    renote = await aiko.call(
+        "note", {"conversation_id": conversation_id, "text": "VIP, be careful", "client_id": "x1"}
+    )
+    assert (renote["duplicate"], renote["message"]["id"]) == (True, noted["message"]["id"])
+    stored = await transcript(desk, conversation_id)
+    assert stored[-2:] == [("agent", "VIP, be careful"), ("customer", "こんにちは")]
+
+
+async def test_two_agents_of_a_conversation_have_their_own_client_ids(desk, connect, agent_for):
+    aiko = await agent_for("aiko", ["ja", "en"])
+    _customer, conversation_id = await held_chat(desk, connect, aiko)
+    mei = await agent_for("mei", ["ja"])
+    await aiko.call(
+        "note", {"conversation_id": conversation_id, "text": "Aiko's", "client_id": "1"}
+    )
+    moved = await aiko.call("transfer", {"conversation_id": conversation_id, "to_agent": mei.id})
+    assert moved["ok"] is True
+    await mei.wait_pushed("conversation")
+    sent = await mei.call(
+        "message", {"conversation_id": conversation_id, "text": "Mei here", "client_id": "1"}
+    )
+    assert (sent["ok"], sent["duplicate"], sent["message"]["text"]) == (True, False, "Mei here")
