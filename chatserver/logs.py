@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
+from aiohttp.http_exceptions import HttpProcessingError
+
 # Attributes every LogRecord has; anything else was passed with `extra=` and is kept.
 _STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
 
@@ -42,7 +44,8 @@ def configure(level: str, fmt: str) -> None:
 
 
 # The loggers the transport libraries report failures on: engine.io and socket.io when a
-# packet cannot be decoded or dispatched, aiohttp when a websocket handler raised.
+# packet cannot be decoded or dispatched, aiohttp when a websocket handler raised or a
+# request could not be parsed.
 TRANSPORT_LOGGERS = ("engineio.server", "socketio.server", "aiohttp.server")
 _LIBRARIES = ("engineio", "socketio")
 _MAX_DETAIL_CHARS = 160
@@ -50,7 +53,8 @@ _MAX_DETAIL_CHARS = 160
 
 class MalformedTrafficFilter(logging.Filter):
     """One line, at warning level, instead of a traceback when client traffic failed inside
-    engine.io or socket.io (garbage on a websocket, a broken polling body, bad JSON).
+    engine.io or socket.io (garbage on a websocket, a broken polling body, bad JSON), or
+    aiohttp could not parse a request (bytes that are not a URL).
 
     Anyone can send such packets without logging in, so a traceback each would let them
     flood the log. A failure that went through the libraries into our own code (a handler's
@@ -59,9 +63,11 @@ class MalformedTrafficFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         exc_info = record.exc_info
-        if not exc_info or exc_info[1] is None or not _raised_in_libraries(exc_info[2]):
+        if not exc_info or exc_info[1] is None:
             return True
         exc = exc_info[1]
+        if not isinstance(exc, HttpProcessingError) and not _raised_in_libraries(exc_info[2]):
+            return True
         detail = repr(str(exc)[:_MAX_DETAIL_CHARS])  # the client's bytes, escaped
         record.msg = (
             f"malformed client traffic: {record.getMessage()}: {type(exc).__name__} {detail}"

@@ -362,6 +362,15 @@ async def test_a_bearer_token_that_is_not_text_is_a_400(server, caplog, request_
     assert tracebacks(caplog) == []
 
 
+async def test_a_request_line_that_is_not_a_url_logs_one_line(server, caplog):
+    status, _body = await raw_http(
+        server, b"GET /api/v1/widget/strings?lang=\xff\xfe HTTP/1.1\r\nHost: x\r\n\r\n"
+    )
+    assert status == 400
+    assert tracebacks(caplog) == []
+    assert any("malformed client traffic" in r.getMessage() for r in caplog.records)
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [
