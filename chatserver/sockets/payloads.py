@@ -128,7 +128,8 @@ class Str(Kind):
 
     def check(self, field: str, value: Any, limits: Limits) -> str:
         limit = self.max_chars if self.max_chars is not None else limits.max_message_chars
-        assert limit is not None, f"parsing '{field}' needs the desk's message limit"
+        if limit is None:
+            raise TypeError(f"parsing '{field}' needs the desk's message limit (max_chars=)")
         if not isinstance(value, str):
             raise invalid(field, f"must be {self._described(limit)}")
         text = clean_text(field, value, self.clean)
