@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from chatserver.accounts import InvalidCredentials, TooManyAttempts
 from chatserver.agents import AgentAccount
@@ -16,6 +17,8 @@ from chatserver.keys import SERVICES, SETTINGS
 from chatserver.limits import RateLimited, client_address, retry_after
 from chatserver.reports import ReportQuery, build_report, report_csv
 from chatserver.sockets.agent import agent_namespace
+from chatserver.sockets.payloads import BadRequest, LoginRequest
+from chatserver.sockets.payloads import bearer_token as parse_bearer
 from chatserver.tracking import normalize as normalize_tracking_number
 
 routes = web.RouteTableDef()
@@ -43,9 +46,18 @@ def request_address(request: web.Request) -> str:
 
 
 def bearer_token(request: web.Request) -> str | None:
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    return token.strip() or None if scheme.lower() == "bearer" else None
+    """The request's bearer token, None without one; a header that is not a token (bytes
+    that are not UTF-8, control characters) is a 400 (`refuse_bad_input`)."""
+    return parse_bearer(request.headers.get("Authorization", ""))
+
+
+@web.middleware
+async def refuse_bad_input(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A payload the shared schemas refuse is a 400 with the field named, never a 500."""
+    try:
+        return await handler(request)
+    except BadRequest as exc:
+        return api_error(400, exc.code, exc.message)
 
 
 async def _json_body(request: web.Request) -> dict[str, Any] | None:
@@ -62,12 +74,13 @@ async def _json_body(request: web.Request) -> dict[str, Any] | None:
 async def login(request: web.Request) -> web.Response:
     """`{"username", "password"}` -> `{"token", "expires_at", "agent"}`; 401 when wrong."""
     body = await _json_body(request)
-    if body is None or not all(isinstance(body.get(k), str) for k in ("username", "password")):
+    if body is None:
         return api_error(400, "invalid_payload", 'send JSON {"username": ..., "password": ...}')
+    credentials = LoginRequest.parse(body)
     accounts = request.app[SERVICES].accounts
-    username = body["username"].strip().lower()
+    username = credentials.username.lower()
     try:
-        logged_in = await accounts.login(username, body["password"], request_address(request))
+        logged_in = await accounts.login(username, credentials.password, request_address(request))
     except InvalidCredentials as exc:
         return api_error(401, exc.code, str(exc))
     except (TooManyAttempts, RateLimited) as exc:

@@ -29,6 +29,7 @@ from chatserver.isolation import Isolation
 from chatserver.keys import LIMITS, METRICS, SERVICES, SETTINGS, SIO, Services
 from chatserver.language import LanguageDetector
 from chatserver.limits import Buckets, Monotonic, RateLimiter, Slots
+from chatserver.logs import quiet_transport_tracebacks
 from chatserver.metrics import Metrics
 from chatserver.models import AgentStatus, Priority
 from chatserver.routing import Router, RoutingPolicy
@@ -42,9 +43,15 @@ from chatserver.web import routes, security_headers
 
 log = logging.getLogger(__name__)
 
-# Socket.IO frames above this are refused by the transport before any handler runs; it is
-# the text limit with room for the JSON around it (UTF-8 may need 4 bytes a character).
-FRAME_OVERHEAD_BYTES = 16 * 1024
+# Socket.IO frames above `frame_limit(settings)` are refused by the transport (the
+# connection is closed) before any handler runs, so the limit must admit every message the
+# text limit admits, in the worst encoding a client may choose: JSON clients (the JS
+# client, python-socketio) may escape every character, a BMP one as \uXXXX (6 bytes) and
+# an astral one (an emoji) as a surrogate pair of escapes, \ud83d\ude00 (12 bytes), while
+# the text limit counts code points. The other fields of the largest payload (ids, a
+# contact, a reason, a signed identity; also escaped) and the packet framing fit in 64 KiB.
+WORST_BYTES_PER_CHAR = 12
+FRAME_OVERHEAD_BYTES = 64 * 1024
 # The desk's clock ticks this often: offers expire, SLA warnings fire and consoles get the
 # queue within a quarter of a second, whatever the number of changes in between.
 TICK_SECONDS = 0.25
@@ -56,6 +63,11 @@ GAUGE_EVERY_TICKS = 4
 
 
 StoreFactory = Callable[[Settings], Awaitable[SqlStore]]
+
+
+def frame_limit(settings: Settings) -> int:
+    """The largest Engine.IO packet (websocket frame or polling body) accepted, in bytes."""
+    return settings.max_message_chars * WORST_BYTES_PER_CHAR + FRAME_OVERHEAD_BYTES
 
 
 class StartupFailed(RuntimeError):
@@ -74,14 +86,15 @@ def create_app(
     the settings' database URL); the application closes it when it stops. `clock`, `ids`
     and `monotonic` (rate limits' time) are for tests."""
     monotonic = monotonic or time.monotonic
-    app = web.Application()
+    quiet_transport_tracebacks()
+    app = web.Application(middlewares=[api.refuse_bad_input])
     app[SETTINGS] = settings
     app[METRICS] = Metrics.create()
     app[LIMITS] = RateLimiter(settings.event_limits, monotonic)
     sio = socketio.AsyncServer(
         async_mode="aiohttp",
         cors_allowed_origins=settings.cors_allowed_origins,
-        max_http_buffer_size=settings.max_message_chars * 4 + FRAME_OVERHEAD_BYTES,
+        max_http_buffer_size=frame_limit(settings),
         transports=["websocket", "polling"],
     )
     sio.register_namespace(CustomerNamespace(app))
@@ -176,6 +189,7 @@ async def _services(
             new_id=ids,
             catalogs=catalogs,
             matcher=lambda: bot.matcher,
+            languages=settings.languages,
             hours=parse_hours(settings.chat_hours, settings.timezone),
             observe=partial(observe, app[METRICS]),
             customer_grace=timedelta(seconds=settings.customer_grace_seconds),

@@ -31,6 +31,7 @@ from chatserver.language import (
     LanguageState,
     decide,
     negotiate,
+    supported_tag,
 )
 from chatserver.models import (
     Author,
@@ -40,6 +41,7 @@ from chatserver.models import (
     FaqChoice,
     Message,
     NewMessage,
+    UnsupportedLanguage,
     new_conversation,
 )
 from chatserver.store import Store
@@ -56,10 +58,6 @@ class UnknownConversation(DomainError):
 
 class ConversationClosed(DomainError):
     code = "conversation_closed"
-
-
-class UnsupportedLanguage(DomainError):
-    code = "unsupported_language"
 
 
 class UnknownSuggestion(DomainError):
@@ -144,7 +142,8 @@ class Desk:
                 conversation, token, resumed=True, messages=missed, notifications=standing
             )
 
-        chosen = negotiate([choice], self.languages) if choice else None
+        # A choice the desk does not serve (a stale one the widget remembered) counts as none.
+        chosen = supported_tag(choice, self.languages) if choice else None
         hinted = negotiate(hints, self.languages)
         if chosen is not None:
             language, source = chosen, DetectionSource.CHOICE
@@ -323,7 +322,7 @@ class Desk:
     async def choose_language(self, conversation_id: str, language: str) -> Chosen:
         """The customer's explicit choice: it sets the language and detection never overrides it."""
         conversation = await self._open_conversation(conversation_id)
-        chosen = negotiate([language], self.languages)
+        chosen = supported_tag(language, self.languages)
         if chosen is None:
             raise UnsupportedLanguage(f"{language!r} is not one of this desk's languages")
         conversation = conversation.with_language(

@@ -52,7 +52,7 @@ from chatserver.handoff import Handoff
 from chatserver.hours import ALWAYS, Hours
 from chatserver.i18n import N_, Catalogs
 from chatserver.isolation import Isolation
-from chatserver.language import display_name
+from chatserver.language import display_name, supported_tag
 from chatserver.models import (
     AgentStatus,
     Author,
@@ -63,6 +63,7 @@ from chatserver.models import (
     NewMessage,
     OfflineRequest,
     Team,
+    UnsupportedLanguage,
 )
 from chatserver.presence import CustomerPresence, Departure
 from chatserver.routing import QueueKey, Router
@@ -108,6 +109,10 @@ class NotYourConversation(DomainError):
 
 class NotWaiting(DomainError):
     code = "not_waiting"
+
+
+class InvalidTeam(DomainError):
+    code = "invalid_payload"
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +182,7 @@ class Dispatcher:
         new_id: IdFactory,
         catalogs: Catalogs,
         matcher: Callable[[], FaqMatcher],
+        languages: Sequence[str],
         policies: sla.SlaPolicies | None = None,
         hours: Hours = ALWAYS,
         observe: Callable[[str, dict[str, Any]], None] | None = None,
@@ -188,6 +194,7 @@ class Dispatcher:
         self.new_id = new_id
         self.catalogs = catalogs
         self.matcher = matcher
+        self.languages = tuple(languages)  # the desk's: a queue is one of these and a team
         self.policies = policies or sla.default_policies()
         self.hours = hours
         self.observe = observe or (lambda _name, _labels: None)
@@ -663,9 +670,9 @@ class Dispatcher:
         to_queue: tuple[str, str] | None,
         reason: str,
     ) -> Outcome:
+        queue = self._queue_key(*to_queue) if to_queue else None
         await self._owned(agent_id, conversation_id)
         now = self.clock.now()
-        queue = QueueKey(to_queue[0], Team(to_queue[1])) if to_queue else None
         events = self.router.transfer(conversation_id, now, to_agent=to_agent, to_queue=queue)
         # Stored in English for the record; consoles word it in the agent's language
         # from `meta` (TRANSFER_NOTE is the same msgid in their catalog).
@@ -685,6 +692,16 @@ class Dispatcher:
         notifications += await self._routed(events, now)
         return Outcome(notifications)
 
+    def _queue_key(self, language: str, team: str) -> QueueKey:
+        """The queue a client named: one of the desk's languages (in its spelling), a team."""
+        served = supported_tag(language, self.languages)
+        if served is None:
+            raise UnsupportedLanguage(f"{language!r} is not one of this desk's languages")
+        try:
+            return QueueKey(served, Team(team))
+        except ValueError:
+            raise InvalidTeam(f"{team!r} is not a team; teams are {', '.join(Team)}") from None
+
     # -- messages ---------------------------------------------------------------------
 
     @_all_or_nothing(router=False)
@@ -702,6 +719,7 @@ class Dispatcher:
                 id=self.new_id(),
                 conversation_id=conversation_id,
                 author=Author.AGENT,
+                author_id=agent_id,
                 text=text,
                 created_at=now,
                 client_id=client_id,

@@ -36,6 +36,12 @@ class IllegalTransition(DomainError):
         self.target = target
 
 
+class UnsupportedLanguage(DomainError):
+    """A client named a language this desk does not serve (`settings.languages`)."""
+
+    code = "unsupported_language"
+
+
 # The languages the chat serves by default, as product tags (language[-Script]).
 CHAT_LANGUAGES: tuple[str, ...] = (
     "en", "ja", "zh-Hans", "zh-Hant", "ko", "th", "vi", "id",
@@ -230,6 +236,13 @@ class NewMessage:
     client_id: str | None = None
     internal: bool = False
     meta: Mapping[str, Any] = field(default_factory=dict)
+    author_id: str | None = None  # which agent wrote it (agent messages)
+
+    @property
+    def sender(self) -> str:
+        """Whose `client_id`s this message's is unique among: the customer's, each agent's
+        own (an agent reusing a customer's id, or another agent's, is a new message)."""
+        return f"{self.author}:{self.author_id}" if self.author_id else str(self.author)
 
 
 @dataclass(frozen=True, slots=True)

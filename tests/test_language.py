@@ -21,8 +21,10 @@ from chatserver.language import (
     decide,
     display_name,
     evaluate,
+    is_language_tag,
     negotiate,
     parse_cases,
+    supported_tag,
     text_direction,
 )
 from chatserver.language import conversation as conv
@@ -267,6 +269,47 @@ def test_negotiate(tags: list[str], expected: str | None) -> None:
 
 def test_negotiate_does_not_serve_the_other_chinese_script() -> None:
     assert negotiate(["zh-TW"], ["zh-Hans", "en"]) is None
+
+
+@pytest.mark.parametrize(
+    ("tag", "expected"),
+    [
+        ("en", "en"),
+        ("EN", "en"),
+        ("En", "en"),
+        ("zh-hans", "zh-Hans"),
+        ("ZH-HANT", "zh-Hant"),
+        ("zh_hant", "zh-Hant"),
+        ("en-US", "en"),
+        ("zh-TW", "zh-Hant"),
+        ("pt-BR", "pt"),
+        ("xx", None),
+        ("ru", None),
+        ("not a tag", None),
+        ("en\x00", None),
+        ("", None),
+        ("e" * 40, None),
+    ],
+)
+def test_supported_tag_is_the_desks_spelling_of_a_clients_tag(
+    tag: str, expected: str | None
+) -> None:
+    assert supported_tag(tag, CHAT_LANGUAGES) == expected
+
+
+def test_supported_tag_answers_in_the_configured_spelling() -> None:
+    assert supported_tag("zh-Hans", ["en", "zh-hans"]) == "zh-hans"
+    # An exact match wins over negotiation: a desk with pt and pt-BR keeps them apart.
+    assert supported_tag("PT-br", ["pt", "pt-BR"]) == "pt-BR"
+
+
+@pytest.mark.parametrize(
+    ("tag", "expected"),
+    [("en", True), ("zh-Hant-TW", True), ("es-419", True), ("en_GB", True), ("x", False),
+     ("en-", False), ("en US", False), ("ja\ud800", False), ("*", False)],
+)  # fmt: skip
+def test_is_language_tag(tag: str, expected: bool) -> None:
+    assert is_language_tag(tag) is expected
 
 
 def test_text_direction() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from chatserver.models import Author, ConversationStatus, NewMessage, new_conversation
 from chatserver.store import SqlStore, open_store
 from chatserver.store.migrations import SCHEMA_VERSION
+from chatserver.store.schema import UtcDateTime
 from tests.services import require_postgres
 
 T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
@@ -119,6 +120,33 @@ async def test_client_ids_are_scoped_to_their_conversation(store):
     assert two.created
 
 
+def agent_message(mid: str, text: str, agent_id: str, client_id: str, *, internal: bool = False):
+    return NewMessage(
+        mid,
+        "c1",
+        Author.AGENT,
+        text,
+        T0,
+        client_id=client_id,
+        internal=internal,
+        author_id=agent_id,
+        meta={"agent_id": agent_id},
+    )
+
+
+async def test_client_ids_are_scoped_to_their_author(store):
+    await a_conversation(store)
+    note = await store.append_message(agent_message("m1", "VIP", "a1", "x", internal=True))
+    own = await store.append_message(customer_message("m2", "hello", client_id="x"))
+    other_agent = await store.append_message(agent_message("m3", "Hi", "a2", "x"))
+    assert (note.created, own.created, other_agent.created) == (True, True, True)
+    assert own.message.text == "hello"
+    # Each author's own resend is still stored once.
+    assert (await store.append_message(customer_message("m4", "hello", "x"))).message.id == "m2"
+    assert (await store.append_message(agent_message("m5", "VIP", "a1", "x"))).message.id == "m1"
+    assert [m.id for m in await store.messages("c1")] == ["m1", "m2", "m3"]
+
+
 async def test_save_conversation_persists_status_and_language(store):
     conversation = await a_conversation(store)
     later = T0 + timedelta(seconds=5)
@@ -184,6 +212,13 @@ V1_SCHEMA = (
     " language VARCHAR(16) NOT NULL, language_confirmed BOOLEAN NOT NULL,"
     " token_hash VARCHAR(64) NOT NULL UNIQUE, last_seq INTEGER DEFAULT 0 NOT NULL,"
     " created_at TIMESTAMP NOT NULL, updated_at TIMESTAMP NOT NULL)",
+    "CREATE TABLE messages (id VARCHAR(32) PRIMARY KEY, conversation_id VARCHAR(32) NOT NULL"
+    " REFERENCES conversations (id) ON DELETE CASCADE, seq INTEGER NOT NULL,"
+    " author VARCHAR(16) NOT NULL, text TEXT NOT NULL, language VARCHAR(16),"
+    " client_id VARCHAR(64), internal BOOLEAN DEFAULT false NOT NULL, meta JSON NOT NULL,"
+    " created_at TIMESTAMP NOT NULL,"
+    " CONSTRAINT uq_messages_conversation_seq UNIQUE (conversation_id, seq),"
+    " CONSTRAINT uq_messages_conversation_client UNIQUE (conversation_id, client_id))",
     "INSERT INTO schema_migrations VALUES (1, 'conversations and messages', '2026-11-24 09:00:00')",
     "INSERT INTO conversations VALUES ('old', 'bot', 'th', false, 'h-old', 0,"
     " '2026-11-24 09:00:00', '2026-11-24 09:00:00')",
@@ -219,6 +254,94 @@ async def test_a_version_1_database_is_upgraded_in_place(store_url):
             lambda c: c.execute(sa.text("SELECT version FROM schema_migrations")).scalars().all()
         )
         assert sorted(versions) == list(range(1, SCHEMA_VERSION + 1))
+    finally:
+        await upgraded.close()
+
+
+# `messages` as versions 1-5 had it: client_ids unique per conversation, whoever wrote them.
+_V5 = sa.MetaData()
+sa.Table("conversations", _V5, sa.Column("id", sa.String(32), primary_key=True))
+V5_MESSAGES = sa.Table(
+    "messages",
+    _V5,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column(
+        "conversation_id",
+        sa.String(32),
+        sa.ForeignKey("conversations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("author", sa.String(16), nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("language", sa.String(16)),
+    sa.Column("client_id", sa.String(64)),
+    sa.Column("internal", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("meta", sa.JSON, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.UniqueConstraint("conversation_id", "seq", name="uq_messages_conversation_seq"),
+    sa.UniqueConstraint("conversation_id", "client_id", name="uq_messages_conversation_client"),
+)
+
+
+async def run_sync(url: str, operation: Callable[[sa.Connection], None]) -> None:
+    """`operation` in one transaction on a database the store does not have open."""
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url)
+        with engine.begin() as connection:
+            operation(connection)
+        engine.dispose()
+        return
+    async_engine = create_async_engine(url)
+    async with async_engine.begin() as connection:
+        await connection.run_sync(operation)
+    await async_engine.dispose()
+
+
+def back_to_version_5(connection: sa.Connection) -> None:
+    """The database as version 5 left it, with a customer's, an agent's and a bot's message."""
+    connection.execute(sa.text("DROP TABLE messages"))
+    V5_MESSAGES.create(connection)
+    connection.execute(sa.text("DELETE FROM schema_migrations WHERE version > 5"))
+    common = {"conversation_id": "c1", "text": "old", "created_at": T0, "internal": False}
+    rows = [
+        {"id": "m1", "seq": 1, "author": "customer", "client_id": "k1", "meta": {}},
+        {"id": "m2", "seq": 2, "author": "agent", "client_id": "n1", "meta": {"agent_id": "a1"}},
+        {"id": "m3", "seq": 3, "author": "bot", "client_id": None, "meta": {"kind": "greeting"}},
+    ]
+    connection.execute(V5_MESSAGES.insert(), [{**common, **row} for row in rows])
+    connection.execute(sa.text("UPDATE conversations SET last_seq = 3 WHERE id = 'c1'"))
+
+
+async def test_a_version_5_database_gets_client_ids_per_author(store_url):
+    fresh = await open_store(store_url)
+    await a_conversation(fresh)
+    await fresh.close()
+    await run_sync(store_url, back_to_version_5)
+
+    upgraded = await open_store(store_url)
+    try:
+        assert await upgraded.read(scalar("SELECT max(version) FROM schema_migrations")) == 6
+        senders = await upgraded.read(
+            lambda c: c.execute(sa.text("SELECT sender FROM messages ORDER BY seq")).scalars().all()
+        )
+        assert senders == ["customer", "agent:a1", "bot"]
+        unique = await upgraded.read(
+            lambda c: sa.inspect(c).get_unique_constraints("messages")  # type: ignore[no-any-return]
+        )
+        assert sorted(tuple(u["column_names"]) for u in unique) == [
+            ("conversation_id", "sender", "client_id"),
+            ("conversation_id", "seq"),
+        ]
+        # The old messages keep their de-duplication, now per author ...
+        resent = await upgraded.append_message(customer_message("m4", "old", client_id="k1"))
+        assert (resent.created, resent.message.id) == (False, "m1")
+        renoted = await upgraded.append_message(agent_message("m5", "old", "a1", "n1"))
+        assert (renoted.created, renoted.message.id) == (False, "m2")
+        # ... and the customer's id that equals the agent's is a new message.
+        mine = await upgraded.append_message(customer_message("m6", "mine", client_id="n1"))
+        assert (mine.created, mine.message.seq, mine.message.text) == (True, 4, "mine")
+        assert [m.id for m in await upgraded.messages("c1")] == ["m1", "m2", "m3", "m6"]
     finally:
         await upgraded.close()
 

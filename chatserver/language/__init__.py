@@ -15,8 +15,10 @@ from .tags import (
     base_language,
     canonical_tag,
     display_name,
+    is_language_tag,
     negotiate,
     parse_accept_language,
+    supported_tag,
     text_direction,
 )
 
@@ -36,8 +38,10 @@ __all__ = [
     "decide",
     "display_name",
     "evaluate",
+    "is_language_tag",
     "negotiate",
     "parse_accept_language",
     "parse_cases",
+    "supported_tag",
     "text_direction",
 ]

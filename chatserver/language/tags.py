@@ -6,6 +6,7 @@ rules as the rest of the ecosystem instead of a hand-kept alias table.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Literal
@@ -72,6 +73,34 @@ def canonical_tag(tag: str) -> str:
         else:
             out.append(part.lower())
     return "-".join(out)
+
+
+# BCP 47's shape, loosely: a 2-3 letter language, then subtags of 1-8 letters or digits
+# ("zh-Hant-TW", "es-419"); "_" is tolerated because locale names use it.
+_LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*")
+
+
+def is_language_tag(tag: str) -> bool:
+    """Whether `tag` has the shape of a language tag (whether or not anyone serves it)."""
+    return len(tag) <= 35 and _LANGUAGE_TAG.fullmatch(tag) is not None
+
+
+def supported_tag(tag: str, supported: Sequence[str]) -> str | None:
+    """The desk's own spelling of the supported language `tag` names, or None.
+
+    The one rule for a language that comes from a client (a customer's choice, an agent's
+    transfer), so each language is one queue and one conversation language however it is
+    spelled: case does not matter ("EN", "zh-hans" are "en", "zh-Hans"); otherwise BCP 47
+    negotiation meets the tag with a supported one ("en-US" -> "en", "zh-TW" -> "zh-Hant",
+    "pt-BR" -> "pt"). Not a tag, or a language the desk does not serve: None.
+    """
+    if not is_language_tag(tag):
+        return None
+    wanted = canonical_tag(tag)
+    for candidate in supported:
+        if is_language_tag(candidate) and canonical_tag(candidate) == wanted:
+            return candidate
+    return negotiate([tag], supported)
 
 
 def negotiate(tags: Sequence[str], supported: Sequence[str]) -> str | None:

@@ -38,6 +38,7 @@ from chatserver.sockets.payloads import (
     ConversationIdRequest,
     StatusRequest,
     TransferRequest,
+    agent_token,
     error,
     ok,
 )
@@ -78,13 +79,10 @@ class AgentNamespace(Namespace):
         }
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
-        token = auth.get("token") if isinstance(auth, dict) else None
-        if not token:
-            header = environ.get("HTTP_AUTHORIZATION", "")
-            token = header[7:].strip() if header.lower().startswith("bearer ") else None
+        token = agent_token(auth, environ.get("HTTP_AUTHORIZATION", ""))
         found = await self.app[SERVICES].accounts.session_of(token) if token else None
         if found is None:
-            raise SocketRefused({"code": "unauthorized", "message": "log in first"})
+            raise SocketRefused("log in first", {"code": "unauthorized", "message": "log in first"})
         account, session = found
         await self.save_session(sid, {"agent_id": account.id, "role": str(account.role)})
         self._logins[sid] = _Login(session.token_hash, account.id, session.expires_at)

@@ -62,7 +62,7 @@ class Namespace(socketio.AsyncNamespace, abc.ABC):  # type: ignore[misc]
     def handlers(self) -> dict[str, Handler]:
         """The client events this namespace answers, by name; others get `unknown_event`."""
 
-    async def trigger_event(self, event: str, *args: Any) -> Any:
+    async def trigger_event(self, event: Any, *args: Any) -> Any:
         if event == "connect":
             return await self._connect(*args)
         if event == "disconnect":
@@ -72,6 +72,9 @@ class Namespace(socketio.AsyncNamespace, abc.ABC):  # type: ignore[misc]
                 self._addresses.pop(args[0], None)
                 self.app[LIMITS].forget_connection(args[0])
         sid, *payload = args
+        if not isinstance(event, str):  # JSON allows [42, ...] or [["x"], ...] as a packet
+            self._count_error("unknown", "invalid_payload")
+            return error("invalid_payload", "the event name must be a string")
         refused = await self.admit(sid, event)
         if refused is not None:
             self._count_error(event, refused["error"]["code"])

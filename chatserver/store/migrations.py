@@ -80,12 +80,86 @@ def _handoff(connection: sa.Connection) -> None:
     schema.offline_requests.create(connection)
 
 
+# `messages` as version 6 made it: frozen here, so that this migration builds the same
+# table whatever `schema.messages` becomes later (`conversations` only as the foreign
+# key's target; it is not created).
+_V6 = sa.MetaData()
+sa.Table("conversations", _V6, sa.Column("id", sa.String(32), primary_key=True))
+_MESSAGES_V6 = sa.Table(
+    "messages",
+    _V6,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column(
+        "conversation_id",
+        sa.String(32),
+        sa.ForeignKey("conversations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("author", sa.String(16), nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("language", sa.String(16)),
+    sa.Column("client_id", sa.String(64)),
+    sa.Column("internal", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("meta", sa.JSON, nullable=False),
+    sa.Column("created_at", schema.UtcDateTime, nullable=False),
+    sa.Column("sender", sa.String(48), nullable=False),
+    sa.UniqueConstraint("conversation_id", "seq", name="uq_messages_conversation_seq"),
+    sa.UniqueConstraint(
+        "conversation_id", "sender", "client_id", name="uq_messages_conversation_sender_client"
+    ),
+)
+
+
+def _message_senders(connection: sa.Connection) -> None:
+    """client_id de-duplication per author: a `sender` column ("customer", "agent:<id>",
+    "bot", "system"), filled in from `author` and the agent id every agent message carries
+    in `meta`, and the unique key (conversation, client_id) widened to include it."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(sa.text("ALTER TABLE messages ADD COLUMN sender VARCHAR(48)"))
+        connection.execute(
+            sa.text(
+                "UPDATE messages SET sender = CASE WHEN author = 'agent' AND "
+                "meta->>'agent_id' IS NOT NULL THEN 'agent:' || (meta->>'agent_id') "
+                "ELSE author END"
+            )
+        )
+        connection.execute(sa.text("ALTER TABLE messages ALTER COLUMN sender SET NOT NULL"))
+        connection.execute(
+            sa.text("ALTER TABLE messages DROP CONSTRAINT uq_messages_conversation_client")
+        )
+        connection.execute(
+            sa.text(
+                "ALTER TABLE messages ADD CONSTRAINT uq_messages_conversation_sender_client "
+                "UNIQUE (conversation_id, sender, client_id)"
+            )
+        )
+        return
+    # SQLite cannot drop a table's UNIQUE constraint: rebuild the table (its documented
+    # twelve-step way; nothing references messages, so no foreign key needs care).
+    connection.execute(sa.text("ALTER TABLE messages RENAME TO messages_v5"))
+    _MESSAGES_V6.create(connection)
+    connection.execute(
+        sa.text(
+            "INSERT INTO messages (id, conversation_id, seq, author, text, language, "
+            "client_id, internal, meta, created_at, sender) "
+            "SELECT id, conversation_id, seq, author, text, language, client_id, internal, "
+            "meta, created_at, CASE WHEN author = 'agent' AND "
+            "json_extract(meta, '$.agent_id') IS NOT NULL "
+            "THEN 'agent:' || json_extract(meta, '$.agent_id') ELSE author END "
+            "FROM messages_v5"
+        )
+    )
+    connection.execute(sa.text("DROP TABLE messages_v5"))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "conversations and messages", _initial),
     Migration(2, "what set a conversation's language", _language_source),
     Migration(3, "suggestions customers picked", _faq_choices),
     Migration(4, "agent accounts and console sessions", _agents),
     Migration(5, "handoff: queues, SLA clocks, inquiries", _handoff),
+    Migration(6, "client_id de-duplication per author", _message_senders),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

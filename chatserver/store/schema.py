@@ -159,6 +159,11 @@ messages = sa.Table(
     sa.Column("internal", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("meta", sa.JSON, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
+    # Whose client_ids a message's is unique among: "customer", "agent:<id>", "bot", "system"
+    # (NewMessage.sender); a customer cannot reach an agent's message by reusing its id.
+    sa.Column("sender", sa.String(48), nullable=False),
     sa.UniqueConstraint("conversation_id", "seq", name="uq_messages_conversation_seq"),
-    sa.UniqueConstraint("conversation_id", "client_id", name="uq_messages_conversation_client"),
+    sa.UniqueConstraint(
+        "conversation_id", "sender", "client_id", name="uq_messages_conversation_sender_client"
+    ),
 )

@@ -81,6 +81,7 @@ _NEXT_SEQ = (
 _INSERT_MESSAGE = messages.insert()
 _MESSAGE_BY_CLIENT_ID = sa.select(messages).where(
     messages.c.conversation_id == sa.bindparam("conversation_id"),
+    messages.c.sender == sa.bindparam("sender"),
     messages.c.client_id == sa.bindparam("client_id"),
 )
 _SAVE_SLA = applied_slas.update().where(
@@ -373,7 +374,7 @@ class SqlStore:
     async def append_message(self, message: NewMessage) -> AppendResult:
         def append(connection: sa.Connection) -> AppendResult:
             if message.client_id is not None:
-                existing = _by_client_id(connection, message.conversation_id, message.client_id)
+                existing = _by_client_id(connection, message, message.client_id)
                 if existing is not None:
                     return AppendResult(existing, created=False)
             seq = connection.execute(_NEXT_SEQ, {"b_id": message.conversation_id}).scalar_one()
@@ -390,6 +391,7 @@ class SqlStore:
                     "internal": message.internal,
                     "meta": dict(message.meta),
                     "created_at": message.created_at,
+                    "sender": message.sender,
                 },
             )
             return AppendResult(_message_from(message, seq), created=True)
@@ -402,9 +404,7 @@ class SqlStore:
             if message.client_id is None:
                 raise
             client_id = message.client_id
-            existing = await self.read(
-                lambda c: _by_client_id(c, message.conversation_id, client_id)
-            )
+            existing = await self.read(lambda c: _by_client_id(c, message, client_id))
             if existing is None:
                 raise
             return AppendResult(existing, created=False)
@@ -534,11 +534,15 @@ class SqlStore:
             raise StoreClosed("the store is closed: the server is stopping")
 
 
-def _by_client_id(
-    connection: sa.Connection, conversation_id: str, client_id: str
-) -> Message | None:
+def _by_client_id(connection: sa.Connection, message: NewMessage, client_id: str) -> Message | None:
+    """The stored message with this client_id from the same sender (customer, agent)."""
     row = connection.execute(
-        _MESSAGE_BY_CLIENT_ID, {"conversation_id": conversation_id, "client_id": client_id}
+        _MESSAGE_BY_CLIENT_ID,
+        {
+            "conversation_id": message.conversation_id,
+            "sender": message.sender,
+            "client_id": client_id,
+        },
     ).first()
     return _message(row._mapping) if row is not None else None
 
