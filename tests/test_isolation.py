@@ -21,6 +21,7 @@ from chatserver.events import Notify
 from chatserver.isolation import Isolation
 from chatserver.keys import SERVICES, SIO
 from chatserver.routing import Router, UnknownConversation
+from chatserver.settings import CHAT_LANGUAGES
 from chatserver.sockets.base import publish
 from tests.conftest import Customer, FakeClock, counting_ids
 from tests.faulty import FaultyStores
@@ -204,6 +205,7 @@ async def test_a_chat_that_cannot_be_restored_leaves_the_others_on_the_desk(tmp_
         new_id=counting_ids("restarted"),
         catalogs=CATALOGS,
         matcher=no_matcher,
+        languages=CHAT_LANGUAGES,
         observe=lambda name, labels: (
             failures.append(labels["stage"]) if name == "isolated_failure" else None
         ),

@@ -22,6 +22,7 @@ from chatserver.i18n import Catalogs
 from chatserver.keys import SERVICES
 from chatserver.models import Conversation, Priority, Team, new_conversation
 from chatserver.routing import Router
+from chatserver.settings import CHAT_LANGUAGES
 from chatserver.sla import AppliedSla
 from tests.conftest import ROOT, FakeClock, counting_ids
 from tests.faulty import FaultyStore, FaultyStores, StoreFault, open_faulty
@@ -84,6 +85,7 @@ async def build(directory: Path) -> Scene:
         new_id=ids,
         catalogs=CATALOGS,
         matcher=no_matcher,
+        languages=CHAT_LANGUAGES,
     )
     for each in (AIKO, EMMA, SAM):
         await store.create_agent(each)
