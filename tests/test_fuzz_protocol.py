@@ -1055,7 +1055,7 @@ async def customer_prelude(
     return customer, refs, prelude in ("started", "queued", "assigned")
 
 
-@settings(FUZZ, max_examples=120)
+@settings(FUZZ, max_examples=300)
 @with_examples(sweep("/customer", "started"))
 @given(case=cases(customer_schema(MAX_CHARS), CUSTOMER_PRELUDES))
 async def test_customer_events_answer_anything_with_a_well_formed_ack(
@@ -1120,7 +1120,7 @@ async def agent_prelude(desk: Desk, fuzz: Client, prelude: str) -> tuple[Client,
     return customer, refs
 
 
-@settings(FUZZ, max_examples=70)
+@settings(FUZZ, max_examples=200)
 @with_examples(sweep("/agent", "assigned"))
 @given(case=cases(agent_schema(MAX_CHARS), AGENT_PRELUDES))
 async def test_agent_events_answer_anything_with_a_well_formed_ack(
@@ -1154,7 +1154,7 @@ def named(examples: list[tuple[str, Any]]) -> Callable[[Any], Any]:
     return decorate
 
 
-@settings(FUZZ, max_examples=30)
+@settings(FUZZ, max_examples=40)
 @named(
     [
         (namespace, event)
@@ -1193,7 +1193,7 @@ async def test_unknown_event_names_are_unknown_events(
     await client.close()
 
 
-@settings(FUZZ, max_examples=30)
+@settings(FUZZ, max_examples=40)
 @given(
     target=st.one_of(
         st.tuples(st.just("/customer"), st.sampled_from(CUSTOMER_EVENTS)),
@@ -1233,11 +1233,13 @@ auth_tokens = st.one_of(
 @example(auth={"token": "\ud800"}, header=None)
 @example(auth={"token": "a\x00b"}, header=None)
 @example(auth=["a-token"], header=None)
-@example(auth=None, header="Bearer \x7f")
+@example(auth=None, header="Bearer " + "x" * 5000)
 @given(
+    # Socket.IO's CONNECT carries an object; a bare number is not even framed unambiguously
+    # (python-socketio reads "40/agent,1.0" as ack id 1), so numbers stay inside objects.
     auth=st.one_of(
         st.none(),
-        not_an_object,
+        not_an_object.filter(lambda v: not isinstance(v, int | float) or isinstance(v, bool)),
         st.dictionaries(st.text(max_size=6), json_value, max_size=3),
         st.builds(lambda t: {"token": t}, auth_tokens),
     ),
@@ -1430,7 +1432,7 @@ async def inquiry_desk(desk: Desk) -> tuple[Desk, dict[str, Any]]:
     return desk, refs
 
 
-@settings(FUZZ, max_examples=40)
+@settings(FUZZ, max_examples=60)
 @given(
     number=st.one_of(
         st.just(Ref("number")),
@@ -1493,7 +1495,7 @@ def report(query: dict[str, str]) -> Any:
     return example(query=query, token=Ref("supervisor"))
 
 
-@settings(FUZZ, max_examples=60)
+@settings(FUZZ, max_examples=80)
 @report({"until": "0001-01-01T00:00:00"})
 @report({"since": "0001-01-01T00:00:00+14:00", "until": "0001-01-02T00:00:00"})
 @report({"since": "9999-12-31T00:00:00", "until": "9999-12-31T23:59:59-14:00"})
@@ -1522,7 +1524,7 @@ async def test_sla_report_answers_json_or_csv_and_never_fails(
     await desk.check()
 
 
-@settings(FUZZ, max_examples=25)
+@settings(FUZZ, max_examples=30)
 @example(path="/api/v1/inquiries/K7PX-4QR9-M", value=b"\xff")
 @example(path="/api/v1/reports/sla", value=b"\xed\xa0\x80")
 @given(
@@ -1548,7 +1550,7 @@ async def test_header_bytes_that_are_not_utf8_never_fail(
     await desk.check()
 
 
-@settings(FUZZ, max_examples=25)
+@settings(FUZZ, max_examples=30)
 @given(
     lang=st.one_of(
         st.sampled_from(ODD_TAGS).filter(lambda t: not any(0xD800 <= ord(c) <= 0xDFFF for c in t)),
