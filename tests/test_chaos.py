@@ -5,7 +5,10 @@ Customers start, ask for a person and keep writing, each message with a `client_
 every reconnect they resume with their token and `last_seq` (docs/protocol.md) and resend
 what was not acknowledged, with the same `client_id`. Agents log in over HTTP, connect the
 console, accept what they are offered and answer every customer message, resending their
-unacknowledged replies too. Afterwards, from the SQLite file and what each client saw:
+unacknowledged replies too. Between kills some clients drop their own connection for a
+moment (what they miss meanwhile comes only by resume or briefing), and each kill lands
+during a burst of sends, so that some writes are committed and their acknowledgements
+lost. Afterwards, from the SQLite file and what each client saw:
   - every acknowledged message is stored exactly once;
   - every acknowledged customer message reached an agent (live, or in the briefing a
     console gets when it reconnects), every acknowledged reply reached its customer (live,

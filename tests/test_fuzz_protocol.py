@@ -14,9 +14,12 @@ client does not hold, several arguments, event names that are not strings. Whate
     conversation's messages are numbered 1..last_seq, every stored language is a configured
     one, and the queues only hold configured languages and teams.
 
-One server per test function serves all of its examples (hence the suppressed
-function-scoped-fixture health check); examples are derandomised and no example database is
-kept, so every run throws the same inputs.
+Every field of every event is first swept with the classes the contract names (explicit
+examples: a failure there is reported at once, unshrunk), then Hypothesis searches further,
+mostly one bad field among right ones so that a failure names its field. One server per test
+function serves all of its examples (hence the suppressed function-scoped-fixture health
+check); examples are derandomised and no example database is kept, so every run throws the
+same inputs.
 """
 
 from __future__ import annotations
