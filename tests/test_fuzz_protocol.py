@@ -44,8 +44,7 @@ from aiohttp.test_utils import TestServer
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from chatserver.app import FRAME_OVERHEAD_BYTES
-from chatserver.keys import SERVICES
+from chatserver.keys import SERVICES, SIO
 from chatserver.language import negotiate
 from chatserver.models import ConversationStatus, DomainError, Team
 from chatserver.settings import Settings
@@ -723,6 +722,9 @@ def fuzz_settings(settings: Settings) -> Settings:
             "accept_timeout": 600,  # the fake clock never moves; offers stay put anyway
             "faq_reload_interval": 0,
             "faq_embeddings": False,  # the embeddings change matches, not the protocol
+            # Rate limits off where the desk has them (they have their own tests): thousands
+            # of events from one address are the point here.
+            **{name: None for name in settings.__slots__ if name.startswith("rate_")},
         }
     )
 
@@ -1069,12 +1071,6 @@ async def test_customer_events_answer_anything_with_a_well_formed_ack(
     refs["foreign_conversation"] = bystander.id
     what = f"/customer {case.event!r} after {case.prelude}"
     reply = await customer.call(case.event, case.arguments(refs))
-    print(
-        "DBG",
-        case,
-        "->",
-        reply if not isinstance(reply, dict) or reply.get("ok") is False else "ok",
-    )
     code = well_formed(reply, what)
     check_expectations(case, code, reply, what, open_and_mine=open_)
     await bystander.unchanged(desk)
@@ -1280,18 +1276,20 @@ async def test_a_console_without_a_valid_token_is_refused_not_hung(
     assert refusals, f"auth {auth!r}, header {header!r}: no answer to the connection"
     (answer,) = refusals
     assert isinstance(answer, dict), answer
-    # docs/protocol.md: refused with {"code": "unauthorized"}; python-socketio sends the
-    # refusal's argument as `message` (a string), which the console reads too.
-    assert answer.get("code") == "unauthorized" or "unauthorized" in str(answer.get("message"))
+    # docs/protocol.md: refused with {"code": "unauthorized"}, as python-socketio carries
+    # it: in `data`, or (before the input fixes) stringified in `message`.
+    data = answer.get("data")
+    code = data.get("code") if isinstance(data, dict) else answer.get("code")
+    assert code == "unauthorized" or "unauthorized" in str(answer.get("message")), answer
     await desk.check()
 
 
 async def test_a_frame_over_the_limit_closes_only_that_connection(desk: Desk) -> None:
-    """Documented: frames larger than ~4 x the text limit + 16 KiB are refused by the
-    transport, which closes that connection before any handler runs."""
+    """Documented: a frame over the transport's limit (derived from the text limit) is
+    refused by the transport, which closes that connection before any handler runs."""
     customer = await desk.customer()
     assert (await customer.call("start", {}))["ok"] is True
-    too_big = "x" * (MAX_CHARS * 4 + FRAME_OVERHEAD_BYTES + 1)
+    too_big = "x" * (desk.server.app[SIO].eio.max_http_buffer_size + 1)
     await customer.sio.emit("message", {"text": too_big}, namespace="/customer")
     async with asyncio.timeout(5):
         while customer.sio.connected:
@@ -1466,7 +1464,8 @@ async def test_inquiry_lookup_answers_json_and_never_fails(
         path_number = quote(resolve(number, refs), safe="")
     headers = {} if token is None else {"Authorization": scheme + resolve(token, refs)}
     answer = await request(desk, "GET", f"/api/v1/inquiries/{path_number}", headers=headers)
-    decoded = check_http(answer, {200, 401, 404}, f"inquiry {path_number!r} {headers!r}")
+    # 400: a bearer token that is not a token at all (docs/protocol.md).
+    decoded = check_http(answer, {200, 400, 401, 404}, f"inquiry {path_number!r} {headers!r}")
     if answer[0] == 200:
         assert token == Ref("inquiry"), f"someone else's inquiry was shown: {headers}"
         assert decoded["tracking_number"] == refs["number"]
@@ -1549,7 +1548,7 @@ async def test_header_bytes_that_are_not_utf8_never_fail(
         answer = answer  # GET on a POST route: 405 is aiohttp's, not the API's
         assert answer[0] < 500, answer
     else:
-        check_http(answer, {200, 401, 403, 404}, f"{path} with {value!r}")
+        check_http(answer, {200, 400, 401, 403, 404}, f"{path} with {value!r}")
     await desk.check()
 
 
@@ -1568,5 +1567,7 @@ async def test_public_json_and_logout_never_fail(desk: Desk, lang: str, logout: 
     assert decoded["language"] in LANGUAGES
     check_http(await request(desk, "GET", "/api/v1/languages"), {200}, "languages")
     headers = {} if logout is None else {"Authorization": logout}
-    check_http(await request(desk, "POST", "/api/v1/logout", headers=headers), {200, 401}, "logout")
+    check_http(
+        await request(desk, "POST", "/api/v1/logout", headers=headers), {200, 400, 401}, "logout"
+    )
     await desk.check()
