@@ -43,6 +43,8 @@ class ReportQuery:
     def parse(cls, query: Mapping[str, str], *, now: datetime) -> ReportQuery:
         """`since`/`until` ISO 8601 (default: the last day), `by`=hour|day, `format`."""
         until = _instant(query.get("until"), now, "until")
+        if until - datetime.min.replace(tzinfo=UTC) < DEFAULT_RANGE:
+            raise ValueError("'until' is out of range")  # no day before it to default to
         since = _instant(query.get("since"), until - DEFAULT_RANGE, "since")
         if not since < until:
             raise ValueError("'since' must be before 'until'")
@@ -64,7 +66,12 @@ def _instant(raw: str | None, default: datetime, name: str) -> datetime:
         value = datetime.fromisoformat(raw)
     except ValueError:
         raise ValueError(f"'{name}' must be an ISO 8601 time") from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    value = value if value.tzinfo else value.replace(tzinfo=UTC)
+    try:
+        value.astimezone(UTC)  # year 1 at +14:00 or year 9999 at -14:00 has no UTC time
+    except OverflowError:
+        raise ValueError(f"'{name}' is out of range") from None
+    return value
 
 
 def _period(at: datetime, bucket: str) -> str:
