@@ -12,7 +12,6 @@ from datetime import timedelta
 from functools import partial
 from typing import Any
 
-import socketio
 from aiohttp import web
 
 from chatserver import api, sla, widget
@@ -36,7 +35,7 @@ from chatserver.routing import Router, RoutingPolicy
 from chatserver.runtime import monitoring, running
 from chatserver.settings import Settings, read_sla_file
 from chatserver.sockets.agent import AgentNamespace
-from chatserver.sockets.base import agent_room, publish
+from chatserver.sockets.base import SocketServer, agent_room, publish
 from chatserver.sockets.customer import CustomerNamespace
 from chatserver.store import SqlStore, open_store
 from chatserver.web import routes, security_headers
@@ -91,7 +90,7 @@ def create_app(
     app[SETTINGS] = settings
     app[METRICS] = Metrics.create()
     app[LIMITS] = RateLimiter(settings.event_limits, monotonic)
-    sio = socketio.AsyncServer(
+    sio = SocketServer(
         async_mode="aiohttp",
         cors_allowed_origins=settings.cors_allowed_origins,
         max_http_buffer_size=frame_limit(settings),

@@ -305,6 +305,25 @@ async def test_an_event_name_that_is_not_a_string_is_an_invalid_payload(
     assert (await customer.call("message", {"text": "hello"}))["ok"] is True
 
 
+@pytest.mark.parametrize("event", ["connect", "disconnect", "connect_error"])
+async def test_reserved_event_names_sent_by_a_client_change_nothing(
+    desk, connect, agent_for, event
+):
+    """python-socketio would run its own connect or disconnect handler for them: the
+    customer's conversation forgotten, an agent taken offline while still connected."""
+    aiko = await agent_for("aiko", ["ja"])
+    customer = await connect(desk)
+    started = await customer.call("start", {"languages": ["ja"]})
+    for client, namespace in ((customer.client, "/customer"), (aiko.client, "/agent")):
+        ack = await client.call(event, {}, namespace=namespace, timeout=5)
+        assert ack["ok"] is False
+        assert ack["error"]["code"] == "unknown_event"
+    sent = await customer.call("message", {"text": "hello", "client_id": "c1"})
+    assert sent["message"]["conversation_id"] == started["conversation"]["id"]
+    assert str(desk.app[SERVICES].dispatcher.router.agent_status(aiko.id)) == "online"
+    assert (await aiko.call("status", {"status": "away"}))["ok"] is True
+
+
 @pytest.mark.parametrize(
     "auth", [{"token": ["a", "list"]}, {"token": 12345}, {"token": SURROGATE}, ["token"], "x"]
 )

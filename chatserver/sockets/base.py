@@ -42,6 +42,32 @@ OTHER_EVENTS = "events"
 CONNECTIONS = "connections"
 
 
+# Names python-socketio gives its own connection events: a client that sends one as an
+# event would otherwise run the connect or disconnect handler (a customer's conversation
+# forgotten, an agent taken offline while still connected).
+RESERVED_EVENTS = frozenset({"connect", "connect_error", "disconnect"})
+
+
+class SocketServer(socketio.AsyncServer):  # type: ignore[misc]
+    """python-socketio's server, refusing client events with reserved names."""
+
+    async def _handle_event_internal(
+        self, server: Any, sid: str, eio_sid: str, data: list[Any], namespace: str, id: Any
+    ) -> None:
+        if data and isinstance(data[0], str) and data[0] in RESERVED_EVENTS:
+            log.warning("refused reserved event name %r from %s [%s]", data[0], sid, namespace)
+            if id is not None:
+                refusal = error("unknown_event", f"{data[0]!r} is not an event a client sends")
+                await server._send_packet(
+                    eio_sid,
+                    self.packet_class(
+                        socketio.packet.ACK, namespace=namespace, id=id, data=[refusal]
+                    ),
+                )
+            return
+        await super()._handle_event_internal(server, sid, eio_sid, data, namespace, id)
+
+
 def conversation_room(conversation_id: str) -> str:
     return f"conversation:{conversation_id}"
 
