@@ -12,6 +12,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from babel import Locale, UnknownLocaleError
+
 from chatserver.limits import Limit, Network, Rate, parse_networks
 from chatserver.models import CHAT_LANGUAGES
 
@@ -72,9 +74,18 @@ def _csv(raw: str) -> tuple[str, ...]:
 
 
 def _languages(raw: str) -> tuple[str, ...]:
+    """Tags babel knows (queues, names and formatting need its locale data), each once."""
     tags = _csv(raw)
     if not tags:
         raise ValueError("expected at least one language tag")
+    for tag in tags:
+        try:
+            Locale.parse(tag.replace("-", "_"))
+        except (ValueError, UnknownLocaleError):
+            raise ValueError(f"{tag!r} is not a language tag babel knows") from None
+    folded = [tag.casefold() for tag in tags]
+    if len(set(folded)) != len(folded):
+        raise ValueError("a language is listed twice")
     return tags
 
 

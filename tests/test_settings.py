@@ -51,6 +51,8 @@ def test_values_are_read_from_the_mapping():
         ("CHATSERVER_DATABASE_URL", "mysql://x", "CHATSERVER_DATABASE_URL (--database-url)"),
         ("CHATSERVER_GC_THRESHOLD", "a,b", "CHATSERVER_GC_THRESHOLD (--gc-threshold)"),
         ("CHATSERVER_LANGUAGES", " , ", "CHATSERVER_LANGUAGES (--languages)"),
+        ("CHATSERVER_LANGUAGES", "en,xx", "CHATSERVER_LANGUAGES (--languages): 'xx' is not a"),
+        ("CHATSERVER_LANGUAGES", "en,ja,EN", "CHATSERVER_LANGUAGES (--languages): a language is"),
         ("CHATSERVER_DEFAULT_LANGUAGE", "xx", "CHATSERVER_DEFAULT_LANGUAGE: 'xx' is not in"),
         ("CHATSERVER_CHAT_HOURS", "mon-fri 9-5", "CHATSERVER_CHAT_HOURS (--chat-hours): expected"),
         ("CHATSERVER_TIMEZONE", "Tokyo", "CHATSERVER_TIMEZONE (--timezone): unknown time zone"),
