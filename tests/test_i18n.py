@@ -93,3 +93,34 @@ def test_catalog_plural_forms_follow_cldr(language):
     expected = get_plural(locale_id(language))
     assert catalog.num_plurals == expected.num_plurals
     assert catalog.plural_expr == expected.plural_expr
+
+
+def test_make_catalogs_takes_plural_forms_from_the_installed_babel(tmp_path):
+    """`scripts/plural_forms.py` (run by `make catalogs`) rewrites a stale header, leaves the
+    messages alone, and changes nothing the second time."""
+    import shutil
+    import subprocess
+    import sys
+
+    from babel.messages.plurals import get_plural
+
+    locales = tmp_path / "locales"
+    po = locales / "es" / "LC_MESSAGES" / "messages.po"
+    po.parent.mkdir(parents=True)
+    shutil.copy(po_path(LOCALES, "es"), po)
+    text = po.read_text(encoding="utf-8")
+    header = next(line for line in text.splitlines() if line.startswith('"Plural-Forms:'))
+    po.write_text(text.replace(header, '"Plural-Forms: nplurals=2; plural=(n != 1);\\n"'), "utf-8")
+    script = [sys.executable, str(ROOT / "scripts" / "plural_forms.py"), str(locales)]
+
+    first = subprocess.run(script, capture_output=True, text=True, check=True)
+    assert "es" in first.stdout
+    with po.open("rb") as handle:
+        catalog = read_po(handle, locale="es")
+    assert catalog.num_plurals == get_plural("es").num_plurals
+    assert catalog.plural_expr == get_plural("es").plural_expr
+    with po_path(LOCALES, "es").open("rb") as handle:
+        original = read_po(handle, locale="es")
+    assert {m.id: m.string for m in catalog} == {m.id: m.string for m in original}
+    again = subprocess.run(script, capture_output=True, text=True, check=True)
+    assert again.stdout == ""
