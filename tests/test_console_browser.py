@@ -19,7 +19,7 @@ import re
 import time
 import unicodedata
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,6 +30,7 @@ from aiohttp.test_utils import TestServer
 from chatserver.agents import hash_session_token
 from chatserver.identity import sign
 from chatserver.keys import SERVICES
+from chatserver.limits import Rate
 from chatserver.settings import Settings
 from tests.browser import SPOOFED_NAME, ZALGO, Network, shown
 from tests.conftest import Customer, FakeClock
@@ -911,4 +912,42 @@ async def test_end_to_end_a_customer_is_answered_from_the_console(
     await panel.locator(".chat-close").click()
     await expect(panel.locator(".badge--closed")).to_be_visible(timeout=TIMEOUT_MS)
     await customer.wait_pushed("closed", timeout=10)
+    assert console.problems == []
+
+
+async def test_replies_sent_faster_than_the_limit_are_resent_when_the_server_says(
+    start_server, settings, connect, open_console
+):
+    """Over the limit the server answers `rate_limited` with `retry_after`: the console
+    waits that long and sends the same reply again; none is lost, failed or doubled."""
+    limited = replace(settings, rate_messages=Rate.parse("2/s burst 1"))
+    server = await start_server(limited, clock=FakeClock(datetime.now(UTC)))
+    await server.app[SERVICES].accounts.add(
+        username="emma", name="Emma Clarke", languages=["en"], teams=TEAMS,
+        capacity=3, role="agent", password="emma-password",
+    )  # fmt: skip
+    console = await open_console(str(server.make_url("/console/")))
+    page = console.page
+    await console.login("emma", "emma-password")
+    await expect(page.locator("#connection")).to_have_attribute(
+        "data-state", "online", timeout=TIMEOUT_MS
+    )
+    customer = await connect(server)
+    started = await customer.call("start", {"languages": ["en"]})
+    assert (await customer.call("request_agent", {}))["ok"]
+    conversation_id = started["conversation"]["id"]
+    await console.item(conversation_id).locator(".accept").click()
+    panel = console.panel(conversation_id)
+    await expect(panel).to_be_visible(timeout=TIMEOUT_MS)
+
+    replies = ["Hello!", "Let me check that for you.", "Done: your password is reset."]
+    for reply in replies:
+        await panel.locator(".composer-input").fill(reply)
+        await panel.locator(".composer-input").press("Enter")
+    await expect(panel.locator(".msg--agent[data-seq]")).to_have_count(3, timeout=TIMEOUT_MS)
+    await expect(panel.locator(".msg.is-failed")).to_have_count(0)
+    async with asyncio.timeout(10):
+        while len([m for m in customer.pushed("message") if m["author"] == "agent"]) < 3:
+            await asyncio.sleep(0.02)
+    assert [m["text"] for m in customer.pushed("message") if m["author"] == "agent"] == replies
     assert console.problems == []

@@ -1812,6 +1812,14 @@ async function pumpOutbox() {
         await sleep(Math.min(RETRY_BASE_MS * 2 ** item.attempts, RETRY_MAX_MS));
         continue;
       }
+      if (code === "rate_limited") {
+        // Sent faster than the server takes: the same message again once it says so.
+        const node = pendingNode(item);
+        if (node) setDelivery(node, "retrying");
+        const wait = Number(answer.error.retry_after);
+        await sleep(Math.min(Number.isFinite(wait) && wait > 0 ? wait * 1000 : RETRY_BASE_MS, RETRY_MAX_MS));
+        continue;
+      }
       // Refused for good: keep it visible with the reason, and go on with the others.
       dropFromOutbox(item.client_id);
       if (!PERMANENT_ERRORS.has(code)) console.warn("send refused:", code);
