@@ -20,6 +20,7 @@ cleaned by one set of rules (`Clean`) wherever it comes from:
 
 from __future__ import annotations
 
+import abc
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -95,11 +96,12 @@ def clean_text(field: str, value: str, how: Clean) -> str:
 # --- field types -----------------------------------------------------------------------
 
 
-class Kind:
+class Kind(abc.ABC):
     """A field's type: `check` returns the parsed value or raises BadRequest naming `field`."""
 
+    @abc.abstractmethod
     def check(self, field: str, value: Any, limits: Limits) -> Any:
-        raise NotImplementedError
+        """The parsed value of `value`, or BadRequest naming `field`."""
 
 
 @dataclass(frozen=True, slots=True)
