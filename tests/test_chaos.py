@@ -225,9 +225,12 @@ class Actor:
     async def blip(self, seconds: float) -> None:
         """The client's own network drops for a while (the server keeps running)."""
         self.blips += 1
-        await self.sio.disconnect()
+        # Drops the connection, or stops a reconnection still running after the last kill
+        # (which would otherwise connect again during the blip).
+        await self.sio.shutdown()
         await asyncio.sleep(seconds)
-        await self.connect(self.url)
+        if not self.sio.connected:  # a reconnection that was mid-attempt may have won
+            await self.connect(self.url)
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):
