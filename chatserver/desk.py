@@ -209,12 +209,12 @@ class Desk:
             posted = await self._post(conversation, each, in_reply_to=stored.seq)
             events.append(MessagePosted(posted))
         handoff: Handoff | None = None
-        if reply.urgent and reply.entry is not None:
+        if reply.urgent_entry is not None:
             handoff = plan(
                 HandoffReason.URGENT,
                 tier=conversation.tier,
-                team=reply.entry.category,
-                faq_id=reply.entry.id,
+                team=reply.urgent_entry.category,
+                faq_id=reply.urgent_entry.id,
             )
         elif reply.kind is ReplyKind.DECLINE and await self._declined_in_a_row(conversation) >= (
             DECLINES_BEFORE_HANDOFF

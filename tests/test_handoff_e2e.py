@@ -396,3 +396,30 @@ async def test_a_transfer_keeps_the_clock_and_notes_never_reach_the_customer(
         'chatserver_first_responses_total{language="ja",priority="medium",status="hit",team='
         in (await metrics_text(desk))
     )
+
+
+@pytest.mark.parametrize(
+    ("language", "text"),
+    [
+        ("de", "Hilfe, jemand hat mein Konto gehackt und handelt damit!"),
+        ("ja", "さっきロスカットされて全部のポジションが消えました"),
+        ("en", "got a margin call email, is my money gone??"),
+    ],
+)
+async def test_an_urgent_message_reaches_a_person_at_once_with_the_answer(
+    desk, connect, agent_for, language, text
+):
+    """No "talk to a person" needed: the chat is queued as urgent, and the customer also
+    gets the bot's reply (the FAQ's advice) to read while they wait."""
+    await agent_for("emma", "Emma Clarke", ["en"])
+    customer = await connect(desk)
+    started = await customer.call("start", {"language": language})
+    assert (await customer.call("message", {"text": text}))["ok"] is True
+    (queued,) = await customer.wait_pushed("queued")
+    assert queued["position"] == 1
+    bot = [m for m in customer.pushed("message") if m["author"] == "bot"]
+    assert bot  # the answer or suggestions came first
+    stored = await desk.app[SERVICES].store.get_conversation(started["conversation"]["id"])
+    assert stored is not None
+    assert str(stored.status) == "queued"
+    assert str(stored.priority) == "urgent"
