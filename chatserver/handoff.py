@@ -65,13 +65,15 @@ class Handoff:
     faq_id: str | None = None
 
 
-def _normalise(text: str) -> str:
+def normalise_phrase(text: str) -> str:
+    """NFKC, case-folded, words joined by single spaces (punctuation gone): how phrases
+    customers write are compared."""
     return " ".join(_WORD.findall(unicodedata.normalize("NFKC", text).casefold()))
 
 
 def asks_for_a_person(text: str, language: str) -> bool:
     """A short message naming a person/agent in the conversation's language (or English)."""
-    normalised = _normalise(text)
+    normalised = normalise_phrase(text)
     if not normalised:
         return False
     unspaced = bool(_UNSPACED.search(normalised))
@@ -82,7 +84,7 @@ def asks_for_a_person(text: str, language: str) -> bool:
     padded = f" {normalised} "
     for lang in dict.fromkeys((language, "en")):
         for phrase in HANDOFF_PHRASES.get(lang, ()):
-            key = _normalise(phrase)
+            key = normalise_phrase(phrase)
             if _UNSPACED.search(key) and key in normalised:
                 return True
             if f" {key} " in padded:

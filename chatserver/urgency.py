@@ -10,9 +10,9 @@ in, FAQ entry id out.
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Mapping
+
+from chatserver.handoff import normalise_phrase
 
 MARGIN_CALL = "margin-call"
 FORCED_LIQUIDATION = "forced-liquidation"
@@ -117,26 +117,27 @@ URGENT_PHRASES: Mapping[str, Mapping[str, tuple[str, ...]]] = {
     },
 }  # fmt: skip
 
-_WORD = re.compile(r"\w+", re.UNICODE)
-
-
-def _normalise(text: str) -> str:
-    """NFKC, case-folded, words joined by single spaces (punctuation gone)."""
-    return " ".join(_WORD.findall(unicodedata.normalize("NFKC", text).casefold()))
+# The phrases as they are compared, normalised once rather than on every message.
+_KEYS: Mapping[str, tuple[tuple[str, str], ...]] = {
+    language: tuple(
+        (topic, normalise_phrase(phrase))
+        for topic, phrases in by_topic.items()
+        for phrase in phrases
+    )
+    for language, by_topic in URGENT_PHRASES.items()
+}
 
 
 def urgent_topic(text: str, language: str) -> str | None:
     """The urgent FAQ entry `text` names in its language (or in English, the trade's own
     words), or None."""
-    normalised = _normalise(text)
+    normalised = normalise_phrase(text)
     if not normalised:
         return None
     padded = f" {normalised} "
     for lang in dict.fromkeys((language, "en")):
         anywhere = lang in _SUBSTRING_LANGUAGES
-        for topic, phrases in URGENT_PHRASES.get(lang, {}).items():
-            for phrase in phrases:
-                key = _normalise(phrase)
-                if (key in normalised) if anywhere else (f" {key} " in padded):
-                    return topic
+        for topic, key in _KEYS.get(lang, ()):
+            if (key in normalised) if anywhere else (f" {key} " in padded):
+                return topic
     return None
