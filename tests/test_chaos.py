@@ -415,7 +415,10 @@ class Agent(Actor):
                     if ack is None:
                         continue
                     if not ack["ok"] and ack["error"]["code"] == "not_your_conversation":
-                        break  # re-queued to someone else while this console was away
+                        # Re-queued to someone else while this console was away (it missed
+                        # `released`): it is not this agent's to answer any more.
+                        self.held.discard(message["conversation_id"])
+                        break
                     assert ack["ok"] is True, f"{self.name}: reply refused: {ack}"
                     reply = ack["message"]
                     reply["meta"]["in_reply_to_id"] = message["id"]
