@@ -40,9 +40,10 @@ from chatserver.faq.model import FALLBACK_LANGUAGE, Faq, FaqEntry
 from chatserver.faq.normalize import normalize
 from chatserver.models import Priority, Team
 
-__all__ = ["MAX_SUGGESTIONS", "FaqMatcher", "LanguageIndex", "MatchResult", "Outcome", "normalize"]
+__all__ = ["MAX_RELATED", "MAX_SUGGESTIONS", "FaqMatcher", "LanguageIndex", "MatchResult", "Outcome", "normalize"]
 
 MAX_SUGGESTIONS = 3  # the product's suggestion list: three buttons fit a chat bubble
+MAX_RELATED = 2  # next-best topics under a direct answer
 
 
 class Outcome(StrEnum):
@@ -69,6 +70,9 @@ class MatchResult:
     suggestions: tuple[FaqEntry, ...] = ()
     margin: float = 0.0
     searched_language: str | None = None
+    # With ANSWER: the next-best entries (at most `MAX_RELATED`), shown under the answer so a
+    # customer whose question the answer missed can pick the right topic in one tap.
+    related: tuple[FaqEntry, ...] = ()
 
     @property
     def priority(self) -> Priority | None:
@@ -197,11 +201,14 @@ class FaqMatcher:
         thresholds = index.thresholds
         if thresholds.declines(similarity, float(decision[best])):
             return MatchResult(Outcome.DECLINE, language, similarity, entry, (), margin, searched)
-        if margin >= thresholds.answer_margin:
-            return MatchResult(Outcome.ANSWER, language, similarity, entry, (), margin, searched)
         suggestions = tuple(
             e for e in (self.faq.entry(ids[int(i)], language) for i in top) if e is not None
         )
+        if margin >= thresholds.answer_margin:
+            related = tuple(e for e in suggestions if e.id != ids[best])[:MAX_RELATED]
+            return MatchResult(
+                Outcome.ANSWER, language, similarity, entry, (), margin, searched, related
+            )
         return MatchResult(
             Outcome.SUGGEST, language, similarity, entry, suggestions, margin, searched
         )
