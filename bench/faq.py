@@ -1,10 +1,12 @@
 """Benchmark the FAQ matcher against the naive rapidfuzz baseline on real intent data.
 
-    python bench/faq.py [--data DIR] [--write docs/benchmarks.md]
+    python bench/faq.py [--data DIR] [--deskbench FILE ...] [--write docs/benchmarks.md]
 
 Data: `faqbench` (BANKING77 + CLINC150 out-of-scope, xSID in 9 languages), by default at
-`../shared/data/faqbench` next to the repository. Both matchers run in the same process on
-the same files. With `--write`, the section between `<!-- faq:start -->` and `<!-- faq:end -->`
+`../shared/data/faqbench` next to the repository, and `deskbench` (customer chat messages in
+15 languages against the product's own `faq/`; any number of case files, by default
+`../shared/data/deskbench/cases.jsonl`). Both matchers run in the same process on the same
+files; deskbench also gets a per-language table and its targets checked. With `--write`, the section between `<!-- faq:start -->` and `<!-- faq:end -->`
 of the given file is replaced (the file and the section are created when missing).
 
 The FAQ files are read directly rather than through `load_faq`: two BANKING77 intent names
@@ -157,6 +159,61 @@ def accuracy_table(data: Path) -> tuple[str, dict[str, float]]:
     return "\n".join(header + rows) + "\n", builds
 
 
+# Targets of the answer decision on deskbench (issue "The bot answers"): shares of in-scope
+# messages, except answer precision (of answered ones) and OOS declined (of off-topic ones).
+DESK_TARGETS = {
+    "answered_correct": (">=", 0.70),
+    "answer_precision": (">=", 0.95),
+    "top1": (">=", 0.92),
+    "top3": (">=", 0.98),
+    "oos_declined": (">=", 0.90),
+    "false_declines": ("<=", 0.03),
+}
+
+
+def desk_tables(case_files: Sequence[Path]) -> str:
+    """Per-language figures of the product's FAQ on each deskbench file, and the targets."""
+    from chatserver.faq.loader import load_faq
+
+    faq = load_faq(REPO / "faq").faq
+    started = time.perf_counter()
+    ours = FaqMatcher(faq)
+    built = time.perf_counter() - started
+    naive = NaiveMatcher(faq)
+    parts = [
+        f"FAQ `faq/` ({sum(len(e.phrasings) for e in faq):,} phrasings), built in {built:.1f} s.\n"
+    ]
+    for path in case_files:
+        cases = load_cases(path)
+        report = evaluate(ours, cases)
+        baseline = evaluate(naive, cases).overall
+        overall = report.overall
+        checks = []
+        for name, (sense, goal) in DESK_TARGETS.items():
+            value = getattr(overall, name)
+            met = value is not None and (value >= goal if sense == ">=" else value <= goal)
+            checks.append(
+                f"{name} {_pct(value)} % ({sense} {100 * goal:.0f}: {'met' if met else 'NOT met'})"
+            )
+        parts.append(
+            f"#### `{_shown(path)}` ({len(cases)} messages)\n\n"
+            f"{report.to_markdown()}\n"
+            f"Naive baseline (all languages): top-1 {_pct(baseline.top1)} %, answered correct "
+            f"{_pct(baseline.answered_correct)} %, answer precision {_pct(baseline.answer_precision)} %, "
+            f"OOS declined {_pct(baseline.oos_declined)} %.\n\n"
+            f"Targets: {'; '.join(checks)}.\n"
+        )
+    return "\n".join(parts)
+
+
+def _shown(path: Path) -> str:
+    """The path as the command line would give it from the repository."""
+    try:
+        return f"../{path.resolve().relative_to(REPO.parent).as_posix()}"
+    except ValueError:
+        return str(path)
+
+
 def latency_table(data: Path) -> str:
     cases = bench_cases(data / "banking77" / "cases.jsonl", data / "banking77" / "cases_oos.jsonl")
     lines = [
@@ -193,10 +250,14 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def render(command: str, accuracy: str, latency: str, builds: dict[str, float]) -> str:
+def render(command: str, desk: str, accuracy: str, latency: str, builds: dict[str, float]) -> str:
     build_lines = ", ".join(f"{k} {v:.2f} s" for k, v in builds.items())
     return (
         f"## FAQ matcher\n\n"
+        f"### deskbench: the desk's own FAQ\n\n"
+        f"`{command}` on {dt.date.today().isoformat()}, Python {platform.python_version()}, "
+        f"{cpu_name()}, one thread.\n\n{desk}\n"
+        f"### Public benchmarks\n\n"
         f"`{command}` on {dt.date.today().isoformat()}, Python {platform.python_version()}, "
         f"{cpu_name()}, one thread. Data: faqbench (BANKING77, Casanueva et al. 2020; CLINC150 "
         f"out-of-scope, Larson et al. 2019; xSID 0.7, van der Goot et al. 2021). `ours` = "
@@ -228,7 +289,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     default_data = REPO.parent / "shared" / "data" / "faqbench"
     parser.add_argument("--data", type=Path, default=default_data)
+    parser.add_argument(
+        "--deskbench",
+        type=Path,
+        nargs="+",
+        default=[REPO.parent / "shared" / "data" / "deskbench" / "cases.jsonl"],
+        help="deskbench case files (JSON lines) against faq/",
+    )
     parser.add_argument("--write", type=Path, help="markdown file whose faq section to replace")
+    parser.add_argument(
+        "--desk-only", action="store_true", help="only deskbench (skip BANKING77 and xSID)"
+    )
     args = parser.parse_args(argv)
     if not (args.data / "banking77").is_dir() or not (args.data / "xsid").is_dir():
         print(f"faqbench data not found at {args.data}", file=sys.stderr)
@@ -239,9 +310,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.write:
         command += f" --write {args.write}"
     with threadpool_limits(1):
+        desk = desk_tables([p for p in args.deskbench if p.exists()])
+        if args.desk_only:
+            print(desk)
+            return 0
         accuracy, builds = accuracy_table(args.data)
         latency = latency_table(args.data)
-    body = render(command, accuracy, latency, builds)
+    body = render(command, desk, accuracy, latency, builds)
     print(body)
     if args.write:
         write_section(args.write, body)

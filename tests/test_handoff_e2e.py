@@ -404,6 +404,18 @@ async def test_a_transfer_keeps_the_clock_and_notes_never_reach_the_customer(
         ("de", "Hilfe, jemand hat mein Konto gehackt und handelt damit!"),
         ("ja", "さっきロスカットされて全部のポジションが消えました"),
         ("en", "got a margin call email, is my money gone??"),
+        ("fr", "au secours mon compte a été piraté, il y a des ordres que j'ai pas passés"),
+        ("es", "me llegó un margin call y no sé qué hacer, ayuda"),
+        ("it", "mi hanno fatto stop out su tutto stamattina, perché?"),
+        ("pt", "minha conta foi hackeada, alguém sacou meu dinheiro"),
+        ("id", "akun saya diretas, ada transaksi yang bukan saya"),
+        ("ms", "akaun saya kena margin call semalam, apa nak buat"),
+        ("vi", "tài khoản của tôi bị hack rồi, cứu với"),
+        ("th", "พอร์ตโดนบังคับปิดหมดเลยครับ ทำไมเป็นแบบนี้"),
+        ("ko", "계좌가 해킹당한 것 같아요 모르는 거래가 있어요"),
+        ("zh-Hans", "我的仓位昨晚全部被强制平仓了，怎么回事"),
+        ("zh-Hant", "我的帳戶好像被駭了，有陌生的登入紀錄"),
+        ("ar", "حسابي تعرض للاختراق وفيه صفقات ما سويتها"),
     ],
 )
 async def test_an_urgent_message_reaches_a_person_at_once_with_the_answer(

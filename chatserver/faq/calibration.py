@@ -40,7 +40,7 @@ from scipy import sparse
 from chatserver.faq.classifier import EmbeddedEntries, Labels, _centroids, fit_linear, scores_of
 from chatserver.faq.vectorizer import Floats, idf_weights, weigh
 
-__all__ = ["Thresholds", "calibrate", "combined_similarity"]
+__all__ = ["HeldOut", "Thresholds", "calibrate", "combined_similarity", "cross_validate", "rank"]
 
 # Share of held-out in-scope variants we accept to decline: a declined question the FAQ
 # knows sends the customer to a person for nothing, so as few as the held-out variants let
@@ -115,12 +115,75 @@ class Thresholds:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class HeldOut:
+    """Cross-validated scores of held-out phrasings: what the thresholds are placed on.
+
+    Rows are held-out phrasings (and off-topic examples), columns the classes.
+    """
+
+    decision: Floats  # blended ranking scores
+    similarity: Floats  # `combined_similarity` per row
+    expected: Labels
+    blend: float
+
+
 def calibrate(
-    tf: sparse.csr_matrix, labels: Labels, classes: int, embeddings: Floats | None = None
+    tf: sparse.csr_matrix,
+    labels: Labels,
+    classes: int,
+    embeddings: Floats | None = None,
+    off_topic: int | None = None,
 ) -> Thresholds:
     """Cross-validate over the phrasings in `tf` (sublinear counts, one row per phrasing).
 
-    `embeddings` (unit sentence embeddings, one row per phrasing) adds the blend weight.
+    `embeddings` (unit sentence embeddings, one row per phrasing) adds the blend weight;
+    `off_topic` is the class of the examples the desk declines, if the FAQ has some.
+    """
+    held = cross_validate(tf, labels, classes, embeddings)
+    if held is None:
+        blend = DEFAULT_BLEND if embeddings is not None else 0.0
+        return Thresholds(DEFAULT_DECLINE_SIMILARITY, DEFAULT_ANSWER_MARGIN, 0, blend=blend)
+    best, margin, top = rank(held.decision, off_topic)
+    in_scope = held.expected != off_topic if off_topic is not None else np.ones_like(best, bool)
+    thresholds = _thresholds(
+        held.similarity,
+        margin,
+        top,
+        best == held.expected,
+        in_scope,
+        best == off_topic if off_topic is not None else np.zeros_like(in_scope),
+    )
+    return dataclasses.replace(thresholds, blend=held.blend)
+
+
+def rank(decision: Floats, off_topic: int | None = None) -> tuple[Labels, Floats, Floats]:
+    """(best class, its lead over the runner-up, its score) per row of `decision`.
+
+    The off-topic class takes part like an entry: when it wins, the question is declined;
+    when it comes second, its closeness makes the answer less certain.
+    """
+    if decision.shape[1] < 2:
+        return (
+            np.zeros(len(decision), dtype=np.int64),
+            decision[:, 0] if decision.shape[1] else np.zeros(len(decision), np.float32),
+            decision[:, 0] if decision.shape[1] else np.zeros(len(decision), np.float32),
+        )
+    top2 = np.argpartition(-decision, 1, axis=1)[:, :2]
+    rows = np.arange(len(decision))
+    first, second = decision[rows, top2[:, 0]], decision[rows, top2[:, 1]]
+    swap = second > first
+    best = np.where(swap, top2[:, 1], top2[:, 0]).astype(np.int64)
+    high, low = np.maximum(first, second), np.minimum(first, second)
+    return best, np.asarray(high - low, dtype=np.float32), np.asarray(high, dtype=np.float32)
+
+
+def cross_validate(
+    tf: sparse.csr_matrix, labels: Labels, classes: int, embeddings: Floats | None = None
+) -> HeldOut | None:
+    """Held-out scores of every phrasing, fold by fold (None when nothing can be held out).
+
+    With embeddings, the blend weight is the one that ranks the held-out phrasings best.
     """
     folds = _fold_of(labels, max(MIN_FOLDS, math.ceil(len(labels) / CALIBRATION_SAMPLES)))
     similarity: list[Floats] = []
@@ -152,8 +215,7 @@ def calibrate(
         if seen >= CALIBRATION_SAMPLES:
             break
     if seen == 0:
-        blend = DEFAULT_BLEND if embeddings is not None else 0.0
-        return Thresholds(DEFAULT_DECLINE_SIMILARITY, DEFAULT_ANSWER_MARGIN, 0, blend=blend)
+        return None
     decision = np.concatenate(decisions)
     expected = np.concatenate(truth)
     blend = 0.0
@@ -161,14 +223,7 @@ def calibrate(
         embedded = np.concatenate(cosines)
         blend = _best_blend(decision, embedded, expected)
         decision = decision + np.float32(blend) * embedded
-    ranked = np.sort(decision, axis=1)
-    thresholds = _thresholds(
-        np.concatenate(similarity),
-        ranked[:, -1] - ranked[:, -2] if classes > 1 else ranked[:, -1],
-        ranked[:, -1],
-        decision.argmax(axis=1) == expected,
-    )
-    return dataclasses.replace(thresholds, blend=blend)
+    return HeldOut(decision, np.concatenate(similarity), expected, blend)
 
 
 def combined_similarity(cosine: Floats, embedded: Floats | None) -> Floats:
@@ -219,24 +274,38 @@ def _fold_of(labels: Labels, folds: int) -> np.ndarray:
     return assignment
 
 
-def _thresholds(similarity: Floats, margin: Floats, top: Floats, correct: np.ndarray) -> Thresholds:
-    samples = len(similarity)
+def _thresholds(
+    similarity: Floats,
+    margin: Floats,
+    top: Floats,
+    correct: np.ndarray,
+    in_scope: np.ndarray,
+    off_topic_wins: np.ndarray,
+) -> Thresholds:
+    """Place the decline region on held-out in-scope phrasings, then the answer cut on what
+    it keeps (held-out off-topic examples that the off-topic class does not catch count as
+    wrong answers there)."""
+    samples = int(in_scope.sum())
     weight = min(1.0, samples / MIN_SAMPLES)  # trust the data as it grows
 
     def blend(value: float, default: float) -> float:
         return weight * value + (1.0 - weight) * default
 
     if samples >= MIN_SAMPLES:
-        floor, cut, low_score = _decline_region(similarity, top)
+        floor, cut, low_score = _decline_region(similarity[in_scope], top[in_scope])
     else:  # too few points to place a joint region: similarity alone, as without variants
         cut = blend(
-            _lower_quantile(similarity, decline_quantile(samples)), DEFAULT_DECLINE_SIMILARITY
+            _lower_quantile(similarity[in_scope], decline_quantile(samples))
+            if samples
+            else DEFAULT_DECLINE_SIMILARITY,
+            DEFAULT_DECLINE_SIMILARITY,
         )
         floor, low_score = cut, DEFAULT_DECLINE_SCORE
-    kept = ~((similarity < floor) | ((similarity < cut) & (top < low_score)))
-    answer = _precision_cut(margin[kept], correct[kept])
+    kept = ~((similarity < floor) | ((similarity < cut) & (top < low_score)) | off_topic_wins)
+    answer = _precision_cut(margin[kept], correct[kept] & in_scope[kept])
     answer = blend(answer, DEFAULT_ANSWER_MARGIN)
-    return Thresholds(cut, answer, samples, float(correct.mean()), floor, low_score)
+    accuracy = float(correct[in_scope].mean()) if samples else None
+    return Thresholds(cut, answer, samples, accuracy, floor, low_score)
 
 
 def decline_quantile(samples: int) -> float:

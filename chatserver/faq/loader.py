@@ -77,8 +77,9 @@ def load_faq(directory: Path | str, *, skip_invalid: bool = False) -> LoadResult
     fatal: list[FaqProblem] = []
     skipped: list[FaqProblem] = []
     by_language: dict[str, dict[str, FaqEntry]] = {}
+    off_topic: dict[str, tuple[str, ...]] = {}
     for path in files:
-        language, entries, file_problems, entry_problems = _load_file(path)
+        language, entries, examples, file_problems, entry_problems = _load_file(path)
         fatal.extend(file_problems)
         skipped.extend(entry_problems)
         if language is None:
@@ -87,33 +88,39 @@ def load_faq(directory: Path | str, *, skip_invalid: bool = False) -> LoadResult
             fatal.append(FaqProblem(str(path), None, "language", f"{language!r} is defined twice"))
             continue
         by_language[language] = entries
+        if examples:
+            off_topic[language] = examples
 
     if fatal or (skipped and not skip_invalid):
         raise FaqError(fatal + skipped)
-    return LoadResult(Faq(by_language), tuple(skipped))
+    return LoadResult(Faq(by_language, off_topic), tuple(skipped))
 
 
-def _load_file(
-    path: Path,
-) -> tuple[str | None, dict[str, FaqEntry], list[FaqProblem], list[FaqProblem]]:
+_FileResult = tuple[
+    str | None, dict[str, FaqEntry], tuple[str, ...], list[FaqProblem], list[FaqProblem]
+]
+
+
+def _load_file(path: Path) -> _FileResult:
     name = str(path)
     try:
         document = yaml.load(path.read_text(encoding="utf-8"), Loader=_SafeLoader)
     except (OSError, UnicodeDecodeError) as exc:
-        return None, {}, [FaqProblem(name, None, None, f"cannot be read: {exc}")], []
+        return None, {}, (), [FaqProblem(name, None, None, f"cannot be read: {exc}")], []
     except yaml.YAMLError as exc:
         detail = str(exc).replace("\n", " ")
-        return None, {}, [FaqProblem(name, None, None, f"is not valid YAML: {detail}")], []
+        return None, {}, (), [FaqProblem(name, None, None, f"is not valid YAML: {detail}")], []
     if not isinstance(document, dict):
         return (
             None,
             {},
+            (),
             [FaqProblem(name, None, None, "must be a mapping with 'language' and 'entries'")],
             [],
         )
 
     file_problems: list[FaqProblem] = []
-    unknown = set(document) - {"language", "entries"}
+    unknown = set(document) - {"language", "off_topic", "entries"}
     if unknown:
         file_problems.append(
             FaqProblem(name, None, ", ".join(sorted(map(str, unknown))), "unknown top-level key")
@@ -121,7 +128,7 @@ def _load_file(
     language = document.get("language")
     if not isinstance(language, str) or not language.strip():
         file_problems.append(FaqProblem(name, None, "language", "must be a language tag"))
-        return None, {}, file_problems, []
+        return None, {}, (), file_problems, []
     if language != path.stem:
         file_problems.append(
             FaqProblem(name, None, "language", f"{language!r} does not match the file name")
@@ -129,7 +136,7 @@ def _load_file(
     raw_entries = document.get("entries")
     if not isinstance(raw_entries, list):
         file_problems.append(FaqProblem(name, None, "entries", "must be a list of entries"))
-        return None, {}, file_problems, []
+        return None, {}, (), file_problems, []
 
     entries: dict[str, FaqEntry] = {}
     entry_problems: list[FaqProblem] = []
@@ -141,7 +148,32 @@ def _load_file(
         entry_problems.extend(problems)
         if entry is not None and not problems:
             entries[entry.id] = entry
-    return language, entries, file_problems, entry_problems
+    examples = _off_topic(name, document.get("off_topic"), file_problems)
+    return language, entries, examples, file_problems, entry_problems
+
+
+def _off_topic(file: str, raw: Any, problems: list[FaqProblem]) -> tuple[str, ...]:
+    """The `off_topic` examples: a list of texts (optional)."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        problems.append(FaqProblem(file, None, "off_topic", "must be a list of texts"))
+        return ()
+    examples: list[str] = []
+    for position, item in enumerate(raw, start=1):
+        text = _text(item, MAX_QUESTION_CHARS)
+        if text is None:
+            problems.append(
+                FaqProblem(
+                    file,
+                    None,
+                    f"off_topic[{position}]",
+                    f"must be non-empty text of at most {MAX_QUESTION_CHARS} characters",
+                )
+            )
+        else:
+            examples.append(text)
+    return tuple(dict.fromkeys(examples))
 
 
 def _parse_entry(

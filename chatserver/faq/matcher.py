@@ -33,14 +33,22 @@ from types import MappingProxyType
 
 import numpy as np
 
-from chatserver.faq.calibration import Thresholds, calibrate, combined_similarity
+from chatserver.faq.calibration import Thresholds, calibrate, combined_similarity, rank
 from chatserver.faq.classifier import EmbeddedEntries, EntryClassifier, train_classifier
 from chatserver.faq.embedding import SentenceEncoder, default_encoder
 from chatserver.faq.model import FALLBACK_LANGUAGE, Faq, FaqEntry
 from chatserver.faq.normalize import normalize
 from chatserver.models import Priority, Team
 
-__all__ = ["MAX_RELATED", "MAX_SUGGESTIONS", "FaqMatcher", "LanguageIndex", "MatchResult", "Outcome", "normalize"]
+__all__ = [
+    "MAX_RELATED",
+    "MAX_SUGGESTIONS",
+    "FaqMatcher",
+    "LanguageIndex",
+    "MatchResult",
+    "Outcome",
+    "normalize",
+]
 
 MAX_SUGGESTIONS = 3  # the product's suggestion list: three buttons fit a chat bubble
 MAX_RELATED = 2  # next-best topics under a direct answer
@@ -104,6 +112,10 @@ class MatchResult:
         return self.entry is not None and self.entry.is_fallback
 
 
+# The class of the FAQ's `off_topic` examples; not a valid entry id, so it never collides.
+OFF_TOPIC = "~off-topic"
+
+
 @dataclass(frozen=True, slots=True)
 class LanguageIndex:
     """Everything `match` needs for one FAQ language."""
@@ -112,12 +124,14 @@ class LanguageIndex:
     classifier: EntryClassifier
     thresholds: Thresholds
     exact: Mapping[str, str]  # normalised phrasing -> entry id, unambiguous ones only
+    off_topic: int | None = None  # column of the off-topic class, when the FAQ has examples
 
 
 def build_index(
     faq: Faq, language: str, encoder: SentenceEncoder | None = None
 ) -> LanguageIndex | None:
-    """Train and calibrate one language; English phrasings cover the ids it lacks."""
+    """Train and calibrate one language; English phrasings cover the ids it lacks, English
+    off-topic examples a language without its own."""
     phrasings: list[str] = []
     labels: list[str] = []
     sources = [faq.native(language)]
@@ -131,9 +145,13 @@ def build_index(
                 labels.append(entry.id)
     if not phrasings:
         return None
+    examples = faq.off_topic.get(language) or faq.off_topic.get(FALLBACK_LANGUAGE, ())
+    phrasings.extend(examples)
+    labels.extend(OFF_TOPIC for _ in examples)
     classifier, tf, y = train_classifier(phrasings, labels)
+    off_topic = classifier.entry_ids.index(OFF_TOPIC) if examples else None
     embeddings = encoder.encode(phrasings) if encoder is not None else None
-    thresholds = calibrate(tf, y, len(classifier.entry_ids), embeddings)
+    thresholds = calibrate(tf, y, len(classifier.entry_ids), embeddings, off_topic)
     if embeddings is not None:
         embedded = EmbeddedEntries.of(embeddings, y, len(classifier.entry_ids))
         classifier = replace(classifier, embedded=embedded, blend=thresholds.blend)
@@ -141,7 +159,7 @@ def build_index(
     for phrasing, label in zip(phrasings, labels, strict=True):
         owners.setdefault(normalize(phrasing), set()).add(label)
     exact = {text: next(iter(ids)) for text, ids in owners.items() if len(ids) == 1 and text}
-    return LanguageIndex(language, classifier, thresholds, MappingProxyType(exact))
+    return LanguageIndex(language, classifier, thresholds, MappingProxyType(exact), off_topic)
 
 
 class FaqMatcher:
@@ -175,9 +193,8 @@ class FaqMatcher:
         if not query:
             return MatchResult(Outcome.DECLINE, language, 0.0, None, searched_language=searched)
         exact = index.exact.get(query)
-        if exact is not None:
-            entry = self.faq.entry(exact, language)
-            return MatchResult(Outcome.ANSWER, language, 1.0, entry, searched_language=searched)
+        if exact == OFF_TOPIC:
+            return MatchResult(Outcome.DECLINE, language, 1.0, None, searched_language=searched)
 
         classifier = index.classifier
         embedding = None
@@ -185,30 +202,38 @@ class FaqMatcher:
             embedding = self._encoder.encode_one(text)
         decision, cosine, embedded = classifier.scores(query, embedding)
         ids = classifier.entry_ids
-        if len(ids) > MAX_SUGGESTIONS:
-            top = np.argpartition(-decision, MAX_SUGGESTIONS)[:MAX_SUGGESTIONS]
-            top = top[np.argsort(-decision[top], kind="stable")]
-        else:
-            top = np.argsort(-decision, kind="stable")
-        best = int(top[0])
+        (best,), (margin,), (top_score,) = rank(decision[np.newaxis, :], index.off_topic)
         similarity = float(
             combined_similarity(
                 cosine[np.newaxis, :], None if embedded is None else embedded[np.newaxis, :]
             )[0]
         )
-        margin = float(decision[best] - decision[top[1]]) if len(top) > 1 else float(decision[best])
-        entry = self.faq.entry(ids[best], language)
-        thresholds = index.thresholds
-        if thresholds.declines(similarity, float(decision[best])):
-            return MatchResult(Outcome.DECLINE, language, similarity, entry, (), margin, searched)
+        entries = decision.copy()
+        if index.off_topic is not None:
+            entries[index.off_topic] = -np.inf
+        top = np.argsort(-entries, kind="stable")[: min(MAX_SUGGESTIONS, len(self.faq.ids))]
+        top = top[np.isfinite(entries[top])]
         suggestions = tuple(
             e for e in (self.faq.entry(ids[int(i)], language) for i in top) if e is not None
         )
-        if margin >= thresholds.answer_margin:
-            related = tuple(e for e in suggestions if e.id != ids[best])[:MAX_RELATED]
+        if exact is not None:
+            entry = self.faq.entry(exact, language)
+            related = tuple(e for e in suggestions if e.id != exact)[:MAX_RELATED]
             return MatchResult(
-                Outcome.ANSWER, language, similarity, entry, (), margin, searched, related
+                Outcome.ANSWER, language, 1.0, entry, (), float(margin), searched, related
+            )
+        thresholds = index.thresholds
+        if best == index.off_topic or thresholds.declines(similarity, float(top_score)):
+            first = suggestions[0] if suggestions else None
+            return MatchResult(
+                Outcome.DECLINE, language, similarity, first, (), float(margin), searched
+            )
+        entry = self.faq.entry(ids[int(best)], language)
+        if margin >= thresholds.answer_margin:
+            related = tuple(e for e in suggestions if e.id != ids[int(best)])[:MAX_RELATED]
+            return MatchResult(
+                Outcome.ANSWER, language, similarity, entry, (), float(margin), searched, related
             )
         return MatchResult(
-            Outcome.SUGGEST, language, similarity, entry, suggestions, margin, searched
+            Outcome.SUGGEST, language, similarity, entry, suggestions, float(margin), searched
         )

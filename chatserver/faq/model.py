@@ -6,7 +6,7 @@ Pure data; loading and validation live in `loader`, matching in `matcher`.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from chatserver.models import Priority, Team
 
@@ -40,6 +40,9 @@ class Faq:
     """All languages of one FAQ directory. `by_language[lang][id]` holds native entries only."""
 
     by_language: Mapping[str, Mapping[str, FaqEntry]]
+    # Per language: messages the desk does not handle (jokes, restaurants, stock tips), which
+    # the matcher learns to decline.
+    off_topic: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def languages(self) -> tuple[str, ...]:
