@@ -54,6 +54,8 @@ __all__ = ["HeldOut", "Thresholds", "calibrate", "combined_similarity", "cross_v
 MIN_DECLINE_QUANTILE = 0.01
 MAX_DECLINE_QUANTILE = 0.03
 DECLINE_TAIL_POINTS = 10
+# Share of held-out in-scope phrasings the off-topic class may claim (they are declined).
+OFF_TOPIC_FALSE_DECLINES = 0.01
 # A direct answer should be right at least this often; below it a 3-way suggestion is cheaper
 # than a wrong answer.
 ANSWER_PRECISION = 0.90
@@ -107,6 +109,9 @@ class Thresholds:
     decline_score: float = DEFAULT_DECLINE_SCORE  # best entry's SVM value under which, with a
     # similarity under `decline_similarity`, we decline
     blend: float = 0.0  # weight of the embedding similarity in the ranking score (0 = none)
+    # Subtracted from the off-topic class's score before ranking: the off-topic examples are
+    # many and varied, so their class claims chatty in-scope questions unless held back.
+    off_topic_handicap: float = 0.0
 
     def declines(self, similarity: float, score: float) -> bool:
         """The decline region: far from every entry, or fairly far and no entry claims it."""
@@ -144,8 +149,18 @@ def calibrate(
     if held is None:
         blend = DEFAULT_BLEND if embeddings is not None else 0.0
         return Thresholds(DEFAULT_DECLINE_SIMILARITY, DEFAULT_ANSWER_MARGIN, 0, blend=blend)
-    best, margin, top = rank(held.decision, off_topic)
-    in_scope = held.expected != off_topic if off_topic is not None else np.ones_like(best, bool)
+    decision = held.decision
+    in_scope = (
+        held.expected != off_topic
+        if off_topic is not None
+        else np.ones(len(held.expected), dtype=np.bool_)
+    )
+    handicap = 0.0
+    if off_topic is not None and in_scope.any():
+        handicap = _off_topic_handicap(decision[in_scope], off_topic)
+        decision = decision.copy()
+        decision[:, off_topic] -= np.float32(handicap)
+    best, margin, top = rank(decision, off_topic)
     thresholds = _thresholds(
         held.similarity,
         margin,
@@ -154,7 +169,19 @@ def calibrate(
         in_scope,
         best == off_topic if off_topic is not None else np.zeros_like(in_scope),
     )
-    return dataclasses.replace(thresholds, blend=held.blend)
+    return dataclasses.replace(thresholds, blend=held.blend, off_topic_handicap=handicap)
+
+
+def _off_topic_handicap(decision: Floats, off_topic: int) -> float:
+    """How far to hold the off-topic class back so that it claims at most
+    `OFF_TOPIC_FALSE_DECLINES` of held-out in-scope phrasings (0 when it already does)."""
+    entries = np.delete(decision, off_topic, axis=1)
+    lead = decision[:, off_topic] - entries.max(axis=1)
+    allowed = int(len(lead) * OFF_TOPIC_FALSE_DECLINES)
+    ordered = np.sort(lead)[::-1]
+    if allowed >= len(ordered) or ordered[allowed] <= 0:
+        return 0.0
+    return float(ordered[allowed]) + 1e-6
 
 
 def rank(decision: Floats, off_topic: int | None = None) -> tuple[Labels, Floats, Floats]:

@@ -202,6 +202,8 @@ class FaqMatcher:
             embedding = self._encoder.encode_one(text)
         decision, cosine, embedded = classifier.scores(query, embedding)
         ids = classifier.entry_ids
+        if index.off_topic is not None:
+            decision[index.off_topic] -= np.float32(index.thresholds.off_topic_handicap)
         (best,), (margin,), (top_score,) = rank(decision[np.newaxis, :], index.off_topic)
         similarity = float(
             combined_similarity(
