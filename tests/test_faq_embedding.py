@@ -88,3 +88,31 @@ def test_matcher_blends_embeddings_and_runs_without_them() -> None:
         result = matcher.match("my card hasn't shown up yet", "en")
         assert result.entry is not None
         assert result.entry.id == "card_arrival"
+
+
+def test_embeddings_are_kept_on_disk_and_a_broken_file_is_ignored(tmp_path) -> None:
+    """A second process (here: a second store on the same file) embeds nothing it has seen;
+    a damaged cache file costs a recomputation, not a failed start."""
+    from chatserver.faq.embedding import StoredEmbeddings
+
+    encoder = default_encoder()
+    assert encoder is not None
+    computed: list[list[str]] = []
+
+    def compute(texts: list[str]) -> np.ndarray:
+        computed.append(list(texts))
+        return np.stack([encoder.encode_one(t) for t in texts])
+
+    path = tmp_path / "cache" / "use.npz"
+    first = StoredEmbeddings(path).encode(TEXTS[:3], compute)
+    assert computed == [TEXTS[:3]]
+    again = StoredEmbeddings(path).encode([TEXTS[1], TEXTS[3], TEXTS[1]], compute)
+    assert computed[1:] == [[TEXTS[3]]]  # only the new text, once
+    assert np.array_equal(again[0], first[1])
+    assert np.array_equal(again[2], first[1])
+
+    path.write_bytes(b"not a zip file")
+    StoredEmbeddings(path).encode(TEXTS[:1], compute)
+    assert computed[2:] == [[TEXTS[0]]]
+    assert len(StoredEmbeddings(path).encode(TEXTS[:1], compute)) == 1
+    assert len(computed) == 3  # rewritten whole after the damage

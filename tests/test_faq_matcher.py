@@ -438,7 +438,9 @@ def test_desk_off_topic_is_declined(desk: FaqMatcher, text: str, language: str) 
         ("what name should I give my new puppy", "en"),
     ],
 )
-def test_desk_off_topic_is_declined(desk: FaqMatcher, text: str, language: str) -> None:
+def test_desk_chit_chat_and_shopping_are_declined(
+    desk: FaqMatcher, text: str, language: str
+) -> None:
     """Shares 'buy'/'want' with account questions, but the off-topic class claims it."""
     assert desk.match(text, language).outcome is Outcome.DECLINE
 

