@@ -351,6 +351,33 @@ def customer_schema(limit: int) -> dict[str, dict[str, Spec]]:
             "client_id": client_id,
             "conversation_id": conversation,
         },
+        "faq_feedback": {
+            "seq": Spec(
+                st.integers(1, 12).map(lambda v: Value("ok", v)),
+                st.one_of(
+                    st.sampled_from([2**31, 2**53, 10**6]).map(lambda v: Value("odd", v)),
+                    st.one_of(
+                        st.integers(max_value=0),
+                        st.integers(min_value=2**53 + 1),
+                        st.booleans(),
+                        st.floats(allow_nan=True),
+                        st.text(max_size=3),
+                        st.lists(st.integers(), max_size=2),
+                    ).map(lambda v: Value("wrong", v)),
+                    st.just(MISSING),
+                ),
+            ),
+            "helpful": Spec(
+                st.booleans().map(lambda v: Value("ok", v)),
+                st.one_of(
+                    st.one_of(
+                        st.integers(), st.text(max_size=5), st.floats(), st.lists(st.booleans())
+                    ).map(lambda v: Value("wrong", v)),
+                    st.just(MISSING),
+                ),
+            ),
+            "conversation_id": conversation,
+        },
         "request_agent": {"conversation_id": conversation},
         "leave_message": {
             "kind": Spec(
@@ -506,6 +533,7 @@ CUSTOMER_EVENTS = (
     "message",
     "choose_language",
     "choose_suggestion",
+    "faq_feedback",
     "request_agent",
     "leave_message",
     "end",
@@ -566,6 +594,7 @@ RIGHT: dict[str, dict[str, dict[str, Any]]] = {
         "message": {"text": "Hello", "client_id": "c-1"},
         "choose_language": {"language": "ja"},
         "choose_suggestion": {"faq_id": "mt5-install"},
+        "faq_feedback": {"seq": 3, "helpful": False},
         "request_agent": {},
         "leave_message": {"kind": "email", "contact": "a@example.com", "text": "Hello"},
         "end": {},
@@ -587,6 +616,8 @@ RIGHT: dict[str, dict[str, dict[str, Any]]] = {
 TAG_FIELDS = {"language"}
 SPECIAL: dict[str, tuple[tuple[Any, str], ...]] = {
     "last_seq": ((2**64, "odd"), (-1, "wrong"), (True, "wrong"), ("1", "wrong"), (1.5, "wrong")),
+    "seq": ((2**64, "wrong"), (0, "wrong"), (-1, "wrong"), (True, "wrong"), ("3", "wrong")),
+    "helpful": ((1, "wrong"), (0, "wrong"), ("true", "wrong"), ([True], "wrong"), ({}, "wrong")),
     "languages": (
         (["\ud800"], "odd"),
         (["xx", "a\x00"], "odd"),
@@ -892,6 +923,8 @@ class Desk:
                 ("offline_requests", "contact"),
                 ("offline_requests", "text"),
                 ("faq_choices", "query"),
+                ("faq_feedback", "query"),
+                ("faq_declines", "query"),
             ):
                 for rowid, raw in db.execute(f"SELECT rowid, {column} FROM {table}"):
                     if raw is None:
@@ -911,6 +944,8 @@ class Desk:
                 ("messages", "language"),
                 ("applied_slas", "language"),
                 ("faq_choices", "language"),
+                ("faq_feedback", "language"),
+                ("faq_declines", "language"),
             ):
                 for (raw,) in db.execute(f"SELECT DISTINCT {column} FROM {table}"):
                     if raw is not None:
@@ -1042,6 +1077,11 @@ async def customer_prelude(
     started = await customer.call("start", {"languages": ["en"]})
     assert started["ok"] is True, started
     refs = {"own_conversation": started["conversation"]["id"], "own_token": started["token"]}
+    # An answer of the bot at seq 3 (after the greeting and the question): `faq_feedback`
+    # has something to be right about.
+    asked = await customer.call("message", {"text": "How do I install MT5?", "client_id": "q"})
+    assert asked["ok"] is True, asked
+    await customer.wait_for("message", lambda m: m["meta"].get("in_reply_to") == 2)
     if prelude in ("queued", "assigned", "offline"):
         assert (await customer.call("request_agent", {}))["ok"] is True
     if prelude == "offline":
