@@ -1394,7 +1394,7 @@ def check_http(answer: tuple[int, str, bytes], allowed: set[int], what: str) -> 
     status, content_type, body = answer
     assert status < 500, f"{what}: {status} {body[:300]!r}"
     assert status in allowed, f"{what}: unexpected {status} {body[:300]!r}"
-    if content_type == "text/csv" and status == 200:
+    if content_type in ("text/csv", "text/markdown") and status == 200:
         return body.decode("utf-8")
     assert content_type == "application/json", f"{what}: {status} {content_type} {body[:200]!r}"
     decoded = json.loads(body)
@@ -1569,12 +1569,52 @@ async def test_sla_report_answers_json_or_csv_and_never_fails(
     await desk.check()
 
 
+@settings(FUZZ, max_examples=80)
+@report({"until": "0001-01-01T00:00:00"})
+@report({"since": "0001-01-01T00:00:00+14:00", "until": "0001-02-02T00:00:00"})
+@report({"since": "9999-12-31T00:00:00", "until": "9999-12-31T23:59:59-14:00"})
+@report({"language": "\ud800", "kind": "\x00", "limit": "١", "format": "markdown"})
+@report({"since": "2026-11-01T00:00:00", "language": "zh-TW", "format": "csv", "limit": "1"})
+@given(
+    query=st.fixed_dictionaries(
+        {},
+        optional={
+            "since": iso_times,
+            "until": iso_times,
+            "language": st.one_of(st.sampled_from(GOOD_TAGS + ODD_TAGS), st.text(max_size=8)),
+            "kind": st.one_of(
+                st.sampled_from(["declined", "picked,not_helpful", "helpful", "", ","]),
+                st.text(max_size=8),
+            ),
+            "limit": st.one_of(st.integers(-5, 2000).map(str), st.text(max_size=6)),
+            "format": st.sampled_from(["json", "csv", "markdown", "xml", ""]),
+        },
+    ),
+    token=st.one_of(st.none(), header_tokens),
+)
+async def test_faq_gaps_report_answers_json_csv_or_markdown_and_never_fails(
+    inquiry_desk: tuple[Desk, dict[str, Any]], query: dict[str, str], token: Any
+) -> None:
+    desk, refs = inquiry_desk
+    headers = {} if token is None else {"Authorization": "Bearer " + resolve(token, refs)}
+    answer = await request(desk, "GET", "/api/v1/reports/faq-gaps", params=query, headers=headers)
+    check_http(answer, {200, 400, 403}, f"gaps {query!r} as {token!r}")
+    if answer[0] == 200:
+        assert token == Ref("supervisor")
+    await desk.check()
+
+
 @settings(FUZZ, max_examples=30)
 @example(path="/api/v1/inquiries/K7PX-4QR9-M", value=b"\xff")
 @example(path="/api/v1/reports/sla", value=b"\xed\xa0\x80")
 @given(
     path=st.sampled_from(
-        ["/api/v1/inquiries/K7PX-4QR9-M", "/api/v1/reports/sla", "/api/v1/logout"]
+        [
+            "/api/v1/inquiries/K7PX-4QR9-M",
+            "/api/v1/reports/sla",
+            "/api/v1/reports/faq-gaps",
+            "/api/v1/logout",
+        ]
     ),
     # What HTTP allows in a header value (visible ASCII, space, tab, obs-text), so the
     # request reaches the application, yet often not UTF-8.
