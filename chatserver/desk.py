@@ -351,6 +351,8 @@ class Desk:
         duplicate and changes nothing). "Did not help" in a conversation still with the bot
         gets a reply: the topics that were under the answer, and a person."""
         conversation = await self._open_conversation(conversation_id)
+        if seq > conversation.last_seq:  # (and no out-of-range number reaches the database)
+            raise UnknownMessage(f"this conversation has no message {seq}")
         recent = await self.store.messages(
             conversation.id, after_seq=max(0, seq - QUESTION_LOOKBACK), limit=QUESTION_LOOKBACK
         )

@@ -230,6 +230,7 @@ async def test_feedback_on_anything_but_an_answer_of_this_conversation_is_refuse
         ({"seq": 1, "helpful": True}, "not_an_answer", None),  # the greeting
         ({"seq": question_seq, "helpful": True}, "not_an_answer", None),  # the customer's
         ({"seq": 99, "helpful": True}, "unknown_message", None),
+        ({"seq": 2**53, "helpful": True}, "unknown_message", None),
         (
             {"seq": answer["seq"], "helpful": True, "conversation_id": elsewhere},
             "unknown_conversation",
