@@ -1,4 +1,5 @@
-"""HTTP API: console log-in, log-out and revoke, inquiry status by tracking number, SLA reports."""
+"""HTTP API: console log-in, log-out and revoke, inquiry status by tracking number, reports
+(SLA, FAQ gaps)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from aiohttp.typedefs import Handler
 from chatserver.accounts import InvalidCredentials, TooManyAttempts
 from chatserver.agents import AgentAccount
 from chatserver.desk import hash_token
+from chatserver.faq_gaps import GapsQuery, InvalidQuery, find_gaps, render
 from chatserver.keys import SERVICES, SETTINGS
 from chatserver.limits import RateLimited, client_address, retry_after
 from chatserver.reports import ReportQuery, build_report, report_csv
@@ -174,6 +176,43 @@ async def sla_report(request: web.Request) -> web.Response:
             "bucket": query.bucket,
             "rows": report,
         }
+    )
+
+
+GAP_CONTENT_TYPES = {
+    "json": ("application/json", None),
+    "csv": ("text/csv", "faq-gaps.csv"),
+    "markdown": ("text/markdown", "faq-gaps.md"),
+}
+
+
+@routes.get("/api/v1/reports/faq-gaps")
+async def faq_gaps_report(request: web.Request) -> web.Response:
+    """The questions the FAQ did not answer well, per language, most frequent first: JSON,
+    or CSV or Markdown with `?format=`. Supervisors only."""
+    account = await _staff(request)
+    if account is None or not account.role.supervises:
+        return api_error(403, "forbidden", "a supervisor's token is required")
+    services = request.app[SERVICES]
+    try:
+        query = GapsQuery.parse(
+            request.query,
+            now=services.dispatcher.clock.now(),
+            languages=request.app[SETTINGS].languages,
+        )
+    except InvalidQuery as exc:
+        return api_error(400, "invalid_query", str(exc))
+    rows = await services.store.faq_gap_rows(query.since, query.until, query.language)
+    report = find_gaps(
+        rows, since=query.since, until=query.until, kinds=query.kinds, limit=query.limit
+    )
+    content_type, filename = GAP_CONTENT_TYPES[query.format]
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"'} if filename else {}
+    return web.Response(
+        text=render(report, query.format),
+        content_type=content_type,
+        charset="utf-8",
+        headers=headers,
     )
 
 

@@ -1,4 +1,5 @@
-"""Command line: `chatserver [serve]`, `faq check|match|eval`, `lang detect|eval`, `agents add|list`.
+"""Command line: `chatserver [serve]`, `faq check|match|eval|gaps`, `lang detect|eval`,
+`agents add|list`.
 
 `serve` is the default. Every serve option is also a CHATSERVER_* variable; a flag wins
 over the variable, the variable over the default.
@@ -23,9 +24,11 @@ from chatserver.settings import OPTIONS, Settings, SettingsError
 
 if TYPE_CHECKING:
     from chatserver.faq import FaqMatcher
+    from chatserver.faq_gaps import GapsQuery
 
 log = logging.getLogger("chatserver")
 COMMANDS = ("serve", "faq")
+GAP_FORMATS = ("markdown", "json", "csv")  # the first is `faq gaps`' default
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -78,6 +81,30 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument(
             "--faq-dir", type=Path, default=None, help="default: CHATSERVER_FAQ_DIR or faq"
         )
+    gaps = faq_commands.add_parser(
+        "gaps",
+        help="questions declined, answered unhelpfully or picked from suggestions, per language",
+        description=(
+            "The customer questions the FAQ did not answer well, from the desk's database: "
+            "declined by the bot, answered but marked not helpful, or resolved by picking a "
+            "suggestion. Per language, the same question (normalised) is one line, most "
+            "frequent first, with the entries involved: the variants to add."
+        ),
+    )
+    gaps.add_argument("--since", default=None, help="ISO 8601 time (default: 30 days ago)")
+    gaps.add_argument("--until", default=None, help="ISO 8601 time (default: now)")
+    gaps.add_argument("--lang", default=None, help="one language (default: all)")
+    gaps.add_argument(
+        "--kind", default=None, help="declined, not_helpful, picked, comma-separated (default: all)"
+    )
+    gaps.add_argument("--limit", default=None, help="lines per language (default 50)")
+    gaps.add_argument(
+        "--format", default=None, choices=GAP_FORMATS, help="output (default: markdown)"
+    )
+    gaps.add_argument("--json", action="store_true", help="the same as --format json")
+    gaps.add_argument(
+        "--database-url", default=None, help="default: CHATSERVER_DATABASE_URL or the default"
+    )
 
     agents = commands.add_parser("agents", help="manage agent accounts")
     agent_commands = agents.add_subparsers(
@@ -149,6 +176,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return faq_match(args)
         if args.faq_command == "eval":
             return faq_eval(args)
+        if args.faq_command == "gaps":
+            return faq_gaps(args)
         return faq_check(args)
     if args.command == "lang":
         return lang_command(args)
@@ -354,6 +383,56 @@ def faq_eval(args: argparse.Namespace) -> int:
     report = evaluate(matcher, cases)
     print(report.to_json() if args.json else report.to_markdown(f"{directory} on {args.cases}"))
     return 0
+
+
+def faq_gaps(args: argparse.Namespace) -> int:
+    from chatserver.clock import SystemClock
+    from chatserver.faq_gaps import GapsQuery, InvalidQuery
+
+    env = dict(os.environ)
+    if args.database_url:
+        env["CHATSERVER_DATABASE_URL"] = args.database_url
+    try:
+        settings = Settings.from_env(env)
+    except SettingsError as exc:
+        print(f"chatserver: error: {exc}", file=sys.stderr)
+        return 2
+    raw = {
+        "since": args.since,
+        "until": args.until,
+        "language": args.lang,
+        "kind": args.kind,
+        "limit": args.limit,
+        "format": "json" if args.json else args.format,
+    }
+    try:
+        query = GapsQuery.parse(
+            {k: v for k, v in raw.items() if v is not None},
+            now=SystemClock().now(),
+            languages=settings.languages,
+            formats=GAP_FORMATS,
+        )
+    except InvalidQuery as exc:
+        print(f"chatserver: error: {exc}", file=sys.stderr)
+        return 2
+    text = asyncio.run(_faq_gaps(settings, query))
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return 0
+
+
+async def _faq_gaps(settings: Settings, query: GapsQuery) -> str:
+    from chatserver.faq_gaps import find_gaps, render
+    from chatserver.store import open_store
+
+    store = await open_store(settings.database_url)
+    try:
+        rows = await store.faq_gap_rows(query.since, query.until, query.language)
+    finally:
+        await store.close()
+    report = find_gaps(
+        rows, since=query.since, until=query.until, kinds=query.kinds, limit=query.limit
+    )
+    return render(report, query.format)
 
 
 def agents_command(args: argparse.Namespace) -> int:

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from chatserver.bot import Bot, BotReply, ReplyKind, topic_of
+from chatserver.bot import Bot, BotReply, ReplyKind, offered, topic_of
 from chatserver.clock import Clock, IdFactory, new_token
 from chatserver.dispatch import Dispatcher
 from chatserver.events import Event, MessagePosted, Notify
@@ -39,6 +39,8 @@ from chatserver.models import (
     ConversationStatus,
     DomainError,
     FaqChoice,
+    FaqDecline,
+    FaqFeedback,
     Message,
     NewMessage,
     UnsupportedLanguage,
@@ -50,6 +52,9 @@ from chatserver.store import Store
 RESUME_LIMIT = 500
 # Suggestions further back than this many messages are no longer on the customer's screen.
 SUGGESTION_LOOKBACK = 20
+# How far back the customer's own words behind an answer or a suggestion are looked for
+# (through picks of suggestions and "did not help" replies).
+QUESTION_LOOKBACK = 40
 
 
 class UnknownConversation(DomainError):
@@ -62,6 +67,14 @@ class ConversationClosed(DomainError):
 
 class UnknownSuggestion(DomainError):
     code = "unknown_suggestion"
+
+
+class UnknownMessage(DomainError):
+    code = "unknown_message"
+
+
+class NotAnAnswer(DomainError):
+    code = "not_an_answer"
 
 
 def hash_token(token: str) -> str:
@@ -82,6 +95,13 @@ class Started:
 class Chosen:
     conversation: Conversation
     events: list[Event]
+
+
+@dataclass(frozen=True, slots=True)
+class FeedbackGiven:
+    feedback: FaqFeedback  # as stored: the first word on the answer
+    duplicate: bool  # the answer had feedback already; nothing changed
+    events: list[Event] = field(default_factory=list)  # "did not help": the bot's reply
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +221,20 @@ class Desk:
             return Received(stored, not appended.created, notifications=outcome.notifications)
 
         reply = self.bot.reply(text, conversation.language)
+        if reply.kind is ReplyKind.DECLINE:
+            # Before the reply is stored: if storing it fails, the resend records nothing twice.
+            await self.store.record_faq_decline(
+                FaqDecline(
+                    id=self.new_id(),
+                    conversation_id=conversation.id,
+                    message_seq=stored.seq,
+                    language=conversation.language,
+                    query=text,
+                    nearest=reply.nearest.id if reply.nearest is not None else None,
+                    score=float(reply.meta.get("score", 0.0)),
+                    created_at=self.clock.now(),
+                )
+            )
         replies = [reply]
         if decision.ask_confirmation and len(decision.candidates) >= 2:
             replies.append(self.bot.language_question(decision.candidates))
@@ -266,14 +300,18 @@ class Desk:
     async def choose_suggestion(
         self, conversation_id: str, faq_id: str, client_id: str | None
     ) -> Received:
-        """The customer picked one of the latest suggestions: show the pick, answer it, and
-        record which words led to which entry (a variant the FAQ is missing)."""
+        """The customer picked an entry the bot offered (a suggestion, a topic under an
+        answer, an alternative to an answer that did not help): show the pick, answer it,
+        and record which words led to which entry (a variant the FAQ is missing)."""
         conversation = await self._open_conversation(conversation_id)
-        offer, query = await self._latest_suggestions(conversation)
-        offered = offer.meta.get("suggestions", []) if offer is not None else []
-        picked = next((s for s in offered if s.get("faq_id") == faq_id), None)
-        if offer is None or picked is None:
-            raise UnknownSuggestion("that entry is not among the latest suggestions")
+        recent = await self.store.messages(
+            conversation.id, after_seq=max(0, conversation.last_seq - QUESTION_LOOKBACK)
+        )
+        offer = _offer_of(recent[-SUGGESTION_LOOKBACK:], faq_id)
+        if offer is None:
+            raise UnknownSuggestion("that entry is not among the suggestions on screen")
+        choices = offered(offer.meta)
+        picked = next(s for s in choices if s.get("faq_id") == faq_id)
         appended = await self.store.append_message(
             NewMessage(
                 id=self.new_id(),
@@ -288,36 +326,72 @@ class Desk:
         stored = appended.message
         if not appended.created:
             return Received(stored, duplicate=True)
+        query = question_behind(recent, offer)
+        suggested = [str(s.get("faq_id")) for s in choices]
         await self.store.record_faq_choice(
             FaqChoice(
                 id=self.new_id(),
                 conversation_id=conversation.id,
                 language=conversation.language,
                 query=query.text if query is not None else "",
-                suggested=tuple(str(s.get("faq_id")) for s in offered),
+                suggested=tuple(suggested),
                 chosen=faq_id,
                 created_at=self.clock.now(),
             )
         )
-        reply = self.bot.answer_chosen(faq_id, conversation.language)
+        reply = self.bot.answer_chosen(faq_id, conversation.language, suggested)
         if reply is None:  # the FAQ was reloaded without this entry
             reply = self.bot.reply(stored.text, conversation.language)
         posted = await self._post(conversation, reply, in_reply_to=stored.seq)
         return Received(stored, duplicate=False, events=[MessagePosted(posted)])
 
-    async def _latest_suggestions(
-        self, conversation: Conversation
-    ) -> tuple[Message | None, Message | None]:
-        """The newest bot suggestion still on screen, and the customer message it answered."""
+    async def feedback(self, conversation_id: str, seq: int, helpful: bool) -> FeedbackGiven:
+        """The customer said whether the answer at `seq` helped. Kept with the words it
+        answered; the first word on an answer stands (a second is acknowledged as a
+        duplicate and changes nothing). "Did not help" in a conversation still with the bot
+        gets a reply: the topics that were under the answer, and a person."""
+        conversation = await self._open_conversation(conversation_id)
+        if seq > conversation.last_seq:  # (and no out-of-range number reaches the database)
+            raise UnknownMessage(f"this conversation has no message {seq}")
         recent = await self.store.messages(
-            conversation.id, after_seq=max(0, conversation.last_seq - SUGGESTION_LOOKBACK)
+            conversation.id, after_seq=max(0, seq - QUESTION_LOOKBACK), limit=QUESTION_LOOKBACK
         )
-        for message in reversed(recent):
-            if message.author is Author.BOT and message.meta.get("kind") == "suggest":
-                asked = message.meta.get("in_reply_to")
-                query = next((m for m in recent if m.seq == asked), None)
-                return message, query
-        return None, None
+        answer = next((m for m in recent if m.seq == seq and not m.internal), None)
+        if answer is None:
+            raise UnknownMessage(f"this conversation has no message {seq}")
+        faq_id = answer.meta.get("faq_id")
+        if answer.author is not Author.BOT or answer.meta.get("kind") != "answer" or not faq_id:
+            raise NotAnAnswer(f"message {seq} is not an answer of the bot")
+        query = question_behind(recent, answer)
+        stored, created = await self.store.record_faq_feedback(
+            FaqFeedback(
+                id=self.new_id(),
+                conversation_id=conversation.id,
+                answer_seq=seq,
+                language=answer.language or conversation.language,
+                faq_id=str(faq_id),
+                query=query.text if query is not None else "",
+                helpful=helpful,
+                created_at=self.clock.now(),
+            )
+        )
+        events: list[Event] = []
+        if (
+            not stored.helpful
+            and conversation.status is ConversationStatus.BOT
+            and (created or not await self._replied_to_feedback(conversation, seq))
+        ):
+            alternatives = [str(s.get("faq_id")) for s in offered(answer.meta)]
+            reply = self.bot.not_helpful(conversation.language, alternatives)
+            posted = await self._post(conversation, reply, feedback_on=seq)
+            events.append(MessagePosted(posted))
+        return FeedbackGiven(stored, duplicate=not created, events=events)
+
+    async def _replied_to_feedback(self, conversation: Conversation, seq: int) -> bool:
+        """Whether the bot's "did not help" reply to the answer at `seq` is stored (a resend
+        after a failure between storing the feedback and the reply gets it then)."""
+        later = await self.store.messages(conversation.id, after_seq=seq, limit=RESUME_LIMIT)
+        return any(m.meta.get("feedback_on") == seq for m in later if m.author is Author.BOT)
 
     async def choose_language(self, conversation_id: str, language: str) -> Chosen:
         """The customer's explicit choice: it sets the language and detection never overrides it."""
@@ -369,7 +443,12 @@ class Desk:
         return updated, decision
 
     async def _post(
-        self, conversation: Conversation, reply: BotReply, *, in_reply_to: int | None = None
+        self,
+        conversation: Conversation,
+        reply: BotReply,
+        *,
+        in_reply_to: int | None = None,
+        feedback_on: int | None = None,
     ) -> Message:
         appended = await self.store.append_message(
             NewMessage(
@@ -383,7 +462,41 @@ class Desk:
                     "kind": str(reply.kind),
                     **reply.meta,
                     **({"in_reply_to": in_reply_to} if in_reply_to is not None else {}),
+                    **({"feedback_on": feedback_on} if feedback_on is not None else {}),
                 },
             )
         )
         return appended.message
+
+
+def _offer_of(messages: Sequence[Message], faq_id: str) -> Message | None:
+    """The newest bot message among `messages` that offers `faq_id` as a button."""
+    for message in reversed(messages):
+        if message.author is Author.BOT and any(
+            s.get("faq_id") == faq_id for s in offered(message.meta)
+        ):
+            return message
+    return None
+
+
+def question_behind(messages: Sequence[Message], message: Message) -> Message | None:
+    """The customer's own words that `message` (a bot reply) ultimately answers: its
+    `in_reply_to`, through picked suggestions (`chose`, `from_seq`) and "did not help"
+    replies (`feedback_on`), as far as `messages` reaches. A pick's text is the FAQ's
+    question, not the customer's words, so it is followed back to what was asked."""
+    by_seq = {m.seq: m for m in messages}
+    current: Message | None = message
+    seen: set[int] = set()
+    while current is not None and current.seq not in seen:
+        seen.add(current.seq)
+        meta = current.meta
+        if current.author is Author.CUSTOMER:
+            if "chose" not in meta:
+                return current
+            link = meta.get("from_seq")
+        elif current.author is Author.BOT:
+            link = meta.get("in_reply_to", meta.get("feedback_on"))
+        else:
+            return None
+        current = by_seq.get(link) if isinstance(link, int) else None
+    return None

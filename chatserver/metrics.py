@@ -21,6 +21,7 @@ class Metrics:
     conversations_started: Counter
     messages: Counter
     bot_replies: Counter
+    faq_feedback: Counter
     errors: Counter
     isolated_failures: Counter
     first_response: Histogram
@@ -74,6 +75,12 @@ class Metrics:
                 "chatserver_bot_replies",
                 "Bot replies, by outcome and language.",
                 ["kind", "language"],
+                registry=registry,
+            ),
+            faq_feedback=Counter(
+                "chatserver_faq_feedback",
+                "Customers' word on bot answers (did that help?), by answer and language.",
+                ["helpful", "language"],
                 registry=registry,
             ),
             errors=Counter(

@@ -212,6 +212,43 @@ class FaqChoice:
 
 
 @dataclass(frozen=True, slots=True)
+class FaqFeedback:
+    """The customer said whether a bot answer helped: kept with what they had asked.
+
+    One per answer (`conversation_id`, `answer_seq`): the first word stands, and a second
+    click (another tab, a resend) changes nothing. Not helpful marks a variant the FAQ
+    answers wrongly.
+    """
+
+    id: str
+    conversation_id: str
+    answer_seq: int  # the bot's answer message
+    language: str
+    faq_id: str  # the entry that answered
+    query: str  # the customer's own words the answer replied to
+    helpful: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class FaqDecline:
+    """The bot declined a customer's question: the words, and the entry they came nearest to.
+
+    One per customer message (`conversation_id`, `message_seq`); these are the questions the
+    FAQ does not cover (or covers in words it does not recognise).
+    """
+
+    id: str
+    conversation_id: str
+    message_seq: int  # the customer's message
+    language: str
+    query: str
+    nearest: str | None  # the entry the question came nearest to, if any
+    score: float
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class OfflineRequest:
     """Nobody could take the chat: the customer left a message or asked to be called back."""
 

@@ -42,10 +42,10 @@ class ReportQuery:
     @classmethod
     def parse(cls, query: Mapping[str, str], *, now: datetime) -> ReportQuery:
         """`since`/`until` ISO 8601 (default: the last day), `by`=hour|day, `format`."""
-        until = _instant(query.get("until"), now, "until")
+        until = parse_instant(query.get("until"), now, "until")
         if until - datetime.min.replace(tzinfo=UTC) < DEFAULT_RANGE:
             raise ValueError("'until' is out of range")  # no day before it to default to
-        since = _instant(query.get("since"), until - DEFAULT_RANGE, "since")
+        since = parse_instant(query.get("since"), until - DEFAULT_RANGE, "since")
         if not since < until:
             raise ValueError("'since' must be before 'until'")
         if until - since > MAX_RANGE:
@@ -59,7 +59,7 @@ class ReportQuery:
         return cls(since, until, bucket, fmt)
 
 
-def _instant(raw: str | None, default: datetime, name: str) -> datetime:
+def parse_instant(raw: str | None, default: datetime, name: str) -> datetime:
     if raw is None:
         return default
     try:

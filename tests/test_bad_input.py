@@ -198,6 +198,11 @@ async def test_start_normalises_the_chosen_language(server, connect, payload, la
         ("message", {"text": "hi", "client_id": "c\x00"}, "client_id"),
         ("message", {"text": "hi", "conversation_id": f"x{SURROGATE}"}, "conversation_id"),
         ("choose_suggestion", {"faq_id": SURROGATE}, "faq_id"),
+        (
+            "faq_feedback",
+            {"seq": 3, "helpful": True, "conversation_id": SURROGATE},
+            "conversation_id",
+        ),
         ("leave_message", {"kind": "email", "contact": f"a{SURROGATE}@b.c"}, "contact"),
         ("leave_message", {"kind": "callback", "contact": "+81 3\x00"}, "contact"),
         ("leave_message", {"kind": "email", "contact": "a@b.c", "text": SURROGATE}, "text"),

@@ -951,3 +951,42 @@ async def test_replies_sent_faster_than_the_limit_are_resent_when_the_server_say
             await asyncio.sleep(0.02)
     assert [m["text"] for m in customer.pushed("message") if m["author"] == "agent"] == replies
     assert console.problems == []
+
+
+async def test_supervisor_sees_the_faq_gaps_per_language_most_frequent_first(desk, open_console):
+    from tests.test_faq_feedback_e2e import ask
+
+    off_topic = {"en": "what is the capital of France", "ja": "今日の天気はどうですか"}
+    for n, language in enumerate(["en", "en", "ja"]):
+        customer = await desk.connect(desk.server)
+        await customer.call("start", {"language": language})
+        _, reply = await ask(customer, off_topic[language], f"gap-{n}")
+        assert reply["meta"]["kind"] == "decline"
+    await desk.account("sam", "Sam Okafor", ["en"], role="supervisor")
+    desk.clock.advance(5)  # the report's period ends now: the chats are in it
+    console = await logged_in(desk, open_console, "sam")
+    page = console.page
+    section = page.locator("#gaps-section")
+    await expect(section.locator("#gaps-title")).to_have_text("FAQ gaps")
+    gaps = section.locator("#gaps .gap")
+    await expect(gaps).to_have_count(2, timeout=TIMEOUT_MS)
+    first = gaps.nth(0)
+    await expect(first).to_have_attribute("data-language", "en")
+    await expect(first.locator(".gap-count")).to_have_text("2")
+    await expect(first.locator(".gap-kind")).to_have_text("Declined")
+    question = first.locator(".gap-question")
+    await expect(question).to_have_text(off_topic["en"])
+    await expect(question).to_have_attribute("dir", "auto")  # the customer's words, isolated
+    await expect(gaps.nth(1).locator(".gap-question")).to_have_text(off_topic["ja"])
+
+    await page.locator("#gaps-language").select_option("ja")
+    await expect(gaps).to_have_count(1, timeout=TIMEOUT_MS)
+    await expect(gaps.nth(0).locator(".lang-tag")).to_have_text("ja")
+    await expect(gaps.nth(0).locator(".gap-question")).to_have_attribute("lang", "ja")
+    await page.locator("#gaps-period").select_option("7")
+    await expect(gaps).to_have_count(1, timeout=TIMEOUT_MS)
+    await expect(section.locator("#gaps-empty")).to_be_hidden()
+    await page.locator("#gaps-language").select_option("de")  # nobody asked in German
+    await expect(gaps).to_have_count(0, timeout=TIMEOUT_MS)
+    await expect(section.locator("#gaps-empty")).to_have_text("No gaps in this period.")
+    assert console.problems == []

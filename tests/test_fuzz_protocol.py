@@ -351,6 +351,33 @@ def customer_schema(limit: int) -> dict[str, dict[str, Spec]]:
             "client_id": client_id,
             "conversation_id": conversation,
         },
+        "faq_feedback": {
+            "seq": Spec(
+                st.integers(1, 12).map(lambda v: Value("ok", v)),
+                st.one_of(
+                    st.sampled_from([2**31, 2**53, 10**6]).map(lambda v: Value("odd", v)),
+                    st.one_of(
+                        st.integers(max_value=0),
+                        st.integers(min_value=2**53 + 1),
+                        st.booleans(),
+                        st.floats(allow_nan=True),
+                        st.text(max_size=3),
+                        st.lists(st.integers(), max_size=2),
+                    ).map(lambda v: Value("wrong", v)),
+                    st.just(MISSING),
+                ),
+            ),
+            "helpful": Spec(
+                st.booleans().map(lambda v: Value("ok", v)),
+                st.one_of(
+                    st.one_of(
+                        st.integers(), st.text(max_size=5), st.floats(), st.lists(st.booleans())
+                    ).map(lambda v: Value("wrong", v)),
+                    st.just(MISSING),
+                ),
+            ),
+            "conversation_id": conversation,
+        },
         "request_agent": {"conversation_id": conversation},
         "leave_message": {
             "kind": Spec(
@@ -506,6 +533,7 @@ CUSTOMER_EVENTS = (
     "message",
     "choose_language",
     "choose_suggestion",
+    "faq_feedback",
     "request_agent",
     "leave_message",
     "end",
@@ -566,6 +594,7 @@ RIGHT: dict[str, dict[str, dict[str, Any]]] = {
         "message": {"text": "Hello", "client_id": "c-1"},
         "choose_language": {"language": "ja"},
         "choose_suggestion": {"faq_id": "mt5-install"},
+        "faq_feedback": {"seq": 3, "helpful": False},
         "request_agent": {},
         "leave_message": {"kind": "email", "contact": "a@example.com", "text": "Hello"},
         "end": {},
@@ -587,6 +616,8 @@ RIGHT: dict[str, dict[str, dict[str, Any]]] = {
 TAG_FIELDS = {"language"}
 SPECIAL: dict[str, tuple[tuple[Any, str], ...]] = {
     "last_seq": ((2**64, "odd"), (-1, "wrong"), (True, "wrong"), ("1", "wrong"), (1.5, "wrong")),
+    "seq": ((2**64, "wrong"), (0, "wrong"), (-1, "wrong"), (True, "wrong"), ("3", "wrong")),
+    "helpful": ((1, "wrong"), (0, "wrong"), ("true", "wrong"), ([True], "wrong"), ({}, "wrong")),
     "languages": (
         (["\ud800"], "odd"),
         (["xx", "a\x00"], "odd"),
@@ -892,6 +923,8 @@ class Desk:
                 ("offline_requests", "contact"),
                 ("offline_requests", "text"),
                 ("faq_choices", "query"),
+                ("faq_feedback", "query"),
+                ("faq_declines", "query"),
             ):
                 for rowid, raw in db.execute(f"SELECT rowid, {column} FROM {table}"):
                     if raw is None:
@@ -911,6 +944,8 @@ class Desk:
                 ("messages", "language"),
                 ("applied_slas", "language"),
                 ("faq_choices", "language"),
+                ("faq_feedback", "language"),
+                ("faq_declines", "language"),
             ):
                 for (raw,) in db.execute(f"SELECT DISTINCT {column} FROM {table}"):
                     if raw is not None:
@@ -1042,6 +1077,11 @@ async def customer_prelude(
     started = await customer.call("start", {"languages": ["en"]})
     assert started["ok"] is True, started
     refs = {"own_conversation": started["conversation"]["id"], "own_token": started["token"]}
+    # An answer of the bot at seq 3 (after the greeting and the question): `faq_feedback`
+    # has something to be right about.
+    asked = await customer.call("message", {"text": "How do I install MT5?", "client_id": "q"})
+    assert asked["ok"] is True, asked
+    await customer.wait_for("message", lambda m: m["meta"].get("in_reply_to") == 2)
     if prelude in ("queued", "assigned", "offline"):
         assert (await customer.call("request_agent", {}))["ok"] is True
     if prelude == "offline":
@@ -1354,7 +1394,7 @@ def check_http(answer: tuple[int, str, bytes], allowed: set[int], what: str) -> 
     status, content_type, body = answer
     assert status < 500, f"{what}: {status} {body[:300]!r}"
     assert status in allowed, f"{what}: unexpected {status} {body[:300]!r}"
-    if content_type == "text/csv" and status == 200:
+    if content_type in ("text/csv", "text/markdown") and status == 200:
         return body.decode("utf-8")
     assert content_type == "application/json", f"{what}: {status} {content_type} {body[:200]!r}"
     decoded = json.loads(body)
@@ -1529,12 +1569,52 @@ async def test_sla_report_answers_json_or_csv_and_never_fails(
     await desk.check()
 
 
+@settings(FUZZ, max_examples=80)
+@report({"until": "0001-01-01T00:00:00"})
+@report({"since": "0001-01-01T00:00:00+14:00", "until": "0001-02-02T00:00:00"})
+@report({"since": "9999-12-31T00:00:00", "until": "9999-12-31T23:59:59-14:00"})
+@report({"language": "\ud800", "kind": "\x00", "limit": "١", "format": "markdown"})
+@report({"since": "2026-11-01T00:00:00", "language": "zh-TW", "format": "csv", "limit": "1"})
+@given(
+    query=st.fixed_dictionaries(
+        {},
+        optional={
+            "since": iso_times,
+            "until": iso_times,
+            "language": st.one_of(st.sampled_from(GOOD_TAGS + ODD_TAGS), st.text(max_size=8)),
+            "kind": st.one_of(
+                st.sampled_from(["declined", "picked,not_helpful", "helpful", "", ","]),
+                st.text(max_size=8),
+            ),
+            "limit": st.one_of(st.integers(-5, 2000).map(str), st.text(max_size=6)),
+            "format": st.sampled_from(["json", "csv", "markdown", "xml", ""]),
+        },
+    ),
+    token=st.one_of(st.none(), header_tokens),
+)
+async def test_faq_gaps_report_answers_json_csv_or_markdown_and_never_fails(
+    inquiry_desk: tuple[Desk, dict[str, Any]], query: dict[str, str], token: Any
+) -> None:
+    desk, refs = inquiry_desk
+    headers = {} if token is None else {"Authorization": "Bearer " + resolve(token, refs)}
+    answer = await request(desk, "GET", "/api/v1/reports/faq-gaps", params=query, headers=headers)
+    check_http(answer, {200, 400, 403}, f"gaps {query!r} as {token!r}")
+    if answer[0] == 200:
+        assert token == Ref("supervisor")
+    await desk.check()
+
+
 @settings(FUZZ, max_examples=30)
 @example(path="/api/v1/inquiries/K7PX-4QR9-M", value=b"\xff")
 @example(path="/api/v1/reports/sla", value=b"\xed\xa0\x80")
 @given(
     path=st.sampled_from(
-        ["/api/v1/inquiries/K7PX-4QR9-M", "/api/v1/reports/sla", "/api/v1/logout"]
+        [
+            "/api/v1/inquiries/K7PX-4QR9-M",
+            "/api/v1/reports/sla",
+            "/api/v1/reports/faq-gaps",
+            "/api/v1/logout",
+        ]
     ),
     # What HTTP allows in a header value (visible ASCII, space, tab, obs-text), so the
     # request reaches the application, yet often not UTF-8.

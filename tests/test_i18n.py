@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from babel.messages.pofile import read_po
 
+from chatserver.bot import DECLINE
 from chatserver.i18n import Catalogs, locale_id, po_path
 from chatserver.settings import CHAT_LANGUAGES
 
@@ -52,9 +53,9 @@ def test_catalog_is_complete_and_keeps_placeholders(language):
 
 def test_japanese_is_translated_and_english_is_the_source():
     catalogs = Catalogs.load(LOCALES, ["en", "ja"])
-    message = "Sorry, I don't have an answer to that. Could you put it another way?"
-    assert catalogs.translator("en").gettext(message) == message
-    assert "申し訳" in catalogs.translator("ja").gettext(message)
+    assert catalogs.translator("en").gettext(DECLINE) == DECLINE
+    assert "申し訳" in catalogs.translator("ja").gettext(DECLINE)
+    assert "担当者" in catalogs.translator("ja").gettext(DECLINE)  # the offer of a person
     assert catalogs.has_catalog("ja")
 
 

@@ -7,18 +7,28 @@ import dataclasses
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from chatserver.models import Author, ConversationStatus, NewMessage, new_conversation
+from chatserver.models import (
+    Author,
+    ConversationStatus,
+    FaqChoice,
+    FaqDecline,
+    FaqFeedback,
+    NewMessage,
+    new_conversation,
+)
 from chatserver.store import SqlStore, open_store
 from chatserver.store.migrations import SCHEMA_VERSION
 from chatserver.store.schema import UtcDateTime
 from tests.services import require_postgres
 
 T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+T = TypeVar("T")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -300,6 +310,7 @@ async def run_sync(url: str, operation: Callable[[sa.Connection], None]) -> None
 
 def back_to_version_5(connection: sa.Connection) -> None:
     """The database as version 5 left it, with a customer's, an agent's and a bot's message."""
+    back_to_version_6(connection)
     connection.execute(sa.text("DROP TABLE messages"))
     V5_MESSAGES.create(connection)
     connection.execute(sa.text("DELETE FROM schema_migrations WHERE version > 5"))
@@ -321,7 +332,8 @@ async def test_a_version_5_database_gets_client_ids_per_author(store_url):
 
     upgraded = await open_store(store_url)
     try:
-        assert await upgraded.read(scalar("SELECT max(version) FROM schema_migrations")) == 6
+        version = scalar("SELECT max(version) FROM schema_migrations")
+        assert await upgraded.read(version) == SCHEMA_VERSION
         senders = await upgraded.read(
             lambda c: c.execute(sa.text("SELECT sender FROM messages ORDER BY seq")).scalars().all()
         )
@@ -344,6 +356,144 @@ async def test_a_version_5_database_gets_client_ids_per_author(store_url):
         assert [m.id for m in await upgraded.messages("c1")] == ["m1", "m2", "m3", "m6"]
     finally:
         await upgraded.close()
+
+
+def back_to_version_6(connection: sa.Connection) -> None:
+    """The database as version 6 left it: no feedback on answers, no declines recorded."""
+    connection.execute(sa.text("DROP TABLE faq_feedback"))
+    connection.execute(sa.text("DROP TABLE faq_declines"))
+    connection.execute(sa.text("DELETE FROM schema_migrations WHERE version > 6"))
+
+
+async def test_a_version_6_database_gets_feedback_and_decline_tables(store_url):
+    fresh = await open_store(store_url)
+    await a_conversation(fresh)
+    await fresh.close()
+    await run_sync(store_url, back_to_version_6)
+
+    def tables(connection: sa.Connection) -> set[str]:
+        return set(sa.inspect(connection).get_table_names())
+
+    assert not {"faq_feedback", "faq_declines"} & await _on(store_url, tables)
+    upgraded = await open_store(store_url)
+    try:
+        versions = await upgraded.read(
+            lambda c: c.execute(sa.text("SELECT version FROM schema_migrations")).scalars().all()
+        )
+        assert sorted(versions) == list(range(1, SCHEMA_VERSION + 1))
+        assert SCHEMA_VERSION == 7
+        assert {"faq_feedback", "faq_declines"} <= await upgraded.read(tables)
+        unique = await upgraded.read(
+            lambda c: {
+                table: sorted(tuple(u["column_names"]) for u in inspected)
+                for table in ("faq_feedback", "faq_declines")
+                if (inspected := sa.inspect(c).get_unique_constraints(table))
+            }
+        )
+        assert unique == {
+            "faq_feedback": [("conversation_id", "answer_seq")],
+            "faq_declines": [("conversation_id", "message_seq")],
+        }
+        # The upgraded database works: the conversation of version 6 takes feedback.
+        stored, created = await upgraded.record_faq_feedback(a_feedback(helpful=False))
+        assert created
+        assert await upgraded.faq_feedback("c1", 3) == stored
+        assert await upgraded.record_faq_decline(a_decline())
+        assert [d.query for d in await upgraded.faq_declines()] == ["capital of France?"]
+    finally:
+        await upgraded.close()
+
+
+async def _on(url: str, operation: Callable[[sa.Connection], T]) -> T:
+    """`operation` on a database the store does not have open."""
+    found: list[T] = []
+    await run_sync(url, lambda c: found.append(operation(c)))
+    return found[0]
+
+
+def a_feedback(*, helpful: bool, fid: str = "f1", seq: int = 3, at: datetime = T0) -> FaqFeedback:
+    return FaqFeedback(
+        id=fid,
+        conversation_id="c1",
+        answer_seq=seq,
+        language="ja",
+        faq_id="mt-password-reset",
+        query="MT5のパスワードを忘れた",
+        helpful=helpful,
+        created_at=at,
+    )
+
+
+def a_decline(*, did: str = "d1", seq: int = 5, at: datetime = T0) -> FaqDecline:
+    return FaqDecline(
+        id=did,
+        conversation_id="c1",
+        message_seq=seq,
+        language="ja",
+        query="capital of France?",
+        nearest="instrument-specifications",
+        score=0.24,
+        created_at=at,
+    )
+
+
+async def test_the_first_word_on_an_answer_stands(store):
+    await a_conversation(store)
+    first, created = await store.record_faq_feedback(a_feedback(helpful=True))
+    assert created
+    assert first.helpful is True
+    again, created = await store.record_faq_feedback(a_feedback(helpful=False, fid="f2"))
+    assert not created
+    assert again == first
+    assert await store.faq_feedback("c1", 3) == first
+    assert await store.faq_feedback("c1", 4) is None
+    other, created = await store.record_faq_feedback(a_feedback(helpful=False, fid="f3", seq=7))
+    assert created
+    assert (other.answer_seq, other.helpful) == (7, False)
+
+
+async def test_concurrent_feedback_on_one_answer_stores_one(store):
+    await a_conversation(store)
+    results = await asyncio.gather(
+        *(store.record_faq_feedback(a_feedback(helpful=i % 2 == 0, fid=f"f{i}")) for i in range(6))
+    )
+    assert sum(created for _, created in results) == 1
+    assert len({stored.id for stored, _ in results}) == 1
+
+
+async def test_a_declined_question_is_recorded_once_per_message(store):
+    await a_conversation(store)
+    assert await store.record_faq_decline(a_decline())
+    assert not await store.record_faq_decline(a_decline(did="d2"))
+    assert await store.record_faq_decline(a_decline(did="d3", seq=9))
+    assert sorted(d.id for d in await store.faq_declines()) == ["d1", "d3"]
+
+
+async def test_gap_rows_are_the_signals_of_the_period_and_language(store):
+    await a_conversation(store)
+    await a_conversation(store, "c2", "h2")
+    hour = timedelta(hours=1)
+    await store.record_faq_decline(a_decline(at=T0))
+    await store.record_faq_decline(a_decline(did="d-old", seq=6, at=T0 - 3 * hour))
+    await store.record_faq_feedback(a_feedback(helpful=False, at=T0 + hour))
+    await store.record_faq_feedback(a_feedback(helpful=True, fid="f-yes", seq=8, at=T0))
+    await store.record_faq_choice(
+        FaqChoice("p1", "c2", "en", "forgot pw", ("a", "b"), "b", T0 + hour)
+    )
+    rows = await store.faq_gap_rows(T0 - hour, T0 + 2 * hour)
+    assert sorted((r["kind"], r["language"], r["query"], r["faq_id"]) for r in rows) == [
+        ("declined", "ja", "capital of France?", "instrument-specifications"),
+        ("not_helpful", "ja", "MT5のパスワードを忘れた", "mt-password-reset"),
+        ("picked", "en", "forgot pw", "b"),
+    ]
+    assert all(r["created_at"].tzinfo is not None for r in rows)
+    japanese = await store.faq_gap_rows(T0 - hour, T0 + 2 * hour, "ja")
+    assert sorted(r["kind"] for r in japanese) == ["declined", "not_helpful"]
+    # The end of the period is left out, its start kept.
+    assert [r["kind"] for r in await store.faq_gap_rows(T0 + hour, T0 + 2 * hour, "en")] == [
+        "picked"
+    ]
+    assert await store.faq_gap_rows(T0 + 2 * hour, T0 + 3 * hour) == []
 
 
 async def test_slas_are_stored_with_their_deadlines_and_report_rows(store):

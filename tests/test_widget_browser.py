@@ -744,3 +744,133 @@ async def test_messages_sent_faster_than_the_limit_are_resent_when_the_server_sa
     assert [m.text for m in stored if str(m.author) == "customer"] == texts
     assert 'code="rate_limited"' in await metrics(server)  # the limit did refuse some
     assert widget.problems == []
+
+
+# ---------------------------------------------------------------- did that help?
+
+
+async def test_an_answer_shows_related_topics_and_did_that_help_and_yes_is_recorded(
+    server, open_widget
+):
+    from tests.test_faq_feedback_e2e import answered_with_related
+
+    question, related = answered_with_related(server)
+    widget = await open_widget(server.make_url("/widget/"))
+    page = widget.page
+    await expect(page.locator("#status")).to_have_attribute(
+        "data-state", "online", timeout=TIMEOUT_MS
+    )
+    await widget.send(question)
+    answer = page.locator(".msg--bot").nth(1)
+    topics = answer.locator(".msg-choices[data-kind=related] button")
+    faq = server.app[SERVICES].bot.matcher.faq
+    await expect(topics).to_have_text(
+        [faq.entry(i, "en").question for i in related], timeout=TIMEOUT_MS
+    )
+    await expect(answer.locator(".msg-choices[data-kind=related]")).to_have_attribute(
+        "aria-label", "Related topics"
+    )
+    feedback = answer.locator(".msg-feedback")
+    await expect(feedback.locator(".msg-feedback-question")).to_have_text("Did that help?")
+    buttons = feedback.locator("button")
+    await expect(buttons).to_have_text(["Yes", "No", "Talk to a person"])
+    # Under the answer, in this order: the answer, its topics, the question, the time.
+    order = await answer.evaluate(
+        "e => [...e.children].map(c => c.classList[0] + (c.dataset.kind ? ':' + c.dataset.kind : ''))"
+    )
+    assert order == ["msg-author", "msg-bubble", "msg-choices:related", "msg-feedback", "msg-meta"]
+    # A group named by its question, for screen readers.
+    labelled_by = await feedback.get_attribute("aria-labelledby")
+    assert labelled_by
+    assert await page.locator(f"#{labelled_by}").text_content() == "Did that help?"
+
+    # Keyboard: the buttons are real buttons, Enter on "Yes" gives the word.
+    await buttons.nth(0).focus()
+    await page.keyboard.press("Enter")
+    thanks = feedback.locator(".msg-feedback-thanks")
+    await expect(thanks).to_have_text("Thanks for your feedback!", timeout=TIMEOUT_MS)
+    await expect(thanks).to_be_focused()  # the pressed button is disabled: focus moves on
+    for n in range(3):
+        await expect(buttons.nth(n)).to_be_disabled()
+    await expect(buttons.nth(0)).to_have_attribute("aria-pressed", "true")
+    conversation, stored = await widget.stored(server)
+    answer_seq = next(m.seq for m in stored if m.meta.get("kind") == "answer")
+    assert widget.sent("faq_feedback") == [{"seq": answer_seq, "helpful": True}]
+    recorded = await server.app[SERVICES].store.faq_feedback(conversation.id, answer_seq)
+    assert recorded is not None
+    assert (recorded.helpful, recorded.query) == (True, question)
+    assert [m.author for m in stored] == ["bot", "customer", "bot"]  # "yes" gets no reply
+
+    # After a reload the word is still given: nothing is sent again.
+    await page.reload()
+    again = page.locator(".msg--bot").nth(1).locator(".msg-feedback")
+    await expect(again.locator(".msg-feedback-thanks")).to_be_visible(timeout=TIMEOUT_MS)
+    await expect(again.locator("button").nth(1)).to_be_disabled()
+    await expect(again.locator("button").nth(0)).to_have_attribute("aria-pressed", "true")
+
+    # A related topic is one tap away, like a suggestion.
+    topic = page.locator(".msg--bot").nth(1).locator(".msg-choices[data-kind=related] button")
+    await topic.nth(0).click()
+    await expect(page.locator(".msg--bot")).to_have_count(3, timeout=TIMEOUT_MS)
+    assert widget.sent("choose_suggestion")[-1] == {"faq_id": related[0]}
+    _, stored = await widget.stored(server)
+    assert stored[-1].meta["faq_id"] == related[0]
+    assert widget.problems == []
+
+
+async def test_no_brings_the_alternatives_and_a_person_right_to_left_in_arabic(server, open_widget):
+    widget = await open_widget(server.make_url("/widget/"), locale="ar-EG")
+    page = widget.page
+    await expect(page.locator("#status")).to_have_attribute(
+        "data-state", "online", timeout=TIMEOUT_MS
+    )
+    await widget.send("كلمة المرور")  # too vague: the real FAQ suggests three entries
+    suggestions = page.locator(".msg--bot").nth(1).locator(".msg-choices button")
+    await expect(suggestions).to_have_count(3, timeout=TIMEOUT_MS)
+    _, stored = await widget.stored(server)
+    offered = [s["faq_id"] for s in stored[-1].meta["suggestions"]]
+    await suggestions.nth(0).click()
+
+    answer = page.locator(".msg--bot").nth(2)
+    feedback = answer.locator(".msg-feedback")
+    await expect(feedback.locator(".msg-feedback-question")).to_have_text(
+        "هل ساعدك ذلك؟", timeout=TIMEOUT_MS
+    )
+    yes, no = feedback.locator("button").nth(0), feedback.locator("button").nth(1)
+    await expect(yes).to_have_text("نعم")
+    await expect(no).to_have_text("لا")
+    # Right to left: "Yes" comes first, on the right.
+    yes_box, no_box = await yes.bounding_box(), await no.bounding_box()
+    assert yes_box is not None
+    assert no_box is not None
+    assert yes_box["x"] > no_box["x"]
+    direction = await feedback.evaluate("e => getComputedStyle(e).direction")
+    assert direction == "rtl"
+    await expect(answer.locator(".msg-choices[data-kind=related] button")).to_have_count(2)
+
+    await no.click()
+    reply = page.locator(".msg--bot").nth(3)
+    await expect(reply).to_have_attribute("lang", "ar", timeout=TIMEOUT_MS)
+    await expect(reply.locator(".msg-bubble")).to_contain_text("عذرًا")
+    alternatives = reply.locator(".msg-choices[data-kind=not_helpful] button")
+    await expect(alternatives).to_have_count(2)
+    await expect(reply.locator(".msg-choices[data-kind=agent] button")).to_have_text(
+        "التحدث إلى موظف"
+    )
+    await expect(feedback.locator(".msg-feedback-thanks")).to_be_visible()
+    await expect(no).to_have_attribute("aria-pressed", "true")
+    conversation, stored = await widget.stored(server)
+    assert stored[-1].meta["kind"] == "not_helpful"
+    assert [s["faq_id"] for s in stored[-1].meta["suggestions"]] == offered[1:]
+    recorded = await server.app[SERVICES].store.faq_feedback(
+        conversation.id, stored[-1].meta["feedback_on"]
+    )
+    assert recorded is not None
+    assert (recorded.helpful, recorded.query, recorded.language) == (False, "كلمة المرور", "ar")
+
+    # "Talk to a person" from there is the usual request (nobody is online: leave a message).
+    await reply.locator(".msg-choices[data-kind=agent] button").click()
+    await expect(page.locator("#leave-form")).to_be_visible(timeout=TIMEOUT_MS)
+    assert widget.sent("request_agent") == [{}]
+    await expect(feedback).to_be_visible()  # a word given stays shown
+    assert widget.problems == []

@@ -34,6 +34,7 @@ EVENT_KINDS = {
     "message": "messages",
     "note": "messages",
     "choose_suggestion": "messages",
+    "faq_feedback": "messages",
     "choose_language": "messages",
     "leave_message": "messages",
     "typing": "typing",

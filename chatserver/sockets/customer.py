@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from chatserver.desk import Received, Started
+from chatserver.desk import FeedbackGiven, Received, Started
 from chatserver.events import MESSAGE, Event, MessagePosted
 from chatserver.keys import METRICS, SERVICES, SETTINGS
 from chatserver.language import parse_accept_language, text_direction
@@ -18,6 +18,7 @@ from chatserver.sockets.payloads import (
     ChooseLanguageRequest,
     ChooseSuggestionRequest,
     ConversationRequest,
+    FaqFeedbackRequest,
     LeaveMessageRequest,
     MessageRequest,
     StartRequest,
@@ -38,6 +39,7 @@ class CustomerNamespace(Namespace):
             "message": self._message,
             "choose_language": self._choose_language,
             "choose_suggestion": self._choose_suggestion,
+            "faq_feedback": self._faq_feedback,
             "request_agent": self._request_agent,
             "leave_message": self._leave_message,
             "end": self._end,
@@ -121,6 +123,20 @@ class CustomerNamespace(Namespace):
             conversation_id, request.faq_id, request.client_id
         )
         return await self._received(sid, conversation_id, received)
+
+    async def _faq_feedback(self, sid: str, data: Any) -> dict[str, Any]:
+        request = FaqFeedbackRequest.parse(data)
+        conversation_id = await self._conversation_of(sid, "faq_feedback", request.conversation_id)
+        given: FeedbackGiven = await self.app[SERVICES].desk.feedback(
+            conversation_id, request.seq, request.helpful
+        )
+        if not given.duplicate:
+            feedback = given.feedback
+            self.app[METRICS].faq_feedback.labels(
+                helpful=str(feedback.helpful).lower(), language=feedback.language
+            ).inc()
+        await self._publish(given.events, conversation_room(conversation_id))
+        return ok(helpful=given.feedback.helpful, duplicate=given.duplicate)
 
     async def _received(self, sid: str, conversation_id: str, received: Received) -> dict[str, Any]:
         """Acknowledge a stored customer message; show it on the customer's other tabs."""

@@ -176,6 +176,16 @@ class Int(Kind):
 
 
 @dataclass(frozen=True, slots=True)
+class Bool(Kind):
+    """true or false (not 0, 1 or "true")."""
+
+    def check(self, field: str, value: Any, limits: Limits) -> bool:
+        if not isinstance(value, bool):
+            raise invalid(field, "must be true or false")
+        return value
+
+
+@dataclass(frozen=True, slots=True)
 class ListOf(Kind):
     item: Str
     max_items: int
@@ -362,6 +372,23 @@ class ChooseSuggestionRequest(Request):
         (
             Field("faq_id", Str(MAX_FAQ_ID_CHARS, shape="a suggestion's id"), required=True),
             Field("client_id", CLIENT_ID),
+            CONVERSATION_ID,
+        )
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class FaqFeedbackRequest(Request):
+    """Did the bot's answer at `seq` help?"""
+
+    seq: int
+    helpful: bool
+    conversation_id: str | None
+
+    SCHEMA: ClassVar[Schema] = Schema(
+        (
+            Field("seq", Int(1, 2**53), required=True),
+            Field("helpful", Bool(), required=True),
             CONVERSATION_ID,
         )
     )

@@ -10,7 +10,15 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from chatserver.agents import AgentAccount, Session
-from chatserver.models import Conversation, FaqChoice, Message, NewMessage, OfflineRequest
+from chatserver.models import (
+    Conversation,
+    FaqChoice,
+    FaqDecline,
+    FaqFeedback,
+    Message,
+    NewMessage,
+    OfflineRequest,
+)
 from chatserver.sla import AppliedSla
 
 
@@ -65,6 +73,28 @@ class Store(Protocol):
 
     async def faq_choices(self, *, limit: int = 1000) -> list[FaqChoice]:
         """The most recent picks, newest first."""
+        ...
+
+    async def record_faq_feedback(self, feedback: FaqFeedback) -> tuple[FaqFeedback, bool]:
+        """Store the customer's word on an answer unless one is stored already (the first
+        stands): returns the stored feedback and whether it is this one."""
+        ...
+
+    async def faq_feedback(self, conversation_id: str, answer_seq: int) -> FaqFeedback | None: ...
+
+    async def record_faq_decline(self, decline: FaqDecline) -> bool:
+        """False when this customer message's decline is stored already."""
+        ...
+
+    async def faq_declines(self, *, limit: int = 1000) -> list[FaqDecline]:
+        """The most recent declined questions, newest first."""
+        ...
+
+    async def faq_gap_rows(
+        self, since: datetime, until: datetime, language: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Declined questions, answers marked not helpful and suggestion picks recorded in
+        [since, until): rows of `kind`, `language`, `query`, `faq_id`, `created_at`."""
         ...
 
     async def create_agent(self, account: AgentAccount) -> None:

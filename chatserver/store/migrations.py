@@ -153,6 +153,12 @@ def _message_senders(connection: sa.Connection) -> None:
     connection.execute(sa.text("DROP TABLE messages_v5"))
 
 
+def _faq_feedback(connection: sa.Connection) -> None:
+    # New tables from `schema`; freeze copies here before either definition changes.
+    schema.faq_feedback.create(connection)
+    schema.faq_declines.create(connection)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "conversations and messages", _initial),
     Migration(2, "what set a conversation's language", _language_source),
@@ -160,6 +166,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "agent accounts and console sessions", _agents),
     Migration(5, "handoff: queues, SLA clocks, inquiries", _handoff),
     Migration(6, "client_id de-duplication per author", _message_senders),
+    Migration(
+        7, "answers customers found (not) helpful, questions the bot declined", _faq_feedback
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

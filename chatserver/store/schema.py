@@ -141,6 +141,46 @@ faq_choices = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
 )
 
+# Did a bot answer help? One row per answer: the first word stands (FaqFeedback).
+faq_feedback = sa.Table(
+    "faq_feedback",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column(
+        "conversation_id",
+        sa.String(32),
+        sa.ForeignKey("conversations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("answer_seq", sa.Integer, nullable=False),
+    sa.Column("language", sa.String(16), nullable=False),
+    sa.Column("faq_id", sa.String(80), nullable=False),
+    sa.Column("query", sa.Text, nullable=False),
+    sa.Column("helpful", sa.Boolean, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False, index=True),
+    sa.UniqueConstraint("conversation_id", "answer_seq", name="uq_faq_feedback_answer"),
+)
+
+# Questions the bot declined, one row per customer message (FaqDecline).
+faq_declines = sa.Table(
+    "faq_declines",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column(
+        "conversation_id",
+        sa.String(32),
+        sa.ForeignKey("conversations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("message_seq", sa.Integer, nullable=False),
+    sa.Column("language", sa.String(16), nullable=False),
+    sa.Column("query", sa.Text, nullable=False),
+    sa.Column("nearest", sa.String(80)),
+    sa.Column("score", sa.Float, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False, index=True),
+    sa.UniqueConstraint("conversation_id", "message_seq", name="uq_faq_declines_message"),
+)
+
 messages = sa.Table(
     "messages",
     metadata,

@@ -29,6 +29,8 @@ from chatserver.models import (
     Conversation,
     ConversationStatus,
     FaqChoice,
+    FaqDecline,
+    FaqFeedback,
     Message,
     NewMessage,
     OfflineRequest,
@@ -45,6 +47,8 @@ from chatserver.store.schema import (
     applied_slas,
     conversations,
     faq_choices,
+    faq_declines,
+    faq_feedback,
     messages,
     offline_requests,
 )
@@ -449,6 +453,131 @@ class SqlStore:
             for row in rows
         ]
 
+    async def record_faq_feedback(self, feedback: FaqFeedback) -> tuple[FaqFeedback, bool]:
+        """Store the customer's word on an answer unless one is stored already (the first
+        stands): the stored feedback, and whether it is this one."""
+        values = {
+            "id": feedback.id,
+            "conversation_id": feedback.conversation_id,
+            "answer_seq": feedback.answer_seq,
+            "language": feedback.language,
+            "faq_id": feedback.faq_id,
+            "query": feedback.query,
+            "helpful": feedback.helpful,
+            "created_at": feedback.created_at,
+        }
+        key = (feedback.conversation_id, feedback.answer_seq)
+
+        def record(connection: sa.Connection) -> tuple[FaqFeedback, bool]:
+            existing = _feedback_of(connection, *key)
+            if existing is not None:
+                return existing, False
+            connection.execute(faq_feedback.insert(), values)
+            return feedback, True
+
+        try:
+            return await self.write(record)
+        except IntegrityError:
+            # Two tabs raced (PostgreSQL, two connections): the other one's word stands.
+            existing = await self.read(lambda c: _feedback_of(c, *key))
+            if existing is None:
+                raise
+            return existing, False
+
+    async def faq_feedback(self, conversation_id: str, answer_seq: int) -> FaqFeedback | None:
+        return await self.read(lambda c: _feedback_of(c, conversation_id, answer_seq))
+
+    async def record_faq_decline(self, decline: FaqDecline) -> bool:
+        """Record a declined question; False when this message's decline is stored already
+        (the bot answered a resend)."""
+        values = {
+            "id": decline.id,
+            "conversation_id": decline.conversation_id,
+            "message_seq": decline.message_seq,
+            "language": decline.language,
+            "query": decline.query,
+            "nearest": decline.nearest,
+            "score": decline.score,
+            "created_at": decline.created_at,
+        }
+        stored = sa.select(faq_declines.c.id).where(
+            faq_declines.c.conversation_id == decline.conversation_id,
+            faq_declines.c.message_seq == decline.message_seq,
+        )
+
+        def record(connection: sa.Connection) -> bool:
+            if connection.execute(stored).first() is not None:
+                return False
+            connection.execute(faq_declines.insert(), values)
+            return True
+
+        try:
+            return await self.write(record)
+        except IntegrityError:
+            return False  # recorded by a concurrent resend
+
+    async def faq_declines(self, *, limit: int = 1000) -> list[FaqDecline]:
+        query = sa.select(faq_declines).order_by(faq_declines.c.created_at.desc()).limit(limit)
+        rows = await self.read_bulk(lambda c: c.execute(query).all())
+        return [
+            FaqDecline(
+                id=row.id,
+                conversation_id=row.conversation_id,
+                message_seq=row.message_seq,
+                language=row.language,
+                query=row.query,
+                nearest=row.nearest,
+                score=row.score,
+                created_at=row.created_at,
+            )
+            for row in rows
+        ]
+
+    async def faq_gap_rows(
+        self, since: datetime, until: datetime, language: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The FAQ's learning signals recorded in [since, until), optionally in one language:
+        declined questions, answers marked not helpful, suggestions picked. Each row:
+        `kind` (declined, not_helpful, picked), `language`, `query`, `faq_id` (the nearest
+        entry, the answer, the pick), `created_at`."""
+        selects = (
+            (
+                "declined",
+                faq_declines,
+                faq_declines.c.nearest,
+                faq_declines.c.query,
+                sa.true(),
+            ),
+            (
+                "not_helpful",
+                faq_feedback,
+                faq_feedback.c.faq_id,
+                faq_feedback.c.query,
+                faq_feedback.c.helpful.is_(False),
+            ),
+            ("picked", faq_choices, faq_choices.c.chosen, faq_choices.c.query, sa.true()),
+        )
+        queries = []
+        for kind, table, entry, text, condition in selects:
+            where = [
+                condition,
+                table.c.created_at >= since,
+                table.c.created_at < until,
+            ]
+            if language is not None:
+                where.append(table.c.language == language)
+            columns = (table.c.language, text.label("query"), entry.label("faq_id"))
+            queries.append((kind, sa.select(*columns, table.c.created_at).where(*where)))
+
+        def read(connection: sa.Connection) -> list[dict[str, Any]]:
+            return [
+                {"kind": kind, **row._mapping}
+                for kind, query in queries
+                for row in connection.execute(query)
+            ]
+
+        return await self.read_bulk(read)
+
     async def create_agent(self, account: AgentAccount) -> None:
         values = {
             "id": account.id,
@@ -545,6 +674,29 @@ def _by_client_id(connection: sa.Connection, message: NewMessage, client_id: str
         },
     ).first()
     return _message(row._mapping) if row is not None else None
+
+
+def _feedback_of(
+    connection: sa.Connection, conversation_id: str, answer_seq: int
+) -> FaqFeedback | None:
+    row = connection.execute(
+        sa.select(faq_feedback).where(
+            faq_feedback.c.conversation_id == conversation_id,
+            faq_feedback.c.answer_seq == answer_seq,
+        )
+    ).first()
+    if row is None:
+        return None
+    return FaqFeedback(
+        id=row.id,
+        conversation_id=row.conversation_id,
+        answer_seq=row.answer_seq,
+        language=row.language,
+        faq_id=row.faq_id,
+        query=row.query,
+        helpful=bool(row.helpful),
+        created_at=row.created_at,
+    )
 
 
 def _conversation_values(conversation: Conversation) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 /*
  * The agent console: the browser side of the /agent protocol (docs/protocol.md), for agents
- * (the waiting queue, their chats) and supervisors (agents, queues, SLA alerts, assignment).
+ * (the waiting queue, their chats) and supervisors (agents, queues, SLA alerts, assignment,
+ * and the FAQ gaps report: the customer questions the FAQ did not answer well).
  *
  * No build step. The vendored Socket.IO client (static/vendor) defines the global `io`.
  *
@@ -297,6 +298,17 @@ const els = {
   assignAgent: byId("assign-agent"),
   assignError: byId("assign-error"),
   assignSubmit: byId("assign-submit"),
+  gapsTitle: byId("gaps-title"),
+  gapsHint: byId("gaps-hint"),
+  gapsForm: byId("gaps-form"),
+  gapsLanguage: byId("gaps-language"),
+  gapsLanguageLabel: byId("gaps-language-label"),
+  gapsPeriod: byId("gaps-period"),
+  gapsPeriodLabel: byId("gaps-period-label"),
+  gapsRefresh: byId("gaps-refresh"),
+  gapsError: byId("gaps-error"),
+  gaps: byId("gaps"),
+  gapsEmpty: byId("gaps-empty"),
   transferDialog: byId("transfer-dialog"),
   transferForm: byId("transfer-form"),
   transferTitle: byId("transfer-title"),
@@ -542,6 +554,20 @@ function applyStrings() {
   els.assignConversationLabel.textContent = _("Waiting chat");
   els.assignAgentLabel.textContent = _("Agent");
   els.assignSubmit.textContent = _("Assign");
+  els.gapsTitle.textContent = _("FAQ gaps");
+  els.gapsHint.textContent = _("Questions the FAQ did not answer well, most frequent first.");
+  els.gapsLanguageLabel.textContent = _("Language");
+  els.gapsPeriodLabel.textContent = _("Period");
+  els.gapsRefresh.textContent = _("Refresh");
+  els.gapsEmpty.textContent = _("No gaps in this period.");
+  const chosenLanguage = els.gapsLanguage.value;
+  els.gapsLanguage.replaceChildren(
+    option("", _("All languages")),
+    ...state.languages.map((entry) => option(entry.tag, languageLabel(entry.tag))),
+  );
+  els.gapsLanguage.value = chosenLanguage;
+  const periods = { 7: _("Last 7 days"), 30: _("Last 30 days"), 90: _("Last 90 days") };
+  for (const item of els.gapsPeriod.options) item.textContent = periods[item.value];
   els.transferTitle.textContent = _("Transfer chat");
   els.transferTargetLabel.textContent = _("Transfer to");
   els.transferToQueueLabel.textContent = _("A queue");
@@ -586,6 +612,7 @@ function showConsole() {
   renderQueue();
   renderChats();
   renderSupervisor();
+  if (supervising) loadGaps();
 }
 
 /* ---------- log-in and out ---------- */
@@ -2191,6 +2218,105 @@ async function submitAssign() {
   els.assignError.hidden = false;
 }
 
+/* ---------- FAQ gaps ---------- */
+
+// Lines per language: the top of the list is what the FAQ's editors act on.
+const GAPS_PER_LANGUAGE = 10;
+let gapsRequest = 0;
+
+function gapKindName(kind) {
+  switch (kind) {
+    case "declined":
+      return _("Declined");
+    case "not_helpful":
+      return _("Not helpful");
+    case "picked":
+      return _("Picked");
+    default:
+      return String(kind || "");
+  }
+}
+
+function gapKindHint(kind) {
+  switch (kind) {
+    case "declined":
+      return _("The bot had no answer.");
+    case "not_helpful":
+      return _("The customer said the answer did not help.");
+    case "picked":
+      return _("The customer picked this entry from the suggestions.");
+    default:
+      return "";
+  }
+}
+
+/** GET /api/v1/reports/faq-gaps for the chosen language and period, and show it. */
+async function loadGaps() {
+  if (!state.session || !SUPERVISOR_ROLES.has(state.session.agent.role)) return;
+  const request = ++gapsRequest;
+  const days = Number(els.gapsPeriod.value) || 30;
+  const since = new Date(Date.now() + state.clockOffsetMs - days * 86400000).toISOString();
+  const params = new URLSearchParams({ since, limit: String(GAPS_PER_LANGUAGE) });
+  if (els.gapsLanguage.value) params.set("language", els.gapsLanguage.value);
+  els.gaps.setAttribute("aria-busy", "true");
+  els.gapsRefresh.disabled = true;
+  let answer = null;
+  try {
+    answer = await requestJson("GET", "/api/v1/reports/faq-gaps?" + params, {
+      token: state.session.token,
+    });
+  } catch {
+    answer = null;
+  }
+  if (request !== gapsRequest) return; // a newer choice is on its way
+  els.gapsRefresh.disabled = false;
+  els.gaps.setAttribute("aria-busy", "false");
+  const languages = answer?.status === 200 ? answer.data?.languages : null;
+  if (!Array.isArray(languages)) {
+    els.gapsError.textContent = _("The report could not be loaded.");
+    els.gapsError.hidden = false;
+    return;
+  }
+  els.gapsError.hidden = true;
+  renderGaps(languages);
+}
+
+function renderGaps(languages) {
+  const rows = [];
+  for (const entry of languages) {
+    for (const gap of Array.isArray(entry?.gaps) ? entry.gaps : []) {
+      if (gap && typeof gap.question === "string") rows.push([entry.language, gap]);
+    }
+  }
+  els.gaps.replaceChildren(
+    ...rows.map(([language, gap]) => {
+      const row = element("li", "gap");
+      row.dataset.kind = String(gap.kind);
+      row.dataset.language = String(language);
+      const count = element("span", "gap-count", String(Number(gap.count) || 0));
+      count.title = _("Times asked");
+      const top = element("div", "gap-top");
+      const kind = element("span", "gap-kind", gapKindName(gap.kind));
+      kind.title = gapKindHint(gap.kind);
+      const tag = element("span", "lang-tag lang-tag--small", String(language));
+      tag.title = languageName(language);
+      top.append(count, kind, tag);
+      if (typeof gap.faq_id === "string" && gap.faq_id) {
+        const faq = element("code", "gap-entry", gap.faq_id);
+        faq.dir = "ltr";
+        faq.title = _("FAQ entry");
+        top.append(faq);
+      }
+      // The customer's words: text only, their own direction.
+      const question = userElement("p", "gap-question", gap.question);
+      question.lang = String(language);
+      row.append(top, question);
+      return row;
+    }),
+  );
+  els.gapsEmpty.hidden = rows.length > 0;
+}
+
 /* ---------- toasts ---------- */
 
 /** A passing message: `content` is our text, or the parts from withUserText. */
@@ -2244,6 +2370,12 @@ function bindUi() {
     event.preventDefault();
     submitAssign();
   });
+  els.gapsForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    loadGaps();
+  });
+  els.gapsLanguage.addEventListener("change", loadGaps);
+  els.gapsPeriod.addEventListener("change", loadGaps);
 }
 
 async function main() {

@@ -16,6 +16,11 @@
  * - Receiving: messages are placed by seq and kept once per seq. After a reconnect the
  *   widget resumes with its token (localStorage, shared by the customer's tabs) and the
  *   highest seq it holds; after a reload it holds none, so the whole history comes back.
+ * - Answers: the topics under an answer are buttons like suggestions (`choose_suggestion`);
+ *   "Did that help? Yes / No / Talk to a person" sends `faq_feedback` (the server keeps the
+ *   first word; "No" is answered by the bot with the alternatives) or `request_agent`. Which
+ *   answers had a word is remembered per conversation (localStorage), so a reload keeps
+ *   their buttons done (static/widget/feedback.js).
  * - Handoff: "Talk to a person" sends `request_agent`; the server answers with `queued`
  *   (the queue strip), `assigned` (the agent's name in the header), `offline` (the form to
  *   leave an email address or a phone number) and `closed` pushes. What a reload cannot ask
@@ -29,11 +34,19 @@ import {
   templateParts,
   translate,
 } from "/static/shared/common.js";
+import {
+  asksFeedback,
+  feedbackOutcome,
+  offeredTopics,
+  rememberFeedback,
+  rememberedFeedback,
+} from "/static/widget/feedback.js";
 
 const TOKEN_KEY = "chatserver.widget.token";
 const CHOICE_KEY = "chatserver.widget.language";
 const OUTBOX_KEY = "chatserver.widget.outbox";
 const HANDOFF_KEY = "chatserver.widget.handoff";
+const FEEDBACK_KEY = "chatserver.widget.feedback";
 
 // An acknowledgement slower than this is treated as lost; the message is sent again
 // (same client_id) rather than waited for forever.
@@ -303,6 +316,7 @@ function applyStrings() {
   for (const button of els.messages.querySelectorAll(".msg-choices[data-kind=agent] .choice")) {
     button.textContent = _("Talk to a person");
   }
+  for (const group of els.messages.querySelectorAll(".msg-feedback")) labelFeedback(group);
   for (const item of els.messages.querySelectorAll(".msg")) {
     const label = item.querySelector(".msg-author");
     if (label) label.textContent = authorName(item.dataset.author, item.dataset.agentName);
@@ -672,7 +686,7 @@ function renderMessage(message) {
   if (message.language) item.lang = message.language;
   setTime(item, message.created_at);
   renderDelivery(item);
-  if (message.author === "bot") addChoices(item, message.meta);
+  if (message.author === "bot") addChoices(item, message.meta, message.seq);
   if (message.author === "agent") noteAgent(agentNameOf(message));
   if (message.author === "system" && message.meta?.kind === "customer_left") {
     state.handoff.away = true;
@@ -761,12 +775,14 @@ function checkGaps() {
 
 function choicesLabel(kind) {
   if (kind === "agent") return _("Talk to a person");
+  if (kind === "related") return _("Related topics");
   return kind === "language_confirm" ? _("Choose a language") : _("Suggested questions");
 }
 
-function addChoices(item, meta) {
+function addChoices(item, meta, seq) {
   if (!meta || typeof meta !== "object") return;
-  addChoiceGroup(item, meta.kind, choicesOf(meta));
+  addChoiceGroup(item, meta.kind === "answer" ? "related" : meta.kind, choicesOf(meta));
+  if (asksFeedback(meta, seq)) addFeedback(item, seq);
   if (meta.offer_agent === true || meta.kind === "decline") {
     // The bot could not help: offer the way to a person right under its message.
     addChoiceGroup(item, "agent", [
@@ -776,16 +792,13 @@ function addChoices(item, meta) {
 }
 
 function choicesOf(meta) {
-  let choices = [];
-  if (meta.kind === "suggest" && Array.isArray(meta.suggestions)) {
-    choices = meta.suggestions
-      .filter((s) => s && typeof s.question === "string" && typeof s.faq_id === "string")
-      .map((s) => ({
-        label: s.question,
-        event: "choose_suggestion",
-        payload: { faq_id: s.faq_id },
-      }));
-  } else if (meta.kind === "language_confirm" && Array.isArray(meta.choices)) {
+  // Suggestions, the topics under an answer, the alternatives to one that did not help.
+  let choices = offeredTopics(meta).map((s) => ({
+    label: s.question,
+    event: "choose_suggestion",
+    payload: { faq_id: s.faq_id },
+  }));
+  if (meta.kind === "language_confirm" && Array.isArray(meta.choices)) {
     choices = meta.choices
       .filter((c) => c && typeof c.language === "string" && typeof c.name === "string")
       .map((c) => ({
@@ -859,6 +872,134 @@ function acceptReply(answer) {
     const seq = Number.isInteger(conversation.last_seq) ? conversation.last_seq : state.maxSeq;
     followLanguage(conversation.language, conversation.direction, seq);
   }
+}
+
+/* ---------- did that help? ---------- */
+
+function loadFeedbackMemo() {
+  try {
+    return JSON.parse(loadItem("localStorage", FEEDBACK_KEY) || "null");
+  } catch {
+    return null;
+  }
+}
+
+/** "Did that help? [Yes] [No] [Talk to a person]" under the answer at `seq`. */
+function addFeedback(item, seq) {
+  const group = element("div", "msg-feedback");
+  group.setAttribute("role", "group");
+  group.dataset.seq = String(seq);
+  const question = element("span", "msg-feedback-question");
+  question.dir = "auto";
+  question.id = "feedback-question-" + seq;
+  group.setAttribute("aria-labelledby", question.id);
+  const buttons = element("div", "msg-feedback-buttons");
+  for (const [action, helpful] of [["yes", true], ["no", false], ["agent", null]]) {
+    const button = element("button", "choice choice--small");
+    button.type = "button";
+    button.dir = "auto";
+    button.dataset.action = action;
+    button.addEventListener("click", () =>
+      helpful === null ? feedbackAgent(group, button) : giveFeedback(group, button, helpful),
+    );
+    buttons.append(button);
+  }
+  const thanks = element("p", "msg-feedback-thanks");
+  thanks.dir = "auto";
+  thanks.setAttribute("role", "status");
+  thanks.tabIndex = -1;
+  thanks.hidden = true;
+  group.append(question, buttons, thanks);
+  labelFeedback(group);
+  const given = rememberedFeedback(loadFeedbackMemo(), state.conversationId, seq);
+  if (given !== undefined) feedbackDone(group, given);
+  item.querySelector(".msg-meta")?.before(group);
+}
+
+function labelFeedback(group) {
+  group.querySelector(".msg-feedback-question").textContent = _("Did that help?");
+  const labels = { yes: _("Yes"), no: _("No"), agent: _("Talk to a person") };
+  for (const button of group.querySelectorAll("button")) {
+    button.textContent = labels[button.dataset.action];
+  }
+  group.querySelector(".msg-feedback-thanks").textContent = _("Thanks for your feedback!");
+}
+
+function setFeedbackBusy(group, busy) {
+  for (const button of group.querySelectorAll("button")) button.disabled = busy;
+  if (busy) group.dataset.busy = "1";
+  else delete group.dataset.busy;
+}
+
+/** The word on this answer is stored (`helpful`): buttons done, the kept word pressed. */
+function feedbackDone(group, helpful) {
+  setFeedbackBusy(group, true);
+  delete group.dataset.busy;
+  group.classList.add("is-done");
+  group.dataset.helpful = String(helpful);
+  for (const button of group.querySelectorAll("button")) {
+    const pressed = button.dataset.action === (helpful ? "yes" : "no");
+    if (pressed) button.setAttribute("aria-pressed", "true");
+    else button.removeAttribute("aria-pressed");
+  }
+  group.querySelector(".msg-feedback-thanks").hidden = false;
+}
+
+async function giveFeedback(group, button, helpful) {
+  if (group.dataset.busy || group.classList.contains("is-done")) return;
+  if (!state.started) {
+    showTransientError(_("You are offline. Your messages will be sent when you are back online."));
+    return;
+  }
+  const hadFocus = group.contains(document.activeElement);
+  setFeedbackBusy(group, true);
+  button.setAttribute("aria-pressed", "true");
+  const seq = Number(group.dataset.seq);
+  const outcome = feedbackOutcome(await call("faq_feedback", { seq, helpful }), helpful);
+  if (outcome.state === "done") {
+    saveItem(
+      "localStorage",
+      FEEDBACK_KEY,
+      JSON.stringify(rememberFeedback(loadFeedbackMemo(), state.conversationId, seq, outcome.helpful)),
+    );
+  }
+  if (outcome.state === "done" || outcome.state === "unsupported") {
+    feedbackDone(group, outcome.state === "done" ? outcome.helpful : helpful);
+    // Focus was on a button that is now disabled: the thanks (a status) takes it.
+    if (hadFocus) group.querySelector(".msg-feedback-thanks").focus();
+    return;
+  }
+  button.removeAttribute("aria-pressed");
+  if (outcome.state === "closed") {
+    setClosed(state.handoff.trackingNumber);
+    return;
+  }
+  if (outcome.state === "refused") {
+    group.classList.add("is-done");
+    delete group.dataset.busy;
+    showTransientError(errorText(outcome.code));
+    return;
+  }
+  setFeedbackBusy(group, false);
+  if (hadFocus) button.focus();
+  showTransientError(errorText("internal_error"));
+}
+
+/** "Talk to a person" under an answer: the same request as every other such button. */
+async function feedbackAgent(group, button) {
+  if (group.dataset.busy || group.classList.contains("is-done")) return;
+  setFeedbackBusy(group, true);
+  const answer = await requestAgent();
+  const unknown = answer?.error?.code === "unknown_event";
+  if (answer?.ok || unknown) {
+    button.setAttribute("aria-pressed", "true");
+    group.classList.add("is-done");
+    delete group.dataset.busy;
+    // A server without handoff events: ask in words, its phrase matching may hand off.
+    if (unknown) send(_("Talk to a person"));
+    return;
+  }
+  setFeedbackBusy(group, false);
 }
 
 /* ---------- sending ---------- */
