@@ -179,10 +179,27 @@ async def test_picking_a_suggestion_answers_with_the_others_as_related_topics_an
     assert stored.query != offered[0]["question"]
 
 
-async def test_no_without_related_topics_offers_another_wording_and_a_person(server, connect):
+ONE_ENTRY_FAQ = """\
+language: en
+entries:
+  - id: commissions
+    category: trading
+    priority: low
+    question: Do you charge commissions?
+    answer: Standard accounts pay no commission; Raw accounts pay 3.5 USD per lot per side.
+"""
+
+
+async def test_no_without_related_topics_offers_another_wording_and_a_person(
+    start_server, settings, connect, tmp_path
+):
+    faq_dir = tmp_path / "faq"
+    faq_dir.mkdir()
+    (faq_dir / "en.yaml").write_text(ONE_ENTRY_FAQ, encoding="utf-8")
+    server = await start_server(replace(settings, faq_dir=faq_dir), clock=FakeClock())
     customer = await connect(server)
     await customer.call("start", {"language": "en"})
-    # Word for word an entry's question: answered outright, without runners-up.
+    # A FAQ of one entry has no runner-up to offer.
     _, answer = await ask(customer, "Do you charge commissions?", "exact")
     assert answer["meta"]["kind"] == "answer"
     assert "related" not in answer["meta"]
