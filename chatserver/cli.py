@@ -17,13 +17,14 @@ import sys
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from chatserver import __version__
 from chatserver.settings import OPTIONS, Settings, SettingsError
 
 if TYPE_CHECKING:
     from chatserver.faq import FaqMatcher
+    from chatserver.faq.calibration import Thresholds
     from chatserver.faq_gaps import GapsQuery
 
 log = logging.getLogger("chatserver")
@@ -63,6 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--faq-dir", type=Path, default=None, help="default: CHATSERVER_FAQ_DIR or faq"
     )
     check.add_argument("--json", action="store_true", help="print the report as JSON")
+    check.add_argument(
+        "--calibration",
+        action="store_true",
+        help="also train the matcher and report, per language, how its held-out variants "
+        "fare and the thresholds they set (seconds to a minute)",
+    )
     match = faq_commands.add_parser(
         "match", help="match one question: outcome, entry, score, suggestions (JSON)"
     )
@@ -265,18 +272,44 @@ def faq_check(args: argparse.Namespace) -> int:
             for problem in exc.problems:
                 print(f"  {problem}", file=sys.stderr)
         return 1
-    report = coverage(loaded.faq)
+    report = {language: dict(row) for language, row in coverage(loaded.faq).items()}
+    if args.calibration:
+        from chatserver.faq import FaqMatcher
+
+        for language, index in FaqMatcher(loaded.faq).indexes.items():
+            report[language]["calibration"] = calibration_row(index.thresholds)
     if args.json:
         print(json.dumps({"ok": True, "languages": report}, ensure_ascii=False, indent=2))
         return 0
     print(f"{directory}: valid, {len(loaded.faq.ids)} entries in {len(report)} languages")
     for language, row in report.items():
         missing = ", ".join(row["missing"]) or "-"
-        print(
-            f"  {language:8} entries {row['entries']:4}  "
-            f"variants {row['variants']:5}  missing: {missing}"
+        line = (
+            f"  {language:8} entries {row['entries']:4}  variants {row['variants']:5}  "
+            f"off-topic {row['off_topic']:3}  missing: {missing}"
         )
+        if "calibration" in row:
+            c = row["calibration"]
+            accuracy = "-" if c["held_out_top1"] is None else f"{100 * c['held_out_top1']:.1f}%"
+            line += (
+                f"\n           held out {c['held_out']:4}  top-1 {accuracy}  "
+                f"answer margin {c['answer_margin']:.2f}  embedding weight {c['blend']:.1f}"
+            )
+        print(line)
     return 0
+
+
+def calibration_row(thresholds: Thresholds) -> dict[str, Any]:
+    """What cross-validation on a language's own variants found (`faq check --calibration`):
+    few held-out variants or a low top-1 says the language needs more variants."""
+    return {
+        "held_out": thresholds.samples,
+        "held_out_top1": thresholds.held_out_accuracy,
+        "answer_margin": round(thresholds.answer_margin, 3),
+        "blend": thresholds.blend,
+        "off_topic_handicap": round(thresholds.off_topic_handicap, 3),
+        "decline_similarity": round(thresholds.decline_similarity, 3),
+    }
 
 
 def lang_command(args: argparse.Namespace) -> int:

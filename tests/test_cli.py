@@ -72,6 +72,32 @@ def test_faq_check_reports_coverage_of_the_desk_faq():
     assert all(row["entries"] >= 40 and not row["missing"] for row in languages.values())
 
 
+def test_faq_check_calibration_reports_held_out_variants_per_language(tmp_path):
+    entries = "".join(
+        f"  - id: {name}\n    category: account\n    priority: low\n"
+        f"    question: {question}\n    variants:\n"
+        + "".join(f"      - {v}\n" for v in variants)
+        + "    answer: See the client portal.\n"
+        for name, question, variants in [
+            ("deposit", "How do I deposit?", ["add money", "fund my account", "top up pls"]),
+            ("withdraw", "How do I withdraw?", ["take money out", "cash out", "payout pls"]),
+        ]
+    )
+    (tmp_path / "en.yaml").write_text(
+        "language: en\noff_topic:\n  - tell me a joke\n  - best pizza in town\n"
+        f"entries:\n{entries}",
+        encoding="utf-8",
+    )
+    result = run("faq", "check", "--faq-dir", str(tmp_path), "--calibration", "--json")
+    assert result.returncode == 0, result.stderr
+    english = json.loads(result.stdout)["languages"]["en"]
+    assert english["off_topic"] == 2
+    calibration = english["calibration"]
+    assert calibration["held_out"] == 8  # 4 folds: each phrasing is held out once
+    assert 0.0 <= calibration["held_out_top1"] <= 1.0
+    assert calibration["answer_margin"] > 0
+
+
 def test_faq_check_names_file_entry_and_field(tmp_path):
     (tmp_path / "en.yaml").write_text(
         "language: en\nentries:\n"

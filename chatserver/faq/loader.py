@@ -259,13 +259,15 @@ def _text(value: Any, limit: int) -> str | None:
 
 
 def coverage(faq: Faq) -> Mapping[str, Mapping[str, Any]]:
-    """Per language: entries, variants and the ids it lacks (for `chatserver faq check`)."""
+    """Per language: entries, variants, off-topic examples and the ids it lacks (for
+    `chatserver faq check`)."""
     report: dict[str, dict[str, Any]] = {}
     for language in faq.languages:
         native = faq.native(language)
         report[language] = {
             "entries": len(native),
             "variants": sum(len(e.variants) for e in native.values()),
+            "off_topic": len(faq.off_topic.get(language, ())),
             "missing": sorted(faq.missing(language)),
         }
     return report
