@@ -221,6 +221,10 @@ def serve(settings: Settings) -> int:
     async def after_start(_: web.Application) -> None:
         # SIGHUP: rebuild the FAQ now (an edit is also picked up by polling).
         asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, reload_faq)
+        # Every BLAS library is loaded by now (the FAQ matcher's numpy and scipy): one
+        # thread each, for the life of the process.
+        blas = runtime.limit_blas_threads(1)
+        log.info("BLAS limited to one thread (%d libraries)", len(blas))
         if settings.gc_freeze:
             runtime.freeze_gc()
         log.info(

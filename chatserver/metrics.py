@@ -2,14 +2,38 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from chatserver.runtime import blas_libraries
 
 # Lag and pauses that matter for a chat are milliseconds to a second.
 # First responses cluster around the 30-second target: fine buckets there.
 _FRT_BUCKETS = (5, 10, 15, 20, 25, 30, 35, 40, 45, 60, 90, 120, 300, 900)
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+class BlasThreads(Collector):
+    """`chatserver_blas_threads`: the threads each loaded BLAS library may use, read from the
+    libraries themselves at every scrape (threadpoolctl, about 5 ms), so it shows what the
+    process really runs with (`chatserver serve` limits them to one)."""
+
+    def collect(self) -> Iterator[Metric]:
+        family = GaugeMetricFamily(
+            "chatserver_blas_threads",
+            "Threads each BLAS library loaded in the process may use, by library file and "
+            "implementation.",
+            labels=["library", "api"],
+        )
+        for info in blas_libraries():
+            library = Path(str(info.get("filepath", "?"))).name
+            family.add_metric([library, str(info.get("internal_api", "?"))], info["num_threads"])
+        yield family
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +62,7 @@ class Metrics:
     @classmethod
     def create(cls) -> Metrics:
         registry = CollectorRegistry()
+        registry.register(BlasThreads())
         return cls(
             registry=registry,
             event_loop_lag=Histogram(

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Coroutine
 from typing import Any
 
 from prometheus_client import Histogram
+from threadpoolctl import threadpool_info, threadpool_limits
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,29 @@ def install_uvloop(enabled: bool) -> bool:
 
 def tune_gc(threshold: tuple[int, ...]) -> None:
     gc.set_threshold(*threshold)
+
+
+# The BLAS limit of this process, kept for its lifetime (see `limit_blas_threads`).
+_blas_limit: threadpool_limits | None = None
+
+
+def limit_blas_threads(threads: int = 1) -> list[dict[str, Any]]:
+    """Let every BLAS library loaded in this process use `threads` threads, for as long as
+    the process lives; returns the libraries as threadpoolctl sees them afterwards.
+
+    The sentence encoder's matrix products are small (one sentence at a time): OpenBLAS's
+    second thread only spins and doubled the server's CPU per message. Call it once the
+    libraries are loaded (numpy's and scipy's OpenBLAS come with the FAQ matcher): one
+    loaded later would keep its default, which `chatserver_blas_threads` on /metrics shows.
+    """
+    global _blas_limit
+    _blas_limit = threadpool_limits(limits=threads, user_api="blas")
+    return blas_libraries()
+
+
+def blas_libraries() -> list[dict[str, Any]]:
+    """The BLAS libraries loaded in this process, with their current thread counts."""
+    return [info for info in threadpool_info() if info.get("user_api") == "blas"]
 
 
 def freeze_gc() -> None:

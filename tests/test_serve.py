@@ -1,18 +1,25 @@
-"""`chatserver serve` as a real process: starts, answers, logs JSON, stops cleanly on SIGTERM."""
+"""`chatserver serve` as a real process: starts, answers, logs JSON, stops cleanly on SIGTERM,
+and runs its BLAS libraries on one thread."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
+METRICS_TOKEN = "a metrics token of some length"
 
 
 def free_port() -> int:
@@ -21,18 +28,20 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_serve_starts_logs_json_and_shuts_down_gracefully(tmp_path):
+@contextlib.contextmanager
+def served(tmp_path: Path, **env: str) -> Iterator[tuple[subprocess.Popen[str], int]]:
+    """`python -m chatserver` on a free port, ready (/readyz answered 200); killed if the
+    test leaves it running."""
     port = free_port()
-    env = {
-        **os.environ,
-        "CHATSERVER_PORT": str(port),
-        "CHATSERVER_DATABASE_URL": f"sqlite:///{tmp_path / 'serve.sqlite3'}",
-        "CHATSERVER_LOG_FORMAT": "json",
-    }
     process = subprocess.Popen(
         [sys.executable, "-m", "chatserver"],
         cwd=ROOT,
-        env=env,
+        env={
+            **os.environ,
+            "CHATSERVER_PORT": str(port),
+            "CHATSERVER_DATABASE_URL": f"sqlite:///{tmp_path / 'serve.sqlite3'}",
+            **env,
+        },
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -40,22 +49,27 @@ def test_serve_starts_logs_json_and_shuts_down_gracefully(tmp_path):
     try:
         deadline = time.monotonic() + 60
         status = None
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and process.poll() is None:
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as r:
                     status = r.status
                     break
             except OSError:
                 time.sleep(0.2)
-        assert status == 200
-        process.send_signal(signal.SIGHUP)  # rebuild the FAQ now
-        time.sleep(1)
-        process.send_signal(signal.SIGTERM)
-        _, stderr = process.communicate(timeout=30)
+        assert status == 200, process.stderr.read() if process.poll() is not None else ""
+        yield process, port
     finally:
         if process.poll() is None:
             process.kill()
             process.communicate()
+
+
+def test_serve_starts_logs_json_and_shuts_down_gracefully(tmp_path):
+    with served(tmp_path, CHATSERVER_LOG_FORMAT="json") as (process, port):
+        process.send_signal(signal.SIGHUP)  # rebuild the FAQ now
+        time.sleep(1)
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)
     assert process.returncode == 0
     records = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
     assert records, stderr
@@ -63,3 +77,30 @@ def test_serve_starts_logs_json_and_shuts_down_gracefully(tmp_path):
     assert any(r["message"].startswith(f"serving on http://127.0.0.1:{port}") for r in records)
     assert any(r["message"].startswith("FAQ reloaded") for r in records), stderr
     assert (tmp_path / "serve.sqlite3").exists()
+
+
+BLAS_SERIES = re.compile(r"^chatserver_blas_threads\{([^}]*)\} (\S+)$", re.M)
+
+
+def test_the_served_process_runs_blas_on_one_thread(tmp_path):
+    """What the served process reports of its own BLAS libraries on /metrics (read from the
+    libraries by threadpoolctl at the scrape). OpenBLAS would start as many threads as the
+    machine has CPUs (at most OPENBLAS_NUM_THREADS), so on one CPU this could not fail."""
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("one CPU: OpenBLAS runs a single thread whatever the server does")
+    with served(tmp_path, CHATSERVER_METRICS_TOKEN=METRICS_TOKEN, OPENBLAS_NUM_THREADS="2") as (
+        process,
+        port,
+    ):
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/metrics",
+            headers={"Authorization": f"Bearer {METRICS_TOKEN}"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            text = response.read().decode()
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=30)
+    series = {labels: float(value) for labels, value in BLAS_SERIES.findall(text)}
+    # numpy's OpenBLAS (the sentence encoder) and scipy's (the classifier's solvers), here.
+    assert series, text
+    assert set(series.values()) == {1.0}, series
