@@ -66,6 +66,7 @@ from chatserver.models import (
     UnsupportedLanguage,
 )
 from chatserver.presence import CustomerPresence, Departure
+from chatserver.preview import preview
 from chatserver.routing import QueueKey, Router
 from chatserver.store import Store
 from chatserver.tracking import new_tracking_number
@@ -137,6 +138,7 @@ class _Unit:
     clocks: dict[str, sla.AppliedSla]
     accounts: dict[str, AgentAccount]
     returning: dict[str, datetime]
+    previews: dict[str, str]
     conversations: dict[str, Conversation] = field(default_factory=dict)
     slas: dict[str, tuple[sla.AppliedSla, Conversation]] = field(default_factory=dict)
     observed: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
@@ -205,6 +207,9 @@ class Dispatcher:
         # Agents who held chats when the process stopped, or whose going offline could not
         # be stored -> when `tick` puts their chats back in line.
         self._returning: dict[str, datetime] = {}
+        # What queue items show of each chat on the desk (waiting or with an agent, who may
+        # put it back in line): the customer's latest message, short (preview.py).
+        self._previews: dict[str, str] = {}
         # Which customers still have a socket in their conversation; `tick` lets go of the
         # chats of those gone for longer than the grace.
         self.presence = CustomerPresence(customer_grace)
@@ -246,6 +251,7 @@ class Dispatcher:
             clocks=dict(self._clocks.by_conversation),
             accounts=dict(self.accounts),
             returning=dict(self._returning),
+            previews=dict(self._previews),
         )
         self._unit = unit
         try:
@@ -268,6 +274,7 @@ class Dispatcher:
         self.accounts.clear()
         self.accounts.update(unit.accounts)
         self._returning = unit.returning
+        self._previews = unit.previews
         self._queue_dirty = True
         self._sent_queues.clear()
         for conversation in unit.conversations.values():
@@ -338,6 +345,10 @@ class Dispatcher:
                     self.presence.absent(conversation.id, since=now)
             # Nobody is connected to tell yet: a customer hears their place when they resume.
             await self._routed(events, now, isolate=True)
+            for conversation_id, message in (
+                await self.store.last_customer_messages(sorted(restored))
+            ).items():
+                self._previews[conversation_id] = preview(message.text)
         self._queue_dirty = True
         for applied in await self.store.pending_slas():
             if applied.conversation_id in restored:
@@ -477,7 +488,16 @@ class Dispatcher:
         # Countdowns run in the console from remaining_seconds; only a change of who waits
         # where is worth a new list (supervisors also follow the desk's load).
         signature = (
-            tuple((v.conversation_id, v.position, v.languages, v.offered_to) for v in views),
+            tuple(
+                (
+                    v.conversation_id,
+                    v.position,
+                    v.languages,
+                    v.offered_to,
+                    self._previews.get(v.conversation_id),
+                )
+                for v in views
+            ),
             self._desk_signature() if self._supervises(agent_id) else None,
         )
         if self._sent_queues.get(agent_id) == signature:
@@ -587,6 +607,7 @@ class Dispatcher:
         )
         await self._save(conversation, was=was)
         self.presence.forget(conversation_id)
+        self._previews.pop(conversation_id, None)
         notifications += await self._stop_clocks(conversation, left_at, resolved=False)
         notifications += await self._routed(events, now)
         notifications.append(
@@ -638,6 +659,9 @@ class Dispatcher:
         if any(isinstance(e, routing.NoAgentAvailable) and not e.queued for e in events):
             return await self._go_offline(conversation, now, was=was, reason="no_agent")
         await self._save(conversation, was=was)
+        asked = (await self.store.last_customer_messages([conversation.id])).get(conversation.id)
+        if asked is not None:
+            self._previews[conversation.id] = preview(asked.text)
         notifications = await self._routed(events, now, known=conversation)
         applied = sla.apply(
             sla.policy_for(sla.Channel.CHAT, handoff.priority, self.policies), conversation.id, now
@@ -754,7 +778,11 @@ class Dispatcher:
         return Outcome(notifications, {"message": message.to_public(), "duplicate": False})
 
     async def customer_message(self, message: Message) -> list[Notify]:
-        """A customer's message in a conversation a person has: show it to them."""
+        """A customer's message in a conversation a person has, or waits for: show it to the
+        agent who has it; in the queue it is the chat's new preview."""
+        if message.conversation_id in self._previews:
+            self._previews[message.conversation_id] = preview(message.text)
+            self._queue_dirty = True
         return [self._to_agents_of(message.conversation_id, "message", message.to_public())]
 
     # -- the end ----------------------------------------------------------------------
@@ -778,6 +806,7 @@ class Dispatcher:
         )
         await self._save(conversation, was=was)
         self.presence.forget(conversation_id)
+        self._previews.pop(conversation_id, None)
         notifications = await self._stop_clocks(conversation, now, resolved=True)
         notifications += await self._routed(events, now)
         if conversation.tracking_number is not None:  # an inquiry: say how to follow it
@@ -813,6 +842,7 @@ class Dispatcher:
         )
         await self._save(conversation, was=was)
         self.presence.forget(conversation_id)
+        self._previews.pop(conversation_id, None)
         notifications = await self._stop_clocks(conversation, left_at or now, resolved=False)
         notifications += await self._routed(events, now)
         closed: dict[str, Any] = {
@@ -1277,6 +1307,8 @@ class Dispatcher:
             "widened": view.widened,
             "languages": list(view.languages),
             "offered_to": view.offered_to,
+            # The customer's latest message, on one line and short (None: nothing written).
+            "preview": self._previews.get(view.conversation_id),
         }
 
 

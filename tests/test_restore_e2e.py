@@ -298,3 +298,20 @@ async def test_after_a_restart_waiting_customers_get_the_grace_from_the_restart(
     assert stored is not None
     assert str(stored.status) == "queued"
     await stop(second, customer)
+
+
+async def test_a_waiting_chat_keeps_its_preview_after_a_restart(restart, connect, console):
+    first = await restart()
+    token = await log_in(first, "aiko", "Aiko Tanaka")
+    aiko = await console(first, token)
+    customer = await connect(first)
+    await customer.call("start", {"languages": ["ja"]})
+    await customer.call("message", {"text": "MT5のパスワードを忘れました", "client_id": "m1"})
+    await customer.call("request_agent", {})
+    await customer.wait_pushed("queued")
+    await stop(first, customer, aiko)
+
+    second = await restart()  # nothing said since: the preview comes from the store
+    aiko = await console(second, token)
+    snapshot = (await aiko.wait_pushed("queue"))[0]
+    assert [w["preview"] for w in snapshot["waiting"]] == ["MT5のパスワードを忘れました"]

@@ -665,3 +665,20 @@ async def test_open_handoffs_are_the_live_queue_oldest_first(store):
         Priority.URGENT,
         "a1",
     )
+
+
+async def test_last_customer_messages_are_each_conversations_latest_from_the_customer(store):
+    for cid in ("c1", "c2", "c3"):
+        await a_conversation(store, cid, f"h-{cid}")
+    await store.append_message(customer_message("m1", "first", cid="c1"))
+    await store.append_message(customer_message("m2", "second", cid="c1"))
+    await store.append_message(NewMessage("m3", "c1", Author.BOT, "an answer", T0))
+    await store.append_message(customer_message("m4", "only", cid="c2"))
+    await store.append_message(NewMessage("m5", "c3", Author.BOT, "hello", T0))
+
+    latest = await store.last_customer_messages(["c1", "c2", "c3", "nope", "c1"])
+    assert {cid: (m.id, m.text) for cid, m in latest.items()} == {
+        "c1": ("m2", "second"),
+        "c2": ("m4", "only"),
+    }
+    assert await store.last_customer_messages([]) == {}

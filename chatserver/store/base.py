@@ -5,6 +5,7 @@ A message is durable when `append_message` returns; the transport acknowledges o
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -68,6 +69,11 @@ class Store(Protocol):
     async def messages(
         self, conversation_id: str, *, after_seq: int = 0, limit: int = 500
     ) -> list[Message]: ...
+
+    async def last_customer_messages(self, conversation_ids: Sequence[str]) -> dict[str, Message]:
+        """Each conversation's latest customer message, by conversation id (a conversation
+        where the customer has not written is left out)."""
+        ...
 
     async def record_faq_choice(self, choice: FaqChoice) -> None: ...
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
@@ -98,6 +98,8 @@ class StoreClosed(RuntimeError):
 
 
 T = TypeVar("T")
+# Ids per `IN (...)` list: far below any database's limit on bound parameters.
+_IN_CHUNK = 500
 Operation = Callable[[sa.Connection], T]
 
 
@@ -424,6 +426,33 @@ class SqlStore:
         )
         rows = await self.read(lambda c: c.execute(query).all())
         return [_message(row._mapping) for row in rows]
+
+    async def last_customer_messages(self, conversation_ids: Sequence[str]) -> dict[str, Message]:
+        """Each conversation's latest customer message, by conversation id (none for one
+        where the customer has not written)."""
+        found: dict[str, Message] = {}
+        ids = list(dict.fromkeys(conversation_ids))
+        for start in range(0, len(ids), _IN_CHUNK):
+            chunk = ids[start : start + _IN_CHUNK]
+            latest = (
+                sa.select(messages.c.conversation_id, sa.func.max(messages.c.seq).label("seq"))
+                .where(
+                    messages.c.conversation_id.in_(chunk),
+                    messages.c.author == str(Author.CUSTOMER),
+                )
+                .group_by(messages.c.conversation_id)
+                .subquery()
+            )
+            query = sa.select(messages).join(
+                latest,
+                sa.and_(
+                    messages.c.conversation_id == latest.c.conversation_id,
+                    messages.c.seq == latest.c.seq,
+                ),
+            )
+            for row in await self.read(_all_rows(query)):
+                found[row.conversation_id] = _message(row._mapping)
+        return found
 
     async def record_faq_choice(self, choice: FaqChoice) -> None:
         values = {
@@ -754,6 +783,10 @@ def _agent(row: sa.RowMapping) -> AgentAccount:
         created_at=row["created_at"],
         disabled=bool(row["disabled"]),
     )
+
+
+def _all_rows(query: sa.Select[Any]) -> Operation[Sequence[sa.Row[Any]]]:
+    return lambda connection: connection.execute(query).all()
 
 
 def _message(row: sa.RowMapping) -> Message:
