@@ -16,6 +16,7 @@ from chatserver.bot import Bot, BotReply, ReplyKind, offered, topic_of
 from chatserver.clock import Clock, IdFactory, new_token
 from chatserver.dispatch import Dispatcher
 from chatserver.events import Event, MessagePosted, Notify
+from chatserver.faq import FaqEntry, Outcome
 from chatserver.handoff import (
     DECLINES_BEFORE_HANDOFF,
     Handoff,
@@ -191,6 +192,12 @@ class Desk:
 
     async def receive(self, conversation_id: str, text: str, client_id: str | None) -> Received:
         conversation = await self._open_conversation(conversation_id)
+        with_team = conversation.status is not ConversationStatus.BOT
+        # Every customer message records the FAQ entry it asks about (`faq_id`), so that an
+        # agent serving the chat in another language knows what was asked (agent_view.py).
+        # With a person the language no longer moves: it is known before the message is
+        # stored. With the bot, the bot's own match says, once the language has followed.
+        asked = self._asked(text, conversation.language) if with_team else None
         appended = await self.store.append_message(
             NewMessage(
                 id=self.new_id(),
@@ -199,6 +206,7 @@ class Desk:
                 text=text,
                 created_at=self.clock.now(),
                 client_id=client_id,
+                meta={"faq_id": asked.id} if asked is not None else {},
             )
         )
         stored = appended.message
@@ -207,13 +215,14 @@ class Desk:
         if not appended.created and stored.seq != await self._last_seq(conversation.id):
             return Received(stored, duplicate=True)
 
-        if conversation.status is not ConversationStatus.BOT:
+        if with_team:
             # A person has the conversation, or it waits for one: the bot stays out of it.
-            forwarded = await self.dispatcher.customer_message(stored)
+            forwarded = await self.dispatcher.customer_message(conversation, stored)
             return Received(stored, not appended.created, notifications=forwarded)
 
         conversation, decision = await self._follow_language(conversation, text)
         if asks_for_a_person(text, conversation.language):
+            stored = await self._record_asked(stored, self._asked(text, conversation.language))
             requested = plan(
                 HandoffReason.PHRASE, tier=conversation.tier, **await self._topic(conversation)
             )
@@ -235,6 +244,8 @@ class Desk:
                     created_at=self.clock.now(),
                 )
             )
+        # The entry it answered or suggested first; for a decline, the urgent topic it names.
+        stored = await self._record_asked(stored, reply.entry or reply.urgent_entry)
         replies = [reply]
         if decision.ask_confirmation and len(decision.candidates) >= 2:
             replies.append(self.bot.language_question(decision.candidates))
@@ -260,6 +271,19 @@ class Desk:
         if handoff is not None:
             notifications = (await self.dispatcher.hand_off(conversation, handoff)).notifications
         return Received(stored, not appended.created, events=events, notifications=notifications)
+
+    def _asked(self, text: str, language: str) -> FaqEntry | None:
+        """The FAQ entry a customer message asks about, unless the matcher declines it."""
+        result = self.bot.matcher.match(text, language)
+        return result.entry if result.outcome is not Outcome.DECLINE else None
+
+    async def _record_asked(self, message: Message, entry: FaqEntry | None) -> Message:
+        """Record in a stored customer message which FAQ entry it asks about (`faq_id`)."""
+        if entry is None or message.meta.get("faq_id") == entry.id:
+            return message
+        meta = {**message.meta, "faq_id": entry.id}
+        await self.store.set_message_meta(message.id, meta)
+        return replace(message, meta=meta)
 
     async def request_agent(self, conversation_id: str) -> list[Notify]:
         """The customer pressed "talk to a person"."""
@@ -320,7 +344,7 @@ class Desk:
                 text=str(picked.get("question", faq_id)),
                 created_at=self.clock.now(),
                 client_id=client_id,
-                meta={"chose": faq_id, "from_seq": offer.seq},
+                meta={"chose": faq_id, "from_seq": offer.seq, "faq_id": faq_id},
             )
         )
         stored = appended.message

@@ -43,14 +43,15 @@ from datetime import datetime, timedelta
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from chatserver import routing, sla
+from chatserver.agent_view import message_for_agent
 from chatserver.agents import AgentAccount
 from chatserver.bot import topic_of
 from chatserver.clock import Clock, IdFactory
 from chatserver.events import Notify
-from chatserver.faq import FaqMatcher
+from chatserver.faq import FaqEntry, FaqMatcher
 from chatserver.handoff import Handoff
 from chatserver.hours import ALWAYS, Hours
-from chatserver.i18n import N_, Catalogs
+from chatserver.i18n import Catalogs
 from chatserver.isolation import Isolation
 from chatserver.language import display_name, supported_tag
 from chatserver.models import (
@@ -69,33 +70,15 @@ from chatserver.presence import CustomerPresence, Departure
 from chatserver.preview import preview
 from chatserver.routing import QueueKey, Router
 from chatserver.store import Store
+from chatserver.system_lines import LineKind, SystemLine
 from chatserver.tracking import new_tracking_number
 
 log = logging.getLogger(__name__)
 
-QUEUED_TEXT = N_(
-    "I am connecting you with a member of our team. You are number {position} in line."
-)
-FALLBACK_TEXT = N_(
-    "No colleague who speaks {language} is free right now, so a colleague will answer you "
-    "in English."
-)
-ASSIGNED_TEXT = N_("{name} has joined the conversation.")
-OFFLINE_TEXT = N_(
-    "Sorry, nobody is available to chat right now. Leave your email address or ask for a "
-    "call back and we will contact you. Your tracking number is {number}."
-)
-LEFT_MESSAGE_TEXT = N_("Thank you. We will contact you soon. Your tracking number is {number}.")
 TRANSFER_NOTE = "Transferred by {name}: {reason}"
-CLOSED_TEXT = N_("This conversation has ended. Your tracking number is {number}.")
-# Told when the customer's sockets were all gone for longer than the grace period: they read
-# it if they come back (the widget then offers to talk to a person again).
-CUSTOMER_LEFT_TEXT = N_(
-    "You were away for a while, so this chat has ended. If you still need help, you can "
-    "talk to a person again."
-)
-# The meta kind of that message: consoles mark the chat as ended when they see it.
-CUSTOMER_LEFT = "customer_left"
+# The meta kind of the message that ends a chat whose customer left: consoles mark the chat
+# as ended when they see it.
+CUSTOMER_LEFT = str(LineKind.CUSTOMER_LEFT)
 # How long a customer whose sockets are all gone keeps their chat (the setting's default).
 DEFAULT_CUSTOMER_GRACE = timedelta(seconds=60)
 # A console lists this many waiting chats (in queue order); the rest is only counted.
@@ -419,12 +402,12 @@ class Dispatcher:
 
     async def _held(self, account: AgentAccount, conversation_id: str) -> Notify:
         conversation = await self._conversation(conversation_id)
-        chain = self.router.policy.chain(conversation.language)
-        language = next((lang for lang in chain if lang in account.languages), None)
+        language = self.serving_language(account.id, conversation)
         briefing = await self._briefing(
             conversation,
-            widened=language not in (None, conversation.language),
-            agent_language=language or conversation.language,
+            widened=language != conversation.language
+            and language in self.router.policy.chain(conversation.language),
+            agent_language=language,
         )
         return Notify.agent(account.id, "conversation", {**briefing, "held": True})
 
@@ -598,9 +581,7 @@ class Dispatcher:
         was = conversation = await self._conversation(conversation_id)
         now = self.clock.now()
         # Told while the agent still holds the chat, so that their console gets it too.
-        notifications = await self._tell(
-            conversation, CUSTOMER_LEFT_TEXT, meta={"kind": CUSTOMER_LEFT}
-        )
+        notifications = await self._tell(conversation, SystemLine(LineKind.CUSTOMER_LEFT))
         events = self.router.release(conversation_id, now)
         conversation = replace(
             conversation.transition(ConversationStatus.CLOSED, now), closed_at=now
@@ -762,7 +743,7 @@ class Dispatcher:
         )
         if not appended.created and not unfinished:
             return Outcome(result={"message": message.to_public(), "duplicate": True})
-        notifications = [self._to_agents_of(conversation_id, "message", message.to_public())]
+        notifications = [self._message_to_agent(conversation, message)]
         if note:
             return Outcome(notifications, {"message": message.to_public(), "duplicate": False})
         notifications.append(Notify.customer(conversation_id, "message", message.to_public()))
@@ -777,13 +758,13 @@ class Dispatcher:
             self._clocks.by_conversation[conversation_id] = stopped
         return Outcome(notifications, {"message": message.to_public(), "duplicate": False})
 
-    async def customer_message(self, message: Message) -> list[Notify]:
+    async def customer_message(self, conversation: Conversation, message: Message) -> list[Notify]:
         """A customer's message in a conversation a person has, or waits for: show it to the
         agent who has it; in the queue it is the chat's new preview."""
         if message.conversation_id in self._previews:
             self._previews[message.conversation_id] = preview(message.text)
             self._queue_dirty = True
-        return [self._to_agents_of(message.conversation_id, "message", message.to_public())]
+        return [self._message_to_agent(conversation, message)]
 
     # -- the end ----------------------------------------------------------------------
 
@@ -811,7 +792,8 @@ class Dispatcher:
         notifications += await self._routed(events, now)
         if conversation.tracking_number is not None:  # an inquiry: say how to follow it
             notifications += await self._tell(
-                conversation, CLOSED_TEXT, number=conversation.tracking_number
+                conversation,
+                SystemLine(LineKind.CLOSED, {"number": conversation.tracking_number}),
             )
         notifications.append(
             Notify.customer(
@@ -850,9 +832,7 @@ class Dispatcher:
             "survey": False,
         }
         if left_at is not None:
-            notifications += await self._tell(
-                conversation, CUSTOMER_LEFT_TEXT, meta={"kind": CUSTOMER_LEFT}
-            )
+            notifications += await self._tell(conversation, SystemLine(LineKind.CUSTOMER_LEFT))
             closed["reason"] = CUSTOMER_LEFT
         notifications.append(Notify.customer(conversation_id, "closed", closed))
         return Outcome(notifications)
@@ -874,7 +854,9 @@ class Dispatcher:
             OfflineRequest(self.new_id(), conversation_id, kind, contact, text, now)
         )
         number = conversation.tracking_number or ""
-        notifications = await self._tell(conversation, LEFT_MESSAGE_TEXT, number=number)
+        notifications = await self._tell(
+            conversation, SystemLine(LineKind.LEFT_MESSAGE, {"number": number})
+        )
         return Outcome(notifications, {"tracking_number": number})
 
     # -- time -------------------------------------------------------------------------
@@ -997,7 +979,9 @@ class Dispatcher:
                 )
                 await self._save(conversation, was=was)
             if isinstance(event, routing.Queued):
-                out += await self._tell(conversation, QUEUED_TEXT, position=event.position)
+                out += await self._tell(
+                    conversation, SystemLine(LineKind.QUEUED, {"position": event.position})
+                )
             moved.append(event.conversation_id)
         elif isinstance(event, routing.QueueChanged):
             moved += event.conversation_ids
@@ -1026,7 +1010,7 @@ class Dispatcher:
         elif isinstance(event, routing.Widened):
             conversation = await self._conversation(event.conversation_id)
             out += await self._tell(
-                conversation, FALLBACK_TEXT, language=display_name(conversation.language)
+                conversation, SystemLine(LineKind.FALLBACK, {"language": conversation.language})
             )
             moved.append(event.conversation_id)
             self._record("fallback", {"reason": str(event.reason)})
@@ -1076,7 +1060,7 @@ class Dispatcher:
         conversation = replace(conversation, agent_id=event.agent_id, updated_at=now)
         await self._save(conversation, was=was)
         name = self._name(event.agent_id)
-        out = await self._tell(conversation, ASSIGNED_TEXT, name=name)
+        out = await self._tell(conversation, SystemLine(LineKind.ASSIGNED, {"name": name}))
         out.append(
             Notify.customer(
                 conversation.id,
@@ -1123,7 +1107,7 @@ class Dispatcher:
                 if conversation.handed_off_at
                 else None,
             },
-            "messages": [m.to_public() for m in messages],
+            "messages": [self._for_agent(m, conversation, agent_language) for m in messages],
             "detected_language": conversation.language,
             "widened": widened,
             "agent_language": agent_language,
@@ -1138,7 +1122,7 @@ class Dispatcher:
         conversation = conversation.transition(ConversationStatus.OFFLINE, now)
         await self._save(conversation, was=was)
         number = conversation.tracking_number or ""
-        out = await self._tell(conversation, OFFLINE_TEXT, number=number)
+        out = await self._tell(conversation, SystemLine(LineKind.OFFLINE, {"number": number}))
         out.append(
             Notify.customer(
                 conversation.id,
@@ -1215,23 +1199,53 @@ class Dispatcher:
         except routing.UnknownConversation:
             return None
 
-    async def _tell(
-        self,
-        conversation: Conversation,
-        template: str,
-        *,
-        meta: dict[str, Any] | None = None,
-        **values: Any,
-    ) -> list[Notify]:
-        """A system message to the customer, in their language."""
-        text = self.catalogs.translator(conversation.language).gettext(template).format(**values)
+    async def _tell(self, conversation: Conversation, line: SystemLine) -> list[Notify]:
+        """A system line to the customer, stored in their language; the agent who has the
+        chat reads it in theirs."""
+        text = line.render(self.catalogs.translator(conversation.language))
         message = await self._post(
-            conversation.id, Author.SYSTEM, text, language=conversation.language, meta=meta
+            conversation.id, Author.SYSTEM, text, language=conversation.language, meta=line.meta()
         )
         return [
             Notify.customer(conversation.id, "message", message.to_public()),
-            self._to_agents_of(conversation.id, "message", message.to_public()),
+            self._message_to_agent(conversation, message),
         ]
+
+    def _message_to_agent(self, conversation: Conversation, message: Message) -> Notify:
+        """A message of the conversation to the agent who has it (nobody while it waits),
+        as they read it (`agent_view`)."""
+        agent_id = self._assignee(conversation.id)
+        if agent_id is None:
+            return Notify.agent("", "message", {})
+        payload = self._for_agent(
+            message, conversation, self.serving_language(agent_id, conversation)
+        )
+        return Notify.agent(agent_id, "message", payload)
+
+    def _for_agent(
+        self, message: Message, conversation: Conversation, agent_language: str
+    ) -> dict[str, Any]:
+        return message_for_agent(
+            message,
+            conversation_language=conversation.language,
+            agent_language=agent_language,
+            entry=self._faq_entry,
+            catalogs=self.catalogs,
+        )
+
+    def _faq_entry(self, faq_id: str, language: str) -> FaqEntry | None:
+        return self.matcher().faq.entry(faq_id, language)
+
+    def serving_language(self, agent_id: str, conversation: Conversation) -> str:
+        """The language an agent serves a chat in: the first of its language's fallback chain
+        they speak (a Thai chat, an English agent: en); one they were given outside it (a
+        supervisor's assignment) in their most fluent language."""
+        account = self.accounts.get(agent_id)
+        if account is None:
+            return conversation.language
+        chain = self.router.policy.chain(conversation.language)
+        spoken = next((language for language in chain if language in account.languages), None)
+        return spoken or (account.languages[0] if account.languages else conversation.language)
 
     async def _post(
         self,

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
-from babel import Locale
+from babel import Locale, UnknownLocaleError
 from babel.dates import format_timedelta
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -45,6 +45,17 @@ class Translator:
 
     def ngettext(self, singular: str, plural: str, n: int) -> str:
         return self.translations.ngettext(singular, plural, n)
+
+    def language_name(self, tag: str) -> str:
+        """A language's name in this translator's language, as written inside a sentence
+        ("Thai", "タイ語", "tailandés"; zh-Hant: "Traditional Chinese"); the tag if CLDR has none."""
+        try:
+            other = Locale.parse(locale_id(tag))
+        except (ValueError, TypeError, UnknownLocaleError):
+            return tag
+        names = self.locale.languages
+        scripted = f"{other.language}_{other.script}" if other.script else None
+        return (scripted and names.get(scripted)) or names.get(other.language) or tag
 
     @property
     def direction(self) -> str:

@@ -14,10 +14,11 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
-from chatserver.dispatch import CUSTOMER_LEFT, CUSTOMER_LEFT_TEXT, FALLBACK_TEXT
+from chatserver.dispatch import CUSTOMER_LEFT
 from chatserver.keys import SERVICES
 from chatserver.language import display_name
 from chatserver.sla import ClockStatus
+from chatserver.system_lines import CUSTOMER_LEFT_TEXT, FALLBACK_TEXT
 from tests.conftest import Customer, CustomerFactory, FakeClock
 from tests.test_handoff_e2e import (
     PASSWORD,
@@ -287,6 +288,7 @@ async def test_a_ghost_does_not_hold_the_japanese_agent(desk, connect, agent_for
         .format(language=display_name("ja"))
     )
     assert fallback not in [m["text"] for m in customer.pushed("message")]
+    assert not any(m["meta"].get("kind") == "fallback" for m in customer.pushed("message"))
     assert "chatserver_fallbacks_total{" not in await metrics_text(desk)
 
 

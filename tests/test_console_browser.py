@@ -32,6 +32,7 @@ from chatserver.identity import sign
 from chatserver.keys import SERVICES
 from chatserver.limits import Rate
 from chatserver.settings import Settings
+from chatserver.system_lines import SystemLine
 from tests.browser import SPOOFED_NAME, ZALGO, Network, shown
 from tests.conftest import Customer, FakeClock
 from tests.test_handoff_e2e import Agent
@@ -47,6 +48,8 @@ TEAMS = ["technical", "account", "trading"]
 THAI_HACKED = "คิดว่าบัญชีถูกแฮ็กต้องทำอย่างไร"  # account-hacked: account, urgent
 JAPANESE_LOGIN = "MT4/MT5にログインできません。どうすればいいですか？"  # mt-login-failed: high
 GERMAN_INSTALL = "Wie installiere ich MT4?"  # mt4-install: technical, low
+THAI_PASSWORD = "ลืมรหัสผ่านMT5ต้องทำยังไง"  # mt-password-reset
+THAI_STILL_WAITING = "ยังรออยู่นะคะ"  # "still waiting"
 
 
 def expect(target: Any) -> Any:
@@ -129,10 +132,20 @@ class Desk:
         await customer.wait_pushed("queued")
         return Waiting(customer, started["conversation"]["id"])
 
-    async def transcript(self, conversation_id: str) -> list[tuple[str, str, str]]:
-        """What the console should show: the stored messages an agent sees, in order."""
+    async def transcript(
+        self, conversation_id: str, reader: str = "en"
+    ) -> list[tuple[str, str, str]]:
+        """What the console should show: the stored messages an agent sees, in order, the
+        desk's system lines worded in the `reader`'s language (the customer's copy is in
+        theirs; tests/test_agent_view_e2e.py checks the wording itself)."""
         messages = await self.services.store.messages(conversation_id)
-        return [(str(m.seq), str(m.author), m.text) for m in messages]
+        translator = self.services.catalogs.translator(reader)
+
+        def text(message: Any) -> str:
+            line = SystemLine.from_meta(message.meta) if message.author == "system" else None
+            return line.render(translator) if line is not None else str(message.text)
+
+        return [(str(m.seq), str(m.author), text(m)) for m in messages]
 
     async def tracking_number(self, conversation_id: str) -> str:
         conversation = await self.services.store.get_conversation(conversation_id)
@@ -281,9 +294,10 @@ async def test_log_in_shows_the_queue_with_live_countdowns(desk, open_console):
     await expect(thai.locator(".qitem-position")).to_have_attribute("title", "#1 in queue")
     await expect(thai.locator(".badge--vip")).to_have_text("VIP")
     await expect(thai.locator(".badge--widened")).to_have_text("Widened")
-    # The server's queue items carry no preview of the customer's words (docs/protocol.md):
-    # the console leaves the line out rather than showing an empty one.
-    await expect(page.locator(".qitem-preview:visible")).to_have_count(0)
+    # What each customer asked, in their words.
+    await expect(thai.locator(".qitem-preview")).to_have_text(THAI_HACKED)
+    await expect(thai.locator(".qitem-preview")).to_have_attribute("dir", "auto")
+    await expect(console.item(german_id).locator(".qitem-preview")).to_have_text(GERMAN_INSTALL)
     await expect(thai.locator(".countdown")).to_have_attribute("data-level", "ok")
 
     # The countdown runs in the browser, between queue snapshots (the server's clock stands
@@ -826,6 +840,48 @@ async def test_the_console_speaks_the_browsers_language(desk, open_console):
     item = console.item(thai.conversation_id)
     await expect(item.locator(".qitem-language-name")).to_have_text("タイ語", timeout=TIMEOUT_MS)
     await expect(item.locator(".accept")).not_to_have_text("Accept")
+    assert console.problems == []
+
+
+async def test_an_english_agent_sees_what_a_thai_customer_asked(desk, open_console):
+    """The queue shows the customer's latest words; once the chat is taken, each question
+    has the FAQ entry it matched under it in English, and the desk's lines are in English
+    (the customer reads them in Thai)."""
+    await desk.account("emma", "Emma Clarke", ["en"])
+    console = await open_console(desk.url())
+    page = console.page
+    await console.login("emma", "emma-password")
+    await expect(page.locator("#connection")).to_have_attribute(
+        "data-state", "online", timeout=TIMEOUT_MS
+    )
+    thai = await desk.customer(["th-TH"], THAI_PASSWORD)
+    item = console.item(thai.conversation_id)
+    preview = item.locator(".qitem-preview")
+    await expect(preview).to_have_text(THAI_PASSWORD, timeout=TIMEOUT_MS)
+    await thai.customer.call("message", {"text": THAI_STILL_WAITING, "client_id": "c2"})
+    await expect(preview).to_have_text(THAI_STILL_WAITING, timeout=TIMEOUT_MS)
+    assert (await shown(preview)).unicode_bidi == "isolate"
+
+    await item.locator(".accept").click()
+    panel = console.panel(thai.conversation_id)
+    await expect(panel).to_be_visible(timeout=TIMEOUT_MS)
+    question = panel.locator(".msg--customer").first
+    await expect(question.locator(".msg-bubble")).to_have_text(THAI_PASSWORD)
+    faq = question.locator(".msg-faq")
+    await expect(faq).to_have_text("FAQ: I forgot my MT5 password. How can I reset it?")
+    await expect(faq).to_have_attribute("title", "mt-password-reset")
+    await expect(faq.locator("bdi")).to_have_attribute("lang", "en")
+    system = panel.locator(".msg--system .msg-bubble")
+    await expect(system.filter(has_text="Emma Clarke has joined the conversation.")).to_have_count(
+        1, timeout=TIMEOUT_MS
+    )
+    await expect(
+        system.filter(has_text="No colleague who speaks Thai is free right now")
+    ).to_have_count(1)
+    await expect(system.filter(has_text=re.compile("[\u0e00-\u0e7f]"))).to_have_count(0)
+    told = [m for m in thai.customer.pushed("message") if m["author"] == "system"]
+    assert told
+    assert all(re.search("[\u0e00-\u0e7f]", m["text"]) for m in told)
     assert console.problems == []
 
 

@@ -24,10 +24,10 @@ import pytest
 import socketio
 
 from chatserver.desk import hash_token
-from chatserver.dispatch import CUSTOMER_LEFT_TEXT
 from chatserver.keys import SERVICES, SETTINGS
 from chatserver.limits import Rate
 from chatserver.models import Conversation, ConversationStatus, Message
+from chatserver.system_lines import CUSTOMER_LEFT_TEXT
 from tests.browser import SPOOFED_NAME, ZALGO, Network, shown, socketio_frame
 from tests.conftest import FakeClock
 

@@ -5,7 +5,7 @@ A message is durable when `append_message` returns; the transport acknowledges o
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -69,6 +69,10 @@ class Store(Protocol):
     async def messages(
         self, conversation_id: str, *, after_seq: int = 0, limit: int = 500
     ) -> list[Message]: ...
+
+    async def set_message_meta(self, message_id: str, meta: Mapping[str, Any]) -> None:
+        """Replace a stored message's `meta` (what the desk learnt of it after storing it)."""
+        ...
 
     async def last_customer_messages(self, conversation_ids: Sequence[str]) -> dict[str, Message]:
         """Each conversation's latest customer message, by conversation id (a conversation

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
@@ -426,6 +426,10 @@ class SqlStore:
         )
         rows = await self.read(lambda c: c.execute(query).all())
         return [_message(row._mapping) for row in rows]
+
+    async def set_message_meta(self, message_id: str, meta: Mapping[str, Any]) -> None:
+        statement = messages.update().where(messages.c.id == message_id).values(meta=dict(meta))
+        await self.write(lambda c: c.execute(statement))
 
     async def last_customer_messages(self, conversation_ids: Sequence[str]) -> dict[str, Message]:
         """Each conversation's latest customer message, by conversation id (none for one

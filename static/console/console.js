@@ -1681,11 +1681,31 @@ function buildMessage(chat, message) {
   const language = message.language || (message.author === "customer" ? chat.detected : null);
   if (language) bubble.lang = language;
   item.append(bubble);
+  const faq = faqLine(message);
+  if (faq) item.append(faq);
   if (kind === "customer" || kind === "agent" || kind === "note") {
     const delivery = element("div", "msg-delivery");
     item.append(delivery);
   }
   return item;
+}
+
+/**
+ * Under a customer's message, for an agent serving the chat in another language: the FAQ
+ * entry it matched, in the agent's language (the server sends it only then), so they know
+ * what was asked. "FAQ: I forgot my MT5 password. How can I reset it?"
+ */
+function faqLine(message) {
+  const faq = message.author === "customer" ? message.faq : null;
+  if (!faq || typeof faq !== "object" || typeof faq.question !== "string" || !faq.question) {
+    return null;
+  }
+  const line = element("p", "msg-faq");
+  line.append(...withUserText(_("FAQ: {question}"), { question: faq.question }));
+  const question = line.querySelector("bdi");
+  if (question && typeof faq.language === "string") question.lang = faq.language;
+  if (typeof faq.id === "string") line.title = faq.id;
+  return line;
 }
 
 function setTime(item, iso) {
