@@ -111,6 +111,8 @@ class Received:
     duplicate: bool
     events: list[Event] = field(default_factory=list)
     notifications: list[Notify] = field(default_factory=list)
+    # The conversation as of this message: its language may have just been settled by it.
+    conversation: Conversation | None = None
 
 
 class Desk:
@@ -213,12 +215,14 @@ class Desk:
         # A resend is answered only if the bot never answered the first copy (the server
         # stopped in between); otherwise the client already has, or will resume, the reply.
         if not appended.created and stored.seq != await self._last_seq(conversation.id):
-            return Received(stored, duplicate=True)
+            return Received(stored, duplicate=True, conversation=conversation)
 
         if with_team:
             # A person has the conversation, or it waits for one: the bot stays out of it.
             forwarded = await self.dispatcher.customer_message(conversation, stored)
-            return Received(stored, not appended.created, notifications=forwarded)
+            return Received(
+                stored, not appended.created, notifications=forwarded, conversation=conversation
+            )
 
         conversation, decision = await self._follow_language(conversation, text)
         if asks_for_a_person(text, conversation.language):
@@ -227,7 +231,12 @@ class Desk:
                 HandoffReason.PHRASE, tier=conversation.tier, **await self._topic(conversation)
             )
             outcome = await self.dispatcher.hand_off(conversation, requested)
-            return Received(stored, not appended.created, notifications=outcome.notifications)
+            return Received(
+                stored,
+                not appended.created,
+                notifications=outcome.notifications,
+                conversation=conversation,
+            )
 
         reply = self.bot.reply(text, conversation.language)
         if reply.kind is ReplyKind.DECLINE:
@@ -270,7 +279,13 @@ class Desk:
         notifications: list[Notify] = []
         if handoff is not None:
             notifications = (await self.dispatcher.hand_off(conversation, handoff)).notifications
-        return Received(stored, not appended.created, events=events, notifications=notifications)
+        return Received(
+            stored,
+            not appended.created,
+            events=events,
+            notifications=notifications,
+            conversation=conversation,
+        )
 
     def _asked(self, text: str, language: str) -> FaqEntry | None:
         """The FAQ entry a customer message asks about, unless the matcher declines it."""
@@ -427,8 +442,30 @@ class Desk:
             chosen, confirmed=True, source=str(DetectionSource.CHOICE), now=self.clock.now()
         )
         await self.store.save_conversation(conversation)
-        posted = await self._post(conversation, self.bot.language_chosen(chosen))
+        posted = await self._post(conversation, await self._greeting_again(conversation, chosen))
         return Chosen(conversation, [MessagePosted(posted)])
+
+    async def _greeting_again(self, conversation: Conversation, language: str) -> BotReply:
+        """How the bot takes up a chosen language: with the greeting again in it, standing
+        for the earlier one (`replaces`: its seq), while the customer has said nothing yet;
+        after that, by saying it will answer in it."""
+        said = await self.store.last_customer_messages([conversation.id])
+        if not said:
+            recent = await self.store.messages(
+                conversation.id, after_seq=max(0, conversation.last_seq - SUGGESTION_LOOKBACK)
+            )
+            greeting = next(
+                (
+                    m
+                    for m in reversed(recent)
+                    if m.author is Author.BOT and m.meta.get("kind") == str(ReplyKind.GREETING)
+                ),
+                None,
+            )
+            if greeting is not None and greeting.language != language:
+                again = self.bot.greeting(language)
+                return replace(again, meta={**again.meta, "replaces": greeting.seq})
+        return self.bot.language_chosen(language)
 
     async def _open_conversation(self, conversation_id: str) -> Conversation:
         conversation = await self.store.get_conversation(conversation_id)

@@ -114,3 +114,51 @@ async def test_choosing_a_language_before_start_is_refused(server, connect):
     customer = await connect(server)
     ack = await customer.call("choose_language", {"language": "ja"})
     assert ack["error"]["code"] == "not_started"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "MT5のパスワードを忘れました",  # the bot answers in Japanese
+        "オペレーターと話したいです",  # no bot reply: the chat goes to a person at once
+    ],
+)
+async def test_the_message_acknowledgement_says_the_language_the_message_settled(
+    server, connect, text
+):
+    customer = await connect(server, headers={"Accept-Language": "en-US"})
+    started = await customer.call("start", {"languages": ["en-US"]})
+    assert started["conversation"]["language"] == "en"
+    ack = await customer.call("message", {"text": text, "client_id": "j1"})
+    assert ack["ok"] is True
+    assert ack["conversation"]["id"] == started["conversation"]["id"]
+    assert ack["conversation"]["language"] == "ja"
+    assert ack["conversation"]["direction"] == "ltr"
+    assert ack["conversation"]["last_seq"] >= ack["message"]["seq"]
+
+
+async def test_a_language_picked_before_writing_brings_the_greeting_again_in_it(server, connect):
+    customer = await connect(server, headers={"Accept-Language": "en-US"})
+    started = await customer.call("start", {"languages": ["en-US"]})
+    (greeting,) = started["messages"]
+    assert greeting["meta"]["kind"] == "greeting"
+    assert greeting["language"] == "en"
+
+    await customer.call("choose_language", {"language": "de"})
+    (again,) = await customer.wait_pushed("message")
+    assert again["meta"] == {"kind": "greeting", "replaces": greeting["seq"]}
+    assert again["language"] == "de"
+    assert again["text"].startswith("Hallo!"), again["text"]
+
+    await customer.call("choose_language", {"language": "ja"})
+    third = (await customer.wait_pushed("message", 2))[1]
+    assert third["meta"] == {"kind": "greeting", "replaces": again["seq"]}
+    assert third["language"] == "ja"
+
+    # Once the customer has written, a choice is confirmed instead.
+    await customer.call("message", {"text": "MT5のパスワードを忘れました", "client_id": "m1"})
+    await customer.wait_pushed("message", 3)
+    await customer.call("choose_language", {"language": "fr"})
+    chosen = (await customer.wait_pushed("message", 4))[3]
+    assert chosen["meta"]["kind"] == "language_chosen"
+    assert chosen["language"] == "fr"

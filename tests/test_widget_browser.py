@@ -362,6 +362,77 @@ async def test_language_picker_lists_languages_by_their_own_names_and_switches(s
     assert widget.problems == []
 
 
+async def test_the_widget_speaks_the_language_a_message_settled_even_without_a_bot_reply(
+    server, open_widget, agent_for
+):
+    """An English browser, a customer who writes Japanese asking for a person: the bot does
+    not answer (the chat goes to the queue), yet the widget's own strings turn Japanese."""
+    await agent_for("aiko", "Aiko Tanaka", ["ja"])
+    widget = await open_widget(server.make_url("/widget/"), locale="en-US")
+    page = widget.page
+    await expect(page.locator("#status")).to_have_attribute(
+        "data-state", "online", timeout=TIMEOUT_MS
+    )
+    await expect(page.locator("#title")).to_have_text("Customer support")
+    await widget.send("オペレーターと話したいです")
+    await expect(page.locator("#queue-position")).to_have_text(
+        "現在1番目にお待ちいただいています", timeout=TIMEOUT_MS
+    )
+    await expect(page.locator("html")).to_have_attribute("lang", "ja")
+    await expect(page.locator("#title")).to_have_text("カスタマーサポート")
+    await expect(page.locator("#input")).to_have_attribute("placeholder", "メッセージを入力…")
+    await expect(page.locator("#language")).to_have_value("ja")
+    conversation, stored = await widget.stored(server)
+    assert conversation.language == "ja"
+    assert [m.author for m in stored] == ["bot", "customer", "system"]  # no bot reply
+    assert widget.problems == []
+
+
+async def test_picking_a_language_before_writing_greets_again_in_it(server, open_widget):
+    widget = await open_widget(server.make_url("/widget/"), locale="en-US")
+    page = widget.page
+    greeting = page.locator("#messages .msg--bot .msg-bubble")
+    await expect(greeting).to_have_text(
+        re.compile("^Hello! I'm the virtual assistant"), timeout=TIMEOUT_MS
+    )
+    await expect(page.locator("#status")).to_have_attribute("data-state", "online")
+
+    await page.locator("#language").select_option("de")
+    # The German greeting stands in for the English one, and the widget speaks German.
+    await expect(greeting).to_have_text(
+        re.compile("^Hallo! Ich bin der virtuelle Assistent"), timeout=TIMEOUT_MS
+    )
+    await expect(page.locator("#messages .msg")).to_have_count(1)
+    await expect(page.locator("#messages .msg")).to_have_attribute("lang", "de")
+    await expect(page.locator("#title")).to_have_text("Kundensupport")
+    await expect(page.locator("#input")).to_have_attribute("placeholder", "Nachricht eingeben…")
+    await expect(page.locator("#talk")).to_have_text("Mit unserem Team sprechen")
+    conversation, stored = await widget.stored(server)
+    assert conversation.language == "de"
+    assert [(m.language, m.meta.get("kind")) for m in stored] == [
+        ("en", "greeting"),
+        ("de", "greeting"),
+    ]
+
+    # The transcript holds both; after a reload the widget still shows the German one only.
+    await page.reload()
+    await expect(page.locator("#status")).to_have_attribute(
+        "data-state", "online", timeout=TIMEOUT_MS
+    )
+    await expect(greeting).to_have_text(re.compile("^Hallo!"), timeout=TIMEOUT_MS)
+    await expect(page.locator("#messages .msg")).to_have_count(1)
+    await expect(page.locator("#title")).to_have_text("Kundensupport")
+
+    # Once the customer has written, a new choice is confirmed instead of greeting again.
+    await widget.send("Wie installiere ich MT4?")
+    await expect(page.locator("#messages .msg")).to_have_count(3, timeout=TIMEOUT_MS)
+    await page.locator("#language").select_option("fr")
+    await expect(page.locator("#messages .msg")).to_have_count(4, timeout=TIMEOUT_MS)
+    await expect(page.locator("#messages .msg--bot").first).to_contain_text("Hallo!")
+    await expect(page.locator("#title")).to_have_text("Service client", timeout=TIMEOUT_MS)
+    assert widget.problems == []
+
+
 async def test_demo_page_shows_the_widget_in_a_frame(server, open_widget):
     widget = await open_widget(server.make_url("/"))
     page = widget.page

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
@@ -147,7 +148,15 @@ class CustomerNamespace(Namespace):
             await self.emit(MESSAGE, received.message.to_public(), room=room, skip_sid=sid)
         await self._publish(received.events, room)
         await self.publish(received.notifications)
-        return ok(message=received.message.to_public(), duplicate=received.duplicate)
+        reply = ok(message=received.message.to_public(), duplicate=received.duplicate)
+        if received.conversation is not None:
+            # As of this message, which may have settled its language: the widget follows.
+            conversation = replace(
+                received.conversation,
+                last_seq=max(received.conversation.last_seq, received.message.seq),
+            )
+            reply["conversation"] = _public(conversation)
+        return reply
 
     async def _request_agent(self, sid: str, data: Any) -> dict[str, Any]:
         body = ConversationRequest.parse(data)

@@ -163,6 +163,7 @@ const state = {
   outbox: loadOutbox(), // [{client_id, text}] not yet acknowledged, in order
   failed: new Map(), // client_id -> {client_id, text} refused by the server
   bySeq: new Map(), // seq -> element
+  replaced: new Set(), // seqs of greetings a later one stands for (a language was picked)
   pending: new Map(), // client_id -> element (optimistic, no seq yet)
   contiguousSeq: 0, // every seq up to this one is known (shown, or never meant for us)
   maxSeq: 0,
@@ -402,7 +403,16 @@ function followLanguage(language, direction, seq) {
   state.language = language;
   setDocumentLanguage(language, direction || directionOf(language));
   if (state.languages.some((entry) => entry.tag === language)) els.language.value = language;
-  if (language !== state.uiLanguage && language !== state.loadingLanguage) loadStrings([language]);
+  if (language === state.uiLanguage) {
+    // Back to the strings shown (an earlier message spoke another language): a load of
+    // that other language still on its way must not win.
+    if (state.loadingLanguage !== null) {
+      stringsRequest += 1;
+      state.loadingLanguage = null;
+    }
+  } else if (language !== state.loadingLanguage) {
+    loadStrings([language]);
+  }
 }
 
 /** The customer chose: that wins over whatever the conversation said before. */
@@ -598,6 +608,7 @@ function forgetConversation() {
 
 function clearConversation() {
   state.bySeq.clear();
+  state.replaced.clear();
   for (const item of els.messages.querySelectorAll(".msg:not(.is-pending)")) item.remove();
   state.contiguousSeq = 0;
   state.maxSeq = 0;
@@ -692,7 +703,13 @@ function renderMessage(message) {
     state.handoff.away = true;
     if (state.handoff.status === "closed") renderHandoff();
   }
-  insertBySeq(item, message.seq);
+  const replaces = message.author === "bot" ? message.meta?.replaces : undefined;
+  if (Number.isInteger(replaces)) {
+    // The greeting again, in the language the customer picked: it stands for the earlier one.
+    state.replaced.add(replaces);
+    state.bySeq.get(replaces)?.remove();
+  }
+  if (!state.replaced.has(message.seq)) insertBySeq(item, message.seq);
   state.bySeq.set(message.seq, item);
   state.maxSeq = Math.max(state.maxSeq, message.seq);
   if (message.author === "customer") state.customerMessages += 1;
@@ -1096,7 +1113,15 @@ async function pumpOutbox() {
       state.inFlight = null;
       if (answer?.ok) {
         dropFromOutbox(item.client_id);
-        if (isMessage(answer.message)) renderMessages([answer.message]);
+        if (isMessage(answer.message)) {
+          renderMessages([answer.message]);
+          // The message may have settled the conversation's language (and no bot reply may
+          // follow to say so, e.g. it asked for a person): the widget's strings follow it.
+          const conversation = answer.conversation;
+          if (typeof conversation?.language === "string") {
+            followLanguage(conversation.language, conversation.direction, answer.message.seq);
+          }
+        }
         flushHeld();
         continue;
       }
