@@ -1,10 +1,11 @@
 """What an agent is shown of a conversation's messages, in the language they serve it in.
 
 Pure. An agent may serve a chat in a language other than the customer's (a Thai chat widened
-to English): then under each customer message they see the FAQ entry it matched, in their
-language (the message's `meta.faq_id`, recorded by the desk), so they know what was asked;
-and system lines (the customer's place in line, who joined...) are worded in their language
-rather than the customer's (`system_lines`). The customer's own copy is the stored one.
+to English): then under each customer message they see the FAQ entry it asked about, in
+their language (the message's `meta.faq_id`, recorded by the desk, or `chose` for a picked
+suggestion), so they know what was asked; and system lines (the customer's place in line,
+who joined...) are worded in their language rather than the customer's (`system_lines`).
+The customer's own copy is the stored one.
 """
 
 from __future__ import annotations
@@ -54,7 +55,8 @@ def message_for_agent(
 def _asked(message: Message, language: str, lookup: EntryLookup) -> dict[str, Any] | None:
     """The FAQ entry a customer message matched, in `language` (English when the entry has
     no translation there), or None."""
-    faq_id = message.meta.get("faq_id")
+    # What it matched, or the entry the customer picked (a suggestion, a related topic).
+    faq_id = message.meta.get("faq_id", message.meta.get("chose"))
     if not isinstance(faq_id, str):
         return None
     entry = lookup(faq_id, language)

@@ -359,7 +359,7 @@ class Desk:
                 text=str(picked.get("question", faq_id)),
                 created_at=self.clock.now(),
                 client_id=client_id,
-                meta={"chose": faq_id, "from_seq": offer.seq, "faq_id": faq_id},
+                meta={"chose": faq_id, "from_seq": offer.seq},
             )
         )
         stored = appended.message
