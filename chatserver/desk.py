@@ -16,7 +16,7 @@ from chatserver.bot import Bot, BotReply, ReplyKind, offered, topic_of
 from chatserver.clock import Clock, IdFactory, new_token
 from chatserver.dispatch import Dispatcher
 from chatserver.events import Event, MessagePosted, Notify
-from chatserver.faq import FaqEntry, Outcome
+from chatserver.faq import FaqEntry, MatchOutcome
 from chatserver.handoff import (
     DECLINES_BEFORE_HANDOFF,
     Handoff,
@@ -290,7 +290,7 @@ class Desk:
     def _asked(self, text: str, language: str) -> FaqEntry | None:
         """The FAQ entry a customer message asks about, unless the matcher declines it."""
         result = self.bot.matcher.match(text, language)
-        return result.entry if result.outcome is not Outcome.DECLINE else None
+        return result.entry if result.outcome is not MatchOutcome.DECLINE else None
 
     async def _record_asked(self, message: Message, entry: FaqEntry | None) -> Message:
         """Record in a stored customer message which FAQ entry it asks about (`faq_id`)."""
