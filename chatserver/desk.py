@@ -44,6 +44,7 @@ from chatserver.models import (
     FaqFeedback,
     Message,
     NewMessage,
+    UnknownConversation,
     UnsupportedLanguage,
     new_conversation,
 )
@@ -56,10 +57,6 @@ SUGGESTION_LOOKBACK = 20
 # How far back the customer's own words behind an answer or a suggestion are looked for
 # (through picks of suggestions and "did not help" replies).
 QUESTION_LOOKBACK = 40
-
-
-class UnknownConversation(DomainError):
-    code = "unknown_conversation"
 
 
 class ConversationClosed(DomainError):
@@ -470,7 +467,7 @@ class Desk:
     async def _open_conversation(self, conversation_id: str) -> Conversation:
         conversation = await self.store.get_conversation(conversation_id)
         if conversation is None:
-            raise UnknownConversation("no such conversation")
+            raise UnknownConversation("no such conversation", conversation_id=conversation_id)
         if not conversation.is_open:
             raise ConversationClosed("this conversation is closed")
         return conversation

@@ -64,6 +64,7 @@ from chatserver.models import (
     NewMessage,
     OfflineRequest,
     Team,
+    UnknownConversation,
     UnsupportedLanguage,
 )
 from chatserver.presence import CustomerPresence, Departure
@@ -563,7 +564,7 @@ class Dispatcher:
         conversation_id = departure.conversation_id
         try:
             agent_id = self.router.assignee(conversation_id)
-        except routing.UnknownConversation:
+        except UnknownConversation:
             return []  # with the bot, or over already: nobody waits for this customer
         if agent_id is None:
             outcome = await self.abandon(conversation_id, left_at=departure.left_at)
@@ -1199,7 +1200,7 @@ class Dispatcher:
     def _assignee(self, conversation_id: str) -> str | None:
         try:
             return self.router.assignee(conversation_id)
-        except routing.UnknownConversation:
+        except UnknownConversation:
             return None
 
     async def _tell(self, conversation: Conversation, line: SystemLine) -> list[Notify]:
@@ -1286,7 +1287,9 @@ class Dispatcher:
     async def _conversation(self, conversation_id: str) -> Conversation:
         conversation = await self.store.get_conversation(conversation_id)
         if conversation is None:
-            raise routing.UnknownConversation(f"no conversation {conversation_id}")
+            raise UnknownConversation(
+                f"no conversation {conversation_id}", conversation_id=conversation_id
+            )
         return conversation
 
     async def _owned(self, agent_id: str, conversation_id: str) -> Conversation:

@@ -42,6 +42,17 @@ class UnsupportedLanguage(DomainError):
     code = "unsupported_language"
 
 
+class UnknownConversation(DomainError):
+    """No conversation answers to an id or a customer's token where it was looked up (the
+    store, or the router's queues and assignments); `conversation_id` when one was named."""
+
+    code = "unknown_conversation"
+
+    def __init__(self, message: str, *, conversation_id: str | None = None) -> None:
+        super().__init__(message)
+        self.conversation_id = conversation_id
+
+
 # The languages the chat serves by default, as product tags (language[-Script]).
 CHAT_LANGUAGES: tuple[str, ...] = (
     "en", "ja", "zh-Hans", "zh-Hant", "ko", "th", "vi", "id",

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 import pytest
 
 from chatserver.agents import Role
-from chatserver.models import Priority, Team, Tier
+from chatserver.models import Priority, Team, Tier, UnknownConversation
 from chatserver.routing import (
     Abandoned,
     AgentProfile,
@@ -34,7 +34,6 @@ from chatserver.routing import (
     RoutingPolicy,
     Transferred,
     UnknownAgent,
-    UnknownConversation,
     Widened,
     WidenReason,
     WithdrawReason,
