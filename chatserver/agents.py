@@ -8,7 +8,6 @@ the same way on every node.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from enum import StrEnum
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from chatserver.clock import new_token
+from chatserver.clock import hash_token, new_token
 from chatserver.models import Team
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,39}$")
@@ -94,14 +93,10 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
-def hash_session_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def new_session(agent_id: str, now: datetime, lifetime: timedelta) -> tuple[str, Session]:
     """A fresh token (returned once, to the client) and the session stored for it."""
     token = new_token()
-    return token, Session(hash_session_token(token), agent_id, now, now + lifetime)
+    return token, Session(hash_token(token), agent_id, now, now + lifetime)
 
 
 def new_account(

@@ -7,13 +7,12 @@ receives them.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from chatserver.bot import Bot, BotReply, ReplyKind, offered, topic_of
-from chatserver.clock import Clock, IdFactory, new_token
+from chatserver.clock import Clock, IdFactory, hash_token, new_token
 from chatserver.dispatch import Dispatcher
 from chatserver.events import Event, MessagePosted, Notify
 from chatserver.faq import FaqEntry, MatchOutcome
@@ -73,11 +72,6 @@ class UnknownMessage(DomainError):
 
 class NotAnAnswer(DomainError):
     code = "not_an_answer"
-
-
-def hash_token(token: str) -> str:
-    """Tokens are stored hashed: a leaked database does not let anyone resume a chat."""
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
