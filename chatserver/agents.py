@@ -12,32 +12,18 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from chatserver.clock import hash_token, new_token
-from chatserver.models import Team
+from chatserver.models import Role, Team
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,39}$")
 MIN_PASSWORD_CHARS = 8
 MAX_CAPACITY = 20  # concurrent chats; beyond this nobody answers within 30 seconds
 
 _hasher = PasswordHasher()  # argon2-cffi's defaults follow RFC 9106's second recommendation
-
-
-class Role(StrEnum):
-    """What a console user may do: agents chat; supervisors also watch and assign; admins
-    also manage accounts."""
-
-    AGENT = "agent"
-    SUPERVISOR = "supervisor"
-    ADMIN = "admin"
-
-    @property
-    def supervises(self) -> bool:
-        return self in (Role.SUPERVISOR, Role.ADMIN)
 
 
 class InvalidAccount(ValueError):

@@ -68,6 +68,19 @@ class Team(StrEnum):
     TRADING = "trading"
 
 
+class Role(StrEnum):
+    """What a console user may do: agents chat; supervisors also watch and assign; admins
+    also manage accounts."""
+
+    AGENT = "agent"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+
+    @property
+    def supervises(self) -> bool:
+        return self in (Role.SUPERVISOR, Role.ADMIN)
+
+
 class Priority(StrEnum):
     """Handling priority; order matters: urgent is served first."""
 

@@ -85,11 +85,11 @@ from operator import attrgetter
 from types import MappingProxyType
 from typing import Any, TypeAlias
 
-from chatserver.agents import Role
 from chatserver.models import (
     AgentStatus,
     DomainError,
     Priority,
+    Role,
     Team,
     Tier,
     UnknownConversation,

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from chatserver.agents import AgentAccount, Role
+from chatserver.agents import AgentAccount
 from chatserver.dispatch import Dispatcher
 from chatserver.handoff import Handoff, HandoffReason
 from chatserver.i18n import Catalogs
@@ -22,6 +22,7 @@ from chatserver.keys import SERVICES
 from chatserver.models import (
     Conversation,
     Priority,
+    Role,
     Team,
     UnknownConversation,
     new_conversation,
