@@ -2,8 +2,11 @@
 
 Passwords are hashed with Argon2id (memory-hard: 64 MiB, 3 passes), and checking one costs
 ~0.1 s of CPU, so callers run `verify_password` in a worker thread. Console sessions are
-opaque random tokens, stored hashed with an expiry, so they can be revoked and are checked
-the same way on every node.
+opaque random tokens, stored hashed (`clock.hash_token`, as customers' are) with an
+expiry, so they can be revoked and are checked the same way on every node.
+
+Roles (`Role`) are the domain's (models.py): the routing core names them without importing
+password hashing.
 """
 
 from __future__ import annotations

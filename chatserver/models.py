@@ -1,5 +1,9 @@
 """Conversations, messages and their lifecycle: the pure core every other layer speaks.
 
+Also the words shared across the domain: teams, priorities, tiers, console roles, agent
+presence, and the domain's errors (`DomainError` and its codes; `UnknownConversation` is
+the one every layer raises when no conversation answers to an id or a token).
+
 The lifecycle of a conversation::
 
     bot --handoff--> queued --assignment--> assigned --agent's first message--> active
