@@ -3,8 +3,8 @@
 This module owns the targets (`SlaPolicy`), their attachment to one conversation at handoff
 (`AppliedSla`, one `SlaClock` per target) and the rules that move the clocks. It must not
 know sockets, storage, timers or the wall clock: every function takes `now` (timezone-aware
-UTC) and returns a new frozen state plus the events to publish (`SlaUpdate`). The vocabulary is
-Chatwoot's (SlaPolicy, AppliedSla).
+UTC) and returns a new frozen state plus the events to publish (`SlaUpdate`). The
+vocabulary is Chatwoot's (SlaPolicy, AppliedSla).
 
 How the brief's tables become policies (`default_policies`):
 
