@@ -35,7 +35,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from chatserver.faq.evaluation import Case, FaqEvalReport, evaluate, load_cases  # noqa: E402
-from chatserver.faq.matcher import FaqMatcher, MatchResult, Outcome  # noqa: E402
+from chatserver.faq.matcher import FaqMatcher, MatchOutcome, MatchResult  # noqa: E402
 from chatserver.faq.model import FALLBACK_LANGUAGE, Faq, FaqEntry  # noqa: E402
 from chatserver.models import Priority, Team  # noqa: E402
 
@@ -104,12 +104,12 @@ class NaiveMatcher:
     def match(self, text: str, language: str) -> MatchResult:
         texts, ids = self._choices.get(language) or self._choices[FALLBACK_LANGUAGE]
         if not texts:
-            return MatchResult(Outcome.DECLINE, language, 0.0, None)
+            return MatchResult(MatchOutcome.DECLINE, language, 0.0, None)
         _, score, position = process.extractOne(
             text.lower(), texts, scorer=fuzz.token_set_ratio, processor=None
         )
         entry = self.faq.entry(ids[position], language)
-        outcome = Outcome.ANSWER if score >= NAIVE_THRESHOLD else Outcome.DECLINE
+        outcome = MatchOutcome.ANSWER if score >= NAIVE_THRESHOLD else MatchOutcome.DECLINE
         return MatchResult(outcome, language, float(score), entry)
 
 

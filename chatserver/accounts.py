@@ -23,12 +23,11 @@ from typing import NamedTuple
 from chatserver.agents import (
     AgentAccount,
     Session,
-    hash_session_token,
     new_account,
     new_session,
     verify_password,
 )
-from chatserver.clock import Clock, IdFactory
+from chatserver.clock import Clock, IdFactory, hash_token
 from chatserver.limits import Buckets, Busy, RateLimited, Slots
 from chatserver.models import DomainError
 from chatserver.store import Store
@@ -175,7 +174,7 @@ class Accounts:
 
     async def session_of(self, token: str) -> Authenticated | None:
         """The account and session behind a console token, if the token is valid now."""
-        session = await self.store.session(hash_session_token(token))
+        session = await self.store.session(hash_token(token))
         if session is None or not session.valid_at(self.clock.now()):
             return None
         account = await self.store.agent(session.agent_id)
@@ -185,7 +184,7 @@ class Accounts:
 
     async def logout(self, token: str) -> str:
         """End the session; returns its hash (what live sockets know it by)."""
-        token_hash = hash_session_token(token)
+        token_hash = hash_token(token)
         await self.store.delete_session(token_hash)
         return token_hash
 

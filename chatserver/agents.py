@@ -2,43 +2,31 @@
 
 Passwords are hashed with Argon2id (memory-hard: 64 MiB, 3 passes), and checking one costs
 ~0.1 s of CPU, so callers run `verify_password` in a worker thread. Console sessions are
-opaque random tokens, stored hashed with an expiry, so they can be revoked and are checked
-the same way on every node.
+opaque random tokens, stored hashed (`clock.hash_token`, as customers' are) with an
+expiry, so they can be revoked and are checked the same way on every node.
+
+Roles (`Role`) are the domain's (models.py): the routing core names them without importing
+password hashing.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from chatserver.clock import new_token
-from chatserver.models import Team
+from chatserver.clock import hash_token, new_token
+from chatserver.models import Role, Team
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,39}$")
 MIN_PASSWORD_CHARS = 8
 MAX_CAPACITY = 20  # concurrent chats; beyond this nobody answers within 30 seconds
 
 _hasher = PasswordHasher()  # argon2-cffi's defaults follow RFC 9106's second recommendation
-
-
-class Role(StrEnum):
-    """What a console user may do: agents chat; supervisors also watch and assign; admins
-    also manage accounts."""
-
-    AGENT = "agent"
-    SUPERVISOR = "supervisor"
-    ADMIN = "admin"
-
-    @property
-    def supervises(self) -> bool:
-        return self in (Role.SUPERVISOR, Role.ADMIN)
 
 
 class InvalidAccount(ValueError):
@@ -94,14 +82,10 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
-def hash_session_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def new_session(agent_id: str, now: datetime, lifetime: timedelta) -> tuple[str, Session]:
     """A fresh token (returned once, to the client) and the session stored for it."""
     token = new_token()
-    return token, Session(hash_session_token(token), agent_id, now, now + lifetime)
+    return token, Session(hash_token(token), agent_id, now, now + lifetime)
 
 
 def new_account(

@@ -13,7 +13,7 @@ from aiohttp.typedefs import Handler
 
 from chatserver.accounts import InvalidCredentials, TooManyAttempts
 from chatserver.agents import AgentAccount
-from chatserver.desk import hash_token
+from chatserver.clock import hash_token
 from chatserver.faq_gaps import GapsQuery, InvalidQuery, find_gaps, render
 from chatserver.keys import SERVICES, SETTINGS
 from chatserver.limits import RateLimited, client_address, retry_after

@@ -1,4 +1,21 @@
-"""`create_app(settings)`: the one module that wires the server together."""
+"""`create_app(settings)`: the one module that wires the server together.
+
+Start-up is one context per resource in `app.cleanup_ctx`, in dependency order; aiohttp
+enters them in this order when the server starts and closes them in reverse when it stops:
+
+    faq         the FAQ matcher and the catalogs (built off the event loop), the bot that
+                answers from them, and the reloader that swaps in an edited FAQ (its task)
+    store       the store `store_factory` opens (by default the settings' database)
+    desk        the language detector, the dispatcher with its queue restored from the
+                store, the customer desk and agent accounts (and demo agents): `SERVICES`
+    ticker      the desk's clock: offer timeouts, fallbacks, SLA warnings, queue lists
+    monitoring  event-loop lag and GC pauses
+
+A context whose start fails closes the ones opened before it (`_starting`), and the start
+fails: with the step's own error (a FAQ mistake), or `StartupFailed` naming the step
+(`_step`). What the server observes becomes Prometheus series in `metrics.py`; this module
+only connects the two.
+"""
 
 from __future__ import annotations
 
@@ -30,7 +47,7 @@ from chatserver.language import LanguageDetector
 from chatserver.limits import Buckets, Monotonic, RateLimiter, Slots
 from chatserver.logs import quiet_transport_tracebacks
 from chatserver.metrics import Metrics
-from chatserver.models import AgentStatus, Priority
+from chatserver.models import Priority
 from chatserver.routing import Router, RoutingPolicy
 from chatserver.runtime import monitoring, running
 from chatserver.settings import Settings, read_sla_file
@@ -70,7 +87,7 @@ def frame_limit(settings: Settings) -> int:
 
 
 class StartupFailed(RuntimeError):
-    """A start-up step failed; what it had opened is closed again."""
+    """A named start-up step failed; the contexts opened before it are closed again."""
 
 
 def create_app(
@@ -104,43 +121,33 @@ def create_app(
     app.add_routes(routes)
     app.add_routes(api.routes)
     app.add_routes(widget.routes)
-    app.cleanup_ctx.append(
-        partial(
-            _services,
-            clock=clock or SystemClock(),
-            ids=ids or new_id,
-            store_factory=store_factory or _open_store,
-            monotonic=monotonic,
-        )
+    app.cleanup_ctx.extend(
+        [
+            _faq,
+            partial(_store, store_factory=store_factory or _open_store),
+            partial(_desk, clock=clock or SystemClock(), ids=ids or new_id, monotonic=monotonic),
+            _ticker,
+            _monitoring,
+        ]
     )
-    app.cleanup_ctx.append(_monitoring)
     app.on_shutdown.append(_disconnect_sockets)
     return app
 
 
-async def _open_store(settings: Settings) -> SqlStore:
-    return await open_store(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+# What one start-up context hands to the next; handlers reach all of it through `SERVICES`.
+_BOT = web.AppKey("bot", Bot)
+_FAQ_RELOADER = web.AppKey("faq_reloader", FaqReloader)
+_STORE = web.AppKey("store", SqlStore)
 
 
-async def _services(
-    app: web.Application,
-    *,
-    clock: Clock,
-    ids: IdFactory,
-    store_factory: StoreFactory,
-    monotonic: Monotonic,
-) -> AsyncIterator[None]:
-    """Load the FAQ, catalogs and language models off the event loop, open the store,
-    restore the desk, start the ticker and the FAQ watcher; stop them in reverse order.
+async def _faq(app: web.Application) -> AsyncIterator[None]:
+    """The FAQ and the catalogs, built off the event loop; the bot answering from them; the
+    reloader, watching the FAQ directory while the server runs (when it polls).
 
-    Each resource is opened by its own context on one exit stack, so a step that fails
-    (a restore that cannot read the store, say) closes what the steps before it opened,
-    and the start fails with `StartupFailed` naming the step.
-    """
+    First of the contexts: a FAQ mistake stops the start with its own error."""
     settings = app[SETTINGS]
     loop = asyncio.get_running_loop()
-    async with contextlib.AsyncExitStack() as stack:
-        # Nothing is open yet: a FAQ mistake stops the start with its own error.
+    async with _starting(app):
         fingerprint = faq_fingerprint(settings.faq_dir)
         loaded, matcher = await loop.run_in_executor(
             None,
@@ -159,16 +166,53 @@ async def _services(
             settings.languages,
             settings.default_language,
         )
-        detector = await loop.run_in_executor(
+    bot = Bot(matcher, catalogs)
+    reloader = FaqReloader(
+        bot,
+        settings.faq_dir,
+        skip_invalid=settings.faq_skip_invalid,
+        loaded=fingerprint,
+        embeddings=settings.faq_embeddings,
+    )
+    app[_BOT] = bot
+    app[_FAQ_RELOADER] = reloader
+    watching: contextlib.AbstractAsyncContextManager[None] = (
+        running(reloader.watch(settings.faq_reload_interval), "faq-reloader")
+        if settings.faq_reload_interval > 0
+        else contextlib.nullcontext()
+    )
+    async with watching:
+        yield
+
+
+async def _store(app: web.Application, *, store_factory: StoreFactory) -> AsyncIterator[None]:
+    """The store, open until everything that uses it has stopped."""
+    async with _starting(app), _step("opening the store"):
+        store = await store_factory(app[SETTINGS])
+    app[_STORE] = store
+    try:
+        yield
+    finally:
+        await store.close()
+
+
+async def _desk(
+    app: web.Application, *, clock: Clock, ids: IdFactory, monotonic: Monotonic
+) -> AsyncIterator[None]:
+    """The use cases over the store: the dispatcher (its queue restored from the store), the
+    customer desk and agent accounts (and the demo agents), published as `SERVICES`.
+
+    Nothing to close: they only move when called, or when the ticker (next) calls them."""
+    settings = app[SETTINGS]
+    store, bot = app[_STORE], app[_BOT]
+    async with _starting(app):
+        detector = await asyncio.get_running_loop().run_in_executor(
             None,
             load_detector,
             settings.languages,
             settings.language_backend,
             settings.default_language,
         )
-        async with _step("opening the store"):
-            store = await stack.enter_async_context(_opened(store_factory, settings))
-        bot = Bot(matcher, catalogs)
         policies = read_sla_file(settings.sla_file) if settings.sla_file else sla.default_policies()
         dispatcher = Dispatcher(
             store=store,
@@ -186,11 +230,11 @@ async def _services(
             policies=policies,
             clock=clock,
             new_id=ids,
-            catalogs=catalogs,
+            catalogs=bot.catalogs,
             matcher=lambda: bot.matcher,
             languages=settings.languages,
             hours=parse_hours(settings.chat_hours, settings.timezone),
-            observe=partial(observe, app[METRICS]),
+            observe=app[METRICS].observe,
             customer_grace=timedelta(seconds=settings.customer_grace_seconds),
         )
         async with _step("restoring the queue from the store"):
@@ -205,13 +249,6 @@ async def _services(
             languages=settings.languages,
             default_language=settings.default_language,
             identity_secret=settings.identity_secret or None,
-        )
-        reloader = FaqReloader(
-            bot,
-            settings.faq_dir,
-            skip_invalid=settings.faq_skip_invalid,
-            loaded=fingerprint,
-            embeddings=settings.faq_embeddings,
         )
         logins = settings.rate_logins_per_address
         accounts = Accounts(
@@ -228,27 +265,46 @@ async def _services(
         if settings.demo_agents:
             async with _step("adding the demo agents"):
                 await add_demo_agents(accounts)
-        app[SERVICES] = Services(
-            store=store,
-            bot=bot,
-            catalogs=catalogs,
-            desk=desk,
-            faq_reloader=reloader,
-            accounts=accounts,
-            dispatcher=dispatcher,
-        )
-        # Stopped before the store closes (the exit stack unwinds in reverse).
-        await stack.enter_async_context(running(_tick(app), "dispatch-ticker"))
-        if settings.faq_reload_interval > 0:
-            await stack.enter_async_context(
-                running(reloader.watch(settings.faq_reload_interval), "faq-reloader")
-            )
-        log.info(
-            "ready: FAQ in %s, catalogs for %s",
-            ", ".join(loaded.faq.languages),
-            ", ".join(lang for lang in settings.languages if catalogs.has_catalog(lang)),
-        )
+    app[SERVICES] = Services(
+        store=store,
+        bot=bot,
+        catalogs=bot.catalogs,
+        desk=desk,
+        faq_reloader=app[_FAQ_RELOADER],
+        accounts=accounts,
+        dispatcher=dispatcher,
+    )
+    log.info(
+        "ready: FAQ in %s, catalogs for %s",
+        ", ".join(bot.matcher.faq.languages),
+        ", ".join(lang for lang in settings.languages if bot.catalogs.has_catalog(lang)),
+    )
+    yield
+
+
+async def _ticker(app: web.Application) -> AsyncIterator[None]:
+    """The desk's clock (`_tick`), stopped before the desk and the store close."""
+    async with running(_tick(app), "dispatch-ticker"):
         yield
+
+
+async def _monitoring(app: web.Application) -> AsyncIterator[None]:
+    metrics = app[METRICS]
+    async with monitoring(metrics.event_loop_lag, metrics.gc_pause):
+        yield
+
+
+@contextlib.asynccontextmanager
+async def _starting(app: web.Application) -> AsyncIterator[None]:
+    """The opening half of a start-up context. If it fails, the contexts opened before it
+    are closed at once (aiohttp's `cleanup` during start-up closes the contexts it has
+    entered; a second call, as `run_app` makes, finds nothing left to do), then the error
+    goes on and the start fails."""
+    try:
+        yield
+    except BaseException:
+        await app.cleanup()
+        raise
 
 
 @contextlib.asynccontextmanager
@@ -260,13 +316,8 @@ async def _step(name: str) -> AsyncIterator[None]:
         raise StartupFailed(f"start-up failed while {name}: {exc}") from exc
 
 
-@contextlib.asynccontextmanager
-async def _opened(store_factory: StoreFactory, settings: Settings) -> AsyncIterator[SqlStore]:
-    store = await store_factory(settings)
-    try:
-        yield store
-    finally:
-        await store.close()
+async def _open_store(settings: Settings) -> SqlStore:
+    return await open_store(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
 
 
 @functools.cache
@@ -288,70 +339,24 @@ async def _tick(app: web.Application) -> None:
     services = app[SERVICES]
     metrics = app[METRICS]
     sio = app[SIO]
-    failures = Isolation(lambda stage: metrics.isolated_failures.labels(stage=stage).inc(), log)
+    dispatcher = services.dispatcher
+    failures = Isolation(metrics.count_isolated_failure, log)
     beats = 0
     while True:
         await asyncio.sleep(TICK_SECONDS)
         beats += 1
         with failures.item("tick", "dispatcher"):
-            await publish(sio, app, await services.dispatcher.tick())
+            await publish(sio, app, await dispatcher.tick())
         if beats % QUEUE_EVERY_TICKS == 0:
             updates: dict[str, dict[str, Any]] = {}
             with failures.item("queue_update", "all agents"):
-                updates = services.dispatcher.take_queue_update()
+                updates = dispatcher.take_queue_update()
             for agent_id, queue in updates.items():
                 with failures.item("queue_emit", agent_id):
                     await sio.emit("queue", queue, room=agent_room(agent_id), namespace="/agent")
         if beats % GAUGE_EVERY_TICKS == 0:
             with failures.item("gauges", "desk"):
-                _update_gauges(services.dispatcher, metrics)
-
-
-def _update_gauges(dispatcher: Dispatcher, metrics: Metrics) -> None:
-    router = dispatcher.router
-    now = dispatcher.clock.now()
-    metrics.queue_length.clear()
-    metrics.waiting_age.clear()
-    oldest: dict[tuple[str, str], float] = {}
-    for key, length in router.queue_lengths().items():
-        metrics.queue_length.labels(language=key.language, team=str(key.team)).set(length)
-    for view in router.waiting(now):
-        label = (view.queue.language, str(view.queue.team))
-        oldest[label] = max(oldest.get(label, 0.0), view.waited)
-    for (language, team), waited in oldest.items():
-        metrics.waiting_age.labels(language=language, team=team).set(waited)
-    counts = {str(status): 0 for status in AgentStatus}
-    for agent_id in dispatcher.accounts:
-        counts[str(router.agent_status(agent_id))] += 1
-    for status, count in counts.items():
-        metrics.agents.labels(status=status).set(count)
-
-
-def observe(metrics: Metrics, name: str, labels: dict[str, Any]) -> None:
-    """The dispatcher's observations, as Prometheus series."""
-    if name == "first_response":
-        keys = {k: str(labels[k]) for k in ("language", "team", "priority")}
-        if labels.get("answered", True):
-            metrics.first_response.labels(**keys).observe(float(labels["seconds"]))
-        metrics.first_responses.labels(**keys, status=str(labels["status"])).inc()
-    elif name == "handoff":
-        metrics.handoffs.labels(reason=labels["reason"]).inc()
-    elif name == "fallback":
-        metrics.fallbacks.labels(reason=labels["reason"]).inc()
-    elif name == "assigned":
-        metrics.assignments.labels(via=labels["via"], widened=labels["widened"]).inc()
-    elif name == "abandoned":
-        metrics.abandoned.labels(queue=labels["queue"]).inc()
-    elif name == "offline":
-        metrics.offline.labels(reason=labels["reason"]).inc()
-    elif name == "isolated_failure":
-        metrics.isolated_failures.labels(stage=labels["stage"]).inc()
-
-
-async def _monitoring(app: web.Application) -> AsyncIterator[None]:
-    metrics = app[METRICS]
-    async with monitoring(metrics.event_loop_lag, metrics.gc_pause):
-        yield
+                metrics.observe_desk(dispatcher.router, dispatcher.clock.now(), dispatcher.accounts)
 
 
 async def _disconnect_sockets(app: web.Application) -> None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
-from chatserver.faq import FaqEntry, FaqMatcher, MatchResult, Outcome
+from chatserver.faq import FaqEntry, FaqMatcher, MatchOutcome, MatchResult
 from chatserver.faq.matcher import MAX_RELATED, MAX_SUGGESTIONS
 from chatserver.i18n import N_, Catalogs
 from chatserver.language import display_name
@@ -196,7 +196,7 @@ class Bot:
         line), else the entry an urgent phrase names."""
         entry = result.entry
         if (
-            result.outcome is not Outcome.DECLINE
+            result.outcome is not MatchOutcome.DECLINE
             and entry is not None
             and entry.priority is Priority.URGENT
         ):
@@ -207,11 +207,11 @@ class Bot:
     def _reply(self, result: MatchResult, language: str, *, ask_feedback: bool) -> BotReply:
         _ = self.catalogs.translator(language).gettext
         score = round(result.score, 3)
-        if result.outcome is Outcome.ANSWER and result.entry is not None:
+        if result.outcome is MatchOutcome.ANSWER and result.entry is not None:
             return self._answer(
                 result.entry, language, score, result.related, ask_feedback=ask_feedback
             )
-        if result.outcome is Outcome.SUGGEST and result.suggestions:
+        if result.outcome is MatchOutcome.SUGGEST and result.suggestions:
             suggestions = tuple(Suggestion(e.id, e.question) for e in result.suggestions)
             return BotReply(
                 ReplyKind.SUGGEST,

@@ -1,7 +1,9 @@
-"""Time and identity, injected so the domain and its tests never read the wall clock."""
+"""Time, ids and tokens: the clock and id factory are injected, so the domain and its tests
+never read the wall clock; bearer tokens are drawn and hashed here, in one way for all."""
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import uuid
 from collections.abc import Callable
@@ -29,5 +31,12 @@ def new_id() -> str:
 
 
 def new_token() -> str:
-    """An opaque bearer token (256 bits) the customer holds to resume its conversation."""
+    """An opaque bearer token (256 bits): the customer's, to resume their conversation; an
+    agent's, for a console session."""
     return secrets.token_urlsafe(32)
+
+
+def hash_token(token: str) -> str:
+    """A token as it is stored (SHA-256, hex): a leaked database lets nobody resume a chat
+    or use a console session. The token has 256 random bits, so no slow hash is needed."""
+    return hashlib.sha256(token.encode()).hexdigest()

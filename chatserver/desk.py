@@ -7,16 +7,15 @@ receives them.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from chatserver.bot import Bot, BotReply, ReplyKind, offered, topic_of
-from chatserver.clock import Clock, IdFactory, new_token
+from chatserver.clock import Clock, IdFactory, hash_token, new_token
 from chatserver.dispatch import Dispatcher
 from chatserver.events import Event, MessagePosted, Notify
-from chatserver.faq import FaqEntry, Outcome
+from chatserver.faq import FaqEntry, MatchOutcome
 from chatserver.handoff import (
     DECLINES_BEFORE_HANDOFF,
     Handoff,
@@ -44,6 +43,7 @@ from chatserver.models import (
     FaqFeedback,
     Message,
     NewMessage,
+    UnknownConversation,
     UnsupportedLanguage,
     new_conversation,
 )
@@ -56,10 +56,6 @@ SUGGESTION_LOOKBACK = 20
 # How far back the customer's own words behind an answer or a suggestion are looked for
 # (through picks of suggestions and "did not help" replies).
 QUESTION_LOOKBACK = 40
-
-
-class UnknownConversation(DomainError):
-    code = "unknown_conversation"
 
 
 class ConversationClosed(DomainError):
@@ -76,11 +72,6 @@ class UnknownMessage(DomainError):
 
 class NotAnAnswer(DomainError):
     code = "not_an_answer"
-
-
-def hash_token(token: str) -> str:
-    """Tokens are stored hashed: a leaked database does not let anyone resume a chat."""
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,7 +281,7 @@ class Desk:
     def _asked(self, text: str, language: str) -> FaqEntry | None:
         """The FAQ entry a customer message asks about, unless the matcher declines it."""
         result = self.bot.matcher.match(text, language)
-        return result.entry if result.outcome is not Outcome.DECLINE else None
+        return result.entry if result.outcome is not MatchOutcome.DECLINE else None
 
     async def _record_asked(self, message: Message, entry: FaqEntry | None) -> Message:
         """Record in a stored customer message which FAQ entry it asks about (`faq_id`)."""
@@ -470,7 +461,7 @@ class Desk:
     async def _open_conversation(self, conversation_id: str) -> Conversation:
         conversation = await self.store.get_conversation(conversation_id)
         if conversation is None:
-            raise UnknownConversation("no such conversation")
+            raise UnknownConversation("no such conversation", conversation_id=conversation_id)
         if not conversation.is_open:
             raise ConversationClosed("this conversation is closed")
         return conversation

@@ -64,6 +64,7 @@ from chatserver.models import (
     NewMessage,
     OfflineRequest,
     Team,
+    UnknownConversation,
     UnsupportedLanguage,
 )
 from chatserver.presence import CustomerPresence, Departure
@@ -100,7 +101,10 @@ class InvalidTeam(DomainError):
 
 
 @dataclass(frozen=True, slots=True)
-class Outcome:
+class Dispatched:
+    """What a use case of the human side returns: whom to tell what (`notifications`, for
+    the transport to publish) and what the caller's acknowledgement carries (`result`)."""
+
     notifications: list[Notify] = field(default_factory=list)
     result: dict[str, Any] = field(default_factory=dict)
 
@@ -386,7 +390,7 @@ class Dispatcher:
     # -- agents -----------------------------------------------------------------------
 
     @_all_or_nothing()
-    async def agent_online(self, account: AgentAccount) -> Outcome:
+    async def agent_online(self, account: AgentAccount) -> Dispatched:
         now = self.clock.now()
         self.accounts[account.id] = account
         events = self.router.upsert_agent(_profile(account), now)
@@ -398,7 +402,7 @@ class Dispatcher:
         for conversation_id in sorted(self.router.agent_conversations(account.id)):
             with self.failures.item("briefing", conversation_id):  # the others are briefed
                 notifications.append(await self._held(account, conversation_id))
-        return Outcome(notifications)
+        return Dispatched(notifications)
 
     async def _held(self, account: AgentAccount, conversation_id: str) -> Notify:
         conversation = await self._conversation(conversation_id)
@@ -411,7 +415,7 @@ class Dispatcher:
         )
         return Notify.agent(account.id, "conversation", {**briefing, "held": True})
 
-    async def agent_status(self, agent_id: str, status: str) -> Outcome:
+    async def agent_status(self, agent_id: str, status: str) -> Dispatched:
         try:
             return await self._agent_status(agent_id, status)
         except DomainError:
@@ -424,7 +428,7 @@ class Dispatcher:
             raise
 
     @_all_or_nothing()
-    async def _agent_status(self, agent_id: str, status: str) -> Outcome:
+    async def _agent_status(self, agent_id: str, status: str) -> Dispatched:
         now = self.clock.now()
         if status == "online":
             events = self.router.agent_online(agent_id, now)
@@ -433,7 +437,7 @@ class Dispatcher:
         else:
             events = self.router.agent_offline(agent_id, now)
             self._returning.pop(agent_id, None)
-        return Outcome(await self._routed(events, now))
+        return Dispatched(await self._routed(events, now))
 
     def connected_agents(self) -> list[str]:
         """Agents with a console open (online or away): they get queue snapshots."""
@@ -560,7 +564,7 @@ class Dispatcher:
         conversation_id = departure.conversation_id
         try:
             agent_id = self.router.assignee(conversation_id)
-        except routing.UnknownConversation:
+        except UnknownConversation:
             return []  # with the bot, or over already: nobody waits for this customer
         if agent_id is None:
             outcome = await self.abandon(conversation_id, left_at=departure.left_at)
@@ -612,7 +616,7 @@ class Dispatcher:
     # -- handoff ----------------------------------------------------------------------
 
     @_all_or_nothing()
-    async def hand_off(self, conversation: Conversation, handoff: Handoff) -> Outcome:
+    async def hand_off(self, conversation: Conversation, handoff: Handoff) -> Dispatched:
         """Put the conversation in its queue, start its clocks; offline if nobody can take it."""
         now = self.clock.now()
         if conversation.status is not ConversationStatus.BOT:
@@ -651,19 +655,19 @@ class Dispatcher:
         await self._save_sla(applied, conversation, was=None, new=True)
         self._clocks.by_conversation[conversation.id] = applied
         self._record("handoff", {"reason": str(handoff.reason)})
-        return Outcome(notifications)
+        return Dispatched(notifications)
 
     @_all_or_nothing()
-    async def accept(self, agent_id: str, conversation_id: str) -> Outcome:
+    async def accept(self, agent_id: str, conversation_id: str) -> Dispatched:
         now = self.clock.now()
         events = self.router.accept(conversation_id, agent_id, now)
-        return Outcome(await self._routed(events, now))
+        return Dispatched(await self._routed(events, now))
 
     @_all_or_nothing()
-    async def assign(self, supervisor_id: str, conversation_id: str, agent_id: str) -> Outcome:
+    async def assign(self, supervisor_id: str, conversation_id: str, agent_id: str) -> Dispatched:
         now = self.clock.now()
         events = self.router.assign(conversation_id, agent_id, now, by=supervisor_id)
-        return Outcome(await self._routed(events, now))
+        return Dispatched(await self._routed(events, now))
 
     @_all_or_nothing()
     async def transfer(
@@ -674,7 +678,7 @@ class Dispatcher:
         to_agent: str | None,
         to_queue: tuple[str, str] | None,
         reason: str,
-    ) -> Outcome:
+    ) -> Dispatched:
         queue = self._queue_key(*to_queue) if to_queue else None
         await self._owned(agent_id, conversation_id)
         now = self.clock.now()
@@ -695,7 +699,7 @@ class Dispatcher:
         )
         notifications = [self._to_agents_of(conversation_id, "message", note.to_public())]
         notifications += await self._routed(events, now)
-        return Outcome(notifications)
+        return Dispatched(notifications)
 
     def _queue_key(self, language: str, team: str) -> QueueKey:
         """The queue a client named: one of the desk's languages (in its spelling), a team."""
@@ -712,7 +716,7 @@ class Dispatcher:
     @_all_or_nothing(router=False)
     async def agent_message(
         self, agent_id: str, conversation_id: str, text: str, client_id: str | None, *, note: bool
-    ) -> Outcome:
+    ) -> Dispatched:
         """An agent's reply (stops the first-response clock) or internal note (never does).
 
         A resend (same client id) of a first reply whose follow-up failed (the chat still
@@ -742,10 +746,10 @@ class Dispatcher:
             else conversation.status is ConversationStatus.ASSIGNED
         )
         if not appended.created and not unfinished:
-            return Outcome(result={"message": message.to_public(), "duplicate": True})
+            return Dispatched(result={"message": message.to_public(), "duplicate": True})
         notifications = [self._message_to_agent(conversation, message)]
         if note:
-            return Outcome(notifications, {"message": message.to_public(), "duplicate": False})
+            return Dispatched(notifications, {"message": message.to_public(), "duplicate": False})
         notifications.append(Notify.customer(conversation_id, "message", message.to_public()))
         if conversation.status is ConversationStatus.ASSIGNED:
             was = conversation
@@ -756,7 +760,7 @@ class Dispatcher:
             notifications += self._sla_events(events, conversation)
             await self._save_sla(stopped, conversation, was=applied)
             self._clocks.by_conversation[conversation_id] = stopped
-        return Outcome(notifications, {"message": message.to_public(), "duplicate": False})
+        return Dispatched(notifications, {"message": message.to_public(), "duplicate": False})
 
     async def customer_message(self, conversation: Conversation, message: Message) -> list[Notify]:
         """A customer's message in a conversation a person has, or waits for: show it to the
@@ -769,7 +773,7 @@ class Dispatcher:
     # -- the end ----------------------------------------------------------------------
 
     @_all_or_nothing()
-    async def close(self, conversation_id: str, *, by_agent: str | None = None) -> Outcome:
+    async def close(self, conversation_id: str, *, by_agent: str | None = None) -> Dispatched:
         if by_agent is not None:
             await self._owned(by_agent, conversation_id)
         conversation = await self._conversation(conversation_id)
@@ -805,10 +809,10 @@ class Dispatcher:
         notifications.append(
             self._to_agents_of(conversation_id, "closed", {"conversation_id": conversation_id})
         )
-        return Outcome(notifications)
+        return Dispatched(notifications)
 
     @_all_or_nothing()
-    async def abandon(self, conversation_id: str, *, left_at: datetime | None = None) -> Outcome:
+    async def abandon(self, conversation_id: str, *, left_at: datetime | None = None) -> Dispatched:
         """The customer left the queue: by ending the chat, or by being away since
         `left_at` for longer than the grace. Then the first-response clock stops as of
         `left_at` (their absence is no miss of the desk's), and a message tells them why
@@ -835,12 +839,12 @@ class Dispatcher:
             notifications += await self._tell(conversation, SystemLine(LineKind.CUSTOMER_LEFT))
             closed["reason"] = CUSTOMER_LEFT
         notifications.append(Notify.customer(conversation_id, "closed", closed))
-        return Outcome(notifications)
+        return Dispatched(notifications)
 
     @_all_or_nothing(router=False)
     async def leave_message(
         self, conversation_id: str, kind: str, contact: str, text: str
-    ) -> Outcome:
+    ) -> Dispatched:
         """Nobody could take the chat: record an email or callback request."""
         was = conversation = await self._conversation(conversation_id)
         now = self.clock.now()
@@ -857,7 +861,7 @@ class Dispatcher:
         notifications = await self._tell(
             conversation, SystemLine(LineKind.LEFT_MESSAGE, {"number": number})
         )
-        return Outcome(notifications, {"tracking_number": number})
+        return Dispatched(notifications, {"tracking_number": number})
 
     # -- time -------------------------------------------------------------------------
 
@@ -1118,7 +1122,7 @@ class Dispatcher:
 
     async def _go_offline(
         self, conversation: Conversation, now: datetime, *, was: Conversation, reason: str
-    ) -> Outcome:
+    ) -> Dispatched:
         conversation = conversation.transition(ConversationStatus.OFFLINE, now)
         await self._save(conversation, was=was)
         number = conversation.tracking_number or ""
@@ -1131,7 +1135,7 @@ class Dispatcher:
             )
         )
         self._record("offline", {"reason": reason})
-        return Outcome(out, {"offline": True, "tracking_number": number})
+        return Dispatched(out, {"offline": True, "tracking_number": number})
 
     async def _stop_clocks(
         self, conversation: Conversation, now: datetime, *, resolved: bool
@@ -1196,7 +1200,7 @@ class Dispatcher:
     def _assignee(self, conversation_id: str) -> str | None:
         try:
             return self.router.assignee(conversation_id)
-        except routing.UnknownConversation:
+        except UnknownConversation:
             return None
 
     async def _tell(self, conversation: Conversation, line: SystemLine) -> list[Notify]:
@@ -1283,7 +1287,9 @@ class Dispatcher:
     async def _conversation(self, conversation_id: str) -> Conversation:
         conversation = await self.store.get_conversation(conversation_id)
         if conversation is None:
-            raise routing.UnknownConversation(f"no conversation {conversation_id}")
+            raise UnknownConversation(
+                f"no conversation {conversation_id}", conversation_id=conversation_id
+            )
         return conversation
 
     async def _owned(self, agent_id: str, conversation_id: str) -> Conversation:

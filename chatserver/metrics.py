@@ -1,16 +1,28 @@
-"""Prometheus metrics, one registry per application so tests and processes never share state."""
+"""Prometheus metrics: the series, one registry per application (so tests and processes
+never share state), and how what the desk observes becomes series: the dispatcher's
+observations (`Metrics.observe`), failures skipped by isolation, and the desk's gauges
+(`Metrics.observe_desk`, refreshed by the ticker).
+
+It reads the router's state but changes nothing, and knows neither sockets nor the store.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from chatserver.models import AgentStatus
 from chatserver.runtime import blas_libraries
+
+if TYPE_CHECKING:
+    from chatserver.routing import Router
 
 # Lag and pauses that matter for a chat are milliseconds to a second.
 # First responses cluster around the 30-second target: fine buckets there.
@@ -58,6 +70,50 @@ class Metrics:
     queue_length: Gauge
     waiting_age: Gauge
     agents: Gauge
+
+    def observe(self, name: str, labels: dict[str, Any]) -> None:
+        """One of the dispatcher's observations (`Dispatcher(observe=...)`), as series."""
+        if name == "first_response":
+            keys = {k: str(labels[k]) for k in ("language", "team", "priority")}
+            if labels.get("answered", True):
+                self.first_response.labels(**keys).observe(float(labels["seconds"]))
+            self.first_responses.labels(**keys, status=str(labels["status"])).inc()
+        elif name == "handoff":
+            self.handoffs.labels(reason=labels["reason"]).inc()
+        elif name == "fallback":
+            self.fallbacks.labels(reason=labels["reason"]).inc()
+        elif name == "assigned":
+            self.assignments.labels(via=labels["via"], widened=labels["widened"]).inc()
+        elif name == "abandoned":
+            self.abandoned.labels(queue=labels["queue"]).inc()
+        elif name == "offline":
+            self.offline.labels(reason=labels["reason"]).inc()
+        elif name == "isolated_failure":
+            self.count_isolated_failure(labels["stage"])
+
+    def count_isolated_failure(self, stage: str) -> None:
+        """An item failed and was skipped while the others went on (`Isolation`'s count)."""
+        self.isolated_failures.labels(stage=stage).inc()
+
+    def observe_desk(self, router: Router, now: datetime, agent_ids: Iterable[str]) -> None:
+        """The desk's gauges as the router holds it at `now`: conversations waiting and the
+        oldest wait per queue, and the agents (`agent_ids`: every known account) by
+        presence. Queues that emptied since the last call are dropped."""
+        self.queue_length.clear()
+        self.waiting_age.clear()
+        oldest: dict[tuple[str, str], float] = {}
+        for key, length in router.queue_lengths().items():
+            self.queue_length.labels(language=key.language, team=str(key.team)).set(length)
+        for view in router.waiting(now):
+            label = (view.queue.language, str(view.queue.team))
+            oldest[label] = max(oldest.get(label, 0.0), view.waited)
+        for (language, team), waited in oldest.items():
+            self.waiting_age.labels(language=language, team=team).set(waited)
+        counts = {str(status): 0 for status in AgentStatus}
+        for agent_id in agent_ids:
+            counts[str(router.agent_status(agent_id))] += 1
+        for status, count in counts.items():
+            self.agents.labels(status=status).set(count)
 
     @classmethod
     def create(cls) -> Metrics:

@@ -1,5 +1,9 @@
 """Conversations, messages and their lifecycle: the pure core every other layer speaks.
 
+Also the words shared across the domain: teams, priorities, tiers, console roles, agent
+presence, and the domain's errors (`DomainError` and its codes; `UnknownConversation` is
+the one every layer raises when no conversation answers to an id or a token).
+
 The lifecycle of a conversation::
 
     bot --handoff--> queued --assignment--> assigned --agent's first message--> active
@@ -42,6 +46,17 @@ class UnsupportedLanguage(DomainError):
     code = "unsupported_language"
 
 
+class UnknownConversation(DomainError):
+    """No conversation answers to an id or a customer's token where it was looked up (the
+    store, or the router's queues and assignments); `conversation_id` when one was named."""
+
+    code = "unknown_conversation"
+
+    def __init__(self, message: str, *, conversation_id: str | None = None) -> None:
+        super().__init__(message)
+        self.conversation_id = conversation_id
+
+
 # The languages the chat serves by default, as product tags (language[-Script]).
 CHAT_LANGUAGES: tuple[str, ...] = (
     "en", "ja", "zh-Hans", "zh-Hant", "ko", "th", "vi", "id",
@@ -55,6 +70,19 @@ class Team(StrEnum):
     TECHNICAL = "technical"
     ACCOUNT = "account"
     TRADING = "trading"
+
+
+class Role(StrEnum):
+    """What a console user may do: agents chat; supervisors also watch and assign; admins
+    also manage accounts."""
+
+    AGENT = "agent"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+
+    @property
+    def supervises(self) -> bool:
+        return self in (Role.SUPERVISOR, Role.ADMIN)
 
 
 class Priority(StrEnum):

@@ -63,8 +63,9 @@ Rules
 Errors::
 
     DomainError (models.py)
+     ├── UnknownConversation (models.py)   the router holds no such conversation
      └── RoutingError
-          ├── UnknownConversation, UnknownAgent
+          ├── UnknownAgent
           ├── AlreadyQueued       enqueue of a conversation the router holds
           ├── AlreadyTaken        accept/assign of an assigned conversation (.agent_id)
           ├── NotEligible         the agent may not take it (.reason: Ineligible)
@@ -84,8 +85,15 @@ from operator import attrgetter
 from types import MappingProxyType
 from typing import Any, TypeAlias
 
-from chatserver.agents import Role
-from chatserver.models import AgentStatus, DomainError, Priority, Team, Tier
+from chatserver.models import (
+    AgentStatus,
+    DomainError,
+    Priority,
+    Role,
+    Team,
+    Tier,
+    UnknownConversation,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -326,14 +334,6 @@ class WaitingView:
 
 class RoutingError(DomainError):
     code = "routing_error"
-
-
-class UnknownConversation(RoutingError):
-    code = "unknown_conversation"
-
-    def __init__(self, conversation_id: str) -> None:
-        super().__init__(f"the router holds no conversation {conversation_id}")
-        self.conversation_id = conversation_id
 
 
 class UnknownAgent(RoutingError):
@@ -954,7 +954,10 @@ class Router:
     def _entry(self, conversation_id: str) -> _Entry:
         entry = self._entries.get(conversation_id)
         if entry is None:
-            raise UnknownConversation(conversation_id)
+            raise UnknownConversation(
+                f"the router holds no conversation {conversation_id}",
+                conversation_id=conversation_id,
+            )
         return entry
 
     def _waiting(self, conversation_id: str) -> _Entry:

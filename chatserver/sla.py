@@ -3,8 +3,8 @@
 This module owns the targets (`SlaPolicy`), their attachment to one conversation at handoff
 (`AppliedSla`, one `SlaClock` per target) and the rules that move the clocks. It must not
 know sockets, storage, timers or the wall clock: every function takes `now` (timezone-aware
-UTC) and returns a new frozen state plus the events to publish. The vocabulary is
-Chatwoot's (SlaPolicy, AppliedSla).
+UTC) and returns a new frozen state plus the events to publish (`SlaUpdate`). The
+vocabulary is Chatwoot's (SlaPolicy, AppliedSla).
 
 How the brief's tables become policies (`default_policies`):
 
@@ -555,7 +555,9 @@ class SlaClockStopped:
 
 
 SlaEvent = SlaWarning | SlaBreached | SlaClockStopped
-Outcome = tuple[AppliedSla, tuple[SlaEvent, ...]]
+# What every clock rule returns: the applied SLA as the rule left it, and the events it
+# produced (none when nothing changed).
+SlaUpdate = tuple[AppliedSla, tuple[SlaEvent, ...]]
 
 
 # -- rules ---------------------------------------------------------------------------------
@@ -590,7 +592,7 @@ def apply(policy: SlaPolicy, conversation_id: str, handed_off_at: datetime) -> A
     )
 
 
-def on_agent_message(sla: AppliedSla, now: datetime, agent_id: str, *, internal: bool) -> Outcome:
+def on_agent_message(sla: AppliedSla, now: datetime, agent_id: str, *, internal: bool) -> SlaUpdate:
     """An agent wrote. A message the customer receives stops the FRT clock (hit when
     `now <= due`) and credits its author; an internal note changes nothing. Bot and
     system messages never reach this function."""
@@ -603,7 +605,7 @@ def on_agent_message(sla: AppliedSla, now: datetime, agent_id: str, *, internal:
     return replace(sla._with(stopped), first_responder=agent_id), tuple(events)
 
 
-def on_resolved(sla: AppliedSla, now: datetime) -> Outcome:
+def on_resolved(sla: AppliedSla, now: datetime) -> SlaUpdate:
     """The conversation was resolved: the resolution clock stops (hit when `now <= due`).
 
     An FRT clock still running (closed without a visible agent message) stops too: missed
@@ -624,7 +626,7 @@ def on_resolved(sla: AppliedSla, now: datetime) -> Outcome:
     return sla, tuple(events)
 
 
-def cancel(sla: AppliedSla, now: datetime) -> Outcome:
+def cancel(sla: AppliedSla, now: datetime) -> SlaUpdate:
     """The conversation ended without meeting its targets (abandoned, closed unanswered):
     running clocks stop, missed if already overdue, otherwise cancelled."""
     events: list[SlaEvent] = []
@@ -636,7 +638,7 @@ def cancel(sla: AppliedSla, now: datetime) -> Outcome:
     return sla, tuple(events)
 
 
-def tick(sla: AppliedSla, now: datetime) -> Outcome:
+def tick(sla: AppliedSla, now: datetime) -> SlaUpdate:
     """Time passed: warn once near a deadline, report a breach once past it.
 
     Past the deadline no warning goes out any more, only the breach.

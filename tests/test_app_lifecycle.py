@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 from chatserver.app import StartupFailed, create_app
 from chatserver.settings import Settings
@@ -64,3 +65,30 @@ async def test_a_server_that_stops_closes_the_store_after_its_tasks(
     names = {t.get_name() for t in asyncio.all_tasks()}
     assert not {"dispatch-ticker", "faq-reloader"} & names
     await assert_closed(stores.last, db_path)
+
+
+async def test_a_store_that_cannot_be_opened_stops_the_faq_watcher_and_the_start_fails_saying_so(
+    aiohttp_server, settings
+):
+    async def unreachable(_settings: Settings) -> Any:
+        raise ConnectionRefusedError("the database does not answer")
+
+    app = create_app(with_changes(settings, faq_reload_interval=60), store_factory=unreachable)
+    with pytest.raises(StartupFailed, match="opening the store: the database does not answer"):
+        await aiohttp_server(app)
+    assert not [t for t in asyncio.all_tasks() if t.get_name() == "faq-reloader"]
+
+
+async def test_cleaning_up_again_after_a_failed_start_as_run_app_does_changes_nothing(
+    settings, db_path
+):
+    stores = FaultyStores(fail_open_handoffs=True)
+    runner = web.AppRunner(
+        create_app(with_changes(settings, faq_reload_interval=60), store_factory=stores)
+    )
+    with pytest.raises(StartupFailed, match="restoring the queue"):
+        await runner.setup()
+    await assert_closed(stores.last, db_path)
+    await runner.cleanup()  # `web.run_app` cleans up in a `finally`
+    await assert_closed(stores.last, db_path)
+    assert not {t.get_name() for t in asyncio.all_tasks()} & {"faq-reloader", "dispatch-ticker"}

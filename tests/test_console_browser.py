@@ -27,7 +27,7 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
-from chatserver.agents import hash_session_token
+from chatserver.clock import hash_token
 from chatserver.identity import sign
 from chatserver.keys import SERVICES
 from chatserver.limits import Rate
@@ -666,7 +666,7 @@ async def test_a_refused_token_brings_back_the_login_form(desk, open_console):
     token = await page.evaluate(f"() => JSON.parse(sessionStorage.getItem('{SESSION_KEY}')).token")
     # The session is gone from the store behind the server's back (as when another node
     # ended it), then the connection drops (the network): the next connection is refused.
-    await desk.services.store.delete_session(hash_session_token(token))
+    await desk.services.store.delete_session(hash_token(token))
     assert await desk.services.accounts.authenticate(token) is None
     console.network.lose_ack_of = "status"
     await page.locator(".status-option[data-status=away]").click()

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from chatserver.bot import DECLINE, NOT_HELPFUL, NOT_HELPFUL_ALTERNATIVES
-from chatserver.faq import Outcome
+from chatserver.faq import MatchOutcome
 from chatserver.keys import SERVICES
 from chatserver.limits import Rate
 from tests.conftest import Customer, FakeClock
@@ -34,7 +34,7 @@ def answered_with_related(server: Any) -> tuple[str, list[str]]:
     matcher = server.app[SERVICES].bot.matcher
     for text in ANSWERED_WITH_RELATED:
         result = matcher.match(text, "en")
-        if result.outcome is Outcome.ANSWER and result.related and not result.is_urgent:
+        if result.outcome is MatchOutcome.ANSWER and result.related and not result.is_urgent:
             return text, [entry.id for entry in result.related]
     pytest.fail(f"none of {ANSWERED_WITH_RELATED} is answered with related topics")
 

@@ -14,7 +14,7 @@ import pytest
 
 from chatserver.faq.evaluation import evaluate, load_cases
 from chatserver.faq.loader import load_faq
-from chatserver.faq.matcher import FaqMatcher, MatchResult, Outcome, normalize
+from chatserver.faq.matcher import FaqMatcher, MatchOutcome, MatchResult, normalize
 from chatserver.faq.model import Faq, FaqEntry
 from chatserver.models import Priority, Team
 
@@ -178,7 +178,7 @@ def matcher() -> FaqMatcher:
 
 
 def best_id(result: MatchResult) -> str | None:
-    if result.outcome is Outcome.DECLINE or result.entry is None:
+    if result.outcome is MatchOutcome.DECLINE or result.entry is None:
         return None
     return result.entry.id
 
@@ -220,7 +220,7 @@ def test_normalize_keeps_thai_vowel_and_tone_marks() -> None:
 
 def test_exact_phrasing_is_answered(matcher: FaqMatcher) -> None:
     result = matcher.match("how do I reset my PASSWORD", "en")
-    assert result.outcome is Outcome.ANSWER
+    assert result.outcome is MatchOutcome.ANSWER
     assert result.entry is not None
     assert result.entry.id == "reset_password"
     assert result.score == 1.0
@@ -266,20 +266,20 @@ def test_unspaced_scripts(matcher: FaqMatcher, text: str, language: str, expecte
 def test_out_of_scope_is_declined(matcher: FaqMatcher) -> None:
     for text in ("play some jazz music", "recommend a good pizza recipe"):
         result = matcher.match(text, "en")
-        assert result.outcome is Outcome.DECLINE, text
+        assert result.outcome is MatchOutcome.DECLINE, text
         assert result.suggestions == ()
         assert result.priority is None
         assert result.team is None
 
 
 def test_empty_or_punctuation_only_is_declined(matcher: FaqMatcher) -> None:
-    assert matcher.match("", "en").outcome is Outcome.DECLINE
-    assert matcher.match(" ?!… ", "en").outcome is Outcome.DECLINE
+    assert matcher.match("", "en").outcome is MatchOutcome.DECLINE
+    assert matcher.match(" ?!… ", "en").outcome is MatchOutcome.DECLINE
 
 
 def test_ambiguous_question_is_suggested_with_top_three(matcher: FaqMatcher) -> None:
     result = matcher.match("money account", "en")
-    assert result.outcome is Outcome.SUGGEST
+    assert result.outcome is MatchOutcome.SUGGEST
     assert 1 < len(result.suggestions) <= 3
     assert result.entry == result.suggestions[0]
     assert len({e.id for e in result.suggestions}) == len(result.suggestions)
@@ -291,9 +291,9 @@ def test_three_outcomes_follow_calibrated_thresholds(matcher: FaqMatcher) -> Non
     assert 0.0 < thresholds.decline_similarity < 1.0
     for text in ("my withdrawal is pending for days", "money account", "pizza recipe"):
         result = matcher.match(text, "en")
-        if result.outcome is Outcome.DECLINE:
+        if result.outcome is MatchOutcome.DECLINE:
             assert result.score < thresholds.decline_similarity
-        elif result.outcome is Outcome.ANSWER:
+        elif result.outcome is MatchOutcome.ANSWER:
             assert result.margin >= thresholds.answer_margin
         else:
             assert result.margin < thresholds.answer_margin
@@ -331,7 +331,7 @@ def test_entry_missing_in_a_language_is_learnt_from_english(matcher: FaqMatcher)
 
 def test_no_english_and_unknown_language_declines() -> None:
     only_japanese = FaqMatcher(faq_of(*JAPANESE))
-    assert only_japanese.match("password", "de").outcome is Outcome.DECLINE
+    assert only_japanese.match("password", "de").outcome is MatchOutcome.DECLINE
 
 
 def test_faq_without_variants_uses_default_thresholds() -> None:
@@ -343,7 +343,7 @@ def test_faq_without_variants_uses_default_thresholds() -> None:
 def test_single_entry_faq() -> None:
     single = FaqMatcher(faq_of(ENGLISH[0]))
     assert best_id(single.match("I forgot my password", "en")) == "reset_password"
-    assert single.match("weather forecast for tomorrow", "en").outcome is Outcome.DECLINE
+    assert single.match("weather forecast for tomorrow", "en").outcome is MatchOutcome.DECLINE
 
 
 def test_match_works_with_a_loaded_faq(tmp_path: Path) -> None:
@@ -424,7 +424,7 @@ def desk() -> FaqMatcher:
 )
 def test_desk_off_topic_is_declined(desk: FaqMatcher, text: str, language: str) -> None:
     result = desk.match(text, language)
-    assert result.outcome is Outcome.DECLINE, (text, result.score, result.margin)
+    assert result.outcome is MatchOutcome.DECLINE, (text, result.score, result.margin)
     assert result.suggestions == ()
 
 
@@ -442,7 +442,7 @@ def test_desk_chit_chat_and_shopping_are_declined(
     desk: FaqMatcher, text: str, language: str
 ) -> None:
     """Shares 'buy'/'want' with account questions, but the off-topic class claims it."""
-    assert desk.match(text, language).outcome is Outcome.DECLINE
+    assert desk.match(text, language).outcome is MatchOutcome.DECLINE
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,8 @@ from chatserver.dispatch import Dispatcher
 from chatserver.events import Notify
 from chatserver.isolation import Isolation
 from chatserver.keys import SERVICES, SIO
-from chatserver.routing import Router, UnknownConversation
+from chatserver.models import UnknownConversation
+from chatserver.routing import Router
 from chatserver.settings import CHAT_LANGUAGES
 from chatserver.sockets.base import publish
 from tests.conftest import Customer, FakeClock, counting_ids

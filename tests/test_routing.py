@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import pytest
 
-from chatserver.agents import Role
-from chatserver.models import Priority, Team, Tier
+from chatserver.models import Priority, Role, Team, Tier, UnknownConversation
 from chatserver.routing import (
     Abandoned,
     AgentProfile,
@@ -34,7 +35,6 @@ from chatserver.routing import (
     RoutingPolicy,
     Transferred,
     UnknownAgent,
-    UnknownConversation,
     Widened,
     WidenReason,
     WithdrawReason,
@@ -807,3 +807,16 @@ def test_a_rollback_puts_back_exactly_what_the_checkpoint_saw() -> None:
     # The arrival order goes on from the checkpoint: a new chat queues behind the others.
     enqueue(router, "c5", at(21), priority=Priority.MEDIUM)
     assert [v.conversation_id for v in router.waiting(at(21))][-1] == "c5"
+
+
+def test_the_routing_core_imports_neither_password_hashing_nor_the_transport() -> None:
+    # A fresh interpreter: this process has imported everything already.
+    code = (
+        "import sys, chatserver.routing, chatserver.sla\n"
+        "heavy = {'argon2', 'chatserver.agents', 'aiohttp', 'socketio', 'sqlalchemy'}\n"
+        "print(sorted(heavy & sys.modules.keys()))"
+    )
+    found = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert found == "[]"

@@ -14,13 +14,19 @@ from typing import Any
 
 import pytest
 
-from chatserver import routing
-from chatserver.agents import AgentAccount, Role
+from chatserver.agents import AgentAccount
 from chatserver.dispatch import Dispatcher
 from chatserver.handoff import Handoff, HandoffReason
 from chatserver.i18n import Catalogs
 from chatserver.keys import SERVICES
-from chatserver.models import Conversation, Priority, Team, new_conversation
+from chatserver.models import (
+    Conversation,
+    Priority,
+    Role,
+    Team,
+    UnknownConversation,
+    new_conversation,
+)
 from chatserver.routing import Router
 from chatserver.settings import CHAT_LANGUAGES
 from chatserver.sla import AppliedSla
@@ -115,7 +121,7 @@ async def state(scene: Scene) -> dict[str, Any]:
     def assignee(conversation_id: str) -> str | None:
         try:
             return router.assignee(conversation_id)
-        except routing.UnknownConversation:
+        except UnknownConversation:
             return "(not routed)"
 
     rows: dict[str, Any] = {}

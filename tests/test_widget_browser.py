@@ -23,7 +23,7 @@ import aiohttp
 import pytest
 import socketio
 
-from chatserver.desk import hash_token
+from chatserver.clock import hash_token
 from chatserver.keys import SERVICES, SETTINGS
 from chatserver.limits import Rate
 from chatserver.models import Conversation, ConversationStatus, Message

@@ -1,7 +1,7 @@
 """The multilingual FAQ: loading with validation, and matching questions to entries."""
 
 from chatserver.faq.loader import FaqError, FaqProblem, LoadResult, coverage, load_faq
-from chatserver.faq.matcher import FaqMatcher, MatchResult, Outcome
+from chatserver.faq.matcher import FaqMatcher, MatchOutcome, MatchResult
 from chatserver.faq.model import FALLBACK_LANGUAGE, Faq, FaqEntry
 
 __all__ = [
@@ -12,8 +12,8 @@ __all__ = [
     "FaqMatcher",
     "FaqProblem",
     "LoadResult",
+    "MatchOutcome",
     "MatchResult",
-    "Outcome",
     "coverage",
     "load_faq",
 ]

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypedDict
 
-from chatserver.faq.matcher import MatchResult, Outcome
+from chatserver.faq.matcher import MatchOutcome, MatchResult
 
 __all__ = ["Case", "FaqEvalReport", "LanguageReport", "evaluate", "load_cases"]
 
@@ -115,18 +115,18 @@ class _Tally:
 
     def add(self, expected: str | None, result: MatchResult) -> None:
         answered_id = result.entry.id if result.entry is not None else None
-        if result.outcome is Outcome.ANSWER:
+        if result.outcome is MatchOutcome.ANSWER:
             self.answered += 1
         if expected is None:
             self.out_of_scope += 1
-            self.oos_declined += result.outcome is Outcome.DECLINE
+            self.oos_declined += result.outcome is MatchOutcome.DECLINE
             return
         self.in_scope += 1
-        if result.outcome is Outcome.DECLINE:
+        if result.outcome is MatchOutcome.DECLINE:
             self.false_declines += 1
             return
         self.top1 += answered_id == expected
-        if result.outcome is Outcome.ANSWER:
+        if result.outcome is MatchOutcome.ANSWER:
             self.top3 += answered_id == expected
             self.answered_correct += answered_id == expected
         else:

@@ -45,8 +45,8 @@ __all__ = [
     "MAX_SUGGESTIONS",
     "FaqMatcher",
     "LanguageIndex",
+    "MatchOutcome",
     "MatchResult",
-    "Outcome",
     "normalize",
 ]
 
@@ -54,7 +54,10 @@ MAX_SUGGESTIONS = 3  # the product's suggestion list: three buttons fit a chat b
 MAX_RELATED = 2  # next-best topics under a direct answer
 
 
-class Outcome(StrEnum):
+class MatchOutcome(StrEnum):
+    """What a match tells the bot to do: answer (confident), suggest the top entries ("did
+    you mean"), or decline (offer a person)."""
+
     ANSWER = "answer"
     SUGGEST = "suggest"
     DECLINE = "decline"
@@ -71,7 +74,7 @@ class MatchResult:
     (English when `language` has no FAQ file).
     """
 
-    outcome: Outcome
+    outcome: MatchOutcome
     language: str
     score: float
     entry: FaqEntry | None
@@ -85,24 +88,26 @@ class MatchResult:
     @property
     def priority(self) -> Priority | None:
         """Priority of the topic we believe the customer asks about (None when declined)."""
-        if self.outcome is Outcome.DECLINE or self.entry is None:
+        if self.outcome is MatchOutcome.DECLINE or self.entry is None:
             return None
         return self.entry.priority
 
     @property
     def is_urgent(self) -> bool:
         """An answered or suggested topic marked `priority: urgent`: offer a human at once."""
-        if self.outcome is Outcome.DECLINE:
+        if self.outcome is MatchOutcome.DECLINE:
             return False
         candidates = (
-            (self.entry, *self.suggestions) if self.outcome is Outcome.SUGGEST else (self.entry,)
+            (self.entry, *self.suggestions)
+            if self.outcome is MatchOutcome.SUGGEST
+            else (self.entry,)
         )
         return any(e is not None and e.priority is Priority.URGENT for e in candidates)
 
     @property
     def team(self) -> Team | None:
         """Team owning the topic, for routing a handoff (None when declined)."""
-        if self.outcome is Outcome.DECLINE or self.entry is None:
+        if self.outcome is MatchOutcome.DECLINE or self.entry is None:
             return None
         return self.entry.category
 
@@ -187,14 +192,18 @@ class FaqMatcher:
         """Answer, suggest or decline `text` asked in `language`."""
         index = self._indexes.get(language) or self._indexes.get(FALLBACK_LANGUAGE)
         if index is None:
-            return MatchResult(Outcome.DECLINE, language, 0.0, None)
+            return MatchResult(MatchOutcome.DECLINE, language, 0.0, None)
         searched = index.language
         query = normalize(text)
         if not query:
-            return MatchResult(Outcome.DECLINE, language, 0.0, None, searched_language=searched)
+            return MatchResult(
+                MatchOutcome.DECLINE, language, 0.0, None, searched_language=searched
+            )
         exact = index.exact.get(query)
         if exact == OFF_TOPIC:
-            return MatchResult(Outcome.DECLINE, language, 1.0, None, searched_language=searched)
+            return MatchResult(
+                MatchOutcome.DECLINE, language, 1.0, None, searched_language=searched
+            )
 
         classifier = index.classifier
         embedding = None
@@ -222,20 +231,27 @@ class FaqMatcher:
             entry = self.faq.entry(exact, language)
             related = tuple(e for e in suggestions if e.id != exact)[:MAX_RELATED]
             return MatchResult(
-                Outcome.ANSWER, language, 1.0, entry, (), float(margin), searched, related
+                MatchOutcome.ANSWER, language, 1.0, entry, (), float(margin), searched, related
             )
         thresholds = index.thresholds
         if best == index.off_topic or thresholds.declines(similarity, float(top_score)):
             first = suggestions[0] if suggestions else None
             return MatchResult(
-                Outcome.DECLINE, language, similarity, first, (), float(margin), searched
+                MatchOutcome.DECLINE, language, similarity, first, (), float(margin), searched
             )
         entry = self.faq.entry(ids[int(best)], language)
         if margin >= thresholds.answer_margin:
             related = tuple(e for e in suggestions if e.id != ids[int(best)])[:MAX_RELATED]
             return MatchResult(
-                Outcome.ANSWER, language, similarity, entry, (), float(margin), searched, related
+                MatchOutcome.ANSWER,
+                language,
+                similarity,
+                entry,
+                (),
+                float(margin),
+                searched,
+                related,
             )
         return MatchResult(
-            Outcome.SUGGEST, language, similarity, entry, suggestions, float(margin), searched
+            MatchOutcome.SUGGEST, language, similarity, entry, suggestions, float(margin), searched
         )

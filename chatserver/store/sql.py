@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from chatserver.agents import AgentAccount, Role, Session
+from chatserver.agents import AgentAccount, Session
 from chatserver.models import (
     Author,
     Conversation,
@@ -35,6 +35,7 @@ from chatserver.models import (
     NewMessage,
     OfflineRequest,
     Priority,
+    Role,
     Team,
     Tier,
 )
