@@ -5,18 +5,19 @@ to English): then under each customer message they see the FAQ entry it asked ab
 their language (the message's `meta.faq_id`, recorded by the desk, or `chose` for a picked
 suggestion), so they know what was asked; and system lines (the customer's place in line,
 who joined...) are worded in their language rather than the customer's (`system_lines`).
-The customer's own copy is the stored one.
+The customer's own copy is the stored one. This module decides what the agent reads; the
+payload is the protocol's (`protocol.agent_message`).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
 
 from chatserver.faq import FaqEntry
 from chatserver.i18n import Catalogs
 from chatserver.models import Author, Message
+from chatserver.protocol import AskedFaq, MessagePayload, agent_message
 from chatserver.system_lines import SystemLine
 
 log = logging.getLogger(__name__)
@@ -33,26 +34,23 @@ def message_for_agent(
     agent_language: str,
     entry: EntryLookup,
     catalogs: Catalogs,
-) -> dict[str, Any]:
+) -> MessagePayload:
     """The wire form of `message` for an agent who serves the chat in `agent_language`."""
-    public = message.to_public()
     if message.author is Author.CUSTOMER and agent_language != conversation_language:
-        asked = _asked(message, agent_language, entry)
-        if asked is not None:
-            public["faq"] = asked
-    elif message.author is Author.SYSTEM:
+        return agent_message(message, faq=_asked(message, agent_language, entry))
+    if message.author is Author.SYSTEM:
         line = SystemLine.from_meta(message.meta)
         if line is not None and message.language != agent_language:
             try:
-                public["text"] = line.render(catalogs.translator(agent_language))
+                text = line.render(catalogs.translator(agent_language))
             except (KeyError, IndexError, ValueError):
                 log.warning("system line %s of %s cannot be reworded", line.kind, message.id)
             else:
-                public["language"] = agent_language
-    return public
+                return agent_message(message, text=text, language=agent_language)
+    return agent_message(message)
 
 
-def _asked(message: Message, language: str, lookup: EntryLookup) -> dict[str, Any] | None:
+def _asked(message: Message, language: str, lookup: EntryLookup) -> AskedFaq | None:
     """The FAQ entry a customer message matched, in `language` (English when the entry has
     no translation there), or None."""
     # What it matched, or the entry the customer picked (a suggestion, a related topic).

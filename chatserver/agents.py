@@ -46,17 +46,6 @@ class AgentAccount:
     created_at: datetime
     disabled: bool = False
 
-    def to_public(self) -> dict[str, object]:
-        return {
-            "id": self.id,
-            "username": self.username,
-            "name": self.name,
-            "languages": list(self.languages),
-            "teams": [str(t) for t in self.teams],
-            "capacity": self.capacity,
-            "role": str(self.role),
-        }
-
 
 @dataclass(frozen=True, slots=True)
 class Session:

@@ -11,6 +11,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from chatserver import protocol
 from chatserver.accounts import InvalidCredentials, TooManyAttempts
 from chatserver.agents import AgentAccount
 from chatserver.clock import hash_token
@@ -91,7 +92,7 @@ async def login(request: web.Request) -> web.Response:
         {
             "token": logged_in.token,
             "expires_at": logged_in.session.expires_at.isoformat(),
-            "agent": logged_in.account.to_public(),
+            "agent": protocol.agent(logged_in.account),
         }
     )
 

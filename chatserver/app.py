@@ -27,7 +27,6 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from functools import partial
-from typing import Any
 
 from aiohttp import web
 
@@ -38,6 +37,7 @@ from chatserver.clock import Clock, IdFactory, SystemClock, new_id
 from chatserver.demo import add_demo_agents
 from chatserver.desk import Desk
 from chatserver.dispatch import Dispatcher
+from chatserver.events import Notify
 from chatserver.faq_reload import FaqReloader, faq_fingerprint, load_matcher
 from chatserver.hours import parse_hours
 from chatserver.i18n import Catalogs
@@ -52,7 +52,7 @@ from chatserver.routing import Router, RoutingPolicy
 from chatserver.runtime import monitoring, running
 from chatserver.settings import Settings, read_sla_file
 from chatserver.sockets.agent import AgentNamespace
-from chatserver.sockets.base import SocketServer, agent_room, publish
+from chatserver.sockets.base import SocketServer, publish
 from chatserver.sockets.customer import CustomerNamespace
 from chatserver.store import SqlStore, open_store
 from chatserver.web import routes, security_headers
@@ -348,12 +348,10 @@ async def _tick(app: web.Application) -> None:
         with failures.item("tick", "dispatcher"):
             await publish(sio, app, await dispatcher.tick())
         if beats % QUEUE_EVERY_TICKS == 0:
-            updates: dict[str, dict[str, Any]] = {}
+            updates: list[Notify] = []
             with failures.item("queue_update", "all agents"):
                 updates = dispatcher.take_queue_update()
-            for agent_id, queue in updates.items():
-                with failures.item("queue_emit", agent_id):
-                    await sio.emit("queue", queue, room=agent_room(agent_id), namespace="/agent")
+            await publish(sio, app, updates)  # each agent's list on its own
         if beats % GAUGE_EVERY_TICKS == 0:
             with failures.item("gauges", "desk"):
                 metrics.observe_desk(dispatcher.router, dispatcher.clock.now(), dispatcher.accounts)

@@ -502,6 +502,7 @@ async def _agents(args: argparse.Namespace, settings: Settings, password: str | 
     from chatserver.accounts import Accounts
     from chatserver.agents import InvalidAccount
     from chatserver.clock import SystemClock, new_id
+    from chatserver.protocol import agent
     from chatserver.store import DuplicateAgent, open_store
 
     store = await open_store(settings.database_url)
@@ -509,7 +510,7 @@ async def _agents(args: argparse.Namespace, settings: Settings, password: str | 
         if args.agents_command == "list":
             accounts = await store.agents()
             if args.json:
-                print(json.dumps([a.to_public() for a in accounts], ensure_ascii=False, indent=2))
+                print(json.dumps([agent(a) for a in accounts], ensure_ascii=False, indent=2))
             for account in [] if args.json else accounts:
                 print(
                     f"{account.username:16} {account.role!s:10} cap {account.capacity:2}  "

@@ -1,8 +1,8 @@
 """Use cases of the help desk: start or resume a conversation, receive a customer message.
 
 The desk is the only layer that combines the pure domain (language, bot, lifecycle) with
-the store. It returns what happened and the events to publish; the transport decides who
-receives them.
+the store. It returns what happened and the notifications to publish (`Notify`, payloads
+made by chatserver/protocol.py); the transport delivers them.
 """
 
 from __future__ import annotations
@@ -11,10 +11,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from chatserver import protocol
 from chatserver.bot import Bot, BotReply, ReplyKind, offered, topic_of
 from chatserver.clock import Clock, IdFactory, hash_token, new_token
 from chatserver.dispatch import Dispatcher
-from chatserver.events import Event, MessagePosted, Notify
+from chatserver.events import Notify
 from chatserver.faq import FaqEntry, MatchOutcome
 from chatserver.handoff import (
     DECLINES_BEFORE_HANDOFF,
@@ -47,6 +48,7 @@ from chatserver.models import (
     UnsupportedLanguage,
     new_conversation,
 )
+from chatserver.protocol import ServerEvent
 from chatserver.store import Store
 
 # How many missed messages a resuming client gets in one acknowledgement.
@@ -86,22 +88,25 @@ class Started:
 @dataclass(frozen=True, slots=True)
 class Chosen:
     conversation: Conversation
-    events: list[Event]
+    notifications: list[Notify]  # the bot's confirmation (or greeting again)
+    replies: list[Message]  # the bot's messages it stored
 
 
 @dataclass(frozen=True, slots=True)
 class FeedbackGiven:
     feedback: FaqFeedback  # as stored: the first word on the answer
     duplicate: bool  # the answer had feedback already; nothing changed
-    events: list[Event] = field(default_factory=list)  # "did not help": the bot's reply
+    notifications: list[Notify] = field(default_factory=list)  # "did not help": the reply
+    replies: list[Message] = field(default_factory=list)  # the bot's messages it stored
 
 
 @dataclass(frozen=True, slots=True)
 class Received:
     message: Message
     duplicate: bool
-    events: list[Event] = field(default_factory=list)
+    # The bot's replies first, then what the team must hear (a handoff, a forwarded message).
     notifications: list[Notify] = field(default_factory=list)
+    replies: list[Message] = field(default_factory=list)  # the bot's messages it stored
     # The conversation as of this message: its language may have just been settled by it.
     conversation: Conversation | None = None
 
@@ -249,10 +254,7 @@ class Desk:
         replies = [reply]
         if decision.ask_confirmation and len(decision.candidates) >= 2:
             replies.append(self.bot.language_question(decision.candidates))
-        events: list[Event] = []
-        for each in replies:
-            posted = await self._post(conversation, each, in_reply_to=stored.seq)
-            events.append(MessagePosted(posted))
+        posted = [await self._post(conversation, each, in_reply_to=stored.seq) for each in replies]
         handoff: Handoff | None = None
         if reply.urgent_entry is not None:
             handoff = plan(
@@ -267,14 +269,14 @@ class Desk:
             handoff = plan(
                 HandoffReason.DECLINED, tier=conversation.tier, **await self._topic(conversation)
             )
-        notifications: list[Notify] = []
+        notifications = _shown(posted)
         if handoff is not None:
-            notifications = (await self.dispatcher.hand_off(conversation, handoff)).notifications
+            notifications += (await self.dispatcher.hand_off(conversation, handoff)).notifications
         return Received(
             stored,
             not appended.created,
-            events=events,
             notifications=notifications,
+            replies=posted,
             conversation=conversation,
         )
 
@@ -373,7 +375,7 @@ class Desk:
         if reply is None:  # the FAQ was reloaded without this entry
             reply = self.bot.reply(stored.text, conversation.language)
         posted = await self._post(conversation, reply, in_reply_to=stored.seq)
-        return Received(stored, duplicate=False, events=[MessagePosted(posted)])
+        return Received(stored, duplicate=False, notifications=_shown([posted]), replies=[posted])
 
     async def feedback(self, conversation_id: str, seq: int, helpful: bool) -> FeedbackGiven:
         """The customer said whether the answer at `seq` helped. Kept with the words it
@@ -405,7 +407,7 @@ class Desk:
                 created_at=self.clock.now(),
             )
         )
-        events: list[Event] = []
+        posted: list[Message] = []
         if (
             not stored.helpful
             and conversation.status is ConversationStatus.BOT
@@ -413,9 +415,10 @@ class Desk:
         ):
             alternatives = [str(s.get("faq_id")) for s in offered(answer.meta)]
             reply = self.bot.not_helpful(conversation.language, alternatives)
-            posted = await self._post(conversation, reply, feedback_on=seq)
-            events.append(MessagePosted(posted))
-        return FeedbackGiven(stored, duplicate=not created, events=events)
+            posted.append(await self._post(conversation, reply, feedback_on=seq))
+        return FeedbackGiven(
+            stored, duplicate=not created, notifications=_shown(posted), replies=posted
+        )
 
     async def _replied_to_feedback(self, conversation: Conversation, seq: int) -> bool:
         """Whether the bot's "did not help" reply to the answer at `seq` is stored (a resend
@@ -434,7 +437,7 @@ class Desk:
         )
         await self.store.save_conversation(conversation)
         posted = await self._post(conversation, await self._greeting_again(conversation, chosen))
-        return Chosen(conversation, [MessagePosted(posted)])
+        return Chosen(conversation, _shown([posted]), [posted])
 
     async def _greeting_again(self, conversation: Conversation, language: str) -> BotReply:
         """How the bot takes up a chosen language: with the greeting again in it, standing
@@ -519,6 +522,14 @@ class Desk:
             )
         )
         return appended.message
+
+
+def _shown(messages: Sequence[Message]) -> list[Notify]:
+    """Messages every participant of their conversation may see (the bot's), to its room."""
+    return [
+        Notify.customer(m.conversation_id, ServerEvent.MESSAGE, protocol.message(m))
+        for m in messages
+    ]
 
 
 def _offer_of(messages: Sequence[Message], faq_id: str) -> Message | None:

@@ -37,12 +37,12 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from chatserver import routing, sla
+from chatserver import protocol, routing, sla
 from chatserver.agent_view import message_for_agent
 from chatserver.agents import AgentAccount
 from chatserver.bot import topic_of
@@ -53,7 +53,7 @@ from chatserver.handoff import Handoff
 from chatserver.hours import ALWAYS, Hours
 from chatserver.i18n import Catalogs
 from chatserver.isolation import Isolation
-from chatserver.language import display_name, supported_tag
+from chatserver.language import supported_tag
 from chatserver.models import (
     AgentStatus,
     Author,
@@ -69,6 +69,7 @@ from chatserver.models import (
 )
 from chatserver.presence import CustomerPresence, Departure
 from chatserver.preview import preview
+from chatserver.protocol import ServerEvent
 from chatserver.routing import QueueKey, Router
 from chatserver.store import Store
 from chatserver.system_lines import LineKind, SystemLine
@@ -412,8 +413,9 @@ class Dispatcher:
             widened=language != conversation.language
             and language in self.router.policy.chain(conversation.language),
             agent_language=language,
+            held=True,
         )
-        return Notify.agent(account.id, "conversation", {**briefing, "held": True})
+        return Notify.agent(account.id, ServerEvent.CONVERSATION, briefing)
 
     async def agent_status(self, agent_id: str, status: str) -> Dispatched:
         try:
@@ -448,16 +450,16 @@ class Dispatcher:
                     connected.append(agent_id)
         return connected
 
-    def take_queue_update(self) -> dict[str, dict[str, Any]]:
+    def take_queue_update(self) -> list[Notify]:
         """Queue snapshots for every connected agent if the queues changed since the last
         call (else nothing): the ticker sends them, so a burst of changes costs one update.
         An agent whose list cannot be made is skipped (and tried again next time)."""
         if not self._queue_dirty:
-            return {}
+            return []
         self._queue_dirty = False
         agent_ids = self.connected_agents()
         snapshots = self._waiting_views(agent_ids, self.clock.now())
-        updates: dict[str, dict[str, Any]] = {}
+        updates: list[Notify] = []
         for agent_id in agent_ids:
             failed = True
             with self.failures.item("queue_update", agent_id):
@@ -466,12 +468,12 @@ class Dispatcher:
             if failed:
                 self._queue_dirty = True  # tried again with the next update
             elif update is not None:
-                updates[agent_id] = update
+                updates.append(Notify.agent(agent_id, ServerEvent.QUEUE, update))
         return updates
 
     def _queue_update(
         self, agent_id: str, views: list[routing.WaitingView]
-    ) -> dict[str, Any] | None:
+    ) -> protocol.QueuePayload | None:
         # Countdowns run in the console from remaining_seconds; only a change of who waits
         # where is worth a new list (supervisors also follow the desk's load).
         signature = (
@@ -506,10 +508,14 @@ class Dispatcher:
             ),
         )
 
-    def queue_for(self, agent_id: str) -> dict[str, Any]:
+    def queue_for(self, agent_id: str) -> protocol.QueuePayload:
         """What an agent's console shows of the queue; supervisors also see the desk."""
         views = self._waiting_views([agent_id], self.clock.now())[agent_id]
         return self._queue_payload(agent_id, views)
+
+    def console_opened(self, agent_id: str, sid: str) -> list[Notify]:
+        """A console connected: its first queue list (the others of the agent have theirs)."""
+        return [Notify.console(sid, ServerEvent.QUEUE, self.queue_for(agent_id))]
 
     def _waiting_views(
         self, agent_ids: Sequence[str], now: datetime
@@ -525,26 +531,28 @@ class Dispatcher:
             views.update(dict.fromkeys(supervisors, desk))
         return views
 
-    def _queue_payload(self, agent_id: str, views: list[routing.WaitingView]) -> dict[str, Any]:
-        waiting: list[dict[str, Any]] = []
+    def _queue_payload(
+        self, agent_id: str, views: list[routing.WaitingView]
+    ) -> protocol.QueuePayload:
+        waiting: list[protocol.QueueItem] = []
         for view in views:  # a chat that cannot be shown is left out of the list, alone
             with self.failures.item("queue_view", view.conversation_id):
                 waiting.append(self._view(view))
-        payload: dict[str, Any] = {"waiting": waiting}
         account = self.accounts.get(agent_id)
-        if account is not None and account.role.supervises:
-            payload["agents"] = [
-                {
-                    **a.to_public(),
-                    "status": str(self.router.agent_status(a.id)),
-                    "load": len(self.router.agent_conversations(a.id)),
-                }
+        if account is None or not account.role.supervises:
+            return protocol.queue(waiting)
+        return protocol.queue(
+            waiting,
+            agents=[
+                protocol.agent_presence(
+                    a,
+                    status=str(self.router.agent_status(a.id)),
+                    load=len(self.router.agent_conversations(a.id)),
+                )
                 for a in self.accounts.values()
-            ]
-            payload["queues"] = {
-                str(key): length for key, length in sorted(self.router.queue_lengths().items())
-            }
-        return payload
+            ],
+            queues=sorted(self.router.queue_lengths().items()),
+        )
 
     # -- customers --------------------------------------------------------------------
 
@@ -598,17 +606,17 @@ class Dispatcher:
         notifications.append(
             Notify.customer(
                 conversation_id,
-                "closed",
-                {
-                    "tracking_number": conversation.tracking_number,
-                    "survey": False,
-                    "reason": CUSTOMER_LEFT,
-                },
+                ServerEvent.CLOSED,
+                protocol.customer_closed(
+                    tracking_number=conversation.tracking_number, survey=False, reason=CUSTOMER_LEFT
+                ),
             )
         )
         notifications.append(
             Notify.agent(
-                agent_id, "closed", {"conversation_id": conversation_id, "reason": CUSTOMER_LEFT}
+                agent_id,
+                ServerEvent.CLOSED,
+                protocol.agent_closed(conversation_id, reason=CUSTOMER_LEFT),
             )
         )
         return notifications
@@ -697,7 +705,9 @@ class Dispatcher:
                 "reason": reason,
             },
         )
-        notifications = [self._to_agents_of(conversation_id, "message", note.to_public())]
+        notifications = [
+            self._to_agents_of(conversation_id, ServerEvent.MESSAGE, protocol.message(note))
+        ]
         notifications += await self._routed(events, now)
         return Dispatched(notifications)
 
@@ -746,11 +756,15 @@ class Dispatcher:
             else conversation.status is ConversationStatus.ASSIGNED
         )
         if not appended.created and not unfinished:
-            return Dispatched(result={"message": message.to_public(), "duplicate": True})
+            return Dispatched(result={"message": protocol.message(message), "duplicate": True})
         notifications = [self._message_to_agent(conversation, message)]
         if note:
-            return Dispatched(notifications, {"message": message.to_public(), "duplicate": False})
-        notifications.append(Notify.customer(conversation_id, "message", message.to_public()))
+            return Dispatched(
+                notifications, {"message": protocol.message(message), "duplicate": False}
+            )
+        notifications.append(
+            Notify.customer(conversation_id, ServerEvent.MESSAGE, protocol.message(message))
+        )
         if conversation.status is ConversationStatus.ASSIGNED:
             was = conversation
             conversation = conversation.transition(ConversationStatus.ACTIVE, now)
@@ -760,7 +774,7 @@ class Dispatcher:
             notifications += self._sla_events(events, conversation)
             await self._save_sla(stopped, conversation, was=applied)
             self._clocks.by_conversation[conversation_id] = stopped
-        return Dispatched(notifications, {"message": message.to_public(), "duplicate": False})
+        return Dispatched(notifications, {"message": protocol.message(message), "duplicate": False})
 
     async def customer_message(self, conversation: Conversation, message: Message) -> list[Notify]:
         """A customer's message in a conversation a person has, or waits for: show it to the
@@ -802,12 +816,14 @@ class Dispatcher:
         notifications.append(
             Notify.customer(
                 conversation_id,
-                "closed",
-                {"tracking_number": conversation.tracking_number, "survey": True},
+                ServerEvent.CLOSED,
+                protocol.customer_closed(tracking_number=conversation.tracking_number, survey=True),
             )
         )
         notifications.append(
-            self._to_agents_of(conversation_id, "closed", {"conversation_id": conversation_id})
+            self._to_agents_of(
+                conversation_id, ServerEvent.CLOSED, protocol.agent_closed(conversation_id)
+            )
         )
         return Dispatched(notifications)
 
@@ -831,14 +847,14 @@ class Dispatcher:
         self._previews.pop(conversation_id, None)
         notifications = await self._stop_clocks(conversation, left_at or now, resolved=False)
         notifications += await self._routed(events, now)
-        closed: dict[str, Any] = {
-            "tracking_number": conversation.tracking_number,
-            "survey": False,
-        }
         if left_at is not None:
             notifications += await self._tell(conversation, SystemLine(LineKind.CUSTOMER_LEFT))
-            closed["reason"] = CUSTOMER_LEFT
-        notifications.append(Notify.customer(conversation_id, "closed", closed))
+        closed = protocol.customer_closed(
+            tracking_number=conversation.tracking_number,
+            survey=False,
+            reason=CUSTOMER_LEFT if left_at is not None else None,
+        )
+        notifications.append(Notify.customer(conversation_id, ServerEvent.CLOSED, closed))
         return Dispatched(notifications)
 
     @_all_or_nothing(router=False)
@@ -993,20 +1009,16 @@ class Dispatcher:
             out.append(
                 Notify.agent(
                     event.agent_id,
-                    "offer",
-                    {
-                        "conversation_id": event.conversation_id,
-                        "queue": str(event.queue),
-                        "expires_at": event.expires_at.isoformat(),
-                    },
+                    ServerEvent.OFFER,
+                    protocol.offer(event.conversation_id, event.queue, event.expires_at),
                 )
             )
         elif isinstance(event, routing.OfferExpired | routing.OfferWithdrawn):
             out.append(
                 Notify.agent(
                     event.agent_id,
-                    "offer_withdrawn",
-                    {"conversation_id": event.conversation_id},
+                    ServerEvent.OFFER_WITHDRAWN,
+                    protocol.conversation_id(event.conversation_id),
                 )
             )
         elif isinstance(event, routing.Assigned):
@@ -1030,7 +1042,9 @@ class Dispatcher:
                 await self._save(conversation, was=was)
             out.append(
                 Notify.agent(
-                    event.from_agent_id, "released", {"conversation_id": event.conversation_id}
+                    event.from_agent_id,
+                    ServerEvent.RELEASED,
+                    protocol.conversation_id(event.conversation_id),
                 )
             )
         elif isinstance(event, routing.Abandoned):
@@ -1044,17 +1058,10 @@ class Dispatcher:
     def _position(self, view: routing.WaitingView) -> Notify:
         wait = view.predicted_wait
         translator = self.catalogs.translator(view.queue.language)
+        # babel words it in the customer's language ("約1分", "about 1 minute")
+        worded = translator.format_wait(wait) if wait is not None else None
         return Notify.customer(
-            view.conversation_id,
-            "queued",
-            {
-                "position": view.position,
-                "wait_seconds": wait,
-                # babel words it in the customer's language ("約1分", "about 1 minute")
-                "wait": translator.format_wait(wait) if wait is not None else None,
-                "fallback": view.widened,
-                "languages": list(view.languages),
-            },
+            view.conversation_id, ServerEvent.QUEUED, protocol.queued(view, wait=worded)
         )
 
     async def _assigned(self, event: routing.Assigned, now: datetime) -> list[Notify]:
@@ -1068,21 +1075,26 @@ class Dispatcher:
         out.append(
             Notify.customer(
                 conversation.id,
-                "assigned",
-                {"agent": {"name": name}, "language": event.agent_language},
+                ServerEvent.ASSIGNED,
+                protocol.assigned(agent_name=name, language=event.agent_language),
             )
         )
         briefing = await self._briefing(
             conversation, widened=event.widened, agent_language=event.agent_language
         )
-        out.append(Notify.agent(event.agent_id, "conversation", briefing))
+        out.append(Notify.agent(event.agent_id, ServerEvent.CONVERSATION, briefing))
         self._record("assigned", {"via": str(event.via), "widened": str(event.widened).lower()})
         return out
 
     async def _briefing(
-        self, conversation: Conversation, *, widened: bool, agent_language: str
-    ) -> dict[str, Any]:
-        """Everything the agent needs, in English when they serve through the fallback."""
+        self,
+        conversation: Conversation,
+        *,
+        widened: bool,
+        agent_language: str,
+        held: bool = False,
+    ) -> protocol.BriefingPayload:
+        """Everything the agent needs, in English when they serve it through the fallback."""
         messages = await self.store.messages(conversation.id)
         customer_texts = [m.text for m in messages if m.author is Author.CUSTOMER]
         faq_id = next(
@@ -1093,32 +1105,18 @@ class Dispatcher:
             ),
             None,
         )
-        faq: dict[str, Any] | None = None
-        if faq_id is not None:
-            english = self.matcher().faq.entry(faq_id, "en")
-            faq = {"id": faq_id, "question_en": english.question if english else None}
-        return {
-            "conversation": {
-                "id": conversation.id,
-                "status": str(conversation.status),
-                "language": conversation.language,
-                "language_name": display_name(conversation.language),
-                "team": str(conversation.team),
-                "priority": str(conversation.priority),
-                "tier": str(conversation.tier),
-                "tracking_number": conversation.tracking_number,
-                "handed_off_at": conversation.handed_off_at.isoformat()
-                if conversation.handed_off_at
-                else None,
-            },
-            "messages": [self._for_agent(m, conversation, agent_language) for m in messages],
-            "detected_language": conversation.language,
-            "widened": widened,
-            "agent_language": agent_language,
-            "original_text": customer_texts[-1] if customer_texts else None,
-            "faq": faq,
-            "sla": {"remaining_seconds": self.remaining_seconds(conversation.id)},
-        }
+        english = self.matcher().faq.entry(faq_id, "en") if faq_id is not None else None
+        return protocol.briefing(
+            conversation,
+            messages=[self._for_agent(m, conversation, agent_language) for m in messages],
+            widened=widened,
+            agent_language=agent_language,
+            original_text=customer_texts[-1] if customer_texts else None,
+            faq_id=faq_id,
+            question_en=english.question if english else None,
+            remaining_seconds=self.remaining_seconds(conversation.id),
+            held=held,
+        )
 
     async def _go_offline(
         self, conversation: Conversation, now: datetime, *, was: Conversation, reason: str
@@ -1130,8 +1128,8 @@ class Dispatcher:
         out.append(
             Notify.customer(
                 conversation.id,
-                "offline",
-                {"tracking_number": number, "options": ["email", "callback"], "reason": reason},
+                ServerEvent.OFFLINE,
+                protocol.offline(tracking_number=number, reason=reason),
             )
         )
         self._record("offline", {"reason": reason})
@@ -1154,25 +1152,27 @@ class Dispatcher:
         out: list[Notify] = []
         for event in events:
             if isinstance(event, sla.SlaWarning):
-                payload = {
-                    "conversation_id": event.conversation_id,
-                    "kind": str(event.kind),
-                    "due_at": event.due_at.isoformat(),
-                    "remaining_seconds": event.remaining.total_seconds(),
-                }
-                out.append(self._to_agents_of(event.conversation_id, "sla_warning", payload))
-                out.append(Notify.supervisors("sla_warning", payload))
+                warning = protocol.sla_warning(
+                    event.conversation_id,
+                    kind=str(event.kind),
+                    due_at=event.due_at,
+                    remaining_seconds=event.remaining.total_seconds(),
+                )
+                out.append(
+                    self._to_agents_of(event.conversation_id, ServerEvent.SLA_WARNING, warning)
+                )
+                out.append(Notify.supervisors(ServerEvent.SLA_WARNING, warning))
             elif isinstance(event, sla.SlaBreached):
-                payload = {
-                    "conversation_id": event.conversation_id,
-                    "kind": str(event.kind),
-                    "due_at": event.due_at.isoformat(),
-                    "language": conversation.language,
-                    "team": str(conversation.team),
-                    "priority": str(conversation.priority),
-                }
-                out.append(self._to_agents_of(event.conversation_id, "sla_breach", payload))
-                out.append(Notify.supervisors("sla_breach", payload))
+                breach = protocol.sla_breach(
+                    event.conversation_id,
+                    kind=str(event.kind),
+                    due_at=event.due_at,
+                    conversation=conversation,
+                )
+                out.append(
+                    self._to_agents_of(event.conversation_id, ServerEvent.SLA_BREACH, breach)
+                )
+                out.append(Notify.supervisors(ServerEvent.SLA_BREACH, breach))
             elif (
                 isinstance(event, sla.SlaClockStopped)
                 and event.kind is sla.ClockKind.FIRST_RESPONSE
@@ -1192,7 +1192,9 @@ class Dispatcher:
                 )
         return out
 
-    def _to_agents_of(self, conversation_id: str, event: str, payload: dict[str, Any]) -> Notify:
+    def _to_agents_of(
+        self, conversation_id: str, event: ServerEvent, payload: Mapping[str, Any]
+    ) -> Notify:
         """To whoever has the conversation (nobody while it waits, or when the router does not
         hold it: before a handoff, or after it went offline)."""
         return Notify.agent(self._assignee(conversation_id) or "", event, payload)
@@ -1211,7 +1213,7 @@ class Dispatcher:
             conversation.id, Author.SYSTEM, text, language=conversation.language, meta=line.meta()
         )
         return [
-            Notify.customer(conversation.id, "message", message.to_public()),
+            Notify.customer(conversation.id, ServerEvent.MESSAGE, protocol.message(message)),
             self._message_to_agent(conversation, message),
         ]
 
@@ -1220,15 +1222,15 @@ class Dispatcher:
         as they read it (`agent_view`)."""
         agent_id = self._assignee(conversation.id)
         if agent_id is None:
-            return Notify.agent("", "message", {})
+            return Notify.agent("", ServerEvent.MESSAGE, {})
         payload = self._for_agent(
             message, conversation, self.serving_language(agent_id, conversation)
         )
-        return Notify.agent(agent_id, "message", payload)
+        return Notify.agent(agent_id, ServerEvent.MESSAGE, payload)
 
     def _for_agent(
         self, message: Message, conversation: Conversation, agent_language: str
-    ) -> dict[str, Any]:
+    ) -> protocol.MessagePayload:
         return message_for_agent(
             message,
             conversation_language=conversation.language,
@@ -1312,24 +1314,8 @@ class Dispatcher:
         account = await self.store.agent_by_username(username)
         return account.id if account is not None else None
 
-    def _view(self, view: routing.WaitingView) -> dict[str, Any]:
-        return {
-            "conversation_id": view.conversation_id,
-            "queue": str(view.queue),
-            "language": view.queue.language,
-            "language_name": display_name(view.queue.language),
-            "team": str(view.queue.team),
-            "priority": str(view.priority),
-            "tier": str(view.tier),
-            "position": view.position,
-            "waited_seconds": round(view.waited, 1),
-            "remaining_seconds": round(view.remaining, 1),
-            "widened": view.widened,
-            "languages": list(view.languages),
-            "offered_to": view.offered_to,
-            # The customer's latest message, on one line and short (None: nothing written).
-            "preview": self._previews.get(view.conversation_id),
-        }
+    def _view(self, view: routing.WaitingView) -> protocol.QueueItem:
+        return protocol.queue_item(view, preview=self._previews.get(view.conversation_id))
 
 
 def _profile(account: AgentAccount) -> routing.AgentProfile:

@@ -328,21 +328,6 @@ class Message:
         """Only a human agent's visible message answers the customer (FRT)."""
         return self.author is Author.AGENT and not self.internal
 
-    def to_public(self) -> dict[str, Any]:
-        """The wire form a customer may see."""
-        return {
-            "id": self.id,
-            "conversation_id": self.conversation_id,
-            "seq": self.seq,
-            "author": str(self.author),
-            "text": self.text,
-            "language": self.language,
-            "client_id": self.client_id,
-            "created_at": self.created_at.isoformat(),
-            "internal": self.internal,  # agents' notes; customers are never sent these
-            "meta": dict(self.meta),
-        }
-
 
 class AgentStatus(StrEnum):
     """An agent's presence: only online agents get new chats; away keeps the ones they have."""

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from chatserver import protocol
 from chatserver.agent_view import message_for_agent
 from chatserver.faq import load_faq
 from chatserver.i18n import Catalogs
@@ -64,4 +65,4 @@ def test_the_message_itself_is_the_customers():
     message = asked({"faq_id": "mt-password-reset"})
     public = shown(message)
     assert public["text"] == message.text
-    assert {k: v for k, v in public.items() if k != "faq"} == message.to_public()
+    assert {k: v for k, v in public.items() if k != "faq"} == protocol.message(message)

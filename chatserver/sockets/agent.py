@@ -23,7 +23,10 @@ from typing import Any
 from aiohttp import web
 from socketio.exceptions import ConnectionRefusedError as SocketRefused
 
+from chatserver import protocol
+from chatserver.events import Notify
 from chatserver.keys import METRICS, SERVICES, SETTINGS, SIO
+from chatserver.protocol import ServerEvent
 from chatserver.sockets.base import (
     AGENT_NAMESPACE,
     SUPERVISORS_ROOM,
@@ -44,8 +47,6 @@ from chatserver.sockets.payloads import (
 )
 
 log = logging.getLogger(__name__)
-
-SESSION_ENDED = "session_ended"
 
 
 @dataclass(slots=True)
@@ -97,7 +98,7 @@ class AgentNamespace(Namespace):
         self.app[METRICS].connections.labels(namespace=AGENT_NAMESPACE).inc()
         dispatcher = self.app[SERVICES].dispatcher
         await self.publish((await dispatcher.agent_online(account)).notifications)
-        await self.emit("queue", dispatcher.queue_for(account.id), to=sid)
+        await self.publish(dispatcher.console_opened(account.id, sid))
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         self.app[METRICS].connections.labels(namespace=AGENT_NAMESPACE).dec()
@@ -160,7 +161,9 @@ class AgentNamespace(Namespace):
             if self._forget_login(sid) is None:
                 continue  # already ended (or gone)
             try:
-                await self.emit(SESSION_ENDED, {"reason": reason}, to=sid)
+                await self.publish(
+                    [Notify.console(sid, ServerEvent.SESSION_ENDED, protocol.session_ended(reason))]
+                )
                 await self.disconnect(sid)
             except Exception:  # one socket's failure must not keep the others open
                 log.exception("could not end a socket of an ended session", extra={"sid": sid})

@@ -189,10 +189,18 @@ async def publish(server: Any, app: web.Application, notifications: Iterable[Not
             if not notify.target:
                 continue  # nobody has the conversation yet
             room, namespace = agent_room(notify.target), AGENT_NAMESPACE
+        elif notify.audience is Audience.CONSOLE:
+            room, namespace = notify.target, AGENT_NAMESPACE  # a socket is its own room
         else:
             room, namespace = SUPERVISORS_ROOM, AGENT_NAMESPACE
         try:
-            await server.emit(notify.event, notify.payload, room=room, namespace=namespace)
+            await server.emit(
+                notify.event,
+                notify.payload,
+                room=room,
+                skip_sid=notify.skip,
+                namespace=namespace,
+            )
         except Exception:
             log.exception("could not send %s to %s; the others are sent", notify.event, room)
             app[METRICS].isolated_failures.labels(stage="publish").inc()

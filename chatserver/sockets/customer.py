@@ -1,18 +1,24 @@
-"""The `/customer` namespace: the chat widget's side of the protocol (docs/protocol.md)."""
+"""The `/customer` namespace: the chat widget's side of the protocol (docs/protocol.md).
+
+Validates each event, runs its use case, publishes the notifications it returns and
+acknowledges with the protocol's payloads (chatserver/protocol.py)."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
 
+from chatserver import protocol
 from chatserver.desk import FeedbackGiven, Received, Started
-from chatserver.events import MESSAGE, Event, MessagePosted
+from chatserver.events import Notify
 from chatserver.keys import METRICS, SERVICES, SETTINGS
-from chatserver.language import parse_accept_language, text_direction
-from chatserver.models import Conversation
+from chatserver.language import parse_accept_language
+from chatserver.models import Message
+from chatserver.protocol import ServerEvent
 from chatserver.sockets.base import CUSTOMER_NAMESPACE, Handler, Namespace, conversation_room
 from chatserver.sockets.payloads import (
     BadRequest,
@@ -81,10 +87,10 @@ class CustomerNamespace(Namespace):
         if not started.resumed:
             self.app[METRICS].conversations_started.labels(language=conversation.language).inc()
         return ok(
-            conversation=_public(conversation),
+            conversation=protocol.conversation(conversation),
             token=started.token,
             resumed=started.resumed,
-            messages=[m.to_public() for m in started.messages if not m.internal],
+            messages=[protocol.message(m) for m in started.messages if not m.internal],
         )
 
     async def _conversation_of(self, sid: str, event: str, claimed: str | None) -> str:
@@ -103,8 +109,9 @@ class CustomerNamespace(Namespace):
             sid, "choose_language", request.conversation_id
         )
         chosen = await self.app[SERVICES].desk.choose_language(conversation_id, request.language)
-        await self._publish(chosen.events, conversation_room(conversation_id))
-        return ok(conversation=_public(chosen.conversation))
+        self._count(chosen.replies)
+        await self.publish(chosen.notifications)
+        return ok(conversation=protocol.conversation(chosen.conversation))
 
     async def _message(self, sid: str, data: Any) -> dict[str, Any]:
         settings = self.app[SETTINGS]
@@ -136,26 +143,34 @@ class CustomerNamespace(Namespace):
             self.app[METRICS].faq_feedback.labels(
                 helpful=str(feedback.helpful).lower(), language=feedback.language
             ).inc()
-        await self._publish(given.events, conversation_room(conversation_id))
+        self._count(given.replies)
+        await self.publish(given.notifications)
         return ok(helpful=given.feedback.helpful, duplicate=given.duplicate)
 
     async def _received(self, sid: str, conversation_id: str, received: Received) -> dict[str, Any]:
         """Acknowledge a stored customer message; show it on the customer's other tabs."""
-        room = conversation_room(conversation_id)
+        notifications: list[Notify] = []
         if not received.duplicate:
             self.app[METRICS].messages.labels(author="customer").inc()
             # Other tabs of the same customer see what this one sent.
-            await self.emit(MESSAGE, received.message.to_public(), room=room, skip_sid=sid)
-        await self._publish(received.events, room)
-        await self.publish(received.notifications)
-        reply = ok(message=received.message.to_public(), duplicate=received.duplicate)
+            notifications.append(
+                Notify.customer(
+                    conversation_id,
+                    ServerEvent.MESSAGE,
+                    protocol.message(received.message),
+                    skip=sid,
+                )
+            )
+        self._count(received.replies)
+        await self.publish([*notifications, *received.notifications])
+        reply = ok(message=protocol.message(received.message), duplicate=received.duplicate)
         if received.conversation is not None:
             # As of this message, which may have settled its language: the widget follows.
             conversation = replace(
                 received.conversation,
                 last_seq=max(received.conversation.last_seq, received.message.seq),
             )
-            reply["conversation"] = _public(conversation)
+            reply["conversation"] = protocol.conversation(conversation)
         return reply
 
     async def _request_agent(self, sid: str, data: Any) -> dict[str, Any]:
@@ -180,24 +195,11 @@ class CustomerNamespace(Namespace):
         await self.publish(outcome.notifications)
         return ok()
 
-    async def _publish(self, events: list[Event], room: str) -> None:
+    def _count(self, replies: Iterable[Message]) -> None:
+        """The bot's messages, in the metrics."""
         metrics = self.app[METRICS]
-        for event in events:
-            if isinstance(event, MessagePosted):
-                message = event.message
-                metrics.messages.labels(author=str(message.author)).inc()
-                kind = str(message.meta.get("kind", "")) if message.meta else ""
-                if kind:
-                    metrics.bot_replies.labels(kind=kind, language=message.language or "").inc()
-                await self.emit(MESSAGE, message.to_public(), room=room)
-
-
-def _public(conversation: Conversation) -> dict[str, Any]:
-    return {
-        "id": conversation.id,
-        "status": str(conversation.status),
-        "language": conversation.language,
-        "language_confirmed": conversation.language_confirmed,
-        "direction": text_direction(conversation.language),
-        "last_seq": conversation.last_seq,
-    }
+        for message in replies:
+            metrics.messages.labels(author=str(message.author)).inc()
+            kind = str(message.meta.get("kind", "")) if message.meta else ""
+            if kind:
+                metrics.bot_replies.labels(kind=kind, language=message.language or "").inc()

@@ -841,6 +841,7 @@ function remainingOf(item) {
   return secondsUntil(item.deadline);
 }
 
+/** @param {import("../shared/protocol.js").QueuePayload} payload */
 function onQueue(payload) {
   if (!payload || typeof payload !== "object") return;
   const now = Date.now();
@@ -1015,6 +1016,7 @@ function tickQueue() {
   }
 }
 
+/** @param {import("../shared/protocol.js").OfferPayload} payload */
 function onOffer(payload) {
   if (!payload || typeof payload.conversation_id !== "string") return;
   let deadline = Number.NaN;
@@ -1039,6 +1041,7 @@ function onOffer(payload) {
   toast(_("A chat is offered to you."), "info");
 }
 
+/** @param {import("../shared/protocol.js").ConversationIdPayload} payload */
 function onOfferWithdrawn(payload) {
   if (state.offer && payload?.conversation_id === state.offer.conversation_id) {
     state.offer = null;
@@ -1268,6 +1271,7 @@ function moveTabFocus(event, id) {
   state.chats.get(ids[index])?.tab.focus();
 }
 
+/** @param {import("../shared/protocol.js").BriefingPayload} payload */
 function onConversation(payload) {
   if (!payload || typeof payload !== "object") return;
   const conversation = payload.conversation;
@@ -1461,7 +1465,10 @@ function removeChat(id) {
   updateTitle();
 }
 
-/** The chat left this agent (transferred, re-assigned by a supervisor). */
+/**
+ * The chat left this agent (transferred, re-assigned by a supervisor).
+ * @param {import("../shared/protocol.js").ConversationIdPayload} payload
+ */
 function onReleased(payload) {
   const chat = state.chats.get(payload?.conversation_id);
   if (!chat) return;
@@ -1470,6 +1477,7 @@ function onReleased(payload) {
   toast(withUserText(_("{chat} is no longer yours."), { chat: title }), "info");
 }
 
+/** @param {import("../shared/protocol.js").AgentClosedPayload} payload */
 function onClosed(payload) {
   const chat = state.chats.get(payload?.conversation_id);
   if (!chat) return;
@@ -1553,6 +1561,7 @@ function rememberNote(clientId) {
   saveJson(NOTES_KEY, ids);
 }
 
+/** @param {import("../shared/protocol.js").MessagePayload} message */
 function onPushedMessage(message) {
   if (!isMessage(message) || typeof message.conversation_id !== "string") return;
   const chat = state.chats.get(message.conversation_id);
@@ -1986,6 +1995,7 @@ async function closeChat(chat) {
 
 /* ---------- SLA alerts ---------- */
 
+/** @param {import("../shared/protocol.js").SlaWarningPayload | import("../shared/protocol.js").SlaBreachPayload} payload */
 function onSla(type, payload) {
   if (!payload || typeof payload.conversation_id !== "string") return;
   const remaining = finite(payload.remaining_seconds);

@@ -624,6 +624,7 @@ function clearConversation() {
  * A message pushed by the server. The bot's answer to the customer's message is pushed just
  * before that message's acknowledgement arrives; it waits for it a moment, so the question
  * never shows up below its answer.
+ * @param {import("../shared/protocol.js").MessagePayload} message
  */
 function onPushed(message) {
   if (!isMessage(message)) return;
@@ -1271,6 +1272,7 @@ function resumeHandoff(status) {
   renderHandoff();
 }
 
+/** @param {import("../shared/protocol.js").QueuedPayload} payload */
 function onQueued(payload) {
   if (!payload || typeof payload !== "object" || state.closed) return;
   const h = state.handoff;
@@ -1284,6 +1286,7 @@ function onQueued(payload) {
   renderHandoff();
 }
 
+/** @param {import("../shared/protocol.js").AssignedPayload} payload */
 function onAssigned(payload) {
   if (!payload || typeof payload !== "object" || state.closed) return;
   const h = state.handoff;
@@ -1297,6 +1300,7 @@ function onAssigned(payload) {
   renderHandoff();
 }
 
+/** @param {import("../shared/protocol.js").OfflinePayload} payload */
 function onOffline(payload) {
   if (state.closed) return;
   const h = state.handoff;
@@ -1308,6 +1312,7 @@ function onOffline(payload) {
   scrollToBottom();
 }
 
+/** @param {import("../shared/protocol.js").CustomerClosedPayload} payload */
 function onClosed(payload) {
   if (payload?.reason === "customer_left") state.handoff.away = true;
   const number = payload?.tracking_number;
