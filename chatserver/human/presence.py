@@ -1,0 +1,224 @@
+"""Who is there: agents online, away or offline (and their consoles briefed again when
+they reconnect), customers' sockets, and both grace periods: an agent who held chats when
+the process stopped (or whose leaving could not be stored) gets them back by coming online
+in time, else the tick puts them back in line; a customer whose sockets are all gone keeps
+their place for the customer grace (`chatserver/presence.py` keeps the sockets).
+
+This module owns the agents' registration with the router, the returning agents and the
+rebuilding of the live queue after a restart. It must not close or abandon chats (the
+customer's departure is `assignment.py`'s) nor build queue lists (`views.py`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from chatserver import routing
+from chatserver.agents import AgentAccount
+from chatserver.events import Notify
+from chatserver.human.ledger import Dispatched, Ledger, Room, all_or_nothing, log
+from chatserver.human.routed import Routed
+from chatserver.human.telling import Teller
+from chatserver.models import AgentStatus, Conversation, ConversationStatus, DomainError
+from chatserver.preview import preview
+from chatserver.protocol import ServerEvent
+
+
+class Presence(Room):
+    """Agents coming and going, customers' sockets, the grace periods, the restart."""
+
+    def __init__(self, ledger: Ledger, *, teller: Teller, routed: Routed) -> None:
+        super().__init__(ledger)
+        self.teller = teller
+        self.routed = routed
+
+    # -- agents -----------------------------------------------------------------------
+
+    @all_or_nothing()
+    async def agent_online(self, account: AgentAccount) -> Dispatched:
+        ledger = self.ledger
+        now = ledger.clock.now()
+        ledger.accounts[account.id] = account
+        events = ledger.router.upsert_agent(profile(account), now)
+        events += ledger.router.agent_online(account.id, now)
+        notifications = await self.routed.apply(events, now)
+        ledger.returning.pop(account.id, None)
+        # A console that reconnects (a reload, a new tab, back after a restart) may have lost
+        # the chats its agent holds: brief it again; consoles take a repeat as an update.
+        for conversation_id in sorted(ledger.router.agent_conversations(account.id)):
+            with ledger.failures.item("briefing", conversation_id):  # the others are briefed
+                notifications.append(await self._held(account, conversation_id))
+        return Dispatched(notifications)
+
+    async def _held(self, account: AgentAccount, conversation_id: str) -> Notify:
+        ledger = self.ledger
+        conversation = await ledger.conversation(conversation_id)
+        language = ledger.serving_language(account.id, conversation)
+        briefing = await self.teller.briefing(
+            conversation,
+            widened=ledger.widened_for(language, conversation),
+            agent_language=language,
+            remaining_seconds=ledger.remaining_seconds(conversation.id),
+            held=True,
+        )
+        return Notify.agent(account.id, ServerEvent.CONVERSATION, briefing)
+
+    async def agent_status(self, agent_id: str, status: str) -> Dispatched:
+        try:
+            return await self._agent_status(agent_id, status)
+        except DomainError:
+            raise
+        except Exception:
+            if status == "offline":
+                # Nobody may stay online by accident (a grace timer runs once): the tick
+                # takes the agent offline as soon as the store takes it.
+                self.ledger.returning[agent_id] = self.ledger.clock.now()
+            raise
+
+    @all_or_nothing()
+    async def _agent_status(self, agent_id: str, status: str) -> Dispatched:
+        ledger = self.ledger
+        now = ledger.clock.now()
+        if status == "online":
+            events = ledger.router.agent_online(agent_id, now)
+        elif status == "away":
+            events = ledger.router.agent_away(agent_id, now)
+        else:
+            events = ledger.router.agent_offline(agent_id, now)
+            ledger.returning.pop(agent_id, None)
+        return Dispatched(await self.routed.apply(events, now))
+
+    def connected_agents(self) -> list[str]:
+        """Agents with a console open (online or away): they get queue snapshots."""
+        ledger = self.ledger
+        connected: list[str] = []
+        for agent_id in ledger.accounts:
+            with ledger.failures.item("presence", agent_id):
+                if ledger.router.agent_status(agent_id) is not AgentStatus.OFFLINE:
+                    connected.append(agent_id)
+        return connected
+
+    async def returning_due(self, now: datetime) -> list[Notify]:
+        """Agents not back since the restart (or whose leaving could not be stored before):
+        their chats go back in line, each agent on its own (one that fails stays due)."""
+        ledger = self.ledger
+        notifications: list[Notify] = []
+        for agent_id, due in list(ledger.returning.items()):
+            if due <= now:
+                with ledger.failures.item("returning_agent", agent_id):
+                    async with ledger.savepoint():
+                        del ledger.returning[agent_id]
+                        events = ledger.router.agent_offline(agent_id, now)
+                        notifications += await self.routed.apply(events, now)
+        return notifications
+
+    # -- customers --------------------------------------------------------------------
+
+    def customer_joined(self, conversation_id: str, sid: str) -> None:
+        """A customer socket started or resumed the conversation: the customer is there
+        (back in time, if they had gone)."""
+        self.ledger.presence.join(conversation_id, sid)
+
+    def customer_left(self, conversation_id: str, sid: str) -> None:
+        """A customer socket closed or moved to another conversation; when it was their
+        last socket there, the grace period starts (the tick acts when it is over)."""
+        self.ledger.presence.leave(conversation_id, sid, self.ledger.clock.now())
+
+    # -- start-up ---------------------------------------------------------------------
+
+    async def restore(self, *, agent_grace: timedelta = timedelta(0)) -> None:
+        """Rebuild the live queue and SLA clocks after a restart, before anyone reconnects.
+
+        Waiting chats are held even though no agent is online yet. An agent who held chats
+        keeps them if they come online within `agent_grace`, as after a dropped connection;
+        otherwise the tick re-queues them at the head. No customer is connected yet either:
+        each has the customer grace from now to resume, as after a dropped connection.
+        """
+        ledger = self.ledger
+        now = ledger.clock.now()
+        events: list[routing.RoutingEvent] = []
+        restored: set[str] = set()
+        async with ledger.exclusive():
+            for conversation in await ledger.store.open_handoffs():
+                if None in (conversation.team, conversation.priority, conversation.handed_off_at):
+                    log.warning(
+                        "%s conversation %s has no handoff", conversation.status, conversation.id
+                    )
+                    continue
+                # One conversation that cannot be restored leaves the others on the desk.
+                with ledger.failures.item("restore", conversation.id):
+                    events += await self._restore_one(conversation, now, agent_grace)
+                    restored.add(conversation.id)
+                    ledger.presence.absent(conversation.id, since=now)
+            # Nobody is connected to tell yet: a customer hears their place when they resume.
+            await self.routed.apply(events, now, isolate=True)
+            for conversation_id, message in (
+                await ledger.store.last_customer_messages(sorted(restored))
+            ).items():
+                ledger.previews[conversation_id] = preview(message.text)
+        ledger.queue_dirty = True
+        for applied in await ledger.store.pending_slas():
+            if applied.conversation_id in restored:
+                ledger.clocks[applied.conversation_id] = applied
+            else:
+                log.warning(
+                    "SLA clock of %s not re-armed: its conversation is no longer with the team",
+                    applied.conversation_id,
+                )
+
+    async def _restore_one(
+        self, conversation: Conversation, now: datetime, agent_grace: timedelta
+    ) -> list[routing.RoutingEvent]:
+        ledger = self.ledger
+        team, priority = conversation.team, conversation.priority
+        handed_off_at = conversation.handed_off_at
+        if team is None or priority is None or handed_off_at is None:  # the caller skips these
+            raise ValueError(f"conversation {conversation.id} has no handoff")
+        route: dict[str, Any] = {
+            "language": conversation.language,
+            "team": team,
+            "priority": priority,
+            "handed_off_at": handed_off_at,
+            "now": now,
+            "tier": conversation.tier,
+            "manager_id": await ledger.manager_id(conversation.manager),
+        }
+        agent_id = (
+            conversation.agent_id if conversation.status is not ConversationStatus.QUEUED else None
+        )
+        account = await self._restored_agent(agent_id, now) if agent_id else None
+        if account is not None:
+            events = ledger.router.restore_assigned(conversation.id, account.id, **route)
+            ledger.returning[account.id] = now + agent_grace
+            return events
+        # Waiting, or its agent's account is gone: then at the head, as if they left. Stored
+        # first: the router takes it only once the store says it waits.
+        if conversation.status is not ConversationStatus.QUEUED:
+            queued = conversation.transition(ConversationStatus.QUEUED, now)
+            await ledger.store.save_conversation(replace(queued, agent_id=None))
+        return ledger.router.restore_waiting(conversation.id, head=agent_id is not None, **route)
+
+    async def _restored_agent(self, agent_id: str, now: datetime) -> AgentAccount | None:
+        """The account of an agent who held chats, registered (offline) with the router."""
+        ledger = self.ledger
+        account = ledger.accounts.get(agent_id) or await ledger.store.agent(agent_id)
+        if account is None or account.disabled:
+            return None
+        if account.id not in ledger.accounts:
+            ledger.accounts[account.id] = account
+            ledger.router.upsert_agent(profile(account), now)
+        return account
+
+
+def profile(account: AgentAccount) -> routing.AgentProfile:
+    """What the router knows of an agent."""
+    return routing.AgentProfile(
+        id=account.id,
+        name=account.name,
+        languages=frozenset(account.languages),
+        teams=frozenset(account.teams),
+        capacity=account.capacity,
+        role=account.role,
+    )
