@@ -138,3 +138,21 @@ def top_faq(reply: dict[str, Any]) -> str | None:
         return str(meta["faq_id"])
     suggestions = meta.get("suggestions") or []
     return str(suggestions[0]["faq_id"]) if suggestions else None
+
+
+@pytest.fixture
+async def rooms(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Any]]]:
+    """Builds the rooms of the human side on their own (tests/human_desk.py), each on a
+    SQLite file of its own; their stores are closed afterwards."""
+    from tests.human_desk import build
+
+    opened: list[Any] = []
+
+    async def make(**options: Any) -> Any:
+        built = await build(tmp_path / f"rooms-{len(opened)}", **options)
+        opened.append(built)
+        return built
+
+    yield make
+    for built in opened:
+        await built.store.close()

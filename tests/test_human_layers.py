@@ -1,0 +1,42 @@
+"""The rooms of the human side import only the rooms below them (no circles, nothing back
+up), and none imports the facade or the transport."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from tests.conftest import ROOT
+
+# Bottom first: a room may import only those before it.
+ORDER = ("ledger", "telling", "routed", "clocks", "assignment", "replies", "presence", "views")
+# Rooms on one level, which must not import each other.
+SIBLINGS = {("assignment", "replies"), ("assignment", "presence"), ("replies", "presence")}
+SIBLINGS |= {("views", room) for room in ("assignment", "replies", "presence", "clocks", "routed")}
+FORBIDDEN = ("chatserver.dispatch", "chatserver.desk", "chatserver.sockets", "aiohttp", "socketio")
+
+
+def imports(module: str) -> set[str]:
+    tree = ast.parse((ROOT / "chatserver" / "human" / f"{module}.py").read_text())
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return found
+
+
+def test_every_room_is_in_the_order() -> None:
+    rooms = {p.stem for p in Path(ROOT / "chatserver" / "human").glob("*.py")} - {"__init__"}
+    assert rooms == set(ORDER)
+
+
+def test_rooms_import_only_rooms_below_them() -> None:
+    for level, room in enumerate(ORDER):
+        used = {m.removeprefix("chatserver.human.") for m in imports(room)}
+        rooms = used & set(ORDER)
+        assert rooms <= set(ORDER[:level]), f"{room} imports {rooms - set(ORDER[:level])}"
+        for sibling in rooms:
+            assert (room, sibling) not in SIBLINGS, f"{room} imports its sibling {sibling}"
+        assert not any(m.startswith(FORBIDDEN) for m in imports(room)), room
