@@ -6,8 +6,9 @@ enters them in this order when the server starts and closes them in reverse when
     faq         the FAQ matcher and the catalogs (built off the event loop), the bot that
                 answers from them, and the reloader that swaps in an edited FAQ (its task)
     store       the store `store_factory` opens (by default the settings' database)
-    desk        the language detector, the dispatcher with its queue restored from the
-                store, the customer desk and agent accounts (and demo agents): `SERVICES`
+    desk        the language detector, the dispatcher (the human side's rooms, behind
+                one facade) with its queue restored from the store, the customer desk
+                and agent accounts (and demo agents): `SERVICES`
     ticker      the desk's clock: offer timeouts, fallbacks, SLA warnings, queue lists
     monitoring  event-loop lag and GC pauses
 

@@ -2,7 +2,9 @@
 
 The desk is the only layer that combines the pure domain (language, bot, lifecycle) with
 the store. It returns what happened and the notifications to publish (`Notify`, payloads
-made by chatserver/protocol.py); the transport delivers them.
+made by chatserver/protocol.py); the transport delivers them. What needs a person (a
+handoff, a customer's words to the agent, a place in line) it hands to the human side,
+`Dispatcher` (chatserver/dispatch.py, the rooms of chatserver/human/ behind it).
 """
 
 from __future__ import annotations
