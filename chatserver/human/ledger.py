@@ -49,6 +49,7 @@ from chatserver.protocol import ServerEvent
 from chatserver.routing import Router
 from chatserver.store import Store
 
+# Under the facade's name, as before the rooms were split out: log filters keep working.
 log = logging.getLogger("chatserver.dispatch")
 
 # How long a customer whose sockets are all gone keeps their chat (the setting's default).
