@@ -17,6 +17,7 @@ from chatserver.agents import AgentAccount
 from chatserver.app import load_detector
 from chatserver.bot import Bot, ReplyKind
 from chatserver.desk import (
+    SUGGESTION_LOOKBACK,
     ConversationClosed,
     Desk,
     NotAnAnswer,
@@ -517,3 +518,12 @@ async def test_a_closed_conversation_takes_nothing_more(built):
     await built.store.save_conversation(closed)
     with pytest.raises(ConversationClosed):
         await built.desk.receive(started.id, WITHDRAW, None)
+
+
+async def test_a_suggestion_scrolled_out_of_the_lookback_can_no_longer_be_picked(built):
+    started, offer = await suggested(built)
+    picked = offer.meta["suggestions"][0]["faq_id"]
+    while (await stored(built, started.id)).last_seq - offer.seq < SUGGESTION_LOOKBACK:
+        await built.desk.receive(started.id, WITHDRAW, None)
+    with pytest.raises(UnknownSuggestion):
+        await built.desk.choose_suggestion(started.id, picked, None)
