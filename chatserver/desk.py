@@ -382,7 +382,7 @@ class Desk:
         if answer is None:
             raise UnknownMessage(f"this conversation has no message {seq}")
         faq_id = answer.meta.get("faq_id")
-        if answer.author is not Author.BOT or answer.meta.get("kind") != "answer" or not faq_id:
+        if not _by_bot(answer, ReplyKind.ANSWER) or not faq_id:
             raise NotAnAnswer(f"message {seq} is not an answer of the bot")
         query = question_behind(recent, answer)
         stored, created = await self.store.record_faq_feedback(
@@ -544,13 +544,14 @@ def _shown(messages: Sequence[Message]) -> list[Notify]:
 # Pure functions over the recent messages (oldest first, as `Desk._recent` reads them).
 
 
+def _by_bot(message: Message, kind: ReplyKind | None = None) -> bool:
+    """Whether the bot wrote `message` (as a reply of `kind`, if given)."""
+    return message.author is Author.BOT and (kind is None or message.meta.get("kind") == kind)
+
+
 def _bot_replies(messages: Sequence[Message], kind: ReplyKind | None = None) -> Iterator[Message]:
     """The bot's messages among `messages` (of one `kind`, if given), newest first."""
-    return (
-        m
-        for m in reversed(messages)
-        if m.author is Author.BOT and (kind is None or m.meta.get("kind") == str(kind))
-    )
+    return (m for m in reversed(messages) if _by_bot(m, kind))
 
 
 def _visible_at(messages: Sequence[Message], seq: int) -> Message | None:
@@ -566,9 +567,7 @@ def _topics(messages: Sequence[Message]) -> Iterator[str]:
 def _declines_in_a_row(messages: Sequence[Message]) -> int:
     """How many of the bot's latest replies among `messages` are declines, counting back
     from the newest to the first that is not."""
-    declines = takewhile(
-        lambda m: m.meta.get("kind") == str(ReplyKind.DECLINE), _bot_replies(messages)
-    )
+    declines = takewhile(lambda m: _by_bot(m, ReplyKind.DECLINE), _bot_replies(messages))
     return sum(1 for _ in declines)
 
 
