@@ -1,16 +1,25 @@
-"""Use cases of the help desk: start or resume a conversation, receive a customer message.
+"""The customer's use cases: start or resume a conversation, receive a message, pick a
+suggestion, say whether an answer helped, choose a language, ask for a person.
 
-The desk is the only layer that combines the pure domain (language, bot, lifecycle) with
-the store. It returns what happened and the notifications to publish (`Notify`, payloads
-made by chatserver/protocol.py); the transport delivers them. What needs a person (a
-handoff, a customer's words to the agent, a place in line) it hands to the human side,
-`Dispatcher` (chatserver/dispatch.py, the rooms of chatserver/human/ behind it).
+Owns the customer's side of a conversation while the bot has it: the conversation's
+language as it follows the customer, the bot's replies as stored messages (`_post`), which
+FAQ entry each customer message asks about (`faq_id`), and what the FAQ gaps report learns
+(declines, picks, feedback). What it reads back is the recent messages (`_recent`) and pure
+functions over them (the bot's replies newest first, the topic, declines in a row, the offer
+a pick came from, the question behind an answer).
+
+It combines the pure domain (language, bot, handoff) with the store and returns what
+happened and the notifications to publish (`Notify`, payloads made by
+chatserver/protocol.py). It hands the conversation to the human side for everything with a
+person (queues, assignment, clocks: `Dispatcher` in chatserver/dispatch.py, the rooms of
+chatserver/human/ behind it) and knows nothing of the transport (aiohttp, Socket.IO).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from itertools import takewhile
 from typing import Any
 
 from chatserver import protocol
@@ -150,9 +159,7 @@ class Desk:
             conversation = await self.store.conversation_by_token(hash_token(token))
             if conversation is None:
                 raise UnknownConversation("no conversation holds this token")
-            missed = await self.store.messages(
-                conversation.id, after_seq=last_seq, limit=RESUME_LIMIT
-            )
+            missed = await self._recent(conversation.id, 0, last=last_seq)  # after last_seq
             # The widget shows the place in line only from a `queued` push.
             standing = (
                 self.dispatcher.standing(conversation.id)
@@ -199,14 +206,12 @@ class Desk:
         # stored. With the bot, the bot's own match says, once the language has followed.
         asked = self._asked(text, conversation.language) if with_team else None
         appended = await self.store.append_message(
-            NewMessage(
-                id=self.new_id(),
-                conversation_id=conversation.id,
-                author=Author.CUSTOMER,
-                text=text,
-                created_at=self.clock.now(),
+            self._new_message(
+                conversation,
+                Author.CUSTOMER,
+                text,
+                {"faq_id": asked.id} if asked is not None else {},
                 client_id=client_id,
-                meta={"faq_id": asked.id} if asked is not None else {},
             )
         )
         stored = appended.message
@@ -265,9 +270,7 @@ class Desk:
                 team=reply.urgent_entry.category,
                 faq_id=reply.urgent_entry.id,
             )
-        elif reply.kind is ReplyKind.DECLINE and await self._declined_in_a_row(conversation) >= (
-            DECLINES_BEFORE_HANDOFF
-        ):
+        elif reply.kind is ReplyKind.DECLINE and await self._declined_enough(stored):
             handoff = plan(
                 HandoffReason.DECLINED, tier=conversation.tier, **await self._topic(conversation)
             )
@@ -281,6 +284,12 @@ class Desk:
             replies=posted,
             conversation=conversation,
         )
+
+    async def _declined_enough(self, asked: Message) -> bool:
+        """Whether the bot's latest replies, from the SUGGESTION_LOOKBACK messages up to the
+        customer's message `asked` on, are DECLINES_BEFORE_HANDOFF declines in a row."""
+        recent = await self._recent(asked.conversation_id, SUGGESTION_LOOKBACK, last=asked.seq)
+        return _declines_in_a_row(recent) >= DECLINES_BEFORE_HANDOFF
 
     def _asked(self, text: str, language: str) -> FaqEntry | None:
         """The FAQ entry a customer message asks about, unless the matcher declines it."""
@@ -307,29 +316,15 @@ class Desk:
 
     async def _topic(self, conversation: Conversation) -> dict[str, Any]:
         """Team and priority of the FAQ entry the bot last answered or suggested."""
-        recent = await self.store.messages(
-            conversation.id, after_seq=max(0, conversation.last_seq - SUGGESTION_LOOKBACK)
+        recent = await self._recent(
+            conversation.id, SUGGESTION_LOOKBACK, last=conversation.last_seq
         )
-        for message in reversed(recent):
-            faq_id = topic_of(message.meta) if message.author is Author.BOT else None
-            if faq_id:
-                entry = self.bot.matcher.faq.entry(str(faq_id), conversation.language)
-                if entry is not None:
-                    return {"team": entry.category, "priority": entry.priority, "faq_id": entry.id}
-        return {}
-
-    async def _declined_in_a_row(self, conversation: Conversation) -> int:
-        recent = await self.store.messages(
-            conversation.id, after_seq=max(0, conversation.last_seq + 1 - SUGGESTION_LOOKBACK)
-        )
-        count = 0
-        for message in reversed(recent):
-            if message.author is not Author.BOT:
-                continue
-            if message.meta.get("kind") != "decline":
-                break
-            count += 1
-        return count
+        # An entry the FAQ (reloaded since) no longer has gives way to the one before it.
+        found = (self.bot.matcher.faq.entry(i, conversation.language) for i in _topics(recent))
+        entry = next((e for e in found if e is not None), None)
+        if entry is None:
+            return {}
+        return {"team": entry.category, "priority": entry.priority, "faq_id": entry.id}
 
     async def choose_suggestion(
         self, conversation_id: str, faq_id: str, client_id: str | None
@@ -338,23 +333,19 @@ class Desk:
         answer, an alternative to an answer that did not help): show the pick, answer it,
         and record which words led to which entry (a variant the FAQ is missing)."""
         conversation = await self._open_conversation(conversation_id)
-        recent = await self.store.messages(
-            conversation.id, after_seq=max(0, conversation.last_seq - QUESTION_LOOKBACK)
-        )
+        recent = await self._recent(conversation.id, QUESTION_LOOKBACK, last=conversation.last_seq)
         offer = _offer_of(recent[-SUGGESTION_LOOKBACK:], faq_id)
         if offer is None:
             raise UnknownSuggestion("that entry is not among the suggestions on screen")
         choices = offered(offer.meta)
         picked = next(s for s in choices if s.get("faq_id") == faq_id)
         appended = await self.store.append_message(
-            NewMessage(
-                id=self.new_id(),
-                conversation_id=conversation.id,
-                author=Author.CUSTOMER,
-                text=str(picked.get("question", faq_id)),
-                created_at=self.clock.now(),
+            self._new_message(
+                conversation,
+                Author.CUSTOMER,
+                str(picked.get("question", faq_id)),
+                {"chose": faq_id, "from_seq": offer.seq},
                 client_id=client_id,
-                meta={"chose": faq_id, "from_seq": offer.seq},
             )
         )
         stored = appended.message
@@ -387,14 +378,12 @@ class Desk:
         conversation = await self._open_conversation(conversation_id)
         if seq > conversation.last_seq:  # (and no out-of-range number reaches the database)
             raise UnknownMessage(f"this conversation has no message {seq}")
-        recent = await self.store.messages(
-            conversation.id, after_seq=max(0, seq - QUESTION_LOOKBACK), limit=QUESTION_LOOKBACK
-        )
-        answer = next((m for m in recent if m.seq == seq and not m.internal), None)
+        recent = await self._recent(conversation.id, QUESTION_LOOKBACK, last=seq, newer=False)
+        answer = _visible_at(recent, seq)
         if answer is None:
             raise UnknownMessage(f"this conversation has no message {seq}")
         faq_id = answer.meta.get("faq_id")
-        if answer.author is not Author.BOT or answer.meta.get("kind") != "answer" or not faq_id:
+        if not _by_bot(answer, ReplyKind.ANSWER) or not faq_id:
             raise NotAnAnswer(f"message {seq} is not an answer of the bot")
         query = question_behind(recent, answer)
         stored, created = await self.store.record_faq_feedback(
@@ -425,8 +414,8 @@ class Desk:
     async def _replied_to_feedback(self, conversation: Conversation, seq: int) -> bool:
         """Whether the bot's "did not help" reply to the answer at `seq` is stored (a resend
         after a failure between storing the feedback and the reply gets it then)."""
-        later = await self.store.messages(conversation.id, after_seq=seq, limit=RESUME_LIMIT)
-        return any(m.meta.get("feedback_on") == seq for m in later if m.author is Author.BOT)
+        later = await self._recent(conversation.id, 0, last=seq)  # after seq
+        return any(m.meta.get("feedback_on") == seq for m in _bot_replies(later))
 
     async def choose_language(self, conversation_id: str, language: str) -> Chosen:
         """The customer's explicit choice: it sets the language and detection never overrides it."""
@@ -447,17 +436,10 @@ class Desk:
         after that, by saying it will answer in it."""
         said = await self.store.last_customer_messages([conversation.id])
         if not said:
-            recent = await self.store.messages(
-                conversation.id, after_seq=max(0, conversation.last_seq - SUGGESTION_LOOKBACK)
+            recent = await self._recent(
+                conversation.id, SUGGESTION_LOOKBACK, last=conversation.last_seq
             )
-            greeting = next(
-                (
-                    m
-                    for m in reversed(recent)
-                    if m.author is Author.BOT and m.meta.get("kind") == str(ReplyKind.GREETING)
-                ),
-                None,
-            )
+            greeting = next(_bot_replies(recent, ReplyKind.GREETING), None)
             if greeting is not None and greeting.language != language:
                 again = self.bot.greeting(language)
                 return replace(again, meta={**again.meta, "replaces": greeting.seq})
@@ -507,23 +489,49 @@ class Desk:
         in_reply_to: int | None = None,
         feedback_on: int | None = None,
     ) -> Message:
+        meta = {
+            "kind": str(reply.kind),
+            **reply.meta,
+            **({"in_reply_to": in_reply_to} if in_reply_to is not None else {}),
+            **({"feedback_on": feedback_on} if feedback_on is not None else {}),
+        }
         appended = await self.store.append_message(
-            NewMessage(
-                id=self.new_id(),
-                conversation_id=conversation.id,
-                author=Author.BOT,
-                text=reply.text,
-                created_at=self.clock.now(),
-                language=reply.language,
-                meta={
-                    "kind": str(reply.kind),
-                    **reply.meta,
-                    **({"in_reply_to": in_reply_to} if in_reply_to is not None else {}),
-                    **({"feedback_on": feedback_on} if feedback_on is not None else {}),
-                },
-            )
+            self._new_message(conversation, Author.BOT, reply.text, meta, language=reply.language)
         )
         return appended.message
+
+    def _new_message(
+        self,
+        conversation: Conversation,
+        author: Author,
+        text: str,
+        meta: Mapping[str, Any],
+        *,
+        client_id: str | None = None,
+        language: str | None = None,
+    ) -> NewMessage:
+        """A message of `conversation`, written now, for the store to number."""
+        return NewMessage(
+            id=self.new_id(),
+            conversation_id=conversation.id,
+            author=author,
+            text=text,
+            created_at=self.clock.now(),
+            language=language,
+            client_id=client_id,
+            meta=meta,
+        )
+
+    async def _recent(
+        self, conversation_id: str, lookback: int, *, last: int, newer: bool = True
+    ) -> list[Message]:
+        """The conversation's messages, oldest first: the `lookback` up to seq `last`, then
+        (unless `newer` is false) those stored after it, up to RESUME_LIMIT in all."""
+        return await self.store.messages(
+            conversation_id,
+            after_seq=max(0, last - lookback),
+            limit=RESUME_LIMIT if newer else lookback,
+        )
 
 
 def _shown(messages: Sequence[Message]) -> list[Notify]:
@@ -534,14 +542,46 @@ def _shown(messages: Sequence[Message]) -> list[Notify]:
     ]
 
 
+# Pure functions over the recent messages (oldest first, as `Desk._recent` reads them).
+
+
+def _by_bot(message: Message, kind: ReplyKind | None = None) -> bool:
+    """Whether the bot wrote `message` (as a reply of `kind`, if given)."""
+    return message.author is Author.BOT and (kind is None or message.meta.get("kind") == kind)
+
+
+def _bot_replies(messages: Sequence[Message], kind: ReplyKind | None = None) -> Iterator[Message]:
+    """The bot's messages among `messages` (of one `kind`, if given), newest first."""
+    return (m for m in reversed(messages) if _by_bot(m, kind))
+
+
+def _visible_at(messages: Sequence[Message], seq: int) -> Message | None:
+    """The message numbered `seq` among `messages`, unless it is internal (an agent's note)."""
+    return next((m for m in messages if m.seq == seq and not m.internal), None)
+
+
+def _topics(messages: Sequence[Message]) -> Iterator[str]:
+    """The FAQ entries the bot answered or suggested first among `messages`, newest first."""
+    return (topic for m in _bot_replies(messages) if (topic := topic_of(m.meta)))
+
+
+def _declines_in_a_row(messages: Sequence[Message]) -> int:
+    """How many of the bot's latest replies among `messages` are declines, counting back
+    from the newest to the first that is not."""
+    declines = takewhile(lambda m: _by_bot(m, ReplyKind.DECLINE), _bot_replies(messages))
+    return sum(1 for _ in declines)
+
+
 def _offer_of(messages: Sequence[Message], faq_id: str) -> Message | None:
     """The newest bot message among `messages` that offers `faq_id` as a button."""
-    for message in reversed(messages):
-        if message.author is Author.BOT and any(
-            s.get("faq_id") == faq_id for s in offered(message.meta)
-        ):
-            return message
-    return None
+    return next(
+        (
+            m
+            for m in _bot_replies(messages)
+            if any(s.get("faq_id") == faq_id for s in offered(m.meta))
+        ),
+        None,
+    )
 
 
 def question_behind(messages: Sequence[Message], message: Message) -> Message | None:
