@@ -335,3 +335,20 @@ async def test_a_customer_who_ends_the_chat_is_not_told_they_were_away(desk, con
     assert not desk.app[SERVICES].dispatcher.presence.is_away(conversation_id)
     messages = await desk.app[SERVICES].store.messages(conversation_id)
     assert not any(m.meta.get("kind") == CUSTOMER_LEFT for m in messages)
+
+
+async def test_an_agent_is_told_when_their_customer_ends_the_chat(desk, connect, agent_for):
+    """The customer presses "end" while a person has the chat: the agent's console hears it
+    (the router has let go of the chat by then, so the notice must be addressed before)."""
+    aiko = await agent_for("aiko", ["ja"])
+    customer, started = await queue_up(desk, connect)
+    conversation_id = started["conversation"]["id"]
+    await aiko.wait_pushed("offer")
+    assert (await aiko.call("accept", {"conversation_id": conversation_id}))["ok"] is True
+    await customer.wait_pushed("assigned")
+    assert (await customer.call("end", {}))["ok"] is True
+    await wait_status(desk, conversation_id, "closed")
+    (closed,) = await aiko.wait_pushed("closed")
+    assert closed == {"conversation_id": conversation_id}
+    dispatcher = desk.app[SERVICES].dispatcher
+    assert dispatcher.router.agent_conversations(aiko.id) == frozenset()

@@ -57,9 +57,8 @@ async def test_accept_then_close(rooms: Make) -> None:
     outcome = await desk.assignment.close(chat, by_agent="emma")
     assert (await desk.row(chat)).status is ConversationStatus.CLOSED
     assert desk.ledger.sla_of(chat) is None
-    # As before the split: the router has let go of the chat when the agents are told,
-    # so the "closed" push goes to nobody (the closing agent has their acknowledgement).
-    assert ("agent", "", "closed") in [
+    # Addressed to the agent who had the chat, although the router has let go of it.
+    assert ("agent", "emma", "closed") in [
         (n.audience, n.target, n.event) for n in outcome.notifications
     ]
     assert desk.ledger.router.agent_conversations("emma") == frozenset()

@@ -174,6 +174,11 @@ class Assignment(Room):
             return await self.abandon(conversation_id)
         if not conversation.can_become(ConversationStatus.CLOSED):
             raise NotWaiting(f"a {conversation.status} conversation cannot be closed")
+        # Addressed before the router lets go of the chat: after it, nobody has it, and an
+        # agent whose customer ended the chat would never hear.
+        tell_agent = ledger.to_agents_of(
+            conversation_id, ServerEvent.CLOSED, protocol.agent_closed(conversation_id)
+        )
         events: list[routing.RoutingEvent] = []
         if ledger.assignee(conversation_id) is not None:
             events = ledger.router.release(conversation_id, now)
@@ -197,11 +202,7 @@ class Assignment(Room):
                 protocol.customer_closed(tracking_number=conversation.tracking_number, survey=True),
             )
         )
-        notifications.append(
-            ledger.to_agents_of(
-                conversation_id, ServerEvent.CLOSED, protocol.agent_closed(conversation_id)
-            )
-        )
+        notifications.append(tell_agent)
         return Dispatched(notifications)
 
     @all_or_nothing()
