@@ -255,8 +255,8 @@ class StoredEmbeddings:
         with self._lock:
             missing = list(dict.fromkeys(k for k in keys if k not in self._rows))
         if missing:
-            wanted = {k: t for k, t in zip(keys, texts, strict=True) if k in set(missing)}
-            vectors = np.asarray(compute([wanted[k] for k in missing]), dtype=np.float32)
+            text_of = dict(zip(keys, texts, strict=True))
+            vectors = np.asarray(compute([text_of[k] for k in missing]), dtype=np.float32)
             with self._lock:
                 self._rows.update(zip(missing, vectors, strict=True))
                 self._save()
