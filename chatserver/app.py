@@ -237,6 +237,7 @@ async def _desk(
             hours=parse_hours(settings.chat_hours, settings.timezone),
             observe=app[METRICS].observe,
             customer_grace=timedelta(seconds=settings.customer_grace_seconds),
+            agent_grace=timedelta(seconds=settings.agent_grace_seconds),
         )
         async with _step("restoring the queue from the store"):
             await dispatcher.restore(agent_grace=timedelta(seconds=settings.agent_grace_seconds))

@@ -5,8 +5,9 @@ told.
 `Dispatcher` builds the rooms of `chatserver/human/` over one ledger (the desk's memory and
 its all-or-nothing units of change, see `human/ledger.py`) and hands each call to the room
 that owns it; the transport, the customer desk and the app factory know only this class.
-It holds the desk's live queue state in memory (one process; a shared state for several
-nodes is the scale-out step) and stores what must outlive it: conversation state, SLA
+It holds the desk's live queue state behind the desk-state port (`desk_state.py`: in this
+process by default; shared by several processes in the scale-out step) and stores what must
+outlive it: conversation state, SLA
 deadlines, tracking numbers. Every use case runs on the event loop without awaiting between
 reading and changing the router, so two accepts of one chat cannot both win.
 
@@ -26,6 +27,7 @@ from typing import Any
 from chatserver import protocol, sla
 from chatserver.agents import AgentAccount
 from chatserver.clock import Clock, IdFactory
+from chatserver.desk_state import DeskState
 from chatserver.events import Notify
 from chatserver.faq import FaqMatcher
 from chatserver.handoff import Handoff
@@ -81,6 +83,8 @@ class Dispatcher:
         hours: Hours = ALWAYS,
         observe: Callable[[str, dict[str, Any]], None] | None = None,
         customer_grace: timedelta = DEFAULT_CUSTOMER_GRACE,
+        agent_grace: timedelta = timedelta(0),
+        state: DeskState | None = None,
     ) -> None:
         self.ledger = ledger = Ledger(
             store=store,
@@ -91,6 +95,8 @@ class Dispatcher:
             matcher=matcher,
             observe=observe,
             customer_grace=customer_grace,
+            agent_grace=agent_grace,
+            state=state,
         )
         teller = Teller(ledger)
         routed = Routed(ledger, teller)
@@ -151,6 +157,8 @@ class Dispatcher:
         fails is logged and counted, and tried again on a later tick (the agent is still
         due back, the clock still due), and the others go on."""
         ledger = self.ledger
+        if not await ledger.state.owns_tick():  # another process ticks the shared desk
+            return []
         async with ledger.exclusive():
             now = ledger.clock.now()
             notifications: list[Notify] = []
@@ -178,6 +186,12 @@ class Dispatcher:
 
     def connected_agents(self) -> list[str]:
         return self.attendance.connected_agents()
+
+    def console_connected(self, agent_id: str, sid: str) -> None:
+        self.attendance.console_connected(agent_id, sid)
+
+    def console_closed(self, agent_id: str, sid: str) -> None:
+        self.attendance.console_closed(agent_id, sid)
 
     def customer_joined(self, conversation_id: str, sid: str) -> None:
         self.attendance.customer_joined(conversation_id, sid)

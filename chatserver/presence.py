@@ -1,4 +1,5 @@
-"""Customer presence: is anybody still there, and since when has nobody been?
+"""Presence: is anybody still there, and since when has nobody been? Customers in their
+conversation (`CustomerPresence`) and agents at their console (`AgentPresence`).
 
 A customer is present in a conversation while at least one of their sockets (a tab, a
 window, the widget on another page of the site) is in it. Several tabs count as one
@@ -6,14 +7,23 @@ presence: the customer is away only once the last socket has gone, and is back a
 any socket returns. A customer away for longer than the grace period has left: `expired`
 reports them, once, so the desk can take them out of the queue.
 
+An agent is at the desk while one of their consoles is connected. When the last one goes
+they keep their chats until a deadline (the agent grace), as after a restart, when nobody is
+connected yet; back in time, they keep them; otherwise the desk takes them offline. One
+mechanism serves both: `AgentPresence.due_back`.
+
 Pure state, like `routing` and `sla`: no sockets, no timers, no wall clock. Every call
-that depends on time takes `now` (timezone-aware); the desk's periodic tick asks `expired`.
+that depends on time takes `now` (timezone-aware); the desk's periodic tick asks `expired`
+and `overdue`. Both write their state as plain JSON values (`to_state`, `from_state`) for
+the desk-state port (chatserver/desk_state.py).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +108,90 @@ class CustomerPresence:
         for _, conversation_id in gone:
             del self._away[conversation_id]
         return [Departure(conversation_id, since) for since, conversation_id in gone]
+
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "sockets": {c: sorted(sids) for c, sids in self._sockets.items()},
+            "away": {c: since.isoformat() for c, since in self._away.items()},
+        }
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any], grace: timedelta) -> CustomerPresence:
+        presence = cls(grace)
+        presence._sockets = {c: set(sids) for c, sids in state["sockets"].items()}
+        presence._away = {c: datetime.fromisoformat(t) for c, t in state["away"].items()}
+        return presence
+
+
+class AgentPresence:
+    """Which agents have a console open, and which are due back by when."""
+
+    def __init__(self, grace: timedelta) -> None:
+        if grace < timedelta(0):
+            raise ValueError("grace must not be negative")
+        self.grace = grace
+        self._consoles: dict[str, set[str]] = {}  # agent id -> socket ids
+        self._due: dict[str, datetime] = {}  # agent id -> when the desk takes them offline
+
+    def connect(self, agent_id: str, sid: str) -> bool:
+        """A console connected. True when the agent was due back: back in time."""
+        self._consoles.setdefault(agent_id, set()).add(sid)
+        return self._due.pop(agent_id, None) is not None
+
+    def disconnect(self, agent_id: str, sid: str, now: datetime) -> bool:
+        """A console went. True when it was the agent's last: they are due back within the
+        grace (a reload or a network blip changes nothing)."""
+        _require_aware(now)
+        consoles = self._consoles.get(agent_id)
+        if consoles is None or sid not in consoles:
+            return False
+        consoles.discard(sid)
+        if consoles:
+            return False
+        del self._consoles[agent_id]
+        self._due[agent_id] = now + self.grace
+        return True
+
+    def due_back(self, agent_id: str, by: datetime) -> None:
+        """The agent keeps their chats only if a console connects by `by` (after a restart,
+        or at once when taking them offline could not be stored)."""
+        _require_aware(by)
+        self._due[agent_id] = by
+
+    def settled(self, agent_id: str) -> None:
+        """The agent is online again, or has gone offline: nothing is due any more."""
+        self._due.pop(agent_id, None)
+
+    def overdue(self, now: datetime) -> list[str]:
+        """Agents not back by their deadline, earliest first (they stay due until
+        `settled`: one the desk could not take offline is tried again)."""
+        _require_aware(now)
+        return [a for by, a in sorted((by, a) for a, by in self._due.items()) if by <= now]
+
+    def consoles(self, agent_id: str) -> int:
+        return len(self._consoles.get(agent_id, ()))
+
+    @property
+    def due(self) -> dict[str, datetime]:
+        """Agent id -> deadline (a copy)."""
+        return dict(self._due)
+
+    def restore_due(self, due: Mapping[str, datetime]) -> None:
+        """Put deadlines back as they were (a unit of change that failed)."""
+        self._due = dict(due)
+
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "consoles": {a: sorted(sids) for a, sids in self._consoles.items()},
+            "due": {a: by.isoformat() for a, by in self._due.items()},
+        }
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any], grace: timedelta) -> AgentPresence:
+        presence = cls(grace)
+        presence._consoles = {a: set(sids) for a, sids in state["consoles"].items()}
+        presence._due = {a: datetime.fromisoformat(t) for a, t in state["due"].items()}
+        return presence
 
 
 def _require_aware(now: datetime) -> None:

@@ -15,6 +15,8 @@ the second): expired offers, widening, conversations nobody can serve, new offer
 
 `checkpoint` copies the router's state and `rollback` puts it back: the desk takes one
 before a change and rolls back to it when it cannot store what the router decided.
+`to_state` writes the same state as plain JSON values and `from_state` reads it back: the
+form in which the desk-state port (chatserver/desk_state.py) can share it between processes.
 
 Rules
 
@@ -526,6 +528,37 @@ class Router:
             self._entries[entry.conversation_id] = entry
         self._history = {queue: deque(times) for queue, times in checkpoint.history}
         self._seq = checkpoint.seq
+
+    # -- shared state --
+
+    def to_state(self) -> dict[str, Any]:
+        """Everything the router holds as plain JSON values (`from_state` reads it back):
+        what a second process loads to take the next decision (docs: desk state)."""
+        return {
+            "agents": [_agent_state(a) for a in self._agents.values()],
+            "entries": [_entry_state(e) for e in self._entries.values()],
+            "history": {
+                str(q): [t.isoformat() for t in times] for q, times in self._history.items()
+            },
+            "seq": self._seq,
+        }
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any], policy: RoutingPolicy | None = None) -> Router:
+        """A router holding what `to_state` wrote, under `policy` (the process's own)."""
+        router = cls(policy)
+        for data in state["agents"]:
+            agent = _agent_from(data)
+            router._agents[agent.profile.id] = agent
+        for data in state["entries"]:
+            entry = _entry_from(data)
+            router._entries[entry.conversation_id] = entry
+        router._history = {
+            _queue_from(queue): deque(datetime.fromisoformat(t) for t in times)
+            for queue, times in state["history"].items()
+        }
+        router._seq = int(state["seq"])
+        return router
 
     # -- agents --
 
@@ -1237,3 +1270,104 @@ class Router:
             passed=frozenset(entry.passed),
             predicted_wait=None if interval is None else position * interval,
         )
+
+
+# ---- the router's state as JSON values (Router.to_state, Router.from_state) -----------
+
+
+def _time(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _time_from(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+def _queue_from(value: str) -> QueueKey:
+    language, _, team = value.rpartition("/")
+    return QueueKey(language, Team(team))
+
+
+def _agent_state(agent: _Agent) -> dict[str, Any]:
+    profile = agent.profile
+    return {
+        "id": profile.id,
+        "name": profile.name,
+        "languages": sorted(profile.languages),
+        "teams": sorted(profile.teams),
+        "capacity": profile.capacity,
+        "role": str(profile.role),
+        "status": str(agent.status),
+        "online_since": agent.online_since.isoformat(),
+        "last_assigned_at": _time(agent.last_assigned_at),
+        "active": sorted(agent.active),
+        "offers": sorted(agent.offers),
+    }
+
+
+def _agent_from(data: Mapping[str, Any]) -> _Agent:
+    profile = AgentProfile(
+        id=data["id"],
+        name=data["name"],
+        languages=frozenset(data["languages"]),
+        teams=frozenset(Team(t) for t in data["teams"]),
+        capacity=int(data["capacity"]),
+        role=Role(data["role"]),
+    )
+    return _Agent(
+        profile=profile,
+        status=AgentStatus(data["status"]),
+        online_since=datetime.fromisoformat(data["online_since"]),
+        last_assigned_at=_time_from(data["last_assigned_at"]),
+        active=set(data["active"]),
+        offers=set(data["offers"]),
+    )
+
+
+def _entry_state(entry: _Entry) -> dict[str, Any]:
+    offer = entry.offer
+    return {
+        "conversation_id": entry.conversation_id,
+        "queue": str(entry.queue),
+        "priority": str(entry.priority),
+        "tier": str(entry.tier),
+        "manager_id": entry.manager_id,
+        "handed_off_at": entry.handed_off_at.isoformat(),
+        "chain": list(entry.chain),
+        "languages": list(entry.languages),
+        "step_since": entry.step_since.isoformat(),
+        "seq": entry.seq,
+        "head": entry.head,
+        "widen_reason": None if entry.widen_reason is None else str(entry.widen_reason),
+        "offer": None
+        if offer is None
+        else {"agent_id": offer.agent_id, "expires_at": offer.expires_at.isoformat()},
+        "passed": sorted(entry.passed),
+        "stranded": entry.stranded,
+        "agent_id": entry.agent_id,
+    }
+
+
+def _entry_from(data: Mapping[str, Any]) -> _Entry:
+    offer = data["offer"]
+    reason = data["widen_reason"]
+    return _Entry(
+        conversation_id=data["conversation_id"],
+        queue=_queue_from(data["queue"]),
+        priority=Priority(data["priority"]),
+        tier=Tier(data["tier"]),
+        manager_id=data["manager_id"],
+        handed_off_at=datetime.fromisoformat(data["handed_off_at"]),
+        chain=tuple(data["chain"]),
+        languages=tuple(data["languages"]),
+        step_since=datetime.fromisoformat(data["step_since"]),
+        seq=int(data["seq"]),
+        head=bool(data["head"]),
+        widen_reason=None if reason is None else WidenReason(reason),
+        offer=None
+        if offer is None
+        else _Offer(offer["agent_id"], datetime.fromisoformat(offer["expires_at"])),
+        passed=set(data["passed"]),
+        stranded=bool(data["stranded"]),
+        agent_id=data["agent_id"],
+    )

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from chatserver.agents import AgentAccount
+from chatserver.desk_state import DeskState
 from chatserver.handoff import Handoff, HandoffReason
 from chatserver.hours import ALWAYS, Hours
 from chatserver.human.assignment import Assignment
@@ -121,7 +122,9 @@ async def build(
     agents: tuple[AgentAccount, ...] = (),
     hours: Hours = ALWAYS,
     customer_grace: timedelta = timedelta(seconds=60),
+    agent_grace: timedelta = timedelta(0),
     store: SqlStore | None = None,
+    state: DeskState | None = None,
 ) -> Rooms:
     store = store or await open_store(f"sqlite:///{directory / 'desk.sqlite3'}")
     clock = FakeClock()
@@ -135,6 +138,8 @@ async def build(
         matcher=no_matcher,
         observe=lambda name, labels: observed.append((name, labels)),
         customer_grace=customer_grace,
+        agent_grace=agent_grace,
+        state=state,
     )
     teller = Teller(ledger)
     routed = Routed(ledger, teller)

@@ -28,7 +28,7 @@ async def test_a_failed_unit_puts_memory_and_saved_rows_back(rooms: Make) -> Non
         ledger.router.assignee(chat),
         dict(ledger.clocks),
         dict(ledger.accounts),
-        dict(ledger.returning),
+        ledger.agents.due,
         dict(ledger.previews),
     )
 
@@ -37,7 +37,7 @@ async def test_a_failed_unit_puts_memory_and_saved_rows_back(rooms: Make) -> Non
             ledger.router.accept(chat, "aiko", desk.clock.now())
             ledger.clocks.clear()
             ledger.accounts["emma"] = EMMA
-            ledger.returning["aiko"] = desk.clock.now()
+            ledger.agents.due_back("aiko", by=desk.clock.now())
             ledger.previews.clear()
             await ledger.save(replace(row, status=ConversationStatus.CLOSED), was=row)
             ledger.record("test", {})
@@ -49,7 +49,7 @@ async def test_a_failed_unit_puts_memory_and_saved_rows_back(rooms: Make) -> Non
         ledger.router.assignee(chat),
         dict(ledger.clocks),
         dict(ledger.accounts),
-        dict(ledger.returning),
+        ledger.agents.due,
         dict(ledger.previews),
     ) == memory
     assert await desk.row(chat) == row

@@ -50,11 +50,11 @@ async def test_an_agent_whose_leaving_cannot_be_stored_is_due_back_at_once(
     with pytest.raises(StoreFault):
         await desk.presence.agent_status("aiko", "offline")
     assert desk.ledger.router.agent_status("aiko") is AgentStatus.ONLINE
-    assert desk.ledger.returning == {"aiko": desk.clock.now()}
+    assert desk.ledger.agents.due == {"aiko": desk.clock.now()}
     async with desk.ledger.exclusive():
         await desk.presence.returning_due(desk.clock.now())
     assert desk.ledger.router.agent_status("aiko") is AgentStatus.OFFLINE
-    assert desk.ledger.returning == {}
+    assert desk.ledger.agents.due == {}
 
 
 async def test_after_a_restart_an_agent_keeps_their_chats_for_the_grace(rooms: Make) -> None:
@@ -88,3 +88,39 @@ async def test_a_customer_with_two_tabs_is_away_only_when_both_closed(rooms: Mak
     assert not desk.ledger.presence.is_away("chat")
     desk.presence.customer_left("chat", "tab-2")
     assert desk.ledger.presence.away_since("chat") == desk.clock.now()
+
+
+async def test_an_agent_whose_last_console_closed_keeps_their_chats_for_the_grace(
+    rooms: Make,
+) -> None:
+    desk = await rooms(agents=(AIKO,), agent_grace=timedelta(seconds=30))
+    chat = await desk.handed_off()
+    await desk.assignment.accept("aiko", chat)
+    desk.presence.console_connected("aiko", "console-1")
+    desk.presence.console_closed("aiko", "console-1")  # a reload, a network blip
+    desk.clock.advance(20)
+    async with desk.ledger.exclusive():
+        assert await desk.presence.returning_due(desk.clock.now()) == []
+    desk.presence.console_connected("aiko", "console-2")  # back in time
+    desk.clock.advance(60)
+    async with desk.ledger.exclusive():
+        assert await desk.presence.returning_due(desk.clock.now()) == []
+    assert desk.ledger.assignee(chat) == "aiko"
+
+    desk.presence.console_closed("aiko", "console-2")
+    desk.clock.advance(31)
+    async with desk.ledger.exclusive():
+        notifications = await desk.presence.returning_due(desk.clock.now())
+    assert desk.ledger.assignee(chat) is None  # gone: back in line
+    assert desk.ledger.router.agent_status("aiko") is AgentStatus.OFFLINE
+    assert (await desk.row(chat)).status is ConversationStatus.QUEUED
+    assert [(n.event, n.target) for n in notifications] == [("queued", chat)]  # customer told
+
+
+async def test_a_console_of_an_agent_the_desk_never_registered_is_let_go(rooms: Make) -> None:
+    desk = await rooms()
+    desk.presence.console_connected("ghost", "console-1")
+    desk.presence.console_closed("ghost", "console-1")
+    async with desk.ledger.exclusive():
+        assert await desk.presence.returning_due(desk.clock.now()) == []
+    assert desk.ledger.agents.due == {}

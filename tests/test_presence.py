@@ -1,13 +1,15 @@
-"""Customer presence on a fake clock: several tabs are one presence, the grace starts when
-the last one goes, any return cancels it, and a departure is reported once."""
+"""Presence on a fake clock. Customers: several tabs are one presence, the grace starts when
+the last one goes, any return cancels it, and a departure is reported once. Agents: the
+same for consoles, with a deadline that stays until the desk settles it."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 
 import pytest
 
-from chatserver.presence import CustomerPresence, Departure
+from chatserver.presence import AgentPresence, CustomerPresence, Departure
 from tests.conftest import FakeClock
 
 GRACE = timedelta(seconds=60)
@@ -134,3 +136,75 @@ def test_times_must_be_timezone_aware(presence):
     presence.join("c1", "tab-1")
     with pytest.raises(ValueError, match="timezone-aware"):
         presence.leave("c1", "tab-1", datetime(2026, 11, 24, 9, 0))
+
+
+# -- agents at their consoles -----------------------------------------------------------
+
+
+def test_an_agent_is_due_back_only_when_their_last_console_closes(clock):
+    agents = AgentPresence(GRACE)
+    agents.connect("aiko", "console-1")
+    agents.connect("aiko", "console-2")
+    assert agents.disconnect("aiko", "console-1", clock.now()) is False
+    assert agents.due == {}
+    assert agents.disconnect("aiko", "console-2", clock.now()) is True
+    assert agents.due == {"aiko": clock.now() + GRACE}
+    assert agents.consoles("aiko") == 0
+
+
+def test_an_agent_back_within_the_grace_is_no_longer_due(clock):
+    agents = AgentPresence(GRACE)
+    agents.connect("aiko", "console-1")
+    agents.disconnect("aiko", "console-1", clock.now())
+    clock.advance(30)
+    assert agents.overdue(clock.now()) == []
+    assert agents.connect("aiko", "console-2") is True  # back in time
+    clock.advance(60)
+    assert agents.overdue(clock.now()) == []
+
+
+def test_overdue_agents_come_earliest_first_and_stay_due_until_settled(clock):
+    agents = AgentPresence(GRACE)
+    agents.due_back("emma", by=clock.now() + timedelta(seconds=5))
+    agents.due_back("aiko", by=clock.now())  # e.g. their leaving could not be stored
+    assert agents.overdue(clock.now()) == ["aiko"]
+    clock.advance(5)
+    assert agents.overdue(clock.now()) == ["aiko", "emma"]
+    agents.settled("aiko")
+    assert agents.overdue(clock.now()) == ["emma"]
+
+
+def test_an_unknown_console_closing_changes_nothing(clock):
+    agents = AgentPresence(GRACE)
+    agents.connect("aiko", "console-1")
+    assert agents.disconnect("aiko", "someone-else", clock.now()) is False
+    assert agents.disconnect("emma", "console-1", clock.now()) is False
+    assert agents.due == {}
+    assert agents.consoles("aiko") == 1
+
+
+def test_presence_survives_its_state_as_json(clock):
+    customers = CustomerPresence(GRACE)
+    customers.join("chat-1", "tab-1")
+    customers.join("chat-2", "tab-2")
+    customers.leave("chat-2", "tab-2", clock.now())
+    agents = AgentPresence(GRACE)
+    agents.connect("aiko", "console-1")
+    agents.due_back("emma", by=clock.now())
+
+    customers_again = CustomerPresence.from_state(
+        json.loads(json.dumps(customers.to_state())), GRACE
+    )
+    agents_again = AgentPresence.from_state(json.loads(json.dumps(agents.to_state())), GRACE)
+
+    assert customers_again.to_state() == customers.to_state()
+    assert customers_again.is_present("chat-1")
+    assert customers_again.away_since("chat-2") == clock.now()
+    assert agents_again.to_state() == agents.to_state()
+    assert agents_again.consoles("aiko") == 1
+    assert agents_again.overdue(clock.now()) == ["emma"]
+
+
+def test_a_negative_agent_grace_is_refused():
+    with pytest.raises(ValueError, match="grace"):
+        AgentPresence(timedelta(seconds=-1))

@@ -1,20 +1,22 @@
-"""The desk's memory and its units of change: the room every other room of the human side
-stands on.
+"""The desk's units of change and the lookups over its memory: the room every other room
+of the human side stands on.
 
-This module owns what the desk holds between calls (the router, the agents' accounts, the
-SLA clocks of open conversations, agents due back after a restart, the queue previews, the
-customers' presence, what each console was last sent) and the all-or-nothing machinery
-over it (`change`, `savepoint`, `save`, `save_sla`, `record`), plus the lookups every room
-needs (a conversation, who has it, an agent's name, the language an agent serves a chat
-in). It must not know what the rooms do with it: no use case, no wording, no payload.
+This module owns the all-or-nothing machinery over the desk's memory (`change`,
+`savepoint`, `save`, `save_sla`, `record`), names for the parts of that memory (the
+router, the agents' accounts, SLA clocks, previews, customers' and agents' presence, all
+held behind the desk-state port, chatserver/desk_state.py), what each console was last
+sent, and the lookups every room needs (a conversation, who has it, an agent's name, the
+language an agent serves a chat in). It must not know what the rooms do with it: no use
+case, no wording, no payload.
 
 All or nothing. Memory may not say what the database does not (a transfer the store
 refused must not leave the router with the new agent and the old one refused). Every use
 case that changes the desk is one unit (`change`, or `all_or_nothing` on a room's method):
-it checkpoints the router (a copy of its state) with the SLA clocks, accounts, returning
-agents and previews, lets the router decide, then writes; if anything in the unit raises,
+it holds the desk (`DeskState.hold`), checkpoints its memory (`DeskMemory.checkpoint`: the
+router, SLA clocks, accounts, agents' deadlines, previews), lets the router decide, then
+writes; if anything in the unit raises,
 the checkpoint is put back and the conversation and SLA rows the unit had saved are saved
-back as they were. Units run one at a time (one lock), so putting a checkpoint back never
+back as they were. Units run one at a time (the port's hold), so putting a checkpoint back never
 undoes another unit's change made while this one awaited the store (with SQLite, writes run
 on the event loop and a unit never waits anyway). Why undo rather than write first: the
 router decides more than the chat asked about (an accept withdraws an offer, makes others,
@@ -27,24 +29,24 @@ sent, and observations (metrics) are counted when the unit succeeds.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from chatserver import routing, sla
+from chatserver import sla
 from chatserver.agents import AgentAccount
 from chatserver.clock import Clock, IdFactory
+from chatserver.desk_state import DeskMemory, DeskState, LocalDeskState, MemoryCheckpoint
 from chatserver.events import Notify
 from chatserver.faq import FaqMatcher
 from chatserver.i18n import Catalogs
 from chatserver.isolation import Isolation
 from chatserver.models import Conversation, DomainError, UnknownConversation
-from chatserver.presence import CustomerPresence
+from chatserver.presence import AgentPresence, CustomerPresence
 from chatserver.protocol import ServerEvent
 from chatserver.routing import Router
 from chatserver.store import Store
@@ -82,11 +84,7 @@ class _Unit:
     """What a unit of change puts back if it fails: the desk's memory as it was, and the
     rows it saved as they were before (first save wins)."""
 
-    router: routing.Checkpoint | None  # None: the unit does not change the router
-    clocks: dict[str, sla.AppliedSla]
-    accounts: dict[str, AgentAccount]
-    returning: dict[str, datetime]
-    previews: dict[str, str]
+    memory: MemoryCheckpoint
     conversations: dict[str, Conversation] = field(default_factory=dict)
     slas: dict[str, tuple[sla.AppliedSla, Conversation]] = field(default_factory=dict)
     observed: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
@@ -147,32 +145,58 @@ class Ledger:
         matcher: Callable[[], FaqMatcher],
         observe: Callable[[str, dict[str, Any]], None] | None = None,
         customer_grace: timedelta = DEFAULT_CUSTOMER_GRACE,
+        agent_grace: timedelta = timedelta(0),
+        state: DeskState | None = None,
     ) -> None:
         self.store = store
-        self.router = router
         self.clock = clock
         self.new_id = new_id
         self.catalogs = catalogs
         self.matcher = matcher
         self.observe = observe or (lambda _name, _labels: None)
-        self.accounts: dict[str, AgentAccount] = {}
-        # SLA clocks of open conversations, mirrored in the store.
-        self.clocks: dict[str, sla.AppliedSla] = {}
+        # The desk's memory behind its port (desk_state.py); in this process by default.
+        self.state: DeskState = state or LocalDeskState(
+            DeskMemory(
+                router=router,
+                customers=CustomerPresence(customer_grace),
+                agents=AgentPresence(agent_grace),
+            )
+        )
         self.queue_dirty = False
         self.sent_queues: dict[str, object] = {}  # agent id -> what their console last got
-        # Agents who held chats when the process stopped, or whose going offline could not
-        # be stored -> when the tick puts their chats back in line.
-        self.returning: dict[str, datetime] = {}
-        # What queue items show of each chat on the desk (waiting or with an agent, who may
-        # put it back in line): the customer's latest message, short (preview.py).
-        self.previews: dict[str, str] = {}
-        # Which customers still have a socket in their conversation; the tick lets go of the
-        # chats of those gone for longer than the grace.
-        self.presence = CustomerPresence(customer_grace)
-        self._lock = asyncio.Lock()  # one unit of change at a time
-        self._owner: asyncio.Task[Any] | None = None  # the task holding it
         self._unit: _Unit | None = None  # the innermost unit running
         self.failures = Isolation(self._count_failure, log)
+
+    # -- the memory (desk_state.py), by name ----------------------------------------------
+
+    @property
+    def router(self) -> Router:
+        return self.state.memory.router
+
+    @property
+    def accounts(self) -> dict[str, AgentAccount]:
+        return self.state.memory.accounts
+
+    @property
+    def clocks(self) -> dict[str, sla.AppliedSla]:
+        """SLA clocks of open conversations, mirrored in the store."""
+        return self.state.memory.clocks
+
+    @property
+    def previews(self) -> dict[str, str]:
+        """What queue items show of each chat on the desk (preview.py)."""
+        return self.state.memory.previews
+
+    @property
+    def presence(self) -> CustomerPresence:
+        """Which customers still have a socket in their conversation; the tick lets go of
+        the chats of those gone for longer than the customer grace."""
+        return self.state.memory.customers
+
+    @property
+    def agents(self) -> AgentPresence:
+        """Agents' consoles, and when those without one are due back (the agent grace)."""
+        return self.state.memory.agents
 
     # -- units of change ----------------------------------------------------------------
 
@@ -186,29 +210,15 @@ class Ledger:
     @contextlib.asynccontextmanager
     async def exclusive(self) -> AsyncIterator[None]:
         """Hold the desk: no other unit of change runs meanwhile (re-entrant for its task)."""
-        task = asyncio.current_task()
-        if self._owner is not None and self._owner is task:
+        async with self.state.hold():
             yield
-            return
-        async with self._lock:
-            self._owner = task
-            try:
-                yield
-            finally:
-                self._owner = None
 
     @contextlib.asynccontextmanager
     async def savepoint(self, *, router: bool = True) -> AsyncIterator[None]:
         """Undo what the block changed if it raises (the caller holds the desk), e.g. one
         returning agent of the tick. `router=False`: the block leaves the router alone."""
         outer = self._unit
-        unit = _Unit(
-            router=self.router.checkpoint() if router else None,
-            clocks=dict(self.clocks),
-            accounts=dict(self.accounts),
-            returning=dict(self.returning),
-            previews=dict(self.previews),
-        )
+        unit = _Unit(self.state.memory.checkpoint(router=router))
         self._unit = unit
         try:
             yield
@@ -224,13 +234,7 @@ class Ledger:
                 self.observe(name, labels)
 
     async def _undo(self, unit: _Unit) -> None:
-        if unit.router is not None:
-            self.router.rollback(unit.router)
-        self.clocks = unit.clocks
-        self.accounts.clear()
-        self.accounts.update(unit.accounts)
-        self.returning = unit.returning
-        self.previews = unit.previews
+        self.state.memory.rollback(unit.memory)
         self.queue_dirty = True
         self.sent_queues.clear()
         for conversation in unit.conversations.values():

@@ -1,10 +1,12 @@
 """Who is there: agents online, away or offline (and their consoles briefed again when
-they reconnect), customers' sockets, and both grace periods: an agent who held chats when
-the process stopped (or whose leaving could not be stored) gets them back by coming online
-in time, else the tick puts them back in line; a customer whose sockets are all gone keeps
-their place for the customer grace (`chatserver/presence.py` keeps the sockets).
+they reconnect), agents' consoles and customers' sockets, and both grace periods. An agent
+whose last console closed, who held chats when the process stopped, or whose leaving could
+not be stored, is due back by a deadline: back in time, they keep their chats, else the
+tick takes them offline and their chats go back in line. A customer whose sockets are all
+gone keeps their place for the customer grace. (`chatserver/presence.py` keeps the sockets
+and deadlines, in the desk's memory.)
 
-This module owns the agents' registration with the router, the returning agents and the
+This module owns the agents' registration with the router, the agents due back and the
 rebuilding of the live queue after a restart. It must not close or abandon chats (the
 customer's departure is `assignment.py`'s) nor build queue lists (`views.py`).
 """
@@ -44,7 +46,7 @@ class Presence(Room):
         events = ledger.router.upsert_agent(profile(account), now)
         events += ledger.router.agent_online(account.id, now)
         notifications = await self.routed.apply(events, now)
-        ledger.returning.pop(account.id, None)
+        ledger.agents.settled(account.id)
         # A console that reconnects (a reload, a new tab, back after a restart) may have lost
         # the chats its agent holds: brief it again; consoles take a repeat as an update.
         for conversation_id in sorted(ledger.router.agent_conversations(account.id)):
@@ -74,7 +76,7 @@ class Presence(Room):
             if status == "offline":
                 # Nobody may stay online by accident (a grace timer runs once): the tick
                 # takes the agent offline as soon as the store takes it.
-                self.ledger.returning[agent_id] = self.ledger.clock.now()
+                self.ledger.agents.due_back(agent_id, by=self.ledger.clock.now())
             raise
 
     @all_or_nothing()
@@ -87,7 +89,7 @@ class Presence(Room):
             events = ledger.router.agent_away(agent_id, now)
         else:
             events = ledger.router.agent_offline(agent_id, now)
-            ledger.returning.pop(agent_id, None)
+            ledger.agents.settled(agent_id)
         return Dispatched(await self.routed.apply(events, now))
 
     def connected_agents(self) -> list[str]:
@@ -100,18 +102,30 @@ class Presence(Room):
                     connected.append(agent_id)
         return connected
 
+    def console_connected(self, agent_id: str, sid: str) -> None:
+        """One of the agent's consoles connected: if they were due back, they are back."""
+        self.ledger.agents.connect(agent_id, sid)
+
+    def console_closed(self, agent_id: str, sid: str) -> None:
+        """One of the agent's consoles went; with their last, the agent grace starts (the
+        tick takes them offline when it is over, `returning_due`)."""
+        self.ledger.agents.disconnect(agent_id, sid, self.ledger.clock.now())
+
     async def returning_due(self, now: datetime) -> list[Notify]:
-        """Agents not back since the restart (or whose leaving could not be stored before):
-        their chats go back in line, each agent on its own (one that fails stays due)."""
+        """Agents not back by their deadline (a closed console's grace, a restart's, or at
+        once when their leaving could not be stored): offline, their chats back in line,
+        each agent on its own (one that fails stays due)."""
         ledger = self.ledger
         notifications: list[Notify] = []
-        for agent_id, due in list(ledger.returning.items()):
-            if due <= now:
-                with ledger.failures.item("returning_agent", agent_id):
-                    async with ledger.savepoint():
-                        del ledger.returning[agent_id]
+        for agent_id in ledger.agents.overdue(now):
+            with ledger.failures.item("returning_agent", agent_id):
+                async with ledger.savepoint():
+                    ledger.agents.settled(agent_id)
+                    try:
                         events = ledger.router.agent_offline(agent_id, now)
-                        notifications += await self.routed.apply(events, now)
+                    except routing.UnknownAgent:  # never registered: nothing to take back
+                        continue
+                    notifications += await self.routed.apply(events, now)
         return notifications
 
     # -- customers --------------------------------------------------------------------
@@ -191,7 +205,7 @@ class Presence(Room):
         account = await self._restored_agent(agent_id, now) if agent_id else None
         if account is not None:
             events = ledger.router.restore_assigned(conversation.id, account.id, **route)
-            ledger.returning[account.id] = now + agent_grace
+            ledger.agents.due_back(account.id, by=now + agent_grace)
             return events
         # Waiting, or its agent's account is gone: then at the head, as if they left. Stored
         # first: the router takes it only once the store says it waits.

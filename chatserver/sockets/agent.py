@@ -3,7 +3,8 @@
 A console connects with the token from `POST /api/v1/login`. An agent may have several
 consoles open; they are online while one is connected. When the last one disconnects the
 agent keeps their chats for a grace period, so a reload or a network blip changes nothing;
-after it they go offline and their chats are re-queued at the head of their queues.
+after it the desk's tick takes them offline and their chats are re-queued at the head of
+their queues (the desk keeps the consoles and the deadline: chatserver/presence.py).
 
 Each socket remembers the session it connected with. When that session ends (log-out, a
 supervisor's revoke, or its expiry) the socket is told (`session_ended`) and disconnected;
@@ -62,8 +63,6 @@ class _Login:
 class AgentNamespace(Namespace):
     def __init__(self, app: web.Application) -> None:
         super().__init__(AGENT_NAMESPACE, app)
-        self._sockets: dict[str, set[str]] = {}  # agent id -> socket ids
-        self._leaving: dict[str, asyncio.Task[None]] = {}  # agent id -> grace timer
         self._closing = False  # the server is stopping: disconnects are not agents leaving
         self._logins: dict[str, _Login] = {}  # socket id -> its session
         self._ending: set[asyncio.Task[None]] = set()
@@ -91,12 +90,9 @@ class AgentNamespace(Namespace):
         await self.enter_room(sid, agent_room(account.id))
         if account.role.supervises:
             await self.enter_room(sid, SUPERVISORS_ROOM)
-        self._sockets.setdefault(account.id, set()).add(sid)
-        leaving = self._leaving.pop(account.id, None)
-        if leaving is not None:
-            leaving.cancel()
         self.app[METRICS].connections.labels(namespace=AGENT_NAMESPACE).inc()
         dispatcher = self.app[SERVICES].dispatcher
+        dispatcher.console_connected(account.id, sid)
         await self.publish((await dispatcher.agent_online(account)).notifications)
         await self.publish(dispatcher.console_opened(account.id, sid))
 
@@ -105,31 +101,18 @@ class AgentNamespace(Namespace):
         self._forget_login(sid)
         session = await self.get_session(sid)
         agent_id = session.get("agent_id")
-        sockets = self._sockets.get(agent_id, set())
-        sockets.discard(sid)
-        if agent_id and not sockets and not self._closing:
-            grace = self.app[SETTINGS].agent_grace_seconds
-            self._leaving[agent_id] = asyncio.create_task(self._leave_after(agent_id, grace))
-
-    async def _leave_after(self, agent_id: str, grace: float) -> None:
-        await asyncio.sleep(grace)
-        self._leaving.pop(agent_id, None)
-        if self._sockets.get(agent_id):
-            return
-        try:  # if the store refuses, the dispatcher's tick tries again
-            outcome = await self.app[SERVICES].dispatcher.agent_status(agent_id, "offline")
-        except Exception:
-            log.exception("agent %s could not be taken offline yet", agent_id)
-            return
-        await self.publish(outcome.notifications)
+        if agent_id and not self._closing:
+            # With the last console the agent grace starts; the desk's tick acts on it.
+            self.app[SERVICES].dispatcher.console_closed(agent_id, sid)
 
     async def close_all(self) -> None:
-        """The server stops: no grace timer may run on (or be started) after this."""
+        """The server stops: no session timer may run on after this, and closing sockets
+        are not agents leaving."""
         self._closing = True
         for login in self._logins.values():
             if login.timer is not None:
                 login.timer.cancel()
-        for task in [*self._leaving.values(), *self._ending]:
+        for task in self._ending:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
