@@ -25,7 +25,6 @@ from chatserver.i18n import Catalogs
 from chatserver.models import (
     Author,
     Conversation,
-    NewMessage,
     Priority,
     Role,
     Team,
@@ -93,13 +92,7 @@ class Rooms:
         await self.store.create_conversation(conversation, f"token-{conversation.id}")
         if text is not None:
             await self.store.append_message(
-                NewMessage(
-                    id=self.ledger.new_id(),
-                    conversation_id=conversation.id,
-                    author=Author.CUSTOMER,
-                    text=text,
-                    created_at=self.clock.now(),
-                )
+                self.teller.new_message(conversation.id, Author.CUSTOMER, text)
             )
         return conversation
 
