@@ -20,6 +20,7 @@ from chatserver.human.presence import Presence
 from chatserver.human.replies import Replies
 from chatserver.human.routed import Routed
 from chatserver.human.telling import Teller
+from chatserver.human.transfer import Transfers
 from chatserver.human.views import Views
 from chatserver.i18n import Catalogs
 from chatserver.models import (
@@ -79,6 +80,7 @@ class Rooms:
     routed: Routed
     clocks: Clocks
     assignment: Assignment
+    transfers: Transfers
     replies: Replies
     presence: Presence
     views: Views
@@ -144,9 +146,9 @@ async def build(
             teller=teller,
             routed=routed,
             clocks=clocks,
-            languages=CHAT_LANGUAGES,
             hours=hours,
         ),
+        transfers=Transfers(ledger, teller=teller, routed=routed, languages=CHAT_LANGUAGES),
         replies=Replies(ledger, teller=teller, clocks=clocks),
         presence=Presence(ledger, teller=teller, routed=routed),
         views=Views(ledger, teller=teller),
