@@ -36,11 +36,8 @@ from chatserver.accounts import WAITING_PER_SLOT, Accounts
 from chatserver.bot import Bot
 from chatserver.clock import Clock, IdFactory, SystemClock, new_id
 from chatserver.demo import add_demo_agents
-from chatserver.desk import Desk
-from chatserver.dispatch import Dispatcher
 from chatserver.events import Notify
 from chatserver.faq_reload import FaqReloader, faq_fingerprint, load_matcher
-from chatserver.hours import parse_hours
 from chatserver.i18n import Catalogs
 from chatserver.isolation import Isolation
 from chatserver.keys import LIMITS, METRICS, SERVICES, SETTINGS, SIO, Services
@@ -48,8 +45,6 @@ from chatserver.language import LanguageDetector
 from chatserver.limits import Buckets, Monotonic, RateLimiter, Slots
 from chatserver.logs import quiet_transport_tracebacks
 from chatserver.metrics import Metrics
-from chatserver.models import Priority
-from chatserver.routing import Router, RoutingPolicy
 from chatserver.runtime import monitoring, running
 from chatserver.settings import Settings, read_sla_file
 from chatserver.sockets.agent import AgentNamespace
@@ -57,6 +52,7 @@ from chatserver.sockets.base import SocketServer, publish
 from chatserver.sockets.customer import CustomerNamespace
 from chatserver.store import SqlStore, open_store
 from chatserver.web import routes, security_headers
+from chatserver.wiring import build_desk
 
 log = logging.getLogger(__name__)
 
@@ -215,43 +211,19 @@ async def _desk(
             settings.default_language,
         )
         policies = read_sla_file(settings.sla_file) if settings.sla_file else sla.default_policies()
-        dispatcher = Dispatcher(
-            store=store,
-            router=Router(
-                RoutingPolicy(
-                    accept_timeout=timedelta(seconds=settings.accept_timeout),
-                    fallback_after=timedelta(seconds=settings.fallback_after),
-                    fallbacks=settings.fallbacks,
-                    # What consoles count down to while a chat waits.
-                    target=sla.policy_for(
-                        sla.Channel.CHAT, Priority.MEDIUM, policies
-                    ).first_response,
-                )
-            ),
-            policies=policies,
-            clock=clock,
-            new_id=ids,
-            catalogs=bot.catalogs,
-            matcher=lambda: bot.matcher,
-            languages=settings.languages,
-            hours=parse_hours(settings.chat_hours, settings.timezone),
-            observe=app[METRICS].observe,
-            customer_grace=timedelta(seconds=settings.customer_grace_seconds),
-            agent_grace=timedelta(seconds=settings.agent_grace_seconds),
-        )
-        async with _step("restoring the queue from the store"):
-            await dispatcher.restore(agent_grace=timedelta(seconds=settings.agent_grace_seconds))
-        desk = Desk(
+        desk = build_desk(
+            settings,
             store=store,
             bot=bot,
             detector=detector,
-            dispatcher=dispatcher,
             clock=clock,
             new_id=ids,
-            languages=settings.languages,
-            default_language=settings.default_language,
-            identity_secret=settings.identity_secret or None,
+            policies=policies,
+            observe=app[METRICS].observe,
         )
+        dispatcher = desk.dispatcher
+        async with _step("restoring the queue from the store"):
+            await dispatcher.restore(agent_grace=timedelta(seconds=settings.agent_grace_seconds))
         logins = settings.rate_logins_per_address
         accounts = Accounts(
             store=store,

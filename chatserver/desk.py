@@ -54,7 +54,7 @@ from chatserver.models import (
     FaqDecline,
     FaqFeedback,
     Message,
-    NewMessage,
+    NewMessages,
     UnknownConversation,
     UnsupportedLanguage,
     new_conversation,
@@ -143,6 +143,7 @@ class Desk:
         self.identity_secret = identity_secret
         self.clock = clock
         self.new_id = new_id
+        self.new_message = NewMessages(clock, new_id)
         self.languages = tuple(languages)
         self.default_language = default_language
 
@@ -206,11 +207,11 @@ class Desk:
         # stored. With the bot, the bot's own match says, once the language has followed.
         asked = self._asked(text, conversation.language) if with_team else None
         appended = await self.store.append_message(
-            self._new_message(
-                conversation,
+            self.new_message(
+                conversation.id,
                 Author.CUSTOMER,
                 text,
-                {"faq_id": asked.id} if asked is not None else {},
+                meta={"faq_id": asked.id} if asked is not None else {},
                 client_id=client_id,
             )
         )
@@ -340,11 +341,11 @@ class Desk:
         choices = offered(offer.meta)
         picked = next(s for s in choices if s.get("faq_id") == faq_id)
         appended = await self.store.append_message(
-            self._new_message(
-                conversation,
+            self.new_message(
+                conversation.id,
                 Author.CUSTOMER,
                 str(picked.get("question", faq_id)),
-                {"chose": faq_id, "from_seq": offer.seq},
+                meta={"chose": faq_id, "from_seq": offer.seq},
                 client_id=client_id,
             )
         )
@@ -496,31 +497,11 @@ class Desk:
             **({"feedback_on": feedback_on} if feedback_on is not None else {}),
         }
         appended = await self.store.append_message(
-            self._new_message(conversation, Author.BOT, reply.text, meta, language=reply.language)
+            self.new_message(
+                conversation.id, Author.BOT, reply.text, meta=meta, language=reply.language
+            )
         )
         return appended.message
-
-    def _new_message(
-        self,
-        conversation: Conversation,
-        author: Author,
-        text: str,
-        meta: Mapping[str, Any],
-        *,
-        client_id: str | None = None,
-        language: str | None = None,
-    ) -> NewMessage:
-        """A message of `conversation`, written now, for the store to number."""
-        return NewMessage(
-            id=self.new_id(),
-            conversation_id=conversation.id,
-            author=author,
-            text=text,
-            created_at=self.clock.now(),
-            language=language,
-            client_id=client_id,
-            meta=meta,
-        )
 
     async def _recent(
         self, conversation_id: str, lookback: int, *, last: int, newer: bool = True

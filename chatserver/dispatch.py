@@ -32,7 +32,7 @@ from chatserver.events import Notify
 from chatserver.faq import FaqMatcher
 from chatserver.handoff import Handoff
 from chatserver.hours import ALWAYS, Hours
-from chatserver.human.assignment import CUSTOMER_LEFT, TRANSFER_NOTE, Assignment
+from chatserver.human.assignment import CUSTOMER_LEFT, Assignment
 from chatserver.human.clocks import Clocks
 from chatserver.human.ledger import (
     DEFAULT_CUSTOMER_GRACE,
@@ -46,6 +46,7 @@ from chatserver.human.presence import Presence
 from chatserver.human.replies import Replies
 from chatserver.human.routed import Routed
 from chatserver.human.telling import Teller
+from chatserver.human.transfer import TRANSFER_NOTE, Transfers
 from chatserver.human.views import SNAPSHOT_LIMIT, Views
 from chatserver.i18n import Catalogs
 from chatserver.models import Conversation, Message
@@ -106,9 +107,9 @@ class Dispatcher:
             teller=teller,
             routed=routed,
             clocks=self.clocks,
-            languages=tuple(languages),
             hours=hours,
         )
+        self.transfers = Transfers(ledger, teller=teller, routed=routed, languages=tuple(languages))
         self.replies = Replies(ledger, teller=teller, clocks=self.clocks)
         self.attendance = Presence(ledger, teller=teller, routed=routed)
         self.views = Views(ledger, teller=teller)
@@ -237,7 +238,7 @@ class Dispatcher:
         to_queue: tuple[str, str] | None,
         reason: str,
     ) -> Dispatched:
-        return await self.assignment.transfer(
+        return await self.transfers.transfer(
             agent_id, conversation_id, to_agent=to_agent, to_queue=to_queue, reason=reason
         )
 

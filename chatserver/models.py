@@ -22,7 +22,10 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from chatserver.clock import Clock, IdFactory
 
 
 class DomainError(Exception):
@@ -308,6 +311,41 @@ class NewMessage:
         """Whose `client_id`s this message's is unique among: the customer's, each agent's
         own (an agent reusing a customer's id, or another agent's, is a new message)."""
         return f"{self.author}:{self.author_id}" if self.author_id else str(self.author)
+
+
+class NewMessages:
+    """The one maker of new messages: each is stamped with a fresh id and the time it is
+    written, so the customer's desk and the human side cannot stamp one differently. The
+    clock and the ids are injected (this module reads neither)."""
+
+    def __init__(self, clock: Clock, new_id: IdFactory) -> None:
+        self.clock = clock
+        self.new_id = new_id
+
+    def __call__(
+        self,
+        conversation_id: str,
+        author: Author,
+        text: str,
+        *,
+        language: str | None = None,
+        client_id: str | None = None,
+        internal: bool = False,
+        meta: Mapping[str, Any] | None = None,
+        author_id: str | None = None,
+    ) -> NewMessage:
+        return NewMessage(
+            id=self.new_id(),
+            conversation_id=conversation_id,
+            author=author,
+            text=text,
+            created_at=self.clock.now(),
+            language=language,
+            client_id=client_id,
+            internal=internal,
+            meta=meta or {},
+            author_id=author_id,
+        )
 
 
 @dataclass(frozen=True, slots=True)

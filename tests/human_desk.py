@@ -21,12 +21,12 @@ from chatserver.human.presence import Presence
 from chatserver.human.replies import Replies
 from chatserver.human.routed import Routed
 from chatserver.human.telling import Teller
+from chatserver.human.transfer import Transfers
 from chatserver.human.views import Views
 from chatserver.i18n import Catalogs
 from chatserver.models import (
     Author,
     Conversation,
-    NewMessage,
     Priority,
     Role,
     Team,
@@ -81,6 +81,7 @@ class Rooms:
     routed: Routed
     clocks: Clocks
     assignment: Assignment
+    transfers: Transfers
     replies: Replies
     presence: Presence
     views: Views
@@ -94,13 +95,7 @@ class Rooms:
         await self.store.create_conversation(conversation, f"token-{conversation.id}")
         if text is not None:
             await self.store.append_message(
-                NewMessage(
-                    id=self.ledger.new_id(),
-                    conversation_id=conversation.id,
-                    author=Author.CUSTOMER,
-                    text=text,
-                    created_at=self.clock.now(),
-                )
+                self.teller.new_message(conversation.id, Author.CUSTOMER, text)
             )
         return conversation
 
@@ -156,9 +151,9 @@ async def build(
             teller=teller,
             routed=routed,
             clocks=clocks,
-            languages=CHAT_LANGUAGES,
             hours=hours,
         ),
+        transfers=Transfers(ledger, teller=teller, routed=routed, languages=CHAT_LANGUAGES),
         replies=Replies(ledger, teller=teller, clocks=clocks),
         presence=Presence(ledger, teller=teller, routed=routed),
         views=Views(ledger, teller=teller),

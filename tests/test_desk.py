@@ -25,9 +25,7 @@ from chatserver.desk import (
     UnknownMessage,
     UnknownSuggestion,
 )
-from chatserver.dispatch import Dispatcher
 from chatserver.faq_reload import faq_fingerprint, load_matcher
-from chatserver.hours import parse_hours
 from chatserver.i18n import Catalogs
 from chatserver.metrics import Metrics
 from chatserver.models import (
@@ -43,9 +41,9 @@ from chatserver.models import (
     UnsupportedLanguage,
 )
 from chatserver.protocol import ServerEvent
-from chatserver.routing import Router, RoutingPolicy
 from chatserver.settings import Settings
 from chatserver.store import SqlStore, open_store
+from chatserver.wiring import build_desk
 from tests.conftest import FakeClock, counting_ids
 
 OFF_TOPIC = ("what is the capital of France", "Which river flows through Paris")
@@ -62,7 +60,8 @@ class Fixture:
 
 @pytest.fixture
 async def built(settings: Settings) -> AsyncIterator[Fixture]:
-    """A desk wired the way `chatserver.app._faq`, `_store` and `_desk` wire it."""
+    """A desk wired the way `chatserver.app._faq`, `_store` and `_desk` wire it (the desk
+    itself by the app's recipe, `chatserver.wiring.build_desk`)."""
     _, matcher = load_matcher(
         settings.faq_dir,
         faq_fingerprint(settings.faq_dir),
@@ -76,40 +75,17 @@ async def built(settings: Settings) -> AsyncIterator[Fixture]:
     )
     store = await open_store(settings.database_url)
     clock = FakeClock()
-    ids = counting_ids()
-    policies = sla.default_policies()
-    dispatcher = Dispatcher(
-        store=store,
-        router=Router(
-            RoutingPolicy(
-                accept_timeout=timedelta(seconds=settings.accept_timeout),
-                fallback_after=timedelta(seconds=settings.fallback_after),
-                fallbacks=settings.fallbacks,
-                target=sla.policy_for(sla.Channel.CHAT, Priority.MEDIUM, policies).first_response,
-            )
-        ),
-        policies=policies,
-        clock=clock,
-        new_id=ids,
-        catalogs=catalogs,
-        matcher=lambda: bot.matcher,
-        languages=settings.languages,
-        hours=parse_hours(settings.chat_hours, settings.timezone),
-        observe=Metrics.create().observe,
-        customer_grace=timedelta(seconds=settings.customer_grace_seconds),
-    )
-    await dispatcher.restore(agent_grace=timedelta(seconds=settings.agent_grace_seconds))
-    desk = Desk(
+    desk = build_desk(
+        settings,
         store=store,
         bot=bot,
         detector=detector,
-        dispatcher=dispatcher,
         clock=clock,
-        new_id=ids,
-        languages=settings.languages,
-        default_language=settings.default_language,
-        identity_secret=settings.identity_secret or None,
+        new_id=counting_ids(),
+        policies=sla.default_policies(),
+        observe=Metrics.create().observe,
     )
+    await desk.dispatcher.restore(agent_grace=timedelta(seconds=settings.agent_grace_seconds))
     try:
         yield Fixture(desk, store, clock)
     finally:

@@ -8,7 +8,7 @@ import pytest
 
 from chatserver.hours import parse_hours
 from chatserver.human.ledger import NotWaiting, NotYourConversation
-from chatserver.models import ConversationStatus, UnsupportedLanguage
+from chatserver.models import ConversationStatus
 from chatserver.presence import Departure
 from tests.faulty import StoreFault, open_faulty
 from tests.human_desk import AIKO, EMMA, HANDOFF, Make
@@ -62,18 +62,6 @@ async def test_accept_then_close(rooms: Make) -> None:
         (n.audience, n.target, n.event) for n in outcome.notifications
     ]
     assert desk.ledger.router.agent_conversations("emma") == frozenset()
-
-
-async def test_a_transfer_names_a_queue_of_the_desk(rooms: Make) -> None:
-    desk = await rooms(agents=(AIKO, EMMA))
-    chat = await desk.handed_off()
-    await desk.assignment.accept("aiko", chat)
-    with pytest.raises(UnsupportedLanguage):
-        await desk.assignment.transfer(
-            "aiko", chat, to_agent=None, to_queue=("xx", "technical"), reason="?"
-        )
-    await desk.assignment.transfer("aiko", chat, to_agent="emma", to_queue=None, reason="busy")
-    assert desk.ledger.assignee(chat) == "emma"
 
 
 async def test_a_customer_gone_past_the_grace(rooms: Make) -> None:

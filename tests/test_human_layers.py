@@ -9,10 +9,24 @@ from pathlib import Path
 from tests.conftest import ROOT
 
 # Bottom first: a room may import only those before it.
-ORDER = ("ledger", "telling", "routed", "clocks", "assignment", "replies", "presence", "views")
+ORDER = (
+    "ledger",
+    "telling",
+    "routed",
+    "clocks",
+    "assignment",
+    "transfer",
+    "replies",
+    "presence",
+    "views",
+)
 # Rooms on one level, which must not import each other.
 SIBLINGS = {("assignment", "replies"), ("assignment", "presence"), ("replies", "presence")}
-SIBLINGS |= {("views", room) for room in ("assignment", "replies", "presence", "clocks", "routed")}
+SIBLINGS |= {("transfer", "assignment"), ("replies", "transfer"), ("presence", "transfer")}
+SIBLINGS |= {
+    ("views", room)
+    for room in ("assignment", "transfer", "replies", "presence", "clocks", "routed")
+}
 FORBIDDEN = ("chatserver.dispatch", "chatserver.desk", "chatserver.sockets", "aiohttp", "socketio")
 
 

@@ -12,9 +12,11 @@ from chatserver.models import (
     ConversationStatus,
     IllegalTransition,
     Message,
+    NewMessages,
     Priority,
     new_conversation,
 )
+from tests.conftest import FakeClock, counting_ids
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 S = ConversationStatus
@@ -100,3 +102,17 @@ def test_priorities_sort_urgent_first():
         Priority.MEDIUM,
         Priority.LOW,
     ]
+
+
+def test_new_messages_are_stamped_with_a_fresh_id_and_the_time_they_are_written():
+    clock = FakeClock(T0)
+    new_message = NewMessages(clock, counting_ids("m"))
+    first = new_message("c1", Author.CUSTOMER, "hello", client_id="x1")
+    clock.advance(5)
+    second = new_message("c1", Author.AGENT, "hi", author_id="aiko", meta={"agent_id": "aiko"})
+    assert (first.id, first.created_at, first.meta, first.client_id) == ("m000001", T0, {}, "x1")
+    assert (second.id, second.created_at, second.sender) == (
+        "m000002",
+        T0 + timedelta(seconds=5),
+        "agent:aiko",
+    )

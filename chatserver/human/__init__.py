@@ -5,7 +5,8 @@ other way round:
     telling.py     system lines, messages as agents read them, briefings, places in line
     routed.py      the router's events applied to conversations
     clocks.py      SLA clocks: start, stop, tick, warnings and breaches
-    assignment.py  hand off, accept, assign, transfer, close, abandon, leave a message
+    assignment.py  hand off, accept, assign, close, abandon, leave a message
+    transfer.py    an agent passes their chat to a colleague or back to a queue
     replies.py     agents' replies and notes, customers' messages to the agent
     presence.py    agents online/away/offline, customers' sockets, both grace periods, restore
     views.py       consoles' queue lists (and what each was last sent)

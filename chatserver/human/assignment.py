@@ -1,11 +1,11 @@
 """Assignment: a conversation's way through the team, from the handoff to its end. Hand off
-(or go offline when nobody can take it), accept, assign, transfer, close, abandon, leave a
-message, and let go of a chat whose customer left.
+(or go offline when nobody can take it), accept, assign, close, abandon, leave a message,
+and let go of a chat whose customer left.
 
 This module owns the conversation's status on that way and asks the router and the clocks
 what each step means; the router's events are applied by `routed.py`, the clocks run in
-`clocks.py`. It must not know consoles' queue lists (`views.py`) or agents' presence
-(`presence.py`).
+`clocks.py`, an agent passing a chat on is `transfer.py`'s. It must not know consoles'
+queue lists (`views.py`) or agents' presence (`presence.py`).
 """
 
 from __future__ import annotations
@@ -18,40 +18,22 @@ from chatserver.events import Notify
 from chatserver.handoff import Handoff
 from chatserver.hours import ALWAYS, Hours
 from chatserver.human.clocks import Clocks
-from chatserver.human.ledger import (
-    Dispatched,
-    InvalidTeam,
-    Ledger,
-    NotWaiting,
-    Room,
-    all_or_nothing,
-)
+from chatserver.human.ledger import Dispatched, Ledger, NotWaiting, Room, all_or_nothing
 from chatserver.human.routed import Routed
 from chatserver.human.telling import Teller
-from chatserver.language import supported_tag
-from chatserver.models import (
-    Author,
-    Conversation,
-    ConversationStatus,
-    OfflineRequest,
-    Team,
-    UnknownConversation,
-    UnsupportedLanguage,
-)
+from chatserver.models import Conversation, ConversationStatus, OfflineRequest, UnknownConversation
 from chatserver.presence import Departure
 from chatserver.preview import preview
 from chatserver.protocol import ServerEvent
-from chatserver.routing import QueueKey
 from chatserver.system_lines import LineKind, SystemLine
 
-TRANSFER_NOTE = "Transferred by {name}: {reason}"
 # The meta kind of the message that ends a chat whose customer left: consoles mark the chat
 # as ended when they see it.
 CUSTOMER_LEFT = str(LineKind.CUSTOMER_LEFT)
 
 
 class Assignment(Room):
-    """Hand off, offer and accept, assign, transfer, close, abandon."""
+    """Hand off, offer and accept, assign, close, abandon, leave a message."""
 
     def __init__(
         self,
@@ -60,14 +42,12 @@ class Assignment(Room):
         teller: Teller,
         routed: Routed,
         clocks: Clocks,
-        languages: tuple[str, ...],
         hours: Hours = ALWAYS,
     ) -> None:
         super().__init__(ledger)
         self.teller = teller
         self.routed = routed
         self.clocks = clocks
-        self.languages = languages  # the desk's: a queue is one of these and a team
         self.hours = hours
 
     @all_or_nothing()
@@ -119,47 +99,6 @@ class Assignment(Room):
         now = self.ledger.clock.now()
         events = self.ledger.router.assign(conversation_id, agent_id, now, by=supervisor_id)
         return Dispatched(await self.routed.apply(events, now))
-
-    @all_or_nothing()
-    async def transfer(
-        self,
-        agent_id: str,
-        conversation_id: str,
-        *,
-        to_agent: str | None,
-        to_queue: tuple[str, str] | None,
-        reason: str,
-    ) -> Dispatched:
-        ledger = self.ledger
-        queue = self._queue_key(*to_queue) if to_queue else None
-        await ledger.owned(agent_id, conversation_id)
-        now = ledger.clock.now()
-        events = ledger.router.transfer(conversation_id, now, to_agent=to_agent, to_queue=queue)
-        # Stored in English for the record; consoles word it in the agent's language
-        # from `meta` (TRANSFER_NOTE is the same msgid in their catalog).
-        name = ledger.name(agent_id)
-        note = await self.teller.post(
-            conversation_id,
-            Author.SYSTEM,
-            TRANSFER_NOTE.format(name=name, reason=reason).strip(),
-            internal=True,
-            meta={"kind": "transfer", "agent_id": agent_id, "agent_name": name, "reason": reason},
-        )
-        notifications = [
-            ledger.to_agents_of(conversation_id, ServerEvent.MESSAGE, protocol.message(note))
-        ]
-        notifications += await self.routed.apply(events, now)
-        return Dispatched(notifications)
-
-    def _queue_key(self, language: str, team: str) -> QueueKey:
-        """The queue a client named: one of the desk's languages (in its spelling), a team."""
-        served = supported_tag(language, self.languages)
-        if served is None:
-            raise UnsupportedLanguage(f"{language!r} is not one of this desk's languages")
-        try:
-            return QueueKey(served, Team(team))
-        except ValueError:
-            raise InvalidTeam(f"{team!r} is not a team; teams are {', '.join(Team)}") from None
 
     # -- the end ----------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from chatserver.events import Notify
 from chatserver.human.clocks import Clocks
 from chatserver.human.ledger import Dispatched, Ledger, Room, all_or_nothing
 from chatserver.human.telling import Teller
-from chatserver.models import Author, Conversation, ConversationStatus, Message, NewMessage
+from chatserver.models import Author, Conversation, ConversationStatus, Message
 from chatserver.preview import preview
 from chatserver.protocol import ServerEvent
 
@@ -36,20 +36,17 @@ class Replies(Room):
         assigned, the clock running) finishes it and goes out now."""
         ledger = self.ledger
         conversation = await ledger.owned(agent_id, conversation_id)
-        now = ledger.clock.now()
-        appended = await ledger.store.append_message(
-            NewMessage(
-                id=ledger.new_id(),
-                conversation_id=conversation_id,
-                author=Author.AGENT,
-                author_id=agent_id,
-                text=text,
-                created_at=now,
-                client_id=client_id,
-                internal=note,
-                meta={"agent_id": agent_id, "agent_name": ledger.name(agent_id)},
-            )
+        new = self.teller.new_message(
+            conversation_id,
+            Author.AGENT,
+            text,
+            client_id=client_id,
+            internal=note,
+            meta={"agent_id": agent_id, "agent_name": ledger.name(agent_id)},
+            author_id=agent_id,
         )
+        now = new.created_at  # the reply's time is when it changes the chat and its clocks
+        appended = await ledger.store.append_message(new)
         message = appended.message
         applied = ledger.sla_of(conversation_id)
         # Stored but not followed up: only a reply whose follow-up failed leaves the

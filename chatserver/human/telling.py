@@ -18,7 +18,7 @@ from chatserver.bot import topic_of
 from chatserver.events import Notify
 from chatserver.faq import FaqEntry
 from chatserver.human.ledger import Ledger
-from chatserver.models import Author, Conversation, Message, NewMessage
+from chatserver.models import Author, Conversation, Message, NewMessages
 from chatserver.protocol import ServerEvent
 from chatserver.system_lines import SystemLine
 from chatserver.tracking import new_tracking_number
@@ -32,6 +32,7 @@ class Teller:
 
     def __init__(self, ledger: Ledger) -> None:
         self.ledger = ledger
+        self.new_message = NewMessages(ledger.clock, ledger.new_id)
 
     async def tell(self, conversation: Conversation, line: SystemLine) -> list[Notify]:
         """A system line to the customer, stored in their language; the agent who has the
@@ -124,15 +125,8 @@ class Teller:
         meta: dict[str, Any] | None = None,
     ) -> Message:
         appended = await self.ledger.store.append_message(
-            NewMessage(
-                id=self.ledger.new_id(),
-                conversation_id=conversation_id,
-                author=author,
-                text=text,
-                created_at=self.ledger.clock.now(),
-                language=language,
-                internal=internal,
-                meta=meta or {},
+            self.new_message(
+                conversation_id, author, text, language=language, internal=internal, meta=meta
             )
         )
         return appended.message

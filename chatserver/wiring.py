@@ -1,0 +1,75 @@
+"""The desk's services as the settings describe them: the human side's dispatcher (its
+router's policy, the SLA targets, chat hours, the customer's grace) and the customer desk
+over it.
+
+One recipe, so that the tests that call the desk without a server build the desk the app
+runs. It only builds: which store, clock, bot and detector they get, when the queue is
+restored from the store, and everything else the server needs stay with the app factory
+(`chatserver/app.py`), the one module that wires the server together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from chatserver import sla
+from chatserver.bot import Bot
+from chatserver.clock import Clock, IdFactory
+from chatserver.desk import Desk
+from chatserver.dispatch import Dispatcher
+from chatserver.hours import parse_hours
+from chatserver.language import LanguageDetector
+from chatserver.models import Priority
+from chatserver.routing import Router, RoutingPolicy
+from chatserver.settings import Settings
+from chatserver.store import Store
+
+
+def build_desk(
+    settings: Settings,
+    *,
+    store: Store,
+    bot: Bot,
+    detector: LanguageDetector,
+    clock: Clock,
+    new_id: IdFactory,
+    policies: sla.SlaPolicies,
+    observe: Callable[[str, dict[str, Any]], None] | None = None,
+) -> Desk:
+    """The customer desk, its dispatcher (`Desk.dispatcher`) behind it, neither restored
+    yet. The bot's catalogs and (current) matcher are the human side's too."""
+    dispatcher = Dispatcher(
+        store=store,
+        router=Router(
+            RoutingPolicy(
+                accept_timeout=timedelta(seconds=settings.accept_timeout),
+                fallback_after=timedelta(seconds=settings.fallback_after),
+                fallbacks=settings.fallbacks,
+                # What consoles count down to while a chat waits.
+                target=sla.policy_for(sla.Channel.CHAT, Priority.MEDIUM, policies).first_response,
+            )
+        ),
+        policies=policies,
+        clock=clock,
+        new_id=new_id,
+        catalogs=bot.catalogs,
+        matcher=lambda: bot.matcher,
+        languages=settings.languages,
+        hours=parse_hours(settings.chat_hours, settings.timezone),
+        observe=observe,
+        customer_grace=timedelta(seconds=settings.customer_grace_seconds),
+        agent_grace=timedelta(seconds=settings.agent_grace_seconds),
+    )
+    return Desk(
+        store=store,
+        bot=bot,
+        detector=detector,
+        dispatcher=dispatcher,
+        clock=clock,
+        new_id=new_id,
+        languages=settings.languages,
+        default_language=settings.default_language,
+        identity_secret=settings.identity_secret or None,
+    )
