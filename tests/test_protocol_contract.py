@@ -2,13 +2,17 @@
 
 - The events the widget and the console listen to (`socket.on("...")`) are events the
   server sends to their namespace, and every event the server sends them is handled.
+- The events they send are named by the constants of their namespace's enum
+  (`CustomerRequest`, `AgentRequest`, exported to static/shared/protocol.js), never by a
+  string literal, so none can name an event the server does not answer; each namespace
+  answers exactly its enum's events, each with the acknowledgement the protocol declares.
 - The JSDoc typedefs the browser code refers to (static/shared/protocol.js) are generated
   from the protocol's TypedDicts: the file is what `python -m chatserver.protocol` prints,
   and every `import("../shared/protocol.js").X` in the JS names one of its typedefs.
 - No event name is a string literal outside the protocol: every emit and every `Notify`
-  of the server names a `ServerEvent`.
-- Presenters build payloads with exactly the keys of their TypedDict, in its order (the
-  bytes on the wire).
+  of the server names a `ServerEvent`, every handler a `CustomerRequest` or `AgentRequest`.
+- Presenters build payloads and acknowledgements with exactly the keys of their TypedDict,
+  in its order (the bytes on the wire).
 """
 
 from __future__ import annotations
@@ -16,15 +20,33 @@ from __future__ import annotations
 import ast
 import re
 import typing
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 import pytest
+from aiohttp import web
 
 from chatserver import protocol
 from chatserver.agents import AgentAccount
 from chatserver.models import Author, Message, Team, new_conversation
-from chatserver.protocol import AGENT_EVENTS, CUSTOMER_EVENTS, PAYLOADS, ServerEvent
+from chatserver.protocol import (
+    ACKNOWLEDGEMENTS,
+    AGENT_ACKS,
+    AGENT_EVENTS,
+    CUSTOMER_ACKS,
+    CUSTOMER_EVENTS,
+    PAYLOADS,
+    AgentRequest,
+    CustomerRequest,
+    ServerEvent,
+)
+from chatserver.sockets import payloads
+from chatserver.sockets.agent import AgentNamespace
+from chatserver.sockets.base import Namespace
+from chatserver.sockets.customer import CustomerNamespace
 
 ROOT = Path(__file__).resolve().parent.parent
 STATIC = ROOT / "static"
@@ -37,6 +59,16 @@ PAGES = {
 # The Socket.IO client's own events: not the server's to send.
 CLIENT_LIBRARY_EVENTS = frozenset({"connect", "disconnect", "connect_error"})
 LISTEN = re.compile(r"""\bsocket\.(?:on|once)\(\s*(["'])([^"']+)\1""")
+# What each page sends on its namespace: the enum it names its events with.
+SENDERS: dict[str, tuple[list[Path], type[StrEnum]]] = {
+    "widget": (PAGES["widget"][0], CustomerRequest),
+    "console": (PAGES["console"][0], AgentRequest),
+}
+# The first argument of an emit or of the pages' `call(event, payload)`, and an event
+# named in a choice (`{event: ..., payload: ...}`): where an event name is given.
+SEND = re.compile(r"""(?:\.emit|\bcall)\(\s*([^,)]*)|\bevent:\s*([^,}]*)""")
+STRING = re.compile(r"""^\s*["'`]""")
+REQUEST_CONSTANT = re.compile(r"\b(CustomerRequest|AgentRequest)\.(\w+)")
 JSDOC_IMPORT = re.compile(r"""import\(\s*["']\.\./shared/protocol\.js["']\s*\)\.(\w+)""")
 
 
@@ -60,6 +92,78 @@ def test_every_event_the_server_sends_is_handled(page: str) -> None:
     assert {str(e) for e in sent} <= listened(paths), (
         f"the {page} ignores {set(sent) - listened(paths)}"
     )
+
+
+def _scripts() -> list[Path]:
+    return sorted(p for p in STATIC.glob("*/*.js") if p.parent.name not in ("vendor", "shared"))
+
+
+def test_the_js_names_the_events_it_sends_by_the_protocols_constants() -> None:
+    literals = [
+        f"{path.relative_to(ROOT)}: {found.group(0).strip()}"
+        for path in _scripts()
+        for found in SEND.finditer(path.read_text())
+        if STRING.match(found.group(1) or found.group(2) or "")
+    ]
+    assert not literals, (
+        "send events by CustomerRequest.X / AgentRequest.X (static/shared/protocol.js), "
+        "not by a string:\n" + "\n".join(literals)
+    )
+
+
+@pytest.mark.parametrize("page", sorted(SENDERS))
+def test_the_js_sends_only_events_its_namespace_answers(page: str) -> None:
+    paths, requests = SENDERS[page]
+    named = {m.groups() for path in paths for m in REQUEST_CONSTANT.finditer(path.read_text())}
+    assert named, f"the {page} sends no {requests.__name__}"
+    wrong = {f"{enum}.{member}" for enum, member in named if enum != requests.__name__}
+    assert not wrong, f"the {page} talks to the {requests.__name__} namespace, not {wrong}"
+    unknown = {member for _, member in named} - set(requests.__members__)
+    assert not unknown, f"{requests.__name__} has no {unknown} (they would send undefined)"
+    imports = re.compile(
+        r"import\s*\{[^}]*\b" + requests.__name__ + r"\b[^}]*\}\s*from\s*"
+        r"""["']/static/shared/protocol\.js["']"""
+    )
+    assert any(imports.search(path.read_text()) for path in paths), (
+        f"the {page} does not import {requests.__name__} from /static/shared/protocol.js"
+    )
+    # The pages in other namespaces send none of these.
+    for other in _scripts():
+        if other not in paths:
+            assert requests.__name__ not in other.read_text(), other
+
+
+def _namespaces() -> list[tuple[Namespace, type[StrEnum], Mapping[Any, type]]]:
+    app = web.Application()
+    return [
+        (CustomerNamespace(app), CustomerRequest, CUSTOMER_ACKS),
+        (AgentNamespace(app), AgentRequest, AGENT_ACKS),
+    ]
+
+
+@pytest.mark.parametrize("index", [0, 1], ids=["customer", "agent"])
+def test_each_namespace_answers_exactly_the_events_of_its_enum(index: int) -> None:
+    namespace, requests, acks = _namespaces()[index]
+    handlers = namespace.handlers()
+    literals = [name for name in handlers if not isinstance(name, requests)]
+    assert not literals, f"name these handlers by {requests.__name__}: {literals}"
+    assert set(handlers) == set(requests) == set(acks)
+
+
+@pytest.mark.parametrize("index", [0, 1], ids=["customer", "agent"])
+def test_each_handler_returns_the_acknowledgement_the_protocol_declares(index: int) -> None:
+    namespace, _, acks = _namespaces()[index]
+    for name, handler in namespace.handlers().items():
+        assert typing.get_type_hints(handler)["return"] is acks[name], name
+
+
+def test_every_acknowledgement_is_declared_and_typed() -> None:
+    declared = {protocol.ErrorAck, *CUSTOMER_ACKS.values(), *AGENT_ACKS.values()}
+    assert set(ACKNOWLEDGEMENTS) == declared == set(typing.get_args(protocol.Ack))
+    text = TYPEDEFS.read_text()
+    for requests, acks in ((CustomerRequest, CUSTOMER_ACKS), (AgentRequest, AGENT_ACKS)):
+        for request in requests:
+            assert f'{request.name}: "{request}", // {acks[request].__name__}\n' in text
 
 
 def test_every_server_event_goes_to_some_namespace_and_has_a_payload_type() -> None:
@@ -91,7 +195,7 @@ def test_the_typedefs_the_js_refers_to_exist() -> None:
 
 def test_the_typedefs_have_the_fields_of_the_typeddicts() -> None:
     text = TYPEDEFS.read_text()
-    for shapes in PAYLOADS.values():
+    for shapes in [*PAYLOADS.values(), ACKNOWLEDGEMENTS]:
         for shape in shapes:
             block = text.split(f"@typedef {{Object}} {shape.__name__}\n", 1)[1].split("*/")[0]
             fields = re.findall(r"@property \{.+\} \[?(\w+)\]?", block)
@@ -185,3 +289,31 @@ def test_presenters_build_their_typeddicts_in_order() -> None:
     )
     assert list(briefing) == _keys(protocol.BriefingPayload)
     assert list(briefing["conversation"]) == _keys(protocol.BriefedConversation)
+
+
+def test_acknowledgements_are_built_in_order() -> None:
+    message = protocol.message(Message("m1", "c1", 3, Author.AGENT, "Hi", NOW, language="en"))
+    conversation = protocol.conversation(
+        new_conversation("c1", language="en", language_confirmed=True, now=NOW)
+    )
+    built = {
+        protocol.OkAck: protocol.ok_ack(),
+        protocol.StartAck: protocol.start_ack(
+            conversation, token="t", resumed=False, messages=[message]
+        ),
+        protocol.MessageAck: protocol.message_ack(
+            message, duplicate=False, conversation=conversation
+        ),
+        protocol.ChooseLanguageAck: protocol.choose_language_ack(conversation),
+        protocol.FaqFeedbackAck: protocol.faq_feedback_ack(helpful=True, duplicate=False),
+        protocol.LeaveMessageAck: protocol.leave_message_ack("T-1"),
+        protocol.StatusAck: protocol.status_ack("online"),
+        protocol.AcceptAck: protocol.accept_ack("c1"),
+    }
+    for shape, ack in built.items():
+        assert list(ack) == _keys(shape), shape.__name__
+    assert list(protocol.message_ack(message, duplicate=True)) == _required(protocol.MessageAck)
+    assert payloads.error("invalid_payload", "x") == {
+        "ok": False,
+        "error": {"code": "invalid_payload", "message": "x"},
+    }

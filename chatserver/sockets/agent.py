@@ -27,7 +27,15 @@ from socketio.exceptions import ConnectionRefusedError as SocketRefused
 from chatserver import protocol
 from chatserver.events import Notify
 from chatserver.keys import METRICS, SERVICES, SETTINGS, SIO
-from chatserver.protocol import ServerEvent
+from chatserver.protocol import (
+    AcceptAck,
+    AgentRequest,
+    ErrorAck,
+    MessageAck,
+    OkAck,
+    ServerEvent,
+    StatusAck,
+)
 from chatserver.sockets.base import (
     AGENT_NAMESPACE,
     SUPERVISORS_ROOM,
@@ -44,7 +52,6 @@ from chatserver.sockets.payloads import (
     TransferRequest,
     agent_token,
     error,
-    ok,
 )
 
 log = logging.getLogger(__name__)
@@ -69,13 +76,13 @@ class AgentNamespace(Namespace):
 
     def handlers(self) -> dict[str, Handler]:
         return {
-            "status": self._status,
-            "accept": self._accept,
-            "message": self._message,
-            "note": self._note,
-            "transfer": self._transfer,
-            "close": self._close,
-            "assign": self._assign,
+            AgentRequest.STATUS: self._status,
+            AgentRequest.ACCEPT: self._accept,
+            AgentRequest.MESSAGE: self._message,
+            AgentRequest.NOTE: self._note,
+            AgentRequest.TRANSFER: self._transfer,
+            AgentRequest.CLOSE: self._close,
+            AgentRequest.ASSIGN: self._assign,
         }
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
@@ -117,7 +124,7 @@ class AgentNamespace(Namespace):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    async def admit(self, sid: str, event: str) -> dict[str, Any] | None:
+    async def admit(self, sid: str, event: str) -> ErrorAck | None:
         """Every event is checked against the socket's session: ended or expired, refused."""
         login = self._logins.get(sid)
         if login is None:
@@ -178,36 +185,38 @@ class AgentNamespace(Namespace):
     async def _agent(self, sid: str) -> str:
         return str((await self.get_session(sid))["agent_id"])
 
-    async def _status(self, sid: str, data: Any) -> dict[str, Any]:
+    async def _status(self, sid: str, data: Any) -> StatusAck:
         request = StatusRequest.parse(data)
         agent_id = await self._agent(sid)
         outcome = await self.app[SERVICES].dispatcher.agent_status(agent_id, request.status)
         await self.publish(outcome.notifications)
-        return ok(status=request.status)
+        return protocol.status_ack(request.status)
 
-    async def _accept(self, sid: str, data: Any) -> dict[str, Any]:
+    async def _accept(self, sid: str, data: Any) -> AcceptAck:
         request = ConversationIdRequest.parse(data)
         agent_id = await self._agent(sid)
         outcome = await self.app[SERVICES].dispatcher.accept(agent_id, request.conversation_id)
         await self.publish(outcome.notifications)
-        return ok(conversation_id=request.conversation_id)
+        return protocol.accept_ack(request.conversation_id)
 
-    async def _message(self, sid: str, data: Any) -> dict[str, Any]:
+    async def _message(self, sid: str, data: Any) -> MessageAck:
         return await self._write(sid, data, note=False)
 
-    async def _note(self, sid: str, data: Any) -> dict[str, Any]:
+    async def _note(self, sid: str, data: Any) -> MessageAck:
         return await self._write(sid, data, note=True)
 
-    async def _write(self, sid: str, data: Any, *, note: bool) -> dict[str, Any]:
+    async def _write(self, sid: str, data: Any, *, note: bool) -> MessageAck:
         request = AgentMessageRequest.parse(data, max_chars=self.app[SETTINGS].max_message_chars)
         agent_id = await self._agent(sid)
         outcome = await self.app[SERVICES].dispatcher.agent_message(
             agent_id, request.conversation_id, request.text, request.client_id, note=note
         )
         await self.publish(outcome.notifications)
-        return ok(**outcome.result)
+        return protocol.message_ack(
+            outcome.result["message"], duplicate=outcome.result["duplicate"]
+        )
 
-    async def _transfer(self, sid: str, data: Any) -> dict[str, Any]:
+    async def _transfer(self, sid: str, data: Any) -> OkAck:
         request = TransferRequest.parse(data)
         agent_id = await self._agent(sid)
         outcome = await self.app[SERVICES].dispatcher.transfer(
@@ -218,18 +227,18 @@ class AgentNamespace(Namespace):
             reason=request.reason,
         )
         await self.publish(outcome.notifications)
-        return ok()
+        return protocol.ok_ack()
 
-    async def _close(self, sid: str, data: Any) -> dict[str, Any]:
+    async def _close(self, sid: str, data: Any) -> OkAck:
         request = ConversationIdRequest.parse(data)
         agent_id = await self._agent(sid)
         outcome = await self.app[SERVICES].dispatcher.close(
             request.conversation_id, by_agent=agent_id
         )
         await self.publish(outcome.notifications)
-        return ok()
+        return protocol.ok_ack()
 
-    async def _assign(self, sid: str, data: Any) -> dict[str, Any]:
+    async def _assign(self, sid: str, data: Any) -> OkAck:
         request = AssignRequest.parse(data)
         session = await self.get_session(sid)
         if session.get("role") not in ("supervisor", "admin"):
@@ -238,7 +247,7 @@ class AgentNamespace(Namespace):
             str(session["agent_id"]), request.conversation_id, request.agent_id
         )
         await self.publish(outcome.notifications)
-        return ok()
+        return protocol.ok_ack()
 
 
 def agent_namespace(app: web.Application) -> AgentNamespace:

@@ -16,6 +16,7 @@ from chatserver.events import Audience, Notify
 from chatserver.keys import LIMITS, METRICS, SETTINGS
 from chatserver.limits import client_address, retry_after
 from chatserver.models import DomainError
+from chatserver.protocol import Ack, ErrorAck
 from chatserver.sockets.payloads import BadRequest, error
 
 log = logging.getLogger(__name__)
@@ -24,7 +25,7 @@ CUSTOMER_NAMESPACE = "/customer"
 AGENT_NAMESPACE = "/agent"
 SUPERVISORS_ROOM = "supervisors"
 
-Handler = Callable[[str, Any], Awaitable[dict[str, Any]]]
+Handler = Callable[[str, Any], Awaitable[Ack]]
 
 # Which rate limit (chatserver.limits, settings CHATSERVER_RATE_*) each client event counts
 # against, on both namespaces; any other event, known or not, counts as "events". A new
@@ -144,12 +145,12 @@ class Namespace(socketio.AsyncNamespace, abc.ABC):  # type: ignore[misc]
             peer, environ.get("HTTP_X_FORWARDED_FOR"), self.app[SETTINGS].trusted_proxies
         )
 
-    async def admit(self, sid: str, event: str) -> dict[str, Any] | None:
+    async def admit(self, sid: str, event: str) -> ErrorAck | None:
         """None to let the event through, or the error acknowledgement that refuses it
         (a namespace whose clients log in checks their session here)."""
         return None
 
-    async def _guard(self, event: str, sid: str, data: Any, handler: Handler) -> dict[str, Any]:
+    async def _guard(self, event: str, sid: str, data: Any, handler: Handler) -> Ack:
         """Turn every failure into an error acknowledgement; never leak a stack trace."""
         try:
             return await handler(sid, data)
@@ -171,7 +172,7 @@ class Namespace(socketio.AsyncNamespace, abc.ABC):  # type: ignore[misc]
         await publish(self.server, self.app, notifications)
 
 
-def rate_limited(message: str, wait: float) -> dict[str, Any]:
+def rate_limited(message: str, wait: float) -> ErrorAck:
     """The refusal of an event over its rate limit; `retry_after` in seconds."""
     refusal = error("rate_limited", message)
     refusal["error"]["retry_after"] = retry_after(wait)

@@ -18,7 +18,16 @@ from chatserver.events import Notify
 from chatserver.keys import METRICS, SERVICES, SETTINGS
 from chatserver.language import parse_accept_language
 from chatserver.models import Message
-from chatserver.protocol import ServerEvent
+from chatserver.protocol import (
+    ChooseLanguageAck,
+    CustomerRequest,
+    FaqFeedbackAck,
+    LeaveMessageAck,
+    MessageAck,
+    OkAck,
+    ServerEvent,
+    StartAck,
+)
 from chatserver.sockets.base import CUSTOMER_NAMESPACE, Handler, Namespace, conversation_room
 from chatserver.sockets.payloads import (
     BadRequest,
@@ -29,7 +38,6 @@ from chatserver.sockets.payloads import (
     LeaveMessageRequest,
     MessageRequest,
     StartRequest,
-    ok,
 )
 
 log = logging.getLogger(__name__)
@@ -42,14 +50,14 @@ class CustomerNamespace(Namespace):
 
     def handlers(self) -> dict[str, Handler]:
         return {
-            "start": self._start,
-            "message": self._message,
-            "choose_language": self._choose_language,
-            "choose_suggestion": self._choose_suggestion,
-            "faq_feedback": self._faq_feedback,
-            "request_agent": self._request_agent,
-            "leave_message": self._leave_message,
-            "end": self._end,
+            CustomerRequest.START: self._start,
+            CustomerRequest.MESSAGE: self._message,
+            CustomerRequest.CHOOSE_LANGUAGE: self._choose_language,
+            CustomerRequest.CHOOSE_SUGGESTION: self._choose_suggestion,
+            CustomerRequest.FAQ_FEEDBACK: self._faq_feedback,
+            CustomerRequest.REQUEST_AGENT: self._request_agent,
+            CustomerRequest.LEAVE_MESSAGE: self._leave_message,
+            CustomerRequest.END: self._end,
         }
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
@@ -63,7 +71,7 @@ class CustomerNamespace(Namespace):
         if conversation_id:  # the last tab of a conversation to go starts its grace
             self.app[SERVICES].dispatcher.customer_left(conversation_id, sid)
 
-    async def _start(self, sid: str, data: Any) -> dict[str, Any]:
+    async def _start(self, sid: str, data: Any) -> StartAck:
         request = StartRequest.parse(data)
         session = await self.get_session(sid)
         started: Started = await self.app[SERVICES].desk.start(
@@ -86,55 +94,59 @@ class CustomerNamespace(Namespace):
         await self.publish(started.notifications)
         if not started.resumed:
             self.app[METRICS].conversations_started.labels(language=conversation.language).inc()
-        return ok(
-            conversation=protocol.conversation(conversation),
+        return protocol.start_ack(
+            protocol.conversation(conversation),
             token=started.token,
             resumed=started.resumed,
             messages=[protocol.message(m) for m in started.messages if not m.internal],
         )
 
-    async def _conversation_of(self, sid: str, event: str, claimed: str | None) -> str:
+    async def _conversation_of(self, sid: str, event: CustomerRequest, claimed: str | None) -> str:
         """The conversation this socket started; a payload may name it but not another."""
         session = await self.get_session(sid)
         conversation_id: str | None = session.get("conversation_id")
         if conversation_id is None:
-            raise BadRequest("not_started", f"send 'start' before '{event}'")
+            raise BadRequest("not_started", f"send '{CustomerRequest.START}' before '{event}'")
         if claimed is not None and claimed != conversation_id:
             raise BadRequest("unknown_conversation", "this socket is not in that conversation")
         return conversation_id
 
-    async def _choose_language(self, sid: str, data: Any) -> dict[str, Any]:
+    async def _choose_language(self, sid: str, data: Any) -> ChooseLanguageAck:
         request = ChooseLanguageRequest.parse(data)
         conversation_id = await self._conversation_of(
-            sid, "choose_language", request.conversation_id
+            sid, CustomerRequest.CHOOSE_LANGUAGE, request.conversation_id
         )
         chosen = await self.app[SERVICES].desk.choose_language(conversation_id, request.language)
         self._count(chosen.replies)
         await self.publish(chosen.notifications)
-        return ok(conversation=protocol.conversation(chosen.conversation))
+        return protocol.choose_language_ack(protocol.conversation(chosen.conversation))
 
-    async def _message(self, sid: str, data: Any) -> dict[str, Any]:
+    async def _message(self, sid: str, data: Any) -> MessageAck:
         settings = self.app[SETTINGS]
         request = MessageRequest.parse(data, max_chars=settings.max_message_chars)
-        conversation_id = await self._conversation_of(sid, "message", request.conversation_id)
+        conversation_id = await self._conversation_of(
+            sid, CustomerRequest.MESSAGE, request.conversation_id
+        )
         received = await self.app[SERVICES].desk.receive(
             conversation_id, request.text, request.client_id
         )
         return await self._received(sid, conversation_id, received)
 
-    async def _choose_suggestion(self, sid: str, data: Any) -> dict[str, Any]:
+    async def _choose_suggestion(self, sid: str, data: Any) -> MessageAck:
         request = ChooseSuggestionRequest.parse(data)
         conversation_id = await self._conversation_of(
-            sid, "choose_suggestion", request.conversation_id
+            sid, CustomerRequest.CHOOSE_SUGGESTION, request.conversation_id
         )
         received = await self.app[SERVICES].desk.choose_suggestion(
             conversation_id, request.faq_id, request.client_id
         )
         return await self._received(sid, conversation_id, received)
 
-    async def _faq_feedback(self, sid: str, data: Any) -> dict[str, Any]:
+    async def _faq_feedback(self, sid: str, data: Any) -> FaqFeedbackAck:
         request = FaqFeedbackRequest.parse(data)
-        conversation_id = await self._conversation_of(sid, "faq_feedback", request.conversation_id)
+        conversation_id = await self._conversation_of(
+            sid, CustomerRequest.FAQ_FEEDBACK, request.conversation_id
+        )
         given: FeedbackGiven = await self.app[SERVICES].desk.feedback(
             conversation_id, request.seq, request.helpful
         )
@@ -145,9 +157,9 @@ class CustomerNamespace(Namespace):
             ).inc()
         self._count(given.replies)
         await self.publish(given.notifications)
-        return ok(helpful=given.feedback.helpful, duplicate=given.duplicate)
+        return protocol.faq_feedback_ack(helpful=given.feedback.helpful, duplicate=given.duplicate)
 
-    async def _received(self, sid: str, conversation_id: str, received: Received) -> dict[str, Any]:
+    async def _received(self, sid: str, conversation_id: str, received: Received) -> MessageAck:
         """Acknowledge a stored customer message; show it on the customer's other tabs."""
         notifications: list[Notify] = []
         if not received.duplicate:
@@ -163,37 +175,48 @@ class CustomerNamespace(Namespace):
             )
         self._count(received.replies)
         await self.publish([*notifications, *received.notifications])
-        reply = ok(message=protocol.message(received.message), duplicate=received.duplicate)
+        conversation = None
         if received.conversation is not None:
             # As of this message, which may have settled its language: the widget follows.
-            conversation = replace(
-                received.conversation,
-                last_seq=max(received.conversation.last_seq, received.message.seq),
+            conversation = protocol.conversation(
+                replace(
+                    received.conversation,
+                    last_seq=max(received.conversation.last_seq, received.message.seq),
+                )
             )
-            reply["conversation"] = protocol.conversation(conversation)
-        return reply
+        return protocol.message_ack(
+            protocol.message(received.message),
+            duplicate=received.duplicate,
+            conversation=conversation,
+        )
 
-    async def _request_agent(self, sid: str, data: Any) -> dict[str, Any]:
+    async def _request_agent(self, sid: str, data: Any) -> OkAck:
         body = ConversationRequest.parse(data)
-        conversation_id = await self._conversation_of(sid, "request_agent", body.conversation_id)
+        conversation_id = await self._conversation_of(
+            sid, CustomerRequest.REQUEST_AGENT, body.conversation_id
+        )
         await self.publish(await self.app[SERVICES].desk.request_agent(conversation_id))
-        return ok()
+        return protocol.ok_ack()
 
-    async def _leave_message(self, sid: str, data: Any) -> dict[str, Any]:
+    async def _leave_message(self, sid: str, data: Any) -> LeaveMessageAck:
         request = LeaveMessageRequest.parse(data, max_chars=self.app[SETTINGS].max_message_chars)
-        conversation_id = await self._conversation_of(sid, "leave_message", request.conversation_id)
+        conversation_id = await self._conversation_of(
+            sid, CustomerRequest.LEAVE_MESSAGE, request.conversation_id
+        )
         outcome = await self.app[SERVICES].dispatcher.leave_message(
             conversation_id, request.kind, request.contact, request.text
         )
         await self.publish(outcome.notifications)
-        return ok(**outcome.result)
+        return protocol.leave_message_ack(outcome.result["tracking_number"])
 
-    async def _end(self, sid: str, data: Any) -> dict[str, Any]:
+    async def _end(self, sid: str, data: Any) -> OkAck:
         body = ConversationRequest.parse(data)
-        conversation_id = await self._conversation_of(sid, "end", body.conversation_id)
+        conversation_id = await self._conversation_of(
+            sid, CustomerRequest.END, body.conversation_id
+        )
         outcome = await self.app[SERVICES].dispatcher.close(conversation_id)
         await self.publish(outcome.notifications)
-        return ok()
+        return protocol.ok_ack()
 
     def _count(self, replies: Iterable[Message]) -> None:
         """The bot's messages, in the metrics."""

@@ -1,9 +1,9 @@
 """Client payloads: one declarative schema per event, one parser for all of them, and the
-acknowledgement shapes of docs/protocol.md.
+refusal of an event.
 
-Every client->server event is answered `{"ok": true, ...}` or
-`{"ok": false, "error": {"code", "message"}}`; messages here are for developers (they name
-the field), the widget shows its own localised text for each code.
+Every client->server event is answered `{"ok": true, ...}` (chatserver/protocol.py builds
+each event's) or `{"ok": false, "error": {"code", "message"}}` (`error`); messages here are
+for developers (they name the field), the widget shows its own localised text for each code.
 
 A schema lists its fields (type, limits, required or optional, how text is cleaned); the
 parser checks them in order and raises `BadRequest` at the first one that is wrong. Text is
@@ -29,6 +29,7 @@ from typing import Any, ClassVar, Self
 
 from chatserver.language import is_language_tag
 from chatserver.models import Team
+from chatserver.protocol import ErrorAck
 
 MAX_CLIENT_ID_CHARS = 64
 MAX_ID_CHARS = 64
@@ -52,11 +53,8 @@ class BadRequest(Exception):
         self.message = message
 
 
-def ok(**fields: Any) -> dict[str, Any]:
-    return {"ok": True, **fields}
-
-
-def error(code: str, message: str) -> dict[str, Any]:
+def error(code: str, message: str) -> ErrorAck:
+    """The acknowledgement of a refused event (successes: chatserver/protocol.py)."""
     return {"ok": False, "error": {"code": code, "message": message}}
 
 

@@ -33,6 +33,7 @@ import {
   templateParts,
   translate,
 } from "/static/shared/common.js";
+import { AgentRequest } from "/static/shared/protocol.js";
 
 const SESSION_KEY = "chatserver.console.session";
 const OUTBOX_KEY = "chatserver.console.outbox";
@@ -817,7 +818,7 @@ async function setStatus(status, { quiet = false } = {}) {
   saveJson(STATUS_KEY, status);
   renderStatus();
   if (!socket?.connected) return; // applied when the connection is back (onConnected)
-  const answer = await call("status", { status });
+  const answer = await call(AgentRequest.STATUS, { status });
   if (answer?.ok) {
     if (STATUSES.includes(answer.status)) state.status = answer.status;
     saveJson(STATUS_KEY, state.status);
@@ -1063,7 +1064,7 @@ async function acceptChat(conversationId) {
   state.accepting.add(conversationId);
   renderQueue();
   const queued = state.queue.get(conversationId) || state.offer?.item;
-  const answer = await call("accept", { conversation_id: conversationId });
+  const answer = await call(AgentRequest.ACCEPT, { conversation_id: conversationId });
   state.accepting.delete(conversationId);
   if (answer?.ok) {
     if (state.offer?.conversation_id === conversationId) state.offer = null;
@@ -1841,7 +1842,8 @@ async function pumpOutbox() {
         text: item.text,
         client_id: item.client_id,
       };
-      const answer = await call(item.kind === "note" ? "note" : "message", payload);
+      const event = item.kind === "note" ? AgentRequest.NOTE : AgentRequest.MESSAGE;
+      const answer = await call(event, payload);
       if (answer?.ok) {
         dropFromOutbox(item.client_id);
         const stored = answer.message ?? answer.note;
@@ -1968,7 +1970,7 @@ async function submitTransfer() {
     target = languageName(payload.to_queue.language) + " / " + teamName(payload.to_queue.team);
   }
   els.transferSubmit.disabled = true;
-  const answer = await call("transfer", payload);
+  const answer = await call(AgentRequest.TRANSFER, payload);
   els.transferSubmit.disabled = false;
   if (!answer?.ok) {
     els.transferError.textContent = errorText(failureCode(answer));
@@ -1982,7 +1984,7 @@ async function submitTransfer() {
 
 async function closeChat(chat) {
   chat.els.close.disabled = true;
-  const answer = await call("close", { conversation_id: chat.id });
+  const answer = await call(AgentRequest.CLOSE, { conversation_id: chat.id });
   chat.els.close.disabled = false;
   if (answer?.ok || answer?.error?.code === "conversation_closed") {
     markClosed(chat);
@@ -2237,7 +2239,8 @@ async function submitAssign() {
   if (!conversationId || !agentId) return;
   els.assignError.hidden = true;
   els.assignSubmit.disabled = true;
-  const answer = await call("assign", { conversation_id: conversationId, agent_id: agentId });
+  const payload = { conversation_id: conversationId, agent_id: agentId };
+  const answer = await call(AgentRequest.ASSIGN, payload);
   els.assignSubmit.disabled = false;
   if (answer?.ok) {
     const agent = state.agents.find((a) => a.id === agentId);

@@ -34,6 +34,7 @@ import {
   templateParts,
   translate,
 } from "/static/shared/common.js";
+import { CustomerRequest } from "/static/shared/protocol.js";
 import {
   asksFeedback,
   feedbackOutcome,
@@ -428,7 +429,7 @@ async function chooseLanguage(language) {
     useChosenLanguage(language);
     return;
   }
-  const answer = await call("choose_language", { language });
+  const answer = await call(CustomerRequest.CHOOSE_LANGUAGE, { language });
   if (answer?.ok) {
     acceptReply(answer);
     if (!answer.conversation) useChosenLanguage(language);
@@ -565,7 +566,7 @@ async function startConversation({ fresh = false, language = null, hint = null }
   } else if (language || state.choice) {
     payload.language = language || state.choice;
   }
-  const answer = await call("start", payload);
+  const answer = await call(CustomerRequest.START, payload);
   if (answer === null) {
     if (socket.connected) {
       setTimeout(() => startConversation({ fresh, language, hint }), RETRY_BASE_MS);
@@ -804,7 +805,7 @@ function addChoices(item, meta, seq) {
   if (meta.offer_agent === true || meta.kind === "decline") {
     // The bot could not help: offer the way to a person right under its message.
     addChoiceGroup(item, "agent", [
-      { label: _("Talk to a person"), event: "request_agent", payload: {} },
+      { label: _("Talk to a person"), event: CustomerRequest.REQUEST_AGENT, payload: {} },
     ]);
   }
 }
@@ -813,7 +814,7 @@ function choicesOf(meta) {
   // Suggestions, the topics under an answer, the alternatives to one that did not help.
   let choices = offeredTopics(meta).map((s) => ({
     label: s.question,
-    event: "choose_suggestion",
+    event: CustomerRequest.CHOOSE_SUGGESTION,
     payload: { faq_id: s.faq_id },
   }));
   if (meta.kind === "language_confirm" && Array.isArray(meta.choices)) {
@@ -822,7 +823,7 @@ function choicesOf(meta) {
       .map((c) => ({
         label: c.name,
         lang: c.language,
-        event: "choose_language",
+        event: CustomerRequest.CHOOSE_LANGUAGE,
         payload: { language: c.language },
       }));
   }
@@ -857,15 +858,15 @@ async function pickChoice(group, button, choice) {
   for (const other of buttons) other.disabled = true;
   button.setAttribute("aria-pressed", "true");
   const answer =
-    choice.event === "request_agent"
+    choice.event === CustomerRequest.REQUEST_AGENT
       ? await requestAgent()
       : await call(choice.event, choice.payload);
   delete group.dataset.busy;
   if (answer?.ok) {
     group.classList.add("is-done");
-    if (choice.event === "request_agent") return;
+    if (choice.event === CustomerRequest.REQUEST_AGENT) return;
     acceptReply(answer);
-    if (choice.event === "choose_language" && !answer.conversation) {
+    if (choice.event === CustomerRequest.CHOOSE_LANGUAGE && !answer.conversation) {
       useChosenLanguage(choice.payload.language);
     }
     return;
@@ -973,7 +974,8 @@ async function giveFeedback(group, button, helpful) {
   setFeedbackBusy(group, true);
   button.setAttribute("aria-pressed", "true");
   const seq = Number(group.dataset.seq);
-  const outcome = feedbackOutcome(await call("faq_feedback", { seq, helpful }), helpful);
+  const answer = await call(CustomerRequest.FAQ_FEEDBACK, { seq, helpful });
+  const outcome = feedbackOutcome(answer, helpful);
   if (outcome.state === "done") {
     saveItem(
       "localStorage",
@@ -1110,7 +1112,7 @@ async function pumpOutbox() {
       const payload = { text: item.text, client_id: item.client_id };
       if (state.conversationId) payload.conversation_id = state.conversationId;
       state.inFlight = item.client_id;
-      const answer = await call("message", payload);
+      const answer = await call(CustomerRequest.MESSAGE, payload);
       state.inFlight = null;
       if (answer?.ok) {
         dropFromOutbox(item.client_id);
@@ -1409,7 +1411,7 @@ async function requestAgent() {
   }
   h.requesting = true;
   renderHandoff();
-  const answer = await call("request_agent", {});
+  const answer = await call(CustomerRequest.REQUEST_AGENT, {});
   h.requesting = false;
   const code = answer?.error?.code;
   if (answer?.ok) {
@@ -1489,7 +1491,7 @@ async function submitLeave(event) {
   els.leaveForm.dataset.busy = "1";
   els.leaveSubmit.disabled = true;
   els.leaveSubmit.textContent = _("Sending…");
-  const answer = await call("leave_message", { kind, contact, text });
+  const answer = await call(CustomerRequest.LEAVE_MESSAGE, { kind, contact, text });
   delete els.leaveForm.dataset.busy;
   els.leaveSubmit.disabled = false;
   els.leaveSubmit.textContent = _("Send message");
@@ -1549,7 +1551,7 @@ async function endChat() {
     return;
   }
   els.confirmEndYes.disabled = true;
-  const answer = await call("end", {});
+  const answer = await call(CustomerRequest.END, {});
   els.confirmEndYes.disabled = false;
   closeEndConfirm();
   if (answer?.ok || answer?.error?.code === "conversation_closed") {
