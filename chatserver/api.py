@@ -18,7 +18,14 @@ from chatserver.clock import hash_token
 from chatserver.faq_gaps import GapsQuery, InvalidQuery, find_gaps, render
 from chatserver.keys import SERVICES, SETTINGS
 from chatserver.limits import RateLimited, client_address, retry_after
-from chatserver.reports import ReportQuery, build_report, report_csv
+from chatserver.reports import (
+    CELL_COLUMNS,
+    COLUMNS,
+    ReportQuery,
+    build_cell_report,
+    build_report,
+    report_csv,
+)
 from chatserver.sockets.agent import agent_namespace
 from chatserver.sockets.payloads import BadRequest, LoginRequest
 from chatserver.sockets.payloads import bearer_token as parse_bearer
@@ -154,7 +161,8 @@ async def inquiry(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/reports/sla")
 async def sla_report(request: web.Request) -> web.Response:
-    """First-response SLA by hour or day: JSON, or CSV with `?format=csv`. Supervisors only."""
+    """First-response SLA by hour or day, or per cell of the SLA matrix (`by=cell`): JSON,
+    or CSV with `?format=csv`. Supervisors only."""
     account = await _staff(request)
     if account is None or not account.role.supervises:
         return api_error(403, "forbidden", "a supervisor's token is required")
@@ -163,10 +171,11 @@ async def sla_report(request: web.Request) -> web.Response:
     except ValueError as exc:
         return api_error(400, "invalid_query", str(exc))
     rows = await request.app[SERVICES].store.sla_rows(query.since, query.until)
-    report = build_report(rows, bucket=query.bucket)
+    by_cell = query.bucket == "cell"
+    report = build_cell_report(rows) if by_cell else build_report(rows, bucket=query.bucket)
     if query.format == "csv":
         return web.Response(
-            text=report_csv(report),
+            text=report_csv(report, CELL_COLUMNS if by_cell else COLUMNS),
             content_type="text/csv",
             headers={"Content-Disposition": 'attachment; filename="sla-report.csv"'},
         )

@@ -31,7 +31,7 @@ from functools import partial
 
 from aiohttp import web
 
-from chatserver import api, sla, widget
+from chatserver import api, sla_topics, widget
 from chatserver.accounts import WAITING_PER_SLOT, Accounts
 from chatserver.bot import Bot
 from chatserver.clock import Clock, IdFactory, SystemClock, new_id
@@ -210,7 +210,9 @@ async def _desk(
             settings.language_backend,
             settings.default_language,
         )
-        policies = read_sla_file(settings.sla_file) if settings.sla_file else sla.default_policies()
+        policies = (
+            read_sla_file(settings.sla_file) if settings.sla_file else sla_topics.default_matrix()
+        )
         desk = build_desk(
             settings,
             store=store,

@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from chatserver import protocol, sla
+from chatserver import protocol, sla, sla_topics
 from chatserver.agents import AgentAccount
 from chatserver.clock import Clock, IdFactory
 from chatserver.desk_state import DeskState
@@ -101,7 +101,7 @@ class Dispatcher:
         )
         teller = Teller(ledger)
         routed = Routed(ledger, teller)
-        self.clocks = Clocks(ledger, policies or sla.default_policies())
+        self.clocks = Clocks(ledger, policies or sla_topics.default_matrix())
         self.assignment = Assignment(
             ledger,
             teller=teller,

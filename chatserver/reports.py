@@ -1,4 +1,6 @@
-"""SLA reports: first responses per hour or day, by language, team and priority.
+"""SLA reports: first responses per hour or day, by language, team and priority; or, over
+the whole range, per cell of the SLA matrix (channel x topic x tier x priority,
+`sla_topics.py`) with the cell's target.
 
 Pure aggregation over the rows the store returns (one per handed-off conversation), so
 the same numbers come out of SQLite and PostgreSQL and the code is tested without either.
@@ -41,7 +43,7 @@ class ReportQuery:
 
     @classmethod
     def parse(cls, query: Mapping[str, str], *, now: datetime) -> ReportQuery:
-        """`since`/`until` ISO 8601 (default: the last day), `by`=hour|day, `format`."""
+        """`since`/`until` ISO 8601 (default: the last day), `by`=hour|day|cell, `format`."""
         until = parse_instant(query.get("until"), now, "until")
         if until - datetime.min.replace(tzinfo=UTC) < DEFAULT_RANGE:
             raise ValueError("'until' is out of range")  # no day before it to default to
@@ -51,8 +53,8 @@ class ReportQuery:
         if until - since > MAX_RANGE:
             raise ValueError(f"at most {MAX_RANGE.days} days per report")
         bucket = query.get("by", "hour")
-        if bucket not in ("hour", "day"):
-            raise ValueError("'by' must be hour or day")
+        if bucket not in ("hour", "day", "cell"):
+            raise ValueError("'by' must be hour, day or cell")
         fmt = query.get("format", "json")
         if fmt not in ("json", "csv"):
             raise ValueError("'format' must be json or csv")
@@ -124,10 +126,67 @@ def build_report(rows: Iterable[Mapping[str, Any]], *, bucket: str) -> list[dict
     return report
 
 
-def report_csv(report: list[dict[str, Any]]) -> str:
+CELL_COLUMNS = (
+    "cell",
+    "channel",
+    "topic",
+    "tier",
+    "priority",
+    "frt_target_seconds",
+    "handoffs",
+    "answered",
+    "within_target",
+    "missed",
+    "abandoned",
+    "share_within_target",
+    "frt_p50_seconds",
+    "frt_p90_seconds",
+)
+# Chats handed off before the server recorded cells.
+UNRECORDED = "-/-/-/-"
+
+
+def build_cell_report(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Attainment per cell of the SLA matrix over the whole range, cells in name order. A
+    cell whose target changed within the range (a new SLA file) is one line per target."""
+    groups: dict[tuple[str, float | None], list[Mapping[str, Any]]] = {}
+    for row in rows:
+        cell = row.get("policy") or UNRECORDED
+        if cell.count("/") != 3:  # a policy made outside the matrix: channel/priority
+            cell = UNRECORDED
+        groups.setdefault((cell, row.get("frt_target_seconds")), []).append(row)
+    report = []
+    for (cell, target), members in sorted(groups.items(), key=lambda g: (g[0][0], g[0][1] or 0)):
+        channel, topic, tier, priority = cell.split("/")
+        answered = [float(r["frt_seconds"]) for r in members if r["frt_seconds"] is not None]
+        hit = sum(1 for r in members if r["frt_status"] == "hit")
+        missed = sum(1 for r in members if r["frt_status"] == "missed")
+        decided = hit + missed
+        report.append(
+            {
+                "cell": cell,
+                "channel": channel,
+                "topic": topic,
+                "tier": tier,
+                "priority": priority,
+                "frt_target_seconds": target,
+                "handoffs": len(members),
+                "answered": len(answered),
+                "within_target": hit,
+                "missed": missed,
+                "abandoned": sum(1 for r in members if r.get("status") == "abandoned"),
+                "share_within_target": round(hit / decided, 4) if decided else None,
+                "frt_p50_seconds": _quantile(answered, 0.5),
+                "frt_p90_seconds": _quantile(answered, 0.9),
+            }
+        )
+    return report
+
+
+def report_csv(report: list[dict[str, Any]], columns: tuple[str, ...] = COLUMNS) -> str:
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     for row in report:
-        writer.writerow({k: "" if row[k] is None else row[k] for k in COLUMNS})
+        writer.writerow({k: "" if row[k] is None else row[k] for k in columns})
     return out.getvalue()

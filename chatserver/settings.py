@@ -18,7 +18,7 @@ from chatserver.limits import Limit, Network, Rate, parse_networks
 from chatserver.models import CHAT_LANGUAGES
 
 if TYPE_CHECKING:
-    from chatserver.sla import SlaPolicies
+    from chatserver.sla_topics import SlaMatrix
 
 ENV_PREFIX = "CHATSERVER_"
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -134,11 +134,12 @@ def _timezone(raw: str) -> str:
     return raw.strip()
 
 
-def read_sla_file(path: Path) -> SlaPolicies:
-    """SLA policies from a YAML file over the brief's (see docs/sla.example.yaml)."""
+def read_sla_file(path: Path) -> SlaMatrix:
+    """SLA policies and topics from a YAML file over the brief's (docs/sla.example.yaml)."""
     import yaml
 
-    from chatserver.sla import SlaConfigError, policies_from_mapping
+    from chatserver.sla import SlaConfigError
+    from chatserver.sla_topics import matrix_from_mapping
 
     try:
         config = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
@@ -147,7 +148,7 @@ def read_sla_file(path: Path) -> SlaPolicies:
     except yaml.YAMLError as exc:
         raise ValueError(f"{path} is not valid YAML: {exc}".replace("\n", " ")) from None
     try:
-        return policies_from_mapping(config)
+        return matrix_from_mapping(config)
     except SlaConfigError as exc:
         raise ValueError(f"{path}: {exc}") from None
 

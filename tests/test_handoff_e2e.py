@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import aiohttp
@@ -435,3 +436,51 @@ async def test_an_urgent_message_reaches_a_person_at_once_with_the_answer(
     assert stored is not None
     assert str(stored.status) == "queued"
     assert str(stored.priority) == "urgent"
+
+
+async def test_each_chat_is_measured_in_its_cell_of_the_sla_matrix(desk, connect, agent_for, clock):
+    emma = await agent_for("emma", "Emma", ["en"])
+    sam = await agent_for("sam", "Sam", ["en"], role="supervisor")
+    customer = await connect(desk)
+    await customer.call("start", {"languages": ["en"]})
+    await customer.call("message", {"text": "How do I open an account?"})  # the FAQ answers
+    assert (await customer.call("request_agent", {}))["ok"] is True
+    offers = [*emma.pushed("offer"), *sam.pushed("offer")]
+    if not offers:
+        offers = (await emma.wait_pushed("offer")) or []
+    conversation_id = offers[0]["conversation_id"]
+    applied = desk.app[SERVICES].dispatcher.sla_of(conversation_id)
+    assert applied is not None
+    assert applied.policy.name == "chat/account-opening/standard/medium"
+    assert applied.resolution is not None
+    assert applied.resolution.due_at - applied.resolution.started_at == timedelta(hours=48)
+
+    agent = (
+        emma if any(o["conversation_id"] == conversation_id for o in emma.pushed("offer")) else sam
+    )
+    assert (await agent.call("accept", {"conversation_id": conversation_id}))["ok"] is True
+    clock.advance(12)
+    await agent.call("message", {"conversation_id": conversation_id, "text": "Happy to help."})
+
+    token = (await desk.app[SERVICES].accounts.login("sam", PASSWORD)).token
+    async with (
+        aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as session,
+        session.get(desk.make_url("/api/v1/reports/sla"), params={"by": "cell"}) as response,
+    ):
+        report = await response.json()
+    (row,) = report["rows"]
+    assert row["cell"] == "chat/account-opening/standard/medium"
+    assert (row["frt_target_seconds"], row["within_target"], row["frt_p50_seconds"]) == (
+        30.0,
+        1,
+        12.0,
+    )
+    async with (
+        aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as session,
+        session.get(
+            desk.make_url("/api/v1/reports/sla"), params={"by": "cell", "format": "csv"}
+        ) as response,
+    ):
+        lines = (await response.text()).splitlines()
+    assert lines[0].startswith("cell,channel,topic,tier,priority,frt_target_seconds")
+    assert lines[1].startswith("chat/account-opening/standard/medium,chat,account-opening,")

@@ -22,7 +22,7 @@ from chatserver.models import (
     NewMessage,
     new_conversation,
 )
-from chatserver.store import SqlStore, open_store
+from chatserver.store import SqlStore, open_store, schema
 from chatserver.store.migrations import SCHEMA_VERSION
 from chatserver.store.schema import UtcDateTime
 from tests.services import require_postgres
@@ -358,8 +358,47 @@ async def test_a_version_5_database_gets_client_ids_per_author(store_url):
         await upgraded.close()
 
 
+def back_to_version_7(connection: sa.Connection) -> None:
+    """The database as version 7 left it: SLA rows without their cell and target."""
+    connection.execute(sa.text("ALTER TABLE applied_slas DROP COLUMN policy"))
+    connection.execute(sa.text("ALTER TABLE applied_slas DROP COLUMN frt_target_seconds"))
+    connection.execute(sa.text("DELETE FROM schema_migrations WHERE version > 7"))
+
+
+async def test_a_version_7_database_gets_sla_cells_and_old_rows_have_none(store_url):
+    fresh = await open_store(store_url)
+    await a_conversation(fresh)
+    await fresh.close()
+
+    def old_sla_row(connection: sa.Connection) -> None:
+        back_to_version_7(connection)
+        old_columns = {
+            "conversation_id": "c1",
+            "state": {},
+            "language": "ja",
+            "team": "account",
+            "priority": "medium",
+            "handed_off_at": T0,
+            "frt_status": "hit",
+            "frt_seconds": 12.5,
+        }
+        connection.execute(schema.applied_slas.insert().values(**old_columns))
+
+    await run_sync(store_url, old_sla_row)
+    upgraded = await open_store(store_url)
+    try:
+        assert await upgraded.read(scalar("SELECT max(version) FROM schema_migrations")) == (
+            SCHEMA_VERSION
+        )
+        (row,) = await upgraded.sla_rows(T0 - timedelta(hours=1), T0 + timedelta(hours=1))
+        assert (row["policy"], row["frt_target_seconds"], row["frt_seconds"]) == (None, None, 12.5)
+    finally:
+        await upgraded.close()
+
+
 def back_to_version_6(connection: sa.Connection) -> None:
     """The database as version 6 left it: no feedback on answers, no declines recorded."""
+    back_to_version_7(connection)
     connection.execute(sa.text("DROP TABLE faq_feedback"))
     connection.execute(sa.text("DROP TABLE faq_declines"))
     connection.execute(sa.text("DELETE FROM schema_migrations WHERE version > 6"))
@@ -381,7 +420,7 @@ async def test_a_version_6_database_gets_feedback_and_decline_tables(store_url):
             lambda c: c.execute(sa.text("SELECT version FROM schema_migrations")).scalars().all()
         )
         assert sorted(versions) == list(range(1, SCHEMA_VERSION + 1))
-        assert SCHEMA_VERSION == 7
+        assert SCHEMA_VERSION == 8
         assert {"faq_feedback", "faq_declines"} <= await upgraded.read(tables)
         unique = await upgraded.read(
             lambda c: {

@@ -84,7 +84,7 @@ class Assignment(Room):
         if asked is not None:
             ledger.previews[conversation.id] = preview(asked.text)
         notifications = await self.routed.apply(events, now, known=conversation)
-        await self.clocks.start(conversation, handoff.priority, now)
+        await self.clocks.start(conversation, handoff, now)
         ledger.record("handoff", {"reason": str(handoff.reason)})
         return Dispatched(notifications)
 

@@ -15,9 +15,11 @@ from datetime import datetime
 
 from chatserver import protocol, sla
 from chatserver.events import Notify
+from chatserver.handoff import Handoff
 from chatserver.human.ledger import Ledger
-from chatserver.models import Conversation, Priority
+from chatserver.models import Conversation
 from chatserver.protocol import ServerEvent
+from chatserver.sla_topics import cell_policy
 
 
 class Clocks:
@@ -27,11 +29,18 @@ class Clocks:
         self.ledger = ledger
         self.policies = policies
 
-    async def start(self, conversation: Conversation, priority: Priority, now: datetime) -> None:
-        """A chat was handed off: its clocks run from now."""
-        applied = sla.apply(
-            sla.policy_for(sla.Channel.CHAT, priority, self.policies), conversation.id, now
+    async def start(self, conversation: Conversation, handoff: Handoff, now: datetime) -> None:
+        """A chat was handed off: its clocks run from now, with the targets of its cell
+        (chat x topic x tier x priority, `sla_topics.py`)."""
+        policy = cell_policy(
+            self.policies,
+            sla.Channel.CHAT,
+            handoff.priority,
+            tier=conversation.tier,
+            team=handoff.team,
+            faq_id=handoff.faq_id,
         )
+        applied = sla.apply(policy, conversation.id, now)
         # A new row cannot be saved back as it was: it is the unit's last write.
         await self.ledger.save_sla(applied, conversation, was=None, new=True)
         self.ledger.clocks[conversation.id] = applied

@@ -75,9 +75,33 @@ def _handoff(connection: sa.Connection) -> None:
             "ON conversations (tracking_number)"
         )
     )
-    # New tables from `schema`; freeze copies here before either definition changes.
-    schema.applied_slas.create(connection)
+    # New tables: `applied_slas` as this version made it (frozen below: version 8 added
+    # columns); freeze a copy of `offline_requests` here before its definition changes.
+    _APPLIED_SLAS_V5.create(connection)
     schema.offline_requests.create(connection)
+
+
+# `applied_slas` as version 5 made it (`conversations` only as the foreign key's target).
+_V5 = sa.MetaData()
+sa.Table("conversations", _V5, sa.Column("id", sa.String(32), primary_key=True))
+_APPLIED_SLAS_V5 = sa.Table(
+    "applied_slas",
+    _V5,
+    sa.Column(
+        "conversation_id",
+        sa.String(32),
+        sa.ForeignKey("conversations.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("state", sa.JSON, nullable=False),
+    sa.Column("next_deadline", schema.UtcDateTime, index=True),
+    sa.Column("language", sa.String(16), nullable=False),
+    sa.Column("team", sa.String(16), nullable=False),
+    sa.Column("priority", sa.String(16), nullable=False),
+    sa.Column("handed_off_at", schema.UtcDateTime, nullable=False, index=True),
+    sa.Column("frt_status", sa.String(16), nullable=False),
+    sa.Column("frt_seconds", sa.Float),
+)
 
 
 # `messages` as version 6 made it: frozen here, so that this migration builds the same
@@ -159,6 +183,11 @@ def _faq_feedback(connection: sa.Connection) -> None:
     schema.faq_declines.create(connection)
 
 
+def _sla_cells(connection: sa.Connection) -> None:
+    connection.execute(sa.text("ALTER TABLE applied_slas ADD COLUMN policy VARCHAR(120)"))
+    connection.execute(sa.text("ALTER TABLE applied_slas ADD COLUMN frt_target_seconds FLOAT"))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "conversations and messages", _initial),
     Migration(2, "what set a conversation's language", _language_source),
@@ -169,6 +198,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         7, "answers customers found (not) helpful, questions the bot declined", _faq_feedback
     ),
+    Migration(8, "the SLA cell of each conversation and its target", _sla_cells),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

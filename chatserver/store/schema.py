@@ -106,6 +106,10 @@ applied_slas = sa.Table(
     sa.Column("handed_off_at", UtcDateTime, nullable=False, index=True),
     sa.Column("frt_status", sa.String(16), nullable=False),
     sa.Column("frt_seconds", sa.Float),
+    # The cell of the SLA matrix (chat/funds-check/vip/high, sla_topics.py) and its
+    # first-response target: attainment per cell. Null for chats before version 8.
+    sa.Column("policy", sa.String(120)),
+    sa.Column("frt_target_seconds", sa.Float),
 )
 
 offline_requests = sa.Table(

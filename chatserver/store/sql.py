@@ -307,6 +307,8 @@ class SqlStore:
             "priority": str(conversation.priority or ""),
             "handed_off_at": frt.started_at,
             "frt_status": str(frt.status),
+            "policy": sla.policy.name,
+            "frt_target_seconds": sla.policy.first_response.total_seconds(),
             # Only an agent's answer is a first response: a chat that ended without one
             # (abandoned, closed unanswered) has no response time.
             "frt_seconds": (
@@ -354,6 +356,8 @@ class SqlStore:
                 applied_slas.c.handed_off_at,
                 applied_slas.c.frt_status,
                 applied_slas.c.frt_seconds,
+                applied_slas.c.policy,
+                applied_slas.c.frt_target_seconds,
                 conversations.c.status,
             )
             .select_from(
