@@ -1,0 +1,85 @@
+"""The widget's "Download transcript" in a real headless Chromium against the real server:
+the file the browser saves holds the conversation, in the customer's language and time zone.
+
+Skipped when Chromium or Playwright is missing, unless CHATSERVER_REQUIRE_SERVICES=1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.test_widget_browser import TIMEOUT_MS, expect
+
+QUESTION = "MT5のパスワードを忘れました <b>至急</b>"
+
+
+@pytest.fixture
+async def tokyo_page(browser: Any) -> AsyncIterator[tuple[Any, list[str]]]:
+    """A Japanese browser in Tokyo (the server's clock says 09:00 UTC: 18:00 there)."""
+    context = await browser.new_context(
+        locale="ja-JP", timezone_id="Asia/Tokyo", accept_downloads=True
+    )
+    page = await context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    page.on(
+        "console",
+        lambda message: (
+            problems.append(f"console: {message.text}")
+            if "Content Security Policy" in message.text
+            else None
+        ),
+    )
+    yield page, problems
+    await context.close()
+
+
+async def download(page: Any, format_: str) -> tuple[str, str]:
+    """Open the menu, pick the transcript in `format_`: the saved file's name and text."""
+    await page.locator("#menu-button").click()
+    item = page.locator(f'#menu [data-transcript="{format_}"]')
+    await expect(item).to_be_enabled()
+    async with page.expect_download(timeout=TIMEOUT_MS) as info:
+        await item.click()
+    saved = await info.value
+    path = await saved.path()
+    return saved.suggested_filename, Path(path).read_text(encoding="utf-8")
+
+
+async def test_the_widget_downloads_the_conversation_in_the_customers_language_and_zone(
+    server, tokyo_page
+):
+    page, problems = tokyo_page
+    await page.goto(str(server.make_url("/widget/")))
+    await expect(page.locator("#status")).to_have_attribute(
+        "data-state", "online", timeout=TIMEOUT_MS
+    )
+    await page.locator("#input").fill(QUESTION)
+    await page.locator("#input").press("Enter")
+    await expect(page.locator("#messages .msg")).to_have_count(3, timeout=TIMEOUT_MS)
+    await expect(page.locator(".msg.is-pending")).to_have_count(0, timeout=TIMEOUT_MS)
+    await page.locator("#menu-button").click()
+    await expect(page.locator('#menu [data-transcript="html"]')).to_have_text(
+        "会話履歴をダウンロード"
+    )
+    await page.locator("#menu-button").click()
+
+    name, text = await download(page, "txt")
+    assert name == "transcript-2026-11-24.txt"  # no tracking number: the day, in Tokyo
+    assert text.startswith("会話履歴\n")
+    assert "タイムゾーン: Asia/Tokyo" in text
+    assert f"[18:00] あなた:\n  {QUESTION}" in text
+    assert "[18:00] バーチャルアシスタント:" in text
+
+    name, html = await download(page, "html")
+    assert name == "transcript-2026-11-24.html"
+    assert '<html lang="ja" dir="ltr">' in html
+    assert "MT5のパスワードを忘れました &lt;b&gt;至急&lt;/b&gt;" in html
+    assert ">18:00</time>" in html
+    await expect(page.locator("#menu")).to_be_hidden()
+    await expect(page.locator("#banner")).to_be_hidden()
+    assert problems == []
