@@ -1,18 +1,27 @@
-"""The widget's "Download transcript" in a real headless Chromium against the real server:
-the file the browser saves holds the conversation, in the customer's language and time zone.
+"""Transcripts in a real headless Chromium against the real server: the file the widget's
+"Download transcript" saves holds the conversation, in the customer's language and time
+zone; the console's "Export" saves the agent's copy, notes marked.
 
 Skipped when Chromium or Playwright is missing, unless CHATSERVER_REQUIRE_SERVICES=1.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests import test_console_browser as console_tests
+from tests.test_console_browser import GERMAN_INSTALL, logged_in
 from tests.test_widget_browser import TIMEOUT_MS, expect
+
+# The console tests' desk (a real server on a fake clock) and page.
+clock = console_tests.clock
+desk = console_tests.desk
+open_console = console_tests.open_console
 
 QUESTION = "MT5のパスワードを忘れました <b>至急</b>"
 
@@ -46,8 +55,12 @@ async def download(page: Any, format_: str) -> tuple[str, str]:
     async with page.expect_download(timeout=TIMEOUT_MS) as info:
         await item.click()
     saved = await info.value
-    path = await saved.path()
-    return saved.suggested_filename, Path(path).read_text(encoding="utf-8")
+    return saved.suggested_filename, await read_saved(saved)
+
+
+async def read_saved(saved: Any) -> str:
+    path = Path(await saved.path())
+    return await asyncio.to_thread(path.read_text, encoding="utf-8")
 
 
 async def test_the_widget_downloads_the_conversation_in_the_customers_language_and_zone(
@@ -83,3 +96,33 @@ async def test_the_widget_downloads_the_conversation_in_the_customers_language_a
     await expect(page.locator("#menu")).to_be_hidden()
     await expect(page.locator("#banner")).to_be_hidden()
     assert problems == []
+
+
+async def test_the_console_exports_a_chat_with_its_notes_marked(desk, open_console):
+    await desk.account("emma", "Emma Clarke", ["en", "de"])
+    console = await logged_in(desk, open_console, "emma")
+    page = console.page
+    german = await desk.customer(["de"], GERMAN_INSTALL)
+    await console.item(german.conversation_id).locator(".accept").click(timeout=TIMEOUT_MS)
+    panel = console.panel(german.conversation_id)
+    await expect(panel).to_be_visible(timeout=TIMEOUT_MS)
+    await panel.locator(".note-toggle").click()
+    await panel.locator(".composer-input").fill("Kunde wirkt verärgert <i>vorsichtig</i>")
+    await panel.locator(".composer-input").press("Enter")
+    await expect(panel.locator(".transcript .msg", has_text="verärgert")).to_be_visible(
+        timeout=TIMEOUT_MS
+    )
+
+    export = panel.locator(".chat-export")
+    await expect(export).to_have_text("Export")
+    async with page.expect_download(timeout=TIMEOUT_MS) as info:
+        await export.click()
+    saved = await info.value
+    number = await desk.tracking_number(german.conversation_id)
+    assert saved.suggested_filename == f"transcript-{number}.html"
+    html = await read_saved(saved)
+    assert '<html lang="en" dir="ltr">' in html  # Emma's first language
+    assert GERMAN_INSTALL in html
+    assert '<li class="agent note">' in html
+    assert "Kunde wirkt verärgert &lt;i&gt;vorsichtig&lt;/i&gt;" in html
+    assert console.problems == []
