@@ -9,6 +9,7 @@ The customer's copy never holds agents' internal notes; the agents' copy has the
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -36,6 +37,8 @@ DESK = N_("Customer support")
 
 FORMATS = ("txt", "html")
 MAX_ZONE_CHARS = 64
+# "Area/Location" names: nothing that could reach outside the zone database.
+ZONE_NAME = re.compile(r"[A-Za-z0-9_+-]+(?:/[A-Za-z0-9_+-]+)*")
 
 
 class Audience(StrEnum):
@@ -55,8 +58,10 @@ def parse_zone(name: str | None, default: str) -> ZoneInfo:
     if len(raw) > MAX_ZONE_CHARS:
         raise InvalidTimeZone("tz is too long to be a time zone (an IANA name such as Asia/Tokyo)")
     try:
+        if not ZONE_NAME.fullmatch(raw):
+            raise ValueError(raw)
         return ZoneInfo(raw)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a region ("Asia"), a directory
         raise InvalidTimeZone(
             f"unknown time zone {raw!r} (an IANA name such as Asia/Tokyo)"
         ) from None
