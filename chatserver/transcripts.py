@@ -10,7 +10,7 @@ The customer's copy never holds agents' internal notes; the agents' copy has the
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
@@ -67,6 +67,26 @@ def parse_zone(name: str | None, default: str) -> ZoneInfo:
         ) from None
 
 
+class InvalidFormat(ValueError):
+    """A transcript format this server does not make."""
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptQuery:
+    """`?format=txt|html&tz=<IANA zone>`, checked."""
+
+    format: str
+    zone: ZoneInfo
+
+    @classmethod
+    def parse(cls, query: Mapping[str, str], *, default_zone: str) -> TranscriptQuery:
+        """Raises InvalidFormat or InvalidTimeZone, each saying what is wrong."""
+        fmt = query.get("format", "txt")
+        if fmt not in FORMATS:
+            raise InvalidFormat("format must be txt or html")
+        return cls(fmt, parse_zone(query.get("tz"), default_zone))
+
+
 @dataclass(frozen=True, slots=True)
 class Line:
     """One message as the transcript shows it."""
@@ -78,6 +98,7 @@ class Line:
     kind: str  # customer | bot | agent | system
     text: str
     note: bool
+    options: tuple[str, ...] = ()  # the topics a bot message offered as buttons
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,10 +135,13 @@ def build(
     _ = translator.gettext
     locale = translator.locale
     staff = audience is Audience.STAFF
+    # A greeting said again in a language the customer picked stands for the first one (the
+    # widget shows only the new one).
+    replaced = {message.meta.get("replaces") for message in messages}
     lines = tuple(
         _line(message, translator, zone, staff=staff)
         for message in messages
-        if staff or not message.internal
+        if staff or not (message.internal or message.seq in replaced)
     )
     started = conversation.created_at.astimezone(zone)
     facts: list[tuple[str, str]] = []
@@ -160,6 +184,19 @@ def _line(message: Message, translator: Translator, zone: ZoneInfo, *, staff: bo
         kind=str(message.author),
         text=text,
         note=message.internal,
+        options=_offered(message) if message.author is Author.BOT else (),
+    )
+
+
+def _offered(message: Message) -> tuple[str, ...]:
+    """The questions a bot message offered as buttons (suggestions, related topics)."""
+    items = message.meta.get("suggestions") or message.meta.get("related") or []
+    if not isinstance(items, list):
+        return ()
+    return tuple(
+        item["question"]
+        for item in items
+        if isinstance(item, dict) and isinstance(item.get("question"), str)
     )
 
 
@@ -188,6 +225,7 @@ def render_text(transcript: Transcript) -> str:
         out.append("")
         out.append(f"[{line.time}] {line.author}{marker}:")
         out += [f"  {part}" for part in line.text.splitlines() or [""]]
+        out += [f"  • {option}" for option in line.options]
     return "\n".join(out) + "\n"
 
 
@@ -213,6 +251,8 @@ li.note { background: #fff6d6; border: 1px dashed #c9a227; }
 .when { color: #6b7386; font-size: .85em; margin-inline-start: .5rem; }
 .tag { font-size: .8em; font-weight: 600; color: #7a5c00; margin-inline-start: .5rem; }
 .text { margin: .2rem 0 0; white-space: pre-wrap; overflow-wrap: anywhere; }
+ul.options { margin: .3rem 0 0; padding-inline-start: 1.2rem; list-style: disc; }
+ul.options li { margin: 0; padding: 0; background: none; border: 0; }
 @media print {
   body { font-size: 11pt; }
   main { max-width: none; padding: 0; }
@@ -261,12 +301,19 @@ def render_html(transcript: Transcript) -> str:
             f'<span class="who" dir="auto">{escape(line.author)}</span>'
             f'<time class="when" datetime="{escape(line.iso, quote=True)}">'
             f"{escape(line.time)}</time>{tag}"
-            f'<p class="text" dir="auto">{escape(line.text)}</p></li>'
+            f'<p class="text" dir="auto">{escape(line.text)}</p>{_options_html(line)}</li>'
         )
     if day is not None:
         parts.append("</ol>")
     parts += ["</main>", "</body>", "</html>"]
     return "\n".join(parts) + "\n"
+
+
+def _options_html(line: Line) -> str:
+    if not line.options:
+        return ""
+    items = "".join(f'<li dir="auto">{escape(option)}</li>' for option in line.options)
+    return f'<ul class="options">{items}</ul>'
 
 
 @dataclass(frozen=True, slots=True)

@@ -257,3 +257,26 @@ def test_agents_export_what_they_hold_or_held_supervisors_anything():
     )
     assert not may_export(account("a3"), held, MESSAGES)
     assert may_export(account("s1", Role.SUPERVISOR), held, [])
+
+
+def test_the_topics_a_bot_offered_are_listed_and_a_replaced_greeting_left_out():
+    offered = {"suggestions": [{"faq_id": "swaps", "question": "What are <swaps>?"}]}
+    messages = [
+        message(1, Author.BOT, "Hello, how can I help?", language="en"),
+        message(2, Author.BOT, "こんにちは。", language="ja", meta={"replaces": 1}),
+        message(3, Author.BOT, "Did you mean:", meta=offered),
+    ]
+    doc = build(
+        conversation(),
+        messages,
+        translator=CATALOGS.translator("en"),
+        zone=TOKYO,
+        audience=Audience.CUSTOMER,
+    )
+    text = render_text(doc)
+    assert "Hello, how can I help?" not in text
+    assert "こんにちは。" in text
+    assert "Did you mean:\n  • What are <swaps>?" in text
+    assert '<ul class="options"><li dir="auto">What are &lt;swaps&gt;?</li></ul>' in render_html(
+        doc
+    )
