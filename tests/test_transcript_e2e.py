@@ -12,6 +12,7 @@ from aiohttp.test_utils import TestServer
 
 from chatserver.keys import SERVICES
 from tests.conftest import Customer, CustomerFactory, FakeClock
+from tests.test_bad_input import raw_http, tracebacks
 from tests.test_handoff_e2e import PASSWORD, Agent, connect_agent, desk_settings
 
 PATH = "/api/v1/conversations/{}/transcript"
@@ -178,3 +179,37 @@ async def test_agents_export_what_they_held_supervisors_anything(desk, connect, 
     assert (await get(desk, conversation_id, await staff_token(desk, "emma")))[0] == 403
     for agent in (aiko, emma, sam, mei):
         await agent.client.disconnect()
+
+
+ODD_ZONES = ["", " ", "\x00", "%", "Asia/", "/UTC", "UTC/..", "Europe/Paris" * 6, "١", "EST5EDT"]
+ODD_FORMATS = ["", "HTML", "pdf", "txt\x00", "txt,html"]
+ODD_IDS = ["x" * 1000, "\u202e", "c1;drop", "%00", "c1 c2"]
+
+
+async def test_odd_input_is_an_error_with_a_code_never_a_failure(desk, connect, caplog):
+    customer = await connect(desk)
+    started = await customer.call("start", {"languages": ["ar"]})
+    conversation_id, token = started["conversation"]["id"], started["token"]
+    answers = [await get(desk, conversation_id, token, tz=zone) for zone in ODD_ZONES]
+    answers += [await get(desk, conversation_id, token, format=fmt) for fmt in ODD_FORMATS]
+    answers += [await get(desk, odd, token) for odd in ODD_IDS]
+    for status, headers, body in answers:
+        assert status in {200, 400, 404}, (status, body)
+        if status != 200:
+            assert headers["Content-Type"].startswith("application/json"), (status, body)
+            assert '"code"' in body
+    # Empty and blank tz mean the desk's zone; EST5EDT is a zone the database has.
+    assert [status for status, _, _ in answers[:2]] == [200, 200]
+    assert answers[len(ODD_ZONES) - 1][0] == 200
+    status, _headers, html = await get(desk, conversation_id, token, format="html")
+    assert '<html lang="ar" dir="rtl">' in html
+    assert tracebacks(caplog) == []
+
+    raw_status, raw_body = await raw_http(
+        desk,
+        f"GET {PATH.format(conversation_id)} HTTP/1.1\r\nHost: x\r\n".encode()
+        + b"Authorization: Bearer \xed\xa0\x80\xff\r\nConnection: close\r\n\r\n",
+    )
+    assert raw_status == 400
+    assert b'"invalid_payload"' in raw_body
+    assert tracebacks(caplog) == []
