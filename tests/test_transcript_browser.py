@@ -95,6 +95,15 @@ async def test_the_widget_downloads_the_conversation_in_the_customers_language_a
     assert ">18:00</time>" in html
     await expect(page.locator("#menu")).to_be_hidden()
     await expect(page.locator("#banner")).to_be_hidden()
+
+    # After the chat has ended the menu still has it.
+    await page.locator("#menu-button").click()
+    await page.locator("#end-chat").click()
+    await page.locator("#confirm-end-yes").click()
+    await expect(page.locator("#input")).to_be_disabled(timeout=TIMEOUT_MS)
+    name, text = await download(page, "txt")
+    assert name == "transcript-2026-11-24.txt"
+    assert f"[18:00] あなた:\n  {QUESTION}" in text
     assert problems == []
 
 
