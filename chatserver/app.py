@@ -31,7 +31,7 @@ from functools import partial
 
 from aiohttp import web
 
-from chatserver import api, sla_topics, widget
+from chatserver import api, sla_topics, transcript_api, widget
 from chatserver.accounts import WAITING_PER_SLOT, Accounts
 from chatserver.bot import Bot
 from chatserver.clock import Clock, IdFactory, SystemClock, new_id
@@ -118,6 +118,7 @@ def create_app(
     app.add_routes(routes)
     app.add_routes(api.routes)
     app.add_routes(widget.routes)
+    app.add_routes(transcript_api.routes)
     app.cleanup_ctx.extend(
         [
             _faq,

@@ -34,6 +34,7 @@ import {
   translate,
 } from "/static/shared/common.js";
 import { AgentRequest } from "/static/shared/protocol.js";
+import { exportButton, labelExport } from "/static/console/transcript.js";
 
 const SESSION_KEY = "chatserver.console.session";
 const OUTBOX_KEY = "chatserver.console.outbox";
@@ -1176,7 +1177,12 @@ function buildChat(chat) {
   dismiss.append(icon(ICONS.close, 13), element("span", "button-label"));
   dismiss.hidden = true;
   dismiss.addEventListener("click", () => removeChat(chat.id));
-  actions.append(transfer, close, dismiss);
+  const transcriptExport = exportButton(chat.id, {
+    token: () => state.session?.token,
+    translate: _,
+    onError: (text) => toast(text, "error"),
+  });
+  actions.append(transfer, close, transcriptExport, dismiss);
   head.append(titles, sla, actions);
 
   const banner = element("div", "widened-banner");
@@ -1228,7 +1234,7 @@ function buildChat(chat) {
   chat.panel = panel;
   chat.els = {
     tabLang, tabTitle, tabSub, tabUnread, title, facts, sla, transfer, close, dismiss,
-    banner, transcript, composer, input, inputLabel, noteToggle, hint, send,
+    transcriptExport, banner, transcript, composer, input, inputLabel, noteToggle, hint, send,
   };
   els.tabs.append(tab);
   els.panels.append(panel);
@@ -1240,6 +1246,7 @@ function applyChatStrings(chat) {
   e.transfer.querySelector(".button-label").textContent = _("Transfer");
   e.close.querySelector(".button-label").textContent = _("Close chat");
   e.dismiss.querySelector(".button-label").textContent = _("Remove from list");
+  labelExport(e.transcriptExport, _);
   e.noteToggle.querySelector(".button-label").textContent = _("Note");
   e.noteToggle.title = _("Internal note: only agents see it");
   e.hint.textContent = _("Enter to send · Shift+Enter for a new line");

@@ -42,6 +42,7 @@ import {
   rememberFeedback,
   rememberedFeedback,
 } from "/static/widget/feedback.js";
+import { installTranscript } from "/static/widget/transcript.js";
 
 const TOKEN_KEY = "chatserver.widget.token";
 const CHOICE_KEY = "chatserver.widget.language";
@@ -197,6 +198,7 @@ let pumping = false;
 let gapTimer = null;
 let heldTimer = null;
 let stringsRequest = 0;
+let transcriptMenu = null; // "Download transcript" in the menu (static/widget/transcript.js)
 
 /* ---------- DOM ---------- */
 
@@ -299,6 +301,7 @@ function applyStrings() {
   els.hint.textContent = _("Press Enter to send, Shift+Enter for a new line.");
   els.menuLabel.textContent = _("More options");
   els.endChat.textContent = _("End chat");
+  transcriptMenu?.relabel();
   els.talkLabel.textContent = _("Talk to a person");
   els.confirmEndText.textContent = _("Do you want to end this chat?");
   els.confirmEndYes.textContent = _("End chat");
@@ -1533,6 +1536,7 @@ async function submitLeave(event) {
 function setMenu(open) {
   els.menu.hidden = !open;
   els.menuButton.setAttribute("aria-expanded", String(open));
+  if (open) transcriptMenu?.refresh();
   if (open && !els.endChat.disabled) els.endChat.focus();
 }
 
@@ -1583,6 +1587,13 @@ function resizeInput() {
 }
 
 function bindUi() {
+  transcriptMenu = installTranscript({
+    menu: els.menu,
+    conversation: () => ({ token: state.token, conversationId: state.conversationId }),
+    translate: _,
+    onError: showTransientError,
+    onDone: () => setMenu(false),
+  });
   els.composer.addEventListener("submit", (event) => {
     event.preventDefault();
     const text = els.input.value.trim();
