@@ -42,6 +42,7 @@ from chatserver.sockets.base import (
     Handler,
     Namespace,
     agent_room,
+    consoles_room,
 )
 from chatserver.sockets.payloads import (
     AgentMessageRequest,
@@ -102,6 +103,10 @@ class AgentNamespace(Namespace):
         dispatcher.console_connected(account.id, sid)
         await self.publish((await dispatcher.agent_online(account)).notifications)
         await self.publish(dispatcher.console_opened(account.id, sid))
+        # Announcements reach consoles in their agent's first language.
+        await self.enter_room(sid, consoles_room(account.languages[0]))
+        announcements = self.app[SERVICES].announcements
+        await self.publish(await announcements.for_console(sid, account.languages[0]))
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         self.app[METRICS].connections.labels(namespace=AGENT_NAMESPACE).dec()

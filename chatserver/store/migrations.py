@@ -159,6 +159,10 @@ def _faq_feedback(connection: sa.Connection) -> None:
     schema.faq_declines.create(connection)
 
 
+def _announcements(connection: sa.Connection) -> None:
+    schema.announcements.create(connection)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "conversations and messages", _initial),
     Migration(2, "what set a conversation's language", _language_source),
@@ -169,6 +173,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         7, "answers customers found (not) helpful, questions the bot declined", _faq_feedback
     ),
+    Migration(9, "incident announcements", _announcements),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

@@ -34,6 +34,8 @@ import {
   translate,
 } from "/static/shared/common.js";
 import { AgentRequest } from "/static/shared/protocol.js";
+import { mountAnnouncements } from "/static/widget/announcement.js";
+import { mountAnnouncementForm } from "/static/console/announcements.js";
 
 const SESSION_KEY = "chatserver.console.session";
 const OUTBOX_KEY = "chatserver.console.outbox";
@@ -523,9 +525,26 @@ async function loadLanguages() {
   }
 }
 
+/* ---------- announcements: banners for all, the form for supervisors ---------- */
+
+const banners = mountAnnouncements(byId("announcements"), _);
+const announceForm = mountAnnouncementForm(byId("announce-section"), {
+  _,
+  request: requestJson,
+  token: () => state.session?.token,
+  languages: () => state.languages,
+});
+
+function onAnnouncement(payload) {
+  banners.show(payload);
+  if (state.session && SUPERVISOR_ROLES.has(state.session.agent.role)) announceForm.refresh();
+}
+
 /* ---------- static strings ---------- */
 
 function applyStrings() {
+  banners.redraw();
+  announceForm.redraw();
   els.loginTitle.textContent = _("Support console");
   els.loginSubtitle.textContent = _("Log in to answer customers.");
   els.usernameLabel.textContent = _("Username");
@@ -614,6 +633,7 @@ function showConsole() {
   renderChats();
   renderSupervisor();
   if (supervising) loadGaps();
+  if (supervising) announceForm.refresh();
 }
 
 /* ---------- log-in and out ---------- */
@@ -761,6 +781,7 @@ function connect() {
   socket.on("message", onPushedMessage);
   socket.on("sla_warning", (payload) => onSla("warning", payload));
   socket.on("sla_breach", (payload) => onSla("breach", payload));
+  socket.on("announcement", onAnnouncement);
 }
 
 async function onConnected() {

@@ -35,6 +35,7 @@ import {
   translate,
 } from "/static/shared/common.js";
 import { CustomerRequest } from "/static/shared/protocol.js";
+import { mountAnnouncements } from "/static/widget/announcement.js";
 import {
   asksFeedback,
   feedbackOutcome,
@@ -286,8 +287,12 @@ function timeFormat() {
   }
 }
 
+// Incident notices at the top (static/widget/announcement.js).
+const announcements = mountAnnouncements(document.getElementById("announcements"), _);
+
 /** Every static string of the page, and the localised parts of the messages shown. */
 function applyStrings() {
+  announcements.redraw();
   document.title = _("Support chat");
   els.title.textContent = _("Customer support");
   els.languageLabel.textContent = _("Language");
@@ -514,6 +519,7 @@ function connect() {
   socket.on("assigned", onAssigned);
   socket.on("offline", onOffline);
   socket.on("closed", onClosed);
+  socket.on("announcement", announcements.show);
   addEventListener("offline", () => setConnection("offline"));
   addEventListener("online", () => {
     if (socket.connected) {
