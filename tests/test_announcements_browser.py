@@ -4,11 +4,13 @@ supervisor's form in the console. Skipped without Chromium unless CHATSERVER_REQ
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import aiohttp
 
-from chatserver.keys import SERVICES
+from chatserver.keys import SERVICES, SIO
+from tests.browser import Network
 from tests.test_console_browser import clock, desk, logged_in, open_console  # noqa: F401
 from tests.test_handoff_e2e import open_console as agent_console
 from tests.test_widget_browser import TIMEOUT_MS, expect, open_widget  # noqa: F401
@@ -159,3 +161,32 @@ async def test_a_supervisor_posts_updates_and_resolves_from_the_console(desk, op
     finally:
         await fresh.client.disconnect()
     assert console.problems == []
+
+
+async def test_a_banner_resolved_while_the_widget_was_away_goes_on_reconnect(server, open_widget):  # noqa: F811
+    token = await supervisor_token(server)
+    # The resolution never reaches the page, as if it came while its connection was down.
+    network = Network(
+        "/customer", drop=lambda name, data: name == "announcement" and data["status"] == "resolved"
+    )
+    widget = await open_widget(server.make_url("/widget/"), locale="ja-JP", network=network)
+    page = widget.page
+    await expect(page.locator("#status")).to_have_attribute(
+        "data-state", "online", timeout=TIMEOUT_MS
+    )
+    posted = await announce(
+        server, token, "/api/v1/announcements", {"severity": "warning", "texts": {"en": "Slow."}}
+    )
+    banners = page.locator("#announcements .announcement")
+    await expect(banners).to_have_count(1, timeout=TIMEOUT_MS)
+    await announce(server, token, f"/api/v1/announcements/{posted['id']}/resolve", {})
+    await asyncio.sleep(0.3)
+    await expect(banners.locator(".announcement-label")).to_have_text("警告")  # still active here
+
+    sio = server.app[SIO]
+    (sid,) = [sid for sid, _ in sio.manager.get_participants("/customer", "lang:ja")]
+    await sio.disconnect(sid, namespace="/customer")
+    await network.wait_for("start", 2)
+    await expect(banners).to_have_count(0, timeout=TIMEOUT_MS)
+    await expect(page.locator("#announcements")).to_be_hidden()
+    assert widget.problems == []

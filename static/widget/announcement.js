@@ -54,6 +54,15 @@ export function dismissAnnouncement(notices, id) {
   return notices.filter((notice) => notice.id !== id || notice.status !== "resolved");
 }
 
+/**
+ * The notices still true after a (re)start: the server sends every active announcement
+ * before it acknowledges `start`, so an active one it did not send again (`confirmed`
+ * holds the ids it sent) was resolved while this page was away and is dropped.
+ */
+export function keepConfirmed(notices, confirmed) {
+  return notices.filter((notice) => notice.status === "resolved" || confirmed.has(notice.id));
+}
+
 /** The order to show them in: active before resolved, the gravest first, then the newest. */
 export function shownAnnouncements(notices) {
   return [...notices].sort(
@@ -124,10 +133,12 @@ export function renderAnnouncements(container, notices, _, onDismiss) {
 
 /**
  * The banners of a page: `show(payload)` for each pushed `announcement`, `redraw()` when
- * the page's strings change language.
+ * the page's strings change language; around a (re)start, `expectAgain()` before sending
+ * it and `settle()` once acknowledged (see keepConfirmed).
  */
 export function mountAnnouncements(container, _) {
   let notices = [];
+  let confirmed = null; // ids sent since expectAgain(), until settle()
   const redraw = () => renderAnnouncements(container, notices, _, dismiss);
   function dismiss(id) {
     notices = dismissAnnouncement(notices, id);
@@ -136,6 +147,16 @@ export function mountAnnouncements(container, _) {
   return {
     show(payload) {
       notices = receiveAnnouncement(notices, payload);
+      if (confirmed && isAnnouncement(payload)) confirmed.add(payload.id);
+      redraw();
+    },
+    expectAgain() {
+      confirmed = new Set();
+    },
+    settle() {
+      if (confirmed === null) return;
+      notices = keepConfirmed(notices, confirmed);
+      confirmed = null;
       redraw();
     },
     redraw,

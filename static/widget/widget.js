@@ -572,6 +572,7 @@ async function startConversation({ fresh = false, language = null, hint = null }
   } else if (language || state.choice) {
     payload.language = language || state.choice;
   }
+  announcements.expectAgain();
   const answer = await call(CustomerRequest.START, payload);
   if (answer === null) {
     if (socket.connected) {
@@ -590,6 +591,7 @@ async function startConversation({ fresh = false, language = null, hint = null }
     return;
   }
   const conversation = answer.conversation;
+  announcements.settle(); // every active announcement came before this acknowledgement
   if (state.conversationId && conversation.id !== state.conversationId) clearConversation();
   state.conversationId = conversation.id;
   state.token = answer.token;

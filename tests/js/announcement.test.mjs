@@ -7,6 +7,7 @@ import {
   announcementRole,
   dismissAnnouncement,
   isAnnouncement,
+  keepConfirmed,
   receiveAnnouncement,
   shownAnnouncements,
 } from "../../static/widget/announcement.js";
@@ -77,5 +78,14 @@ describe("dismissing and order", () => {
     assert.equal(announcementRole(critical), "alert");
     assert.equal(announcementRole({ ...critical, status: "resolved" }), "status");
     assert.equal(announcementRole({ ...critical, severity: "warning" }), "status");
+  });
+});
+
+describe("keepConfirmed", () => {
+  test("after a restart, an active notice the server did not send again is dropped", () => {
+    let notices = receiveAnnouncement([], OUTAGE);
+    notices = receiveAnnouncement(notices, { ...OUTAGE, id: "a2" });
+    notices = receiveAnnouncement(notices, { ...OUTAGE, id: "done", status: "resolved" });
+    assert.deepEqual(keepConfirmed(notices, new Set(["a2"])).map((n) => n.id), ["a2", "done"]);
   });
 });
