@@ -190,3 +190,35 @@ async def test_a_banner_resolved_while_the_widget_was_away_goes_on_reconnect(ser
     await expect(banners).to_have_count(0, timeout=TIMEOUT_MS)
     await expect(page.locator("#announcements")).to_be_hidden()
     assert widget.problems == []
+
+
+async def test_a_console_drops_a_banner_resolved_while_it_was_away(desk, open_console):  # noqa: F811
+    await desk.account("sam", "Sam Okafor", ["en"], role="supervisor")
+    await desk.account("emma", "Emma Clarke", ["en", "de"])
+    token = (await desk.services.accounts.login("sam", "sam-password")).token
+    console = await logged_in(desk, open_console, "emma")
+    # The resolution never reaches the page, as if it came while its connection was down.
+    console.network.drop = lambda name, data: (
+        name == "announcement" and data["status"] == "resolved"
+    )
+    banners = console.page.locator("#announcements .announcement")
+    posted = await announce(
+        desk.server, token, "/api/v1/announcements",
+        {"severity": "info", "texts": {"en": "Maintenance at 22:00 UTC.", "de": "Wartung um 22:00 UTC."}},
+    )  # fmt: skip
+    await expect(banners.locator(".announcement-text")).to_have_text(
+        "Maintenance at 22:00 UTC.", timeout=TIMEOUT_MS
+    )
+    await announce(desk.server, token, f"/api/v1/announcements/{posted['id']}/resolve", {})
+    await asyncio.sleep(0.3)
+    await expect(banners).to_have_count(1)
+
+    sio = desk.server.app[SIO]
+    (sid,) = [sid for sid, _ in sio.manager.get_participants("/agent", "consoles:en")]
+    connections = console.network.connections
+    await sio.disconnect(sid, namespace="/agent")
+    async with asyncio.timeout(TIMEOUT_MS / 1000):
+        while console.network.connections == connections:
+            await asyncio.sleep(0.05)
+    await expect(banners).to_have_count(0, timeout=TIMEOUT_MS)
+    assert console.problems == []

@@ -99,14 +99,15 @@ class AgentNamespace(Namespace):
         if account.role.supervises:
             await self.enter_room(sid, SUPERVISORS_ROOM)
         self.app[METRICS].connections.labels(namespace=AGENT_NAMESPACE).inc()
+        # Announcements, in the agent's first language: the active ones before the queue
+        # (a console drops a banner it had that does not come again before it).
+        await self.enter_room(sid, consoles_room(account.languages[0]))
+        announcements = self.app[SERVICES].announcements
+        await self.publish(await announcements.for_console(sid, account.languages[0]))
         dispatcher = self.app[SERVICES].dispatcher
         dispatcher.console_connected(account.id, sid)
         await self.publish((await dispatcher.agent_online(account)).notifications)
         await self.publish(dispatcher.console_opened(account.id, sid))
-        # Announcements reach consoles in their agent's first language.
-        await self.enter_room(sid, consoles_room(account.languages[0]))
-        announcements = self.app[SERVICES].announcements
-        await self.publish(await announcements.for_console(sid, account.languages[0]))
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         self.app[METRICS].connections.labels(namespace=AGENT_NAMESPACE).dec()

@@ -752,6 +752,7 @@ function connect() {
   });
   socket.on("connect", onConnected);
   socket.on("disconnect", (reason) => {
+    banners.expectAgain(); // the active announcements come again, before the queue
     // Nothing queued inside the client: the outbox decides what is sent.
     socket.sendBuffer = [];
     setConnection("reconnecting");
@@ -866,6 +867,7 @@ function remainingOf(item) {
 /** @param {import("../shared/protocol.js").QueuePayload} payload */
 function onQueue(payload) {
   if (!payload || typeof payload !== "object") return;
+  banners.settle();
   const now = Date.now();
   const waiting = Array.isArray(payload.waiting) ? payload.waiting.filter(isQueueItem) : [];
   state.queue.clear();
