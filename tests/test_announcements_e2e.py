@@ -203,3 +203,17 @@ async def test_only_supervisors_announce(desk):
     assert (await http(desk, "GET", "/api/v1/announcements", sam))[1] == {"announcements": []}
     status, missing = await http(desk, "POST", "/api/v1/announcements/nope/resolve", sam, {})
     assert (status, missing["error"]["code"]) == (404, "unknown_announcement")
+
+
+async def test_a_long_announcement_in_every_language_is_taken_whole(desk, connect, settings):
+    sam = await token_of(desk, "sam", "supervisor", ["en"])
+    texts = dict.fromkeys(settings.languages, "障" * 1000)
+    status, posted = await http(
+        desk, "POST", "/api/v1/announcements", sam, {"severity": "info", "texts": texts}
+    )
+    assert status == 201, posted
+    assert posted["texts"] == texts
+    too_long = {"severity": "info", "texts": {"en": "x" * 1001}}
+    status, refused = await http(desk, "POST", "/api/v1/announcements", sam, too_long)
+    assert status == 400
+    assert "texts.en" in refused["error"]["message"]
