@@ -31,8 +31,9 @@ from functools import partial
 
 from aiohttp import web
 
-from chatserver import api, sla_topics, transcript_api, widget
+from chatserver import announcement_api, api, sla_topics, transcript_api, widget
 from chatserver.accounts import WAITING_PER_SLOT, Accounts
+from chatserver.announcement_desk import AnnouncementDesk
 from chatserver.bot import Bot
 from chatserver.clock import Clock, IdFactory, SystemClock, new_id
 from chatserver.demo import add_demo_agents
@@ -117,6 +118,7 @@ def create_app(
     app.on_response_prepare.append(security_headers)
     app.add_routes(routes)
     app.add_routes(api.routes)
+    app.add_routes(announcement_api.routes)
     app.add_routes(widget.routes)
     app.add_routes(transcript_api.routes)
     app.cleanup_ctx.extend(
@@ -250,6 +252,13 @@ async def _desk(
         faq_reloader=app[_FAQ_RELOADER],
         accounts=accounts,
         dispatcher=dispatcher,
+        announcements=AnnouncementDesk(
+            store=store,
+            clock=clock,
+            new_id=ids,
+            languages=settings.languages,
+            fallbacks=settings.fallbacks,
+        ),
     )
     log.info(
         "ready: FAQ in %s, catalogs for %s",

@@ -18,6 +18,9 @@ class Audience(StrEnum):
     AGENT = "agent"  # one agent's consoles (target: agent id; "" = nobody has it yet)
     SUPERVISORS = "supervisors"
     CONSOLE = "console"  # one console's socket on /agent (target: socket id)
+    READERS = "readers"  # customers reading one language (target: language)
+    CUSTOMER_SOCKET = "customer_socket"  # one widget's socket on /customer (target: socket id)
+    CONSOLES = "consoles"  # consoles whose agent's first language it is (target: language)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +49,18 @@ class Notify:
     @classmethod
     def supervisors(cls, event: ServerEvent, payload: Mapping[str, Any]) -> Notify:
         return cls(Audience.SUPERVISORS, "", event, payload)
+
+    @classmethod
+    def readers(cls, language: str, event: ServerEvent, payload: Mapping[str, Any]) -> Notify:
+        return cls(Audience.READERS, language, event, payload)
+
+    @classmethod
+    def customer_socket(cls, sid: str, event: ServerEvent, payload: Mapping[str, Any]) -> Notify:
+        return cls(Audience.CUSTOMER_SOCKET, sid, event, payload)
+
+    @classmethod
+    def consoles(cls, language: str, event: ServerEvent, payload: Mapping[str, Any]) -> Notify:
+        return cls(Audience.CONSOLES, language, event, payload)
 
     @classmethod
     def console(cls, sid: str, event: ServerEvent, payload: Mapping[str, Any]) -> Notify:

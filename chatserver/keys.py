@@ -8,6 +8,7 @@ import socketio
 from aiohttp import web
 
 from chatserver.accounts import Accounts
+from chatserver.announcement_desk import AnnouncementDesk
 from chatserver.bot import Bot
 from chatserver.desk import Desk
 from chatserver.dispatch import Dispatcher
@@ -30,6 +31,7 @@ class Services:
     faq_reloader: FaqReloader
     accounts: Accounts
     dispatcher: Dispatcher
+    announcements: AnnouncementDesk
 
 
 SETTINGS = web.AppKey("settings", Settings)

@@ -37,6 +37,7 @@ from enum import StrEnum
 from typing import Any, Literal, NotRequired, TypeAlias, TypedDict
 
 from chatserver.agents import AgentAccount
+from chatserver.announcements import Announcement, Chosen
 from chatserver.language import display_name, text_direction
 from chatserver.models import Conversation, Message
 from chatserver.routing import QueueKey, WaitingView
@@ -60,6 +61,8 @@ class ServerEvent(StrEnum):
     SLA_WARNING = "sla_warning"
     SLA_BREACH = "sla_breach"
     SESSION_ENDED = "session_ended"
+    # both
+    ANNOUNCEMENT = "announcement"
 
 
 # What each namespace's clients receive (the widget and the console must handle each).
@@ -70,6 +73,7 @@ CUSTOMER_EVENTS = frozenset(
         ServerEvent.ASSIGNED,
         ServerEvent.OFFLINE,
         ServerEvent.CLOSED,
+        ServerEvent.ANNOUNCEMENT,
     }
 )
 AGENT_EVENTS = frozenset(
@@ -83,6 +87,7 @@ AGENT_EVENTS = frozenset(
         ServerEvent.MESSAGE,
         ServerEvent.SLA_WARNING,
         ServerEvent.SLA_BREACH,
+        ServerEvent.ANNOUNCEMENT,
         ServerEvent.SESSION_ENDED,
     }
 )
@@ -316,6 +321,32 @@ class SessionEndedPayload(TypedDict):
     reason: str  # logout | expired | revoked
 
 
+class AnnouncementPayload(TypedDict):
+    """`announcement`: an incident notice, or its new version, in the reader's language."""
+
+    id: str
+    severity: str  # info | warning | critical
+    text: str
+    language: str  # the text's (English where the reader's has none)
+    status: str  # active | resolved
+    updated_at: str
+
+
+class AnnouncementRecord(TypedDict):
+    """An announcement as the supervisors' HTTP API shows it (every text)."""
+
+    id: str
+    severity: str
+    status: str
+    texts: dict[str, str]
+    resolution: dict[str, str]
+    version: int
+    by: str
+    created_at: str
+    updated_at: str
+    resolved_at: str | None
+
+
 # ---- acknowledgements -------------------------------------------------------------------
 
 
@@ -394,6 +425,7 @@ PAYLOADS: Mapping[ServerEvent, tuple[type[Any], ...]] = {
     ServerEvent.SLA_WARNING: (SlaWarningPayload,),
     ServerEvent.SLA_BREACH: (SlaBreachPayload,),
     ServerEvent.SESSION_ENDED: (SessionEndedPayload,),
+    ServerEvent.ANNOUNCEMENT: (AnnouncementPayload,),
 }
 # What each client event is acknowledged with when it succeeds (else with an ErrorAck).
 CUSTOMER_ACKS: Mapping[CustomerRequest, type[Any]] = {
@@ -662,6 +694,32 @@ def sla_breach(
 
 def session_ended(reason: str) -> SessionEndedPayload:
     return {"reason": reason}
+
+
+def announcement(notice: Announcement, chosen: Chosen) -> AnnouncementPayload:
+    return {
+        "id": notice.id,
+        "severity": str(notice.severity),
+        "text": chosen.text,
+        "language": chosen.language,
+        "status": str(notice.status),
+        "updated_at": notice.updated_at.isoformat(),
+    }
+
+
+def announcement_record(notice: Announcement) -> AnnouncementRecord:
+    return {
+        "id": notice.id,
+        "severity": str(notice.severity),
+        "status": str(notice.status),
+        "texts": dict(notice.texts),
+        "resolution": dict(notice.resolution),
+        "version": notice.version,
+        "by": notice.by,
+        "created_at": notice.created_at.isoformat(),
+        "updated_at": notice.updated_at.isoformat(),
+        "resolved_at": notice.resolved_at.isoformat() if notice.resolved_at else None,
+    }
 
 
 # ---- acknowledgements of the events that succeed ----------------------------------------

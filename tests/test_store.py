@@ -23,7 +23,7 @@ from chatserver.models import (
     new_conversation,
 )
 from chatserver.store import SqlStore, open_store, schema
-from chatserver.store.migrations import SCHEMA_VERSION
+from chatserver.store.migrations import MIGRATIONS, SCHEMA_VERSION
 from chatserver.store.schema import UtcDateTime
 from tests.services import require_postgres
 
@@ -263,7 +263,7 @@ async def test_a_version_1_database_is_upgraded_in_place(store_url):
         versions = await upgraded.read(
             lambda c: c.execute(sa.text("SELECT version FROM schema_migrations")).scalars().all()
         )
-        assert sorted(versions) == list(range(1, SCHEMA_VERSION + 1))
+        assert sorted(versions) == [m.version for m in MIGRATIONS]
     finally:
         await upgraded.close()
 
@@ -358,8 +358,15 @@ async def test_a_version_5_database_gets_client_ids_per_author(store_url):
         await upgraded.close()
 
 
+def back_to_version_8(connection: sa.Connection) -> None:
+    """The database as version 8 left it: no announcements."""
+    connection.execute(sa.text("DROP TABLE announcements"))
+    connection.execute(sa.text("DELETE FROM schema_migrations WHERE version > 8"))
+
+
 def back_to_version_7(connection: sa.Connection) -> None:
     """The database as version 7 left it: SLA rows without their cell and target."""
+    back_to_version_8(connection)
     connection.execute(sa.text("ALTER TABLE applied_slas DROP COLUMN policy"))
     connection.execute(sa.text("ALTER TABLE applied_slas DROP COLUMN frt_target_seconds"))
     connection.execute(sa.text("DELETE FROM schema_migrations WHERE version > 7"))
@@ -420,7 +427,7 @@ async def test_a_version_6_database_gets_feedback_and_decline_tables(store_url):
             lambda c: c.execute(sa.text("SELECT version FROM schema_migrations")).scalars().all()
         )
         assert sorted(versions) == list(range(1, SCHEMA_VERSION + 1))
-        assert SCHEMA_VERSION == 8
+        assert 7 in versions
         assert {"faq_feedback", "faq_declines"} <= await upgraded.read(tables)
         unique = await upgraded.read(
             lambda c: {
@@ -721,3 +728,49 @@ async def test_last_customer_messages_are_each_conversations_latest_from_the_cus
         "c2": ("m4", "only"),
     }
     assert await store.last_customer_messages([]) == {}
+
+
+async def test_announcements_round_trip_and_only_active_ones_are_listed(store):
+    from chatserver.announcements import Severity, post, resolve, revise
+
+    first = post(
+        "a1", severity=Severity.CRITICAL, texts={"en": "Down", "ja": "停止"}, by="sam", now=T0
+    )
+    second = post(
+        "a2",
+        severity=Severity.INFO,
+        texts={"en": "Maintenance"},
+        by="sam",
+        now=T0 + timedelta(seconds=1),
+    )
+    await store.save_announcement(first)
+    await store.save_announcement(second)
+    assert await store.active_announcements() == [first, second]
+    revised = revise(
+        first, severity=Severity.WARNING, texts={"en": "Recovering"}, now=T0 + timedelta(minutes=1)
+    )
+    await store.save_announcement(revised)
+    assert await store.announcement("a1") == revised
+    done = resolve(second, resolution={"en": "Done"}, now=T0 + timedelta(minutes=2))
+    await store.save_announcement(done)
+    assert await store.announcement("a2") == done
+    assert await store.active_announcements() == [revised]
+    assert await store.announcement("nope") is None
+
+
+async def test_a_version_8_database_gets_the_announcements_table(store_url):
+    from chatserver.announcements import Severity, post
+
+    fresh = await open_store(store_url)
+    await fresh.close()
+    await run_sync(store_url, back_to_version_8)
+    upgraded = await open_store(store_url)
+    try:
+        assert await upgraded.read(scalar("SELECT max(version) FROM schema_migrations")) == (
+            SCHEMA_VERSION
+        )
+        notice = post("a1", severity=Severity.INFO, texts={"en": "Hello"}, by="sam", now=T0)
+        await upgraded.save_announcement(notice)
+        assert await upgraded.active_announcements() == [notice]
+    finally:
+        await upgraded.close()

@@ -42,6 +42,7 @@ from chatserver.sockets.base import (
     Handler,
     Namespace,
     agent_room,
+    consoles_room,
 )
 from chatserver.sockets.payloads import (
     AgentMessageRequest,
@@ -98,6 +99,11 @@ class AgentNamespace(Namespace):
         if account.role.supervises:
             await self.enter_room(sid, SUPERVISORS_ROOM)
         self.app[METRICS].connections.labels(namespace=AGENT_NAMESPACE).inc()
+        # Announcements, in the agent's first language: the active ones before the queue
+        # (a console drops a banner it had that does not come again before it).
+        await self.enter_room(sid, consoles_room(account.languages[0]))
+        announcements = self.app[SERVICES].announcements
+        await self.publish(await announcements.for_console(sid, account.languages[0]))
         dispatcher = self.app[SERVICES].dispatcher
         dispatcher.console_connected(account.id, sid)
         await self.publish((await dispatcher.agent_online(account)).notifications)

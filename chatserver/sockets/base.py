@@ -78,6 +78,16 @@ def agent_room(agent_id: str) -> str:
     return f"agent:{agent_id}"
 
 
+def readers_room(language: str) -> str:
+    """/customer: the widgets whose conversation is in this language (announcements)."""
+    return f"lang:{language}"
+
+
+def consoles_room(language: str) -> str:
+    """/agent: the consoles whose agent's first language this is (announcements)."""
+    return f"consoles:{language}"
+
+
 class Namespace(socketio.AsyncNamespace, abc.ABC):  # type: ignore[misc]
     """Dispatches client events to `handlers()`; each is acknowledged with ok or an error."""
 
@@ -192,6 +202,12 @@ async def publish(server: Any, app: web.Application, notifications: Iterable[Not
             room, namespace = agent_room(notify.target), AGENT_NAMESPACE
         elif notify.audience is Audience.CONSOLE:
             room, namespace = notify.target, AGENT_NAMESPACE  # a socket is its own room
+        elif notify.audience is Audience.READERS:
+            room, namespace = readers_room(notify.target), CUSTOMER_NAMESPACE
+        elif notify.audience is Audience.CUSTOMER_SOCKET:
+            room, namespace = notify.target, CUSTOMER_NAMESPACE
+        elif notify.audience is Audience.CONSOLES:
+            room, namespace = consoles_room(notify.target), AGENT_NAMESPACE
         else:
             room, namespace = SUPERVISORS_ROOM, AGENT_NAMESPACE
         try:

@@ -28,7 +28,13 @@ from chatserver.protocol import (
     ServerEvent,
     StartAck,
 )
-from chatserver.sockets.base import CUSTOMER_NAMESPACE, Handler, Namespace, conversation_room
+from chatserver.sockets.base import (
+    CUSTOMER_NAMESPACE,
+    Handler,
+    Namespace,
+    conversation_room,
+    readers_room,
+)
 from chatserver.sockets.payloads import (
     BadRequest,
     ChooseLanguageRequest,
@@ -92,6 +98,7 @@ class CustomerNamespace(Namespace):
         await self.enter_room(sid, conversation_room(conversation.id))
         dispatcher.customer_joined(conversation.id, sid)
         await self.publish(started.notifications)
+        await self._read_in(sid, conversation.language, always=True)
         if not started.resumed:
             self.app[METRICS].conversations_started.labels(language=conversation.language).inc()
         return protocol.start_ack(
@@ -119,6 +126,7 @@ class CustomerNamespace(Namespace):
         chosen = await self.app[SERVICES].desk.choose_language(conversation_id, request.language)
         self._count(chosen.replies)
         await self.publish(chosen.notifications)
+        await self._read_in(sid, chosen.conversation.language)
         return protocol.choose_language_ack(protocol.conversation(chosen.conversation))
 
     async def _message(self, sid: str, data: Any) -> MessageAck:
@@ -177,6 +185,7 @@ class CustomerNamespace(Namespace):
         await self.publish([*notifications, *received.notifications])
         conversation = None
         if received.conversation is not None:
+            await self._read_in(sid, received.conversation.language)
             # As of this message, which may have settled its language: the widget follows.
             conversation = protocol.conversation(
                 replace(
@@ -217,6 +226,21 @@ class CustomerNamespace(Namespace):
         outcome = await self.app[SERVICES].dispatcher.close(conversation_id)
         await self.publish(outcome.notifications)
         return protocol.ok_ack()
+
+    async def _read_in(self, sid: str, language: str, *, always: bool = False) -> None:
+        """Join the announcements' room of the conversation's language (leaving the last
+        one) and show the active announcements in it: on a start or resume (`always`), and
+        when the language changes."""
+        session = await self.get_session(sid)
+        previous = session.get("reads")
+        if previous == language and not always:
+            return
+        if previous and previous != language:
+            await self.leave_room(sid, readers_room(previous))
+        session["reads"] = language
+        await self.save_session(sid, session)
+        await self.enter_room(sid, readers_room(language))
+        await self.publish(await self.app[SERVICES].announcements.for_customer(sid, language))
 
     def _count(self, replies: Iterable[Message]) -> None:
         """The bot's messages, in the metrics."""

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, ClassVar, Self
 
+from chatserver.announcements import MAX_TEXT_CHARS as MAX_ANNOUNCEMENT_CHARS
+from chatserver.announcements import Severity
 from chatserver.language import is_language_tag
 from chatserver.models import Team
 from chatserver.protocol import ErrorAck
@@ -228,6 +230,27 @@ class FlatObject(Kind):
         return checked
 
 
+@dataclass(frozen=True, slots=True)
+class TextsByLanguage(Kind):
+    """An object of texts keyed by language tag: an announcement's, `{"en": ..., "ja": ...}`
+    (which tags the desk serves, and English being there, the domain checks)."""
+
+    max_fields: int
+    text: Str
+
+    def check(self, field: str, value: Any, limits: Limits) -> dict[str, str]:
+        if not isinstance(value, dict) or len(value) > self.max_fields:
+            raise invalid(
+                field, f"must be an object of at most {self.max_fields} texts by language"
+            )
+        return {
+            LANGUAGE_TAG.check(f"{field} key", key, limits): self.text.check(
+                f"{field}.{key}", text, limits
+            )
+            for key, text in value.items()
+        }
+
+
 # --- schemas ---------------------------------------------------------------------------
 
 
@@ -293,12 +316,24 @@ CUSTOMER_TOKEN = Str(MAX_TOKEN_CHARS, pattern=TOKEN, shape="a token")
 LANGUAGE_TAG = Str(MAX_TAG_CHARS, pattern=is_language_tag, shape="a BCP 47 language tag")
 MESSAGE_TEXT = Str(None, clean=Clean.TEXT, strip=True, too_long="text_too_long", shape="text")
 CONVERSATION_ID = Field("conversation_id", ID)
+SEVERITY = Str(16, choices=tuple(Severity))
+ANNOUNCEMENT_TEXTS = TextsByLanguage(
+    64, Str(MAX_ANNOUNCEMENT_CHARS, clean=Clean.TEXT, strip=True, shape="text")
+)
 
 
 def _one_of(first: str, second: str) -> Callable[[dict[str, Any]], None]:
     def rule(parsed: dict[str, Any]) -> None:
         if (parsed[first] is None) == (parsed[second] is None):
             raise BadRequest("invalid_payload", f"give exactly one of '{first}' or '{second}'")
+
+    return rule
+
+
+def _at_least_one(first: str, second: str) -> Callable[[dict[str, Any]], None]:
+    def rule(parsed: dict[str, Any]) -> None:
+        if parsed[first] is None and parsed[second] is None:
+            raise BadRequest("invalid_payload", f"give '{first}', '{second}' or both")
 
     return rule
 
@@ -546,3 +581,39 @@ class LoginRequest(Request):
             ),
         )
     )
+
+
+# --- announcements (HTTP, supervisors) ---------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class NewAnnouncementRequest(Request):
+    severity: str
+    texts: dict[str, str]
+
+    SCHEMA: ClassVar[Schema] = Schema(
+        (
+            Field("severity", SEVERITY, required=True),
+            Field("texts", ANNOUNCEMENT_TEXTS, required=True),
+        )
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class AnnouncementRevision(Request):
+    """A new version: a new severity, new texts (replacing all), or both."""
+
+    severity: str | None
+    texts: dict[str, str] | None
+
+    SCHEMA: ClassVar[Schema] = Schema(
+        (Field("severity", SEVERITY), Field("texts", ANNOUNCEMENT_TEXTS)),
+        rules=(_at_least_one("severity", "texts"),),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class AnnouncementResolution(Request):
+    texts: dict[str, str] | None  # the closing texts, optional
+
+    SCHEMA: ClassVar[Schema] = Schema((Field("texts", ANNOUNCEMENT_TEXTS),))

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from chatserver.agents import AgentAccount, Session
+from chatserver.announcements import Announcement
 from chatserver.models import (
     Conversation,
     FaqChoice,
@@ -125,6 +126,16 @@ class Store(Protocol):
 
     async def delete_agent_sessions(self, agent_id: str) -> int:
         """End every session of one agent; returns how many there were."""
+        ...
+
+    async def save_announcement(self, announcement: Announcement) -> None:
+        """Insert a new announcement or store its new version."""
+        ...
+
+    async def announcement(self, announcement_id: str) -> Announcement | None: ...
+
+    async def active_announcements(self) -> list[Announcement]:
+        """Those not resolved, oldest first."""
         ...
 
     async def ping(self) -> None:

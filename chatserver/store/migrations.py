@@ -188,6 +188,10 @@ def _sla_cells(connection: sa.Connection) -> None:
     connection.execute(sa.text("ALTER TABLE applied_slas ADD COLUMN frt_target_seconds FLOAT"))
 
 
+def _announcements(connection: sa.Connection) -> None:
+    schema.announcements.create(connection)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "conversations and messages", _initial),
     Migration(2, "what set a conversation's language", _language_source),
@@ -199,6 +203,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         7, "answers customers found (not) helpful, questions the bot declined", _faq_feedback
     ),
     Migration(8, "the SLA cell of each conversation and its target", _sla_cells),
+    Migration(9, "incident announcements", _announcements),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

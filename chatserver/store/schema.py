@@ -211,3 +211,18 @@ messages = sa.Table(
         "conversation_id", "sender", "client_id", name="uq_messages_conversation_sender_client"
     ),
 )
+
+# Incident announcements (chatserver/announcements.py); the active ones survive a restart.
+announcements = sa.Table(
+    "announcements",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("severity", sa.String(16), nullable=False),
+    sa.Column("texts", sa.JSON, nullable=False),
+    sa.Column("resolution", sa.JSON, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("by", sa.String(32), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("resolved_at", UtcDateTime, index=True),
+)

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from chatserver.agents import AgentAccount, Session
+from chatserver.announcements import Announcement, Severity
 from chatserver.models import (
     Author,
     Conversation,
@@ -45,6 +46,7 @@ from chatserver.store.migrations import migrate
 from chatserver.store.schema import (
     agent_sessions,
     agents,
+    announcements,
     applied_slas,
     conversations,
     faq_choices,
@@ -682,6 +684,42 @@ class SqlStore:
         query = agent_sessions.delete().where(agent_sessions.c.agent_id == agent_id)
         return int(await self.write(lambda c: c.execute(query).rowcount))
 
+    async def save_announcement(self, announcement: Announcement) -> None:
+        values = {
+            "id": announcement.id,
+            "severity": str(announcement.severity),
+            "texts": dict(announcement.texts),
+            "resolution": dict(announcement.resolution),
+            "version": announcement.version,
+            "by": announcement.by,
+            "created_at": announcement.created_at,
+            "updated_at": announcement.updated_at,
+            "resolved_at": announcement.resolved_at,
+        }
+
+        def save(connection: sa.Connection) -> None:
+            updated = connection.execute(
+                announcements.update().where(announcements.c.id == announcement.id), values
+            )
+            if updated.rowcount == 0:
+                connection.execute(announcements.insert(), values)
+
+        await self.write(save)
+
+    async def announcement(self, announcement_id: str) -> Announcement | None:
+        query = sa.select(announcements).where(announcements.c.id == announcement_id)
+        row = await self.read(lambda c: c.execute(query).first())
+        return _announcement(row._mapping) if row is not None else None
+
+    async def active_announcements(self) -> list[Announcement]:
+        query = (
+            sa.select(announcements)
+            .where(announcements.c.resolved_at.is_(None))
+            .order_by(announcements.c.created_at, announcements.c.id)
+        )
+        rows = await self.read(lambda c: c.execute(query).all())
+        return [_announcement(row._mapping) for row in rows]
+
     async def ping(self) -> None:
         await self.read(lambda c: c.execute(sa.text("SELECT 1")))
 
@@ -791,6 +829,20 @@ def _agent(row: sa.RowMapping) -> AgentAccount:
         password_hash=row["password_hash"],
         created_at=row["created_at"],
         disabled=bool(row["disabled"]),
+    )
+
+
+def _announcement(row: sa.RowMapping) -> Announcement:
+    return Announcement(
+        id=row["id"],
+        severity=Severity(row["severity"]),
+        texts=dict(row["texts"]),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        by=row["by"],
+        version=row["version"],
+        resolved_at=row["resolved_at"],
+        resolution=dict(row["resolution"]),
     )
 
 

@@ -35,6 +35,8 @@ import {
 } from "/static/shared/common.js";
 import { AgentRequest } from "/static/shared/protocol.js";
 import { exportButton, labelExport } from "/static/console/transcript.js";
+import { mountAnnouncements } from "/static/widget/announcement.js";
+import { mountAnnouncementForm } from "/static/console/announcements.js";
 
 const SESSION_KEY = "chatserver.console.session";
 const OUTBOX_KEY = "chatserver.console.outbox";
@@ -524,9 +526,26 @@ async function loadLanguages() {
   }
 }
 
+/* ---------- announcements: banners for all, the form for supervisors ---------- */
+
+const banners = mountAnnouncements(byId("announcements"), _);
+const announceForm = mountAnnouncementForm(byId("announce-section"), {
+  _,
+  request: requestJson,
+  token: () => state.session?.token,
+  languages: () => state.languages,
+});
+
+function onAnnouncement(payload) {
+  banners.show(payload);
+  if (state.session && SUPERVISOR_ROLES.has(state.session.agent.role)) announceForm.refresh();
+}
+
 /* ---------- static strings ---------- */
 
 function applyStrings() {
+  banners.redraw();
+  announceForm.redraw();
   els.loginTitle.textContent = _("Support console");
   els.loginSubtitle.textContent = _("Log in to answer customers.");
   els.usernameLabel.textContent = _("Username");
@@ -615,6 +634,7 @@ function showConsole() {
   renderChats();
   renderSupervisor();
   if (supervising) loadGaps();
+  if (supervising) announceForm.refresh();
 }
 
 /* ---------- log-in and out ---------- */
@@ -733,6 +753,7 @@ function connect() {
   });
   socket.on("connect", onConnected);
   socket.on("disconnect", (reason) => {
+    banners.expectAgain(); // the active announcements come again, before the queue
     // Nothing queued inside the client: the outbox decides what is sent.
     socket.sendBuffer = [];
     setConnection("reconnecting");
@@ -762,6 +783,7 @@ function connect() {
   socket.on("message", onPushedMessage);
   socket.on("sla_warning", (payload) => onSla("warning", payload));
   socket.on("sla_breach", (payload) => onSla("breach", payload));
+  socket.on("announcement", onAnnouncement);
 }
 
 async function onConnected() {
@@ -846,6 +868,7 @@ function remainingOf(item) {
 /** @param {import("../shared/protocol.js").QueuePayload} payload */
 function onQueue(payload) {
   if (!payload || typeof payload !== "object") return;
+  banners.settle();
   const now = Date.now();
   const waiting = Array.isArray(payload.waiting) ? payload.waiting.filter(isQueueItem) : [];
   state.queue.clear();

@@ -18,13 +18,14 @@ export const ServerEvent = Object.freeze({
   SLA_WARNING: "sla_warning",
   SLA_BREACH: "sla_breach",
   SESSION_ENDED: "session_ended",
+  ANNOUNCEMENT: "announcement",
 });
 
 /** The events customer clients receive. */
-export const CUSTOMER_EVENTS = Object.freeze(["assigned", "closed", "message", "offline", "queued"]);
+export const CUSTOMER_EVENTS = Object.freeze(["announcement", "assigned", "closed", "message", "offline", "queued"]);
 
 /** The events agent clients receive. */
-export const AGENT_EVENTS = Object.freeze(["closed", "conversation", "message", "offer", "offer_withdrawn", "queue", "released", "session_ended", "sla_breach", "sla_warning"]);
+export const AGENT_EVENTS = Object.freeze(["announcement", "closed", "conversation", "message", "offer", "offer_withdrawn", "queue", "released", "session_ended", "sla_breach", "sla_warning"]);
 
 /**
  * Client -> server events on /customer (CustomerRequest), each
@@ -241,6 +242,17 @@ export const AgentRequest = Object.freeze({
  * `session_ended`: this console's session is over.
  * @typedef {Object} SessionEndedPayload
  * @property {string} reason
+ */
+
+/**
+ * `announcement`: an incident notice, or its new version, in the reader's language.
+ * @typedef {Object} AnnouncementPayload
+ * @property {string} id
+ * @property {string} severity
+ * @property {string} text
+ * @property {string} language
+ * @property {string} status
+ * @property {string} updated_at
  */
 
 /**

@@ -35,6 +35,7 @@ import {
   translate,
 } from "/static/shared/common.js";
 import { CustomerRequest } from "/static/shared/protocol.js";
+import { mountAnnouncements } from "/static/widget/announcement.js";
 import {
   asksFeedback,
   feedbackOutcome,
@@ -288,8 +289,12 @@ function timeFormat() {
   }
 }
 
+// Incident notices at the top (static/widget/announcement.js).
+const announcements = mountAnnouncements(document.getElementById("announcements"), _);
+
 /** Every static string of the page, and the localised parts of the messages shown. */
 function applyStrings() {
+  announcements.redraw();
   document.title = _("Support chat");
   els.title.textContent = _("Customer support");
   els.languageLabel.textContent = _("Language");
@@ -517,6 +522,7 @@ function connect() {
   socket.on("assigned", onAssigned);
   socket.on("offline", onOffline);
   socket.on("closed", onClosed);
+  socket.on("announcement", announcements.show);
   addEventListener("offline", () => setConnection("offline"));
   addEventListener("online", () => {
     if (socket.connected) {
@@ -569,6 +575,7 @@ async function startConversation({ fresh = false, language = null, hint = null }
   } else if (language || state.choice) {
     payload.language = language || state.choice;
   }
+  announcements.expectAgain();
   const answer = await call(CustomerRequest.START, payload);
   if (answer === null) {
     if (socket.connected) {
@@ -587,6 +594,7 @@ async function startConversation({ fresh = false, language = null, hint = null }
     return;
   }
   const conversation = answer.conversation;
+  announcements.settle(); // every active announcement came before this acknowledgement
   if (state.conversationId && conversation.id !== state.conversationId) clearConversation();
   state.conversationId = conversation.id;
   state.token = answer.token;
