@@ -44,7 +44,7 @@ def parse_hours(spec: str, zone: str = "UTC") -> Hours:
     part that is wrong."""
     try:
         tz = ZoneInfo(zone.strip())
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a region, e.g. "Asia"
         raise ValueError(f"unknown time zone {zone!r} (an IANA name such as Asia/Tokyo)") from None
     if spec.strip().lower() in {"24/7", "always"}:
         return Hours((), tz, always=True)

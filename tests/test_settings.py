@@ -56,6 +56,7 @@ def test_values_are_read_from_the_mapping():
         ("CHATSERVER_DEFAULT_LANGUAGE", "xx", "CHATSERVER_DEFAULT_LANGUAGE: 'xx' is not in"),
         ("CHATSERVER_CHAT_HOURS", "mon-fri 9-5", "CHATSERVER_CHAT_HOURS (--chat-hours): expected"),
         ("CHATSERVER_TIMEZONE", "Tokyo", "CHATSERVER_TIMEZONE (--timezone): unknown time zone"),
+        ("CHATSERVER_TIMEZONE", "Asia", "CHATSERVER_TIMEZONE (--timezone): unknown time zone"),
         ("CHATSERVER_RATE_MESSAGES", "10", "CHATSERVER_RATE_MESSAGES (--rate-messages): expected"),
         ("CHATSERVER_RATE_STARTS_PER_ADDRESS", "1/s burst 0", "CHATSERVER_RATE_STARTS_PER_ADD"),
         ("CHATSERVER_TRUSTED_PROXIES", "proxy", "CHATSERVER_TRUSTED_PROXIES (--trusted-proxies)"),
