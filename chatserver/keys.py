@@ -17,6 +17,7 @@ from chatserver.limits import RateLimiter
 from chatserver.metrics import Metrics
 from chatserver.settings import Settings
 from chatserver.store import SqlStore
+from chatserver.surveys import Surveys
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +31,7 @@ class Services:
     faq_reloader: FaqReloader
     accounts: Accounts
     dispatcher: Dispatcher
+    surveys: Surveys
 
 
 SETTINGS = web.AppKey("settings", Settings)

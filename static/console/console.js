@@ -33,6 +33,7 @@ import {
   templateParts,
   translate,
 } from "/static/shared/common.js";
+import { mountFollowups } from "/static/console/followups.js";
 import { AgentRequest } from "/static/shared/protocol.js";
 
 const SESSION_KEY = "chatserver.console.session";
@@ -333,6 +334,17 @@ const els = {
   transferSubmit: byId("transfer-submit"),
   toasts: byId("toasts"),
 };
+// Negative feedback to answer within 24 hours, in the supervisor's panel (followups.js).
+const followups = mountFollowups(byId("gaps-section"), {
+  _,
+  languageName: (tag) => languageName(tag),
+  list: () => requestJson("GET", "/api/v1/followups", { token: state.session?.token }),
+  handle: (id, note) =>
+    requestJson("POST", "/api/v1/followups/" + encodeURIComponent(id) + "/handled", {
+      body: { note },
+      token: state.session?.token,
+    }),
+});
 
 function element(tag, className, text) {
   const node = document.createElement(tag);
@@ -561,6 +573,7 @@ function applyStrings() {
   els.gapsPeriodLabel.textContent = _("Period");
   els.gapsRefresh.textContent = _("Refresh");
   els.gapsEmpty.textContent = _("No gaps in this period.");
+  followups.relabel();
   const chosenLanguage = els.gapsLanguage.value;
   els.gapsLanguage.replaceChildren(
     option("", _("All languages")),
@@ -614,6 +627,8 @@ function showConsole() {
   renderChats();
   renderSupervisor();
   if (supervising) loadGaps();
+  if (supervising) followups.load();
+  else followups.clear();
 }
 
 /* ---------- log-in and out ---------- */
@@ -761,6 +776,7 @@ function connect() {
   socket.on("message", onPushedMessage);
   socket.on("sla_warning", (payload) => onSla("warning", payload));
   socket.on("sla_breach", (payload) => onSla("breach", payload));
+  socket.on("followup", (payload) => followups.pushed(payload));
 }
 
 async function onConnected() {

@@ -42,6 +42,7 @@ import {
   rememberFeedback,
   rememberedFeedback,
 } from "/static/widget/feedback.js";
+import { mountSurvey } from "/static/widget/survey.js";
 
 const TOKEN_KEY = "chatserver.widget.token";
 const CHOICE_KEY = "chatserver.widget.language";
@@ -256,6 +257,8 @@ const els = {
   leaveTracking: byId("leave-tracking"),
   leaveNew: byId("leave-new"),
 };
+// The satisfaction survey after a closed chat (static/widget/survey.js).
+const survey = mountSurvey(els.notice, { _, rate: (payload) => call(CustomerRequest.RATE, payload) });
 
 function element(tag, className, text) {
   const node = document.createElement(tag);
@@ -319,6 +322,7 @@ function applyStrings() {
     button.textContent = _("Talk to a person");
   }
   for (const group of els.messages.querySelectorAll(".msg-feedback")) labelFeedback(group);
+  survey.relabel();
   for (const item of els.messages.querySelectorAll(".msg")) {
     const label = item.querySelector(".msg-author");
     if (label) label.textContent = authorName(item.dataset.author, item.dataset.agentName);
@@ -585,6 +589,7 @@ async function startConversation({ fresh = false, language = null, hint = null }
   }
   const conversation = answer.conversation;
   if (state.conversationId && conversation.id !== state.conversationId) clearConversation();
+  if (conversation.id !== survey.conversationId()) survey.reset();
   state.conversationId = conversation.id;
   state.token = answer.token;
   state.closed = false;
@@ -1319,6 +1324,7 @@ function onClosed(payload) {
   if (payload?.reason === "customer_left") state.handoff.away = true;
   const number = payload?.tracking_number;
   setClosed(typeof number === "string" && number ? number : state.handoff.trackingNumber);
+  survey.offer(payload, state.conversationId);
 }
 
 function setClosed(trackingNumber) {
