@@ -1,5 +1,5 @@
 """HTTP API: console log-in, log-out and revoke, inquiry status by tracking number, reports
-(SLA, FAQ gaps)."""
+(SLA, FAQ gaps, CSAT, the monthly service-quality review), follow-ups of negative ratings."""
 
 from __future__ import annotations
 
