@@ -784,6 +784,8 @@ async function onConnected() {
   // Connecting makes the agent online; an agent who chose otherwise stays so.
   if (state.status !== "online") await setStatus(state.status, { quiet: true });
   pumpOutbox();
+  // Follow-ups pushed while this console was away: read the list again.
+  if (state.session && SUPERVISOR_ROLES.has(state.session.agent.role)) followups.load();
 }
 
 /**
