@@ -144,3 +144,9 @@ def test_queries():
     for bad_month in ("2026-13", "26-11", "2026-1", "0000-01", "9999-12"):
         with pytest.raises(InvalidQuery):
             MonthQuery.parse({"month": bad_month}, now=now)
+
+
+def test_an_agents_name_is_never_a_formula_in_csv():
+    rows = csat_report(RATINGS[:1], group="agent", agent_names={"a1": "=HYPERLINK(1)"})
+    (line,) = csv.DictReader(io.StringIO(csat_csv(rows, group="agent")))
+    assert line["agent_name"] == "'=HYPERLINK(1)"
