@@ -39,6 +39,10 @@ async def test_the_widget_asks_for_a_rating_after_the_agent_closes_the_chat(
 
     await expect(survey).to_be_visible(timeout=TIMEOUT_MS)
     await expect(survey.locator(".survey-title")).to_have_text("今回のチャットはいかがでしたか？")
+    await page.reload()  # the closed chat comes back from the server: still asked
+    await expect(page.locator("#notice")).to_be_visible(timeout=TIMEOUT_MS)
+    await expect(survey).to_be_visible(timeout=TIMEOUT_MS)
+    await expect(survey.locator(".survey-title")).to_have_text("今回のチャットはいかがでしたか？")
     send = survey.locator(".survey-send")
     await expect(send).to_have_text("評価を送信")
     await expect(send).to_be_disabled()  # no score yet

@@ -72,7 +72,9 @@ async def test_a_negative_rating_is_followed_up_by_a_supervisor(
 
     token = (await desk.app[SERVICES].accounts.login("sam", PASSWORD)).token
     agent_token = (await desk.app[SERVICES].accounts.login("aiko", PASSWORD)).token
-    assert (await json_of(desk, "GET", "/api/v1/followups", agent_token))[0] == 403
+    for who in (agent_token, None):  # supervisors only
+        for path in ("/api/v1/followups", "/api/v1/reports/csat", "/api/v1/reports/monthly"):
+            assert (await json_of(desk, "GET", path, who))[0] == 403
     clock.advance(3600)
     status, listed = await json_of(desk, "GET", "/api/v1/followups", token)
     assert status == 200
@@ -87,6 +89,7 @@ async def test_a_negative_rating_is_followed_up_by_a_supervisor(
     assert item["remaining_seconds"] == 23 * 3600.0
 
     path = f"/api/v1/followups/{item['id']}/handled"
+    assert (await json_of(desk, "POST", path, agent_token, json={"note": "x"}))[0] == 403
     assert (await json_of(desk, "POST", path, token, json={"note": ""}))[0] == 400
     assert (
         await json_of(desk, "POST", "/api/v1/followups/nope/handled", token, json={"note": "x"})

@@ -27,6 +27,27 @@ export function surveyAfter(current, closedPayload, conversationId) {
   return { ...noSurvey(), phase: "asking", conversationId };
 }
 
+/**
+ * On `start` (a reload, a reconnect, a new chat): the same chat's survey stays; a closed chat
+ * whose survey was offered in this tab (`memo`, from sessionStorage) is asked again; any
+ * other chat has none.
+ */
+export function surveyOnStart(current, conversationId, status, memo) {
+  if (conversationId && conversationId === current.conversationId) return current;
+  const offered = memo && typeof memo === "object" && memo.conversation_id === conversationId;
+  if (status === "closed" && conversationId && offered) {
+    return { ...noSurvey(), phase: "asking", conversationId };
+  }
+  return noSurvey();
+}
+
+/** What to remember of the survey across a reload: which chat asked, if one does. */
+export function surveyMemo(current) {
+  return current.phase === "asking" || current.phase === "sending"
+    ? { conversation_id: current.conversationId }
+    : null;
+}
+
 /** The customer picked a score (an integer 1-5; anything else changes nothing). */
 export function pickScore(current, score) {
   if (current.phase !== "asking" || !SCORES.includes(score)) return current;
@@ -75,7 +96,7 @@ export function rateOutcome(current, answer) {
 /**
  * The survey card, placed before `anchor` (the closed chat's notice). `_` translates a
  * msgid (the widget's strings); `rate(payload)` sends `rate` and resolves to its
- * acknowledgement or null. Returns `{offer, reset, relabel, conversationId}` for widget.js.
+ * acknowledgement or null. Returns `{offer, start, relabel}` for widget.js.
  */
 export function mountSurvey(anchor, { _, rate }) {
   let survey = noSurvey();
@@ -125,6 +146,7 @@ export function mountSurvey(anchor, { _, rate }) {
 
   function update(next) {
     survey = next;
+    saveMemo(surveyMemo(survey));
     render();
   }
 
@@ -170,12 +192,14 @@ export function mountSurvey(anchor, { _, rate }) {
         update(next);
       }
     },
-    reset() {
-      comment.value = "";
-      update(noSurvey());
+    start(conversationId, status) {
+      const next = surveyOnStart(survey, conversationId, status, loadMemo());
+      if (next !== survey) {
+        comment.value = "";
+        update(next);
+      }
     },
     relabel,
-    conversationId: () => survey.conversationId,
   };
 }
 
@@ -184,4 +208,23 @@ function node(tag, className, attributes = {}) {
   made.className = className;
   for (const [name, value] of Object.entries(attributes)) made.setAttribute(name, value);
   return made;
+}
+
+const MEMO_KEY = "chatserver.widget.survey";
+
+function loadMemo() {
+  try {
+    return JSON.parse(globalThis.sessionStorage.getItem(MEMO_KEY) || "null");
+  } catch {
+    return null;
+  }
+}
+
+function saveMemo(memo) {
+  try {
+    if (memo === null) globalThis.sessionStorage.removeItem(MEMO_KEY);
+    else globalThis.sessionStorage.setItem(MEMO_KEY, JSON.stringify(memo));
+  } catch {
+    // Storage is unavailable (a blocked third-party frame): a reload just asks no more.
+  }
 }

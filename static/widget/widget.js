@@ -589,7 +589,6 @@ async function startConversation({ fresh = false, language = null, hint = null }
   }
   const conversation = answer.conversation;
   if (state.conversationId && conversation.id !== state.conversationId) clearConversation();
-  if (conversation.id !== survey.conversationId()) survey.reset();
   state.conversationId = conversation.id;
   state.token = answer.token;
   state.closed = false;
@@ -597,6 +596,7 @@ async function startConversation({ fresh = false, language = null, hint = null }
   const messages = (answer.messages || []).filter(isMessage);
   renderMessages(messages);
   resumeHandoff(conversation.status);
+  survey.start(conversation.id, conversation.status);
   // Everything up to the conversation's last seq has now been given to us, except what
   // is not meant for customers; a full page means there may be more to fetch.
   const complete = messages.length < RESUME_LIMIT;

@@ -9,6 +9,8 @@ import {
   pickScore,
   ratePayload,
   rateOutcome,
+  surveyMemo,
+  surveyOnStart,
   surveyAfter,
   typeComment,
 } from "../../static/widget/survey.js";
@@ -78,5 +80,26 @@ describe("rateOutcome", () => {
     for (const code of ["unknown_event", "not_closed", "unknown_conversation"]) {
       assert.equal(rateOutcome(sent, { ok: false, error: { code } }).phase, "hidden");
     }
+  });
+});
+
+describe("surveyOnStart and surveyMemo", () => {
+  test("a reload of a closed chat whose survey was offered asks again", () => {
+    const memo = surveyMemo(pickScore(asking(), 3));
+    assert.deepEqual(memo, { conversation_id: "c1" });
+    const again = surveyOnStart(noSurvey(), "c1", "closed", memo);
+    assert.equal(again.phase, "asking");
+    assert.equal(again.conversationId, "c1");
+  });
+
+  test("rated, another chat, or never offered: no survey; the same chat's stays", () => {
+    const memo = { conversation_id: "c1" };
+    assert.equal(surveyOnStart(noSurvey(), "c1", "rated", memo).phase, "hidden");
+    assert.equal(surveyOnStart(noSurvey(), "c2", "closed", memo).phase, "hidden");
+    assert.equal(surveyOnStart(noSurvey(), "c1", "closed", null).phase, "hidden");
+    const current = pickScore(asking(), 4);
+    assert.equal(surveyOnStart(current, "c1", "closed", null), current);
+    assert.equal(surveyOnStart(current, "c2", "bot", memo).phase, "hidden");
+    assert.equal(surveyMemo(rateOutcome(current, { ok: true, score: 4 })), null);
   });
 });
