@@ -1,5 +1,5 @@
 """HTTP API: console log-in, log-out and revoke, inquiry status by tracking number, reports
-(SLA, FAQ gaps)."""
+(SLA, FAQ gaps, CSAT, the monthly service-quality review), follow-ups of negative ratings."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from chatserver import protocol
+from chatserver import csat_reports, protocol
 from chatserver.accounts import InvalidCredentials, TooManyAttempts
 from chatserver.agents import AgentAccount
 from chatserver.clock import hash_token
 from chatserver.faq_gaps import GapsQuery, InvalidQuery, find_gaps, render
-from chatserver.keys import SERVICES, SETTINGS
+from chatserver.keys import METRICS, SERVICES, SETTINGS, SIO
 from chatserver.limits import RateLimited, client_address, retry_after
 from chatserver.reports import (
     CELL_COLUMNS,
@@ -26,8 +26,10 @@ from chatserver.reports import (
     build_report,
     report_csv,
 )
+from chatserver.satisfaction import AlreadyHandled, UnknownFollowUp
 from chatserver.sockets.agent import agent_namespace
-from chatserver.sockets.payloads import BadRequest, LoginRequest
+from chatserver.sockets.base import publish
+from chatserver.sockets.payloads import BadRequest, HandleFollowUpRequest, LoginRequest
 from chatserver.sockets.payloads import bearer_token as parse_bearer
 from chatserver.tracking import normalize as normalize_tracking_number
 
@@ -224,6 +226,111 @@ async def faq_gaps_report(request: web.Request) -> web.Response:
         charset="utf-8",
         headers=headers,
     )
+
+
+@routes.get("/api/v1/followups")
+async def followups(request: web.Request) -> web.Response:
+    """Negative ratings not yet handled (open and missed), soonest deadline first, with
+    their conversation ids and the seconds left. Supervisors only."""
+    if (refused := await _not_supervisor(request)) is not None:
+        return refused
+    return web.json_response({"followups": await request.app[SERVICES].surveys.unhandled()})
+
+
+@routes.post("/api/v1/followups/{followup_id}/handled")
+async def followup_handled(request: web.Request) -> web.Response:
+    """`{"note"}`: the customer's negative feedback was answered. Supervisors only."""
+    account = await _staff(request)
+    if account is None or not account.role.supervises:
+        return api_error(403, "forbidden", "a supervisor's token is required")
+    body = await _json_body(request)
+    if body is None:
+        return api_error(400, "invalid_payload", 'send JSON {"note": ...}')
+    note = HandleFollowUpRequest.parse(body).note
+    try:
+        changed = await request.app[SERVICES].surveys.handle(
+            request.match_info["followup_id"], note, by=account.id
+        )
+    except UnknownFollowUp as exc:
+        return api_error(404, exc.code, str(exc))
+    except AlreadyHandled as exc:
+        return api_error(409, exc.code, str(exc))
+    request.app[METRICS].count_handled_followup(changed.followups[0])
+    await publish(request.app[SIO], request.app, changed.notifications)
+    return web.json_response({"ok": True, "followup": changed.notifications[0].payload})
+
+
+@routes.get("/api/v1/reports/csat")
+async def csat_report(request: web.Request) -> web.Response:
+    """CSAT (ratings, average, share of 4-5, distribution) by day, language, team or agent:
+    JSON, or CSV with `?format=csv`. Supervisors only."""
+    if (refused := await _not_supervisor(request)) is not None:
+        return refused
+    services = request.app[SERVICES]
+    try:
+        query = csat_reports.CsatQuery.parse(request.query, now=services.dispatcher.clock.now())
+    except csat_reports.InvalidQuery as exc:
+        return api_error(400, "invalid_query", str(exc))
+    ratings = await services.store.ratings_between(query.since, query.until)
+    names = {account.id: account.name for account in await services.store.agents()}
+    rows = csat_reports.csat_report(ratings, group=query.group, agent_names=names)
+    if query.format == "csv":
+        return _csv(csat_reports.csat_csv(rows, group=query.group), "csat-report.csv")
+    return web.json_response(
+        {
+            "since": query.since.isoformat(),
+            "until": query.until.isoformat(),
+            "group": query.group,
+            "rows": rows,
+        }
+    )
+
+
+@routes.get("/api/v1/reports/monthly")
+async def monthly_report(request: web.Request) -> web.Response:
+    """The monthly service-quality review: chats, first-response attainment, CSAT and
+    follow-ups, in all and per language and team; JSON, or CSV. Supervisors only."""
+    if (refused := await _not_supervisor(request)) is not None:
+        return refused
+    services = request.app[SERVICES]
+    now = services.dispatcher.clock.now()
+    try:
+        query = csat_reports.MonthQuery.parse(request.query, now=now)
+    except csat_reports.InvalidQuery as exc:
+        return api_error(400, "invalid_query", str(exc))
+    store = services.store
+    review = csat_reports.monthly_review(
+        sla_rows=await store.sla_rows(query.since, query.until),
+        ratings=await store.ratings_between(query.since, query.until),
+        followups=await store.followups_between(query.since, query.until),
+        now=now,
+    )
+    if query.format == "csv":
+        return _csv(csat_reports.monthly_csv(query.month, review), f"review-{query.month}.csv")
+    return web.json_response(
+        {
+            "month": query.month,
+            "since": query.since.isoformat(),
+            "until": query.until.isoformat(),
+            **review,
+        }
+    )
+
+
+def _csv(text: str, filename: str) -> web.Response:
+    return web.Response(
+        text=text,
+        content_type="text/csv",
+        charset="utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+async def _not_supervisor(request: web.Request) -> web.Response | None:
+    account = await _staff(request)
+    if account is None or not account.role.supervises:
+        return api_error(403, "forbidden", "a supervisor's token is required")
+    return None
 
 
 async def _staff(request: web.Request) -> AgentAccount | None:

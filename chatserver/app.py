@@ -52,6 +52,7 @@ from chatserver.sockets.agent import AgentNamespace
 from chatserver.sockets.base import SocketServer, publish
 from chatserver.sockets.customer import CustomerNamespace
 from chatserver.store import SqlStore, open_store
+from chatserver.surveys import Changed, Surveys
 from chatserver.web import routes, security_headers
 from chatserver.wiring import build_desk
 
@@ -74,6 +75,8 @@ TICK_SECONDS = 0.25
 QUEUE_EVERY_TICKS = 2
 # Queue and agent gauges are refreshed every second (four ticks).
 GAUGE_EVERY_TICKS = 4
+# Follow-ups of negative ratings are due in 24 hours: a look every second is plenty.
+FOLLOWUPS_EVERY_TICKS = 4
 
 
 StoreFactory = Callable[[Settings], Awaitable[SqlStore]]
@@ -259,6 +262,7 @@ async def _desk(
             languages=settings.languages,
             fallbacks=settings.fallbacks,
         ),
+        surveys=Surveys(store=store, clock=clock, new_id=ids),
     )
     log.info(
         "ready: FAQ in %s, catalogs for %s",
@@ -338,6 +342,12 @@ async def _tick(app: web.Application) -> None:
             with failures.item("queue_update", "all agents"):
                 updates = dispatcher.take_queue_update()
             await publish(sio, app, updates)  # each agent's list on its own
+        if beats % FOLLOWUPS_EVERY_TICKS == 0 and await dispatcher.ledger.state.owns_tick():
+            missed = Changed([])
+            with failures.item("tick", "followups"):
+                missed = await services.surveys.tick()
+            metrics.count_missed_followups(missed.followups)
+            await publish(sio, app, missed.notifications)
         if beats % GAUGE_EVERY_TICKS == 0:
             with failures.item("gauges", "desk"):
                 metrics.observe_desk(dispatcher.router, dispatcher.clock.now(), dispatcher.accounts)

@@ -18,6 +18,7 @@ from chatserver.limits import RateLimiter
 from chatserver.metrics import Metrics
 from chatserver.settings import Settings
 from chatserver.store import SqlStore
+from chatserver.surveys import Surveys
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +33,7 @@ class Services:
     accounts: Accounts
     dispatcher: Dispatcher
     announcements: AnnouncementDesk
+    surveys: Surveys
 
 
 SETTINGS = web.AppKey("settings", Settings)

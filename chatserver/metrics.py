@@ -20,6 +20,7 @@ from prometheus_client.registry import Collector
 
 from chatserver.models import AgentStatus
 from chatserver.runtime import blas_libraries
+from chatserver.satisfaction import FollowUp, Rating
 
 if TYPE_CHECKING:
     from chatserver.routing import Router
@@ -70,6 +71,8 @@ class Metrics:
     queue_length: Gauge
     waiting_age: Gauge
     agents: Gauge
+    ratings: Counter
+    followups: Counter
 
     def observe(self, name: str, labels: dict[str, Any]) -> None:
         """One of the dispatcher's observations (`Dispatcher(observe=...)`), as series."""
@@ -90,6 +93,20 @@ class Metrics:
             self.offline.labels(reason=labels["reason"]).inc()
         elif name == "isolated_failure":
             self.count_isolated_failure(labels["stage"])
+
+    def count_rating(self, rating: Rating, followup: FollowUp | None) -> None:
+        """A new rating (by score and language), and the follow-up it opened."""
+        self.ratings.labels(score=str(rating.score), language=rating.language).inc()
+        if followup is not None:
+            self.followups.labels(outcome="opened", language=rating.language).inc()
+
+    def count_missed_followups(self, followups: Iterable[FollowUp]) -> None:
+        for followup in followups:
+            self.followups.labels(outcome="missed", language=followup.rating.language).inc()
+
+    def count_handled_followup(self, followup: FollowUp) -> None:
+        outcome = "handled_in_time" if followup.handled_in_time else "handled_late"
+        self.followups.labels(outcome=outcome, language=followup.rating.language).inc()
 
     def count_isolated_failure(self, stage: str) -> None:
         """An item failed and was skipped while the others went on (`Isolation`'s count)."""
@@ -238,6 +255,20 @@ class Metrics:
                 "chatserver_agents",
                 "Agents by presence.",
                 ["status"],
+                registry=registry,
+            ),
+            ratings=Counter(
+                "chatserver_csat_ratings",
+                "Customers' ratings of closed chats (1-5), by score and language; CSAT = "
+                "ratings of 4 and 5 / all ratings.",
+                ["score", "language"],
+                registry=registry,
+            ),
+            followups=Counter(
+                "chatserver_csat_followups",
+                "Follow-ups of negative ratings (1-2), due within 24 hours, by outcome: "
+                "opened, missed (a breach), handled_in_time, handled_late.",
+                ["outcome", "language"],
                 registry=registry,
             ),
         )

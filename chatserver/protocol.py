@@ -41,6 +41,7 @@ from chatserver.announcements import Announcement, Chosen
 from chatserver.language import display_name, text_direction
 from chatserver.models import Conversation, Message
 from chatserver.routing import QueueKey, WaitingView
+from chatserver.satisfaction import FollowUp
 
 
 class ServerEvent(StrEnum):
@@ -63,6 +64,7 @@ class ServerEvent(StrEnum):
     SESSION_ENDED = "session_ended"
     # both
     ANNOUNCEMENT = "announcement"
+    FOLLOWUP = "followup"  # supervisors: negative feedback opened, handled or missed
 
 
 # What each namespace's clients receive (the widget and the console must handle each).
@@ -89,6 +91,7 @@ AGENT_EVENTS = frozenset(
         ServerEvent.SLA_BREACH,
         ServerEvent.ANNOUNCEMENT,
         ServerEvent.SESSION_ENDED,
+        ServerEvent.FOLLOWUP,
     }
 )
 
@@ -104,6 +107,7 @@ class CustomerRequest(StrEnum):
     REQUEST_AGENT = "request_agent"
     LEAVE_MESSAGE = "leave_message"
     END = "end"
+    RATE = "rate"
 
 
 class AgentRequest(StrEnum):
@@ -347,6 +351,27 @@ class AnnouncementRecord(TypedDict):
     resolved_at: str | None
 
 
+class FollowUpPayload(TypedDict):
+    """`followup` (to supervisors) and each item of `GET /api/v1/followups`: negative
+    feedback to answer within 24 hours."""
+
+    id: str
+    conversation_id: str
+    tracking_number: str | None
+    score: int
+    comment: str
+    language: str
+    team: str | None
+    agent_id: str | None
+    agent_name: str | None
+    rated_at: str
+    due_at: str
+    remaining_seconds: float
+    state: str  # open | handled | missed
+    handled_at: str | None
+    note: str
+
+
 # ---- acknowledgements -------------------------------------------------------------------
 
 
@@ -400,6 +425,14 @@ class LeaveMessageAck(TypedDict):
     tracking_number: str
 
 
+class RateAck(TypedDict):
+    """`rate`: the score that stands (the first; `duplicate` when this one was not kept)."""
+
+    ok: Literal[True]
+    score: int
+    duplicate: bool
+
+
 class StatusAck(TypedDict):
     ok: Literal[True]
     status: str
@@ -426,6 +459,7 @@ PAYLOADS: Mapping[ServerEvent, tuple[type[Any], ...]] = {
     ServerEvent.SLA_BREACH: (SlaBreachPayload,),
     ServerEvent.SESSION_ENDED: (SessionEndedPayload,),
     ServerEvent.ANNOUNCEMENT: (AnnouncementPayload,),
+    ServerEvent.FOLLOWUP: (FollowUpPayload,),
 }
 # What each client event is acknowledged with when it succeeds (else with an ErrorAck).
 CUSTOMER_ACKS: Mapping[CustomerRequest, type[Any]] = {
@@ -437,6 +471,7 @@ CUSTOMER_ACKS: Mapping[CustomerRequest, type[Any]] = {
     CustomerRequest.REQUEST_AGENT: OkAck,
     CustomerRequest.LEAVE_MESSAGE: LeaveMessageAck,
     CustomerRequest.END: OkAck,
+    CustomerRequest.RATE: RateAck,
 }
 AGENT_ACKS: Mapping[AgentRequest, type[Any]] = {
     AgentRequest.STATUS: StatusAck,
@@ -457,6 +492,7 @@ ACKNOWLEDGEMENTS: tuple[type[Any], ...] = (
     LeaveMessageAck,
     StatusAck,
     AcceptAck,
+    RateAck,
 )
 # Whatever a handler answers: the type the namespaces dispatch (chatserver/sockets/base.py).
 Ack: TypeAlias = (
@@ -469,6 +505,7 @@ Ack: TypeAlias = (
     | LeaveMessageAck
     | StatusAck
     | AcceptAck
+    | RateAck
 )
 
 
@@ -692,6 +729,27 @@ def sla_breach(
     }
 
 
+def followup(followup: FollowUp, *, now: datetime, agent_name: str | None) -> FollowUpPayload:
+    rating = followup.rating
+    return {
+        "id": followup.id,
+        "conversation_id": rating.conversation_id,
+        "tracking_number": rating.tracking_number,
+        "score": rating.score,
+        "comment": rating.comment,
+        "language": rating.language,
+        "team": rating.team,
+        "agent_id": rating.agent_id,
+        "agent_name": agent_name,
+        "rated_at": rating.created_at.isoformat(),
+        "due_at": followup.due_at.isoformat(),
+        "remaining_seconds": followup.remaining_seconds(now),
+        "state": str(followup.state(now)),
+        "handled_at": followup.handled_at.isoformat() if followup.handled_at else None,
+        "note": followup.note,
+    }
+
+
 def session_ended(reason: str) -> SessionEndedPayload:
     return {"reason": reason}
 
@@ -768,6 +826,10 @@ def faq_feedback_ack(*, helpful: bool, duplicate: bool) -> FaqFeedbackAck:
 
 def leave_message_ack(tracking_number: str) -> LeaveMessageAck:
     return {"ok": True, "tracking_number": tracking_number}
+
+
+def rate_ack(*, score: int, duplicate: bool) -> RateAck:
+    return {"ok": True, "score": score, "duplicate": duplicate}
 
 
 def status_ack(status: str) -> StatusAck:

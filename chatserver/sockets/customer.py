@@ -25,6 +25,7 @@ from chatserver.protocol import (
     LeaveMessageAck,
     MessageAck,
     OkAck,
+    RateAck,
     ServerEvent,
     StartAck,
 )
@@ -43,6 +44,7 @@ from chatserver.sockets.payloads import (
     FaqFeedbackRequest,
     LeaveMessageRequest,
     MessageRequest,
+    RateRequest,
     StartRequest,
 )
 
@@ -64,6 +66,7 @@ class CustomerNamespace(Namespace):
             CustomerRequest.REQUEST_AGENT: self._request_agent,
             CustomerRequest.LEAVE_MESSAGE: self._leave_message,
             CustomerRequest.END: self._end,
+            CustomerRequest.RATE: self._rate,
         }
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
@@ -241,6 +244,19 @@ class CustomerNamespace(Namespace):
         await self.save_session(sid, session)
         await self.enter_room(sid, readers_room(language))
         await self.publish(await self.app[SERVICES].announcements.for_customer(sid, language))
+
+    async def _rate(self, sid: str, data: Any) -> RateAck:
+        request = RateRequest.parse(data)
+        conversation_id = await self._conversation_of(
+            sid, CustomerRequest.RATE, request.conversation_id
+        )
+        rated = await self.app[SERVICES].surveys.rate(
+            conversation_id, request.score, request.comment
+        )
+        if not rated.duplicate:
+            self.app[METRICS].count_rating(rated.rating, rated.followup)
+        await self.publish(rated.notifications)
+        return protocol.rate_ack(score=rated.rating.score, duplicate=rated.duplicate)
 
     def _count(self, replies: Iterable[Message]) -> None:
         """The bot's messages, in the metrics."""

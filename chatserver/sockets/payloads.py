@@ -32,6 +32,7 @@ from chatserver.announcements import Severity
 from chatserver.language import is_language_tag
 from chatserver.models import Team
 from chatserver.protocol import ErrorAck
+from chatserver.satisfaction import MAX_COMMENT_CHARS, MAX_NOTE_CHARS
 
 MAX_CLIENT_ID_CHARS = 64
 MAX_ID_CHARS = 64
@@ -424,6 +425,38 @@ class FaqFeedbackRequest(Request):
             Field("helpful", Bool(), required=True),
             CONVERSATION_ID,
         )
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RateRequest(Request):
+    """The customer's rating of a closed conversation: 1-5 and an optional comment."""
+
+    score: int
+    comment: str
+    conversation_id: str | None
+
+    SCHEMA: ClassVar[Schema] = Schema(
+        (
+            Field("score", Int(1, 5), required=True),
+            Field(
+                "comment",
+                Str(MAX_COMMENT_CHARS, clean=Clean.TEXT, strip=True, empty_ok=True),
+                default="",
+            ),
+            CONVERSATION_ID,
+        )
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class HandleFollowUpRequest(Request):
+    """`POST /api/v1/followups/{id}/handled`: what was done for the customer."""
+
+    note: str
+
+    SCHEMA: ClassVar[Schema] = Schema(
+        (Field("note", Str(MAX_NOTE_CHARS, clean=Clean.TEXT, strip=True), required=True),)
     )
 
 

@@ -21,6 +21,7 @@ from chatserver.models import (
     NewMessage,
     OfflineRequest,
 )
+from chatserver.satisfaction import FollowUp, Rating
 from chatserver.sla import AppliedSla
 
 
@@ -106,6 +107,29 @@ class Store(Protocol):
     ) -> list[dict[str, Any]]:
         """Declined questions, answers marked not helpful and suggestion picks recorded in
         [since, until): rows of `kind`, `language`, `query`, `faq_id`, `created_at`."""
+        ...
+
+    async def record_rating(
+        self, rating: Rating, followup: FollowUp | None, rated: Conversation
+    ) -> tuple[Rating, FollowUp | None, bool]:
+        """Store a rating, its follow-up and the conversation as rated, all or nothing,
+        unless the conversation is rated already: then the stored ones and False."""
+        ...
+
+    async def rating(self, conversation_id: str) -> tuple[Rating, FollowUp | None] | None: ...
+
+    async def followup(self, followup_id: str) -> FollowUp | None: ...
+
+    async def unhandled_followups(self) -> list[FollowUp]:
+        """Open and missed follow-ups, soonest deadline first."""
+        ...
+
+    async def save_followup(self, followup: FollowUp) -> None: ...
+
+    async def ratings_between(self, since: datetime, until: datetime) -> list[Rating]: ...
+
+    async def followups_between(self, since: datetime, until: datetime) -> list[FollowUp]:
+        """Follow-ups opened in [since, until)."""
         ...
 
     async def create_agent(self, account: AgentAccount) -> None:

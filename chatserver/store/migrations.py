@@ -192,6 +192,12 @@ def _announcements(connection: sa.Connection) -> None:
     schema.announcements.create(connection)
 
 
+def _satisfaction(connection: sa.Connection) -> None:
+    # New tables from `schema`; freeze copies here before either definition changes.
+    schema.ratings.create(connection)
+    schema.followups.create(connection)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "conversations and messages", _initial),
     Migration(2, "what set a conversation's language", _language_source),
@@ -204,6 +210,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(8, "the SLA cell of each conversation and its target", _sla_cells),
     Migration(9, "incident announcements", _announcements),
+    Migration(10, "customer ratings and follow-ups of negative ones", _satisfaction),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

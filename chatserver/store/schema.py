@@ -226,3 +226,43 @@ announcements = sa.Table(
     sa.Column("updated_at", UtcDateTime, nullable=False),
     sa.Column("resolved_at", UtcDateTime, index=True),
 )
+
+# The customer's rating of a closed conversation, one per conversation (satisfaction.py).
+ratings = sa.Table(
+    "ratings",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column(
+        "conversation_id",
+        sa.String(32),
+        sa.ForeignKey("conversations.id", ondelete="CASCADE"),
+        nullable=False,
+        unique=True,
+    ),
+    sa.Column("score", sa.Integer, nullable=False),
+    sa.Column("comment", sa.Text, nullable=False),
+    sa.Column("language", sa.String(16), nullable=False),
+    sa.Column("team", sa.String(16)),
+    sa.Column("agent_id", sa.String(32)),
+    sa.Column("tracking_number", sa.String(16)),
+    sa.Column("created_at", UtcDateTime, nullable=False, index=True),
+)
+
+# Negative ratings to answer within 24 hours (satisfaction.FollowUp), one per rating.
+followups = sa.Table(
+    "followups",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column(
+        "rating_id",
+        sa.String(32),
+        sa.ForeignKey("ratings.id", ondelete="CASCADE"),
+        nullable=False,
+        unique=True,
+    ),
+    sa.Column("due_at", UtcDateTime, nullable=False),
+    sa.Column("breached", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("handled_at", UtcDateTime, index=True),
+    sa.Column("handled_by", sa.String(32)),
+    sa.Column("note", sa.Text, nullable=False, server_default=""),
+)

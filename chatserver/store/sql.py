@@ -40,7 +40,9 @@ from chatserver.models import (
     Team,
     Tier,
 )
+from chatserver.satisfaction import FollowUp, Rating
 from chatserver.sla import AppliedSla, next_deadline
+from chatserver.store import ratings as rating_sql
 from chatserver.store.base import AppendResult, DuplicateAgent
 from chatserver.store.migrations import migrate
 from chatserver.store.schema import (
@@ -617,6 +619,36 @@ class SqlStore:
             ]
 
         return await self.read_bulk(read)
+
+    async def record_rating(
+        self, rating: Rating, followup: FollowUp | None, rated: Conversation
+    ) -> tuple[Rating, FollowUp | None, bool]:
+        try:
+            return await self.write(lambda c: rating_sql.record(c, rating, followup, rated))
+        except IntegrityError:
+            # Two tabs raced (PostgreSQL, two connections): the other one's rating stands.
+            existing = await self.rating(rating.conversation_id)
+            if existing is None:
+                raise
+            return (*existing, False)
+
+    async def rating(self, conversation_id: str) -> tuple[Rating, FollowUp | None] | None:
+        return await self.read(lambda c: rating_sql.rating_of(c, conversation_id))
+
+    async def followup(self, followup_id: str) -> FollowUp | None:
+        return await self.read(lambda c: rating_sql.followup(c, followup_id))
+
+    async def unhandled_followups(self) -> list[FollowUp]:
+        return await self.read(rating_sql.unhandled)
+
+    async def save_followup(self, followup: FollowUp) -> None:
+        await self.write(lambda c: rating_sql.save_followup(c, followup))
+
+    async def ratings_between(self, since: datetime, until: datetime) -> list[Rating]:
+        return await self.read_bulk(lambda c: rating_sql.ratings_between(c, since, until))
+
+    async def followups_between(self, since: datetime, until: datetime) -> list[FollowUp]:
+        return await self.read_bulk(lambda c: rating_sql.followups_between(c, since, until))
 
     async def create_agent(self, account: AgentAccount) -> None:
         values = {

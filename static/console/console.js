@@ -33,6 +33,7 @@ import {
   templateParts,
   translate,
 } from "/static/shared/common.js";
+import { mountFollowups } from "/static/console/followups.js";
 import { AgentRequest } from "/static/shared/protocol.js";
 import { exportButton, labelExport } from "/static/console/transcript.js";
 import { mountAnnouncements } from "/static/widget/announcement.js";
@@ -336,6 +337,17 @@ const els = {
   transferSubmit: byId("transfer-submit"),
   toasts: byId("toasts"),
 };
+// Negative feedback to answer within 24 hours, in the supervisor's panel (followups.js).
+const followups = mountFollowups(byId("gaps-section"), {
+  _,
+  languageName: (tag) => languageName(tag),
+  list: () => requestJson("GET", "/api/v1/followups", { token: state.session?.token }),
+  handle: (id, note) =>
+    requestJson("POST", "/api/v1/followups/" + encodeURIComponent(id) + "/handled", {
+      body: { note },
+      token: state.session?.token,
+    }),
+});
 
 function element(tag, className, text) {
   const node = document.createElement(tag);
@@ -581,6 +593,7 @@ function applyStrings() {
   els.gapsPeriodLabel.textContent = _("Period");
   els.gapsRefresh.textContent = _("Refresh");
   els.gapsEmpty.textContent = _("No gaps in this period.");
+  followups.relabel();
   const chosenLanguage = els.gapsLanguage.value;
   els.gapsLanguage.replaceChildren(
     option("", _("All languages")),
@@ -635,6 +648,8 @@ function showConsole() {
   renderSupervisor();
   if (supervising) loadGaps();
   if (supervising) announceForm.refresh();
+  if (supervising) followups.load();
+  else followups.clear();
 }
 
 /* ---------- log-in and out ---------- */
@@ -784,6 +799,7 @@ function connect() {
   socket.on("sla_warning", (payload) => onSla("warning", payload));
   socket.on("sla_breach", (payload) => onSla("breach", payload));
   socket.on("announcement", onAnnouncement);
+  socket.on("followup", (payload) => followups.pushed(payload));
 }
 
 async function onConnected() {
@@ -791,6 +807,8 @@ async function onConnected() {
   // Connecting makes the agent online; an agent who chose otherwise stays so.
   if (state.status !== "online") await setStatus(state.status, { quiet: true });
   pumpOutbox();
+  // Follow-ups pushed while this console was away: read the list again.
+  if (state.session && SUPERVISOR_ROLES.has(state.session.agent.role)) followups.load();
 }
 
 /**

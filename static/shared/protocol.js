@@ -19,13 +19,14 @@ export const ServerEvent = Object.freeze({
   SLA_BREACH: "sla_breach",
   SESSION_ENDED: "session_ended",
   ANNOUNCEMENT: "announcement",
+  FOLLOWUP: "followup",
 });
 
 /** The events customer clients receive. */
 export const CUSTOMER_EVENTS = Object.freeze(["announcement", "assigned", "closed", "message", "offline", "queued"]);
 
 /** The events agent clients receive. */
-export const AGENT_EVENTS = Object.freeze(["announcement", "closed", "conversation", "message", "offer", "offer_withdrawn", "queue", "released", "session_ended", "sla_breach", "sla_warning"]);
+export const AGENT_EVENTS = Object.freeze(["announcement", "closed", "conversation", "followup", "message", "offer", "offer_withdrawn", "queue", "released", "session_ended", "sla_breach", "sla_warning"]);
 
 /**
  * Client -> server events on /customer (CustomerRequest), each
@@ -40,6 +41,7 @@ export const CustomerRequest = Object.freeze({
   REQUEST_AGENT: "request_agent", // OkAck
   LEAVE_MESSAGE: "leave_message", // LeaveMessageAck
   END: "end", // OkAck
+  RATE: "rate", // RateAck
 });
 
 /**
@@ -256,6 +258,26 @@ export const AgentRequest = Object.freeze({
  */
 
 /**
+ * `followup` (to supervisors) and each item of `GET /api/v1/followups`: negative
+ * @typedef {Object} FollowUpPayload
+ * @property {string} id
+ * @property {string} conversation_id
+ * @property {(string|null)} tracking_number
+ * @property {number} score
+ * @property {string} comment
+ * @property {string} language
+ * @property {(string|null)} team
+ * @property {(string|null)} agent_id
+ * @property {(string|null)} agent_name
+ * @property {string} rated_at
+ * @property {string} due_at
+ * @property {number} remaining_seconds
+ * @property {string} state
+ * @property {(string|null)} handled_at
+ * @property {string} note
+ */
+
+/**
  * @typedef {Object} ErrorDetail
  * @property {string} code
  * @property {string} message
@@ -332,4 +354,12 @@ export const AgentRequest = Object.freeze({
  * @typedef {Object} AcceptAck
  * @property {true} ok
  * @property {string} conversation_id
+ */
+
+/**
+ * `rate`: the score that stands (the first; `duplicate` when this one was not kept).
+ * @typedef {Object} RateAck
+ * @property {true} ok
+ * @property {number} score
+ * @property {boolean} duplicate
  */

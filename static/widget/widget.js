@@ -44,6 +44,7 @@ import {
   rememberedFeedback,
 } from "/static/widget/feedback.js";
 import { installTranscript } from "/static/widget/transcript.js";
+import { mountSurvey } from "/static/widget/survey.js";
 
 const TOKEN_KEY = "chatserver.widget.token";
 const CHOICE_KEY = "chatserver.widget.language";
@@ -259,6 +260,8 @@ const els = {
   leaveTracking: byId("leave-tracking"),
   leaveNew: byId("leave-new"),
 };
+// The satisfaction survey after a closed chat (static/widget/survey.js).
+const survey = mountSurvey(els.notice, { _, rate: (payload) => call(CustomerRequest.RATE, payload) });
 
 function element(tag, className, text) {
   const node = document.createElement(tag);
@@ -327,6 +330,7 @@ function applyStrings() {
     button.textContent = _("Talk to a person");
   }
   for (const group of els.messages.querySelectorAll(".msg-feedback")) labelFeedback(group);
+  survey.relabel();
   for (const item of els.messages.querySelectorAll(".msg")) {
     const label = item.querySelector(".msg-author");
     if (label) label.textContent = authorName(item.dataset.author, item.dataset.agentName);
@@ -603,6 +607,7 @@ async function startConversation({ fresh = false, language = null, hint = null }
   const messages = (answer.messages || []).filter(isMessage);
   renderMessages(messages);
   resumeHandoff(conversation.status);
+  survey.start(conversation.id, conversation.status);
   // Everything up to the conversation's last seq has now been given to us, except what
   // is not meant for customers; a full page means there may be more to fetch.
   const complete = messages.length < RESUME_LIMIT;
@@ -1330,6 +1335,7 @@ function onClosed(payload) {
   if (payload?.reason === "customer_left") state.handoff.away = true;
   const number = payload?.tracking_number;
   setClosed(typeof number === "string" && number ? number : state.handoff.trackingNumber);
+  survey.offer(payload, state.conversationId);
 }
 
 function setClosed(trackingNumber) {
