@@ -159,6 +159,12 @@ def _faq_feedback(connection: sa.Connection) -> None:
     schema.faq_declines.create(connection)
 
 
+def _inbox(connection: sa.Connection) -> None:
+    # New tables from `schema`; freeze copies here before either definition changes.
+    schema.inbox_items.create(connection)
+    schema.inbox_entries.create(connection)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "conversations and messages", _initial),
     Migration(2, "what set a conversation's language", _language_source),
@@ -169,6 +175,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         7, "answers customers found (not) helpful, questions the bot declined", _faq_feedback
     ),
+    Migration(10, "the offline inbox: items and their email threads", _inbox),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

@@ -41,6 +41,7 @@ from chatserver.models import (
 )
 from chatserver.sla import AppliedSla, next_deadline
 from chatserver.store.base import AppendResult, DuplicateAgent
+from chatserver.store.inbox_sql import InboxRows
 from chatserver.store.migrations import migrate
 from chatserver.store.schema import (
     agent_sessions,
@@ -224,7 +225,7 @@ class _AsyncRunner:
         await self.engine.dispose()
 
 
-class SqlStore:
+class SqlStore(InboxRows):
     """Each method is one synchronous operation (one transaction) handed to the runner."""
 
     def __init__(self, runner: _Runner, dialect: str) -> None:
