@@ -31,7 +31,7 @@ from functools import partial
 
 from aiohttp import web
 
-from chatserver import api, sla, widget
+from chatserver import api, inbound_email, sla, widget
 from chatserver.accounts import WAITING_PER_SLOT, Accounts
 from chatserver.bot import Bot
 from chatserver.clock import Clock, IdFactory, SystemClock, new_id
@@ -52,7 +52,7 @@ from chatserver.sockets.base import SocketServer, publish
 from chatserver.sockets.customer import CustomerNamespace
 from chatserver.store import SqlStore, open_store
 from chatserver.web import routes, security_headers
-from chatserver.wiring import build_desk
+from chatserver.wiring import build_desk, build_inbox
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +117,7 @@ def create_app(
     app.on_response_prepare.append(security_headers)
     app.add_routes(routes)
     app.add_routes(api.routes)
+    app.add_routes(inbound_email.routes)
     app.add_routes(widget.routes)
     app.cleanup_ctx.extend(
         [
@@ -236,6 +237,15 @@ async def _desk(
                 settings.login_concurrency, settings.login_concurrency * WAITING_PER_SLOT
             ),
         )
+        inbox = build_inbox(
+            settings,
+            store=store,
+            dispatcher=dispatcher,
+            catalogs=bot.catalogs,
+            clock=clock,
+            new_id=ids,
+            policies=policies,
+        )
         if settings.demo_agents:
             async with _step("adding the demo agents"):
                 await add_demo_agents(accounts)
@@ -247,6 +257,7 @@ async def _desk(
         faq_reloader=app[_FAQ_RELOADER],
         accounts=accounts,
         dispatcher=dispatcher,
+        inbox=inbox,
     )
     log.info(
         "ready: FAQ in %s, catalogs for %s",

@@ -13,6 +13,7 @@ from chatserver.desk import Desk
 from chatserver.dispatch import Dispatcher
 from chatserver.faq_reload import FaqReloader
 from chatserver.i18n import Catalogs
+from chatserver.inbox_desk import InboxDesk
 from chatserver.limits import RateLimiter
 from chatserver.metrics import Metrics
 from chatserver.settings import Settings
@@ -30,6 +31,7 @@ class Services:
     faq_reloader: FaqReloader
     accounts: Accounts
     dispatcher: Dispatcher
+    inbox: InboxDesk
 
 
 SETTINGS = web.AppKey("settings", Settings)

@@ -38,6 +38,7 @@ EVENT_KINDS = {
     "faq_feedback": "messages",
     "choose_language": "messages",
     "leave_message": "messages",
+    "inbox_reply": "messages",
     "typing": "typing",
 }
 OTHER_EVENTS = "events"

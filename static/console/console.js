@@ -34,6 +34,7 @@ import {
   translate,
 } from "/static/shared/common.js";
 import { AgentRequest } from "/static/shared/protocol.js";
+import { mountInbox } from "/static/console/inbox.js";
 
 const SESSION_KEY = "chatserver.console.session";
 const OUTBOX_KEY = "chatserver.console.outbox";
@@ -241,6 +242,12 @@ const state = {
 };
 
 let socket = null;
+// The offline inbox beside the queue (static/console/inbox.js).
+const inboxView = mountInbox(document.getElementById("inbox-pane"), {
+  call: (event, payload) => call(event, payload),
+  translate: (msgid, values) => _(msgid, values),
+  agentId: () => state.session?.agent?.id,
+});
 let pumping = false;
 let transferChat = null;
 
@@ -761,6 +768,7 @@ function connect() {
   socket.on("message", onPushedMessage);
   socket.on("sla_warning", (payload) => onSla("warning", payload));
   socket.on("sla_breach", (payload) => onSla("breach", payload));
+  socket.on("inbox", (payload) => inboxView.update(payload));
 }
 
 async function onConnected() {
