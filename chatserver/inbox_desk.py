@@ -19,7 +19,7 @@ from chatserver.clock import Clock, IdFactory
 from chatserver.dispatch import Dispatcher
 from chatserver.events import Notify
 from chatserver.human.ledger import Dispatched
-from chatserver.i18n import Catalogs
+from chatserver.i18n import N_, Catalogs
 from chatserver.inbox import (
     CHANNEL_OF,
     KIND_OF_REQUEST,
@@ -38,8 +38,8 @@ from chatserver.store import Store
 log = logging.getLogger(__name__)
 
 # The email an agent's reply goes out in, in the customer's language.
-REPLY_SUBJECT = "Your inquiry"
-REPLY_FOOTER = "To add to your inquiry, reply to this email. Your tracking number is {number}."
+REPLY_SUBJECT = N_("Your inquiry")
+REPLY_FOOTER = N_("To add to your inquiry, reply to this email. Your tracking number is {number}.")
 
 
 @dataclass(frozen=True, slots=True)

@@ -153,11 +153,11 @@ async def test_a_message_is_answered_by_email_and_the_reply_comes_back(desk, con
     (mail,) = await mailbox.wait()
     assert mail["To"] == "kenji@example.com"
     assert mail["From"] == SENDER
-    assert number in mail["Subject"]
+    assert mail["Subject"] == f"[{number}] お問い合わせについて"  # the customer's language
     assert mail["Reply-To"] == f"support+{number}@desk.example"
     body = mail.get_content()
     assert "出金は本日中に着金予定です。" in body
-    assert number in body
+    assert f"このメールにご返信ください。お問い合わせ番号は{number}です。" in body
 
     # Ten minutes later the customer answers; the provider posts it to the webhook.
     clock.advance(600)
