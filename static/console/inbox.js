@@ -189,9 +189,15 @@ export function mountInbox(root, { call, translate, agentId }) {
     return li;
   }
 
+  let stale = false; // a snapshot came while the agent was writing: drawn when they are done
+
   function render() {
     const focused = document.activeElement;
-    if (focused && root.contains(focused) && focused.tagName === "TEXTAREA") return;
+    if (focused && root.contains(focused) && focused.tagName === "TEXTAREA") {
+      stale = true;
+      return;
+    }
+    stale = false;
     const now = Date.now();
     root.replaceChildren();
     const heading = el("div", "pane-heading");
@@ -212,6 +218,8 @@ export function mountInbox(root, { call, translate, agentId }) {
   }
 
   function tick() {
+    // Never redraw under the agent's hands (a click on a redrawn button would be lost).
+    if (stale && !root.contains(document.activeElement)) render();
     const now = Date.now();
     for (const clock of root.querySelectorAll(".inbox-countdown")) {
       const row = rows.find((r) => r.id === clock.closest(".inbox-item")?.dataset.itemId);
