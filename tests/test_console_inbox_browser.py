@@ -4,8 +4,6 @@ email (received by a real SMTP server) and recording a callback's outcome."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from chatserver.settings import Settings
@@ -19,7 +17,7 @@ smtp = test_inbox_e2e.smtp
 
 
 @pytest.fixture
-async def desk(start_server, settings, clock, connect, smtp) -> AsyncIterator[Desk]:
+async def desk(start_server, settings, clock, connect, smtp) -> Desk:
     _, port = smtp
     fields = {name: getattr(settings, name) for name in settings.__slots__}
     server = await start_server(
@@ -35,7 +33,7 @@ async def desk(start_server, settings, clock, connect, smtp) -> AsyncIterator[De
         ),
         clock=clock,
     )
-    yield Desk(server, clock, connect)
+    return Desk(server, clock, connect)
 
 
 async def leave(desk: Desk, kind: str, contact: str, text: str, **extra: str) -> str:
@@ -51,9 +49,7 @@ async def leave(desk: Desk, kind: str, contact: str, text: str, **extra: str) ->
     return str(left["tracking_number"])
 
 
-async def test_the_inbox_counts_down_and_agents_answer_by_email_and_phone(
-    desk, open_console, smtp
-):
+async def test_the_inbox_counts_down_and_agents_answer_by_email_and_phone(desk, open_console, smtp):
     mailbox, _ = smtp
     message_number = await leave(desk, "email", "kenji@example.com", "出金がまだ届きません")
     callback_number = await leave(
