@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from chatserver import inbox
 from chatserver.inbox import ChannelDesk, InboxEntry, InboxKind, InboxStatus, Outcome
+from chatserver.models import OfflineRequest
 from chatserver.sla import Channel
 from chatserver.store import open_store
 from tests import test_store
@@ -81,9 +82,13 @@ def back_to_version_7(connection: sa.Connection) -> None:
     connection.execute(sa.text("DELETE FROM schema_migrations WHERE version > 7"))
 
 
-async def test_a_version_7_database_gets_the_inbox(store_url):
+async def test_a_version_7_database_gets_the_inbox_with_the_requests_left_before(store_url):
     fresh = await open_store(store_url)
-    await a_conversation(fresh)
+    conversation = await a_conversation(fresh)
+    await fresh.save_conversation(dataclasses.replace(conversation, tracking_number="K7PX-4QR9-M"))
+    await fresh.record_offline_request(
+        OfflineRequest("r1", "c1", "callback", "+81 90 1234 5678", "電話ください", T0)
+    )
     await fresh.close()
     await run_sync(store_url, back_to_version_7)
     upgraded = await open_store(store_url)
@@ -92,6 +97,20 @@ async def test_a_version_7_database_gets_the_inbox(store_url):
             lambda c: c.execute(sa.text("SELECT version FROM schema_migrations")).scalars().all()
         )
         assert 10 in versions
+        (carried,) = await upgraded.open_inbox_items()
+        assert carried == inbox.InboxItem(
+            id="r1",
+            conversation_id="c1",
+            tracking_number="K7PX-4QR9-M",
+            kind=InboxKind.CALLBACK,
+            language="ja",
+            contact="+81 90 1234 5678",
+            text="電話ください",
+            preferred_time="",
+            created_at=T0,
+            due_at=T0 + timedelta(minutes=15),
+            updated_at=T0,
+        )
         await upgraded.save_inbox_item(an_item(), new=True)
         assert (await upgraded.inbox_item("i1")) == an_item()
     finally:
