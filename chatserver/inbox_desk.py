@@ -154,16 +154,16 @@ class InboxDesk:
         body = "\n\n".join(
             (text, "-- ", translator.gettext(REPLY_FOOTER).format(number=item.tracking_number))
         )
-        message = compose_reply(
-            self.mailer.config,
-            to=item.contact,
-            number=item.tracking_number,
-            subject=translator.gettext(REPLY_SUBJECT),
-            body=body,
-        )
         try:
+            message = compose_reply(
+                self.mailer.config,
+                to=item.contact,
+                number=item.tracking_number,
+                subject=translator.gettext(REPLY_SUBJECT),
+                body=body,
+            )
             await self.mailer.send(message)
-        except (OSError, smtplib.SMTPException) as exc:
+        except (OSError, ValueError, smtplib.SMTPException) as exc:
             log.warning("could not send the reply to inquiry %s: %s", item.tracking_number, exc)
             raise InboxError("mail_failed", "the mail server did not take the email") from None
         await self.store.add_inbox_entry(

@@ -16,6 +16,8 @@ import aiohttp
 import pytest
 from aiosmtpd.controller import Controller
 
+from chatserver.inbox import InboxStatus
+from chatserver.keys import SERVICES
 from tests.conftest import FakeClock
 from tests.test_handoff_e2e import connect_agent, desk_settings
 
@@ -248,4 +250,30 @@ async def test_without_an_smtp_server_the_inbox_says_mail_is_off(start_server, s
     assert refused["error"]["code"] == "mail_disabled"
     # The webhook is off without its secret.
     assert (await inbound(desk, {"to": "a@b.c", "sender": "a@b.c", "text": "x"}))[0] == 404
+    await aiko.client.disconnect()
+
+
+async def test_a_mail_server_that_cannot_be_reached_leaves_the_item_unanswered(
+    start_server, settings, connect
+):
+    nobody_listens = free_port()
+    desk = await start_server(
+        desk_settings(
+            settings,
+            smtp_host="127.0.0.1",
+            smtp_port=nobody_listens,
+            smtp_tls="none",
+            smtp_sender=SENDER,
+        ),
+        clock=FakeClock(TUESDAY_18_TOKYO),
+    )
+    await left_message(desk, connect, "email", "kenji@example.com")
+    aiko = await connect_agent(desk, "aiko", "Aiko Tanaka", ["ja"])
+    (item,) = (await aiko.wait_pushed("inbox"))[-1]["items"]
+    await aiko.call("inbox_take", {"item_id": item["id"]})
+    refused = await aiko.call("inbox_reply", {"item_id": item["id"], "text": "確認します"})
+    assert refused["error"]["code"] == "mail_failed"
+    stored = await desk.app[SERVICES].store.inbox_item(item["id"])
+    assert (stored.status, stored.responded_at) == (InboxStatus.TAKEN, None)
+    assert await desk.app[SERVICES].store.inbox_entries(item["id"]) == []
     await aiko.client.disconnect()
