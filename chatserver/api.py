@@ -147,6 +147,13 @@ async def inquiry(request: web.Request) -> web.Response:
     if conversation is None or owner is None or owner.id != conversation.id:
         # The same answer for "no such number" and "not yours": numbers are not enumerable.
         return api_error(404, "unknown_inquiry", "no inquiry with this number for this token")
+    left = [
+        protocol.inquiry_inbox_status(
+            item,
+            replies=sum(e.direction == "out" for e in await store.inbox_entries(item.id)),
+        )
+        for item in await store.inbox_items_by_tracking_number(conversation.tracking_number or "")
+    ]
     return web.json_response(
         {
             "tracking_number": conversation.tracking_number,
@@ -157,6 +164,7 @@ async def inquiry(request: web.Request) -> web.Response:
             "created_at": conversation.created_at.isoformat(),
             "handed_off_at": _iso(conversation.handed_off_at),
             "closed_at": _iso(conversation.closed_at),
+            "inbox": left,
         }
     )
 

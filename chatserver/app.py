@@ -31,7 +31,7 @@ from functools import partial
 
 from aiohttp import web
 
-from chatserver import announcement_api, api, sla_topics, transcript_api, widget
+from chatserver import announcement_api, api, inbound_email, sla_topics, transcript_api, widget
 from chatserver.accounts import WAITING_PER_SLOT, Accounts
 from chatserver.announcement_desk import AnnouncementDesk
 from chatserver.bot import Bot
@@ -54,7 +54,7 @@ from chatserver.sockets.customer import CustomerNamespace
 from chatserver.store import SqlStore, open_store
 from chatserver.surveys import Changed, Surveys
 from chatserver.web import routes, security_headers
-from chatserver.wiring import build_desk
+from chatserver.wiring import build_desk, build_inbox
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +122,7 @@ def create_app(
     app.add_routes(routes)
     app.add_routes(api.routes)
     app.add_routes(announcement_api.routes)
+    app.add_routes(inbound_email.routes)
     app.add_routes(widget.routes)
     app.add_routes(transcript_api.routes)
     app.cleanup_ctx.extend(
@@ -244,6 +245,15 @@ async def _desk(
                 settings.login_concurrency, settings.login_concurrency * WAITING_PER_SLOT
             ),
         )
+        inbox = build_inbox(
+            settings,
+            store=store,
+            dispatcher=dispatcher,
+            catalogs=bot.catalogs,
+            clock=clock,
+            new_id=ids,
+            policies=policies,
+        )
         if settings.demo_agents:
             async with _step("adding the demo agents"):
                 await add_demo_agents(accounts)
@@ -263,6 +273,7 @@ async def _desk(
             fallbacks=settings.fallbacks,
         ),
         surveys=Surveys(store=store, clock=clock, new_id=ids),
+        inbox=inbox,
     )
     log.info(
         "ready: FAQ in %s, catalogs for %s",

@@ -14,6 +14,7 @@ from chatserver.desk import Desk
 from chatserver.dispatch import Dispatcher
 from chatserver.faq_reload import FaqReloader
 from chatserver.i18n import Catalogs
+from chatserver.inbox_desk import InboxDesk
 from chatserver.limits import RateLimiter
 from chatserver.metrics import Metrics
 from chatserver.settings import Settings
@@ -34,6 +35,7 @@ class Services:
     dispatcher: Dispatcher
     announcements: AnnouncementDesk
     surveys: Surveys
+    inbox: InboxDesk
 
 
 SETTINGS = web.AppKey("settings", Settings)

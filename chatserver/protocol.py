@@ -38,6 +38,7 @@ from typing import Any, Literal, NotRequired, TypeAlias, TypedDict
 
 from chatserver.agents import AgentAccount
 from chatserver.announcements import Announcement, Chosen
+from chatserver.inbox import InboxEntry, InboxItem
 from chatserver.language import display_name, text_direction
 from chatserver.models import Conversation, Message
 from chatserver.routing import QueueKey, WaitingView
@@ -65,6 +66,7 @@ class ServerEvent(StrEnum):
     # both
     ANNOUNCEMENT = "announcement"
     FOLLOWUP = "followup"  # supervisors: negative feedback opened, handled or missed
+    INBOX = "inbox"
 
 
 # What each namespace's clients receive (the widget and the console must handle each).
@@ -92,6 +94,7 @@ AGENT_EVENTS = frozenset(
         ServerEvent.ANNOUNCEMENT,
         ServerEvent.SESSION_ENDED,
         ServerEvent.FOLLOWUP,
+        ServerEvent.INBOX,
     }
 )
 
@@ -120,6 +123,9 @@ class AgentRequest(StrEnum):
     TRANSFER = "transfer"
     CLOSE = "close"
     ASSIGN = "assign"
+    INBOX_TAKE = "inbox_take"
+    INBOX_OUTCOME = "inbox_outcome"
+    INBOX_REPLY = "inbox_reply"
 
 
 # ---- payloads ---------------------------------------------------------------------------
@@ -208,6 +214,56 @@ class ConversationIdPayload(TypedDict):
     """`offer_withdrawn`, `released`."""
 
     conversation_id: str
+
+
+class InboxEntryPayload(TypedDict):
+    """One email of an inbox item's thread: the customer's (`in`) or the desk's (`out`)."""
+
+    direction: str
+    author: str | None
+    text: str
+    at: str
+
+
+class InboxItemPayload(TypedDict):
+    """A message or callback request of `inbox`, with its countdown to the target."""
+
+    id: str
+    tracking_number: str
+    kind: str  # message | callback
+    language: str
+    language_name: str
+    contact: str
+    text: str
+    preferred_time: str
+    status: str  # open | taken | answered | closed
+    outcome: str | None  # called_back | no_answer | resolved
+    taken_by: str | None
+    created_at: str
+    due_at: str
+    remaining_seconds: float
+    overdue: bool
+    thread: list[InboxEntryPayload]
+
+
+class InboxPayload(TypedDict):
+    """`inbox`: the messages and callback requests in the agent's languages (supervisors:
+    all), soonest due first; `mail_enabled` false when no SMTP server is configured."""
+
+    items: list[InboxItemPayload]
+    mail_enabled: bool
+
+
+class InquiryInboxStatus(TypedDict):
+    """A left message or callback request in `GET /api/v1/inquiries/{number}`."""
+
+    kind: str
+    status: str
+    outcome: str | None
+    created_at: str
+    due_at: str
+    responded_at: str | None
+    replies: int
 
 
 class OfferPayload(TypedDict):
@@ -443,6 +499,11 @@ class AcceptAck(TypedDict):
     conversation_id: str
 
 
+class InboxAck(TypedDict):
+    ok: Literal[True]
+    item: InboxItemPayload
+
+
 # What each event's payload is, for the JSDoc typedefs and the contract tests.
 PAYLOADS: Mapping[ServerEvent, tuple[type[Any], ...]] = {
     ServerEvent.MESSAGE: (MessagePayload,),
@@ -460,6 +521,7 @@ PAYLOADS: Mapping[ServerEvent, tuple[type[Any], ...]] = {
     ServerEvent.SESSION_ENDED: (SessionEndedPayload,),
     ServerEvent.ANNOUNCEMENT: (AnnouncementPayload,),
     ServerEvent.FOLLOWUP: (FollowUpPayload,),
+    ServerEvent.INBOX: (InboxPayload,),
 }
 # What each client event is acknowledged with when it succeeds (else with an ErrorAck).
 CUSTOMER_ACKS: Mapping[CustomerRequest, type[Any]] = {
@@ -481,6 +543,9 @@ AGENT_ACKS: Mapping[AgentRequest, type[Any]] = {
     AgentRequest.TRANSFER: OkAck,
     AgentRequest.CLOSE: OkAck,
     AgentRequest.ASSIGN: OkAck,
+    AgentRequest.INBOX_TAKE: InboxAck,
+    AgentRequest.INBOX_OUTCOME: InboxAck,
+    AgentRequest.INBOX_REPLY: InboxAck,
 }
 ACKNOWLEDGEMENTS: tuple[type[Any], ...] = (
     ErrorAck,
@@ -493,6 +558,7 @@ ACKNOWLEDGEMENTS: tuple[type[Any], ...] = (
     StatusAck,
     AcceptAck,
     RateAck,
+    InboxAck,
 )
 # Whatever a handler answers: the type the namespaces dispatch (chatserver/sockets/base.py).
 Ack: TypeAlias = (
@@ -506,6 +572,7 @@ Ack: TypeAlias = (
     | StatusAck
     | AcceptAck
     | RateAck
+    | InboxAck
 )
 
 
@@ -838,6 +905,58 @@ def status_ack(status: str) -> StatusAck:
 
 def accept_ack(conversation_id: str) -> AcceptAck:
     return {"ok": True, "conversation_id": conversation_id}
+
+
+def inbox_entry(entry: InboxEntry) -> InboxEntryPayload:
+    return {
+        "direction": entry.direction,
+        "author": entry.author,
+        "text": entry.text,
+        "at": entry.at.isoformat(),
+    }
+
+
+def inbox_item(
+    item: InboxItem, *, now: datetime, thread: Sequence[InboxEntry] = ()
+) -> InboxItemPayload:
+    return {
+        "id": item.id,
+        "tracking_number": item.tracking_number,
+        "kind": str(item.kind),
+        "language": item.language,
+        "language_name": display_name(item.language),
+        "contact": item.contact,
+        "text": item.text,
+        "preferred_time": item.preferred_time,
+        "status": str(item.status),
+        "outcome": None if item.outcome is None else str(item.outcome),
+        "taken_by": item.taken_by,
+        "created_at": item.created_at.isoformat(),
+        "due_at": item.due_at.isoformat(),
+        "remaining_seconds": round((item.due_at - now).total_seconds(), 3),
+        "overdue": item.overdue(now),
+        "thread": [inbox_entry(entry) for entry in thread],
+    }
+
+
+def inbox(items: Iterable[InboxItemPayload], *, mail_enabled: bool) -> InboxPayload:
+    return {"items": list(items), "mail_enabled": mail_enabled}
+
+
+def inbox_ack(item: InboxItemPayload) -> InboxAck:
+    return {"ok": True, "item": item}
+
+
+def inquiry_inbox_status(item: InboxItem, *, replies: int) -> InquiryInboxStatus:
+    return {
+        "kind": str(item.kind),
+        "status": str(item.status),
+        "outcome": None if item.outcome is None else str(item.outcome),
+        "created_at": item.created_at.isoformat(),
+        "due_at": item.due_at.isoformat(),
+        "responded_at": None if item.responded_at is None else item.responded_at.isoformat(),
+        "replies": replies,
+    }
 
 
 # ---- the browser's copy -----------------------------------------------------------------

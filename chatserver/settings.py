@@ -134,6 +134,26 @@ def _timezone(raw: str) -> str:
     return raw.strip()
 
 
+def _hours_spec(raw: str) -> str:
+    from chatserver.hours import parse_hours
+
+    parse_hours(raw)
+    return raw.strip()
+
+
+def _channel_languages(raw: str) -> tuple[str, ...]:
+    """Empty: every chat language; else tags as in CHATSERVER_LANGUAGES."""
+    return _languages(raw) if raw.strip() else ()
+
+
+def _email_address(raw: str) -> str:
+    value = raw.strip()
+    local, at, domain = value.rpartition("@")
+    if value and (not at or not local or "." not in domain or " " in value):
+        raise ValueError(f"expected an email address like support@example.com, got {raw!r}")
+    return value
+
+
 def read_sla_file(path: Path) -> SlaMatrix:
     """SLA policies and topics from a YAML file over the brief's (docs/sla.example.yaml)."""
     import yaml
@@ -336,6 +356,49 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("timezone", "UTC", _timezone, "the desk's time zone for chat hours (IANA name)"),
     Option(
+        "email_hours",
+        "24/7",
+        _hours_spec,
+        "when the email inbox's first-response clock runs (as CHATSERVER_CHAT_HOURS)",
+    ),
+    Option(
+        "email_languages",
+        "",
+        _channel_languages,
+        "languages the email inbox answers in (empty: every chat language); others in en",
+    ),
+    Option(
+        "callback_hours",
+        "mon-fri 09:00-18:00",
+        _hours_spec,
+        "business hours of callbacks: their 15-minute clock runs only then",
+    ),
+    Option(
+        "callback_languages",
+        "ja,en,zh-Hans,zh-Hant,ko,th,vi,id",
+        _channel_languages,
+        "languages the desk calls back in (empty: every chat language); others in en",
+    ),
+    Option("smtp_host", "", lambda raw: raw.strip(), "SMTP server for replies (empty: no mail)"),
+    Option("smtp_port", "587", _int_range(1, 65535), "SMTP port"),
+    Option("smtp_tls", "starttls", _choice("none", "starttls", "tls"), "none, starttls or tls"),
+    Option("smtp_user", "", lambda raw: raw.strip(), "SMTP user name (empty: no log-in)"),
+    Option("smtp_password", "", lambda raw: raw, "SMTP password"),
+    Option(
+        "smtp_sender",
+        "",
+        _email_address,
+        "From address of replies; the Reply-To is it plus the tracking number "
+        "(support+K7PX-4QR9-M@example.com)",
+    ),
+    Option(
+        "inbound_email_secret",
+        "",
+        _secret,
+        "bearer token POST /api/v1/inbound-email requires (at least 16 characters); "
+        "empty: the endpoint is off",
+    ),
+    Option(
         "sla_file",
         "",
         _sla_file,
@@ -407,6 +470,17 @@ class Settings:
     customer_grace_seconds: int
     chat_hours: str
     timezone: str
+    email_hours: str
+    email_languages: tuple[str, ...]
+    callback_hours: str
+    callback_languages: tuple[str, ...]
+    smtp_host: str
+    smtp_port: int
+    smtp_tls: str
+    smtp_user: str
+    smtp_password: str
+    smtp_sender: str
+    inbound_email_secret: str
     sla_file: Path | None
     identity_secret: str
     log_level: str
@@ -427,6 +501,10 @@ class Settings:
             except ValueError as exc:
                 raise SettingsError(f"{option.env} ({option.flag}): {exc}") from None
         settings = cls(**values)
+        if settings.smtp_host and not settings.smtp_sender:
+            raise SettingsError(
+                f"{ENV_PREFIX}SMTP_SENDER: required with {ENV_PREFIX}SMTP_HOST (the From address)"
+            )
         if settings.default_language not in settings.languages:
             raise SettingsError(
                 f"{ENV_PREFIX}DEFAULT_LANGUAGE: {settings.default_language!r} is not in "

@@ -20,7 +20,11 @@ from chatserver.clock import Clock, IdFactory
 from chatserver.desk import Desk
 from chatserver.dispatch import Dispatcher
 from chatserver.hours import parse_hours
+from chatserver.i18n import Catalogs
+from chatserver.inbox import ChannelDesk, InboxKind
+from chatserver.inbox_desk import InboxDesk
 from chatserver.language import LanguageDetector
+from chatserver.mail import Mailer, SmtpConfig
 from chatserver.models import Priority
 from chatserver.routing import Router, RoutingPolicy
 from chatserver.settings import Settings
@@ -72,4 +76,42 @@ def build_desk(
         languages=settings.languages,
         default_language=settings.default_language,
         identity_secret=settings.identity_secret or None,
+    )
+
+
+def build_inbox(
+    settings: Settings,
+    *,
+    store: Store,
+    dispatcher: Dispatcher,
+    catalogs: Catalogs,
+    clock: Clock,
+    new_id: IdFactory,
+    policies: sla.SlaPolicies,
+) -> InboxDesk:
+    """The offline inbox: each channel's hours and languages, and the mailer."""
+
+    def desk(channel: sla.Channel, hours: str, languages: tuple[str, ...]) -> ChannelDesk:
+        return ChannelDesk(
+            channel,
+            parse_hours(hours, settings.timezone),
+            frozenset(languages) if languages else None,
+        )
+
+    return InboxDesk(
+        store=store,
+        dispatcher=dispatcher,
+        clock=clock,
+        new_id=new_id,
+        policies=policies,
+        desks={
+            InboxKind.MESSAGE: desk(
+                sla.Channel.EMAIL, settings.email_hours, settings.email_languages
+            ),
+            InboxKind.CALLBACK: desk(
+                sla.Channel.CALLBACK, settings.callback_hours, settings.callback_languages
+            ),
+        },
+        mailer=Mailer(SmtpConfig.from_settings(settings)),
+        catalogs=catalogs,
     )

@@ -54,7 +54,7 @@ TYPEDEFS = STATIC / "shared" / "protocol.js"
 # Which namespace each page's code talks to.
 PAGES = {
     "widget": (sorted((STATIC / "widget").glob("*.js")), CUSTOMER_EVENTS),
-    "console": ([STATIC / "console" / "console.js"], AGENT_EVENTS),
+    "console": (sorted((STATIC / "console").glob("*.js")), AGENT_EVENTS),
 }
 # The Socket.IO client's own events: not the server's to send.
 CLIENT_LIBRARY_EVENTS = frozenset({"connect", "disconnect", "connect_error"})

@@ -358,8 +358,16 @@ async def test_a_version_5_database_gets_client_ids_per_author(store_url):
         await upgraded.close()
 
 
+def back_to_version_10(connection: sa.Connection) -> None:
+    """The database as version 10 left it: no inbox."""
+    connection.execute(sa.text("DROP TABLE inbox_entries"))
+    connection.execute(sa.text("DROP TABLE inbox_items"))
+    connection.execute(sa.text("DELETE FROM schema_migrations WHERE version > 10"))
+
+
 def back_to_version_9(connection: sa.Connection) -> None:
     """The database as version 9 left it: no ratings, no follow-ups."""
+    back_to_version_10(connection)
     connection.execute(sa.text("DROP TABLE followups"))
     connection.execute(sa.text("DROP TABLE ratings"))
     connection.execute(sa.text("DELETE FROM schema_migrations WHERE version > 9"))

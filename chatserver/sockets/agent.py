@@ -31,6 +31,7 @@ from chatserver.protocol import (
     AcceptAck,
     AgentRequest,
     ErrorAck,
+    InboxAck,
     MessageAck,
     OkAck,
     ServerEvent,
@@ -49,6 +50,9 @@ from chatserver.sockets.payloads import (
     AssignRequest,
     BadRequest,
     ConversationIdRequest,
+    InboxItemRequest,
+    InboxOutcomeRequest,
+    InboxReplyRequest,
     StatusRequest,
     TransferRequest,
     agent_token,
@@ -84,6 +88,9 @@ class AgentNamespace(Namespace):
             AgentRequest.TRANSFER: self._transfer,
             AgentRequest.CLOSE: self._close,
             AgentRequest.ASSIGN: self._assign,
+            AgentRequest.INBOX_TAKE: self._inbox_take,
+            AgentRequest.INBOX_OUTCOME: self._inbox_outcome,
+            AgentRequest.INBOX_REPLY: self._inbox_reply,
         }
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
@@ -108,6 +115,7 @@ class AgentNamespace(Namespace):
         dispatcher.console_connected(account.id, sid)
         await self.publish((await dispatcher.agent_online(account)).notifications)
         await self.publish(dispatcher.console_opened(account.id, sid))
+        await self.publish(await self.app[SERVICES].inbox.console_opened(account, sid))
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         self.app[METRICS].connections.labels(namespace=AGENT_NAMESPACE).dec()
@@ -254,6 +262,30 @@ class AgentNamespace(Namespace):
         )
         await self.publish(outcome.notifications)
         return protocol.ok_ack()
+
+    # -- the offline inbox (chatserver/inbox_desk.py) ---------------------------------------
+
+    async def _inbox_take(self, sid: str, data: Any) -> InboxAck:
+        request = InboxItemRequest.parse(data)
+        changed = await self.app[SERVICES].inbox.take(await self._agent(sid), request.item_id)
+        await self.publish(changed.notifications)
+        return protocol.inbox_ack(changed.item)
+
+    async def _inbox_outcome(self, sid: str, data: Any) -> InboxAck:
+        request = InboxOutcomeRequest.parse(data)
+        changed = await self.app[SERVICES].inbox.record_outcome(
+            await self._agent(sid), request.item_id, request.outcome
+        )
+        await self.publish(changed.notifications)
+        return protocol.inbox_ack(changed.item)
+
+    async def _inbox_reply(self, sid: str, data: Any) -> InboxAck:
+        request = InboxReplyRequest.parse(data, max_chars=self.app[SETTINGS].max_message_chars)
+        changed = await self.app[SERVICES].inbox.reply(
+            await self._agent(sid), request.item_id, request.text
+        )
+        await self.publish(changed.notifications)
+        return protocol.inbox_ack(changed.item)
 
 
 def agent_namespace(app: web.Application) -> AgentNamespace:

@@ -39,6 +39,7 @@ EVENT_KINDS = {
     "choose_language": "messages",
     "leave_message": "messages",
     "rate": "messages",
+    "inbox_reply": "messages",
     "typing": "typing",
 }
 OTHER_EVENTS = "events"

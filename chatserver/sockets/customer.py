@@ -215,8 +215,8 @@ class CustomerNamespace(Namespace):
         conversation_id = await self._conversation_of(
             sid, CustomerRequest.LEAVE_MESSAGE, request.conversation_id
         )
-        outcome = await self.app[SERVICES].dispatcher.leave_message(
-            conversation_id, request.kind, request.contact, request.text
+        outcome = await self.app[SERVICES].inbox.leave_message(
+            conversation_id, request.kind, request.contact, request.text, request.preferred_time
         )
         await self.publish(outcome.notifications)
         return protocol.leave_message_ack(outcome.result["tracking_number"])

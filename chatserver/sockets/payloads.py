@@ -41,6 +41,7 @@ MAX_LANGUAGE_HINTS = 10
 MAX_TAG_CHARS = 35
 MAX_FAQ_ID_CHARS = 80
 MAX_CONTACT_CHARS = 200
+MAX_PREFERRED_TIME_CHARS = 100
 MAX_REASON_CHARS = 500
 MAX_IDENTITY_FIELDS = 12
 MAX_IDENTITY_KEY_CHARS = 40
@@ -475,6 +476,7 @@ class LeaveMessageRequest(Request):
     contact: str
     text: str
     conversation_id: str | None
+    preferred_time: str  # when a callback suits the customer, in their words
 
     SCHEMA: ClassVar[Schema] = Schema(
         (
@@ -486,6 +488,11 @@ class LeaveMessageRequest(Request):
             ),
             Field("text", Str(None, clean=Clean.TEXT, strip=True, empty_ok=True), default=""),
             CONVERSATION_ID,
+            Field(
+                "preferred_time",
+                Str(MAX_PREFERRED_TIME_CHARS, clean=Clean.TEXT, strip=True, empty_ok=True),
+                default="",
+            ),
         ),
         rules=(_email_has_at,),
     )
@@ -650,3 +657,67 @@ class AnnouncementResolution(Request):
     texts: dict[str, str] | None  # the closing texts, optional
 
     SCHEMA: ClassVar[Schema] = Schema((Field("texts", ANNOUNCEMENT_TEXTS),))
+
+
+# --- /agent: the offline inbox -------------------------------------------------------------
+
+INBOX_ITEM_ID = Field("item_id", ID, required=True)
+
+
+@dataclass(frozen=True, slots=True)
+class InboxItemRequest(Request):
+    item_id: str
+
+    SCHEMA: ClassVar[Schema] = Schema((INBOX_ITEM_ID,))
+
+
+@dataclass(frozen=True, slots=True)
+class InboxOutcomeRequest(Request):
+    item_id: str
+    outcome: str
+
+    SCHEMA: ClassVar[Schema] = Schema(
+        (
+            INBOX_ITEM_ID,
+            Field(
+                "outcome",
+                Str(16, choices=("called_back", "no_answer", "resolved")),
+                required=True,
+            ),
+        )
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class InboxReplyRequest(Request):
+    item_id: str
+    text: str
+
+    SCHEMA: ClassVar[Schema] = Schema((INBOX_ITEM_ID, Field("text", MESSAGE_TEXT, required=True)))
+
+
+# --- HTTP: a customer's emailed reply (chatserver/inbound_email.py) --------------------------
+
+MAX_ADDRESS_CHARS = 320  # RFC 5321: 64 + @ + 255
+MAX_SUBJECT_CHARS = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class InboundEmailRequest(Request):
+    to: str
+    sender: str
+    subject: str
+    text: str
+
+    SCHEMA: ClassVar[Schema] = Schema(
+        (
+            Field("to", Str(MAX_ADDRESS_CHARS, clean=Clean.TEXT, strip=True), required=True),
+            Field("sender", Str(MAX_ADDRESS_CHARS, clean=Clean.TEXT, strip=True), required=True),
+            Field(
+                "subject",
+                Str(MAX_SUBJECT_CHARS, clean=Clean.TEXT, strip=True, empty_ok=True),
+                default="",
+            ),
+            Field("text", MESSAGE_TEXT, required=True),
+        )
+    )

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from chatserver.agents import AgentAccount, Session
 from chatserver.announcements import Announcement
+from chatserver.inbox import InboxEntry, InboxItem
 from chatserver.models import (
     Conversation,
     FaqChoice,
@@ -63,6 +64,22 @@ class Store(Protocol):
     async def sla_rows(self, since: datetime, until: datetime) -> list[dict[str, Any]]: ...
 
     async def record_offline_request(self, request: OfflineRequest) -> None: ...
+
+    async def save_inbox_item(self, item: InboxItem, *, new: bool = False) -> None: ...
+
+    async def inbox_item(self, item_id: str) -> InboxItem | None: ...
+
+    async def inbox_items_by_tracking_number(self, number: str) -> list[InboxItem]: ...
+
+    async def open_inbox_items(self) -> list[InboxItem]:
+        """Items not closed, soonest due first."""
+        ...
+
+    async def add_inbox_entry(self, entry: InboxEntry) -> None: ...
+
+    async def inbox_entries(self, item_id: str) -> list[InboxEntry]:
+        """An item's thread, oldest first."""
+        ...
 
     async def append_message(self, message: NewMessage) -> AppendResult:
         """Store with the conversation's next sequence number; idempotent on client_id."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
@@ -198,6 +198,55 @@ def _satisfaction(connection: sa.Connection) -> None:
     schema.followups.create(connection)
 
 
+def _inbox(connection: sa.Connection) -> None:
+    # New tables from `schema`; freeze copies here before either definition changes.
+    schema.inbox_items.create(connection)
+    schema.inbox_entries.create(connection)
+    _carry_offline_requests(connection)
+
+
+# The brief's first-response targets of the two channels, as version 11 knew them.
+_V11_TARGETS = {"email": timedelta(hours=1), "callback": timedelta(minutes=15)}
+
+
+def _carry_offline_requests(connection: sa.Connection) -> None:
+    """Messages and callback requests left before the inbox existed go into it, open, due
+    by their channel's target from when they were left (counted around the clock: the
+    migration does not know the configured hours; they are overdue anyway)."""
+    requests, conversations = schema.offline_requests, schema.conversations
+    rows = connection.execute(
+        sa.select(
+            requests.c.id,
+            requests.c.conversation_id,
+            requests.c.kind,
+            requests.c.contact,
+            requests.c.text,
+            requests.c.created_at,
+            conversations.c.tracking_number,
+            conversations.c.language,
+        ).join(conversations, conversations.c.id == requests.c.conversation_id)
+    ).all()
+    items = [
+        {
+            "id": row.id,
+            "conversation_id": row.conversation_id,
+            "tracking_number": row.tracking_number or "",
+            "kind": "callback" if row.kind == "callback" else "message",
+            "language": row.language,
+            "contact": row.contact,
+            "text": row.text,
+            "preferred_time": "",
+            "status": "open",
+            "created_at": row.created_at,
+            "due_at": row.created_at + _V11_TARGETS.get(row.kind, _V11_TARGETS["email"]),
+            "updated_at": row.created_at,
+        }
+        for row in rows
+    ]
+    if items:
+        connection.execute(schema.inbox_items.insert(), items)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "conversations and messages", _initial),
     Migration(2, "what set a conversation's language", _language_source),
@@ -211,6 +260,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(8, "the SLA cell of each conversation and its target", _sla_cells),
     Migration(9, "incident announcements", _announcements),
     Migration(10, "customer ratings and follow-ups of negative ones", _satisfaction),
+    Migration(11, "the offline inbox: items and their email threads", _inbox),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

@@ -128,6 +128,50 @@ offline_requests = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
 )
 
+# The offline inbox (chatserver/inbox.py): messages and callback requests left when nobody
+# could chat, and each one's thread of emails.
+inbox_items = sa.Table(
+    "inbox_items",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column(
+        "conversation_id",
+        sa.String(32),
+        sa.ForeignKey("conversations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("tracking_number", sa.String(16), nullable=False, index=True),
+    sa.Column("kind", sa.String(16), nullable=False),  # message | callback
+    sa.Column("language", sa.String(16), nullable=False),
+    sa.Column("contact", sa.String(200), nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("preferred_time", sa.String(100), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, index=True),
+    sa.Column("outcome", sa.String(16)),
+    sa.Column("taken_by", sa.String(32)),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("due_at", UtcDateTime, nullable=False),
+    sa.Column("responded_at", UtcDateTime),
+    sa.Column("updated_at", UtcDateTime),
+)
+
+inbox_entries = sa.Table(
+    "inbox_entries",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column(
+        "item_id",
+        sa.String(32),
+        sa.ForeignKey("inbox_items.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("direction", sa.String(8), nullable=False),  # in | out
+    sa.Column("author", sa.String(32)),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("at", UtcDateTime, nullable=False),
+)
+
 faq_choices = sa.Table(
     "faq_choices",
     metadata,

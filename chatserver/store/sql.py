@@ -44,6 +44,7 @@ from chatserver.satisfaction import FollowUp, Rating
 from chatserver.sla import AppliedSla, next_deadline
 from chatserver.store import ratings as rating_sql
 from chatserver.store.base import AppendResult, DuplicateAgent
+from chatserver.store.inbox_sql import InboxRows
 from chatserver.store.migrations import migrate
 from chatserver.store.schema import (
     agent_sessions,
@@ -228,7 +229,7 @@ class _AsyncRunner:
         await self.engine.dispose()
 
 
-class SqlStore:
+class SqlStore(InboxRows):
     """Each method is one synchronous operation (one transaction) handed to the runner."""
 
     def __init__(self, runner: _Runner, dialect: str) -> None:

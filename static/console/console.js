@@ -38,6 +38,7 @@ import { AgentRequest } from "/static/shared/protocol.js";
 import { exportButton, labelExport } from "/static/console/transcript.js";
 import { mountAnnouncements } from "/static/widget/announcement.js";
 import { mountAnnouncementForm } from "/static/console/announcements.js";
+import { mountInbox } from "/static/console/inbox.js";
 
 const SESSION_KEY = "chatserver.console.session";
 const OUTBOX_KEY = "chatserver.console.outbox";
@@ -245,6 +246,12 @@ const state = {
 };
 
 let socket = null;
+// The offline inbox beside the queue (static/console/inbox.js).
+const inboxView = mountInbox(document.getElementById("inbox-pane"), {
+  call: (event, payload) => call(event, payload),
+  translate: (msgid, values) => _(msgid, values),
+  agentId: () => state.session?.agent?.id,
+});
 let pumping = false;
 let transferChat = null;
 
@@ -800,6 +807,7 @@ function connect() {
   socket.on("sla_breach", (payload) => onSla("breach", payload));
   socket.on("announcement", onAnnouncement);
   socket.on("followup", (payload) => followups.pushed(payload));
+  socket.on("inbox", (payload) => inboxView.update(payload));
 }
 
 async function onConnected() {

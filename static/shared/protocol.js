@@ -20,13 +20,14 @@ export const ServerEvent = Object.freeze({
   SESSION_ENDED: "session_ended",
   ANNOUNCEMENT: "announcement",
   FOLLOWUP: "followup",
+  INBOX: "inbox",
 });
 
 /** The events customer clients receive. */
 export const CUSTOMER_EVENTS = Object.freeze(["announcement", "assigned", "closed", "message", "offline", "queued"]);
 
 /** The events agent clients receive. */
-export const AGENT_EVENTS = Object.freeze(["announcement", "closed", "conversation", "followup", "message", "offer", "offer_withdrawn", "queue", "released", "session_ended", "sla_breach", "sla_warning"]);
+export const AGENT_EVENTS = Object.freeze(["announcement", "closed", "conversation", "followup", "inbox", "message", "offer", "offer_withdrawn", "queue", "released", "session_ended", "sla_breach", "sla_warning"]);
 
 /**
  * Client -> server events on /customer (CustomerRequest), each
@@ -56,6 +57,9 @@ export const AgentRequest = Object.freeze({
   TRANSFER: "transfer", // OkAck
   CLOSE: "close", // OkAck
   ASSIGN: "assign", // OkAck
+  INBOX_TAKE: "inbox_take", // InboxAck
+  INBOX_OUTCOME: "inbox_outcome", // InboxAck
+  INBOX_REPLY: "inbox_reply", // InboxAck
 });
 
 /**
@@ -278,6 +282,43 @@ export const AgentRequest = Object.freeze({
  */
 
 /**
+ * One email of an inbox item's thread: the customer's (`in`) or the desk's (`out`).
+ * @typedef {Object} InboxEntryPayload
+ * @property {string} direction
+ * @property {(string|null)} author
+ * @property {string} text
+ * @property {string} at
+ */
+
+/**
+ * A message or callback request of `inbox`, with its countdown to the target.
+ * @typedef {Object} InboxItemPayload
+ * @property {string} id
+ * @property {string} tracking_number
+ * @property {string} kind
+ * @property {string} language
+ * @property {string} language_name
+ * @property {string} contact
+ * @property {string} text
+ * @property {string} preferred_time
+ * @property {string} status
+ * @property {(string|null)} outcome
+ * @property {(string|null)} taken_by
+ * @property {string} created_at
+ * @property {string} due_at
+ * @property {number} remaining_seconds
+ * @property {boolean} overdue
+ * @property {Array<InboxEntryPayload>} thread
+ */
+
+/**
+ * `inbox`: the messages and callback requests in the agent's languages (supervisors:
+ * @typedef {Object} InboxPayload
+ * @property {Array<InboxItemPayload>} items
+ * @property {boolean} mail_enabled
+ */
+
+/**
  * @typedef {Object} ErrorDetail
  * @property {string} code
  * @property {string} message
@@ -362,4 +403,10 @@ export const AgentRequest = Object.freeze({
  * @property {true} ok
  * @property {number} score
  * @property {boolean} duplicate
+ */
+
+/**
+ * @typedef {Object} InboxAck
+ * @property {true} ok
+ * @property {InboxItemPayload} item
  */

@@ -45,6 +45,7 @@ import {
 } from "/static/widget/feedback.js";
 import { installTranscript } from "/static/widget/transcript.js";
 import { mountSurvey } from "/static/widget/survey.js";
+import { MAX_PREFERRED_TIME, asksPreferredTime, leavePayload } from "/static/widget/callback_time.js";
 
 const TOKEN_KEY = "chatserver.widget.token";
 const CHOICE_KEY = "chatserver.widget.language";
@@ -251,6 +252,9 @@ const els = {
   leaveContactLabel: byId("leave-contact-label"),
   leaveContactError: byId("leave-contact-error"),
   leaveText: byId("leave-text"),
+  leaveWhenField: byId("leave-when-field"),
+  leaveWhen: byId("leave-when"),
+  leaveWhenLabel: byId("leave-when-label"),
   leaveTextLabel: byId("leave-text-label"),
   leaveTextError: byId("leave-text-error"),
   leaveError: byId("leave-error"),
@@ -319,6 +323,7 @@ function applyStrings() {
   els.leaveKindEmail.textContent = _("Email");
   els.leaveKindCallback.textContent = _("Call me back");
   els.leaveTextLabel.textContent = _("Your message");
+  els.leaveWhenLabel.textContent = _("When suits you? (optional)");
   els.leaveSubmit.textContent = _("Send message");
   els.leaveDoneTitle.textContent = _("Thank you. We will contact you soon.");
   els.leaveNew.textContent = _("Start a new conversation");
@@ -1462,6 +1467,8 @@ function renderLeaveKind() {
   els.leaveContact.type = email ? "email" : "tel";
   els.leaveContact.autocomplete = email ? "email" : "tel";
   els.leaveContact.inputMode = email ? "email" : "tel";
+  els.leaveWhenField.hidden = !asksPreferredTime(leaveKind());
+  els.leaveWhen.maxLength = MAX_PREFERRED_TIME;
 }
 
 function fieldError(input, node, text) {
@@ -1508,7 +1515,8 @@ async function submitLeave(event) {
   els.leaveForm.dataset.busy = "1";
   els.leaveSubmit.disabled = true;
   els.leaveSubmit.textContent = _("Sending…");
-  const answer = await call(CustomerRequest.LEAVE_MESSAGE, { kind, contact, text });
+  const payload = leavePayload(kind, contact, text, els.leaveWhen.value);
+  const answer = await call(CustomerRequest.LEAVE_MESSAGE, payload);
   delete els.leaveForm.dataset.busy;
   els.leaveSubmit.disabled = false;
   els.leaveSubmit.textContent = _("Send message");

@@ -1,0 +1,127 @@
+"""The offline inbox's rows (tables `inbox_items`, `inbox_entries`): a mixin of SqlStore,
+kept apart so that the inbox's queries live beside each other and not among the chats'."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
+
+import sqlalchemy as sa
+
+from chatserver.inbox import InboxEntry, InboxItem, InboxKind, InboxStatus, Outcome
+from chatserver.store.schema import inbox_entries, inbox_items
+
+T = TypeVar("T")
+
+
+class _Runs(Protocol):
+    async def read(self, operation: Callable[[sa.Connection], T]) -> T: ...
+
+    async def write(self, operation: Callable[[sa.Connection], T]) -> T: ...
+
+
+class InboxRows:
+    """Store methods of the inbox (see `Store` in store/base.py)."""
+
+    async def save_inbox_item(self: _Runs, item: InboxItem, *, new: bool = False) -> None:
+        values = _item_values(item)
+        if new:
+            await self.write(lambda c: c.execute(inbox_items.insert(), values))
+            return
+        update = inbox_items.update().where(inbox_items.c.id == item.id).values(values)
+        await self.write(lambda c: c.execute(update))
+
+    async def inbox_item(self: _Runs, item_id: str) -> InboxItem | None:
+        query = sa.select(inbox_items).where(inbox_items.c.id == item_id)
+        row = await self.read(lambda c: c.execute(query).first())
+        return None if row is None else _item(row._mapping)
+
+    async def inbox_items_by_tracking_number(self: _Runs, number: str) -> list[InboxItem]:
+        query = (
+            sa.select(inbox_items)
+            .where(inbox_items.c.tracking_number == number)
+            .order_by(inbox_items.c.created_at, inbox_items.c.id)
+        )
+        rows = await self.read(lambda c: c.execute(query).all())
+        return [_item(row._mapping) for row in rows]
+
+    async def open_inbox_items(self: _Runs) -> list[InboxItem]:
+        query = (
+            sa.select(inbox_items)
+            .where(inbox_items.c.status != str(InboxStatus.CLOSED))
+            .order_by(inbox_items.c.due_at, inbox_items.c.id)
+        )
+        rows = await self.read(lambda c: c.execute(query).all())
+        return [_item(row._mapping) for row in rows]
+
+    async def add_inbox_entry(self: _Runs, entry: InboxEntry) -> None:
+        values = {
+            "id": entry.id,
+            "item_id": entry.item_id,
+            "direction": entry.direction,
+            "author": entry.author,
+            "text": entry.text,
+            "at": entry.at,
+        }
+        await self.write(lambda c: c.execute(inbox_entries.insert(), values))
+
+    async def inbox_entries(self: _Runs, item_id: str) -> list[InboxEntry]:
+        query = (
+            sa.select(inbox_entries)
+            .where(inbox_entries.c.item_id == item_id)
+            .order_by(inbox_entries.c.at, inbox_entries.c.id)
+        )
+        rows = await self.read(lambda c: c.execute(query).all())
+        return [
+            InboxEntry(
+                id=row.id,
+                item_id=row.item_id,
+                direction=row.direction,
+                author=row.author,
+                text=row.text,
+                at=row.at,
+            )
+            for row in rows
+        ]
+
+
+def _item_values(item: InboxItem) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "conversation_id": item.conversation_id,
+        "tracking_number": item.tracking_number,
+        "kind": str(item.kind),
+        "language": item.language,
+        "contact": item.contact,
+        "text": item.text,
+        "preferred_time": item.preferred_time,
+        "status": str(item.status),
+        "outcome": None if item.outcome is None else str(item.outcome),
+        "taken_by": item.taken_by,
+        "created_at": item.created_at,
+        "due_at": item.due_at,
+        "responded_at": item.responded_at,
+        "updated_at": item.updated_at,
+    }
+
+
+def _item(row: Any) -> InboxItem:
+    responded_at: datetime | None = row["responded_at"]
+    return InboxItem(
+        id=row["id"],
+        conversation_id=row["conversation_id"],
+        tracking_number=row["tracking_number"],
+        kind=InboxKind(row["kind"]),
+        language=row["language"],
+        contact=row["contact"],
+        text=row["text"],
+        preferred_time=row["preferred_time"],
+        created_at=row["created_at"],
+        due_at=row["due_at"],
+        status=InboxStatus(row["status"]),
+        outcome=None if row["outcome"] is None else Outcome(row["outcome"]),
+        taken_by=row["taken_by"],
+        responded_at=responded_at,
+        updated_at=row["updated_at"],
+    )

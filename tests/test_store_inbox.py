@@ -1,0 +1,111 @@
+"""The offline inbox in the store, on SQLite and PostgreSQL: items round-trip with every
+field, change, are found by tracking number, and carry their email thread; a version 7
+database gets the inbox tables."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from chatserver import inbox
+from chatserver.inbox import ChannelDesk, InboxEntry, InboxKind, InboxStatus, Outcome
+from chatserver.models import OfflineRequest
+from chatserver.sla import Channel
+from chatserver.store import open_store
+from tests import test_store
+from tests.test_store import T0, a_conversation, back_to_version_10, run_sync
+
+# The store tests' fixtures: each test runs on SQLite and on PostgreSQL.
+store_url = test_store.store_url
+store = test_store.store
+
+
+def an_item(item_id: str = "i1", kind: InboxKind = InboxKind.MESSAGE, **changes):
+    item = inbox.new_item(
+        item_id=item_id,
+        conversation_id="c1",
+        tracking_number="K7PX-4QR9-M",
+        kind=kind,
+        language="ja",
+        contact="taro@example.jp",
+        text="出金がまだ届きません",
+        preferred_time="平日の午前",
+        now=T0,
+        desk=ChannelDesk(Channel.EMAIL),
+        target=timedelta(hours=1),
+    )
+    return dataclasses.replace(item, **changes)
+
+
+async def test_an_item_round_trips_and_changes(store):
+    await a_conversation(store)
+    item = an_item()
+    await store.save_inbox_item(item, new=True)
+    assert await store.inbox_item("i1") == item
+    assert await store.inbox_item("nope") is None
+    taken = inbox.take(item, "aiko", T0 + timedelta(minutes=5))
+    done = inbox.answered(taken, "aiko", T0 + timedelta(minutes=6))
+    await store.save_inbox_item(done)
+    assert await store.inbox_item("i1") == done
+    assert (await store.inbox_item("i1")).responded_at == T0 + timedelta(minutes=6)
+
+
+async def test_open_items_leave_out_closed_ones_soonest_due_first(store):
+    await a_conversation(store)
+    later = an_item("i1", due_at=T0 + timedelta(hours=2))
+    sooner = an_item("i2", kind=InboxKind.CALLBACK, due_at=T0 + timedelta(minutes=15))
+    closed = an_item("i3", status=InboxStatus.CLOSED, outcome=Outcome.RESOLVED)
+    for item in (later, sooner, closed):
+        await store.save_inbox_item(item, new=True)
+    assert [i.id for i in await store.open_inbox_items()] == ["i2", "i1"]
+    found = await store.inbox_items_by_tracking_number("K7PX-4QR9-M")
+    assert [i.id for i in found] == ["i1", "i2", "i3"]
+    assert await store.inbox_items_by_tracking_number("AAAA-AAAA-A") == []
+
+
+async def test_the_thread_comes_back_oldest_first(store):
+    await a_conversation(store)
+    await store.save_inbox_item(an_item(), new=True)
+    reply = InboxEntry("e2", "i1", "in", None, "ありがとうございます", T0 + timedelta(hours=2))
+    answer = InboxEntry("e1", "i1", "out", "aiko", "確認いたしました", T0 + timedelta(hours=1))
+    await store.add_inbox_entry(reply)
+    await store.add_inbox_entry(answer)
+    assert await store.inbox_entries("i1") == [answer, reply]
+    assert await store.inbox_entries("other") == []
+
+
+async def test_a_version_10_database_gets_the_inbox_with_the_requests_left_before(store_url):
+    fresh = await open_store(store_url)
+    conversation = await a_conversation(fresh)
+    await fresh.save_conversation(dataclasses.replace(conversation, tracking_number="K7PX-4QR9-M"))
+    await fresh.record_offline_request(
+        OfflineRequest("r1", "c1", "callback", "+81 90 1234 5678", "電話ください", T0)
+    )
+    await fresh.close()
+    await run_sync(store_url, back_to_version_10)
+    upgraded = await open_store(store_url)
+    try:
+        versions = await upgraded.read(
+            lambda c: c.execute(sa.text("SELECT version FROM schema_migrations")).scalars().all()
+        )
+        assert 11 in versions
+        (carried,) = await upgraded.open_inbox_items()
+        assert carried == inbox.InboxItem(
+            id="r1",
+            conversation_id="c1",
+            tracking_number="K7PX-4QR9-M",
+            kind=InboxKind.CALLBACK,
+            language="ja",
+            contact="+81 90 1234 5678",
+            text="電話ください",
+            preferred_time="",
+            created_at=T0,
+            due_at=T0 + timedelta(minutes=15),
+            updated_at=T0,
+        )
+        await upgraded.save_inbox_item(an_item(), new=True)
+        assert (await upgraded.inbox_item("i1")) == an_item()
+    finally:
+        await upgraded.close()
