@@ -31,8 +31,9 @@ from chatserver.inbox import (
     Outcome,
 )
 from chatserver.mail import Mailer, compose_reply, tracking_number_in
-from chatserver.models import Priority
+from chatserver.models import Conversation, Priority
 from chatserver.protocol import InboxItemPayload, ServerEvent
+from chatserver.sla_topics import cell_policy
 from chatserver.store import Store
 
 log = logging.getLogger(__name__)
@@ -98,7 +99,7 @@ class InboxDesk:
             preferred_time=preferred_time,
             now=now,
             desk=self.desks[item_kind],
-            target=self._target(item_kind, conversation.priority),
+            target=self._target(item_kind, conversation),
         )
         await self.store.save_inbox_item(item, new=True)
         return Dispatched(left.notifications + await self._everyone(), left.result)
@@ -124,9 +125,8 @@ class InboxDesk:
         now = self.clock.now()
         await self.store.add_inbox_entry(InboxEntry(self.new_id(), item.id, "in", None, text, now))
         conversation = await self.store.get_conversation(item.conversation_id)
-        priority = conversation.priority if conversation is not None else None
         item = inbox.reopen(
-            item, now, desk=self.desks[item.kind], target=self._target(item.kind, priority)
+            item, now, desk=self.desks[item.kind], target=self._target(item.kind, conversation)
         )
         await self.store.save_inbox_item(item)
         return Dispatched(await self._everyone(), {"item_id": item.id})
@@ -182,8 +182,19 @@ class InboxDesk:
 
     # -- inside -----------------------------------------------------------------------------
 
-    def _target(self, kind: InboxKind, priority: Priority | None) -> timedelta:
-        policy = sla.policy_for(CHANNEL_OF[kind], priority or Priority.MEDIUM, self.policies)
+    def _target(self, kind: InboxKind, conversation: Conversation | None) -> timedelta:
+        """The first-response target of the inquiry's cell of the SLA matrix (channel x
+        topic x tier x priority, `sla_topics.py`); its topic is the team's when the SLA file
+        gives the team targets of its own by tier."""
+        if conversation is None:
+            return sla.policy_for(CHANNEL_OF[kind], Priority.MEDIUM, self.policies).first_response
+        policy = cell_policy(
+            self.policies,
+            CHANNEL_OF[kind],
+            conversation.priority or Priority.MEDIUM,
+            tier=conversation.tier,
+            team=conversation.team,
+        )
         return policy.first_response
 
     async def _item_for(self, agent_id: str, item_id: str) -> InboxItem:
