@@ -1,4 +1,5 @@
-"""Screenshots for the docs: docs/images/widget.png, demo.png and console.png.
+"""Screenshots for the docs: docs/images/widget.png, demo.png, console.png, survey.png,
+announcement.png and followups.png.
 
     .venv/bin/python scripts/screenshots.py
 
@@ -8,7 +9,12 @@ conversation in the widget on its own, handed to a person (an agent on a server 
 accepts it and answers), the demo broker page with the widget in its corner,
 and the agent console of a supervisor with two chats (one widened from Thai) and a waiting
 queue, staged with real Socket.IO customers and agents (it takes about 40 seconds, so the
-SLA clocks have something to show). Japanese and Thai need fonts on the machine
+SLA clocks have something to show). Also the desk's newer features, each on a
+server of its own: the satisfaction survey a Japanese customer is asked after the agent
+closed the chat (survey.png), a warning about delayed withdrawals in Chinese above a
+conversation in the widget (announcement.png), and a supervisor's console with a rating of
+1 to follow up, its 24-hour countdown, and the announcement posted (followups.png). About
+a minute and a half in all. Japanese, Chinese and Thai need fonts on the machine
 (`apt-get install fonts-noto-cjk fonts-thai-tlwg`), or they are drawn as empty boxes.
 """
 
@@ -24,6 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import socketio
 from aiohttp import web
 
@@ -57,6 +64,52 @@ WIDGET_AGENT = ("aiko", "Aiko Tanaka", ("ja", "en"))
 WIDGET_AGENT_REPLY = (
     "お待たせいたしました。担当の田中です。MT5のパスワード再設定をお手伝いいたします。"
     "ご登録のメールアドレスに再設定のご案内をお送りしてもよろしいでしょうか？"
+)
+
+# The survey's scene: the agent answers a withdrawal question, then closes the chat.
+SURVEY_QUESTION = "出金申請から3日経ちましたが、まだ着金していません"
+SURVEY_AGENT_REPLIES = (
+    "お待たせいたしました。担当の田中です。12月2日の出金申請は本日処理が完了しており、"
+    "ご登録の銀行口座へは1〜2営業日で着金する見込みです。",
+)
+SURVEY_THANKS = "わかりました。ありがとうございました！"
+SURVEY_COMMENT = "出金の状況をすぐに調べてくださり、説明も丁寧で安心しました。"
+# The desk's warning: English (required) and the languages of the customers it reaches.
+WITHDRAWALS_DELAYED = {
+    "en": "Bank withdrawals are delayed by up to 24 hours while our payment provider "
+    "is under maintenance. Your funds are safe; there is no need to submit a request again.",
+    "zh-Hans": "由于支付服务商正在进行系统维护，银行出金可能延迟最多 24 小时。"
+    "您的资金安全，无需重复提交出金申请。",
+    "ja": "決済代行会社のシステムメンテナンスのため、銀行への出金が最大24時間遅れています。"
+    "お客様の資金は安全に保管されており、出金申請を再度行う必要はありません。",
+}
+# The follow-ups' scene: a negative rating of Aiko's chat (language, question, score,
+# comment), the supervisor's note on it being written, then the live chat the supervisor
+# answers (customer, supervisor, customer).
+NEGATIVE_RATING = (
+    "ja-JP",
+    "出金申請から3日経ちましたが、まだ着金していません",
+    1,
+    "3日待っても着金せず、遅れている理由の説明もありませんでした。",
+)
+FOLLOWUP_NOTE = "Called her back in Japanese: the bank transfer was held for a name check"
+# Customers still waiting behind it (Thai, widened to English at once).
+FOLLOWUPS_WAITING = (
+    ("de-DE", "Wie lange dauert eine Auszahlung per Banküberweisung im Moment?"),
+    ("th-TH", "ถอนเงินเข้าบัญชีธนาคารตั้งแต่เมื่อวาน ยังไม่ได้รับเงินเลยค่ะ"),
+)
+FOLLOWUPS_CHAT = (
+    "Is the withdrawal delay also affecting withdrawals to cards?",
+    "Hi, I'm Sam. Card withdrawals are not affected: only bank transfers are delayed today.",
+    "Great, thanks. I'll withdraw to my card then.",
+)
+IMAGE_NAMES = (
+    "widget.png",
+    "survey.png",
+    "announcement.png",
+    "followups.png",
+    "demo.png",
+    "console.png",
 )
 
 
@@ -119,16 +172,7 @@ def vip_identity() -> dict[str, Any]:
 async def console_scene(browser: Any, base: str, accounts: Accounts) -> None:
     """A supervisor's console: two chats (Thai, widened to English; Japanese, answered), a
     waiting queue with its clocks running out, the desk's agents and the SLA alerts."""
-    for username, name, languages, role, capacity in STAFF:
-        await accounts.add(
-            username=username,
-            name=name,
-            languages=languages,
-            teams=("technical", "account", "trading"),
-            capacity=capacity,
-            role=role,
-            password=PASSWORD,
-        )
+    await add_staff(accounts, STAFF)
     clients = [
         await staff_online(base, accounts, "emma", "online"),
         await staff_online(base, accounts, "aiko", "away"),
@@ -206,58 +250,77 @@ async def console_scene(browser: Any, base: str, accounts: Accounts) -> None:
 
 
 @asynccontextmanager
-async def widget_server() -> AsyncIterator[tuple[str, socketio.AsyncClient]]:
-    """A server of its own for the widget's scene (so its agent and chat stay out of the
-    console's), with an agent online who accepts the chat offered and answers it."""
+async def serve(name: str, **overrides: Any) -> AsyncIterator[tuple[str, Accounts]]:
+    """A server in this process on a free port with a throw-away database: its address and
+    its accounts."""
     with tempfile.TemporaryDirectory() as scratch:
         settings = Settings.defaults(
             port=free_port(),
-            database_url=f"sqlite:///{Path(scratch) / 'widget.sqlite3'}",
+            database_url=f"sqlite:///{Path(scratch) / f'{name}.sqlite3'}",
             faq_dir=ROOT / "faq",
             locales_dir=ROOT / "locales",
-            agent_grace_seconds=0,
+            **overrides,
         )
         app = create_app(settings)
         runner = web.AppRunner(app)
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", settings.port).start()
-        base = f"http://127.0.0.1:{settings.port}"
-        username, name, languages = WIDGET_AGENT
-        accounts = app[SERVICES].accounts
+        try:
+            yield f"http://127.0.0.1:{settings.port}", app[SERVICES].accounts
+        finally:
+            await runner.cleanup()
+
+
+async def add_staff(accounts: Accounts, staff: tuple[tuple[Any, ...], ...]) -> None:
+    for username, name, languages, role, capacity in staff:
         await accounts.add(
             username=username,
             name=name,
             languages=languages,
             teams=("technical", "account", "trading"),
-            capacity=3,
-            role="agent",
+            capacity=capacity,
+            role=role,
             password=PASSWORD,
         )
+
+
+@asynccontextmanager
+async def widget_server(
+    replies: tuple[str, ...] = (WIDGET_AGENT_REPLY,),
+) -> AsyncIterator[tuple[str, socketio.AsyncClient, list[str]]]:
+    """A server of its own for a widget's scene (so its agent and chat stay out of the
+    console's), with an agent online who accepts the chat offered and answers it with
+    `replies`; the chats accepted are listed as they come."""
+    async with serve("widget", agent_grace_seconds=0) as (base, accounts):
+        username, name, languages = WIDGET_AGENT
+        await add_staff(accounts, ((username, name, languages, "agent", 3),))
         agent = await staff_online(base, accounts, username, "online")
+        accepted: list[str] = []
 
         async def offered(offer: dict[str, Any]) -> None:
             conversation_id = offer["conversation_id"]
             await asyncio.sleep(1.5)  # a moment in the queue
             await agent.call("accept", {"conversation_id": conversation_id}, namespace="/agent")
-            await asyncio.sleep(0.5)
-            await agent.call(
-                "message",
-                {"conversation_id": conversation_id, "text": WIDGET_AGENT_REPLY},
-                namespace="/agent",
-            )
+            accepted.append(conversation_id)
+            for reply in replies:
+                await asyncio.sleep(0.5)
+                await agent.call(
+                    "message",
+                    {"conversation_id": conversation_id, "text": reply},
+                    namespace="/agent",
+                )
 
         agent.on("offer", offered, namespace="/agent")
         try:
-            yield base, agent
+            yield base, agent, accepted
         finally:
             await agent.disconnect()
             await asyncio.sleep(0.5)  # the agent goes offline (no grace) before the database
-            await runner.cleanup()
 
 
 async def widget_scene(browser: Any) -> None:
     """The customer asks the bot, then for a person: the queue, then the agent's answer."""
-    async with widget_server() as (base, _agent):
+    async with widget_server() as (base, _agent, _accepted):
         context = await browser.new_context(
             locale="ja-JP", viewport={"width": 400, "height": 720}, device_scale_factor=2
         )
@@ -274,6 +337,143 @@ async def widget_scene(browser: Any) -> None:
         await context.close()
 
 
+async def survey_scene(browser: Any) -> None:
+    """A Japanese customer's withdrawal question, answered by the agent, who closes the chat:
+    the survey, a score picked and a comment written."""
+    async with widget_server(SURVEY_AGENT_REPLIES) as (base, agent, accepted):
+        context = await browser.new_context(
+            locale="ja-JP", viewport={"width": 400, "height": 860}, device_scale_factor=2
+        )
+        page = await context.new_page()
+        await page.goto(f"{base}/widget/")
+        await page.locator(".msg--bot").first.wait_for(timeout=TIMEOUT_MS)
+        await converse(page, page, [SURVEY_QUESTION])
+        if await page.locator("#talk").is_visible():  # a missing payment is handed over at once
+            await page.locator("#talk").click()
+        answered = page.locator(".msg--agent").nth(len(SURVEY_AGENT_REPLIES) - 1)
+        await answered.wait_for(timeout=TIMEOUT_MS)
+        await page.locator("#input").fill(SURVEY_THANKS)
+        await page.locator("#input").press("Enter")
+        await page.locator(".msg.is-pending").first.wait_for(state="detached", timeout=TIMEOUT_MS)
+        (conversation_id,) = accepted
+        await agent.call("close", {"conversation_id": conversation_id}, namespace="/agent")
+        survey = page.locator("#survey")
+        await survey.wait_for(timeout=TIMEOUT_MS)
+        await survey.locator(".survey-score").nth(4).click()
+        await survey.locator("textarea").fill(SURVEY_COMMENT)
+        await page.wait_for_timeout(600)  # the card's entrance animation
+        # The card takes the lower half: the conversation's end, not its middle, above it.
+        await page.locator("#messages").evaluate("log => log.scrollTo(0, log.scrollHeight)")
+        await page.wait_for_timeout(300)
+        await page.screenshot(path=str(IMAGES / "survey.png"))
+        await context.close()
+
+
+async def announce(base: str, accounts: Accounts, severity: str, texts: dict[str, str]) -> None:
+    """Post an announcement as the supervisor `sam` would from the console."""
+    token = (await accounts.login("sam", PASSWORD)).token
+    async with (
+        aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as session,
+        session.post(
+            f"{base}/api/v1/announcements", json={"severity": severity, "texts": texts}
+        ) as response,
+    ):
+        response.raise_for_status()
+
+
+async def announcement_scene(browser: Any) -> None:
+    """A Chinese customer asking the bot about a withdrawal while the desk's warning about
+    delayed withdrawals is up, in Chinese."""
+    async with serve("announcement") as (base, accounts):
+        await add_staff(accounts, (STAFF[0],))
+        context = await browser.new_context(
+            locale="zh-CN", viewport={"width": 400, "height": 760}, device_scale_factor=2
+        )
+        page = await context.new_page()
+        await page.goto(f"{base}/widget/")
+        await page.locator(".msg--bot").first.wait_for(timeout=TIMEOUT_MS)
+        await announce(base, accounts, "warning", WITHDRAWALS_DELAYED)
+        await page.locator("#announcements .announcement").wait_for(timeout=TIMEOUT_MS)
+        await converse(page, page, ["我昨天申请的出金什么时候能到账？"])
+        await page.screenshot(path=str(IMAGES / "announcement.png"))
+        await context.close()
+
+
+async def rated(
+    base: str, agent: socketio.AsyncClient, language: str, text: str, score: int, comment: str
+) -> None:
+    """A customer's chat that `agent` takes and closes, then rated `score` with `comment`."""
+    client = await customer(base, language, [text])
+    try:
+        accepted = await agent.call(
+            "accept", {"conversation_id": client.conversation_id}, namespace="/agent"
+        )
+        if not accepted.get("ok"):
+            raise RuntimeError(f"accept refused: {accepted}")
+        await agent.call("close", {"conversation_id": client.conversation_id}, namespace="/agent")
+        answer = await client.call(
+            "rate", {"score": score, "comment": comment}, namespace="/customer"
+        )
+        if not answer.get("ok"):
+            raise RuntimeError(f"rating refused: {answer}")
+    finally:
+        await client.disconnect()
+
+
+async def followups_scene(browser: Any) -> None:
+    """A supervisor's console: a negative rating to follow up within 24 hours, counting
+    down, a live chat, customers waiting and the withdrawals warning posted."""
+    async with serve("followups") as (base, accounts):
+        await add_staff(accounts, STAFF)
+        aiko = await staff_online(base, accounts, "aiko", "online")
+        emma = await staff_online(base, accounts, "emma", "online")
+        clients = [aiko, emma]
+        try:
+            await rated(base, aiko, *NEGATIVE_RATING)
+            await announce(base, accounts, "warning", WITHDRAWALS_DELAYED)
+
+            context = await browser.new_context(
+                locale="en-US", viewport={"width": 1440, "height": 968}, device_scale_factor=1
+            )
+            page = await context.new_page()
+            await page.goto(f"{base}/console/")
+            await page.locator("#username").fill("sam")
+            await page.locator("#password").fill(PASSWORD)
+            await page.locator("#login-submit").click()
+            await page.locator('#connection[data-state="online"]').wait_for(timeout=TIMEOUT_MS)
+            followup = page.locator("#followups .followup")
+            await followup.wait_for(timeout=TIMEOUT_MS)
+
+            waiting = await customer(base, "en-GB", [FOLLOWUPS_CHAT[0]])
+            clients.append(waiting)
+            item = page.locator(f'.qitem[data-conversation-id="{waiting.conversation_id}"]')
+            await item.locator(".accept").click(timeout=TIMEOUT_MS)
+            panel = page.locator(f'.chat[data-conversation-id="{waiting.conversation_id}"]')
+            await panel.wait_for(timeout=TIMEOUT_MS)
+            await panel.locator(".composer-input").fill(FOLLOWUPS_CHAT[1])
+            await panel.locator(".composer-input").press("Enter")
+            await panel.locator(".msg--agent:not(.is-pending)").wait_for(timeout=TIMEOUT_MS)
+            await waiting.call(
+                "message", {"text": FOLLOWUPS_CHAT[2], "client_id": "m9"}, namespace="/customer"
+            )
+            await panel.locator(".msg--customer").nth(1).wait_for(timeout=TIMEOUT_MS)
+            for language, text in FOLLOWUPS_WAITING:
+                clients.append(await customer(base, language, [text]))
+                await asyncio.sleep(1)
+            last = page.locator(".qitem").nth(len(FOLLOWUPS_WAITING) - 1)
+            await last.wait_for(timeout=TIMEOUT_MS)
+            await followup.locator(".followup-note").fill(FOLLOWUP_NOTE)
+            # The supervisor's panel scrolled to the announcement posted and the follow-ups.
+            await page.locator("#announce-section").evaluate("part => part.scrollIntoView()")
+            await page.wait_for_timeout(1200)
+            await page.screenshot(path=str(IMAGES / "followups.png"))
+            await context.close()
+        finally:
+            for client in clients:
+                await client.disconnect()
+            await asyncio.sleep(0.5)
+
+
 async def shoot(base: str, accounts: Accounts) -> None:
     from playwright.async_api import async_playwright
 
@@ -283,6 +483,9 @@ async def shoot(base: str, accounts: Accounts) -> None:
         )
         try:
             await widget_scene(browser)
+            await survey_scene(browser)
+            await announcement_scene(browser)
+            await followups_scene(browser)
 
             context = await browser.new_context(
                 locale="en-US", viewport={"width": 1280, "height": 800}
@@ -306,23 +509,9 @@ async def main() -> int:
         print(f"cannot take screenshots: {reason}", file=sys.stderr)
         return 1
     IMAGES.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as scratch:
-        settings = Settings.defaults(
-            port=free_port(),
-            database_url=f"sqlite:///{Path(scratch) / 'screens.sqlite3'}",
-            faq_dir=ROOT / "faq",
-            locales_dir=ROOT / "locales",
-            identity_secret=IDENTITY_SECRET,
-        )
-        app = create_app(settings)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", settings.port).start()
-        try:
-            await shoot(f"http://127.0.0.1:{settings.port}", app[SERVICES].accounts)
-        finally:
-            await runner.cleanup()
-    for name in ("widget.png", "demo.png", "console.png"):
+    async with serve("screens", identity_secret=IDENTITY_SECRET) as (base, accounts):
+        await shoot(base, accounts)
+    for name in IMAGE_NAMES:
         print(IMAGES / name)
     return 0
 
