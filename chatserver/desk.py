@@ -199,7 +199,19 @@ class Desk:
         return Started(conversation, token, resumed=False, messages=[greeting])
 
     async def receive(self, conversation_id: str, text: str, client_id: str | None) -> Received:
-        conversation = await self._open_conversation(conversation_id)
+        try:
+            conversation = await self._open_conversation(conversation_id)
+        except ConversationClosed:
+            # A resend of a message stored before the chat closed (its acknowledgement was
+            # lost, e.g. the message itself handed the chat off and nobody was online):
+            # acknowledged as the duplicate it is, not refused.
+            resent = await self.store.sent_before(
+                self.new_message(conversation_id, Author.CUSTOMER, text, client_id=client_id)
+            )
+            if resent is None:
+                raise
+            closed = await self.store.get_conversation(conversation_id)
+            return Received(resent, duplicate=True, conversation=closed)
         with_team = conversation.status is not ConversationStatus.BOT
         # Every customer message records the FAQ entry it asks about (`faq_id`), so that an
         # agent serving the chat in another language knows what was asked (agent_view.py).

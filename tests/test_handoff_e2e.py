@@ -484,3 +484,20 @@ async def test_each_chat_is_measured_in_its_cell_of_the_sla_matrix(desk, connect
         lines = (await response.text()).splitlines()
     assert lines[0].startswith("cell,channel,topic,tier,priority,frt_target_seconds")
     assert lines[1].startswith("chat/account-opening/standard/medium,chat,account-opening,")
+
+
+async def test_a_resend_after_the_chat_went_offline_is_acknowledged_not_refused(desk, connect):
+    customer = await connect(desk)
+    await customer.call("start", {"languages": ["ja"]})
+    first = await customer.call("message", {"text": "口座を開設したい", "client_id": "k1"})
+    await customer.call("request_agent", {})
+    await customer.wait_pushed("offline")  # nobody online: the chat now takes a message only
+
+    # The widget resends what it has no acknowledgement for (the first one was lost).
+    resent = await customer.call("message", {"text": "口座を開設したい", "client_id": "k1"})
+    assert resent["ok"] is True
+    assert resent["duplicate"] is True
+    assert resent["message"]["seq"] == first["message"]["seq"]
+    # Anything new is refused: the chat takes a left message now, not chat messages.
+    new = await customer.call("message", {"text": "まだですか", "client_id": "k2"})
+    assert new["error"]["code"] == "conversation_closed"

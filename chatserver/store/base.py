@@ -89,6 +89,10 @@ class Store(Protocol):
         self, conversation_id: str, *, after_seq: int = 0, limit: int = 500
     ) -> list[Message]: ...
 
+    async def sent_before(self, message: NewMessage) -> Message | None:
+        """The message its sender already stored under the same client_id, if any."""
+        ...
+
     async def set_message_meta(self, message_id: str, meta: Mapping[str, Any]) -> None:
         """Replace a stored message's `meta` (what the desk learnt of it after storing it)."""
         ...

@@ -437,6 +437,14 @@ class SqlStore(InboxRows):
         rows = await self.read(lambda c: c.execute(query).all())
         return [_message(row._mapping) for row in rows]
 
+    async def sent_before(self, message: NewMessage) -> Message | None:
+        """The message its sender already stored under `message.client_id` (None: none, or
+        no client id): a resend, recognised without storing anything."""
+        client_id = message.client_id
+        if client_id is None:
+            return None
+        return await self.read(lambda c: _by_client_id(c, message, client_id))
+
     async def set_message_meta(self, message_id: str, meta: Mapping[str, Any]) -> None:
         statement = messages.update().where(messages.c.id == message_id).values(meta=dict(meta))
         await self.write(lambda c: c.execute(statement))
