@@ -6,6 +6,7 @@
  */
 
 import { browserTimeZone, fetchTranscript, saveFile } from "../shared/transcript.js";
+import { installTranscriptEmail } from "./transcript_email.js";
 
 /** Whether there is a conversation to download: one started, with its token. */
 export function transcriptAvailable({ token, conversationId }) {
@@ -60,7 +61,19 @@ export function installTranscript({ menu, conversation, translate, onError, onDo
     for (const item of items) item.disabled = !available;
   }
 
+  // "Email me the transcript" right after the downloads (static/widget/transcript_email.js).
+  const email = installTranscriptEmail({ menu, conversation, translate, onDone, after: items[1] });
+
   relabel();
   refresh();
-  return { relabel, refresh };
+  return {
+    relabel: () => {
+      relabel();
+      email.relabel();
+    },
+    refresh: () => {
+      refresh();
+      email.refresh();
+    },
+  };
 }
