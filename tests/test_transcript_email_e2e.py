@@ -200,3 +200,16 @@ async def test_the_address_left_for_the_inbox_is_offered(start_server, settings,
         200,
         {"enabled": True, "address": "yuki@example.jp"},
     )
+
+
+async def test_a_mail_server_that_does_not_answer_is_a_clear_502(
+    start_server, settings, connect, caplog
+):
+    closed_port = free_port()  # nothing listens there
+    desk = await start_server(mail_settings(settings, closed_port))
+    customer = await connect(desk)
+    started = await customer.call("start", {"languages": ["en"]})
+    conversation_id, token = started["conversation"]["id"], started["token"]
+    status, _headers, body = await post(desk, conversation_id, token, {"address": "a@example.com"})
+    assert (status, body["error"]["code"]) == (502, "mail_failed")
+    assert tracebacks(caplog) == []
