@@ -2,7 +2,8 @@
  * "Download transcript" in the widget's menu: the conversation as a printable HTML page
  * (the browser's "save as PDF" makes it a PDF) or as plain text, in the conversation's
  * language, times in the browser's time zone. The customer's copy never holds agents'
- * internal notes (the server leaves them out). widget.js only wires it in.
+ * internal notes (the server leaves them out). "Email me the transcript" sits next to them
+ * (static/widget/transcript_email.js). widget.js only wires it in.
  */
 
 import { browserTimeZone, fetchTranscript, saveFile } from "../shared/transcript.js";
