@@ -31,7 +31,15 @@ from functools import partial
 
 from aiohttp import web
 
-from chatserver import announcement_api, api, inbound_email, sla_topics, transcript_api, widget
+from chatserver import (
+    announcement_api,
+    api,
+    inbound_email,
+    sla_topics,
+    transcript_api,
+    transcript_email_api,
+    widget,
+)
 from chatserver.accounts import WAITING_PER_SLOT, Accounts
 from chatserver.announcement_desk import AnnouncementDesk
 from chatserver.bot import Bot
@@ -125,6 +133,7 @@ def create_app(
     app.add_routes(inbound_email.routes)
     app.add_routes(widget.routes)
     app.add_routes(transcript_api.routes)
+    app.add_routes(transcript_email_api.routes)
     app.cleanup_ctx.extend(
         [
             _faq,

@@ -266,6 +266,21 @@ class InquiryInboxStatus(TypedDict):
     replies: int
 
 
+class TranscriptEmailStatus(TypedDict):
+    """`GET /api/v1/conversations/{id}/transcript/email`: whether the widget offers "Email
+    me the transcript", and the address the customer left for the inbox (to prefill)."""
+
+    enabled: bool
+    address: str | None
+
+
+class TranscriptEmailSent(TypedDict):
+    """`POST /api/v1/conversations/{id}/transcript/email` when the mail server took it."""
+
+    ok: bool
+    address: str
+
+
 class OfferPayload(TypedDict):
     """`offer`: accept within the timeout or it goes to the next agent."""
 
@@ -957,6 +972,14 @@ def inquiry_inbox_status(item: InboxItem, *, replies: int) -> InquiryInboxStatus
         "responded_at": None if item.responded_at is None else item.responded_at.isoformat(),
         "replies": replies,
     }
+
+
+def transcript_email_status(*, enabled: bool, address: str | None) -> TranscriptEmailStatus:
+    return {"enabled": enabled, "address": address}
+
+
+def transcript_email_sent(address: str) -> TranscriptEmailSent:
+    return {"ok": True, "address": address}
 
 
 # ---- the browser's copy -----------------------------------------------------------------

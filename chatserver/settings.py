@@ -296,6 +296,18 @@ OPTIONS: tuple[Option, ...] = (
         "new Socket.IO connections (customer and agent) per client address",
     ),
     Option(
+        "rate_transcript_emails",
+        "3/h burst 3",
+        _rate,
+        "transcripts a conversation's customer may have emailed (any address)",
+    ),
+    Option(
+        "rate_transcript_emails_per_address",
+        "10/h burst 10",
+        _rate,
+        "transcripts emailed per client address, all conversations together",
+    ),
+    Option(
         "rate_logins_per_address",
         "5/min burst 30",
         _rate,
@@ -460,6 +472,8 @@ class Settings:
     rate_events_per_address: Rate | None
     rate_connections_per_address: Rate | None
     rate_logins_per_address: Rate | None
+    rate_transcript_emails: Rate | None
+    rate_transcript_emails_per_address: Rate | None
     login_concurrency: int
     metrics_token: str
     demo_agents: bool
@@ -529,6 +543,10 @@ class Settings:
             "typing": Limit(self.rate_typing, self.rate_typing_per_address),
             "events": Limit(self.rate_events, self.rate_events_per_address),
             "connections": Limit(None, self.rate_connections_per_address),
+            # Keyed by conversation (not connection) and by client address.
+            "transcript_emails": Limit(
+                self.rate_transcript_emails, self.rate_transcript_emails_per_address
+            ),
         }
 
     @property

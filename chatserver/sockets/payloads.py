@@ -33,6 +33,7 @@ from chatserver.language import is_language_tag
 from chatserver.models import Team
 from chatserver.protocol import ErrorAck
 from chatserver.satisfaction import MAX_COMMENT_CHARS, MAX_NOTE_CHARS
+from chatserver.transcript_mail import MAX_EMAIL_CHARS, is_email_address
 
 MAX_CLIENT_ID_CHARS = 64
 MAX_ID_CHARS = 64
@@ -719,5 +720,31 @@ class InboundEmailRequest(Request):
                 default="",
             ),
             Field("text", MESSAGE_TEXT, required=True),
+        )
+    )
+
+
+# --- HTTP: "email me the transcript" (chatserver/transcript_email_api.py) --------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptEmailRequest(Request):
+    address: str
+    tz: str  # the browser's IANA zone; "" for the desk's
+
+    SCHEMA: ClassVar[Schema] = Schema(
+        (
+            Field(
+                "address",
+                Str(
+                    MAX_EMAIL_CHARS,
+                    clean=Clean.TEXT,
+                    strip=True,
+                    pattern=is_email_address,
+                    shape="one email address (name@example.com)",
+                ),
+                required=True,
+            ),
+            Field("tz", Str(64, clean=Clean.TEXT, strip=True, empty_ok=True), default=""),
         )
     )

@@ -2,10 +2,12 @@
  * "Download transcript" in the widget's menu: the conversation as a printable HTML page
  * (the browser's "save as PDF" makes it a PDF) or as plain text, in the conversation's
  * language, times in the browser's time zone. The customer's copy never holds agents'
- * internal notes (the server leaves them out). widget.js only wires it in.
+ * internal notes (the server leaves them out). "Email me the transcript" sits next to them
+ * (static/widget/transcript_email.js). widget.js only wires it in.
  */
 
 import { browserTimeZone, fetchTranscript, saveFile } from "../shared/transcript.js";
+import { installTranscriptEmail } from "./transcript_email.js";
 
 /** Whether there is a conversation to download: one started, with its token. */
 export function transcriptAvailable({ token, conversationId }) {
@@ -60,7 +62,19 @@ export function installTranscript({ menu, conversation, translate, onError, onDo
     for (const item of items) item.disabled = !available;
   }
 
+  // "Email me the transcript" right after the downloads (static/widget/transcript_email.js).
+  const email = installTranscriptEmail({ menu, conversation, translate, onDone, after: items[1] });
+
   relabel();
   refresh();
-  return { relabel, refresh };
+  return {
+    relabel: () => {
+      relabel();
+      email.relabel();
+    },
+    refresh: () => {
+      refresh();
+      email.refresh();
+    },
+  };
 }
