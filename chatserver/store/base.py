@@ -75,6 +75,14 @@ class Store(Protocol):
         """Items not closed, soonest due first."""
         ...
 
+    async def inbox_items_left(self, since: datetime, until: datetime) -> list[InboxItem]:
+        """Every item (closed too) left in [since, until), for the reports."""
+        ...
+
+    async def offline_requests_without_item(self) -> list[dict[str, Any]]:
+        """Offline requests whose inbox item (same id) was never saved."""
+        ...
+
     async def add_inbox_entry(self, entry: InboxEntry) -> None: ...
 
     async def inbox_entries(self, item_id: str) -> list[InboxEntry]:

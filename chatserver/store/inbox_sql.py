@@ -10,7 +10,7 @@ from typing import Any, Protocol, TypeVar
 import sqlalchemy as sa
 
 from chatserver.inbox import InboxEntry, InboxItem, InboxKind, InboxStatus, Outcome
-from chatserver.store.schema import inbox_entries, inbox_items
+from chatserver.store.schema import conversations, inbox_entries, inbox_items, offline_requests
 
 T = TypeVar("T")
 
@@ -54,6 +54,36 @@ class InboxRows:
         )
         rows = await self.read(lambda c: c.execute(query).all())
         return [_item(row._mapping) for row in rows]
+
+    async def inbox_items_left(self: _Runs, since: datetime, until: datetime) -> list[InboxItem]:
+        """Every item (closed too) left in [since, until), oldest first, for the reports."""
+        query = (
+            sa.select(inbox_items)
+            .where(inbox_items.c.created_at >= since, inbox_items.c.created_at < until)
+            .order_by(inbox_items.c.created_at, inbox_items.c.id)
+        )
+        rows = await self.read(lambda c: c.execute(query).all())
+        return [_item(row._mapping) for row in rows]
+
+    async def offline_requests_without_item(self: _Runs) -> list[dict[str, Any]]:
+        """Left messages and callback requests whose inbox item (same id) was never saved
+        (the write after the request failed), oldest first."""
+        query = (
+            sa.select(
+                offline_requests.c.id,
+                offline_requests.c.conversation_id,
+                offline_requests.c.kind,
+                offline_requests.c.contact,
+                offline_requests.c.text,
+                offline_requests.c.created_at,
+            )
+            .outerjoin(inbox_items, inbox_items.c.id == offline_requests.c.id)
+            .join(conversations, conversations.c.id == offline_requests.c.conversation_id)
+            .where(inbox_items.c.id.is_(None))
+            .order_by(offline_requests.c.created_at, offline_requests.c.id)
+        )
+        rows = await self.read(lambda c: c.execute(query).all())
+        return [dict(row._mapping) for row in rows]
 
     async def add_inbox_entry(self: _Runs, entry: InboxEntry) -> None:
         values = {
@@ -103,6 +133,10 @@ def _item_values(item: InboxItem) -> dict[str, Any]:
         "due_at": item.due_at,
         "responded_at": item.responded_at,
         "updated_at": item.updated_at,
+        "policy": item.policy,
+        "frt_target_seconds": item.target_seconds,
+        "warned_at": item.warned_at,
+        "breached_at": item.breached_at,
     }
 
 
@@ -124,4 +158,8 @@ def _item(row: Any) -> InboxItem:
         taken_by=row["taken_by"],
         responded_at=responded_at,
         updated_at=row["updated_at"],
+        policy=row["policy"],
+        target_seconds=row["frt_target_seconds"],
+        warned_at=row["warned_at"],
+        breached_at=row["breached_at"],
     )
