@@ -10,7 +10,7 @@ import logging
 import smtplib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.utils import parseaddr
 from typing import Any
 
@@ -43,6 +43,9 @@ log = logging.getLogger(__name__)
 
 # The email an agent's reply goes out in, in the customer's language.
 REPLY_SUBJECT = N_("Your inquiry")
+# A request whose item is still missing this long after it was left lost its item (the
+# save failed); before that it may be one whose item is being saved right now.
+RECOVER_AFTER = timedelta(minutes=1)
 REPLY_FOOTER = N_("To add to your inquiry, reply to this email. Your tracking number is {number}.")
 
 
@@ -235,9 +238,12 @@ class InboxDesk:
 
     async def recover(self) -> list[InboxItem]:
         """Requests whose item was not saved (see `leave_message`) become items, due from
-        when they were left."""
+        when they were left; a request left less than `RECOVER_AFTER` ago is let be."""
         made = []
+        settled = self.clock.now() - RECOVER_AFTER
         for request in await self.store.offline_requests_without_item():
+            if request["created_at"] > settled:
+                continue
             conversation = await self.store.get_conversation(request["conversation_id"])
             if conversation is None or request["kind"] not in KIND_OF_REQUEST:
                 continue
