@@ -6,9 +6,10 @@ gets the inbox in its languages again) and never emits; the rules are chatserver
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import smtplib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parseaddr
@@ -206,33 +207,35 @@ class InboxDesk:
     async def tick(self) -> list[Notify]:
         """Items near their deadline warn the agents who see them (`sla_warning`), items
         past it without a first answer are breached: stored, told to supervisors
-        (`sla_breach`) and counted, each once. Then lost items are recovered."""
+        (`sla_breach`) and counted, each once. Then lost items are recovered. An item that
+        fails is logged, counted and left for the next tick; the others go on."""
         now = self.clock.now()
         changed = inbox_sla.tick(await self.store.open_inbox_items(), now)
         out: list[Notify] = []
         accounts = await self.store.agents() if changed.warned or changed.breached else []
         for item in changed.warned:
-            await self.store.save_inbox_item(item)
-            warning = protocol.inbox_sla_warning(item, now=now)
-            out += [
-                Notify.agent(account.id, ServerEvent.SLA_WARNING, warning)
-                for account in accounts
-                if _sees(account, item)
-            ]
+            with self._alone("inbox_sla", item.id):
+                warning = protocol.inbox_sla_warning(item, now=now)
+                await self.store.save_inbox_item(item)
+                out += [
+                    Notify.agent(account.id, ServerEvent.SLA_WARNING, warning)
+                    for account in accounts
+                    if _sees(account, item)
+                ]
+        breached = 0
         for item in changed.breached:
-            await self.store.save_inbox_item(item)
-            conversation = await self.store.get_conversation(item.conversation_id)
-            out.append(
-                Notify.supervisors(
-                    ServerEvent.SLA_BREACH, protocol.inbox_sla_breach(item, conversation)
+            with self._alone("inbox_sla", item.id):
+                conversation = await self.store.get_conversation(item.conversation_id)
+                breach = protocol.inbox_sla_breach(item, conversation)
+                await self.store.save_inbox_item(item)
+                out.append(Notify.supervisors(ServerEvent.SLA_BREACH, breach))
+                self.observe(
+                    "inbox_breach",
+                    {"channel": str(CHANNEL_OF[item.kind]), "language": item.language},
                 )
-            )
-            self.observe(
-                "inbox_breach",
-                {"channel": str(CHANNEL_OF[item.kind]), "language": item.language},
-            )
+                breached += 1
         recovered = await self.recover()
-        if changed.breached or recovered:
+        if breached or recovered:
             out += await self._everyone()  # the consoles show the item breached, or found
         return out
 
@@ -244,11 +247,22 @@ class InboxDesk:
         for request in await self.store.offline_requests_without_item():
             if request["created_at"] > settled:
                 continue
-            conversation = await self.store.get_conversation(request["conversation_id"])
-            if conversation is None or request["kind"] not in KIND_OF_REQUEST:
-                continue
-            made.append(await self._recovered(request, conversation))
+            with self._alone("inbox_recover", request["id"]):
+                conversation = await self.store.get_conversation(request["conversation_id"])
+                if conversation is not None and request["kind"] in KIND_OF_REQUEST:
+                    made.append(await self._recovered(request, conversation))
         return made
+
+    @contextlib.contextmanager
+    def _alone(self, stage: str, item_id: str) -> Iterator[None]:
+        """One item's step: if it fails, it is logged and counted, and the tick goes on."""
+        try:
+            yield
+        except Exception:
+            log.exception(
+                "inbox tick: %s of %s failed; tried again at the next tick", stage, item_id
+            )
+            self.observe("isolated_failure", {"stage": stage})
 
     async def _recovered(self, request: dict[str, Any], conversation: Conversation) -> InboxItem:
         kind = KIND_OF_REQUEST[request["kind"]]

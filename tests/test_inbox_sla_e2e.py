@@ -51,9 +51,9 @@ async def test_a_message_nobody_answers_warns_then_breaches_once(desk, connect, 
     emma = await connect_agent(desk, "emma", "Emma Clarke", ["en", "de"])
     sam = await connect_agent(desk, "sam", "Sam Okafor", ["en"], role="supervisor")
     (item,) = (await aiko.wait_pushed("inbox"))[-1]["items"]
-    metrics = await metrics_text(desk)
-    assert 'chatserver_inbox_items{channel="email",status="open"} 1.0' in metrics
-    assert 'chatserver_inbox_items{channel="callback",status="open"} 0.0' in metrics
+    # The gauge is refreshed every second.
+    await shows(desk, 'chatserver_inbox_items{channel="email",status="open"} 1.0')
+    await shows(desk, 'chatserver_inbox_items{channel="callback",status="open"} 0.0')
 
     # 40 minutes in: a third of the hour is left; the agents who see the item are warned.
     clock.advance(40 * MINUTE)
@@ -164,5 +164,37 @@ async def test_a_message_whose_item_could_not_be_saved_reaches_the_inbox(
     await aiko.client.disconnect()
 
 
+async def shows(desk, line: str, timeout: float = 5) -> None:
+    """Wait until /metrics has `line` (series refreshed by the tick)."""
+    async with asyncio.timeout(timeout):
+        while line not in await metrics_text(desk):
+            await asyncio.sleep(0.1)
+
+
 def latest(agent) -> list[dict[str, Any]]:
     return agent.pushed("inbox")[-1]["items"]
+
+
+async def test_a_breach_that_cannot_be_stored_stops_no_other_and_is_told_later(
+    start_server, settings, connect
+):
+    stores = FaultyStores()
+    clock = FakeClock(T0)
+    desk = await start_server(desk_settings(settings), clock=clock, store_factory=stores)
+    await left_message(desk, connect, "email", "kenji@example.com")
+    await left_message(desk, connect, "callback", "+81 90 1234 5678")
+    sam = await connect_agent(desk, "sam", "Sam Okafor", ["en"], role="supervisor")
+    await sam.wait_pushed("inbox")
+    clock.advance(3 * 24 * 60 * MINUTE)  # both long past due
+    stores.last.fail_write(1)  # the first breach's save fails
+    await sam.wait_pushed("sla_breach")
+    await until(lambda: len(sam.pushed("sla_breach")) == 2)
+    assert {b["channel"] for b in sam.pushed("sla_breach")} == {"email", "callback"}
+    metrics = await metrics_text(desk)
+    assert 'chatserver_isolated_failures_total{stage="inbox_sla"} 1.0' in metrics
+    await asyncio.sleep(1.5)  # each breached and told once
+    assert len(sam.pushed("sla_breach")) == 2
+    assert 'chatserver_inbox_breaches_total{channel="callback",language="ja"} 1.0' in (
+        await metrics_text(desk)
+    )
+    await sam.client.disconnect()
