@@ -44,10 +44,10 @@ log = logging.getLogger(__name__)
 
 # The email an agent's reply goes out in, in the customer's language.
 REPLY_SUBJECT = N_("Your inquiry")
+REPLY_FOOTER = N_("To add to your inquiry, reply to this email. Your tracking number is {number}.")
 # A request whose item is still missing this long after it was left lost its item (the
 # save failed); before that it may be one whose item is being saved right now.
 RECOVER_AFTER = timedelta(minutes=1)
-REPLY_FOOTER = N_("To add to your inquiry, reply to this email. Your tracking number is {number}.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,8 +215,9 @@ class InboxDesk:
         accounts = await self.store.agents() if changed.warned or changed.breached else []
         for item in changed.warned:
             with self._alone("inbox_sla", item.id):
+                if not await self.store.mark_inbox_item(item.id, "warned_at", now):
+                    continue  # answered, or warned, since it was read
                 warning = protocol.inbox_sla_warning(item, now=now)
-                await self.store.save_inbox_item(item)
                 out += [
                     Notify.agent(account.id, ServerEvent.SLA_WARNING, warning)
                     for account in accounts
@@ -227,7 +228,8 @@ class InboxDesk:
             with self._alone("inbox_sla", item.id):
                 conversation = await self.store.get_conversation(item.conversation_id)
                 breach = protocol.inbox_sla_breach(item, conversation)
-                await self.store.save_inbox_item(item)
+                if not await self.store.mark_inbox_item(item.id, "breached_at", now):
+                    continue  # answered, or breached, since it was read
                 out.append(Notify.supervisors(ServerEvent.SLA_BREACH, breach))
                 self.observe(
                     "inbox_breach",

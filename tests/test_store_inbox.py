@@ -117,10 +117,33 @@ async def test_an_items_sla_fields_round_trip(store):
     assert item.target_seconds == 3600
     await store.save_inbox_item(item, new=True)
     assert await store.inbox_item("i1") == item
-    warned = dataclasses.replace(item, warned_at=T0 + timedelta(minutes=40))
-    breached = dataclasses.replace(warned, breached_at=T0 + timedelta(minutes=61))
-    await store.save_inbox_item(breached)
-    assert await store.inbox_item("i1") == breached
+    warned_at, breached_at = T0 + timedelta(minutes=40), T0 + timedelta(minutes=61)
+    assert await store.mark_inbox_item("i1", "warned_at", warned_at) is True
+    assert await store.mark_inbox_item("i1", "warned_at", breached_at) is False  # once
+    assert await store.mark_inbox_item("i1", "breached_at", breached_at) is True
+    assert await store.mark_inbox_item("i1", "breached_at", breached_at) is False
+    marked = dataclasses.replace(item, warned_at=warned_at, breached_at=breached_at)
+    assert await store.inbox_item("i1") == marked
+
+
+async def test_a_step_on_a_stale_copy_keeps_the_marks_and_a_mark_spares_the_answer(store):
+    await a_conversation(store)
+    item = an_item()
+    await store.save_inbox_item(item, new=True)
+    # An agent read the item before the tick marked it breached, then takes it.
+    assert await store.mark_inbox_item("i1", "breached_at", T0 + timedelta(hours=2))
+    taken = inbox.take(item, "aiko", T0 + timedelta(hours=2))
+    await store.save_inbox_item(taken)
+    stored = await store.inbox_item("i1")
+    assert (stored.status, stored.breached_at) == (InboxStatus.TAKEN, T0 + timedelta(hours=2))
+    # An item answered after the tick read it is not warned or breached.
+    other = an_item("i2")
+    await store.save_inbox_item(other, new=True)
+    await store.save_inbox_item(inbox.answered(inbox.take(other, "aiko", T0), "aiko", T0))
+    assert await store.mark_inbox_item("i2", "warned_at", T0) is False
+    assert await store.mark_inbox_item("i2", "breached_at", T0) is False
+    assert (await store.inbox_item("i2")).breached_at is None
+    assert await store.mark_inbox_item("nope", "breached_at", T0) is False
 
 
 async def test_items_left_in_a_range_closed_ones_too(store):
@@ -169,8 +192,8 @@ async def test_a_version_11_database_gets_the_inbox_sla_columns(store_url):
         assert 13 in versions
         kept = await upgraded.inbox_item("i1")
         assert kept == dataclasses.replace(an_item(), target_seconds=None)
+        assert await upgraded.mark_inbox_item("i1", "breached_at", T0 + timedelta(hours=2))
         breached = dataclasses.replace(kept, breached_at=T0 + timedelta(hours=2))
-        await upgraded.save_inbox_item(breached)
         assert await upgraded.inbox_item("i1") == breached
     finally:
         await upgraded.close()

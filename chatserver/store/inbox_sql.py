@@ -13,6 +13,8 @@ from chatserver.inbox import InboxEntry, InboxItem, InboxKind, InboxStatus, Outc
 from chatserver.store.schema import conversations, inbox_entries, inbox_items, offline_requests
 
 T = TypeVar("T")
+# The columns only `mark_inbox_item` changes after the insert.
+SLA_MARKS = ("warned_at", "breached_at")
 
 
 class _Runs(Protocol):
@@ -25,12 +27,33 @@ class InboxRows:
     """Store methods of the inbox (see `Store` in store/base.py)."""
 
     async def save_inbox_item(self: _Runs, item: InboxItem, *, new: bool = False) -> None:
+        """Insert or update the item; an update leaves its SLA marks (`mark_inbox_item`)."""
         values = _item_values(item)
         if new:
             await self.write(lambda c: c.execute(inbox_items.insert(), values))
             return
+        for mark in SLA_MARKS:
+            del values[mark]
         update = inbox_items.update().where(inbox_items.c.id == item.id).values(values)
         await self.write(lambda c: c.execute(update))
+
+    async def mark_inbox_item(self: _Runs, item_id: str, mark: str, at: datetime) -> bool:
+        """Set `warned_at` or `breached_at` of an item still waiting for its first answer
+        and not so marked yet; True if this call set it. Only this changes the marks, so the
+        tick and an agent's step on the same item at once overwrite neither's change."""
+        if mark not in SLA_MARKS:
+            raise ValueError(f"not an SLA mark: {mark}")
+        update = (
+            inbox_items.update()
+            .where(
+                inbox_items.c.id == item_id,
+                inbox_items.c[mark].is_(None),
+                inbox_items.c.responded_at.is_(None),
+                inbox_items.c.status.in_([str(InboxStatus.OPEN), str(InboxStatus.TAKEN)]),
+            )
+            .values({mark: at})
+        )
+        return bool(await self.write(lambda c: c.execute(update).rowcount == 1))
 
     async def inbox_item(self: _Runs, item_id: str) -> InboxItem | None:
         query = sa.select(inbox_items).where(inbox_items.c.id == item_id)
