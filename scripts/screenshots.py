@@ -1,7 +1,8 @@
 """Screenshots for the docs: docs/images/widget.png, demo.png, console.png, survey.png,
-announcement.png and followups.png.
+announcement.png, followups.png, inbox.png and transcript.png.
 
     .venv/bin/python scripts/screenshots.py
+    .venv/bin/python scripts/screenshots.py --only inbox,transcript   # some scenes only
 
 Starts the server in this process on a free port with a throw-away database, then drives
 Debian's headless Chromium with Playwright (as the browser tests do): a Japanese
@@ -13,13 +14,17 @@ SLA clocks have something to show). Also the desk's newer features, each on a
 server of its own: the satisfaction survey a Japanese customer is asked after the agent
 closed the chat (survey.png), a warning about delayed withdrawals in Chinese above a
 conversation in the widget (announcement.png), and a supervisor's console with a rating of
-1 to follow up, its 24-hour countdown, and the announcement posted (followups.png). About
-a minute and a half in all. Japanese, Chinese and Thai need fonts on the machine
+1 to follow up, its 24-hour countdown, and the announcement posted (followups.png); an
+agent's console with the offline Inbox (a Japanese message taken and its email reply being
+written, a callback with a preferred time, their countdowns; a local aiosmtpd server so mail
+is on) beside a live chat (inbox.png); and a customer's Japanese transcript, the HTML page
+in Tokyo time (transcript.png). About two minutes in all. Japanese, Chinese and Thai need fonts on the machine
 (`apt-get install fonts-noto-cjk fonts-thai-tlwg`), or they are drawn as empty boxes.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import socket
 import sys
@@ -103,14 +108,50 @@ FOLLOWUPS_CHAT = (
     "Hi, I'm Sam. Card withdrawals are not affected: only bank transfers are delayed today.",
     "Great, thanks. I'll withdraw to my card then.",
 )
-IMAGE_NAMES = (
-    "widget.png",
-    "survey.png",
-    "announcement.png",
-    "followups.png",
-    "demo.png",
-    "console.png",
+# The inbox's scene: what Japanese and English customers left while nobody could chat
+# (kind, language, contact, text, preferred time), and Aiko's reply being written.
+INBOX_LEFT = (
+    (
+        "email",
+        "ja",
+        "kenji.sato@example.jp",
+        "12月2日に申請した出金がまだ口座に届いていません。状況を確認していただけますか？",
+        "",
+    ),
+    (
+        "callback",
+        "ja",
+        "+81 90 1234 5678",
+        "レバレッジの変更について電話で相談したいです。",
+        "平日の午後3時以降",
+    ),
+    ("email", "en", "l.moreau@example.com", "How do I add a second MT5 account?", ""),
 )
+INBOX_REPLY = "佐藤様、出金は本日処理が完了しました。1〜2営業日で着金する見込みです。"
+# The live chat Aiko holds beside the inbox once she is online (customer, Aiko, customer).
+INBOX_CHAT = (
+    "MT5にログインできません。「無効な口座」と表示されます。",
+    "お待たせいたしました。担当の田中です。ログイン時のサーバー名をご確認いただけますか？",
+    "「Demo」と表示されています。",
+)
+# The transcript's scene: the customer's question to the bot, then to Aiko, and thanks.
+TRANSCRIPT_QUESTION = "12月2日に出金したお金がまだ届いていません"
+TRANSCRIPT_AGENT_REPLIES = (
+    "お待たせいたしました。担当の田中です。お調べしますので少々お待ちください。",
+    "12月2日の出金申請は本日処理が完了しました。ご登録の銀行口座へは1〜2営業日で着金する"
+    "見込みです。",
+)
+TRANSCRIPT_THANKS = "わかりました。ありがとうございました！"
+IMAGE_NAMES = {
+    "widget": "widget.png",
+    "survey": "survey.png",
+    "announcement": "announcement.png",
+    "followups": "followups.png",
+    "demo": "demo.png",
+    "console": "console.png",
+    "inbox": "inbox.png",
+    "transcript": "transcript.png",
+}
 
 
 def free_port() -> int:
@@ -474,7 +515,150 @@ async def followups_scene(browser: Any) -> None:
             await asyncio.sleep(0.5)
 
 
-async def shoot(base: str, accounts: Accounts) -> None:
+class Mailbox:
+    """aiosmtpd's handler for the inbox's scene: accepts every message and keeps none."""
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        return "250 Message accepted for delivery"
+
+
+async def leave(base: str, kind: str, language: str, contact: str, text: str, when: str) -> None:
+    """A customer nobody can chat with leaves a message or asks for a call back."""
+    client = socketio.AsyncClient(reconnection=False)
+    offline = asyncio.Event()
+    client.on("offline", lambda *_: offline.set(), namespace="/customer")
+    await client.connect(base, namespaces=["/customer"], transports=["websocket"])
+    try:
+        await client.call("start", {"languages": [language]}, namespace="/customer")
+        await client.call("request_agent", {}, namespace="/customer")
+        await asyncio.wait_for(offline.wait(), TIMEOUT_MS / 1000)
+        extra = {"preferred_time": when} if when else {}
+        left = await client.call(
+            "leave_message",
+            {"kind": kind, "contact": contact, "text": text, **extra},
+            namespace="/customer",
+        )
+        if not left.get("ok"):
+            raise RuntimeError(f"leave_message refused: {left}")
+    finally:
+        await client.disconnect()
+
+
+async def inbox_scene(browser: Any) -> None:
+    """Aiko's console: the Inbox with what customers left while nobody was online (a
+    Japanese message, a callback with a preferred time, an English message), each counting
+    down, the Japanese message taken and her email reply being written."""
+    from aiosmtpd.controller import Controller
+
+    smtp_port = free_port()
+    controller = Controller(Mailbox(), hostname="127.0.0.1", port=smtp_port)
+    controller.start()
+    try:
+        async with serve(
+            "inbox",
+            callback_hours="24/7",  # a callback's countdown whatever the day
+            smtp_host="127.0.0.1",
+            smtp_port=smtp_port,
+            smtp_tls="none",
+            smtp_sender="support@desk.example",
+        ) as (base, accounts):
+            for left in INBOX_LEFT:
+                await leave(base, *left)
+                await asyncio.sleep(1)
+            await add_staff(accounts, (STAFF[2],))
+            context = await browser.new_context(
+                locale="en-US", viewport={"width": 1440, "height": 900}, device_scale_factor=1
+            )
+            page = await context.new_page()
+            await page.goto(f"{base}/console/")
+            await page.locator("#username").fill("aiko")
+            await page.locator("#password").fill(PASSWORD)
+            await page.locator("#login-submit").click()
+            await page.locator('#connection[data-state="online"]').wait_for(timeout=TIMEOUT_MS)
+            inbox = page.locator("#inbox-pane")
+            await inbox.locator(".inbox-item").nth(len(INBOX_LEFT) - 1).wait_for(timeout=TIMEOUT_MS)
+            # A customer comes while she is online: a chat of hers beside the inbox.
+            chatting = await customer(base, "ja-JP", [INBOX_CHAT[0]])
+            try:
+                item = page.locator(f'.qitem[data-conversation-id="{chatting.conversation_id}"]')
+                await item.locator(".accept").click(timeout=TIMEOUT_MS)
+                panel = page.locator(f'.chat[data-conversation-id="{chatting.conversation_id}"]')
+                await panel.wait_for(timeout=TIMEOUT_MS)
+                await panel.locator(".composer-input").fill(INBOX_CHAT[1])
+                await panel.locator(".composer-input").press("Enter")
+                await panel.locator(".msg--agent:not(.is-pending)").wait_for(timeout=TIMEOUT_MS)
+                await chatting.call(
+                    "message", {"text": INBOX_CHAT[2], "client_id": "m9"}, namespace="/customer"
+                )
+                await panel.locator(".msg--customer").nth(1).wait_for(timeout=TIMEOUT_MS)
+                message = inbox.locator(".inbox-item", has_text=INBOX_LEFT[0][2])
+                await message.locator('button[data-action="take"]').click()
+                message = inbox.locator(".inbox-item", has_text=INBOX_LEFT[0][2])
+                await message.locator("textarea.inbox-reply").fill(INBOX_REPLY, timeout=TIMEOUT_MS)
+                # The offer's toast goes by itself.
+                await page.locator(".toast").first.wait_for(state="detached", timeout=30_000)
+                await page.wait_for_timeout(600)
+                await page.screenshot(path=str(IMAGES / "inbox.png"))
+                await context.close()
+            finally:
+                await chatting.disconnect()
+    finally:
+        controller.stop()
+
+
+async def transcript_scene(browser: Any) -> None:
+    """The transcript a Japanese customer downloads of their chat with the bot and Aiko, as
+    the printable HTML page in Tokyo time."""
+    async with widget_server(TRANSCRIPT_AGENT_REPLIES) as (base, _agent, _accepted):
+        client = socketio.AsyncClient(reconnection=False)
+        answers: list[Any] = []
+        answered = asyncio.Event()
+
+        def heard(message: dict[str, Any]) -> None:
+            if message.get("author") == "agent":
+                answers.append(message)
+            if len(answers) == len(TRANSCRIPT_AGENT_REPLIES):
+                answered.set()
+
+        client.on("message", heard, namespace="/customer")
+        await client.connect(base, namespaces=["/customer"], transports=["websocket"])
+        try:
+            started = await client.call("start", {"languages": ["ja"]}, namespace="/customer")
+            await client.call(
+                "message",
+                {"text": TRANSCRIPT_QUESTION, "client_id": "m0"},
+                namespace="/customer",
+            )
+            await client.call("request_agent", {}, namespace="/customer")
+            await asyncio.wait_for(answered.wait(), TIMEOUT_MS / 1000)
+            await client.call(
+                "message", {"text": TRANSCRIPT_THANKS, "client_id": "m1"}, namespace="/customer"
+            )
+            conversation_id = started["conversation"]["id"]
+            async with (
+                aiohttp.ClientSession(
+                    headers={"Authorization": f"Bearer {started['token']}"}
+                ) as session,
+                session.get(
+                    f"{base}/api/v1/conversations/{conversation_id}/transcript",
+                    params={"format": "html", "tz": "Asia/Tokyo"},
+                ) as response,
+            ):
+                response.raise_for_status()
+                html = await response.text()
+        finally:
+            await client.disconnect()
+        context = await browser.new_context(
+            locale="ja-JP", viewport={"width": 820, "height": 900}, device_scale_factor=2
+        )
+        page = await context.new_page()
+        await page.set_content(html)
+        await page.wait_for_timeout(300)
+        await page.screenshot(path=str(IMAGES / "transcript.png"), full_page=True)
+        await context.close()
+
+
+async def shoot(base: str, accounts: Accounts, only: set[str]) -> None:
     from playwright.async_api import async_playwright
 
     async with async_playwright() as playwright:
@@ -482,39 +666,65 @@ async def shoot(base: str, accounts: Accounts) -> None:
             executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
         )
         try:
-            await widget_scene(browser)
-            await survey_scene(browser)
-            await announcement_scene(browser)
-            await followups_scene(browser)
+            if "widget" in only:
+                await widget_scene(browser)
+            if "survey" in only:
+                await survey_scene(browser)
+            if "announcement" in only:
+                await announcement_scene(browser)
+            if "followups" in only:
+                await followups_scene(browser)
+            if "inbox" in only:
+                await inbox_scene(browser)
+            if "transcript" in only:
+                await transcript_scene(browser)
 
-            context = await browser.new_context(
-                locale="en-US", viewport={"width": 1280, "height": 800}
-            )
-            page = await context.new_page()
-            await page.goto(f"{base}/")
-            frame = page.frame_locator("#chat-frame")
-            await frame.locator(".msg--bot").first.wait_for(timeout=TIMEOUT_MS)
-            await converse(page, frame, ["How do I reset my MT5 password?"])
-            await page.screenshot(path=str(IMAGES / "demo.png"))
-            await context.close()
+            if "demo" in only:
+                context = await browser.new_context(
+                    locale="en-US", viewport={"width": 1280, "height": 800}
+                )
+                page = await context.new_page()
+                await page.goto(f"{base}/")
+                frame = page.frame_locator("#chat-frame")
+                await frame.locator(".msg--bot").first.wait_for(timeout=TIMEOUT_MS)
+                await converse(page, frame, ["How do I reset my MT5 password?"])
+                await page.screenshot(path=str(IMAGES / "demo.png"))
+                await context.close()
 
-            await console_scene(browser, base, accounts)
+            if "console" in only:
+                await console_scene(browser, base, accounts)
         finally:
             await browser.close()
 
 
-async def main() -> int:
+def scenes_asked(argv: list[str]) -> set[str]:
+    """The scenes named by `--only a,b` (every scene without it)."""
+    parser = argparse.ArgumentParser(description="Screenshots for the docs (docs/images).")
+    parser.add_argument(
+        "--only",
+        default=",".join(IMAGE_NAMES),
+        help=f"comma-separated scenes to shoot, of: {', '.join(IMAGE_NAMES)} (default: all)",
+    )
+    asked = {name.strip() for name in parser.parse_args(argv).only.split(",") if name.strip()}
+    unknown = asked - IMAGE_NAMES.keys()
+    if unknown or not asked:
+        parser.error(f"unknown scenes: {', '.join(sorted(unknown)) or '(none)'}")
+    return asked
+
+
+async def main(only: set[str]) -> int:
     reason = missing_browser()
     if reason is not None:
         print(f"cannot take screenshots: {reason}", file=sys.stderr)
         return 1
     IMAGES.mkdir(parents=True, exist_ok=True)
     async with serve("screens", identity_secret=IDENTITY_SECRET) as (base, accounts):
-        await shoot(base, accounts)
-    for name in IMAGE_NAMES:
-        print(IMAGES / name)
+        await shoot(base, accounts, only)
+    for scene, name in IMAGE_NAMES.items():
+        if scene in only:
+            print(IMAGES / name)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main()))
+    sys.exit(asyncio.run(main(scenes_asked(sys.argv[1:]))))
