@@ -790,3 +790,9 @@ async def test_a_version_8_database_gets_the_announcements_table(store_url):
         assert await upgraded.active_announcements() == [notice]
     finally:
         await upgraded.close()
+
+
+def test_migrations_are_numbered_without_gaps() -> None:
+    # Branches that each add a migration must renumber when they meet: a database stamped
+    # with a later number would skip an earlier one merged afterwards.
+    assert [m.version for m in MIGRATIONS] == list(range(1, SCHEMA_VERSION + 1))
