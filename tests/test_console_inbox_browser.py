@@ -7,13 +7,12 @@ from __future__ import annotations
 import pytest
 
 from chatserver.settings import Settings
-from tests import test_console_browser, test_inbox_e2e
+from tests import test_console_browser
 from tests.test_console_browser import TIMEOUT_MS, Desk, expect, logged_in, seconds
 
 # The console tests' clock and browser pages, and the inbox tests' SMTP server.
 clock = test_console_browser.clock
 open_console = test_console_browser.open_console
-smtp = test_inbox_e2e.smtp
 
 
 @pytest.fixture

@@ -4,64 +4,21 @@ real SMTP server (aiosmtpd) receiving the replies, and the inbound-email webhook
 from __future__ import annotations
 
 import asyncio
-import email
-import email.policy
-import socket
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from email.message import EmailMessage
 from typing import Any
 
 import aiohttp
 import pytest
-from aiosmtpd.controller import Controller
 
 from chatserver.inbox import InboxStatus
 from chatserver.keys import SERVICES
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, free_port
 from tests.test_handoff_e2e import connect_agent, desk_settings
 
 SECRET = "inbound-secret-0123456789"
 SENDER = "support@desk.example"
 # Tuesday 2026-11-24 09:00 UTC: 18:00 in Tokyo, the callback desk has just closed.
 TUESDAY_18_TOKYO = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
-
-
-class Mailbox:
-    """aiosmtpd's handler: keeps every message it is given."""
-
-    def __init__(self) -> None:
-        self.received: list[EmailMessage] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        assert isinstance(parsed, EmailMessage)
-        self.received.append(parsed)
-        return "250 Message accepted for delivery"
-
-    async def wait(self, count: int = 1, timeout: float = 10) -> list[EmailMessage]:
-        async with asyncio.timeout(timeout):
-            while len(self.received) < count:
-                await asyncio.sleep(0.01)
-        return self.received
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[Mailbox, int]]:
-    mailbox = Mailbox()
-    port = free_port()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield mailbox, port
-    finally:
-        controller.stop()
 
 
 @pytest.fixture

@@ -13,13 +13,10 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestServer
 
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, Mailbox
 from tests.test_handoff_e2e import desk_settings
-from tests.test_inbox_e2e import Mailbox
-from tests.test_transcript_email_e2e import mail_settings, smtp
+from tests.test_transcript_email_e2e import mail_settings
 from tests.test_widget_browser import TIMEOUT_MS, expect
-
-__all__ = ["smtp"]  # the aiosmtpd fixture, shared with the end-to-end tests
 
 QUESTION = "MT5のパスワードを忘れました"
 

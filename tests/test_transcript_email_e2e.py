@@ -4,35 +4,21 @@ refused with clear codes."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
-from aiosmtpd.controller import Controller
 
 from chatserver.keys import SERVICES
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, free_port
 from tests.test_bad_input import tracebacks
 from tests.test_handoff_e2e import desk_settings
-from tests.test_inbox_e2e import TUESDAY_18_TOKYO, Mailbox, free_port, left_message
+from tests.test_inbox_e2e import TUESDAY_18_TOKYO, left_message
 from tests.test_transcript_e2e import chat_with_a_note, staff_token
 
 PATH = "/api/v1/conversations/{}/transcript/email"
 SENDER = "support@desk.example"
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[Mailbox, int]]:
-    mailbox = Mailbox()
-    port = free_port()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield mailbox, port
-    finally:
-        controller.stop()
 
 
 @pytest.fixture
