@@ -11,7 +11,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from chatserver import csat_reports, protocol
+from chatserver import csat_reports, inbox_sla, protocol
 from chatserver.accounts import InvalidCredentials, TooManyAttempts
 from chatserver.agents import AgentAccount
 from chatserver.clock import hash_token
@@ -196,6 +196,31 @@ async def sla_report(request: web.Request) -> web.Response:
             "bucket": query.bucket,
             "rows": report,
         }
+    )
+
+
+@routes.get("/api/v1/reports/inbox")
+async def inbox_report(request: web.Request) -> web.Response:
+    """The offline inbox's first-response attainment per channel, language and SLA cell of
+    the items left in the range: JSON, or CSV with `?format=csv`. Supervisors only."""
+    account = await _staff(request)
+    if account is None or not account.role.supervises:
+        return api_error(403, "forbidden", "a supervisor's token is required")
+    now = request.app[SERVICES].dispatcher.clock.now()
+    try:
+        query = ReportQuery.parse(request.query, now=now)
+    except ValueError as exc:
+        return api_error(400, "invalid_query", str(exc))
+    items = await request.app[SERVICES].store.inbox_items_left(query.since, query.until)
+    report = inbox_sla.build_inbox_report(items, now=now)
+    if query.format == "csv":
+        return web.Response(
+            text=report_csv(report, inbox_sla.INBOX_COLUMNS),
+            content_type="text/csv",
+            headers={"Content-Disposition": 'attachment; filename="inbox-report.csv"'},
+        )
+    return web.json_response(
+        {"since": query.since.isoformat(), "until": query.until.isoformat(), "rows": report}
     )
 
 

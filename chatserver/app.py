@@ -85,6 +85,8 @@ QUEUE_EVERY_TICKS = 2
 GAUGE_EVERY_TICKS = 4
 # Follow-ups of negative ratings are due in 24 hours: a look every second is plenty.
 FOLLOWUPS_EVERY_TICKS = 4
+# Inbox items are due in 15 minutes or more: a look every second, as for follow-ups.
+INBOX_EVERY_TICKS = 4
 
 
 StoreFactory = Callable[[Settings], Awaitable[SqlStore]]
@@ -262,6 +264,7 @@ async def _desk(
             clock=clock,
             new_id=ids,
             policies=policies,
+            observe=app[METRICS].observe,
         )
         if settings.demo_agents:
             async with _step("adding the demo agents"):
@@ -368,6 +371,12 @@ async def _tick(app: web.Application) -> None:
                 missed = await services.surveys.tick()
             metrics.count_missed_followups(missed.followups)
             await publish(sio, app, missed.notifications)
+        if beats % INBOX_EVERY_TICKS == 0 and await dispatcher.ledger.state.owns_tick():
+            inbox: list[Notify] = []
+            with failures.item("tick", "inbox"):
+                inbox = await services.inbox.tick()
+                metrics.observe_inbox(await services.store.open_inbox_items())
+            await publish(sio, app, inbox)
         if beats % GAUGE_EVERY_TICKS == 0:
             with failures.item("gauges", "desk"):
                 metrics.observe_desk(dispatcher.router, dispatcher.clock.now(), dispatcher.accounts)

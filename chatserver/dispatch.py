@@ -249,9 +249,17 @@ class Dispatcher:
         return await self.assignment.abandon(conversation_id, left_at=left_at)
 
     async def leave_message(
-        self, conversation_id: str, kind: str, contact: str, text: str
+        self,
+        conversation_id: str,
+        kind: str,
+        contact: str,
+        text: str,
+        *,
+        request_id: str | None = None,
     ) -> Dispatched:
-        return await self.assignment.leave_message(conversation_id, kind, contact, text)
+        return await self.assignment.leave_message(
+            conversation_id, kind, contact, text, request_id=request_id
+        )
 
     async def agent_message(
         self, agent_id: str, conversation_id: str, text: str, client_id: str | None, *, note: bool

@@ -94,6 +94,10 @@ class InboxItem:
     taken_by: str | None = None
     responded_at: datetime | None = None  # the first answer (email sent, called back)
     updated_at: datetime | None = None
+    policy: str | None = None  # the SLA matrix cell whose target set `due_at`
+    target_seconds: float | None = None  # that first-response target
+    warned_at: datetime | None = None  # agents were warned the deadline was near
+    breached_at: datetime | None = None  # the deadline passed without a first answer
 
     def overdue(self, now: datetime) -> bool:
         return self.waiting and now > self.due_at
@@ -161,8 +165,10 @@ def new_item(
     now: datetime,
     desk: ChannelDesk,
     target: timedelta,
+    policy: str | None = None,
 ) -> InboxItem:
-    """A new open item, due `target` after `now` in the channel's hours."""
+    """A new open item, due `target` after `now` in the channel's hours (`policy`: the
+    SLA cell the target comes from, kept for the reports)."""
     return InboxItem(
         id=item_id,
         conversation_id=conversation_id,
@@ -175,6 +181,8 @@ def new_item(
         created_at=now,
         due_at=business_deadline(now, target, desk.hours),
         updated_at=now,
+        policy=policy,
+        target_seconds=target.total_seconds(),
     )
 
 

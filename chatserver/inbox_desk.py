@@ -6,14 +6,16 @@ gets the inbox in its languages again) and never emits; the rules are chatserver
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import smtplib
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email.utils import parseaddr
+from typing import Any
 
-from chatserver import inbox, protocol, sla
+from chatserver import inbox, inbox_sla, protocol, sla
 from chatserver.agents import AgentAccount
 from chatserver.clock import Clock, IdFactory
 from chatserver.dispatch import Dispatcher
@@ -36,11 +38,16 @@ from chatserver.protocol import InboxItemPayload, ServerEvent
 from chatserver.sla_topics import cell_policy
 from chatserver.store import Store
 
+Observe = Callable[[str, dict[str, Any]], None]
+
 log = logging.getLogger(__name__)
 
 # The email an agent's reply goes out in, in the customer's language.
 REPLY_SUBJECT = N_("Your inquiry")
 REPLY_FOOTER = N_("To add to your inquiry, reply to this email. Your tracking number is {number}.")
+# A request whose item is still missing this long after it was left lost its item (the
+# save failed); before that it may be one whose item is being saved right now.
+RECOVER_AFTER = timedelta(minutes=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +72,7 @@ class InboxDesk:
         desks: Mapping[InboxKind, ChannelDesk],
         mailer: Mailer,
         catalogs: Catalogs,
+        observe: Observe | None = None,
     ) -> None:
         self.store = store
         self.dispatcher = dispatcher
@@ -74,6 +82,7 @@ class InboxDesk:
         self.desks = desks
         self.mailer = mailer
         self.catalogs = catalogs
+        self.observe: Observe = observe or (lambda name, labels: None)
 
     # -- the customer ---------------------------------------------------------------------
 
@@ -81,15 +90,20 @@ class InboxDesk:
         self, conversation_id: str, kind: str, contact: str, text: str, preferred_time: str = ""
     ) -> Dispatched:
         """The conversation's request is recorded (tracking number, system line) and put in
-        the inbox, due by its channel's first-response target."""
-        left = await self.dispatcher.leave_message(conversation_id, kind, contact, text)
+        the inbox, due by its channel's first-response target. The item shares the request's
+        id: if saving it fails, the request is kept and the tick (`recover`) makes the item,
+        so the customer's message is never lost and is acknowledged once."""
+        request_id = self.new_id()
+        left = await self.dispatcher.leave_message(
+            conversation_id, kind, contact, text, request_id=request_id
+        )
         conversation = await self.store.get_conversation(conversation_id)
         if conversation is None:  # pragma: no cover - leave_message found it
             return left
         item_kind = KIND_OF_REQUEST[kind]
-        now = self.clock.now()
+        cell = self._cell(item_kind, conversation)
         item = inbox.new_item(
-            item_id=self.new_id(),
+            item_id=request_id,
             conversation_id=conversation_id,
             tracking_number=str(left.result["tracking_number"]),
             kind=item_kind,
@@ -97,11 +111,16 @@ class InboxDesk:
             contact=contact,
             text=text,
             preferred_time=preferred_time,
-            now=now,
+            now=self.clock.now(),
             desk=self.desks[item_kind],
-            target=self._target(item_kind, conversation),
+            target=cell.first_response,
+            policy=cell.name,
         )
-        await self.store.save_inbox_item(item, new=True)
+        try:
+            await self.store.save_inbox_item(item, new=True)
+        except Exception:  # the request is stored: `recover` puts it in the inbox
+            log.exception("inbox item %s not saved; the next tick recovers it", request_id)
+            return left
         return Dispatched(left.notifications + await self._everyone(), left.result)
 
     async def customer_replied(
@@ -126,7 +145,10 @@ class InboxDesk:
         await self.store.add_inbox_entry(InboxEntry(self.new_id(), item.id, "in", None, text, now))
         conversation = await self.store.get_conversation(item.conversation_id)
         item = inbox.reopen(
-            item, now, desk=self.desks[item.kind], target=self._target(item.kind, conversation)
+            item,
+            now,
+            desk=self.desks[item.kind],
+            target=self._cell(item.kind, conversation).first_response,
         )
         await self.store.save_inbox_item(item)
         return Dispatched(await self._everyone(), {"item_id": item.id})
@@ -180,22 +202,107 @@ class InboxDesk:
         """Every agent's inbox, as it is now (after a change made outside a use case here)."""
         return await self._everyone()
 
+    # -- the clock ------------------------------------------------------------------------
+
+    async def tick(self) -> list[Notify]:
+        """Items near their deadline warn the agents who see them (`sla_warning`), items
+        past it without a first answer are breached: stored, told to supervisors
+        (`sla_breach`) and counted, each once. Then lost items are recovered. An item that
+        fails is logged, counted and left for the next tick; the others go on."""
+        now = self.clock.now()
+        changed = inbox_sla.tick(await self.store.open_inbox_items(), now)
+        out: list[Notify] = []
+        accounts = await self.store.agents() if changed.warned or changed.breached else []
+        for item in changed.warned:
+            with self._alone("inbox_sla", item.id):
+                if not await self.store.mark_inbox_item(item.id, "warned_at", now):
+                    continue  # answered, or warned, since it was read
+                warning = protocol.inbox_sla_warning(item, now=now)
+                out += [
+                    Notify.agent(account.id, ServerEvent.SLA_WARNING, warning)
+                    for account in accounts
+                    if _sees(account, item)
+                ]
+        breached = 0
+        for item in changed.breached:
+            with self._alone("inbox_sla", item.id):
+                conversation = await self.store.get_conversation(item.conversation_id)
+                breach = protocol.inbox_sla_breach(item, conversation)
+                if not await self.store.mark_inbox_item(item.id, "breached_at", now):
+                    continue  # answered, or breached, since it was read
+                out.append(Notify.supervisors(ServerEvent.SLA_BREACH, breach))
+                self.observe(
+                    "inbox_breach",
+                    {"channel": str(CHANNEL_OF[item.kind]), "language": item.language},
+                )
+                breached += 1
+        recovered = await self.recover()
+        if breached or recovered:
+            out += await self._everyone()  # the consoles show the item breached, or found
+        return out
+
+    async def recover(self) -> list[InboxItem]:
+        """Requests whose item was not saved (see `leave_message`) become items, due from
+        when they were left; a request left less than `RECOVER_AFTER` ago is let be."""
+        made = []
+        settled = self.clock.now() - RECOVER_AFTER
+        for request in await self.store.offline_requests_without_item():
+            if request["created_at"] > settled:
+                continue
+            with self._alone("inbox_recover", request["id"]):
+                conversation = await self.store.get_conversation(request["conversation_id"])
+                if conversation is not None and request["kind"] in KIND_OF_REQUEST:
+                    made.append(await self._recovered(request, conversation))
+        return made
+
+    @contextlib.contextmanager
+    def _alone(self, stage: str, item_id: str) -> Iterator[None]:
+        """One item's step: if it fails, it is logged and counted, and the tick goes on."""
+        try:
+            yield
+        except Exception:
+            log.exception(
+                "inbox tick: %s of %s failed; tried again at the next tick", stage, item_id
+            )
+            self.observe("isolated_failure", {"stage": stage})
+
+    async def _recovered(self, request: dict[str, Any], conversation: Conversation) -> InboxItem:
+        kind = KIND_OF_REQUEST[request["kind"]]
+        cell = self._cell(kind, conversation)
+        left_at: datetime = request["created_at"]
+        item = inbox.new_item(
+            item_id=request["id"],
+            conversation_id=conversation.id,
+            tracking_number=conversation.tracking_number or "",
+            kind=kind,
+            language=conversation.language,
+            contact=request["contact"],
+            text=request["text"],
+            preferred_time="",  # not kept with the request
+            now=left_at,
+            desk=self.desks[kind],
+            target=cell.first_response,
+            policy=cell.name,
+        )
+        await self.store.save_inbox_item(item, new=True)
+        log.info("inbox item %s recovered from its offline request", item.id)
+        return item
+
     # -- inside -----------------------------------------------------------------------------
 
-    def _target(self, kind: InboxKind, conversation: Conversation | None) -> timedelta:
-        """The first-response target of the inquiry's cell of the SLA matrix (channel x
-        topic x tier x priority, `sla_topics.py`); its topic is the team's when the SLA file
-        gives the team targets of its own by tier."""
+    def _cell(self, kind: InboxKind, conversation: Conversation | None) -> sla.SlaPolicy:
+        """The inquiry's cell of the SLA matrix (channel x topic x tier x priority,
+        `sla_topics.py`); its topic is the team's when the SLA file gives the team targets
+        of its own by tier."""
         if conversation is None:
-            return sla.policy_for(CHANNEL_OF[kind], Priority.MEDIUM, self.policies).first_response
-        policy = cell_policy(
+            return sla.policy_for(CHANNEL_OF[kind], Priority.MEDIUM, self.policies)
+        return cell_policy(
             self.policies,
             CHANNEL_OF[kind],
             conversation.priority or Priority.MEDIUM,
             tier=conversation.tier,
             team=conversation.team,
         )
-        return policy.first_response
 
     async def _item_for(self, agent_id: str, item_id: str) -> InboxItem:
         """The item, if the agent may see it (their languages; supervisors every item)."""
@@ -206,7 +313,14 @@ class InboxDesk:
         return item
 
     async def _changed(self, item: InboxItem) -> Changed:
+        before = await self.store.inbox_item(item.id)
         await self.store.save_inbox_item(item)
+        seconds = inbox_sla.first_response_seconds(item)
+        if seconds is not None and (before is None or before.responded_at is None):
+            self.observe(
+                "inbox_first_response",
+                {"channel": str(CHANNEL_OF[item.kind]), "seconds": seconds},
+            )
         thread = await self.store.inbox_entries(item.id)
         shown = protocol.inbox_item(item, now=self.clock.now(), thread=thread)
         return Changed(shown, await self._everyone())

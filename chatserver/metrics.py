@@ -18,6 +18,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from chatserver.inbox import CHANNEL_OF, InboxItem
 from chatserver.models import AgentStatus
 from chatserver.runtime import blas_libraries
 from chatserver.satisfaction import FollowUp, Rating
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
 # Lag and pauses that matter for a chat are milliseconds to a second.
 # First responses cluster around the 30-second target: fine buckets there.
 _FRT_BUCKETS = (5, 10, 15, 20, 25, 30, 35, 40, 45, 60, 90, 120, 300, 900)
+# The inbox's targets are 15 minutes (callback) and an hour (email): minutes to a day.
+_INBOX_FRT_BUCKETS = (60, 300, 600, 900, 1800, 2700, 3600, 5400, 7200, 14400, 28800, 86400)
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 
@@ -73,6 +76,9 @@ class Metrics:
     agents: Gauge
     ratings: Counter
     followups: Counter
+    inbox_items: Gauge
+    inbox_first_response: Histogram
+    inbox_breaches: Counter
 
     def observe(self, name: str, labels: dict[str, Any]) -> None:
         """One of the dispatcher's observations (`Dispatcher(observe=...)`), as series."""
@@ -91,6 +97,10 @@ class Metrics:
             self.abandoned.labels(queue=labels["queue"]).inc()
         elif name == "offline":
             self.offline.labels(reason=labels["reason"]).inc()
+        elif name == "inbox_first_response":
+            self.inbox_first_response.labels(channel=labels["channel"]).observe(labels["seconds"])
+        elif name == "inbox_breach":
+            self.inbox_breaches.labels(channel=labels["channel"], language=labels["language"]).inc()
         elif name == "isolated_failure":
             self.count_isolated_failure(labels["stage"])
 
@@ -111,6 +121,20 @@ class Metrics:
     def count_isolated_failure(self, stage: str) -> None:
         """An item failed and was skipped while the others went on (`Isolation`'s count)."""
         self.isolated_failures.labels(stage=stage).inc()
+
+    def observe_inbox(self, items: Iterable[InboxItem]) -> None:
+        """The inbox's gauge: items not closed, by channel and status (every pair shown,
+        0 when none)."""
+        counts = {
+            (str(channel), status): 0
+            for channel in CHANNEL_OF.values()
+            for status in ("open", "taken", "answered")
+        }
+        for item in items:
+            key = (str(CHANNEL_OF[item.kind]), str(item.status))
+            counts[key] = counts.get(key, 0) + 1
+        for (channel, status), count in counts.items():
+            self.inbox_items.labels(channel=channel, status=status).set(count)
 
     def observe_desk(self, router: Router, now: datetime, agent_ids: Iterable[str]) -> None:
         """The desk's gauges as the router holds it at `now`: conversations waiting and the
@@ -269,6 +293,27 @@ class Metrics:
                 "Follow-ups of negative ratings (1-2), due within 24 hours, by outcome: "
                 "opened, missed (a breach), handled_in_time, handled_late.",
                 ["outcome", "language"],
+                registry=registry,
+            ),
+            inbox_items=Gauge(
+                "chatserver_inbox_items",
+                "Offline inbox items not closed (left messages, callback requests), by "
+                "channel and status: open, taken, answered.",
+                ["channel", "status"],
+                registry=registry,
+            ),
+            inbox_first_response=Histogram(
+                "chatserver_inbox_first_response_seconds",
+                "An inbox item left to its first answer (email sent, called back).",
+                ["channel"],
+                buckets=_INBOX_FRT_BUCKETS,
+                registry=registry,
+            ),
+            inbox_breaches=Counter(
+                "chatserver_inbox_breaches",
+                "Inbox items whose first-response target passed without an answer, by "
+                "channel and language (each counted once).",
+                ["channel", "language"],
                 registry=registry,
             ),
         )

@@ -38,7 +38,7 @@ from typing import Any, Literal, NotRequired, TypeAlias, TypedDict
 
 from chatserver.agents import AgentAccount
 from chatserver.announcements import Announcement, Chosen
-from chatserver.inbox import InboxEntry, InboxItem
+from chatserver.inbox import CHANNEL_OF, InboxEntry, InboxItem
 from chatserver.language import display_name, text_direction
 from chatserver.models import Conversation, Message
 from chatserver.routing import QueueKey, WaitingView
@@ -371,16 +371,20 @@ class BriefingPayload(TypedDict):
 
 
 class SlaWarningPayload(TypedDict):
-    """`sla_warning`: the clock is about to run out."""
+    """`sla_warning`: the clock is about to run out (an offline inbox item's: with
+    `item_id`)."""
 
     conversation_id: str
     kind: str
     due_at: str
     remaining_seconds: float
+    item_id: NotRequired[str]
+    channel: NotRequired[str]
+    tracking_number: NotRequired[str]
 
 
 class SlaBreachPayload(TypedDict):
-    """`sla_breach`: the target was missed."""
+    """`sla_breach`: the target was missed (an offline inbox item's: with `item_id`)."""
 
     conversation_id: str
     kind: str
@@ -388,6 +392,9 @@ class SlaBreachPayload(TypedDict):
     language: str
     team: str
     priority: str
+    item_id: NotRequired[str]  # the inbox item whose first response is late
+    channel: NotRequired[str]  # its channel: email | callback
+    tracking_number: NotRequired[str]
 
 
 class SessionEndedPayload(TypedDict):
@@ -809,6 +816,36 @@ def sla_breach(
         "team": str(conversation.team),
         "priority": str(conversation.priority),
     }
+
+
+def inbox_sla_warning(item: InboxItem, *, now: datetime) -> SlaWarningPayload:
+    """An inbox item's first response is due soon (to the agents who see the item)."""
+    payload = sla_warning(
+        item.conversation_id,
+        kind="first_response",
+        due_at=item.due_at,
+        remaining_seconds=round((item.due_at - now).total_seconds(), 3),
+    )
+    payload["item_id"] = item.id
+    payload["channel"] = str(CHANNEL_OF[item.kind])
+    payload["tracking_number"] = item.tracking_number
+    return payload
+
+
+def inbox_sla_breach(item: InboxItem, conversation: Conversation | None) -> SlaBreachPayload:
+    """An inbox item's first response is late (to supervisors, once)."""
+    payload: SlaBreachPayload = {
+        "conversation_id": item.conversation_id,
+        "kind": "first_response",
+        "due_at": item.due_at.isoformat(),
+        "language": item.language,
+        "team": "" if conversation is None else str(conversation.team),
+        "priority": "" if conversation is None else str(conversation.priority),
+        "item_id": item.id,
+        "channel": str(CHANNEL_OF[item.kind]),
+        "tracking_number": item.tracking_number,
+    }
+    return payload
 
 
 def followup(followup: FollowUp, *, now: datetime, agent_name: str | None) -> FollowUpPayload:

@@ -22,7 +22,7 @@ from chatserver.dispatch import Dispatcher
 from chatserver.hours import parse_hours
 from chatserver.i18n import Catalogs
 from chatserver.inbox import ChannelDesk, InboxKind
-from chatserver.inbox_desk import InboxDesk
+from chatserver.inbox_desk import InboxDesk, Observe
 from chatserver.language import LanguageDetector
 from chatserver.mail import Mailer, SmtpConfig
 from chatserver.models import Priority
@@ -88,6 +88,7 @@ def build_inbox(
     clock: Clock,
     new_id: IdFactory,
     policies: sla.SlaPolicies,
+    observe: Observe | None = None,
 ) -> InboxDesk:
     """The offline inbox: each channel's hours and languages, and the mailer."""
 
@@ -114,4 +115,5 @@ def build_inbox(
         },
         mailer=Mailer(SmtpConfig.from_settings(settings)),
         catalogs=catalogs,
+        observe=observe,
     )

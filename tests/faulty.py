@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from chatserver.inbox import InboxItem
 from chatserver.models import Conversation
 from chatserver.settings import Settings
 from chatserver.sla import AppliedSla
@@ -24,6 +25,7 @@ class FaultyStore(SqlStore):
         self._fail_at: int | None = None  # the write (by count) that fails
         self.broken: set[str] = set()  # conversations whose conversation and SLA saves fail
         self.fail_open_handoffs = False
+        self.fail_new_inbox_item = False  # the next new inbox item is not saved, once
 
     def fail_write(self, nth: int = 1) -> None:
         """The nth write from now fails (1: the next one), once."""
@@ -56,6 +58,12 @@ class FaultyStore(SqlStore):
         if conversation.id in self.broken:
             raise StoreFault(f"the SLA of {conversation.id} cannot be saved (on purpose)")
         await super().save_sla(sla, conversation, new=new)
+
+    async def save_inbox_item(self, item: InboxItem, *, new: bool = False) -> None:
+        if new and self.fail_new_inbox_item:
+            self.fail_new_inbox_item = False
+            raise StoreFault(f"inbox item {item.id} cannot be saved (on purpose)")
+        await super().save_inbox_item(item, new=new)
 
     async def open_handoffs(self) -> list[Conversation]:
         if self.fail_open_handoffs:

@@ -371,6 +371,7 @@ async def raw_http(server: TestServer, request: bytes) -> tuple[int, bytes]:
     [
         b"GET /api/v1/inquiries/K7PX-4QR9-M",
         b"GET /api/v1/reports/sla",
+        b"GET /api/v1/reports/inbox",
         b"POST /api/v1/logout",
     ],
 )

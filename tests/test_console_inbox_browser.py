@@ -4,6 +4,8 @@ email (received by a real SMTP server) and recording a callback's outcome."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from chatserver.settings import Settings
@@ -126,3 +128,25 @@ async def test_the_inbox_speaks_the_agents_language_and_says_when_mail_is_off(
     await expect(item.locator('button[data-action="reply"]')).to_have_count(0)
     await expect(item.locator('button[data-action="resolved"]')).to_have_text("解決済み")
     assert console.problems == []
+
+
+async def test_a_supervisor_sees_a_late_message_among_the_sla_alerts(desk, open_console):
+    number = await leave(desk, "email", "kenji@example.com", "出金がまだ届きません")
+    await desk.account("sam", "Sam Okafor", ["en"], role="supervisor")
+    console = await logged_in(desk, open_console, "sam")
+    page = console.page
+    alerts = page.locator("#supervisor #alerts .alert")
+    await expect(page.locator("#inbox-pane .inbox-item")).to_have_count(1, timeout=TIMEOUT_MS)
+    # 40 minutes in: the warning; past the hour: the breach, once, naming the message.
+    desk.clock.advance(40 * 60)
+    await expect(alerts).to_have_count(1, timeout=TIMEOUT_MS)
+    await expect(alerts.nth(0)).to_have_class(re.compile(r"\balert--warning\b"))
+    await expect(alerts.nth(0).locator(".alert-what")).to_have_text(f"Message · {number}")
+    desk.clock.advance(21 * 60)
+    await expect(alerts).to_have_count(2, timeout=TIMEOUT_MS)
+    await expect(alerts.nth(0)).to_have_class(re.compile(r"\balert--breach\b"))
+    await expect(alerts.nth(0).locator(".alert-what")).to_have_text(f"Message · {number}")
+    await expect(alerts.nth(0).locator(".alert-kind")).to_have_text("First response")
+    await expect(page.locator("#alerts-count")).to_have_text("1")
+    await page.wait_for_timeout(1500)  # more looks at the inbox: still one breach
+    await expect(alerts).to_have_count(2)

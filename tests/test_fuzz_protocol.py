@@ -1562,10 +1562,11 @@ async def test_sla_report_answers_json_or_csv_and_never_fails(
 ) -> None:
     desk, refs = inquiry_desk
     headers = {} if token is None else {"Authorization": "Bearer " + resolve(token, refs)}
-    answer = await request(desk, "GET", "/api/v1/reports/sla", params=query, headers=headers)
-    check_http(answer, {200, 400, 403}, f"report {query!r} as {token!r}")
-    if answer[0] == 200:
-        assert token == Ref("supervisor")
+    for path in ("/api/v1/reports/sla", "/api/v1/reports/inbox"):
+        answer = await request(desk, "GET", path, params=query, headers=headers)
+        check_http(answer, {200, 400, 403}, f"{path} {query!r} as {token!r}")
+        if answer[0] == 200:
+            assert token == Ref("supervisor")
     await desk.check()
 
 

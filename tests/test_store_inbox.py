@@ -109,3 +109,91 @@ async def test_a_version_10_database_gets_the_inbox_with_the_requests_left_befor
         assert (await upgraded.inbox_item("i1")) == an_item()
     finally:
         await upgraded.close()
+
+
+async def test_an_items_sla_fields_round_trip(store):
+    await a_conversation(store)
+    item = an_item(policy="email/-/standard/medium")
+    assert item.target_seconds == 3600
+    await store.save_inbox_item(item, new=True)
+    assert await store.inbox_item("i1") == item
+    warned_at, breached_at = T0 + timedelta(minutes=40), T0 + timedelta(minutes=61)
+    assert await store.mark_inbox_item("i1", "warned_at", warned_at) is True
+    assert await store.mark_inbox_item("i1", "warned_at", breached_at) is False  # once
+    assert await store.mark_inbox_item("i1", "breached_at", breached_at) is True
+    assert await store.mark_inbox_item("i1", "breached_at", breached_at) is False
+    marked = dataclasses.replace(item, warned_at=warned_at, breached_at=breached_at)
+    assert await store.inbox_item("i1") == marked
+
+
+async def test_a_step_on_a_stale_copy_keeps_the_marks_and_a_mark_spares_the_answer(store):
+    await a_conversation(store)
+    item = an_item()
+    await store.save_inbox_item(item, new=True)
+    # An agent read the item before the tick marked it breached, then takes it.
+    assert await store.mark_inbox_item("i1", "breached_at", T0 + timedelta(hours=2))
+    taken = inbox.take(item, "aiko", T0 + timedelta(hours=2))
+    await store.save_inbox_item(taken)
+    stored = await store.inbox_item("i1")
+    assert (stored.status, stored.breached_at) == (InboxStatus.TAKEN, T0 + timedelta(hours=2))
+    # An item answered after the tick read it is not warned or breached.
+    other = an_item("i2")
+    await store.save_inbox_item(other, new=True)
+    await store.save_inbox_item(inbox.answered(inbox.take(other, "aiko", T0), "aiko", T0))
+    assert await store.mark_inbox_item("i2", "warned_at", T0) is False
+    assert await store.mark_inbox_item("i2", "breached_at", T0) is False
+    assert (await store.inbox_item("i2")).breached_at is None
+    assert await store.mark_inbox_item("nope", "breached_at", T0) is False
+
+
+async def test_items_left_in_a_range_closed_ones_too(store):
+    await a_conversation(store)
+    closed = an_item("i1", status=InboxStatus.CLOSED, outcome=Outcome.RESOLVED)
+    later = an_item("i2", created_at=T0 + timedelta(days=1))
+    for item in (closed, later):
+        await store.save_inbox_item(item, new=True)
+    assert [i.id for i in await store.inbox_items_left(T0, T0 + timedelta(hours=1))] == ["i1"]
+    everything = await store.inbox_items_left(T0 - timedelta(days=1), T0 + timedelta(days=2))
+    assert [i.id for i in everything] == ["i1", "i2"]
+
+
+async def test_requests_whose_item_was_not_saved_are_found(store):
+    await a_conversation(store)
+    for request_id in ("r1", "r2"):
+        await store.record_offline_request(
+            OfflineRequest(request_id, "c1", "email", "taro@example.jp", "出金", T0)
+        )
+    await store.save_inbox_item(an_item("r1"), new=True)
+    (lost,) = await store.offline_requests_without_item()
+    assert (lost["id"], lost["conversation_id"], lost["kind"]) == ("r2", "c1", "email")
+    assert (lost["contact"], lost["text"], lost["created_at"]) == ("taro@example.jp", "出金", T0)
+    await store.save_inbox_item(an_item("r2"), new=True)
+    assert await store.offline_requests_without_item() == []
+
+
+def back_to_version_11(connection: sa.Connection) -> None:
+    """The database as version 11 left it: inbox items without their SLA cell and clocks."""
+    for column in ("policy", "frt_target_seconds", "warned_at", "breached_at"):
+        connection.execute(sa.text(f"ALTER TABLE inbox_items DROP COLUMN {column}"))
+    connection.execute(sa.text("DELETE FROM schema_migrations WHERE version > 11"))
+
+
+async def test_a_version_11_database_gets_the_inbox_sla_columns(store_url):
+    fresh = await open_store(store_url)
+    await a_conversation(fresh)
+    await fresh.save_inbox_item(an_item(), new=True)
+    await fresh.close()
+    await run_sync(store_url, back_to_version_11)
+    upgraded = await open_store(store_url)
+    try:
+        versions = await upgraded.read(
+            lambda c: c.execute(sa.text("SELECT version FROM schema_migrations")).scalars().all()
+        )
+        assert 12 in versions
+        kept = await upgraded.inbox_item("i1")
+        assert kept == dataclasses.replace(an_item(), target_seconds=None)
+        assert await upgraded.mark_inbox_item("i1", "breached_at", T0 + timedelta(hours=2))
+        breached = dataclasses.replace(kept, breached_at=T0 + timedelta(hours=2))
+        assert await upgraded.inbox_item("i1") == breached
+    finally:
+        await upgraded.close()

@@ -234,9 +234,16 @@ class Assignment(Room):
 
     @all_or_nothing(router=False)
     async def leave_message(
-        self, conversation_id: str, kind: str, contact: str, text: str
+        self,
+        conversation_id: str,
+        kind: str,
+        contact: str,
+        text: str,
+        *,
+        request_id: str | None = None,
     ) -> Dispatched:
-        """Nobody could take the chat: record an email or callback request."""
+        """Nobody could take the chat: record an email or callback request (`request_id`:
+        the id its inbox item will share, so a lost item can be found again)."""
         ledger = self.ledger
         was = conversation = await ledger.conversation(conversation_id)
         now = ledger.clock.now()
@@ -247,7 +254,7 @@ class Assignment(Room):
         conversation = await self.teller.with_tracking_number(conversation)
         await ledger.save(conversation, was=was)
         await ledger.store.record_offline_request(
-            OfflineRequest(ledger.new_id(), conversation_id, kind, contact, text, now)
+            OfflineRequest(request_id or ledger.new_id(), conversation_id, kind, contact, text, now)
         )
         number = conversation.tracking_number or ""
         notifications = await self.teller.tell(

@@ -10,9 +10,11 @@ from typing import Any, Protocol, TypeVar
 import sqlalchemy as sa
 
 from chatserver.inbox import InboxEntry, InboxItem, InboxKind, InboxStatus, Outcome
-from chatserver.store.schema import inbox_entries, inbox_items
+from chatserver.store.schema import conversations, inbox_entries, inbox_items, offline_requests
 
 T = TypeVar("T")
+# The columns only `mark_inbox_item` changes after the insert.
+SLA_MARKS = ("warned_at", "breached_at")
 
 
 class _Runs(Protocol):
@@ -25,12 +27,33 @@ class InboxRows:
     """Store methods of the inbox (see `Store` in store/base.py)."""
 
     async def save_inbox_item(self: _Runs, item: InboxItem, *, new: bool = False) -> None:
+        """Insert or update the item; an update leaves its SLA marks (`mark_inbox_item`)."""
         values = _item_values(item)
         if new:
             await self.write(lambda c: c.execute(inbox_items.insert(), values))
             return
+        for mark in SLA_MARKS:
+            del values[mark]
         update = inbox_items.update().where(inbox_items.c.id == item.id).values(values)
         await self.write(lambda c: c.execute(update))
+
+    async def mark_inbox_item(self: _Runs, item_id: str, mark: str, at: datetime) -> bool:
+        """Set `warned_at` or `breached_at` of an item still waiting for its first answer
+        and not so marked yet; True if this call set it. Only this changes the marks, so the
+        tick and an agent's step on the same item at once overwrite neither's change."""
+        if mark not in SLA_MARKS:
+            raise ValueError(f"not an SLA mark: {mark}")
+        update = (
+            inbox_items.update()
+            .where(
+                inbox_items.c.id == item_id,
+                inbox_items.c[mark].is_(None),
+                inbox_items.c.responded_at.is_(None),
+                inbox_items.c.status.in_([str(InboxStatus.OPEN), str(InboxStatus.TAKEN)]),
+            )
+            .values({mark: at})
+        )
+        return bool(await self.write(lambda c: c.execute(update).rowcount == 1))
 
     async def inbox_item(self: _Runs, item_id: str) -> InboxItem | None:
         query = sa.select(inbox_items).where(inbox_items.c.id == item_id)
@@ -54,6 +77,36 @@ class InboxRows:
         )
         rows = await self.read(lambda c: c.execute(query).all())
         return [_item(row._mapping) for row in rows]
+
+    async def inbox_items_left(self: _Runs, since: datetime, until: datetime) -> list[InboxItem]:
+        """Every item (closed too) left in [since, until), oldest first, for the reports."""
+        query = (
+            sa.select(inbox_items)
+            .where(inbox_items.c.created_at >= since, inbox_items.c.created_at < until)
+            .order_by(inbox_items.c.created_at, inbox_items.c.id)
+        )
+        rows = await self.read(lambda c: c.execute(query).all())
+        return [_item(row._mapping) for row in rows]
+
+    async def offline_requests_without_item(self: _Runs) -> list[dict[str, Any]]:
+        """Left messages and callback requests whose inbox item (same id) was never saved
+        (the write after the request failed), oldest first."""
+        query = (
+            sa.select(
+                offline_requests.c.id,
+                offline_requests.c.conversation_id,
+                offline_requests.c.kind,
+                offline_requests.c.contact,
+                offline_requests.c.text,
+                offline_requests.c.created_at,
+            )
+            .outerjoin(inbox_items, inbox_items.c.id == offline_requests.c.id)
+            .join(conversations, conversations.c.id == offline_requests.c.conversation_id)
+            .where(inbox_items.c.id.is_(None))
+            .order_by(offline_requests.c.created_at, offline_requests.c.id)
+        )
+        rows = await self.read(lambda c: c.execute(query).all())
+        return [dict(row._mapping) for row in rows]
 
     async def add_inbox_entry(self: _Runs, entry: InboxEntry) -> None:
         values = {
@@ -103,6 +156,10 @@ def _item_values(item: InboxItem) -> dict[str, Any]:
         "due_at": item.due_at,
         "responded_at": item.responded_at,
         "updated_at": item.updated_at,
+        "policy": item.policy,
+        "frt_target_seconds": item.target_seconds,
+        "warned_at": item.warned_at,
+        "breached_at": item.breached_at,
     }
 
 
@@ -124,4 +181,8 @@ def _item(row: Any) -> InboxItem:
         taken_by=row["taken_by"],
         responded_at=responded_at,
         updated_at=row["updated_at"],
+        policy=row["policy"],
+        target_seconds=row["frt_target_seconds"],
+        warned_at=row["warned_at"],
+        breached_at=row["breached_at"],
     )

@@ -205,6 +205,25 @@ def _inbox(connection: sa.Connection) -> None:
     _carry_offline_requests(connection)
 
 
+def _inbox_sla(connection: sa.Connection) -> None:
+    # Version 11 creates `inbox_items` from `schema`, which has these columns already when
+    # both run in one upgrade: add only the missing ones.
+    present = {column["name"] for column in sa.inspect(connection).get_columns("inbox_items")}
+    for column, kind in (
+        ("policy", "VARCHAR(120)"),
+        ("frt_target_seconds", "FLOAT"),
+        ("warned_at", _timestamp(connection)),
+        ("breached_at", _timestamp(connection)),
+    ):
+        if column not in present:
+            connection.execute(sa.text(f"ALTER TABLE inbox_items ADD COLUMN {column} {kind}"))
+
+
+def _timestamp(connection: sa.Connection) -> str:
+    """The column type `UtcDateTime` makes on this database (as `_handoff` adds them)."""
+    return "TIMESTAMP WITH TIME ZONE" if connection.dialect.name == "postgresql" else "DATETIME"
+
+
 # The brief's first-response targets of the two channels, as version 11 knew them.
 _V11_TARGETS = {"email": timedelta(hours=1), "callback": timedelta(minutes=15)}
 
@@ -261,6 +280,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(9, "incident announcements", _announcements),
     Migration(10, "customer ratings and follow-ups of negative ones", _satisfaction),
     Migration(11, "the offline inbox: items and their email threads", _inbox),
+    Migration(12, "the offline inbox's SLA: cell, target, warning and breach", _inbox_sla),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

@@ -153,6 +153,10 @@ inbox_items = sa.Table(
     sa.Column("due_at", UtcDateTime, nullable=False),
     sa.Column("responded_at", UtcDateTime),
     sa.Column("updated_at", UtcDateTime),
+    sa.Column("policy", sa.String(120)),  # the SLA cell of the first-response target
+    sa.Column("frt_target_seconds", sa.Float),
+    sa.Column("warned_at", UtcDateTime),
+    sa.Column("breached_at", UtcDateTime),
 )
 
 inbox_entries = sa.Table(

@@ -39,6 +39,7 @@ import { exportButton, labelExport } from "/static/console/transcript.js";
 import { mountAnnouncements } from "/static/widget/announcement.js";
 import { mountAnnouncementForm } from "/static/console/announcements.js";
 import { mountInbox } from "/static/console/inbox.js";
+import { inboxAlertLabel } from "/static/console/inbox_alerts.js";
 
 const SESSION_KEY = "chatserver.console.session";
 const OUTBOX_KEY = "chatserver.console.outbox";
@@ -2081,6 +2082,7 @@ function onSla(type, payload) {
     kind: payload.kind || "first_response",
     at: new Date(),
     remaining: Number.isNaN(remaining) ? null : remaining,
+    label: inboxAlertLabel(payload, _),
   });
   if (typeof payload.language === "string") remember(payload.conversation_id, payload);
   state.alerts.length = Math.min(state.alerts.length, MAX_ALERTS);
@@ -2239,7 +2241,7 @@ function renderAlerts() {
         element("span", "alert-kind", clockName(alert.kind)),
         element("time", "alert-time", format.format(alert.at)),
       );
-      const what = element("div", "alert-what", describeConversation(alert.conversation_id));
+      const what = element("div", "alert-what", alert.label || describeConversation(alert.conversation_id));
       row.append(top, what);
       if (alert.type === "warning" && alert.remaining !== null) {
         row.append(

@@ -225,16 +225,19 @@ export const AgentRequest = Object.freeze({
  */
 
 /**
- * `sla_warning`: the clock is about to run out.
+ * `sla_warning`: the clock is about to run out (an offline inbox item's: with
  * @typedef {Object} SlaWarningPayload
  * @property {string} conversation_id
  * @property {string} kind
  * @property {string} due_at
  * @property {number} remaining_seconds
+ * @property {string} [item_id]
+ * @property {string} [channel]
+ * @property {string} [tracking_number]
  */
 
 /**
- * `sla_breach`: the target was missed.
+ * `sla_breach`: the target was missed (an offline inbox item's: with `item_id`).
  * @typedef {Object} SlaBreachPayload
  * @property {string} conversation_id
  * @property {string} kind
@@ -242,6 +245,9 @@ export const AgentRequest = Object.freeze({
  * @property {string} language
  * @property {string} team
  * @property {string} priority
+ * @property {string} [item_id]
+ * @property {string} [channel]
+ * @property {string} [tracking_number]
  */
 
 /**
