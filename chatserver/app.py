@@ -62,7 +62,7 @@ from chatserver.sockets.customer import CustomerNamespace
 from chatserver.store import SqlStore, open_store
 from chatserver.surveys import Changed, Surveys
 from chatserver.web import routes, security_headers
-from chatserver.wiring import build_desk, build_inbox
+from chatserver.wiring import build_desk, build_inbox, build_urgent_notifier
 
 log = logging.getLogger(__name__)
 
@@ -231,6 +231,12 @@ async def _desk(
         policies = (
             read_sla_file(settings.sla_file) if settings.sla_file else sla_topics.default_matrix()
         )
+        notifier = build_urgent_notifier(
+            settings,
+            catalogs=bot.catalogs,
+            observe=app[METRICS].observe,
+            console_url=console_url(settings),
+        )
         desk = build_desk(
             settings,
             store=store,
@@ -240,6 +246,7 @@ async def _desk(
             new_id=ids,
             policies=policies,
             observe=app[METRICS].observe,
+            send_urgent=notifier,
         )
         dispatcher = desk.dispatcher
         async with _step("restoring the queue from the store"):
@@ -292,7 +299,16 @@ async def _desk(
         ", ".join(bot.matcher.faq.languages),
         ", ".join(lang for lang in settings.languages if bot.catalogs.has_catalog(lang)),
     )
-    yield
+    try:
+        yield
+    finally:
+        await notifier.aclose()  # urgent alerts being sent: a little time, then cancelled
+
+
+def console_url(settings: Settings) -> str:
+    """The console's address in urgent alerts: the server's own host and port (a desk
+    behind a proxy would want a public-URL setting; there is none yet)."""
+    return f"http://{settings.host}:{settings.port}/console/"
 
 
 async def _ticker(app: web.Application) -> AsyncIterator[None]:

@@ -58,6 +58,7 @@ class MemoryCheckpoint:
     clocks: dict[str, sla.AppliedSla]
     due: dict[str, datetime]
     previews: dict[str, str]
+    urgent: dict[str, list[str] | None]
 
 
 @dataclass(slots=True)
@@ -72,6 +73,9 @@ class DeskMemory:
     clocks: dict[str, sla.AppliedSla] = field(default_factory=dict)
     # What queue items show of each chat on the desk: the customer's latest message, short.
     previews: dict[str, str] = field(default_factory=dict)
+    # Urgent chats whose alert was raised (urgent_alerts.py): the agents told while it is
+    # up, None once someone took the chat (never raised again); gone when the chat ends.
+    urgent: dict[str, list[str] | None] = field(default_factory=dict)
 
     def checkpoint(self, *, router: bool = True) -> MemoryCheckpoint:
         return MemoryCheckpoint(
@@ -80,6 +84,7 @@ class DeskMemory:
             clocks=dict(self.clocks),
             due=self.agents.due,
             previews=dict(self.previews),
+            urgent=dict(self.urgent),
         )
 
     def rollback(self, checkpoint: MemoryCheckpoint) -> None:
@@ -89,6 +94,7 @@ class DeskMemory:
         _replace_items(self.accounts, checkpoint.accounts)
         _replace_items(self.clocks, checkpoint.clocks)
         _replace_items(self.previews, checkpoint.previews)
+        _replace_items(self.urgent, checkpoint.urgent)
         self.agents.restore_due(checkpoint.due)
 
     def to_state(self) -> dict[str, Any]:
@@ -101,6 +107,9 @@ class DeskMemory:
             "accounts": [_account_state(a) for a in self.accounts.values()],
             "clocks": [applied.to_dict() for applied in self.clocks.values()],
             "previews": dict(self.previews),
+            "urgent": {
+                key: None if told is None else list(told) for key, told in self.urgent.items()
+            },
         }
 
     @classmethod
@@ -124,6 +133,10 @@ class DeskMemory:
             accounts={account.id: account for account in accounts},
             clocks={applied.conversation_id: applied for applied in clocks},
             previews=dict(state["previews"]),
+            urgent={
+                key: None if told is None else list(told)
+                for key, told in state.get("urgent", {}).items()
+            },
         )
 
 

@@ -47,6 +47,7 @@ from chatserver.human.replies import Replies
 from chatserver.human.routed import Routed
 from chatserver.human.telling import Teller
 from chatserver.human.transfer import TRANSFER_NOTE, Transfers
+from chatserver.human.urgent import SendAlert, UrgentAlerts
 from chatserver.human.views import SNAPSHOT_LIMIT, Views
 from chatserver.i18n import Catalogs
 from chatserver.models import Conversation, Message
@@ -86,6 +87,7 @@ class Dispatcher:
         customer_grace: timedelta = DEFAULT_CUSTOMER_GRACE,
         agent_grace: timedelta = timedelta(0),
         state: DeskState | None = None,
+        send_urgent: SendAlert | None = None,
     ) -> None:
         self.ledger = ledger = Ledger(
             store=store,
@@ -100,7 +102,7 @@ class Dispatcher:
             state=state,
         )
         teller = Teller(ledger)
-        routed = Routed(ledger, teller)
+        routed = Routed(ledger, teller, UrgentAlerts(ledger, send_urgent))
         self.clocks = Clocks(ledger, policies or sla_topics.default_matrix())
         self.assignment = Assignment(
             ledger,

@@ -79,6 +79,7 @@ class Metrics:
     inbox_items: Gauge
     inbox_first_response: Histogram
     inbox_breaches: Counter
+    urgent_alerts: Counter
 
     def observe(self, name: str, labels: dict[str, Any]) -> None:
         """One of the dispatcher's observations (`Dispatcher(observe=...)`), as series."""
@@ -101,6 +102,8 @@ class Metrics:
             self.inbox_first_response.labels(channel=labels["channel"]).observe(labels["seconds"])
         elif name == "inbox_breach":
             self.inbox_breaches.labels(channel=labels["channel"], language=labels["language"]).inc()
+        elif name == "urgent_alert":
+            self.urgent_alerts.labels(channel=labels["channel"], outcome=labels["outcome"]).inc()
         elif name == "isolated_failure":
             self.count_isolated_failure(labels["stage"])
 
@@ -314,6 +317,13 @@ class Metrics:
                 "Inbox items whose first-response target passed without an answer, by "
                 "channel and language (each counted once).",
                 ["channel", "language"],
+                registry=registry,
+            ),
+            urgent_alerts=Counter(
+                "chatserver_urgent_alerts",
+                "Urgent chats' alerts, by channel (console, email, webhook) and outcome "
+                "(sent, failed); one per urgent chat and channel.",
+                ["channel", "outcome"],
                 registry=registry,
             ),
         )

@@ -43,6 +43,7 @@ from chatserver.language import display_name, text_direction
 from chatserver.models import Conversation, Message
 from chatserver.routing import QueueKey, WaitingView
 from chatserver.satisfaction import FollowUp
+from chatserver.urgent_alerts import UrgentAlert
 
 
 class ServerEvent(StrEnum):
@@ -67,6 +68,8 @@ class ServerEvent(StrEnum):
     ANNOUNCEMENT = "announcement"
     FOLLOWUP = "followup"  # supervisors: negative feedback opened, handled or missed
     INBOX = "inbox"
+    URGENT = "urgent"  # an urgent chat waits: every console that could take it, supervisors
+    URGENT_CLEARED = "urgent_cleared"  # someone took it, or it ended: the alert comes down
 
 
 # What each namespace's clients receive (the widget and the console must handle each).
@@ -95,6 +98,8 @@ AGENT_EVENTS = frozenset(
         ServerEvent.SESSION_ENDED,
         ServerEvent.FOLLOWUP,
         ServerEvent.INBOX,
+        ServerEvent.URGENT,
+        ServerEvent.URGENT_CLEARED,
     }
 )
 
@@ -214,6 +219,29 @@ class ConversationIdPayload(TypedDict):
     """`offer_withdrawn`, `released`."""
 
     conversation_id: str
+
+
+class UrgentPayload(TypedDict):
+    """`urgent`: an urgent chat waits for a person (once per conversation); the due times
+    are its SLA clocks' (None: no such clock)."""
+
+    conversation_id: str
+    tracking_number: str
+    language: str
+    language_name: str
+    team: str
+    topic: str
+    faq_id: str | None
+    queued_at: str
+    first_response_due: str | None
+    resolution_due: str | None
+
+
+class UrgentClearedPayload(TypedDict):
+    """`urgent_cleared`: the urgent chat's alert comes down."""
+
+    conversation_id: str
+    reason: str  # taken | closed
 
 
 class InboxEntryPayload(TypedDict):
@@ -544,6 +572,8 @@ PAYLOADS: Mapping[ServerEvent, tuple[type[Any], ...]] = {
     ServerEvent.ANNOUNCEMENT: (AnnouncementPayload,),
     ServerEvent.FOLLOWUP: (FollowUpPayload,),
     ServerEvent.INBOX: (InboxPayload,),
+    ServerEvent.URGENT: (UrgentPayload,),
+    ServerEvent.URGENT_CLEARED: (UrgentClearedPayload,),
 }
 # What each client event is acknowledged with when it succeeds (else with an ErrorAck).
 CUSTOMER_ACKS: Mapping[CustomerRequest, type[Any]] = {
@@ -692,6 +722,30 @@ def offer(conversation_id: str, queue: QueueKey, expires_at: datetime) -> OfferP
         "queue": str(queue),
         "expires_at": expires_at.isoformat(),
     }
+
+
+def urgent(alert: UrgentAlert) -> UrgentPayload:
+    """An urgent chat's alert, as consoles show it."""
+    return {
+        "conversation_id": alert.conversation_id,
+        "tracking_number": alert.tracking_number,
+        "language": alert.language,
+        "language_name": display_name(alert.language),
+        "team": alert.team,
+        "topic": alert.topic,
+        "faq_id": alert.faq_id,
+        "queued_at": alert.queued_at.isoformat(),
+        "first_response_due": _iso_or_none(alert.first_response_due),
+        "resolution_due": _iso_or_none(alert.resolution_due),
+    }
+
+
+def urgent_cleared(conversation_id: str, *, reason: str) -> UrgentClearedPayload:
+    return {"conversation_id": conversation_id, "reason": reason}
+
+
+def _iso_or_none(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
 
 
 def conversation_id(conversation_id: str) -> ConversationIdPayload:

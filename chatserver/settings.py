@@ -154,6 +154,25 @@ def _email_address(raw: str) -> str:
     return value
 
 
+def _email_addresses(raw: str) -> tuple[str, ...]:
+    return tuple(_email_address(part) for part in raw.split(",") if part.strip())
+
+
+def _webhook_url(raw: str) -> str:
+    value = raw.strip()
+    if not value:
+        return ""
+    from yarl import URL
+
+    try:
+        url = URL(value)
+    except ValueError:
+        url = None
+    if url is None or url.scheme not in ("http", "https") or not url.host:
+        raise ValueError(f"expected an http(s) URL like https://hooks.example.com/x, got {raw!r}")
+    return value
+
+
 def read_sla_file(path: Path) -> SlaMatrix:
     """SLA policies and topics from a YAML file over the brief's (docs/sla.example.yaml)."""
     import yaml
@@ -411,6 +430,20 @@ OPTIONS: tuple[Option, ...] = (
         "empty: the endpoint is off",
     ),
     Option(
+        "urgent_email",
+        "",
+        _email_addresses,
+        "addresses (comma-separated) an urgent chat is emailed to at once; needs "
+        "CHATSERVER_SMTP_HOST (empty: no email)",
+    ),
+    Option(
+        "urgent_webhook_url",
+        "",
+        _webhook_url,
+        "URL an urgent chat is POSTed to as JSON with a `text` (Slack/Mattermost incoming "
+        "webhooks); empty: no webhook",
+    ),
+    Option(
         "sla_file",
         "",
         _sla_file,
@@ -495,6 +528,8 @@ class Settings:
     smtp_password: str
     smtp_sender: str
     inbound_email_secret: str
+    urgent_email: tuple[str, ...]
+    urgent_webhook_url: str
     sla_file: Path | None
     identity_secret: str
     log_level: str
@@ -518,6 +553,10 @@ class Settings:
         if settings.smtp_host and not settings.smtp_sender:
             raise SettingsError(
                 f"{ENV_PREFIX}SMTP_SENDER: required with {ENV_PREFIX}SMTP_HOST (the From address)"
+            )
+        if settings.urgent_email and not settings.smtp_host:
+            raise SettingsError(
+                f"{ENV_PREFIX}URGENT_EMAIL: needs {ENV_PREFIX}SMTP_HOST (the mail server)"
             )
         if settings.default_language not in settings.languages:
             raise SettingsError(

@@ -20,6 +20,7 @@ from chatserver.clock import Clock, IdFactory
 from chatserver.desk import Desk
 from chatserver.dispatch import Dispatcher
 from chatserver.hours import parse_hours
+from chatserver.human.urgent import SendAlert
 from chatserver.i18n import Catalogs
 from chatserver.inbox import ChannelDesk, InboxKind
 from chatserver.inbox_desk import InboxDesk, Observe
@@ -29,6 +30,7 @@ from chatserver.models import Priority
 from chatserver.routing import Router, RoutingPolicy
 from chatserver.settings import Settings
 from chatserver.store import Store
+from chatserver.urgent_notifier import UrgentNotifier
 
 
 def build_desk(
@@ -41,9 +43,11 @@ def build_desk(
     new_id: IdFactory,
     policies: sla.SlaPolicies,
     observe: Callable[[str, dict[str, Any]], None] | None = None,
+    send_urgent: SendAlert | None = None,
 ) -> Desk:
     """The customer desk, its dispatcher (`Desk.dispatcher`) behind it, neither restored
-    yet. The bot's catalogs and (current) matcher are the human side's too."""
+    yet. The bot's catalogs and (current) matcher are the human side's too; `send_urgent`
+    emails and posts urgent chats' alerts (urgent_notifier.py)."""
     dispatcher = Dispatcher(
         store=store,
         router=Router(
@@ -65,6 +69,7 @@ def build_desk(
         observe=observe,
         customer_grace=timedelta(seconds=settings.customer_grace_seconds),
         agent_grace=timedelta(seconds=settings.agent_grace_seconds),
+        send_urgent=send_urgent,
     )
     return Desk(
         store=store,
@@ -76,6 +81,24 @@ def build_desk(
         languages=settings.languages,
         default_language=settings.default_language,
         identity_secret=settings.identity_secret or None,
+    )
+
+
+def build_urgent_notifier(
+    settings: Settings,
+    *,
+    catalogs: Catalogs,
+    observe: Callable[[str, dict[str, Any]], None],
+    console_url: str,
+) -> UrgentNotifier:
+    """Email and webhook of urgent alerts, in the desk's default language."""
+    return UrgentNotifier(
+        mailer=Mailer(SmtpConfig.from_settings(settings)),
+        email_to=settings.urgent_email,
+        webhook_url=settings.urgent_webhook_url,
+        gettext=catalogs.translator(settings.default_language).gettext,
+        console_url=console_url,
+        observe=observe,
     )
 
 

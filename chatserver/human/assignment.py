@@ -85,6 +85,8 @@ class Assignment(Room):
             ledger.previews[conversation.id] = preview(asked.text)
         notifications = await self.routed.apply(events, now, known=conversation)
         await self.clocks.start(conversation, handoff, now)
+        # After the clocks: the alert carries their due times.
+        notifications += self.routed.urgent.waiting(conversation, now, faq_id=handoff.faq_id)
         ledger.record("handoff", {"reason": str(handoff.reason)})
         return Dispatched(notifications)
 
@@ -126,8 +128,8 @@ class Assignment(Room):
             conversation.transition(ConversationStatus.CLOSED, now), closed_at=now
         )
         await ledger.save(conversation, was=was)
-        self._forget(conversation_id)
-        notifications = await self.clocks.stop(conversation, now, resolved=True)
+        notifications = self._forget(conversation_id)
+        notifications += await self.clocks.stop(conversation, now, resolved=True)
         notifications += await self.routed.apply(events, now)
         if conversation.tracking_number is not None:  # an inquiry: say how to follow it
             notifications += await self.teller.tell(
@@ -161,8 +163,8 @@ class Assignment(Room):
             conversation.transition(ConversationStatus.ABANDONED, now), closed_at=now
         )
         await ledger.save(conversation, was=was)
-        self._forget(conversation_id)
-        notifications = await self.clocks.stop(conversation, left_at or now, resolved=False)
+        notifications = self._forget(conversation_id)
+        notifications += await self.clocks.stop(conversation, left_at or now, resolved=False)
         notifications += await self.routed.apply(events, now)
         if left_at is not None:
             notifications += await self.teller.tell(
@@ -204,7 +206,7 @@ class Assignment(Room):
             conversation.transition(ConversationStatus.CLOSED, now), closed_at=now
         )
         await ledger.save(conversation, was=was)
-        self._forget(conversation_id)
+        notifications += self._forget(conversation_id)
         notifications += await self.clocks.stop(conversation, left_at, resolved=False)
         notifications += await self.routed.apply(events, now)
         notifications.append(
@@ -225,10 +227,12 @@ class Assignment(Room):
         )
         return notifications
 
-    def _forget(self, conversation_id: str) -> None:
-        """The chat is over: nobody waits for its customer, no queue item shows it."""
+    def _forget(self, conversation_id: str) -> list[Notify]:
+        """The chat is over: nobody waits for its customer, no queue item shows it, no
+        urgent alert stays up for it."""
         self.ledger.presence.forget(conversation_id)
         self.ledger.previews.pop(conversation_id, None)
+        return self.routed.urgent.ended(conversation_id)
 
     # -- nobody can chat --------------------------------------------------------------
 

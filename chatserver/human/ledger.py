@@ -88,6 +88,7 @@ class _Unit:
     conversations: dict[str, Conversation] = field(default_factory=dict)
     slas: dict[str, tuple[sla.AppliedSla, Conversation]] = field(default_factory=dict)
     observed: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    effects: list[Callable[[], None]] = field(default_factory=list)
 
     def absorb(self, inner: _Unit) -> None:
         """A nested unit succeeded: its rows and observations become this unit's."""
@@ -96,6 +97,7 @@ class _Unit:
         for key, saved in inner.slas.items():
             self.slas.setdefault(key, saved)
         self.observed += inner.observed
+        self.effects += inner.effects
 
 
 class Room:
@@ -188,6 +190,12 @@ class Ledger:
         return self.state.memory.previews
 
     @property
+    def urgent(self) -> dict[str, list[str] | None]:
+        """Urgent chats whose alert was raised: the agents told while it is up, None once
+        taken (desk_state.DeskMemory.urgent)."""
+        return self.state.memory.urgent
+
+    @property
     def presence(self) -> CustomerPresence:
         """Which customers still have a socket in their conversation; the tick lets go of
         the chats of those gone for longer than the customer grace."""
@@ -232,6 +240,8 @@ class Ledger:
         else:
             for name, labels in unit.observed:
                 self.observe(name, labels)
+            for effect in unit.effects:
+                self._run(effect)
 
     async def _undo(self, unit: _Unit) -> None:
         self.state.memory.rollback(unit.memory)
@@ -274,6 +284,18 @@ class Ledger:
             self._unit.observed.append((name, labels))
         else:
             self.observe(name, labels)
+
+    def after(self, effect: Callable[[], None]) -> None:
+        """Something to do outside the desk (start sending an alert) once the unit it
+        belongs to has succeeded: a unit that fails never started it."""
+        if self._unit is not None:
+            self._unit.effects.append(effect)
+        else:
+            self._run(effect)
+
+    def _run(self, effect: Callable[[], None]) -> None:
+        with self.failures.item("after_unit", getattr(effect, "__name__", "effect")):
+            effect()
 
     def _count_failure(self, stage: str) -> None:
         self.observe("isolated_failure", {"stage": stage})

@@ -17,6 +17,7 @@ from chatserver import protocol, routing
 from chatserver.events import Notify
 from chatserver.human.ledger import Ledger
 from chatserver.human.telling import Teller
+from chatserver.human.urgent import UrgentAlerts
 from chatserver.models import Conversation, ConversationStatus
 from chatserver.protocol import ServerEvent
 from chatserver.system_lines import LineKind, SystemLine
@@ -25,9 +26,11 @@ from chatserver.system_lines import LineKind, SystemLine
 class Routed:
     """Applies routing events to conversations and says who must hear what."""
 
-    def __init__(self, ledger: Ledger, teller: Teller) -> None:
+    def __init__(self, ledger: Ledger, teller: Teller, urgent: UrgentAlerts | None = None) -> None:
         self.ledger = ledger
         self.teller = teller
+        # Urgent chats' alerts: raised when one waits again, down when someone takes it.
+        self.urgent = urgent or UrgentAlerts(ledger)
 
     async def apply(
         self,
@@ -80,6 +83,7 @@ class Routed:
                     replace(conversation.transition(ConversationStatus.QUEUED, now), agent_id=None),
                 )
                 await ledger.save(conversation, was=was)
+                out += self.urgent.waiting(conversation, now)
             if isinstance(event, routing.Queued):
                 out += await teller.tell(
                     conversation, SystemLine(LineKind.QUEUED, {"position": event.position})
@@ -122,6 +126,7 @@ class Routed:
                     team=event.queue.team,
                 )
                 await ledger.save(conversation, was=was)
+                out += self.urgent.waiting(conversation, now)
             out.append(
                 Notify.agent(
                     event.from_agent_id,
@@ -157,6 +162,7 @@ class Routed:
         )
         out.append(Notify.agent(event.agent_id, ServerEvent.CONVERSATION, briefing))
         ledger.record("assigned", {"via": str(event.via), "widened": str(event.widened).lower()})
+        out += self.urgent.taken(conversation.id)
         return out
 
 

@@ -21,13 +21,15 @@ export const ServerEvent = Object.freeze({
   ANNOUNCEMENT: "announcement",
   FOLLOWUP: "followup",
   INBOX: "inbox",
+  URGENT: "urgent",
+  URGENT_CLEARED: "urgent_cleared",
 });
 
 /** The events customer clients receive. */
 export const CUSTOMER_EVENTS = Object.freeze(["announcement", "assigned", "closed", "message", "offline", "queued"]);
 
 /** The events agent clients receive. */
-export const AGENT_EVENTS = Object.freeze(["announcement", "closed", "conversation", "followup", "inbox", "message", "offer", "offer_withdrawn", "queue", "released", "session_ended", "sla_breach", "sla_warning"]);
+export const AGENT_EVENTS = Object.freeze(["announcement", "closed", "conversation", "followup", "inbox", "message", "offer", "offer_withdrawn", "queue", "released", "session_ended", "sla_breach", "sla_warning", "urgent", "urgent_cleared"]);
 
 /**
  * Client -> server events on /customer (CustomerRequest), each
@@ -322,6 +324,28 @@ export const AgentRequest = Object.freeze({
  * @typedef {Object} InboxPayload
  * @property {Array<InboxItemPayload>} items
  * @property {boolean} mail_enabled
+ */
+
+/**
+ * `urgent`: an urgent chat waits for a person (once per conversation); the due times
+ * @typedef {Object} UrgentPayload
+ * @property {string} conversation_id
+ * @property {string} tracking_number
+ * @property {string} language
+ * @property {string} language_name
+ * @property {string} team
+ * @property {string} topic
+ * @property {(string|null)} faq_id
+ * @property {string} queued_at
+ * @property {(string|null)} first_response_due
+ * @property {(string|null)} resolution_due
+ */
+
+/**
+ * `urgent_cleared`: the urgent chat's alert comes down.
+ * @typedef {Object} UrgentClearedPayload
+ * @property {string} conversation_id
+ * @property {string} reason
  */
 
 /**
