@@ -12,6 +12,7 @@ from tests.conftest import ROOT
 ORDER = (
     "ledger",
     "telling",
+    "urgent",
     "routed",
     "clocks",
     "assignment",

@@ -82,7 +82,7 @@ async def test_an_urgent_japanese_chat_reaches_every_japanese_console_mail_and_w
     emma = await connect_agent(desk, "emma", "Emma Clarke", ["en", "de"])
     sam = await connect_agent(desk, "sam", "Sam Okafor", ["en"], role="supervisor")
     handed_off_at = clock.now()
-    customer, conversation_id = await customer_says(desk, connect, URGENT_JA)
+    _customer, conversation_id = await customer_says(desk, connect, URGENT_JA)
 
     # Every online Japanese speaker and the supervisor, not only the one it is offered to.
     (alert,) = await aiko.wait_pushed("urgent")
@@ -142,7 +142,8 @@ async def test_an_urgent_japanese_chat_reaches_every_japanese_console_mail_and_w
     cleared = {"conversation_id": conversation_id, "reason": "taken"}
     for console in (aiko, ken, sam):
         assert (await console.wait_pushed("urgent_cleared")) == [cleared]
-    assert emma.pushed("urgent") == [] and emma.pushed("urgent_cleared") == []
+    assert emma.pushed("urgent") == []
+    assert emma.pushed("urgent_cleared") == []
 
     metrics = await metrics_text(desk)
     for channel in ("console", "email", "webhook"):
@@ -162,8 +163,10 @@ async def test_a_chat_that_is_not_urgent_raises_no_alert(desk, connect, smtp, re
     (offer,) = await aiko.wait_pushed("offer")
     assert offer["conversation_id"] == conversation_id
     await asyncio.sleep(1)  # time for any mail or post to arrive
-    assert aiko.pushed("urgent") == [] and sam.pushed("urgent") == []
-    assert mailbox.received == [] and received.posted == []
+    assert aiko.pushed("urgent") == []
+    assert sam.pushed("urgent") == []
+    assert mailbox.received == []
+    assert received.posted == []
     assert "chatserver_urgent_alerts_total{" not in await metrics_text(desk)
     for agent in (aiko, sam):
         await agent.client.disconnect()
@@ -208,7 +211,8 @@ async def test_the_alert_is_raised_once_even_when_the_chat_is_requeued_or_transf
     await asyncio.sleep(1)  # time for a second alert, mail or post, if one were raised
     assert len(sam.pushed("urgent")) == 1
     assert len(aiko.pushed("urgent")) == 1
-    assert len(mailbox.received) == 1 and len(received.posted) == 1
+    assert len(mailbox.received) == 1
+    assert len(received.posted) == 1
     metrics = await metrics_text(desk)
     assert 'chatserver_urgent_alerts_total{channel="console",outcome="sent"} 1.0' in metrics
     for agent in (aiko, sam):

@@ -34,6 +34,7 @@ import {
   translate,
 } from "/static/shared/common.js";
 import { mountFollowups } from "/static/console/followups.js";
+import { mountUrgent } from "/static/console/urgent.js";
 import { AgentRequest } from "/static/shared/protocol.js";
 import { exportButton, labelExport } from "/static/console/transcript.js";
 import { mountAnnouncements } from "/static/widget/announcement.js";
@@ -357,6 +358,13 @@ const followups = mountFollowups(byId("gaps-section"), {
     }),
 });
 
+// Urgent chats: a red banner on every console that could take one, until it is taken.
+const urgent = mountUrgent(byId("announcements"), {
+  _,
+  languageName: (tag) => languageName(tag),
+  accept: (conversationId) => acceptChat(conversationId),
+});
+
 function element(tag, className, text) {
   const node = document.createElement(tag);
   if (className) node.className = className;
@@ -602,6 +610,7 @@ function applyStrings() {
   els.gapsRefresh.textContent = _("Refresh");
   els.gapsEmpty.textContent = _("No gaps in this period.");
   followups.relabel();
+  urgent.relabel();
   const chosenLanguage = els.gapsLanguage.value;
   els.gapsLanguage.replaceChildren(
     option("", _("All languages")),
@@ -706,6 +715,7 @@ function endSession(message) {
     socket = null;
   }
   state.session = null;
+  urgent.clear();
   saveJson(SESSION_KEY, null);
   saveJson(STATUS_KEY, null);
   saveJson(NOTES_KEY, null);
@@ -808,6 +818,8 @@ function connect() {
   socket.on("sla_breach", (payload) => onSla("breach", payload));
   socket.on("announcement", onAnnouncement);
   socket.on("followup", (payload) => followups.pushed(payload));
+  socket.on("urgent", (payload) => urgent.pushed(payload));
+  socket.on("urgent_cleared", (payload) => urgent.cleared(payload));
   socket.on("inbox", (payload) => inboxView.update(payload));
 }
 
