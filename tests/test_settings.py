@@ -62,6 +62,18 @@ def test_values_are_read_from_the_mapping():
         ("CHATSERVER_TRUSTED_PROXIES", "proxy", "CHATSERVER_TRUSTED_PROXIES (--trusted-proxies)"),
         ("CHATSERVER_LOGIN_CONCURRENCY", "0", "CHATSERVER_LOGIN_CONCURRENCY (--login-concurrency"),
         ("CHATSERVER_METRICS_TOKEN", "short", "CHATSERVER_METRICS_TOKEN (--metrics-token): use"),
+        ("CHATSERVER_URGENT_EMAIL", "oncall", "CHATSERVER_URGENT_EMAIL (--urgent-email): expected"),
+        (
+            "CHATSERVER_URGENT_EMAIL",
+            "a@example.com",
+            "CHATSERVER_URGENT_EMAIL: needs CHATSERVER_SMTP",
+        ),
+        (
+            "CHATSERVER_URGENT_WEBHOOK_URL",
+            "hooks.slack",
+            "CHATSERVER_URGENT_WEBHOOK_URL (--urgent-",
+        ),
+        ("CHATSERVER_URGENT_WEBHOOK_URL", "ftp://x.example", "CHATSERVER_URGENT_WEBHOOK_URL (--"),
     ],
 )
 def test_a_bad_value_names_its_variable(variable, value, expected):
@@ -69,6 +81,23 @@ def test_a_bad_value_names_its_variable(variable, value, expected):
         Settings.from_env({variable: value})
     assert str(raised.value).startswith(expected)
     assert "\n" not in str(raised.value)
+
+
+def test_urgent_alerts_read_their_addresses_and_webhook():
+    settings = Settings.from_env(
+        {
+            "CHATSERVER_SMTP_HOST": "mail.example.com",
+            "CHATSERVER_SMTP_SENDER": "support@example.com",
+            "CHATSERVER_URGENT_EMAIL": " lead@example.com, oncall@example.com ,",
+            "CHATSERVER_URGENT_WEBHOOK_URL": "https://hooks.example.com/services/T0/B0/x",
+        }
+    )
+    assert settings.urgent_email == ("lead@example.com", "oncall@example.com")
+    assert settings.urgent_webhook_url == "https://hooks.example.com/services/T0/B0/x"
+    assert (Settings.from_env({}).urgent_email, Settings.from_env({}).urgent_webhook_url) == (
+        (),
+        "",
+    )
 
 
 def test_flags_win_over_variables():
