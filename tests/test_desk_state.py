@@ -47,6 +47,8 @@ async def busy_desk(rooms: Make) -> tuple[Rooms, list[str]]:
     desk.presence.customer_joined(waiting, "tab-2")
     desk.presence.customer_left(waiting, "tab-2")
     desk.presence.console_connected("aiko", "console-1")
+    # Urgent alerts: one taken down (taken), one up (told to Aiko).
+    desk.ledger.urgent.update({held: None, offered: ["aiko"]})
     desk.clock.advance(4)
     return desk, [held, offered, waiting]
 
@@ -63,6 +65,7 @@ async def test_the_memory_read_back_from_json_decides_as_the_original(rooms: Mak
 
     assert second.ledger.assignee(chats[0]) == "aiko"
     assert second.ledger.previews == first.ledger.previews
+    assert second.ledger.urgent == {chats[0]: None, chats[1]: ["aiko"]}
     assert second.ledger.remaining_seconds(chats[1]) == first.ledger.remaining_seconds(chats[1])
     assert second.ledger.router.waiting(second.clock.now()) == first.ledger.router.waiting(
         first.clock.now()
@@ -110,6 +113,8 @@ async def test_a_failed_unit_puts_the_memory_back(rooms: Make) -> None:
             desk.ledger.previews[chats[0]] = "changed"
             desk.ledger.clocks.pop(chats[1])
             desk.ledger.agents.due_back("emma", by=desk.clock.now())
+            desk.ledger.urgent[chats[2]] = ["emma"]
+            desk.ledger.urgent.pop(chats[1])
             raise RuntimeError("the store refused")
 
     with pytest.raises(RuntimeError):

@@ -57,6 +57,32 @@ async def test_a_failed_unit_puts_memory_and_saved_rows_back(rooms: Make) -> Non
     assert ledger.queue_dirty
 
 
+async def test_what_a_unit_does_outside_the_desk_waits_for_its_success(rooms: Make) -> None:
+    """An urgent chat's email and webhook start only once the unit that raised the alert
+    has succeeded: a failed handoff never alerts anyone."""
+    desk = await rooms(agents=(AIKO,))
+    ledger = desk.ledger
+    done: list[str] = []
+
+    async def failing_unit() -> None:
+        async with ledger.change():
+            async with ledger.savepoint():
+                ledger.after(lambda: done.append("inner"))
+            ledger.after(lambda: done.append("outer"))
+            assert done == []
+            raise Boom
+
+    with pytest.raises(Boom):
+        await failing_unit()
+    assert done == []
+    async with ledger.change():
+        async with ledger.savepoint():
+            ledger.after(lambda: done.append("inner"))
+        ledger.after(lambda: done.append("outer"))
+        assert done == []
+    assert done == ["inner", "outer"]
+
+
 async def test_a_nested_unit_that_succeeds_is_undone_with_its_outer_unit(rooms: Make) -> None:
     desk = await rooms(agents=(AIKO,))
     ledger = desk.ledger
