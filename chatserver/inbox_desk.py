@@ -210,7 +210,7 @@ class InboxDesk:
         (`sla_breach`) and counted, each once. Then lost items are recovered. An item that
         fails is logged, counted and left for the next tick; the others go on."""
         now = self.clock.now()
-        changed = inbox_sla.tick(await self.store.open_inbox_items(), now)
+        changed = inbox_sla.tick(await self.store.inbox_items_due(now), now)
         out: list[Notify] = []
         accounts = await self.store.agents() if changed.warned or changed.breached else []
         for item in changed.warned:

@@ -87,7 +87,7 @@ class Surveys:
         """Follow-ups whose 24 hours ran out unhandled since the last tick: missed, each
         stored and told to the supervisors once."""
         now = self.clock.now()
-        missed = newly_missed(await self.store.unhandled_followups(), now)
+        missed = newly_missed(await self.store.followups_due(now), now)
         notifications = []
         for followup in missed:
             await self.store.save_followup(followup)

@@ -157,6 +157,15 @@ inbox_items = sa.Table(
     sa.Column("frt_target_seconds", sa.Float),
     sa.Column("warned_at", UtcDateTime),
     sa.Column("breached_at", UtcDateTime),
+    # When the warning is due (`inbox_sla.warn_at`), written with `due_at`: the tick reads
+    # only the items whose warning or breach has come, through the two indexes below.
+    sa.Column("warn_at", UtcDateTime),
+    sa.Index("ix_inbox_items_breach_due", "responded_at", "breached_at", "status", "due_at"),
+    sa.Index(
+        "ix_inbox_items_warn_due", "responded_at", "breached_at", "warned_at", "status", "warn_at"
+    ),
+    # The gauge counts items by status and kind from this index alone.
+    sa.Index("ix_inbox_items_status_kind", "status", "kind"),
 )
 
 inbox_entries = sa.Table(
@@ -313,4 +322,6 @@ followups = sa.Table(
     sa.Column("handled_at", UtcDateTime, index=True),
     sa.Column("handled_by", sa.String(32)),
     sa.Column("note", sa.Text, nullable=False, server_default=""),
+    # The tick's look for the newly missed: unhandled, not counted, due by now.
+    sa.Index("ix_followups_due", "handled_at", "breached", "due_at"),
 )
