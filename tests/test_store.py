@@ -365,6 +365,7 @@ def back_to_version_13(connection: sa.Connection) -> None:
         "ix_inbox_items_warn_due",
         "ix_inbox_items_status_kind",
         "ix_followups_due",
+        "ix_offline_requests_created_at",
     ):
         connection.execute(sa.text(f"DROP INDEX {index}"))
     connection.execute(sa.text("ALTER TABLE inbox_items DROP COLUMN warn_at"))

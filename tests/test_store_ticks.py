@@ -12,12 +12,12 @@ import sqlalchemy as sa
 
 from chatserver import inbox, inbox_sla
 from chatserver.inbox import ChannelDesk, InboxKind, InboxStatus, Outcome
-from chatserver.models import ConversationStatus
+from chatserver.models import ConversationStatus, OfflineRequest
 from chatserver.satisfaction import FOLLOW_UP_WITHIN, follow_up, newly_missed, rate
 from chatserver.sla import Channel
 from chatserver.store import open_store
 from chatserver.store import ratings as rating_sql
-from chatserver.store.inbox_sql import _COUNTS, _TO_BREACH, _TO_WARN
+from chatserver.store.inbox_sql import _COUNTS, _TO_BREACH, _TO_WARN, _without_item
 from tests.test_satisfaction_store import closed
 from tests.test_store import (  # noqa: F401
     T0,
@@ -158,6 +158,24 @@ async def test_the_inbox_gauge_is_counted_by_kind_and_status(store):  # noqa: F8
     }
 
 
+async def test_the_recovery_reads_the_requests_left_in_its_window(store):  # noqa: F811
+    await a_conversation(store)
+    for n, left in enumerate((NOW - timedelta(minutes=2), NOW - TICK, NOW, NOW + TICK)):
+        await store.record_offline_request(
+            OfflineRequest(f"r{n}", "c1", "email", "taro@example.jp", "出金", left)
+        )
+    await store.save_inbox_item(an_item("r1"), new=True)  # saved: not lost
+
+    def ids(found):
+        return [request["id"] for request in found]
+
+    assert ids(await store.offline_requests_without_item()) == ["r0", "r2", "r3"]
+    window = await store.offline_requests_without_item(since=NOW - TICK, until=NOW)
+    assert ids(window) == ["r2"]  # both bounds included
+    assert ids(await store.offline_requests_without_item(until=NOW - TICK)) == ["r0"]
+    assert ids(await store.offline_requests_without_item(since=NOW + TICK)) == ["r3"]
+
+
 def _plan(connection: sa.Connection, statement: sa.Select) -> str:
     """SQLite's plan of the statement as the store runs it (`now` written in)."""
     compiled = statement.params(now=NOW).compile(
@@ -176,6 +194,7 @@ async def test_each_due_query_is_a_range_of_its_index_on_sqlite(tmp_path):
                 "warn": _plan(c, _TO_WARN),
                 "followups": _plan(c, rating_sql._DUE),
                 "counts": _plan(c, _COUNTS),
+                "recovery": _plan(c, _without_item(NOW - timedelta(minutes=2), NOW)),
             }
         )
     finally:
@@ -188,9 +207,13 @@ async def test_each_due_query_is_a_range_of_its_index_on_sqlite(tmp_path):
     assert "due_at<?" in plans["followups"]
     assert "SEARCH ratings USING INDEX" in plans["followups"]  # its primary key, per row
     assert "USING COVERING INDEX ix_inbox_items_status_kind" in plans["counts"]
+    recovery = "SEARCH offline_requests USING INDEX ix_offline_requests_created_at"
+    assert recovery in plans["recovery"]
+    assert "SEARCH inbox_items USING" in plans["recovery"]  # its primary key, per request
     for plan in plans.values():
         assert "SCAN inbox_items" not in plan, plan
         assert "SCAN followups" not in plan, plan
+        assert "SCAN offline_requests" not in plan, plan
 
 
 async def test_a_version_13_database_gets_the_warning_time_of_its_items(store_url):  # noqa: F811

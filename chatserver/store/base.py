@@ -92,8 +92,11 @@ class Store(Protocol):
         """Every item (closed too) left in [since, until), for the reports."""
         ...
 
-    async def offline_requests_without_item(self) -> list[dict[str, Any]]:
-        """Offline requests whose inbox item (same id) was never saved."""
+    async def offline_requests_without_item(
+        self, *, since: datetime | None = None, until: datetime | None = None
+    ) -> list[dict[str, Any]]:
+        """Offline requests left in [since, until] whose inbox item (same id) was never
+        saved (a bound left out: none)."""
         ...
 
     async def add_inbox_entry(self, entry: InboxEntry) -> None: ...

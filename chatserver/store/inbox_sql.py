@@ -130,23 +130,13 @@ class InboxRows:
         rows = await self.read(lambda c: c.execute(query).all())
         return [_item(row._mapping) for row in rows]
 
-    async def offline_requests_without_item(self: _Runs) -> list[dict[str, Any]]:
+    async def offline_requests_without_item(
+        self: _Runs, *, since: datetime | None = None, until: datetime | None = None
+    ) -> list[dict[str, Any]]:
         """Left messages and callback requests whose inbox item (same id) was never saved
-        (the write after the request failed), oldest first."""
-        query = (
-            sa.select(
-                offline_requests.c.id,
-                offline_requests.c.conversation_id,
-                offline_requests.c.kind,
-                offline_requests.c.contact,
-                offline_requests.c.text,
-                offline_requests.c.created_at,
-            )
-            .outerjoin(inbox_items, inbox_items.c.id == offline_requests.c.id)
-            .join(conversations, conversations.c.id == offline_requests.c.conversation_id)
-            .where(inbox_items.c.id.is_(None))
-            .order_by(offline_requests.c.created_at, offline_requests.c.id)
-        )
+        (the write after the request failed), left in [since, until] (either open: no
+        bound), oldest first; bounded, a range of `ix_offline_requests_created_at`."""
+        query = _without_item(since, until)
         rows = await self.read(lambda c: c.execute(query).all())
         return [dict(row._mapping) for row in rows]
 
@@ -179,6 +169,29 @@ class InboxRows:
             )
             for row in rows
         ]
+
+
+def _without_item(since: datetime | None, until: datetime | None) -> sa.Select[Any]:
+    """Requests left in [since, until] (a bound None: open) that have no inbox item."""
+    query = (
+        sa.select(
+            offline_requests.c.id,
+            offline_requests.c.conversation_id,
+            offline_requests.c.kind,
+            offline_requests.c.contact,
+            offline_requests.c.text,
+            offline_requests.c.created_at,
+        )
+        .outerjoin(inbox_items, inbox_items.c.id == offline_requests.c.id)
+        .join(conversations, conversations.c.id == offline_requests.c.conversation_id)
+        .where(inbox_items.c.id.is_(None))
+        .order_by(offline_requests.c.created_at, offline_requests.c.id)
+    )
+    if since is not None:
+        query = query.where(offline_requests.c.created_at >= since)
+    if until is not None:
+        query = query.where(offline_requests.c.created_at <= until)
+    return query
 
 
 def _item_values(item: InboxItem) -> dict[str, Any]:

@@ -75,10 +75,10 @@ def _handoff(connection: sa.Connection) -> None:
             "ON conversations (tracking_number)"
         )
     )
-    # New tables: `applied_slas` as this version made it (frozen below: version 8 added
-    # columns); freeze a copy of `offline_requests` here before its definition changes.
+    # New tables as this version made them (frozen below: version 8 added columns to
+    # `applied_slas`, version 14 an index to `offline_requests`).
     _APPLIED_SLAS_V5.create(connection)
-    schema.offline_requests.create(connection)
+    _OFFLINE_REQUESTS_V5.create(connection)
 
 
 # `applied_slas` as version 5 made it (`conversations` only as the foreign key's target).
@@ -101,6 +101,24 @@ _APPLIED_SLAS_V5 = sa.Table(
     sa.Column("handed_off_at", schema.UtcDateTime, nullable=False, index=True),
     sa.Column("frt_status", sa.String(16), nullable=False),
     sa.Column("frt_seconds", sa.Float),
+)
+
+
+# `offline_requests` as version 5 made it.
+_OFFLINE_REQUESTS_V5 = sa.Table(
+    "offline_requests",
+    _V5,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column(
+        "conversation_id",
+        sa.String(32),
+        sa.ForeignKey("conversations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("contact", sa.String(200), nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("created_at", schema.UtcDateTime, nullable=False),
 )
 
 
@@ -326,7 +344,8 @@ _V14_WARN_FRACTION, _V14_MAX_WARN_BEFORE = 3, timedelta(hours=1)
 
 def _tick_indexes(connection: sa.Connection) -> None:
     """The periodic ticks read only what is due: each inbox item's warning time beside its
-    deadline, and indexes for the due items, the missed follow-ups and the inbox gauge."""
+    deadline, and indexes for the due items, the missed follow-ups, the inbox gauge and
+    the recovery's recent requests."""
     items = schema.inbox_items
     connection.execute(
         sa.text(f"ALTER TABLE inbox_items ADD COLUMN warn_at {_timestamp(connection)}")
@@ -362,6 +381,7 @@ _V14_INDEXES = (
     "ON inbox_items (responded_at, breached_at, warned_at, status, warn_at)",
     "CREATE INDEX ix_inbox_items_status_kind ON inbox_items (status, kind)",
     "CREATE INDEX ix_followups_due ON followups (handled_at, breached, due_at)",
+    "CREATE INDEX ix_offline_requests_created_at ON offline_requests (created_at)",
 )
 
 

@@ -125,7 +125,8 @@ offline_requests = sa.Table(
     sa.Column("kind", sa.String(16), nullable=False),  # email | callback
     sa.Column("contact", sa.String(200), nullable=False),
     sa.Column("text", sa.Text, nullable=False),
-    sa.Column("created_at", UtcDateTime, nullable=False),
+    # The inbox's recovery reads the requests of its last minutes, not all ever left.
+    sa.Column("created_at", UtcDateTime, nullable=False, index=True),
 )
 
 # The offline inbox (chatserver/inbox.py): messages and callback requests left when nobody
