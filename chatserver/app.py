@@ -391,7 +391,7 @@ async def _tick(app: web.Application) -> None:
             inbox: list[Notify] = []
             with failures.item("tick", "inbox"):
                 inbox = await services.inbox.tick()
-                metrics.observe_inbox(await services.store.open_inbox_items())
+                metrics.observe_inbox(await services.store.inbox_counts())
             await publish(sio, app, inbox)
         if beats % GAUGE_EVERY_TICKS == 0:
             with failures.item("gauges", "desk"):

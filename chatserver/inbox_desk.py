@@ -83,6 +83,8 @@ class InboxDesk:
         self.mailer = mailer
         self.catalogs = catalogs
         self.observe: Observe = observe or (lambda name, labels: None)
+        # Requests left up to this instant have been looked at by `recover` (None: not yet).
+        self._recovered_to: datetime | None = None
 
     # -- the customer ---------------------------------------------------------------------
 
@@ -210,7 +212,7 @@ class InboxDesk:
         (`sla_breach`) and counted, each once. Then lost items are recovered. An item that
         fails is logged, counted and left for the next tick; the others go on."""
         now = self.clock.now()
-        changed = inbox_sla.tick(await self.store.open_inbox_items(), now)
+        changed = inbox_sla.tick(await self.store.inbox_items_due(now), now)
         out: list[Notify] = []
         accounts = await self.store.agents() if changed.warned or changed.breached else []
         for item in changed.warned:
@@ -243,16 +245,25 @@ class InboxDesk:
 
     async def recover(self) -> list[InboxItem]:
         """Requests whose item was not saved (see `leave_message`) become items, due from
-        when they were left; a request left less than `RECOVER_AFTER` ago is let be."""
+        when they were left; a request left less than `RECOVER_AFTER` ago is let be.
+
+        The first look reads every request; later ones only those left since the previous
+        look's bound (less `RECOVER_AFTER` again, for a request whose write took long), or
+        since the oldest one whose recovery failed, which is tried again."""
         made = []
         settled = self.clock.now() - RECOVER_AFTER
-        for request in await self.store.offline_requests_without_item():
-            if request["created_at"] > settled:
-                continue
+        since = None if self._recovered_to is None else self._recovered_to - RECOVER_AFTER
+        recovered_to = settled
+        for request in await self.store.offline_requests_without_item(since=since, until=settled):
+            failed = True
             with self._alone("inbox_recover", request["id"]):
                 conversation = await self.store.get_conversation(request["conversation_id"])
                 if conversation is not None and request["kind"] in KIND_OF_REQUEST:
                     made.append(await self._recovered(request, conversation))
+                failed = False
+            if failed:
+                recovered_to = min(recovered_to, request["created_at"])
+        self._recovered_to = recovered_to
         return made
 
     @contextlib.contextmanager

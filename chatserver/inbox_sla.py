@@ -45,6 +45,12 @@ def warn_before(item: InboxItem) -> timedelta:
     return default_warn_before(target)
 
 
+def warn_at(item: InboxItem) -> datetime:
+    """When the warning is due; the store keeps it beside `due_at`, so that the tick reads
+    only the items whose warning or breach has come (`Store.inbox_items_due`)."""
+    return item.due_at - warn_before(item)
+
+
 def _measured(item: InboxItem) -> bool:
     """Still waiting for its first answer, and not breached yet."""
     return item.waiting and item.responded_at is None and item.breached_at is None
@@ -59,7 +65,7 @@ def tick(items: Iterable[InboxItem], now: datetime) -> Tick:
             continue
         if now > item.due_at:
             breached.append(replace(item, breached_at=now))
-        elif item.warned_at is None and now >= item.due_at - warn_before(item):
+        elif item.warned_at is None and now >= warn_at(item):
             warned.append(replace(item, warned_at=now))
     return Tick(warned, breached)
 
@@ -150,5 +156,6 @@ __all__ = [
     "first_response",
     "first_response_seconds",
     "tick",
+    "warn_at",
     "warn_before",
 ]

@@ -8,7 +8,7 @@ It reads the router's state but changes nothing, and knows neither sockets nor t
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -18,7 +18,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from chatserver.inbox import CHANNEL_OF, InboxItem
+from chatserver.inbox import CHANNEL_OF, InboxKind, InboxStatus
 from chatserver.models import AgentStatus
 from chatserver.runtime import blas_libraries
 from chatserver.satisfaction import FollowUp, Rating
@@ -125,18 +125,18 @@ class Metrics:
         """An item failed and was skipped while the others went on (`Isolation`'s count)."""
         self.isolated_failures.labels(stage=stage).inc()
 
-    def observe_inbox(self, items: Iterable[InboxItem]) -> None:
+    def observe_inbox(self, counts: Mapping[tuple[InboxKind, InboxStatus], int]) -> None:
         """The inbox's gauge: items not closed, by channel and status (every pair shown,
-        0 when none)."""
-        counts = {
+        0 when none), from the store's counts (`Store.inbox_counts`), not its rows."""
+        gauge: dict[tuple[str, str], int] = {
             (str(channel), status): 0
             for channel in CHANNEL_OF.values()
             for status in ("open", "taken", "answered")
         }
-        for item in items:
-            key = (str(CHANNEL_OF[item.kind]), str(item.status))
-            counts[key] = counts.get(key, 0) + 1
-        for (channel, status), count in counts.items():
+        for (kind, state), count in counts.items():
+            key = (str(CHANNEL_OF[kind]), str(state))
+            gauge[key] = gauge.get(key, 0) + count
+        for (channel, status), count in gauge.items():
             self.inbox_items.labels(channel=channel, status=status).set(count)
 
     def observe_desk(self, router: Router, now: datetime, agent_ids: Iterable[str]) -> None:

@@ -11,11 +11,12 @@ Pure: time is passed in, nothing here reads a clock, a socket or the store.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from chatserver.models import Conversation, ConversationStatus, DomainError
+from chatserver.models import Author, Conversation, ConversationStatus, DomainError, Message
 
 SCORES = range(1, 6)
 NEGATIVE_AT_MOST = 2  # scores of 1 and 2 are negative feedback
@@ -28,6 +29,13 @@ class NotClosed(DomainError):
     """Only a conversation that has ended (closed, with a survey) can be rated."""
 
     code = "not_closed"
+
+
+class NothingToRate(DomainError):
+    """A chat closed before anyone served the customer (no agent's message, no bot reply
+    to their words) asks for no rating: there was no support to judge."""
+
+    code = "nothing_to_rate"
 
 
 class UnknownFollowUp(DomainError):
@@ -142,6 +150,22 @@ def rate(
         tracking_number=conversation.tracking_number,
         created_at=now,
     )
+
+
+def had_exchange(messages: Iterable[Message]) -> bool:
+    """Whether anyone served the customer: an agent wrote to them (not an internal note),
+    or the bot answered something they wrote (its greeting before their first word does
+    not count). A closed chat with an exchange may be rated whenever the customer comes
+    back to it, even one the desk closed because they left; one without asks nothing."""
+    wrote = False
+    for message in sorted(messages, key=lambda m: m.seq):
+        if message.author is Author.CUSTOMER:
+            wrote = True
+        elif (message.author is Author.AGENT and not message.internal) or (
+            message.author is Author.BOT and wrote
+        ):
+            return True
+    return False
 
 
 def follow_up(rating: Rating, *, followup_id: str) -> FollowUp | None:

@@ -16,9 +16,11 @@ from chatserver.models import ConversationStatus, UnknownConversation
 from chatserver.protocol import FollowUpPayload, ServerEvent
 from chatserver.satisfaction import (
     FollowUp,
+    NothingToRate,
     Rating,
     UnknownFollowUp,
     follow_up,
+    had_exchange,
     newly_missed,
     rate,
 )
@@ -47,7 +49,8 @@ class Surveys:
 
     async def rate(self, conversation_id: str, score: int, comment: str) -> Rated:
         """Rate a closed conversation once; a second rating is acknowledged as a duplicate
-        with the first score (two tabs, a resend), like feedback on answers."""
+        with the first score (two tabs, a resend), like feedback on answers. A chat where
+        nobody served the customer is not rated (`had_exchange`)."""
         conversation = await self.store.get_conversation(conversation_id)
         if conversation is None:
             raise UnknownConversation("no such conversation", conversation_id=conversation_id)
@@ -57,6 +60,8 @@ class Surveys:
                 return Rated(stored[0], duplicate=True, followup=None)
         now = self.clock.now()
         rating = rate(conversation, score, comment, rating_id=self.new_id(), now=now)
+        if not had_exchange(await self.store.messages(conversation_id)):
+            raise NothingToRate("nobody served the customer in this conversation")
         opened = follow_up(rating, followup_id=self.new_id())
         rated = conversation.transition(ConversationStatus.RATED, now)
         rating, opened, created = await self.store.record_rating(rating, opened, rated)
@@ -87,7 +92,7 @@ class Surveys:
         """Follow-ups whose 24 hours ran out unhandled since the last tick: missed, each
         stored and told to the supervisors once."""
         now = self.clock.now()
-        missed = newly_missed(await self.store.unhandled_followups(), now)
+        missed = newly_missed(await self.store.followups_due(now), now)
         notifications = []
         for followup in missed:
             await self.store.save_followup(followup)

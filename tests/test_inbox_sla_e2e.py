@@ -164,6 +164,36 @@ async def test_a_message_whose_item_could_not_be_saved_reaches_the_inbox(
     await aiko.client.disconnect()
 
 
+async def test_a_recovery_that_fails_is_tried_again_after_its_window_moved_on(
+    start_server, settings, connect
+):
+    """The recovery reads only the requests of its last minutes; one whose recovery failed
+    stays in its window until it succeeds, however far the clock moved meanwhile."""
+    stores = FaultyStores()
+    clock = FakeClock(T0)
+    desk = await start_server(desk_settings(settings), clock=clock, store_factory=stores)
+    stores.last.fail_new_inbox_item = True
+    clock.advance(5 * MINUTE)
+    _, number = await left_message(desk, connect, "email", "kenji@example.com")
+    assert not stores.last.fail_new_inbox_item  # the item was lost
+    aiko = await connect_agent(desk, "aiko", "Aiko Tanaka", ["ja"])
+    await aiko.wait_pushed("inbox")
+    await asyncio.sleep(1.5)  # looked at while too recent
+    # Three minutes on, the recovery's own save fails: its window (the two minutes up to
+    # a minute ago) would have left the request behind at the next look.
+    stores.last.fail_new_inbox_item = True
+    clock.advance(3 * MINUTE)
+    await until(lambda: not stores.last.fail_new_inbox_item)
+    await until(lambda: bool(latest(aiko)))
+    (item,) = latest(aiko)
+    assert item["tracking_number"] == number
+    assert item["due_at"] == "2026-11-24T10:05:00+00:00"
+    assert 'chatserver_isolated_failures_total{stage="inbox_recover"} 1.0' in await metrics_text(
+        desk
+    )
+    await aiko.client.disconnect()
+
+
 async def shows(desk, line: str, timeout: float = 5) -> None:
     """Wait until /metrics has `line` (series refreshed by the tick)."""
     async with asyncio.timeout(timeout):

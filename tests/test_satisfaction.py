@@ -8,13 +8,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from chatserver.models import ConversationStatus, Team, new_conversation
+from chatserver.models import Author, ConversationStatus, Message, Team, new_conversation
 from chatserver.satisfaction import (
     FOLLOW_UP_WITHIN,
     AlreadyHandled,
     FollowUpState,
     NotClosed,
     follow_up,
+    had_exchange,
     newly_missed,
     rate,
 )
@@ -89,3 +90,20 @@ def test_handling_after_the_deadline_before_the_tick_saw_it_still_counts_as_miss
     late = negative().handle("sorry", by="sam", now=T0 + timedelta(hours=25))
     assert late.breached
     assert not late.handled_in_time
+
+
+def said(seq: int, author: Author, *, internal: bool = False) -> Message:
+    return Message(f"m{seq}", "c1", seq, author, "…", T0, internal=internal)
+
+
+def test_an_exchange_is_an_agents_word_or_the_bots_answer_to_the_customer():
+    greeting, customer = said(1, Author.BOT), said(2, Author.CUSTOMER)
+    assert had_exchange([greeting, customer, said(3, Author.BOT)])
+    assert had_exchange([greeting, customer, said(3, Author.SYSTEM), said(4, Author.AGENT)])
+    assert had_exchange([said(3, Author.BOT), customer, greeting])  # read in seq order
+    assert had_exchange([greeting, said(2, Author.AGENT)])  # the agent greeted them
+    assert not had_exchange([])
+    assert not had_exchange([greeting])  # the greeting answers nothing
+    assert not had_exchange([greeting, customer])  # nobody answered
+    assert not had_exchange([greeting, customer, said(3, Author.SYSTEM)])  # "you left"
+    assert not had_exchange([greeting, customer, said(3, Author.AGENT, internal=True)])

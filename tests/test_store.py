@@ -358,8 +358,23 @@ async def test_a_version_5_database_gets_client_ids_per_author(store_url):
         await upgraded.close()
 
 
+def back_to_version_13(connection: sa.Connection) -> None:
+    """The database as version 13 left it: no warning times, no indexes for the ticks."""
+    for index in (
+        "ix_inbox_items_breach_due",
+        "ix_inbox_items_warn_due",
+        "ix_inbox_items_status_kind",
+        "ix_followups_due",
+        "ix_offline_requests_created_at",
+    ):
+        connection.execute(sa.text(f"DROP INDEX {index}"))
+    connection.execute(sa.text("ALTER TABLE inbox_items DROP COLUMN warn_at"))
+    connection.execute(sa.text("DELETE FROM schema_migrations WHERE version > 13"))
+
+
 def back_to_version_10(connection: sa.Connection) -> None:
     """The database as version 10 left it: no inbox."""
+    back_to_version_13(connection)
     connection.execute(sa.text("DROP TABLE inbox_entries"))
     connection.execute(sa.text("DROP TABLE inbox_items"))
     connection.execute(sa.text("DELETE FROM schema_migrations WHERE version > 10"))

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from chatserver.agents import AgentAccount, Session
 from chatserver.announcements import Announcement
-from chatserver.inbox import InboxEntry, InboxItem
+from chatserver.inbox import InboxEntry, InboxItem, InboxKind, InboxStatus
 from chatserver.models import (
     Conversation,
     FaqChoice,
@@ -79,12 +79,24 @@ class Store(Protocol):
         """Items not closed, soonest due first."""
         ...
 
+    async def inbox_items_due(self, now: datetime) -> list[InboxItem]:
+        """Waiting, unanswered, unbreached items past their deadline, or at their warning
+        time and not warned: what the tick decides on, soonest due first."""
+        ...
+
+    async def inbox_counts(self) -> dict[tuple[InboxKind, InboxStatus], int]:
+        """Items not closed, counted by kind and status (pairs without items left out)."""
+        ...
+
     async def inbox_items_left(self, since: datetime, until: datetime) -> list[InboxItem]:
         """Every item (closed too) left in [since, until), for the reports."""
         ...
 
-    async def offline_requests_without_item(self) -> list[dict[str, Any]]:
-        """Offline requests whose inbox item (same id) was never saved."""
+    async def offline_requests_without_item(
+        self, *, since: datetime | None = None, until: datetime | None = None
+    ) -> list[dict[str, Any]]:
+        """Offline requests left in [since, until] whose inbox item (same id) was never
+        saved (a bound left out: none)."""
         ...
 
     async def add_inbox_entry(self, entry: InboxEntry) -> None: ...
@@ -155,6 +167,11 @@ class Store(Protocol):
 
     async def unhandled_followups(self) -> list[FollowUp]:
         """Open and missed follow-ups, soonest deadline first."""
+        ...
+
+    async def followups_due(self, now: datetime) -> list[FollowUp]:
+        """Unhandled follow-ups not yet counted as missed whose deadline is at or before
+        `now`, soonest first: what the tick decides on, without the others."""
         ...
 
     async def save_followup(self, followup: FollowUp) -> None: ...

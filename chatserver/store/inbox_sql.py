@@ -10,11 +10,34 @@ from typing import Any, Protocol, TypeVar
 import sqlalchemy as sa
 
 from chatserver.inbox import InboxEntry, InboxItem, InboxKind, InboxStatus, Outcome
+from chatserver.inbox_sla import warn_at
 from chatserver.store.schema import conversations, inbox_entries, inbox_items, offline_requests
 
 T = TypeVar("T")
 # The columns only `mark_inbox_item` changes after the insert.
 SLA_MARKS = ("warned_at", "breached_at")
+_WAITING = [str(InboxStatus.OPEN), str(InboxStatus.TAKEN)]
+_NOT_CLOSED = [str(InboxStatus.OPEN), str(InboxStatus.TAKEN), str(InboxStatus.ANSWERED)]
+# Waiting for a first answer and not breached: the items whose SLA clock still runs. Each
+# query below is one range of its index (`ix_inbox_items_breach_due`, `..._warn_due`).
+_MEASURED = (
+    inbox_items.c.responded_at.is_(None),
+    inbox_items.c.breached_at.is_(None),
+    inbox_items.c.status.in_(_WAITING),
+)
+_TO_BREACH = sa.select(inbox_items).where(
+    *_MEASURED, inbox_items.c.due_at < sa.bindparam("now", type_=inbox_items.c.due_at.type)
+)
+_TO_WARN = sa.select(inbox_items).where(
+    inbox_items.c.warned_at.is_(None),
+    *_MEASURED,
+    inbox_items.c.warn_at <= sa.bindparam("now", type_=inbox_items.c.warn_at.type),
+)
+_COUNTS = (
+    sa.select(inbox_items.c.status, inbox_items.c.kind, sa.func.count().label("n"))
+    .where(inbox_items.c.status.in_(_NOT_CLOSED))
+    .group_by(inbox_items.c.status, inbox_items.c.kind)
+)
 
 
 class _Runs(Protocol):
@@ -49,7 +72,7 @@ class InboxRows:
                 inbox_items.c.id == item_id,
                 inbox_items.c[mark].is_(None),
                 inbox_items.c.responded_at.is_(None),
-                inbox_items.c.status.in_([str(InboxStatus.OPEN), str(InboxStatus.TAKEN)]),
+                inbox_items.c.status.in_(_WAITING),
             )
             .values({mark: at})
         )
@@ -78,6 +101,25 @@ class InboxRows:
         rows = await self.read(lambda c: c.execute(query).all())
         return [_item(row._mapping) for row in rows]
 
+    async def inbox_items_due(self: _Runs, now: datetime) -> list[InboxItem]:
+        """Items whose SLA clock has something to say at `now`: past the deadline (breach,
+        strictly after `due_at`) or at their warning time and not warned, neither recorded
+        yet; soonest due first. `inbox_sla.tick` still decides; this only narrows."""
+
+        def due(connection: sa.Connection) -> list[Any]:
+            rows = {row.id: row for row in connection.execute(_TO_BREACH, {"now": now})}
+            for row in connection.execute(_TO_WARN, {"now": now}):
+                rows.setdefault(row.id, row)
+            return sorted(rows.values(), key=lambda row: (row.due_at, row.id))
+
+        return [_item(row._mapping) for row in await self.read(due)]
+
+    async def inbox_counts(self: _Runs) -> dict[tuple[InboxKind, InboxStatus], int]:
+        """Items not closed by kind and status (only the pairs that have some), counted in
+        the database: the gauge needs no rows."""
+        rows = await self.read(lambda c: c.execute(_COUNTS).all())
+        return {(InboxKind(row.kind), InboxStatus(row.status)): int(row.n) for row in rows}
+
     async def inbox_items_left(self: _Runs, since: datetime, until: datetime) -> list[InboxItem]:
         """Every item (closed too) left in [since, until), oldest first, for the reports."""
         query = (
@@ -88,23 +130,13 @@ class InboxRows:
         rows = await self.read(lambda c: c.execute(query).all())
         return [_item(row._mapping) for row in rows]
 
-    async def offline_requests_without_item(self: _Runs) -> list[dict[str, Any]]:
+    async def offline_requests_without_item(
+        self: _Runs, *, since: datetime | None = None, until: datetime | None = None
+    ) -> list[dict[str, Any]]:
         """Left messages and callback requests whose inbox item (same id) was never saved
-        (the write after the request failed), oldest first."""
-        query = (
-            sa.select(
-                offline_requests.c.id,
-                offline_requests.c.conversation_id,
-                offline_requests.c.kind,
-                offline_requests.c.contact,
-                offline_requests.c.text,
-                offline_requests.c.created_at,
-            )
-            .outerjoin(inbox_items, inbox_items.c.id == offline_requests.c.id)
-            .join(conversations, conversations.c.id == offline_requests.c.conversation_id)
-            .where(inbox_items.c.id.is_(None))
-            .order_by(offline_requests.c.created_at, offline_requests.c.id)
-        )
+        (the write after the request failed), left in [since, until] (either open: no
+        bound), oldest first; bounded, a range of `ix_offline_requests_created_at`."""
+        query = _without_item(since, until)
         rows = await self.read(lambda c: c.execute(query).all())
         return [dict(row._mapping) for row in rows]
 
@@ -139,6 +171,29 @@ class InboxRows:
         ]
 
 
+def _without_item(since: datetime | None, until: datetime | None) -> sa.Select[Any]:
+    """Requests left in [since, until] (a bound None: open) that have no inbox item."""
+    query = (
+        sa.select(
+            offline_requests.c.id,
+            offline_requests.c.conversation_id,
+            offline_requests.c.kind,
+            offline_requests.c.contact,
+            offline_requests.c.text,
+            offline_requests.c.created_at,
+        )
+        .outerjoin(inbox_items, inbox_items.c.id == offline_requests.c.id)
+        .join(conversations, conversations.c.id == offline_requests.c.conversation_id)
+        .where(inbox_items.c.id.is_(None))
+        .order_by(offline_requests.c.created_at, offline_requests.c.id)
+    )
+    if since is not None:
+        query = query.where(offline_requests.c.created_at >= since)
+    if until is not None:
+        query = query.where(offline_requests.c.created_at <= until)
+    return query
+
+
 def _item_values(item: InboxItem) -> dict[str, Any]:
     return {
         "id": item.id,
@@ -160,6 +215,7 @@ def _item_values(item: InboxItem) -> dict[str, Any]:
         "frt_target_seconds": item.target_seconds,
         "warned_at": item.warned_at,
         "breached_at": item.breached_at,
+        "warn_at": warn_at(item),
     }
 
 

@@ -75,10 +75,10 @@ def _handoff(connection: sa.Connection) -> None:
             "ON conversations (tracking_number)"
         )
     )
-    # New tables: `applied_slas` as this version made it (frozen below: version 8 added
-    # columns); freeze a copy of `offline_requests` here before its definition changes.
+    # New tables as this version made them (frozen below: version 8 added columns to
+    # `applied_slas`, version 14 an index to `offline_requests`).
     _APPLIED_SLAS_V5.create(connection)
-    schema.offline_requests.create(connection)
+    _OFFLINE_REQUESTS_V5.create(connection)
 
 
 # `applied_slas` as version 5 made it (`conversations` only as the foreign key's target).
@@ -101,6 +101,24 @@ _APPLIED_SLAS_V5 = sa.Table(
     sa.Column("handed_off_at", schema.UtcDateTime, nullable=False, index=True),
     sa.Column("frt_status", sa.String(16), nullable=False),
     sa.Column("frt_seconds", sa.Float),
+)
+
+
+# `offline_requests` as version 5 made it.
+_OFFLINE_REQUESTS_V5 = sa.Table(
+    "offline_requests",
+    _V5,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column(
+        "conversation_id",
+        sa.String(32),
+        sa.ForeignKey("conversations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("contact", sa.String(200), nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("created_at", schema.UtcDateTime, nullable=False),
 )
 
 
@@ -193,21 +211,74 @@ def _announcements(connection: sa.Connection) -> None:
 
 
 def _satisfaction(connection: sa.Connection) -> None:
-    # New tables from `schema`; freeze copies here before either definition changes.
+    # New tables: `followups` as this version made it (frozen below: version 14 added an
+    # index); freeze a copy of `ratings` here before its definition changes.
     schema.ratings.create(connection)
-    schema.followups.create(connection)
+    _FOLLOWUPS_V10.create(connection)
+
+
+# `followups` as version 10 made it (`ratings` only as the foreign key's target).
+_V10 = sa.MetaData()
+sa.Table("ratings", _V10, sa.Column("id", sa.String(32), primary_key=True))
+_FOLLOWUPS_V10 = sa.Table(
+    "followups",
+    _V10,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column(
+        "rating_id",
+        sa.String(32),
+        sa.ForeignKey("ratings.id", ondelete="CASCADE"),
+        nullable=False,
+        unique=True,
+    ),
+    sa.Column("due_at", schema.UtcDateTime, nullable=False),
+    sa.Column("breached", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("handled_at", schema.UtcDateTime, index=True),
+    sa.Column("handled_by", sa.String(32)),
+    sa.Column("note", sa.Text, nullable=False, server_default=""),
+)
 
 
 def _inbox(connection: sa.Connection) -> None:
-    # New tables from `schema`; freeze copies here before either definition changes.
-    schema.inbox_items.create(connection)
+    # New tables: `inbox_items` as this version made it (frozen below: versions 12 and 14
+    # changed it); freeze a copy of `inbox_entries` here before its definition changes.
+    _INBOX_ITEMS_V11.create(connection)
     schema.inbox_entries.create(connection)
     _carry_offline_requests(connection)
 
 
+# `inbox_items` as version 11 made it (`conversations` only as the foreign key's target).
+_V11 = sa.MetaData()
+sa.Table("conversations", _V11, sa.Column("id", sa.String(32), primary_key=True))
+_INBOX_ITEMS_V11 = sa.Table(
+    "inbox_items",
+    _V11,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column(
+        "conversation_id",
+        sa.String(32),
+        sa.ForeignKey("conversations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("tracking_number", sa.String(16), nullable=False, index=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("language", sa.String(16), nullable=False),
+    sa.Column("contact", sa.String(200), nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("preferred_time", sa.String(100), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, index=True),
+    sa.Column("outcome", sa.String(16)),
+    sa.Column("taken_by", sa.String(32)),
+    sa.Column("created_at", schema.UtcDateTime, nullable=False),
+    sa.Column("due_at", schema.UtcDateTime, nullable=False),
+    sa.Column("responded_at", schema.UtcDateTime),
+    sa.Column("updated_at", schema.UtcDateTime),
+)
+
+
 def _inbox_sla(connection: sa.Connection) -> None:
-    # Version 11 creates `inbox_items` from `schema`, which has these columns already when
-    # both run in one upgrade: add only the missing ones.
+    # Version 11 created `inbox_items` from `schema` before it was frozen, which had these
+    # columns already when both ran in one upgrade: add only the missing ones.
     present = {column["name"] for column in sa.inspect(connection).get_columns("inbox_items")}
     for column, kind in (
         ("policy", "VARCHAR(120)"),
@@ -263,7 +334,55 @@ def _carry_offline_requests(connection: sa.Connection) -> None:
         for row in rows
     ]
     if items:
-        connection.execute(schema.inbox_items.insert(), items)
+        connection.execute(_INBOX_ITEMS_V11.insert(), items)
+
+
+# The warning rule as version 14 knew it (`sla.default_warn_before`): a third of the
+# target, at most an hour; items from before targets were stored: of the wait.
+_V14_WARN_FRACTION, _V14_MAX_WARN_BEFORE = 3, timedelta(hours=1)
+
+
+def _tick_indexes(connection: sa.Connection) -> None:
+    """The periodic ticks read only what is due: each inbox item's warning time beside its
+    deadline, and indexes for the due items, the missed follow-ups, the inbox gauge and
+    the recovery's recent requests."""
+    items = schema.inbox_items
+    connection.execute(
+        sa.text(f"ALTER TABLE inbox_items ADD COLUMN warn_at {_timestamp(connection)}")
+    )
+    rows = connection.execute(
+        sa.select(items.c.id, items.c.created_at, items.c.due_at, items.c.frt_target_seconds)
+    ).all()
+    warnings = []
+    for row in rows:
+        target = (
+            timedelta(seconds=row.frt_target_seconds)
+            if row.frt_target_seconds is not None
+            else row.due_at - row.created_at
+        )
+        warn_before = min(target / _V14_WARN_FRACTION, _V14_MAX_WARN_BEFORE)
+        warnings.append({"b_id": row.id, "warn_at": row.due_at - warn_before})
+    if warnings:
+        connection.execute(
+            items.update()
+            .where(items.c.id == sa.bindparam("b_id"))
+            .values(warn_at=sa.bindparam("warn_at")),
+            warnings,
+        )
+    for index in _V14_INDEXES:
+        connection.execute(sa.text(index))
+
+
+# The indexes version 14 made (written out: what `schema` declares today may change).
+_V14_INDEXES = (
+    "CREATE INDEX ix_inbox_items_breach_due "
+    "ON inbox_items (responded_at, breached_at, status, due_at)",
+    "CREATE INDEX ix_inbox_items_warn_due "
+    "ON inbox_items (responded_at, breached_at, warned_at, status, warn_at)",
+    "CREATE INDEX ix_inbox_items_status_kind ON inbox_items (status, kind)",
+    "CREATE INDEX ix_followups_due ON followups (handled_at, breached, due_at)",
+    "CREATE INDEX ix_offline_requests_created_at ON offline_requests (created_at)",
+)
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -281,6 +400,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(10, "customer ratings and follow-ups of negative ones", _satisfaction),
     Migration(11, "the offline inbox: items and their email threads", _inbox),
     Migration(12, "the offline inbox's SLA: cell, target, warning and breach", _inbox_sla),
+    Migration(14, "the ticks read only what is due: warning times and indexes", _tick_indexes),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

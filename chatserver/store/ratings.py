@@ -66,6 +66,21 @@ def unhandled(connection: sa.Connection) -> list[FollowUp]:
     return [_followup_of(row._mapping) for row in rows]
 
 
+# Unhandled, not counted as missed, due by `now`: one range of `ix_followups_due`.
+_DUE = _FOLLOWUPS.where(
+    followups.c.handled_at.is_(None),
+    followups.c.breached == sa.false(),
+    followups.c.due_at <= sa.bindparam("now", type_=followups.c.due_at.type),
+).order_by(followups.c.due_at, followups.c.id)
+
+
+def due(connection: sa.Connection, now: datetime) -> list[FollowUp]:
+    """The follow-ups the tick may have to count as missed at `now` (due at or before it,
+    unhandled, not counted yet), soonest first; `satisfaction.newly_missed` decides."""
+    rows = connection.execute(_DUE, {"now": now}).all()
+    return [_followup_of(row._mapping) for row in rows]
+
+
 def save_followup(connection: sa.Connection, followup: FollowUp) -> None:
     connection.execute(
         followups.update().where(followups.c.id == followup.id).values(_followup_values(followup))

@@ -125,7 +125,8 @@ offline_requests = sa.Table(
     sa.Column("kind", sa.String(16), nullable=False),  # email | callback
     sa.Column("contact", sa.String(200), nullable=False),
     sa.Column("text", sa.Text, nullable=False),
-    sa.Column("created_at", UtcDateTime, nullable=False),
+    # The inbox's recovery reads the requests of its last minutes, not all ever left.
+    sa.Column("created_at", UtcDateTime, nullable=False, index=True),
 )
 
 # The offline inbox (chatserver/inbox.py): messages and callback requests left when nobody
@@ -157,6 +158,15 @@ inbox_items = sa.Table(
     sa.Column("frt_target_seconds", sa.Float),
     sa.Column("warned_at", UtcDateTime),
     sa.Column("breached_at", UtcDateTime),
+    # When the warning is due (`inbox_sla.warn_at`), written with `due_at`: the tick reads
+    # only the items whose warning or breach has come, through the two indexes below.
+    sa.Column("warn_at", UtcDateTime),
+    sa.Index("ix_inbox_items_breach_due", "responded_at", "breached_at", "status", "due_at"),
+    sa.Index(
+        "ix_inbox_items_warn_due", "responded_at", "breached_at", "warned_at", "status", "warn_at"
+    ),
+    # The gauge counts items by status and kind from this index alone.
+    sa.Index("ix_inbox_items_status_kind", "status", "kind"),
 )
 
 inbox_entries = sa.Table(
@@ -313,4 +323,6 @@ followups = sa.Table(
     sa.Column("handled_at", UtcDateTime, index=True),
     sa.Column("handled_by", sa.String(32)),
     sa.Column("note", sa.Text, nullable=False, server_default=""),
+    # The tick's look for the newly missed: unhandled, not counted, due by now.
+    sa.Index("ix_followups_due", "handled_at", "breached", "due_at"),
 )

@@ -650,6 +650,9 @@ class SqlStore(InboxRows):
     async def unhandled_followups(self) -> list[FollowUp]:
         return await self.read(rating_sql.unhandled)
 
+    async def followups_due(self, now: datetime) -> list[FollowUp]:
+        return await self.read(lambda c: rating_sql.due(c, now))
+
     async def save_followup(self, followup: FollowUp) -> None:
         await self.write(lambda c: rating_sql.save_followup(c, followup))
 

@@ -76,7 +76,7 @@ export function ratePayload(current) {
  * - thanked: stored (or rated before: the server kept the first score);
  * - asking with `error: "retry"`: nothing was stored, send again;
  * - hidden: this conversation cannot be rated (a server without surveys, a chat that was
- *   never closed).
+ *   never closed, or one where nobody answered the customer).
  */
 export function rateOutcome(current, answer) {
   if (answer && typeof answer === "object" && answer.ok === true) {
@@ -84,7 +84,12 @@ export function rateOutcome(current, answer) {
     return { ...current, phase: "thanked", score: kept, error: null };
   }
   const code = answer?.error?.code;
-  if (code === "unknown_event" || code === "not_closed" || code === "unknown_conversation") {
+  if (
+    code === "unknown_event" ||
+    code === "not_closed" ||
+    code === "nothing_to_rate" ||
+    code === "unknown_conversation"
+  ) {
     return { ...current, phase: "hidden" };
   }
   if (code === "invalid_payload") return { ...current, phase: "asking", error: "invalid" };

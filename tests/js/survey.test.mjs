@@ -77,7 +77,7 @@ describe("rateOutcome", () => {
   });
 
   test("a conversation that cannot be rated hides the survey", () => {
-    for (const code of ["unknown_event", "not_closed", "unknown_conversation"]) {
+    for (const code of ["unknown_event", "not_closed", "nothing_to_rate", "unknown_conversation"]) {
       assert.equal(rateOutcome(sent, { ok: false, error: { code } }).phase, "hidden");
     }
   });
