@@ -69,3 +69,32 @@ async def test_a_chat_nobody_answered_takes_no_rating(
     assert refused["error"]["code"] == "nothing_to_rate"
     assert await desk.app[SERVICES].store.rating(conversation_id) is None
     assert (await desk.app[SERVICES].store.get_conversation(conversation_id)).status == "closed"
+
+
+async def test_an_agent_closing_an_unanswered_chat_asks_for_no_rating(
+    desk,  # noqa: F811
+    connect,
+    agent_for,  # noqa: F811
+):
+    """The widget shows a survey only when `closed` says so: not for a chat closed before
+    anyone answered (the rating would be refused)."""
+    aiko = await agent_for("aiko", ["ja"])
+    customer, started = await queue_up(desk, connect)
+    conversation_id = started["conversation"]["id"]
+    await aiko.wait_pushed("offer")
+    assert (await aiko.call("accept", {"conversation_id": conversation_id}))["ok"] is True
+    await customer.wait_pushed("assigned")
+    assert (await aiko.call("close", {"conversation_id": conversation_id}))["ok"] is True
+    [closed] = await customer.wait_pushed("closed")
+    assert closed["survey"] is False
+
+    answered, started = await queue_up(desk, connect)
+    conversation_id = started["conversation"]["id"]
+    await aiko.wait_pushed("offer", count=2)
+    assert (await aiko.call("accept", {"conversation_id": conversation_id}))["ok"] is True
+    await answered.wait_pushed("assigned")
+    reply = {"conversation_id": conversation_id, "text": "こんにちは", "client_id": "a1"}
+    assert (await aiko.call("message", reply))["ok"] is True
+    assert (await aiko.call("close", {"conversation_id": conversation_id}))["ok"] is True
+    [closed] = await answered.wait_pushed("closed")
+    assert closed["survey"] is True

@@ -25,6 +25,7 @@ from chatserver.models import Conversation, ConversationStatus, OfflineRequest, 
 from chatserver.presence import Departure
 from chatserver.preview import preview
 from chatserver.protocol import ServerEvent
+from chatserver.satisfaction import had_exchange
 from chatserver.system_lines import LineKind, SystemLine
 
 # The meta kind of the message that ends a chat whose customer left: consoles mark the chat
@@ -136,11 +137,16 @@ class Assignment(Room):
                 conversation,
                 SystemLine(LineKind.CLOSED, {"number": conversation.tracking_number}),
             )
+        # A survey only where someone served the customer (a chat closed unanswered has
+        # nothing to rate, and `rate` would refuse it).
+        survey = had_exchange(await ledger.store.messages(conversation_id))
         notifications.append(
             Notify.customer(
                 conversation_id,
                 ServerEvent.CLOSED,
-                protocol.customer_closed(tracking_number=conversation.tracking_number, survey=True),
+                protocol.customer_closed(
+                    tracking_number=conversation.tracking_number, survey=survey
+                ),
             )
         )
         notifications.append(tell_agent)
