@@ -266,6 +266,11 @@ def _carry_offline_requests(connection: sa.Connection) -> None:
         connection.execute(schema.inbox_items.insert(), items)
 
 
+def _holdings(connection: sa.Connection) -> None:
+    # A new table from `schema`: freeze a copy here before its definition changes.
+    schema.holdings.create(connection)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "conversations and messages", _initial),
     Migration(2, "what set a conversation's language", _language_source),
@@ -281,6 +286,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(10, "customer ratings and follow-ups of negative ones", _satisfaction),
     Migration(11, "the offline inbox: items and their email threads", _inbox),
     Migration(12, "the offline inbox's SLA: cell, target, warning and breach", _inbox_sla),
+    Migration(13, "who held each conversation, from when until when", _holdings),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

@@ -314,3 +314,22 @@ followups = sa.Table(
     sa.Column("handled_by", sa.String(32)),
     sa.Column("note", sa.Text, nullable=False, server_default=""),
 )
+
+# Each stretch an agent held a conversation (chatserver/holdings.py), written with the
+# conversation row that changed its holder.
+holdings = sa.Table(
+    "holdings",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "conversation_id",
+        sa.String(32),
+        sa.ForeignKey("conversations.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("agent_id", sa.String(32), nullable=False, index=True),
+    sa.Column("since", UtcDateTime, nullable=False),
+    sa.Column("until", UtcDateTime),
+    sa.Column("ended", sa.String(16)),  # transferred | requeued | closed
+)
