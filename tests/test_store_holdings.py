@@ -81,12 +81,25 @@ async def test_a_step_that_cannot_be_written_leaves_the_row_unsaved_too(store):
 async def test_a_version_12_database_gets_the_holdings_table(store_url):
     fresh = await open_store(store_url)
     await a_conversation(fresh)
+    held_then = replace(
+        await a_conversation(fresh, "c2", "h2"),
+        status=S.ACTIVE,
+        agent_id="aiko",
+        updated_at=T0 + timedelta(minutes=3),
+    )
+    await fresh.save_conversation(held_then)
+    closed_then = replace(held_then, id="c3", status=S.CLOSED)
+    await a_conversation(fresh, "c3", "h3")
+    await fresh.save_conversation(closed_then)
     await fresh.close()
     await run_sync(store_url, back_to_version_12)
     upgraded = await open_store(store_url)
     try:
         assert await upgraded.read(scalar("SELECT max(version) FROM schema_migrations")) == 13
-        assert await upgraded.holdings("c1") == []  # chats from before have no history
+        assert await upgraded.holdings("c1") == []  # chats from before have no history ...
+        assert await upgraded.holdings("c3") == []
+        # ... but one held as the migration ran gets an open stretch from its last change.
+        assert await upgraded.holdings("c2") == [Holding("c2", "aiko", T0 + timedelta(minutes=3))]
         conversation = await upgraded.get_conversation("c1")
         assert conversation is not None
         held = replace(conversation, status=S.ASSIGNED, agent_id="emma")

@@ -269,6 +269,16 @@ def _carry_offline_requests(connection: sa.Connection) -> None:
 def _holdings(connection: sa.Connection) -> None:
     # A new table from `schema`: freeze a copy here before its definition changes.
     schema.holdings.create(connection)
+    # Chats held as the migration runs get an open stretch, so that their agent stays in
+    # the history once they pass them on. When it began is not known: since the row's last
+    # change, a moment they surely held it. Earlier stretches (and closed chats) are lost.
+    chats = schema.conversations.c
+    held = sa.select(chats.id, chats.agent_id, chats.updated_at).where(
+        chats.status.in_(("assigned", "active")), chats.agent_id.is_not(None)
+    )
+    connection.execute(
+        schema.holdings.insert().from_select(["conversation_id", "agent_id", "since"], held)
+    )
 
 
 MIGRATIONS: tuple[Migration, ...] = (
