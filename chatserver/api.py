@@ -322,7 +322,8 @@ async def csat_report(request: web.Request) -> web.Response:
 @routes.get("/api/v1/reports/monthly")
 async def monthly_report(request: web.Request) -> web.Response:
     """The monthly service-quality review: chats, first-response attainment, CSAT and
-    follow-ups, in all and per language and team; JSON, or CSV. Supervisors only."""
+    follow-ups, in all and per language and team, and the offline inbox per channel; JSON,
+    or CSV. Supervisors only."""
     if (refused := await _not_supervisor(request)) is not None:
         return refused
     services = request.app[SERVICES]
@@ -337,6 +338,9 @@ async def monthly_report(request: web.Request) -> web.Response:
         ratings=await store.ratings_between(query.since, query.until),
         followups=await store.followups_between(query.since, query.until),
         now=now,
+        inbox=inbox_sla.monthly_inbox(
+            await store.inbox_items_left(query.since, query.until), now=now
+        ),
     )
     if query.format == "csv":
         return _csv(csat_reports.monthly_csv(query.month, review), f"review-{query.month}.csv")

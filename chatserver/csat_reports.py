@@ -1,6 +1,6 @@
 """Satisfaction reports: CSAT by day, language, team or agent, and the monthly service-quality
 review the brief asks for (chats, first-response attainment, CSAT, follow-ups of negative
-feedback), per language and team.
+feedback), per language and team, with the offline inbox per channel.
 
 Pure aggregation over what the store returns (ratings, follow-ups, the SLA report's rows),
 so the figures are the same on SQLite and PostgreSQL and are tested without either.
@@ -125,8 +125,10 @@ def monthly_review(
     ratings: Iterable[Rating],
     followups: Iterable[FollowUp],
     now: datetime,
+    inbox: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
-    """The month's service-quality figures, in all and per language and team."""
+    """The month's service-quality figures, in all and per language and team; `inbox`: the
+    offline inbox's lines per channel (`inbox_sla.monthly_inbox`), passed through."""
     sla_list, rating_list, followup_list = list(sla_rows), list(ratings), list(followups)
 
     def section(dimension: str | None = None, value: str = "") -> dict[str, Any]:
@@ -157,6 +159,7 @@ def monthly_review(
         review[f"by_{dimension}"] = [
             {dimension: value, **section(dimension, value)} for value in sorted(values)
         ]
+    review["inbox"] = [dict(line) for line in inbox]
     return review
 
 
@@ -191,6 +194,12 @@ MONTHLY_COLUMNS = (
     "followups_opened",
     "followups_handled_in_time",
     "followups_missed",
+    # The offline inbox's rows (scope "inbox", key the channel) fill these instead.
+    "inbox_received",
+    "inbox_within_target",
+    "inbox_breached",
+    "inbox_pending",
+    "inbox_attainment",
 )
 
 
@@ -209,6 +218,9 @@ def monthly_csv(month: str, review: Mapping[str, Any]) -> str:
     for scope, key in (("by_language", "language"), ("by_team", "team")):
         for row in review[scope]:
             lines.append({"month": month, "scope": key, "key": row[key], **_flat(row)})
+    for line in review.get("inbox", ()):
+        figures = {f"inbox_{k}": v for k, v in line.items() if k != "channel"}
+        lines.append({"month": month, "scope": "inbox", "key": line["channel"], **figures})
     return _csv(MONTHLY_COLUMNS, lines)
 
 

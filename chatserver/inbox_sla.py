@@ -148,6 +148,30 @@ def build_inbox_report(items: Iterable[InboxItem], *, now: datetime) -> list[dic
     return report
 
 
+def monthly_inbox(items: Iterable[InboxItem], *, now: datetime) -> list[dict[str, Any]]:
+    """The monthly review's inbox lines, one per channel (email, callback; both always, so
+    months compare): items received, answered within target, breached (answered late or
+    still waiting past the deadline), waiting with time left, and the share within target."""
+    by_channel: dict[str, list[FirstResponse]] = {str(c): [] for c in CHANNEL_OF.values()}
+    for item in items:
+        by_channel[str(CHANNEL_OF[item.kind])].append(first_response(item, now))
+    lines = []
+    for channel, statuses in by_channel.items():
+        hit = statuses.count(FirstResponse.HIT)
+        missed = statuses.count(FirstResponse.MISSED)
+        lines.append(
+            {
+                "channel": channel,
+                "received": len(statuses),
+                "within_target": hit,
+                "breached": missed,
+                "pending": statuses.count(FirstResponse.PENDING),
+                "attainment": round(hit / (hit + missed), 4) if hit + missed else None,
+            }
+        )
+    return lines
+
+
 __all__ = [
     "INBOX_COLUMNS",
     "FirstResponse",
@@ -155,6 +179,7 @@ __all__ = [
     "build_inbox_report",
     "first_response",
     "first_response_seconds",
+    "monthly_inbox",
     "tick",
     "warn_at",
     "warn_before",

@@ -1,24 +1,28 @@
 """HTTP: a conversation's transcript to download, for its customer (their conversation
-token) or for the desk's staff (a console token: agents the chats they hold or held,
-supervisors any). The words and the layout are `transcripts.py`'s; this checks who asks."""
+token) or for the desk's staff (a console token: agents the chats they hold, held or
+see waiting in their queues, with who handled it; supervisors any). The words and the
+layout are `transcripts.py`'s; this checks who asks."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 from aiohttp import hdrs, web
 
 from chatserver.agents import AgentAccount
 from chatserver.api import api_error, bearer_token
 from chatserver.clock import hash_token
+from chatserver.holdings import Holding
 from chatserver.keys import SERVICES, SETTINGS
-from chatserver.models import Conversation, Message
+from chatserver.models import Conversation, ConversationStatus, Message
 from chatserver.store.base import Store
 from chatserver.transcripts import (
     Audience,
     InvalidFormat,
     InvalidTimeZone,
     TranscriptQuery,
+    Waiting,
     build,
     may_export,
     render,
@@ -51,6 +55,8 @@ class Readable:
     messages: list[Message]
     audience: Audience
     language: str
+    holdings: Sequence[Holding] = ()
+    names: Mapping[str, str] = field(default_factory=dict)  # agents' names, by id
 
 
 @routes.get("/api/v1/conversations/{conversation_id}/transcript")
@@ -75,6 +81,8 @@ async def transcript(request: web.Request) -> web.Response:
         translator=request.app[SERVICES].catalogs.translator(readable.language),
         zone=query.zone,
         audience=readable.audience,
+        holdings=readable.holdings,
+        names=readable.names,
     )
     body, content_type, filename = render(document, query.format)
     return web.Response(
@@ -107,10 +115,31 @@ async def readable_by(app: web.Application, token: str, conversation_id: str) ->
     if conversation is None:
         raise Refused(404, "unknown_conversation", "no conversation with this id")
     messages = await all_messages(store, conversation.id)
-    if not may_export(account, conversation, messages):
-        raise Refused(403, "forbidden", "agents export the conversations they hold or held")
+    holdings = await store.holdings(conversation.id)
+    waiting = waiting_in(app, conversation)
+    if not may_export(account, conversation, messages, holdings, waiting=waiting):
+        raise Refused(
+            403,
+            "forbidden",
+            "agents export the conversations they hold or held, and those waiting in their queues",
+        )
     language = staff_language(account, settings.languages, settings.default_language)
-    return Readable(conversation, messages, Audience.STAFF, language)
+    names = {}
+    if holdings:
+        names = {agent.id: agent.name for agent in await store.agents()}
+    return Readable(conversation, messages, Audience.STAFF, language, holdings, names)
+
+
+def waiting_in(app: web.Application, conversation: Conversation) -> Waiting | None:
+    """Where a waiting conversation is shown now: its queue's team and languages as the
+    desk holds them (widened ones too); its own language when the desk does not hold it."""
+    if conversation.status is not ConversationStatus.QUEUED:
+        return None
+    dispatcher = app[SERVICES].dispatcher
+    views = dispatcher.router.views([conversation.id], dispatcher.clock.now())
+    if views:
+        return Waiting(views[0].queue.team, views[0].languages)
+    return Waiting(conversation.team, (conversation.language,))
 
 
 async def all_messages(store: Store, conversation_id: str) -> list[Message]:

@@ -18,10 +18,12 @@ from html import escape
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel.dates import format_date, format_datetime, format_time
+from babel.lists import format_list
 
 from chatserver.agents import AgentAccount
+from chatserver.holdings import Holding, HoldingEnd, ever_held
 from chatserver.i18n import N_, Translator
-from chatserver.models import Author, Conversation, Message
+from chatserver.models import Author, Conversation, ConversationStatus, Message, Team
 from chatserver.system_lines import SystemLine
 
 TITLE = N_("Conversation transcript")
@@ -34,6 +36,16 @@ CUSTOMER = N_("Customer")
 BOT = N_("Virtual assistant")
 AGENT = N_("Support agent")
 DESK = N_("Customer support")
+HANDLED_BY = N_("Handled by")
+# One agent's stretch in the staff's header; {since} and {until} are times (or dates and
+# times), {name} the agent's display name.
+HELD = N_("{name} {since}–{until}")
+HELD_NOW = N_("{name} since {since}")
+HELD_ENDED = {
+    HoldingEnd.CLOSED: HELD,
+    HoldingEnd.TRANSFERRED: N_("{name} {since}–{until} (transferred)"),
+    HoldingEnd.REQUEUED: N_("{name} {since}–{until} (back in the queue)"),
+}
 
 FORMATS = ("txt", "html")
 MAX_ZONE_CHARS = 64
@@ -113,14 +125,66 @@ class Transcript:
     filename_stem: str
 
 
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    """Where a waiting conversation is shown: its queue's team, and the languages of the
+    agents who see it (its own, and those its queue widened to)."""
+
+    team: Team | None
+    languages: tuple[str, ...]
+
+
 def may_export(
-    account: AgentAccount, conversation: Conversation, messages: Iterable[Message]
+    account: AgentAccount,
+    conversation: Conversation,
+    messages: Iterable[Message],
+    holdings: Sequence[Holding] = (),
+    *,
+    waiting: Waiting | None = None,
 ) -> bool:
-    """Supervisors export any conversation; an agent those they hold or held (wrote in,
-    left a note in, or passed on)."""
+    """Supervisors export any conversation. An agent exports those they can see: that they
+    hold or ever held (the history; or wrote in, for chats from before it was kept), and
+    one waiting in a queue they serve (their team, a language they speak), so they can read
+    what the customer wrote before taking it."""
     if account.role.supervises or conversation.agent_id == account.id:
         return True
+    if ever_held(account.id, holdings):
+        return True
+    if waiting is not None and conversation.status is ConversationStatus.QUEUED:
+        team_served = waiting.team is None or waiting.team in account.teams
+        if team_served and not set(account.languages).isdisjoint(waiting.languages):
+            return True
     return any(message.meta.get("agent_id") == account.id for message in messages)
+
+
+def handled_by(
+    holdings: Sequence[Holding],
+    names: Mapping[str, str],
+    *,
+    translator: Translator,
+    zone: ZoneInfo,
+) -> str:
+    """ "Emma 10:02–10:07 (transferred), Carlos 10:07–10:20": who held the conversation, in
+    the reader's language and zone (a stretch over midnight gets its dates)."""
+    _ = translator.gettext
+    locale = translator.locale
+    parts: list[str] = []
+    for holding in holdings:
+        name = names.get(holding.agent_id) or holding.agent_id
+        since = holding.since.astimezone(zone)
+        start = format_time(since, "short", tzinfo=zone, locale=locale)
+        if holding.until is None:
+            parts.append(_(HELD_NOW).format(name=name, since=start))
+            continue
+        until = holding.until.astimezone(zone)
+        if until.date() != since.date():
+            start = format_datetime(since, "short", tzinfo=zone, locale=locale)
+            end = format_datetime(until, "short", tzinfo=zone, locale=locale)
+        else:
+            end = format_time(until, "short", tzinfo=zone, locale=locale)
+        template = HELD_ENDED.get(holding.ended or HoldingEnd.CLOSED, HELD)
+        parts.append(_(template).format(name=name, since=start, until=end))
+    return format_list(parts, locale=locale) if parts else ""
 
 
 def build(
@@ -130,8 +194,11 @@ def build(
     translator: Translator,
     zone: ZoneInfo,
     audience: Audience,
+    holdings: Sequence[Holding] = (),
+    names: Mapping[str, str] | None = None,
 ) -> Transcript:
-    """What the transcript says, worded in the translator's language, times in `zone`."""
+    """What the transcript says, worded in the translator's language, times in `zone`;
+    staff also read who handled it (`holdings`, agents' `names` by id), customers never."""
     _ = translator.gettext
     locale = translator.locale
     staff = audience is Audience.STAFF
@@ -149,6 +216,9 @@ def build(
         facts.append((_(TRACKING_NUMBER), conversation.tracking_number))
     facts.append((_(STARTED), format_datetime(started, "long", tzinfo=zone, locale=locale)))
     facts.append((_(TIME_ZONE), zone.key))
+    if staff and holdings:
+        handled = handled_by(holdings, names or {}, translator=translator, zone=zone)
+        facts.append((_(HANDLED_BY), handled))
     stem = conversation.tracking_number or started.date().isoformat()
     return Transcript(
         language=translator.language,

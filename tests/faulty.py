@@ -3,9 +3,11 @@ or the start-up read of the open handoffs."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from chatserver.holdings import HoldingChange
 from chatserver.inbox import InboxItem
 from chatserver.models import Conversation
 from chatserver.settings import Settings
@@ -47,10 +49,12 @@ class FaultyStore(SqlStore):
             raise StoreFault(f"write {self.writes} failed on purpose")
         return await super().write(operation)
 
-    async def save_conversation(self, conversation: Conversation) -> None:
+    async def save_conversation(
+        self, conversation: Conversation, *, holdings: Sequence[HoldingChange] = ()
+    ) -> None:
         if conversation.id in self.broken:
             raise StoreFault(f"conversation {conversation.id} cannot be saved (on purpose)")
-        await super().save_conversation(conversation)
+        await super().save_conversation(conversation, holdings=holdings)
 
     async def save_sla(
         self, sla: AppliedSla, conversation: Conversation, *, new: bool = False

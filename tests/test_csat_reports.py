@@ -1,9 +1,11 @@
-"""CSAT by day, language, team and agent, and the monthly service-quality review (pure)."""
+"""CSAT by day, language, team and agent, and the monthly service-quality review with the
+offline inbox (pure)."""
 
 from __future__ import annotations
 
 import csv
 import io
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,6 +19,8 @@ from chatserver.csat_reports import (
     monthly_csv,
     monthly_review,
 )
+from chatserver.inbox import InboxItem, InboxKind
+from chatserver.inbox_sla import monthly_inbox
 from chatserver.satisfaction import FollowUp, Rating, follow_up
 
 T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
@@ -119,6 +123,40 @@ def test_the_monthly_review_per_language_and_team():
     ]
     assert rows[0]["followups_missed"] == "1"
     assert rows[0]["month"] == "2026-11"
+
+
+def test_the_monthly_inbox_lines_count_each_channel_and_reach_the_csv():
+    left = T0
+    email = InboxItem(
+        "i1", "c1", "K7PX-4QR9-M", InboxKind.MESSAGE, "ja", "k@example.com", "?", "",
+        created_at=left, due_at=left + timedelta(hours=1),
+    )  # fmt: skip
+    late = replace(email, id="i2", responded_at=left + timedelta(hours=2))
+    breached = replace(email, id="i3", breached_at=left + timedelta(hours=1, minutes=1))
+    waiting = replace(email, id="i4", due_at=left + timedelta(days=9))
+    called = replace(
+        email,
+        id="i5",
+        kind=InboxKind.CALLBACK,
+        due_at=left + timedelta(minutes=15),
+        responded_at=left + timedelta(minutes=5),
+    )
+    lines = monthly_inbox([late, breached, waiting, called], now=left + timedelta(days=1))
+    assert lines == [
+        {"channel": "email", "received": 3, "within_target": 0, "breached": 2, "pending": 1,
+         "attainment": 0.0},
+        {"channel": "callback", "received": 1, "within_target": 1, "breached": 0, "pending": 0,
+         "attainment": 1.0},
+    ]  # fmt: skip
+    review = monthly_review(sla_rows=[], ratings=[], followups=[], now=T0, inbox=lines)
+    assert review["inbox"] == lines
+    rows = list(csv.DictReader(io.StringIO(monthly_csv("2026-11", review))))
+    assert [(r["scope"], r["key"], r["inbox_received"]) for r in rows] == [
+        ("total", "", ""),
+        ("inbox", "email", "3"),
+        ("inbox", "callback", "1"),
+    ]
+    assert rows[1]["inbox_breached"] == "2"
 
 
 def test_an_unhandled_follow_up_not_yet_due_is_not_missed():

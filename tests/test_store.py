@@ -372,9 +372,16 @@ def back_to_version_13(connection: sa.Connection) -> None:
     connection.execute(sa.text("DELETE FROM schema_migrations WHERE version > 13"))
 
 
+def back_to_version_12(connection: sa.Connection) -> None:
+    """The database as version 12 left it: no holding history."""
+    back_to_version_13(connection)
+    connection.execute(sa.text("DROP TABLE holdings"))
+    connection.execute(sa.text("DELETE FROM schema_migrations WHERE version > 12"))
+
+
 def back_to_version_10(connection: sa.Connection) -> None:
     """The database as version 10 left it: no inbox."""
-    back_to_version_13(connection)
+    back_to_version_12(connection)
     connection.execute(sa.text("DROP TABLE inbox_entries"))
     connection.execute(sa.text("DROP TABLE inbox_items"))
     connection.execute(sa.text("DELETE FROM schema_migrations WHERE version > 10"))

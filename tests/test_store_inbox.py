@@ -19,7 +19,7 @@ from tests.test_store import (
     T0,
     a_conversation,
     back_to_version_10,
-    back_to_version_13,
+    back_to_version_12,
     run_sync,
 )
 
@@ -179,7 +179,7 @@ async def test_requests_whose_item_was_not_saved_are_found(store):
 
 def back_to_version_11(connection: sa.Connection) -> None:
     """The database as version 11 left it: inbox items without their SLA cell and clocks."""
-    back_to_version_13(connection)
+    back_to_version_12(connection)
     for column in ("policy", "frt_target_seconds", "warned_at", "breached_at"):
         connection.execute(sa.text(f"ALTER TABLE inbox_items DROP COLUMN {column}"))
     connection.execute(sa.text("DELETE FROM schema_migrations WHERE version > 11"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
@@ -10,12 +11,14 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from chatserver.agents import AgentAccount
+from chatserver.holdings import Holding, HoldingEnd
 from chatserver.i18n import Catalogs
 from chatserver.models import Author, Conversation, ConversationStatus, Message, Role, Team
 from chatserver.system_lines import LineKind, SystemLine
 from chatserver.transcripts import (
     Audience,
     InvalidTimeZone,
+    Waiting,
     build,
     may_export,
     parse_zone,
@@ -257,6 +260,80 @@ def test_agents_export_what_they_hold_or_held_supervisors_anything():
     )
     assert not may_export(account("a3"), held, MESSAGES)
     assert may_export(account("s1", Role.SUPERVISOR), held, [])
+
+
+def test_an_agent_who_ever_held_a_chat_exports_it_without_having_written():
+    history = [Holding("c1", "a2", T0, T0 + timedelta(minutes=5), HoldingEnd.TRANSFERRED)]
+    assert may_export(account("a2"), conversation(), [], history)
+    assert not may_export(account("a3"), conversation(), MESSAGES, history)
+
+
+def test_a_waiting_chat_is_exported_by_agents_of_its_queue_only():
+    waiting = replace(conversation("ja"), status=ConversationStatus.QUEUED, agent_id=None)
+    japanese = replace(account("a1"), languages=("ja", "en"))
+    in_queue = Waiting(Team.ACCOUNT, ("ja",))
+    assert may_export(japanese, waiting, [], waiting=in_queue)
+    assert not may_export(account("a2"), waiting, [], waiting=in_queue)  # English only
+    # Widened to English: then the English agent sees it in their queue, and may read it.
+    assert may_export(account("a2"), waiting, [], waiting=Waiting(Team.ACCOUNT, ("ja", "en")))
+    # Another team's queue is not theirs.
+    assert not may_export(japanese, waiting, [], waiting=Waiting(Team.TRADING, ("ja",)))
+    # Once someone holds it, the queue's rule no longer applies.
+    taken = replace(waiting, status=ConversationStatus.ASSIGNED, agent_id="a9")
+    assert not may_export(japanese, taken, [], waiting=in_queue)
+
+
+HISTORY = [
+    Holding("c1", "emma", T0, T0 + timedelta(minutes=5), HoldingEnd.TRANSFERRED),
+    Holding(
+        "c1", "carlos", T0 + timedelta(minutes=5), T0 + timedelta(minutes=18), HoldingEnd.CLOSED
+    ),
+    Holding("c1", "aiko", T0 + timedelta(minutes=20), None),
+]
+NAMES = {"emma": "Emma Clarke", "carlos": "Carlos Ruiz"}
+
+
+def test_the_staff_header_says_who_handled_the_chat_in_the_readers_language():
+    doc = build(
+        conversation(),
+        MESSAGES,
+        translator=CATALOGS.translator("en"),
+        zone=ZoneInfo("UTC"),
+        audience=Audience.STAFF,
+        holdings=HISTORY,
+        names=NAMES,
+    )
+    text = render_text(doc)
+    # 23:50-23:55, then over midnight (dated), then an agent who holds it now (no name known).
+    assert (
+        "Handled by: Emma Clarke 11:50\u202fPM–11:55\u202fPM (transferred), "
+        "Carlos Ruiz 11/24/26, 11:55\u202fPM–11/25/26, 12:08\u202fAM, and aiko since 12:10\u202fAM"
+    ) in text
+    assert "<dt>Handled by</dt>" in render_html(doc)
+    japanese = build(
+        conversation(),
+        MESSAGES,
+        translator=CATALOGS.translator("ja"),
+        zone=TOKYO,
+        audience=Audience.STAFF,
+        holdings=HISTORY[:2],
+        names=NAMES,
+    )
+    assert "担当者: Emma Clarke 8:50～8:55（転送）、Carlos Ruiz 8:55～9:08" in render_text(japanese)
+
+
+def test_the_customers_copy_never_names_who_handled_it():
+    doc = build(
+        conversation(),
+        MESSAGES,
+        translator=CATALOGS.translator("en"),
+        zone=TOKYO,
+        audience=Audience.CUSTOMER,
+        holdings=HISTORY,
+        names=NAMES,
+    )
+    assert "Handled by" not in render_text(doc)
+    assert "Carlos" not in render_html(doc)
 
 
 def test_the_topics_a_bot_offered_are_listed_and_a_replaced_greeting_left_out():

@@ -17,6 +17,7 @@ import pytest
 from chatserver.agents import AgentAccount
 from chatserver.dispatch import Dispatcher
 from chatserver.handoff import Handoff, HandoffReason
+from chatserver.holdings import Holding
 from chatserver.i18n import Catalogs
 from chatserver.keys import SERVICES
 from chatserver.models import (
@@ -126,7 +127,9 @@ async def state(scene: Scene) -> dict[str, Any]:
 
     rows: dict[str, Any] = {}
     slas: dict[str, AppliedSla | None] = {}
+    holdings: dict[str, list[Holding]] = {}
     for role, conversation_id in scene.chats.items():
+        holdings[role] = await store.holdings(conversation_id)
         row = await scene.conversation(role)
         rows[role] = (
             row.status,
@@ -150,6 +153,7 @@ async def state(scene: Scene) -> dict[str, Any]:
         "clocks": {role: dispatcher.sla_of(c) for role, c in scene.chats.items()},
         "rows": rows,
         "slas": slas,
+        "holdings": holdings,  # who held each chat: taken back with its row
         "consoles": {a: dispatcher.queue_for(a) for a in dispatcher.accounts},
     }
 

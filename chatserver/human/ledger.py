@@ -37,12 +37,13 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from chatserver import sla
+from chatserver import holdings, sla
 from chatserver.agents import AgentAccount
 from chatserver.clock import Clock, IdFactory
 from chatserver.desk_state import DeskMemory, DeskState, LocalDeskState, MemoryCheckpoint
 from chatserver.events import Notify
 from chatserver.faq import FaqMatcher
+from chatserver.holdings import HoldingChange, HoldingEnd
 from chatserver.i18n import Catalogs
 from chatserver.isolation import Isolation
 from chatserver.models import Conversation, DomainError, UnknownConversation
@@ -89,6 +90,7 @@ class _Unit:
     slas: dict[str, tuple[sla.AppliedSla, Conversation]] = field(default_factory=dict)
     observed: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     effects: list[Callable[[], None]] = field(default_factory=list)
+    holdings: list[HoldingChange] = field(default_factory=list)  # in the order written
 
     def absorb(self, inner: _Unit) -> None:
         """A nested unit succeeded: its rows and observations become this unit's."""
@@ -98,6 +100,7 @@ class _Unit:
             self.slas.setdefault(key, saved)
         self.observed += inner.observed
         self.effects += inner.effects
+        self.holdings += inner.holdings
 
 
 class Room:
@@ -248,8 +251,14 @@ class Ledger:
         self.queue_dirty = True
         self.sent_queues.clear()
         for conversation in unit.conversations.values():
+            # The history's steps taken back with the row, latest first, in one write.
+            steps = [
+                step.undone()
+                for step in reversed(unit.holdings)
+                if step.conversation_id == conversation.id
+            ]
             try:
-                await self.store.save_conversation(conversation)
+                await self.store.save_conversation(conversation, holdings=steps)
             except Exception:
                 log.exception("conversation %s could not be saved back", conversation.id)
         for applied, conversation in unit.slas.values():
@@ -258,11 +267,18 @@ class Ledger:
             except Exception:
                 log.exception("SLA of %s could not be saved back", conversation.id)
 
-    async def save(self, conversation: Conversation, *, was: Conversation) -> None:
-        """Save a conversation row; if the unit fails, `was` is saved back."""
-        await self.store.save_conversation(conversation)
+    async def save(
+        self, conversation: Conversation, *, was: Conversation, ended: HoldingEnd | None = None
+    ) -> None:
+        """Save a conversation row, with the step of its holding history when its holder
+        changed (`ended`: how the old holder's stretch ended, when the caller knows); if
+        the unit fails, `was` is saved back and the step taken back."""
+        step = holdings.change(was, conversation, self.clock.now(), ended=ended)
+        steps = (step,) if step is not None else ()
+        await self.store.save_conversation(conversation, holdings=steps)
         if self._unit is not None:
             self._unit.conversations.setdefault(conversation.id, was)
+            self._unit.holdings += steps
 
     async def save_sla(
         self,

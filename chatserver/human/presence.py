@@ -17,7 +17,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from chatserver import routing
+from chatserver import holdings, routing
 from chatserver.agents import AgentAccount
 from chatserver.events import Notify
 from chatserver.human.ledger import Dispatched, Ledger, Room, all_or_nothing, log
@@ -210,8 +210,9 @@ class Presence(Room):
         # Waiting, or its agent's account is gone: then at the head, as if they left. Stored
         # first: the router takes it only once the store says it waits.
         if conversation.status is not ConversationStatus.QUEUED:
-            queued = conversation.transition(ConversationStatus.QUEUED, now)
-            await ledger.store.save_conversation(replace(queued, agent_id=None))
+            queued = replace(conversation.transition(ConversationStatus.QUEUED, now), agent_id=None)
+            step = holdings.change(conversation, queued, now)
+            await ledger.store.save_conversation(queued, holdings=(step,) if step else ())
         return ledger.router.restore_waiting(conversation.id, head=agent_id is not None, **route)
 
     async def _restored_agent(self, agent_id: str, now: datetime) -> AgentAccount | None:

@@ -15,6 +15,7 @@ from datetime import datetime
 
 from chatserver import protocol, routing
 from chatserver.events import Notify
+from chatserver.holdings import HoldingEnd
 from chatserver.human.ledger import Ledger
 from chatserver.human.telling import Teller
 from chatserver.human.urgent import UrgentAlerts
@@ -125,7 +126,7 @@ class Routed:
                     agent_id=None,
                     team=event.queue.team,
                 )
-                await ledger.save(conversation, was=was)
+                await ledger.save(conversation, was=was, ended=HoldingEnd.TRANSFERRED)
                 out += self.urgent.waiting(conversation, now)
             out.append(
                 Notify.agent(

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from chatserver.agents import AgentAccount, Session
 from chatserver.announcements import Announcement
+from chatserver.holdings import Holding, HoldingChange
 from chatserver.inbox import InboxEntry, InboxItem, InboxKind, InboxStatus
 from chatserver.models import (
     Conversation,
@@ -43,8 +44,15 @@ class Store(Protocol):
 
     async def conversation_by_token(self, token_hash: str) -> Conversation | None: ...
 
-    async def save_conversation(self, conversation: Conversation) -> None:
-        """Persist status and language changes (not last_seq, which only appends move)."""
+    async def save_conversation(
+        self, conversation: Conversation, *, holdings: Sequence[HoldingChange] = ()
+    ) -> None:
+        """Persist status and language changes (not last_seq, which only appends move), and
+        the steps of its holding history with them, all or nothing."""
+        ...
+
+    async def holdings(self, conversation_id: str) -> list[Holding]:
+        """Every stretch an agent held the conversation, oldest first."""
         ...
 
     async def conversation_by_tracking_number(self, number: str) -> Conversation | None: ...

@@ -385,6 +385,21 @@ _V14_INDEXES = (
 )
 
 
+def _holdings(connection: sa.Connection) -> None:
+    # A new table from `schema`: freeze a copy here before its definition changes.
+    schema.holdings.create(connection)
+    # Chats held as the migration runs get an open stretch, so that their agent stays in
+    # the history once they pass them on. When it began is not known: since the row's last
+    # change, a moment they surely held it. Earlier stretches (and closed chats) are lost.
+    chats = schema.conversations.c
+    held = sa.select(chats.id, chats.agent_id, chats.updated_at).where(
+        chats.status.in_(("assigned", "active")), chats.agent_id.is_not(None)
+    )
+    connection.execute(
+        schema.holdings.insert().from_select(["conversation_id", "agent_id", "since"], held)
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "conversations and messages", _initial),
     Migration(2, "what set a conversation's language", _language_source),
@@ -400,6 +415,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(10, "customer ratings and follow-ups of negative ones", _satisfaction),
     Migration(11, "the offline inbox: items and their email threads", _inbox),
     Migration(12, "the offline inbox's SLA: cell, target, warning and breach", _inbox_sla),
+    Migration(13, "who held each conversation, from when until when", _holdings),
     Migration(14, "the ticks read only what is due: warning times and indexes", _tick_indexes),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version

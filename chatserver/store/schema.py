@@ -326,3 +326,22 @@ followups = sa.Table(
     # The tick's look for the newly missed: unhandled, not counted, due by now.
     sa.Index("ix_followups_due", "handled_at", "breached", "due_at"),
 )
+
+# Each stretch an agent held a conversation (chatserver/holdings.py), written with the
+# conversation row that changed its holder.
+holdings = sa.Table(
+    "holdings",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "conversation_id",
+        sa.String(32),
+        sa.ForeignKey("conversations.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("agent_id", sa.String(32), nullable=False, index=True),
+    sa.Column("since", UtcDateTime, nullable=False),
+    sa.Column("until", UtcDateTime),
+    sa.Column("ended", sa.String(16)),  # transferred | requeued | closed
+)

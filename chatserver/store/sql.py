@@ -25,6 +25,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 
 from chatserver.agents import AgentAccount, Session
 from chatserver.announcements import Announcement, Severity
+from chatserver.holdings import Holding, HoldingChange, HoldingEnd
 from chatserver.models import (
     Author,
     Conversation,
@@ -58,6 +59,7 @@ from chatserver.store.schema import (
     messages,
     offline_requests,
 )
+from chatserver.store.schema import holdings as holding_rows
 
 # WAL lets readers run while one writer commits. synchronous: NORMAL makes a commit
 # survive a crash of this process (what "stored before acknowledged" must survive in
@@ -278,9 +280,36 @@ class SqlStore(InboxRows):
 
         return await self.read(find)
 
-    async def save_conversation(self, conversation: Conversation) -> None:
+    async def save_conversation(
+        self, conversation: Conversation, *, holdings: Sequence[HoldingChange] = ()
+    ) -> None:
+        """The row, and the steps of its holding history, in one transaction."""
         values = {"b_id": conversation.id, **_conversation_values(conversation)}
-        await self.write(lambda c: c.execute(_SAVE_CONVERSATION, values))
+
+        def save(connection: sa.Connection) -> None:
+            connection.execute(_SAVE_CONVERSATION, values)
+            for step in holdings:
+                _write_holding(connection, step)
+
+        await self.write(save)
+
+    async def holdings(self, conversation_id: str) -> list[Holding]:
+        query = (
+            sa.select(holding_rows)
+            .where(holding_rows.c.conversation_id == conversation_id)
+            .order_by(holding_rows.c.since, holding_rows.c.id)
+        )
+        rows = await self.read(lambda c: c.execute(query).all())
+        return [
+            Holding(
+                conversation_id=row.conversation_id,
+                agent_id=row.agent_id,
+                since=row.since,
+                until=row.until,
+                ended=HoldingEnd(row.ended) if row.ended else None,
+            )
+            for row in rows
+        ]
 
     async def open_handoffs(self) -> list[Conversation]:
         """Conversations with the team (queued, assigned, active), oldest handoff first: the
@@ -794,6 +823,37 @@ def _by_client_id(connection: sa.Connection, message: NewMessage, client_id: str
         },
     ).first()
     return _message(row._mapping) if row is not None else None
+
+
+def _write_holding(connection: sa.Connection, step: HoldingChange) -> None:
+    """End the old holder's open stretch and open the new one's (or, undone, the reverse)."""
+    rows = holding_rows.c
+    of = rows.conversation_id == step.conversation_id
+    if step.undo:
+        if step.opens is not None:
+            connection.execute(
+                holding_rows.delete().where(
+                    of, rows.agent_id == step.opens, rows.since == step.at, rows.until.is_(None)
+                )
+            )
+        if step.closes is not None:
+            connection.execute(
+                holding_rows.update()
+                .where(of, rows.agent_id == step.closes, rows.until == step.at)
+                .values(until=None, ended=None)
+            )
+        return
+    if step.closes is not None:
+        connection.execute(
+            holding_rows.update()
+            .where(of, rows.agent_id == step.closes, rows.until.is_(None))
+            .values(until=step.at, ended=str(step.ended) if step.ended else None)
+        )
+    if step.opens is not None:
+        connection.execute(
+            holding_rows.insert(),
+            {"conversation_id": step.conversation_id, "agent_id": step.opens, "since": step.at},
+        )
 
 
 def _feedback_of(
