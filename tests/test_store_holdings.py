@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from chatserver.holdings import Holding, HoldingChange, HoldingEnd, change
 from chatserver.models import ConversationStatus
 from chatserver.store import open_store
+from chatserver.store.migrations import SCHEMA_VERSION
 from tests import test_store
 from tests.test_store import T0, a_conversation, back_to_version_12, run_sync, scalar
 
@@ -95,7 +96,9 @@ async def test_a_version_12_database_gets_the_holdings_table(store_url):
     await run_sync(store_url, back_to_version_12)
     upgraded = await open_store(store_url)
     try:
-        assert await upgraded.read(scalar("SELECT max(version) FROM schema_migrations")) == 13
+        assert await upgraded.read(scalar("SELECT max(version) FROM schema_migrations")) == (
+            SCHEMA_VERSION
+        )
         assert await upgraded.holdings("c1") == []  # chats from before have no history ...
         assert await upgraded.holdings("c3") == []
         # ... but one held as the migration ran gets an open stretch from its last change.
