@@ -197,8 +197,9 @@ class InboxDesk:
 
     async def console_opened(self, account: AgentAccount, sid: str) -> list[Notify]:
         """A console that connects gets the inbox at once, like the queue."""
-        items = await self.store.open_inbox_items()
-        return [Notify.console(sid, ServerEvent.INBOX, await self._payload(account, items))]
+        items = inbox.visible_to(await self.store.open_inbox_items(), _languages(account))
+        threads = await self.store.inbox_threads([item.id for item in items])
+        return [Notify.console(sid, ServerEvent.INBOX, self._payload(account, items, threads))]
 
     async def everyone(self) -> list[Notify]:
         """Every agent's inbox, as it is now (after a change made outside a use case here)."""
@@ -337,22 +338,32 @@ class InboxDesk:
         return Changed(shown, await self._everyone())
 
     async def _everyone(self) -> list[Notify]:
+        """Every agent's inbox: the items and their threads read once (one query each),
+        whatever the number of agents."""
         items = await self.store.open_inbox_items()
+        threads = await self.store.inbox_threads([item.id for item in items])
         return [
-            Notify.agent(account.id, ServerEvent.INBOX, await self._payload(account, items))
+            Notify.agent(account.id, ServerEvent.INBOX, self._payload(account, items, threads))
             for account in await self.store.agents()
         ]
 
-    async def _payload(
-        self, account: AgentAccount, items: list[InboxItem]
+    def _payload(
+        self,
+        account: AgentAccount,
+        items: list[InboxItem],
+        threads: Mapping[str, list[InboxEntry]],
     ) -> protocol.InboxPayload:
         now = self.clock.now()
-        languages = None if account.role.supervises else account.languages
         shown = [
-            protocol.inbox_item(item, now=now, thread=await self.store.inbox_entries(item.id))
-            for item in inbox.visible_to(items, languages)
+            protocol.inbox_item(item, now=now, thread=threads[item.id])
+            for item in inbox.visible_to(items, _languages(account))
         ]
         return protocol.inbox(shown, mail_enabled=self.mailer.enabled)
+
+
+def _languages(account: AgentAccount) -> tuple[str, ...] | None:
+    """The languages whose items an account sees (None: a supervisor sees them all)."""
+    return None if account.role.supervises else account.languages
 
 
 def _sees(account: AgentAccount, item: InboxItem) -> bool:

@@ -82,6 +82,25 @@ async def test_the_thread_comes_back_oldest_first(store):
     assert await store.inbox_entries("other") == []
 
 
+async def test_several_threads_come_back_in_one_read_each_oldest_first(store):
+    """What every console's inbox is built from: one query, not one per item and agent."""
+    await a_conversation(store)
+    ids = [f"i{n}" for n in range(1, 1203)]  # more than one IN list's worth
+    for item_id in ids[:3]:
+        await store.save_inbox_item(an_item(item_id), new=True)
+    later = InboxEntry("e2", "i1", "in", None, "ありがとうございます", T0 + timedelta(hours=2))
+    sooner = InboxEntry("e1", "i1", "out", "aiko", "確認いたしました", T0 + timedelta(hours=1))
+    other = InboxEntry("e3", "i3", "out", "aiko", "折り返しお電話します", T0)
+    for entry in (later, sooner, other):
+        await store.add_inbox_entry(entry)
+    threads = await store.inbox_threads(ids)
+    assert threads["i1"] == [sooner, later]
+    assert threads["i2"] == []
+    assert threads["i3"] == [other]
+    assert set(threads) == set(ids)
+    assert await store.inbox_threads([]) == {}
+
+
 async def test_a_version_10_database_gets_the_inbox_with_the_requests_left_before(store_url):
     fresh = await open_store(store_url)
     conversation = await a_conversation(fresh)

@@ -113,6 +113,10 @@ class Store(Protocol):
         """An item's thread, oldest first."""
         ...
 
+    async def inbox_threads(self, item_ids: Sequence[str]) -> dict[str, list[InboxEntry]]:
+        """Several items' threads at once (each oldest first; an item without: empty)."""
+        ...
+
     async def append_message(self, message: NewMessage) -> AppendResult:
         """Store with the conversation's next sequence number; idempotent on client_id."""
         ...

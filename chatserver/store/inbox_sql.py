@@ -3,7 +3,7 @@ kept apart so that the inbox's queries live beside each other and not among the 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
@@ -16,6 +16,8 @@ from chatserver.store.schema import conversations, inbox_entries, inbox_items, o
 T = TypeVar("T")
 # The columns only `mark_inbox_item` changes after the insert.
 SLA_MARKS = ("warned_at", "breached_at")
+# Item ids per `IN (...)` list: well under SQLite's bound-parameter limit.
+_IN_CHUNK = 500
 _WAITING = [str(InboxStatus.OPEN), str(InboxStatus.TAKEN)]
 _NOT_CLOSED = [str(InboxStatus.OPEN), str(InboxStatus.TAKEN), str(InboxStatus.ANSWERED)]
 # Waiting for a first answer and not breached: the items whose SLA clock still runs. Each
@@ -152,23 +154,37 @@ class InboxRows:
         await self.write(lambda c: c.execute(inbox_entries.insert(), values))
 
     async def inbox_entries(self: _Runs, item_id: str) -> list[InboxEntry]:
+        return (await _threads(self, [item_id]))[item_id]
+
+    async def inbox_threads(self: _Runs, item_ids: Sequence[str]) -> dict[str, list[InboxEntry]]:
+        return await _threads(self, item_ids)
+
+
+async def _threads(store: _Runs, item_ids: Sequence[str]) -> dict[str, list[InboxEntry]]:
+    threads: dict[str, list[InboxEntry]] = {item_id: [] for item_id in item_ids}
+    for start in range(0, len(item_ids), _IN_CHUNK):
         query = (
             sa.select(inbox_entries)
-            .where(inbox_entries.c.item_id == item_id)
+            .where(inbox_entries.c.item_id.in_(item_ids[start : start + _IN_CHUNK]))
             .order_by(inbox_entries.c.at, inbox_entries.c.id)
         )
-        rows = await self.read(lambda c: c.execute(query).all())
-        return [
-            InboxEntry(
-                id=row.id,
-                item_id=row.item_id,
-                direction=row.direction,
-                author=row.author,
-                text=row.text,
-                at=row.at,
+        rows = await store.read(_rows(query))
+        for row in rows:
+            threads[row.item_id].append(
+                InboxEntry(
+                    id=row.id,
+                    item_id=row.item_id,
+                    direction=row.direction,
+                    author=row.author,
+                    text=row.text,
+                    at=row.at,
+                )
             )
-            for row in rows
-        ]
+    return threads
+
+
+def _rows(query: sa.Select[Any]) -> Callable[[sa.Connection], Sequence[sa.Row[Any]]]:
+    return lambda connection: connection.execute(query).all()
 
 
 def _without_item(since: datetime | None, until: datetime | None) -> sa.Select[Any]:
