@@ -7,6 +7,7 @@ import email
 import email.policy
 import itertools
 import socket
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -19,6 +20,7 @@ import socketio
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP
 
 from chatserver.app import create_app
 from chatserver.settings import Settings
@@ -171,6 +173,7 @@ class Mailbox:
 
     def __init__(self) -> None:
         self.received: list[EmailMessage] = []
+        self.connected = 0  # clients not yet hung up (changed on the server's thread)
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
@@ -191,12 +194,39 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+class _CountingSMTP(SMTP):
+    """One client's session, counted in its mailbox while connected."""
+
+    def connection_made(self, transport: Any) -> None:
+        self.event_handler.connected += 1
+        super().connection_made(transport)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        super().connection_lost(error)
+        self.event_handler.connected -= 1
+
+
+class _Controller(Controller):
+    """Stops only once every client has hung up: aiosmtpd's stop() closes its loop with
+    the sessions' transports still open, and their sockets then surface as ResourceWarnings
+    in whatever test the garbage collector happens to run in."""
+
+    def factory(self) -> SMTP:
+        return _CountingSMTP(self.handler, **self.SMTP_kwargs)
+
+    def stop(self, no_assert: bool = False) -> None:
+        deadline = time.monotonic() + 5
+        while self.handler.connected and time.monotonic() < deadline:
+            time.sleep(0.01)
+        super().stop(no_assert)
+
+
 @pytest.fixture
 def smtp() -> Iterator[tuple[Mailbox, int]]:
     """A real SMTP server (aiosmtpd) on a free port, keeping what it receives."""
     mailbox = Mailbox()
     port = free_port()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller = _Controller(mailbox, hostname="127.0.0.1", port=port)
     controller.start()
     try:
         yield mailbox, port
