@@ -149,7 +149,7 @@ RETRY_AFTER = {
 def _attachment(description: str, media: str, columns: tuple[str, ...] = ()) -> Schema:
     text = f"{description}; a download (`Content-Disposition: attachment`)"
     if columns:
-        text += f"; columns: {', '.join(columns)}"
+        text += f"; columns: {_columns(columns)}"
     return {media: {"schema": {"type": "string", "description": text}}}
 
 
@@ -342,7 +342,8 @@ def _components() -> Schema:
                 "scheme": "bearer",
                 "description": "An agent's or supervisor's console token, from `POST /api/v1/login` "
                 "(it expires after `CHATSERVER_SESSION_HOURS`; log-out and revoke end it). "
-                f"An operation that lists the role `{SUPERVISOR}` takes a supervisor's token only.",
+                f"An operation that lists the role `{SUPERVISOR}` takes only a supervisor's "
+                "(or an admin's) token.",
             },
             "customerToken": {
                 "type": "http",
@@ -358,7 +359,8 @@ def _components() -> Schema:
         },
         "schemas": {
             "Error": {
-                "description": "Every refusal: a stable `code` and a message for developers.",
+                "description": "Every refusal over HTTP: a stable `code`, a message for developers "
+                "(and `retry_after` with 429). No `ok` key, unlike Socket.IO acknowledgements.",
                 **_object({"error": schema_of(protocol.ErrorDetail)}),
             },
             "Agent": schema_of(protocol.AgentPayload),
