@@ -885,7 +885,7 @@ def _report_paths() -> dict[str, Schema]:
                 _query("group", "what a row is", _choices(csat_reports.GROUPS, "day")),
                 _report_format(),
             ],
-            json_or_csv("the report", csat_json, ()),
+            json_or_csv("the report", csat_json, csat_reports.CSAT_COLUMNS),
         ),
         "/api/v1/reports/monthly": report(
             "monthly_report",
@@ -898,7 +898,7 @@ def _report_paths() -> dict[str, Schema]:
                 ),
                 _report_format(),
             ],
-            json_or_csv("the review", monthly_json, ()),
+            json_or_csv("the review", monthly_json, csat_reports.MONTHLY_COLUMNS),
         ),
     }
 
