@@ -35,6 +35,7 @@ from chatserver import (
     announcement_api,
     api,
     inbound_email,
+    openapi,
     sla_topics,
     transcript_api,
     transcript_email_api,
@@ -136,6 +137,7 @@ def create_app(
     app.add_routes(widget.routes)
     app.add_routes(transcript_api.routes)
     app.add_routes(transcript_email_api.routes)
+    app.add_routes(openapi.routes)
     app.cleanup_ctx.extend(
         [
             _faq,
