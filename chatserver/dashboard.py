@@ -25,6 +25,7 @@ from chatserver.sla import AppliedSla, ClockStatus
 
 STATUSES = ("online", "away", "offline")
 CSV_COLUMNS = ("section", "group", "metric", "value")
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # as csat_reports.py and faq_gaps.py
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,15 +265,17 @@ def snapshot_csv(figures: Mapping[str, Any]) -> str:
     """The day's figures as one long table (section, group, metric, value), which any
     spreadsheet pivots: summary lines, then by language, by hour, queues, agents."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
+    table = csv.writer(out, lineterminator="\n")
+    table.writerow(CSV_COLUMNS)
     day = figures["day"]
     first = figures["first_response"]
 
+    def line(*cells: Any) -> None:
+        table.writerow([_cell(cell) for cell in cells])
+
     def rows(section: str, group: str, values: Mapping[str, Any], keys: Sequence[str]) -> None:
         for key in keys:
-            value = values[key]
-            writer.writerow((section, group, key, "" if value is None else value))
+            line(section, group, key, values[key])
 
     tally = ("handoffs", "within_target", "missed", "share_within_target")
     rows("day", day, first, tally)
@@ -288,5 +291,15 @@ def snapshot_csv(figures: Mapping[str, Any]) -> str:
         rows("agent", agent["name"], agent, ("status", "load", "capacity"))
     for alert in figures.get("alerts", []):
         group = alert.get("tracking_number") or alert["conversation_id"]
-        writer.writerow(("alert", group, f"{alert['type']}:{alert['kind']}", alert["raised_at"]))
+        line("alert", group, f"{alert['type']}:{alert['kind']}", alert["raised_at"])
     return out.getvalue()
+
+
+def _cell(value: Any) -> Any:
+    """A CSV cell; text a spreadsheet would run as a formula (an agent's name that starts
+    with `=`) gets a leading `'`; numbers stay numbers, None is empty."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value

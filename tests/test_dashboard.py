@@ -195,3 +195,13 @@ def test_the_csv_has_the_days_figures_by_language_and_hour() -> None:
     assert ["language", "th", "share_within_target", "0.0"] in table
     assert ["hour", "17:00", "within_target", "1"] in table
     assert ["csat", "2026-11-24", "average", ""] in table
+
+
+def test_the_csv_defuses_names_a_spreadsheet_would_run() -> None:
+    day = figures([])
+    day["agents"] = dashboard.agents_section(
+        [dashboard.AgentLoad("1", "=HYPERLINK(1)", "agent", "online", 0, 3)]
+    )
+    day["alerts"] = []
+    table = list(csv.reader(io.StringIO(dashboard.snapshot_csv(day))))
+    assert ["agent", "'=HYPERLINK(1)", "load", "0"] in table
