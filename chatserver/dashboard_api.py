@@ -11,9 +11,10 @@ from datetime import datetime, timedelta
 from aiohttp import web
 
 from chatserver import dashboard, protocol
+from chatserver.agents import AgentAccount
 from chatserver.api import api_error, bearer_token
 from chatserver.keys import SERVICES, SETTINGS, Services
-from chatserver.routing import UnknownAgent
+from chatserver.routing import Router, UnknownAgent
 
 routes = web.RouteTableDef()
 # The store's ranges end before `until`; what happened at this very instant is today's too.
@@ -30,17 +31,24 @@ async def _supervisor(request: web.Request) -> web.Response | None:
 
 
 async def _alerts(services: Services, now: datetime) -> list[protocol.SlaAlertPayload]:
-    dispatcher = services.dispatcher
-    found = dashboard.current_alerts(
-        list(dispatcher.ledger.clocks.values()),
-        {},
-        await services.store.open_inbox_items(),
-        now=now,
-    )
+    """The standing alerts, each chat's language, team and priority read from the store
+    (only for the clocks that warned or breached: the desk's clocks know just the id)."""
+    clocks = list(services.dispatcher.ledger.clocks.values())
+    facts: dict[str, dashboard.ChatFacts] = {}
+    for applied in clocks:
+        if any(clock.warned or clock.breached for clock in applied.clocks):
+            conversation = await services.store.get_conversation(applied.conversation_id)
+            if conversation is not None:
+                facts[conversation.id] = dashboard.ChatFacts(
+                    conversation.language,
+                    str(conversation.team or ""),
+                    str(conversation.priority or ""),
+                )
+    inbox = await services.store.open_inbox_items()
     alerts = []
-    for alert in found:
-        conversation = await services.store.get_conversation(alert.conversation_id)
+    for alert in dashboard.current_alerts(clocks, facts, inbox, now=now):
         language = alert.item.language if alert.item is not None else ""
+        about = alert.facts or dashboard.ChatFacts(language, "", "")
         alerts.append(
             protocol.sla_alert(
                 alert.type,
@@ -49,13 +57,33 @@ async def _alerts(services: Services, now: datetime) -> list[protocol.SlaAlertPa
                 raised_at=alert.raised_at,
                 due_at=alert.due_at,
                 remaining_seconds=alert.remaining_seconds,
-                language=conversation.language if conversation else language,
-                team=str(conversation.team or "") if conversation else "",
-                priority=str(conversation.priority or "") if conversation else "",
+                language=about.language,
+                team=about.team,
+                priority=about.priority,
                 item=alert.item,
             )
         )
     return alerts
+
+
+def _loads(accounts: list[AgentAccount], router: Router) -> list[dashboard.AgentLoad]:
+    """Every enabled account with its presence and chats held; one the desk has not seen
+    since the server started is offline, holding nothing."""
+    loads = []
+    for account in accounts:
+        if account.disabled:
+            continue
+        try:
+            status = str(router.agent_status(account.id))
+            held = len(router.agent_conversations(account.id))
+        except UnknownAgent:
+            status, held = "offline", 0
+        loads.append(
+            dashboard.AgentLoad(
+                account.id, account.name, str(account.role), status, held, account.capacity
+            )
+        )
+    return loads
 
 
 @routes.get("/api/v1/dashboard")
@@ -72,26 +100,10 @@ async def dashboard_snapshot(request: web.Request) -> web.Response:
     router = services.dispatcher.router
     now = services.dispatcher.clock.now()
     since, _ = dashboard.today(now, timezone)
-    loads = []
-    for account in await services.store.agents():
-        if account.disabled:
-            continue
-        try:
-            status, held = (
-                str(router.agent_status(account.id)),
-                router.agent_conversations(account.id),
-            )
-        except UnknownAgent:  # not on the desk since the server started
-            status, held = "offline", frozenset()
-        loads.append(
-            dashboard.AgentLoad(
-                account.id, account.name, str(account.role), status, len(held), account.capacity
-            )
-        )
     figures = dashboard.snapshot(
         now=now,
         timezone=timezone,
-        agents=loads,
+        agents=_loads(await services.store.agents(), router),
         queue_lengths=router.queue_lengths(),
         waiting=router.waiting(now),
         sla_rows=await services.store.sla_rows(since, now + _INCLUSIVE),
