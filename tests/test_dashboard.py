@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chatserver import dashboard, sla
+from chatserver.inbox import InboxItem, InboxKind, InboxStatus
 from chatserver.models import Priority, Team
 from chatserver.routing import QueueKey
 from chatserver.satisfaction import Rating
@@ -205,3 +207,26 @@ def test_the_csv_defuses_names_a_spreadsheet_would_run() -> None:
     day["alerts"] = []
     table = list(csv.reader(io.StringIO(dashboard.snapshot_csv(day))))
     assert ["agent", "'=HYPERLINK(1)", "load", "0"] in table
+
+
+def test_inbox_items_breached_or_warned_stand_until_answered() -> None:
+    left = NOW - timedelta(hours=2)
+
+    def item(item_id: str, **changes: Any) -> InboxItem:
+        base = InboxItem(
+            item_id, f"c-{item_id}", "K7PX-4QR9-M", InboxKind.MESSAGE, "ja", "a@example.jp",
+            "text", "", left, left + timedelta(hours=1),
+        )  # fmt: skip
+        return replace(base, **changes)
+
+    breached = item("late", breached_at=left + timedelta(hours=1, seconds=1))
+    warned = item("soon", due_at=NOW + timedelta(minutes=10), warned_at=NOW - timedelta(minutes=5))
+    answered = item("done", breached_at=left, responded_at=NOW, status=InboxStatus.ANSWERED)
+    quiet = item("quiet", due_at=NOW + timedelta(hours=1))
+    alerts = dashboard.current_alerts([], {}, [quiet, answered, warned, breached], now=NOW)
+    assert [(a.type, a.item.id if a.item else None) for a in alerts] == [
+        ("breach", "late"),
+        ("warning", "soon"),
+    ]
+    assert alerts[0].raised_at == breached.breached_at
+    assert alerts[1].remaining_seconds == 600.0
