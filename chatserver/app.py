@@ -34,6 +34,7 @@ from aiohttp import web
 from chatserver import (
     announcement_api,
     api,
+    dashboard_api,
     inbound_email,
     openapi,
     sla_topics,
@@ -133,6 +134,7 @@ def create_app(
     app.add_routes(routes)
     app.add_routes(api.routes)
     app.add_routes(announcement_api.routes)
+    app.add_routes(dashboard_api.routes)
     app.add_routes(inbound_email.routes)
     app.add_routes(widget.routes)
     app.add_routes(transcript_api.routes)

@@ -425,6 +425,25 @@ class SlaBreachPayload(TypedDict):
     tracking_number: NotRequired[str]
 
 
+class SlaAlertPayload(TypedDict):
+    """A warning or breach still standing, however long ago it went out: each item of
+    `GET /api/v1/dashboard`'s `alerts` (and of `/api/v1/dashboard/alerts`, which a
+    supervisor's console reads when it connects)."""
+
+    type: str  # warning | breach
+    conversation_id: str
+    kind: str  # first_response | resolution
+    raised_at: str
+    due_at: str
+    remaining_seconds: float  # negative once overdue
+    language: str
+    team: str
+    priority: str
+    item_id: NotRequired[str]  # an offline inbox item's first response
+    channel: NotRequired[str]
+    tracking_number: NotRequired[str]
+
+
 class SessionEndedPayload(TypedDict):
     """`session_ended`: this console's session is over."""
 
@@ -899,6 +918,37 @@ def inbox_sla_breach(item: InboxItem, conversation: Conversation | None) -> SlaB
         "channel": str(CHANNEL_OF[item.kind]),
         "tracking_number": item.tracking_number,
     }
+    return payload
+
+
+def sla_alert(
+    type: str,
+    conversation_id: str,
+    *,
+    kind: str,
+    raised_at: datetime,
+    due_at: datetime,
+    remaining_seconds: float,
+    language: str,
+    team: str,
+    priority: str,
+    item: InboxItem | None = None,
+) -> SlaAlertPayload:
+    payload: SlaAlertPayload = {
+        "type": type,
+        "conversation_id": conversation_id,
+        "kind": kind,
+        "raised_at": raised_at.isoformat(),
+        "due_at": due_at.isoformat(),
+        "remaining_seconds": remaining_seconds,
+        "language": language,
+        "team": team,
+        "priority": priority,
+    }
+    if item is not None:
+        payload["item_id"] = item.id
+        payload["channel"] = str(CHANNEL_OF[item.kind])
+        payload["tracking_number"] = item.tracking_number
     return payload
 
 

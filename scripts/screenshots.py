@@ -1,5 +1,5 @@
 """Screenshots for the docs: docs/images/widget.png, demo.png, console.png, survey.png,
-announcement.png, followups.png, inbox.png and transcript.png.
+announcement.png, followups.png, inbox.png, transcript.png and dashboard.png.
 
     .venv/bin/python scripts/screenshots.py
     .venv/bin/python scripts/screenshots.py --only inbox,transcript   # some scenes only
@@ -18,7 +18,9 @@ conversation in the widget (announcement.png), and a supervisor's console with a
 agent's console with the offline Inbox (a Japanese message taken and its email reply being
 written, a callback with a preferred time, their countdowns; a local aiosmtpd server so mail
 is on) beside a live chat (inbox.png); and a customer's Japanese transcript, the HTML page
-in Tokyo time (transcript.png). About two minutes in all. Japanese, Chinese and Thai need fonts on the machine
+in Tokyo time (transcript.png); and a supervisor's dashboard at a Tokyo desk in the
+afternoon, its day of chats staged on a clock that jumps an hour at a time
+(dashboard.png). About three minutes in all. Japanese, Chinese and Thai need fonts on the machine
 (`apt-get install fonts-noto-cjk fonts-thai-tlwg`), or they are drawn as empty boxes.
 """
 
@@ -29,11 +31,13 @@ import asyncio
 import socket
 import sys
 import tempfile
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import aiohttp
 import socketio
@@ -151,6 +155,7 @@ IMAGE_NAMES = {
     "console": "console.png",
     "inbox": "inbox.png",
     "transcript": "transcript.png",
+    "dashboard": "dashboard.png",
 }
 
 
@@ -291,9 +296,11 @@ async def console_scene(browser: Any, base: str, accounts: Accounts) -> None:
 
 
 @asynccontextmanager
-async def serve(name: str, **overrides: Any) -> AsyncIterator[tuple[str, Accounts]]:
+async def serve(
+    name: str, *, clock: Any = None, **overrides: Any
+) -> AsyncIterator[tuple[str, Accounts]]:
     """A server in this process on a free port with a throw-away database: its address and
-    its accounts."""
+    its accounts (on `clock`, the system's by default)."""
     with tempfile.TemporaryDirectory() as scratch:
         settings = Settings.defaults(
             port=free_port(),
@@ -302,7 +309,7 @@ async def serve(name: str, **overrides: Any) -> AsyncIterator[tuple[str, Account
             locales_dir=ROOT / "locales",
             **overrides,
         )
-        app = create_app(settings)
+        app = create_app(settings, clock=clock)
         runner = web.AppRunner(app)
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", settings.port).start()
@@ -658,6 +665,150 @@ async def transcript_scene(browser: Any) -> None:
         await context.close()
 
 
+class JumpingClock:
+    """Real time from a chosen start, moved on by `jump` (a day's chats staged in a minute)."""
+
+    def __init__(self, start: datetime) -> None:
+        self.start = start
+        self.began = time.monotonic()
+        self.jumped = timedelta(0)
+
+    def now(self) -> datetime:
+        return self.start + timedelta(seconds=time.monotonic() - self.began) + self.jumped
+
+    def jump(self, seconds: float) -> None:
+        self.jumped += timedelta(seconds=seconds)
+
+
+# The dashboard's day at a Tokyo desk: per desk hour from 09:00, the chats of each language
+# (language, seconds to the first answer, CSAT score or 0 for none); None for a customer who
+# left the queue before anyone answered.
+DASHBOARD_DESK = (
+    ("aiko", "Aiko Tanaka", ("ja", "en"), "agent", 3),
+    ("emma", "Emma Clarke", ("en", "de", "fr", "th", "ko"), "agent", 4),
+    ("mei", "Mei Lin", ("zh-Hans", "zh-Hant", "en"), "agent", 3),
+    ("rizal", "Rizal Hakim", ("ms", "id", "en"), "agent", 3),
+    ("sam", "Sam Okafor", ("en", "ja"), "supervisor", 2),
+)
+DASHBOARD_HANDLER = {"ja": "aiko", "en": "emma", "th": "emma", "ko": "emma", "zh-Hans": "mei"}
+DASHBOARD_QUESTION = {
+    "ja": "MT5のパスワードを忘れました",
+    "en": "How do I change my account leverage?",
+    "zh-Hans": "出金什么时候到账？",
+    "th": "ลืมรหัสผ่าน MT5 ค่ะ",
+    "ko": "출금이 아직 안 들어왔어요",
+}
+DASHBOARD_HOURS: tuple[tuple[tuple[str, float | None, int], ...], ...] = (
+    (("ja", 9, 5), ("en", 14, 5), ("ja", 21, 4)),  # 09:00
+    (("ja", 11, 5), ("zh-Hans", 26, 4), ("en", 41, 2), ("th", 18, 0)),  # 10:00
+    (("ja", 8, 5), ("ja", 36, 3), ("en", 12, 4), ("zh-Hans", 17, 5), ("ko", 28, 0)),
+    (("ja", 15, 4), ("en", 22, 5), ("th", 44, 1), ("zh-Hans", None, 0)),  # 12:00
+    (("ja", 10, 5), ("ja", 13, 0), ("en", 52, 3), ("zh-Hans", 33, 2), ("ko", 19, 4)),
+    (("ja", 7, 5), ("en", 16, 4), ("zh-Hans", 24, 5), ("th", None, 0)),  # 14:00
+    (("ja", 12, 5), ("en", 9, 0)),  # 15:00, so far
+)
+
+
+async def dashboard_scene(browser: Any) -> None:
+    """A supervisor's dashboard at a Tokyo desk in the afternoon: the day's chats answered
+    within 30 s by language and by hour, abandonment and CSAT, agents by presence and load,
+    queues with their oldest wait, and a breach raised before the supervisor logged in."""
+    zone = ZoneInfo("Asia/Tokyo")
+    opening = datetime.now(zone).replace(hour=9, minute=2, second=0, microsecond=0)
+    clock = JumpingClock(opening.astimezone(UTC))
+    async with serve("dashboard", clock=clock, timezone="Asia/Tokyo") as (base, accounts):
+        await add_staff(accounts, DASHBOARD_DESK)
+        agents = {
+            name: await staff_online(base, accounts, name, "online")
+            for name in ("aiko", "emma", "mei")
+        }
+        clients: list[Any] = list(agents.values())
+        try:
+            for chats in DASHBOARD_HOURS:
+                hour_began = clock.now()
+                for language, seconds, score in chats:
+                    await dashboard_chat(clock, base, agents, language, seconds, score)
+                    clock.jump(240)
+                if chats is not DASHBOARD_HOURS[-1]:
+                    clock.jump(3600 - (clock.now() - hour_began).total_seconds())
+            # Now: Emma and Aiko hold a chat each, Aiko stepped away; a Thai customer has
+            # waited past the target (a breach before Sam logs in), a Japanese one just came.
+            for language in ("en", "ja"):
+                held = await customer(base, language, [DASHBOARD_QUESTION[language]])
+                clients.append(held)
+                agent = agents[DASHBOARD_HANDLER[language]]
+                await accept(agent, held.conversation_id)
+                reply = {"conversation_id": held.conversation_id, "text": "Hello, I can help."}
+                await agent.call("message", {**reply, "client_id": "held"}, namespace="/agent")
+            await agents["aiko"].call("status", {"status": "away"}, namespace="/agent")
+            clients.append(await customer(base, "th-TH", [DASHBOARD_QUESTION["th"]]))
+            clock.jump(37)
+            await asyncio.sleep(1)
+            clients.append(await customer(base, "ja-JP", ["口座タイプを変更したいです"]))
+            clock.jump(6)
+
+            context = await browser.new_context(
+                locale="en-US",
+                timezone_id="Asia/Tokyo",
+                viewport={"width": 1440, "height": 790},
+                device_scale_factor=1,
+            )
+            page = await context.new_page()
+            await page.goto(f"{base}/console/")
+            await page.locator("#username").fill("sam")
+            await page.locator("#password").fill(PASSWORD)
+            await page.locator("#login-submit").click()
+            await page.locator('#connection[data-state="online"]').wait_for(timeout=TIMEOUT_MS)
+            await page.locator("#dashboard-toggle").click()
+            await page.locator(".dashboard-alerts .alert--breach").first.wait_for(
+                timeout=TIMEOUT_MS
+            )
+            await page.wait_for_timeout(800)
+            await page.screenshot(path=str(IMAGES / "dashboard.png"))
+            await context.close()
+        finally:
+            for client in clients:
+                await client.disconnect()
+            await asyncio.sleep(0.5)
+
+
+async def accept(agent: Any, conversation_id: str) -> None:
+    answer = await agent.call("accept", {"conversation_id": conversation_id}, namespace="/agent")
+    if not answer.get("ok"):
+        raise RuntimeError(f"accept refused: {answer}")
+
+
+async def dashboard_chat(
+    clock: JumpingClock,
+    base: str,
+    agents: dict[str, Any],
+    language: str,
+    seconds: float | None,
+    score: int,
+) -> None:
+    """One chat of the dashboard's day: answered after `seconds` (None: the customer left
+    the queue first), closed, and rated `score` (0: not rated)."""
+    client = await customer(base, language, [DASHBOARD_QUESTION[language]])
+    try:
+        if seconds is None:
+            clock.jump(20)
+            await client.call("end", {}, namespace="/customer")
+            return
+        agent = agents[DASHBOARD_HANDLER[language]]
+        await accept(agent, client.conversation_id)
+        clock.jump(seconds)
+        reply = {"conversation_id": client.conversation_id, "text": "Hello, I can help."}
+        await agent.call(
+            "message", {**reply, "client_id": f"r{time.monotonic_ns()}"}, namespace="/agent"
+        )
+        clock.jump(180)
+        await agent.call("close", {"conversation_id": client.conversation_id}, namespace="/agent")
+        if score:
+            await client.call("rate", {"score": score, "comment": ""}, namespace="/customer")
+    finally:
+        await client.disconnect()
+
+
 async def shoot(base: str, accounts: Accounts, only: set[str]) -> None:
     from playwright.async_api import async_playwright
 
@@ -678,6 +829,8 @@ async def shoot(base: str, accounts: Accounts, only: set[str]) -> None:
                 await inbox_scene(browser)
             if "transcript" in only:
                 await transcript_scene(browser)
+            if "dashboard" in only:
+                await dashboard_scene(browser)
 
             if "demo" in only:
                 context = await browser.new_context(

@@ -41,6 +41,8 @@ import { mountAnnouncements } from "/static/widget/announcement.js";
 import { mountAnnouncementForm } from "/static/console/announcements.js";
 import { mountInbox } from "/static/console/inbox.js";
 import { inboxAlertLabel } from "/static/console/inbox_alerts.js";
+import { mountDashboard } from "/static/console/dashboard.js";
+import { standingAlerts } from "/static/console/sla_alerts.js";
 
 const SESSION_KEY = "chatserver.console.session";
 const OUTBOX_KEY = "chatserver.console.outbox";
@@ -365,6 +367,18 @@ const urgent = mountUrgent(byId("announcements"), {
   accept: (conversationId) => acceptChat(conversationId),
 });
 
+// The supervisors' dashboard, a view of its own over the panes (dashboard.js).
+const dashboard = mountDashboard(els.consoleView, {
+  _,
+  token: () => state.session?.token,
+  request: (path) => requestJson("GET", path, { token: state.session?.token }),
+  languageName: (tag) => languageName(tag),
+  teamName: (team) => teamName(team),
+  statusName: (status) => statusName(status),
+  clockName: (kind) => clockName(kind),
+  formatTime: (date) => timeFormat(true).format(date),
+});
+
 function element(tag, className, text) {
   const node = document.createElement(tag);
   if (className) node.className = className;
@@ -635,6 +649,7 @@ function applyStrings() {
     ...state.languages.map((entry) => option(entry.tag, languageLabel(entry.tag))),
   );
   renderConnection();
+  dashboard.relabel();
 }
 
 /* ---------- views ---------- */
@@ -667,6 +682,8 @@ function showConsole() {
   if (supervising) announceForm.refresh();
   if (supervising) followups.load();
   else followups.clear();
+  if (supervising) dashboard.start();
+  else dashboard.stop();
 }
 
 /* ---------- log-in and out ---------- */
@@ -716,6 +733,7 @@ function endSession(message) {
   }
   state.session = null;
   urgent.clear();
+  dashboard.stop();
   saveJson(SESSION_KEY, null);
   saveJson(STATUS_KEY, null);
   saveJson(NOTES_KEY, null);
@@ -785,6 +803,7 @@ function connect() {
     reconnectionDelayMax: 10000,
   });
   socket.on("connect", onConnected);
+  dashboard.listen(socket);
   socket.on("disconnect", (reason) => {
     banners.expectAgain(); // the active announcements come again, before the queue
     // Nothing queued inside the client: the outbox decides what is sent.
@@ -829,7 +848,19 @@ async function onConnected() {
   if (state.status !== "online") await setStatus(state.status, { quiet: true });
   pumpOutbox();
   // Follow-ups pushed while this console was away: read the list again.
-  if (state.session && SUPERVISOR_ROLES.has(state.session.agent.role)) followups.load();
+  if (state.session && SUPERVISOR_ROLES.has(state.session.agent.role)) {
+    followups.load();
+    loadStandingAlerts(); // warnings and breaches raised before this console connected
+  }
+}
+
+async function loadStandingAlerts() {
+  const read = () => requestJson("GET", "/api/v1/dashboard/alerts", { token: state.session?.token });
+  const merged = await standingAlerts(read, () => state.alerts, _, MAX_ALERTS);
+  if (merged === null || !state.session) return;
+  for (const alert of merged) if (alert.language) remember(alert.conversation_id, alert);
+  state.alerts = merged;
+  renderSupervisor();
 }
 
 /**
