@@ -21,7 +21,7 @@ from typing import Any, Literal, NotRequired
 
 from aiohttp import hdrs, web
 
-from chatserver import __version__, csat_reports, faq_gaps, inbox_sla, protocol, reports
+from chatserver import __version__, csat_reports, dashboard, faq_gaps, inbox_sla, protocol, reports
 from chatserver.announcements import MAX_TEXT_CHARS, Severity
 from chatserver.satisfaction import MAX_NOTE_CHARS
 from chatserver.sockets import payloads
@@ -376,6 +376,7 @@ def _components() -> Schema:
                 },
             },
             "FollowUp": schema_of(protocol.FollowUpPayload),
+            "SlaAlert": schema_of(protocol.SlaAlertPayload),
             "InquiryInboxStatus": schema_of(protocol.InquiryInboxStatus),
             "SlaRow": sla_row,
             "SlaCellRow": sla_cell_row,
@@ -770,6 +771,20 @@ def _report_paths() -> dict[str, Schema]:
                 "items": _object({"language": STRING, **_review_figures()}),
             },
             "by_team": {"type": "array", "items": _object({"team": STRING, **_review_figures()})},
+            "inbox": {
+                "type": "array",
+                "description": "the offline inbox's items left in the month, email and callback",
+                "items": _object(
+                    {
+                        "channel": {"enum": ["email", "callback"]},
+                        "received": INTEGER,
+                        "within_target": INTEGER,
+                        "breached": INTEGER,
+                        "pending": INTEGER,
+                        "attainment": NUMBER_OR_NULL,
+                    }
+                ),
+            },
         }
     )
     gaps_json = _object(
@@ -900,6 +915,117 @@ def _report_paths() -> dict[str, Schema]:
             ],
             json_or_csv("the review", monthly_json, csat_reports.MONTHLY_COLUMNS),
         ),
+    }
+
+
+def _dashboard_paths() -> dict[str, Schema]:
+    """The supervisors' dashboard (chatserver/dashboard.py, dashboard_api.py)."""
+    share = NUMBER_OR_NULL
+    tally = {"handoffs": INTEGER, "within_target": INTEGER, "missed": INTEGER}
+    alerts = {"type": "array", "items": _ref("SlaAlert")}
+    snapshot = _object(
+        {
+            "generated_at": INSTANT,
+            "timezone": STRING,
+            "day": {"type": "string", "format": "date"},
+            "since": INSTANT,
+            "agents": _object(
+                {
+                    "counts": _object(dict.fromkeys(dashboard.STATUSES, INTEGER)),
+                    "held": INTEGER,
+                    "capacity": INTEGER,
+                    "agents": {
+                        "type": "array",
+                        "items": _object(
+                            {
+                                "id": STRING,
+                                "name": STRING,
+                                "role": STRING,
+                                "status": {"enum": list(dashboard.STATUSES)},
+                                "load": INTEGER,
+                                "capacity": INTEGER,
+                            }
+                        ),
+                    },
+                }
+            ),
+            "queues": {
+                "type": "array",
+                "items": _object(
+                    {
+                        "queue": STRING,
+                        "language": STRING,
+                        "team": STRING,
+                        "waiting": INTEGER,
+                        "oldest_wait_seconds": {"type": "number"},
+                    }
+                ),
+            },
+            "first_response": _object(
+                {
+                    **tally,
+                    "share_within_target": share,
+                    "by_language": {
+                        "type": "array",
+                        "items": _object(
+                            {"language": STRING, **tally, "share_within_target": share}
+                        ),
+                    },
+                    "by_hour": {
+                        "type": "array",
+                        "items": _object(
+                            {
+                                "hour": {"type": "integer", "minimum": 0, "maximum": 23},
+                                **tally,
+                                "share_within_target": share,
+                            }
+                        ),
+                    },
+                }
+            ),
+            "abandonment": _object({"handoffs": INTEGER, "abandoned": INTEGER, "share": share}),
+            "csat": _object({"ratings": INTEGER, "average": share, "csat": share}),
+            "alerts": alerts,
+        }
+    )
+    forbidden = _error("no token, an expired one, or not a supervisor's", "forbidden")
+    return {
+        "/api/v1/dashboard": {
+            "get": {
+                "operationId": "dashboard_snapshot",
+                "tags": ["reports"],
+                "summary": "The desk now and today so far (the desk's day in its time zone)",
+                "security": SUPERVISOR_TOKEN,
+                "parameters": [_report_format()],
+                "responses": {
+                    "200": {
+                        "description": "the snapshot",
+                        "content": {
+                            JSON: {"schema": snapshot},
+                            **_attachment(
+                                "the day's figures as one long table",
+                                "text/csv",
+                                dashboard.CSV_COLUMNS,
+                            ),
+                        },
+                    },
+                    "400": _error("`format` is not json or csv", "invalid_query"),
+                    "403": forbidden,
+                },
+            }
+        },
+        "/api/v1/dashboard/alerts": {
+            "get": {
+                "operationId": "dashboard_alerts",
+                "tags": ["reports"],
+                "summary": "The SLA warnings and breaches still standing, breaches first",
+                "security": SUPERVISOR_TOKEN,
+                "responses": {
+                    "200": _ok("the standing alerts", _object({"alerts": alerts})),
+                    "403": forbidden,
+                },
+            }
+        },
     }
 
 
@@ -1071,6 +1197,7 @@ def document() -> Schema:
             **_customer_paths(),
             **_transcript_paths(),
             **_report_paths(),
+            **_dashboard_paths(),
             **_supervisor_paths(),
             PATH: {
                 "get": {

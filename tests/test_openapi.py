@@ -279,6 +279,20 @@ async def test_a_served_chat_reads_the_same_in_every_answer_as_documented(
     status, inbox = await call(desk, contract, "GET", "/api/v1/reports/inbox", token=token)
     assert (status, inbox["rows"]) == (200, [])
 
+    status, today = await call(desk, contract, "GET", "/api/v1/dashboard", token=token)
+    assert (status, today["first_response"]["within_target"]) == (200, 1)
+    assert [a["id"] for a in today["agents"]["agents"] if a["status"] == "online"] == [sam.id]
+    status, text = await call(
+        desk, contract, "GET", "/api/v1/dashboard", token=token, params={"format": "csv"}
+    )
+    assert status == 200  # its header as documented (Contract.check)
+    status, standing = await call(desk, contract, "GET", "/api/v1/dashboard/alerts", token=token)
+    assert (status, standing) == (200, {"alerts": []})
+    status, refused = await call(
+        desk, contract, "GET", "/api/v1/dashboard", token=token, params={"format": "xml"}
+    )
+    assert (status, refused["error"]["code"]) == (400, "invalid_query")
+
     status, listed = await call(desk, contract, "GET", "/api/v1/followups", token=token)
     assert (status, [f["id"] for f in listed["followups"]]) == (200, [followup["id"]])
     handled = "/api/v1/followups/{followup_id}/handled"
