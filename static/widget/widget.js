@@ -495,8 +495,10 @@ function renderConnection() {
   };
   els.status.dataset.state = state.connection;
   // Connected: say whether people can chat now (the server's word), not just "Online".
+  // A person holding this chat is there, whatever their load says about newcomers.
   let label = state.connection;
-  if (label === "online" && live.available !== null) label = live.available ? "agents" : "bot";
+  if (label === "online" && state.handoff.status === "assigned") label = "agents";
+  else if (label === "online" && live.available !== null) label = live.available ? "agents" : "bot";
   els.status.dataset.agents = label === "bot" ? "away" : "";
   els.statusText.textContent = labels[label];
   const banner = banners[state.connection];
@@ -1407,6 +1409,7 @@ function renderHandoff() {
   const h = state.handoff;
   const status = h.status;
   els.root.dataset.handoff = status;
+  renderConnection(); // the header's word on people follows the handoff
 
   const agent = status === "assigned" && h.agentName ? h.agentName : null;
   if (agent) els.title.replaceChildren(...withUserText(_("Chatting with {name}"), { name: agent }));
