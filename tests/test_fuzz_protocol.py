@@ -546,7 +546,7 @@ UNKNOWN_EVENTS = (
     "",
     "START",
     "start ",
-    "typing",
+    "Typing",
     "rate",
     "connect",
     "disconnect",
