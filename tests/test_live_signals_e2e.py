@@ -146,6 +146,10 @@ async def test_a_flood_of_typing_notices_is_refused_with_an_error_ack(desk, conn
 
 async def test_seen_moves_only_forward_and_reaches_the_holder(desk, connect, agent_for):
     emma = await agent_for("emma", "Emma Clarke", ["en"])
+    # With the bot nobody holds the chat: nothing is kept (the desk would never forget it).
+    bot_phase = await connect(desk)
+    await bot_phase.call("start", {"languages": ["en"]})
+    assert await bot_phase.call("seen", {"seq": 1}) == {"ok": True, "seq": 0}
     customer, conversation_id = await held_chat(desk, connect, emma)
     first = await emma.call(
         "message", {"conversation_id": conversation_id, "text": "Hello", "client_id": "a1"}

@@ -47,16 +47,20 @@ class Signals(Room):
 
     async def seen(self, conversation_id: str, seq: int) -> tuple[int, list[Notify]]:
         """The customer has seen up to `seq` (at most the chat's last message): the highest
-        seen so far, and the holder's consoles told when it moved forward."""
+        seen so far, and the holder's consoles told when it moved forward. Only while
+        someone holds the chat (receipts are for them; the desk forgets them when the chat
+        ends)."""
         conversation = await self.ledger.conversation(conversation_id)
-        seq = min(seq, conversation.last_seq)
         before = self.ledger.seen.get(conversation_id, 0)
+        agent_id = self.ledger.assignee(conversation_id)
+        if agent_id is None:
+            # Nobody to tell, and nothing kept: a chat that never reaches a person (or has
+            # left them) is never forgotten by the desk, so it may not leave receipts there.
+            return before, []
+        seq = min(seq, conversation.last_seq)
         if seq <= before:
             return before, []
         self.ledger.seen[conversation_id] = seq
-        agent_id = self.ledger.assignee(conversation_id)
-        if agent_id is None:
-            return seq, []
         return seq, [Notify.agent(agent_id, ServerEvent.SEEN, protocol.seen(conversation_id, seq))]
 
     def last_seen(self, conversation_id: str) -> int:
