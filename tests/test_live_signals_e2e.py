@@ -227,3 +227,17 @@ async def test_an_agent_with_every_seat_taken_is_not_available(desk, connect, ag
     newcomer = await connect(desk)
     started = await newcomer.call("start", {"languages": ["en"]})
     assert started["availability"] == {"agents_available": False}
+
+
+async def test_out_of_hours_nobody_is_available_even_online(start_server, settings, connect):
+    # The fake clock says Tuesday 09:00 UTC; the desk opens one minute a week, on Monday.
+    closed = await start_server(
+        desk_settings(settings, chat_hours="mon 00:00-00:01"), clock=FakeClock()
+    )
+    emma = await connect_agent(closed, "emma", "Emma Clarke", ["en"])
+    try:
+        customer = await connect(closed)
+        started = await customer.call("start", {"languages": ["en"]})
+        assert started["availability"] == {"agents_available": False}
+    finally:
+        await emma.client.disconnect()
