@@ -380,6 +380,11 @@ async def _tick(app: web.Application) -> None:
         beats += 1
         with failures.item("tick", "dispatcher"):
             await publish(sio, app, await dispatcher.tick())
+        availability: list[Notify] = []
+        if await dispatcher.ledger.state.owns_tick():  # one process tells the rooms
+            with failures.item("availability", "all languages"):
+                availability = dispatcher.take_availability_update()
+        await publish(sio, app, availability)
         if beats % QUEUE_EVERY_TICKS == 0:
             updates: list[Notify] = []
             with failures.item("queue_update", "all agents"):

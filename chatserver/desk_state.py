@@ -76,6 +76,10 @@ class DeskMemory:
     # Urgent chats whose alert was raised (urgent_alerts.py): the agents told while it is
     # up, None once someone took the chat (never raised again); gone when the chat ends.
     urgent: dict[str, list[str] | None] = field(default_factory=dict)
+    # Seen receipts: the highest seq each customer has seen on a visible page (only moves
+    # forward; a fact, like presence, so a failed unit does not put it back). Gone when the
+    # chat ends. Not stored: a lost receipt comes back with the widget's next `seen`.
+    seen: dict[str, int] = field(default_factory=dict)
 
     def checkpoint(self, *, router: bool = True) -> MemoryCheckpoint:
         return MemoryCheckpoint(
@@ -110,6 +114,7 @@ class DeskMemory:
             "urgent": {
                 key: None if told is None else list(told) for key, told in self.urgent.items()
             },
+            "seen": dict(self.seen),
         }
 
     @classmethod
@@ -137,6 +142,7 @@ class DeskMemory:
                 key: None if told is None else list(told)
                 for key, told in state.get("urgent", {}).items()
             },
+            seen={key: int(seq) for key, seq in state.get("seen", {}).items()},
         )
 
 

@@ -45,6 +45,7 @@ from chatserver.human.ledger import (
 from chatserver.human.presence import Presence
 from chatserver.human.replies import Replies
 from chatserver.human.routed import Routed
+from chatserver.human.signals import Signals
 from chatserver.human.telling import Teller
 from chatserver.human.transfer import TRANSFER_NOTE, Transfers
 from chatserver.human.urgent import SendAlert, UrgentAlerts
@@ -115,6 +116,8 @@ class Dispatcher:
         self.replies = Replies(ledger, teller=teller, clocks=self.clocks)
         self.attendance = Presence(ledger, teller=teller, routed=routed)
         self.views = Views(ledger, teller=teller)
+        self.signals = Signals(ledger, hours=hours)
+        self.languages = tuple(languages)
         self._routed = routed
 
     # -- what the app, the metrics and the tests read -----------------------------------
@@ -219,6 +222,24 @@ class Dispatcher:
 
     def standing(self, conversation_id: str) -> list[Notify]:
         return self.views.standing(conversation_id)
+
+    # -- live signals: typing, seen receipts, availability (human/signals.py) -------------
+
+    def customer_typing(self, conversation_id: str, typing: bool) -> list[Notify]:
+        return self.signals.customer_typing(conversation_id, typing)
+
+    def agent_typing(self, agent_id: str, conversation_id: str, typing: bool) -> list[Notify]:
+        return self.signals.agent_typing(agent_id, conversation_id, typing)
+
+    async def customer_seen(self, conversation_id: str, seq: int) -> tuple[int, list[Notify]]:
+        return await self.signals.seen(conversation_id, seq)
+
+    def availability(self, language: str) -> protocol.AvailabilityPayload:
+        return protocol.availability(self.signals.available(language))
+
+    def take_availability_update(self) -> list[Notify]:
+        """`availability` to the widgets of each language whose answer changed."""
+        return self.signals.take_availability_update(self.languages)
 
     # -- assignment and replies -----------------------------------------------------------
 

@@ -70,6 +70,11 @@ class ServerEvent(StrEnum):
     INBOX = "inbox"
     URGENT = "urgent"  # an urgent chat waits: every console that could take it, supervisors
     URGENT_CLEARED = "urgent_cleared"  # someone took it, or it ended: the alert comes down
+    TYPING = "typing"  # the other side is typing (never stored)
+    # /customer
+    AVAILABILITY = "availability"  # whether people can chat now in the customer's language
+    # /agent
+    SEEN = "seen"  # the customer has seen the chat's messages up to a seq
 
 
 # What each namespace's clients receive (the widget and the console must handle each).
@@ -81,6 +86,8 @@ CUSTOMER_EVENTS = frozenset(
         ServerEvent.OFFLINE,
         ServerEvent.CLOSED,
         ServerEvent.ANNOUNCEMENT,
+        ServerEvent.TYPING,
+        ServerEvent.AVAILABILITY,
     }
 )
 AGENT_EVENTS = frozenset(
@@ -100,6 +107,8 @@ AGENT_EVENTS = frozenset(
         ServerEvent.INBOX,
         ServerEvent.URGENT,
         ServerEvent.URGENT_CLEARED,
+        ServerEvent.TYPING,
+        ServerEvent.SEEN,
     }
 )
 
@@ -116,6 +125,8 @@ class CustomerRequest(StrEnum):
     LEAVE_MESSAGE = "leave_message"
     END = "end"
     RATE = "rate"
+    TYPING = "typing"
+    SEEN = "seen"
 
 
 class AgentRequest(StrEnum):
@@ -131,6 +142,7 @@ class AgentRequest(StrEnum):
     INBOX_TAKE = "inbox_take"
     INBOX_OUTCOME = "inbox_outcome"
     INBOX_REPLY = "inbox_reply"
+    TYPING = "typing"
 
 
 # ---- payloads ---------------------------------------------------------------------------
@@ -444,6 +456,35 @@ class SlaAlertPayload(TypedDict):
     tracking_number: NotRequired[str]
 
 
+class CustomerTypingPayload(TypedDict):
+    """`typing` on /customer: the agent holding the chat started or stopped typing."""
+
+    typing: bool
+    agent: AgentName
+
+
+class AgentTypingPayload(TypedDict):
+    """`typing` on /agent: the customer of a chat the agent holds started or stopped
+    typing (never what they type)."""
+
+    conversation_id: str
+    typing: bool
+
+
+class SeenPayload(TypedDict):
+    """`seen`: the customer has seen the chat's messages up to `seq` (only moves forward)."""
+
+    conversation_id: str
+    seq: int
+
+
+class AvailabilityPayload(TypedDict):
+    """`availability` (and `start`'s): whether a person can take the chat now in the
+    conversation's language (or its fallback), or only the bot answers."""
+
+    agents_available: bool
+
+
 class SessionEndedPayload(TypedDict):
     """`session_ended`: this console's session is over."""
 
@@ -523,6 +564,7 @@ class StartAck(TypedDict):
     token: str
     resumed: bool
     messages: list[MessagePayload]
+    availability: AvailabilityPayload
 
 
 class MessageAck(TypedDict):
@@ -568,6 +610,13 @@ class AcceptAck(TypedDict):
     conversation_id: str
 
 
+class SeenAck(TypedDict):
+    """`seen`: the highest seq the customer has seen, as stored (a lower one changes nothing)."""
+
+    ok: Literal[True]
+    seq: int
+
+
 class InboxAck(TypedDict):
     ok: Literal[True]
     item: InboxItemPayload
@@ -593,6 +642,9 @@ PAYLOADS: Mapping[ServerEvent, tuple[type[Any], ...]] = {
     ServerEvent.INBOX: (InboxPayload,),
     ServerEvent.URGENT: (UrgentPayload,),
     ServerEvent.URGENT_CLEARED: (UrgentClearedPayload,),
+    ServerEvent.TYPING: (CustomerTypingPayload, AgentTypingPayload),
+    ServerEvent.AVAILABILITY: (AvailabilityPayload,),
+    ServerEvent.SEEN: (SeenPayload,),
 }
 # What each client event is acknowledged with when it succeeds (else with an ErrorAck).
 CUSTOMER_ACKS: Mapping[CustomerRequest, type[Any]] = {
@@ -605,6 +657,8 @@ CUSTOMER_ACKS: Mapping[CustomerRequest, type[Any]] = {
     CustomerRequest.LEAVE_MESSAGE: LeaveMessageAck,
     CustomerRequest.END: OkAck,
     CustomerRequest.RATE: RateAck,
+    CustomerRequest.TYPING: OkAck,
+    CustomerRequest.SEEN: SeenAck,
 }
 AGENT_ACKS: Mapping[AgentRequest, type[Any]] = {
     AgentRequest.STATUS: StatusAck,
@@ -617,6 +671,7 @@ AGENT_ACKS: Mapping[AgentRequest, type[Any]] = {
     AgentRequest.INBOX_TAKE: InboxAck,
     AgentRequest.INBOX_OUTCOME: InboxAck,
     AgentRequest.INBOX_REPLY: InboxAck,
+    AgentRequest.TYPING: OkAck,
 }
 ACKNOWLEDGEMENTS: tuple[type[Any], ...] = (
     ErrorAck,
@@ -629,6 +684,7 @@ ACKNOWLEDGEMENTS: tuple[type[Any], ...] = (
     StatusAck,
     AcceptAck,
     RateAck,
+    SeenAck,
     InboxAck,
 )
 # Whatever a handler answers: the type the namespaces dispatch (chatserver/sockets/base.py).
@@ -643,6 +699,7 @@ Ack: TypeAlias = (
     | StatusAck
     | AcceptAck
     | RateAck
+    | SeenAck
     | InboxAck
 )
 
@@ -973,6 +1030,22 @@ def followup(followup: FollowUp, *, now: datetime, agent_name: str | None) -> Fo
     }
 
 
+def customer_typing(is_typing: bool, agent_name: str) -> CustomerTypingPayload:
+    return {"typing": is_typing, "agent": {"name": agent_name}}
+
+
+def agent_typing(conversation_id: str, is_typing: bool) -> AgentTypingPayload:
+    return {"conversation_id": conversation_id, "typing": is_typing}
+
+
+def seen(conversation_id: str, seq: int) -> SeenPayload:
+    return {"conversation_id": conversation_id, "seq": seq}
+
+
+def availability(agents_available: bool) -> AvailabilityPayload:
+    return {"agents_available": agents_available}
+
+
 def session_ended(reason: str) -> SessionEndedPayload:
     return {"reason": reason}
 
@@ -1018,6 +1091,7 @@ def start_ack(
     token: str,
     resumed: bool,
     messages: Sequence[MessagePayload],
+    availability: AvailabilityPayload,
 ) -> StartAck:
     return {
         "ok": True,
@@ -1025,7 +1099,12 @@ def start_ack(
         "token": token,
         "resumed": resumed,
         "messages": list(messages),
+        "availability": availability,
     }
+
+
+def seen_ack(seq: int) -> SeenAck:
+    return {"ok": True, "seq": seq}
 
 
 def message_ack(

@@ -626,6 +626,17 @@ class Router:
         staffed = self._staffed()
         return any((team, lang) in staffed for lang in self.policy.chain(language))
 
+    def has_room_for(self, language: str) -> bool:
+        """Is an agent online, in the language or one of its fallbacks (any team), with a
+        free seat (load under capacity)? What the widget's header tells the customer."""
+        chain = self.policy.chain(language)
+        return any(
+            a.status is AgentStatus.ONLINE
+            and a.load < a.profile.capacity
+            and any(lang in a.profile.languages for lang in chain)
+            for a in self._agents.values()
+        )
+
     def enqueue(
         self,
         conversation_id: str,

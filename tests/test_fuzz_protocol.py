@@ -265,6 +265,18 @@ def _served(tag: Any) -> bool:
     return isinstance(tag, str) and 0 < len(tag) <= 35 and negotiate([tag], LANGUAGES) is not None
 
 
+# `typing`'s flag: a boolean, nothing else (customer and agent).
+TYPING_FLAG = Spec(
+    st.booleans().map(lambda v: Value("ok", v)),
+    st.one_of(
+        st.one_of(st.integers(), st.text(max_size=5), st.floats(), st.lists(st.booleans())).map(
+            lambda v: Value("wrong", v)
+        ),
+        st.just(MISSING),
+    ),
+)
+
+
 def customer_schema(limit: int) -> dict[str, dict[str, Spec]]:
     conversation = conversation_field("own_conversation", required=False)
     client_id = text_field(("c-1", str(uuid.UUID(int=1))), 64)
@@ -393,6 +405,24 @@ def customer_schema(limit: int) -> dict[str, dict[str, Spec]]:
             "conversation_id": conversation,
         },
         "end": {"conversation_id": conversation},
+        "typing": {"typing": TYPING_FLAG, "conversation_id": conversation},
+        "seen": {
+            "seq": Spec(
+                st.integers(1, 12).map(lambda v: Value("ok", v)),
+                st.one_of(
+                    st.sampled_from([2**31, 2**53]).map(lambda v: Value("odd", v)),
+                    st.one_of(
+                        st.integers(max_value=0),
+                        st.integers(min_value=2**53 + 1),
+                        st.booleans(),
+                        st.floats(allow_nan=True),
+                        st.text(max_size=3),
+                    ).map(lambda v: Value("wrong", v)),
+                    st.just(MISSING),
+                ),
+            ),
+            "conversation_id": conversation,
+        },
     }
 
 
@@ -437,6 +467,7 @@ def agent_schema(limit: int) -> dict[str, dict[str, Spec]]:
         },
         "accept": {"conversation_id": conversation},
         "close": {"conversation_id": conversation},
+        "typing": {"conversation_id": conversation, "typing": TYPING_FLAG},
         "message": {
             "conversation_id": conversation,
             "text": text_field(GOOD_TEXTS, limit, required=True),
@@ -537,16 +568,18 @@ CUSTOMER_EVENTS = (
     "request_agent",
     "leave_message",
     "end",
+    "typing",
+    "seen",
 )
 CUSTOMER_PRELUDES = ("fresh", "started", "queued", "assigned", "offline", "closed")
-AGENT_EVENTS = ("status", "accept", "message", "note", "transfer", "close", "assign")
+AGENT_EVENTS = ("status", "accept", "message", "note", "transfer", "close", "assign", "typing")
 AGENT_PRELUDES = ("offered", "assigned", "active")
 # Names no namespace answers, strings or not: `unknown_event`, like any other.
 UNKNOWN_EVENTS = (
     "",
     "START",
     "start ",
-    "typing",
+    "Typing",
     "rate",
     "connect",
     "disconnect",
@@ -598,11 +631,14 @@ RIGHT: dict[str, dict[str, dict[str, Any]]] = {
         "request_agent": {},
         "leave_message": {"kind": "email", "contact": "a@example.com", "text": "Hello"},
         "end": {},
+        "typing": {"typing": True},
+        "seen": {"seq": 1},
     },
     "/agent": {
         "status": {"status": "away"},
         "accept": {"conversation_id": Ref("own_conversation")},
         "close": {"conversation_id": Ref("own_conversation")},
+        "typing": {"conversation_id": Ref("own_conversation"), "typing": True},
         "message": {"conversation_id": Ref("own_conversation"), "text": "Hello"},
         "note": {"conversation_id": Ref("own_conversation"), "text": "Hello"},
         "transfer": {

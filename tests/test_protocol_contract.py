@@ -289,6 +289,10 @@ def test_presenters_build_their_typeddicts_in_order() -> None:
     )
     assert list(briefing) == _keys(protocol.BriefingPayload)
     assert list(briefing["conversation"]) == _keys(protocol.BriefedConversation)
+    assert list(protocol.customer_typing(True, "Emma")) == _keys(protocol.CustomerTypingPayload)
+    assert list(protocol.agent_typing("c1", False)) == _keys(protocol.AgentTypingPayload)
+    assert list(protocol.seen("c1", 4)) == _keys(protocol.SeenPayload)
+    assert list(protocol.availability(False)) == _keys(protocol.AvailabilityPayload)
 
 
 def test_acknowledgements_are_built_in_order() -> None:
@@ -299,8 +303,13 @@ def test_acknowledgements_are_built_in_order() -> None:
     built = {
         protocol.OkAck: protocol.ok_ack(),
         protocol.StartAck: protocol.start_ack(
-            conversation, token="t", resumed=False, messages=[message]
+            conversation,
+            token="t",
+            resumed=False,
+            messages=[message],
+            availability=protocol.availability(True),
         ),
+        protocol.SeenAck: protocol.seen_ack(3),
         protocol.MessageAck: protocol.message_ack(
             message, duplicate=False, conversation=conversation
         ),

@@ -128,15 +128,17 @@ async def test_forwarded_for_from_an_untrusted_peer_is_ignored(limited, connect)
     assert refused(await other.call("message", {"text": "three"}))
 
 
-async def test_typing_is_limited_by_kind_before_it_even_exists(limited, connect):
+async def test_typing_is_limited_by_its_own_kind(limited, connect):
     server = await limited(rate_typing=Rate(1.0, 2))
     customer = await connect(server)
-    acks = [await customer.call("typing", {}) for _ in range(3)]
-    # No `typing` handler yet: answered unknown_event, but counted against its own limit.
-    codes = [ack["error"]["code"] for ack in acks]
-    assert codes == ["unknown_event", "unknown_event", "rate_limited"]
-    # Other kinds are not spent by it.
+    # Counted before the payload is read, even a malformed one.
+    assert (await customer.call("typing", {}))["error"]["code"] == "invalid_payload"
     assert (await customer.call("start", {}))["ok"] is True
+    acks = [await customer.call("typing", {"typing": True}) for _ in range(2)]
+    assert acks[0] == {"ok": True}
+    assert acks[1]["error"]["code"] == "rate_limited"
+    # Other kinds are not spent by it.
+    assert (await customer.call("message", {"text": "hello"}))["ok"] is True
 
 
 async def test_agent_messages_are_limited_too(limited, clock):

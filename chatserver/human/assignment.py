@@ -238,6 +238,7 @@ class Assignment(Room):
         urgent alert stays up for it."""
         self.ledger.presence.forget(conversation_id)
         self.ledger.previews.pop(conversation_id, None)
+        self.ledger.seen.pop(conversation_id, None)
         return self.routed.urgent.ended(conversation_id)
 
     # -- nobody can chat --------------------------------------------------------------

@@ -199,6 +199,11 @@ class Ledger:
         return self.state.memory.urgent
 
     @property
+    def seen(self) -> dict[str, int]:
+        """The highest seq each customer has seen (desk_state.DeskMemory.seen)."""
+        return self.state.memory.seen
+
+    @property
     def presence(self) -> CustomerPresence:
         """Which customers still have a socket in their conversation; the tick lets go of
         the chats of those gone for longer than the customer grace."""

@@ -47,6 +47,7 @@ from chatserver.sockets.base import (
 )
 from chatserver.sockets.payloads import (
     AgentMessageRequest,
+    AgentTypingRequest,
     AssignRequest,
     BadRequest,
     ConversationIdRequest,
@@ -91,6 +92,7 @@ class AgentNamespace(Namespace):
             AgentRequest.INBOX_TAKE: self._inbox_take,
             AgentRequest.INBOX_OUTCOME: self._inbox_outcome,
             AgentRequest.INBOX_REPLY: self._inbox_reply,
+            AgentRequest.TYPING: self._typing,
         }
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
@@ -229,6 +231,15 @@ class AgentNamespace(Namespace):
         return protocol.message_ack(
             outcome.result["message"], duplicate=outcome.result["duplicate"]
         )
+
+    async def _typing(self, sid: str, data: Any) -> OkAck:
+        request = AgentTypingRequest.parse(data)
+        agent_id = await self._agent(sid)
+        dispatcher = self.app[SERVICES].dispatcher
+        await self.publish(
+            dispatcher.agent_typing(agent_id, request.conversation_id, request.typing)
+        )
+        return protocol.ok_ack()
 
     async def _transfer(self, sid: str, data: Any) -> OkAck:
         request = TransferRequest.parse(data)

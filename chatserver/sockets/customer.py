@@ -26,6 +26,7 @@ from chatserver.protocol import (
     MessageAck,
     OkAck,
     RateAck,
+    SeenAck,
     ServerEvent,
     StartAck,
 )
@@ -45,7 +46,9 @@ from chatserver.sockets.payloads import (
     LeaveMessageRequest,
     MessageRequest,
     RateRequest,
+    SeenRequest,
     StartRequest,
+    TypingRequest,
 )
 
 log = logging.getLogger(__name__)
@@ -67,6 +70,8 @@ class CustomerNamespace(Namespace):
             CustomerRequest.LEAVE_MESSAGE: self._leave_message,
             CustomerRequest.END: self._end,
             CustomerRequest.RATE: self._rate,
+            CustomerRequest.TYPING: self._typing,
+            CustomerRequest.SEEN: self._seen,
         }
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
@@ -109,6 +114,7 @@ class CustomerNamespace(Namespace):
             token=started.token,
             resumed=started.resumed,
             messages=[protocol.message(m) for m in started.messages if not m.internal],
+            availability=dispatcher.availability(conversation.language),
         )
 
     async def _conversation_of(self, sid: str, event: CustomerRequest, claimed: str | None) -> str:
@@ -230,6 +236,25 @@ class CustomerNamespace(Namespace):
         await self.publish(outcome.notifications)
         return protocol.ok_ack()
 
+    async def _typing(self, sid: str, data: Any) -> OkAck:
+        request = TypingRequest.parse(data)
+        conversation_id = await self._conversation_of(
+            sid, CustomerRequest.TYPING, request.conversation_id
+        )
+        dispatcher = self.app[SERVICES].dispatcher
+        await self.publish(dispatcher.customer_typing(conversation_id, request.typing))
+        return protocol.ok_ack()
+
+    async def _seen(self, sid: str, data: Any) -> SeenAck:
+        request = SeenRequest.parse(data)
+        conversation_id = await self._conversation_of(
+            sid, CustomerRequest.SEEN, request.conversation_id
+        )
+        dispatcher = self.app[SERVICES].dispatcher
+        seq, notifications = await dispatcher.customer_seen(conversation_id, request.seq)
+        await self.publish(notifications)
+        return protocol.seen_ack(seq)
+
     async def _read_in(self, sid: str, language: str, *, always: bool = False) -> None:
         """Join the announcements' room of the conversation's language (leaving the last
         one) and show the active announcements in it: on a start or resume (`always`), and
@@ -243,6 +268,11 @@ class CustomerNamespace(Namespace):
         session["reads"] = language
         await self.save_session(sid, session)
         await self.enter_room(sid, readers_room(language))
+        if previous and previous != language:  # people for this language, or not
+            availability = self.app[SERVICES].dispatcher.availability(language)
+            await self.publish(
+                [Notify.customer_socket(sid, ServerEvent.AVAILABILITY, availability)]
+            )
         await self.publish(await self.app[SERVICES].announcements.for_customer(sid, language))
 
     async def _rate(self, sid: str, data: Any) -> RateAck:

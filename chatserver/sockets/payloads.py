@@ -463,6 +463,26 @@ class HandleFollowUpRequest(Request):
 
 
 @dataclass(frozen=True, slots=True)
+class TypingRequest(Request):
+    """The customer started (`true`) or stopped (`false`) typing; never the text."""
+
+    typing: bool
+    conversation_id: str | None
+
+    SCHEMA: ClassVar[Schema] = Schema((Field("typing", Bool(), required=True), CONVERSATION_ID))
+
+
+@dataclass(frozen=True, slots=True)
+class SeenRequest(Request):
+    """The customer's page is visible and shows the messages up to `seq`."""
+
+    seq: int
+    conversation_id: str | None
+
+    SCHEMA: ClassVar[Schema] = Schema((Field("seq", Int(1, 2**53), required=True), CONVERSATION_ID))
+
+
+@dataclass(frozen=True, slots=True)
 class ConversationRequest(Request):
     """Events that carry nothing but, optionally, the conversation they are about."""
 
@@ -530,6 +550,18 @@ class AgentMessageRequest(Request):
             Field("text", MESSAGE_TEXT, required=True),
             Field("client_id", CLIENT_ID),
         )
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class AgentTypingRequest(Request):
+    """The agent started (`true`) or stopped (`false`) typing in a chat they hold."""
+
+    conversation_id: str
+    typing: bool
+
+    SCHEMA: ClassVar[Schema] = Schema(
+        (Field("conversation_id", ID, required=True), Field("typing", Bool(), required=True))
     )
 
 

@@ -40,6 +40,7 @@ import { exportButton, labelExport } from "/static/console/transcript.js";
 import { mountAnnouncements } from "/static/widget/announcement.js";
 import { mountAnnouncementForm } from "/static/console/announcements.js";
 import { mountInbox } from "/static/console/inbox.js";
+import { mountConsoleLive } from "/static/console/live.js";
 import { inboxAlertLabel } from "/static/console/inbox_alerts.js";
 import { mountDashboard } from "/static/console/dashboard.js";
 import { standingAlerts } from "/static/console/sla_alerts.js";
@@ -361,6 +362,9 @@ const followups = mountFollowups(byId("gaps-section"), {
 });
 
 // Urgent chats: a red banner on every console that could take one, until it is taken.
+// Typing notices and seen receipts (static/console/live.js).
+const live = mountConsoleLive({ _, emit: (event, payload) => call(event, payload), chatOf: (id) => state.chats.get(id) });
+
 const urgent = mountUrgent(byId("announcements"), {
   _,
   languageName: (tag) => languageName(tag),
@@ -840,6 +844,8 @@ function connect() {
   socket.on("urgent", (payload) => urgent.pushed(payload));
   socket.on("urgent_cleared", (payload) => urgent.cleared(payload));
   socket.on("inbox", (payload) => inboxView.update(payload));
+  socket.on("typing", live.typing);
+  socket.on("seen", live.seen);
 }
 
 async function onConnected() {
@@ -1331,6 +1337,7 @@ function buildChat(chat) {
   };
   els.tabs.append(tab);
   els.panels.append(panel);
+  live.attach(chat);
   applyChatStrings(chat);
 }
 
@@ -1349,6 +1356,7 @@ function applyChatStrings(chat) {
     : _("Write a reply to the customer…");
   e.send.querySelector(".button-label").textContent = chat.noteMode ? _("Add note") : _("Send");
   e.transcript.setAttribute("aria-label", _("Transcript"));
+  live.relabel(chat);
 }
 
 function setNoteMode(chat, on) {
@@ -1558,6 +1566,7 @@ function selectChat(id) {
 function removeChat(id) {
   const chat = state.chats.get(id);
   if (!chat) return;
+  live.stop(chat);
   chat.tab.remove();
   chat.panel.remove();
   state.chats.delete(id);
@@ -1589,6 +1598,7 @@ function onClosed(payload) {
 
 function markClosed(chat) {
   chat.closed = true;
+  live.stop(chat);
 }
 
 function renderUnread(chat) {
@@ -1724,6 +1734,7 @@ function addMessage(chat, message) {
   if (key) chat.byId.set(key, item);
   insertBySeq(chat, item, Number.isInteger(message.seq) ? message.seq : Infinity);
   if (message.author === "agent" && !isNote(message)) chat.replied = true;
+  live.added(chat, message);
 }
 
 /** Who wrote a message, as parts for node.append(...): an agent's name is text they wrote. */

@@ -23,13 +23,16 @@ export const ServerEvent = Object.freeze({
   INBOX: "inbox",
   URGENT: "urgent",
   URGENT_CLEARED: "urgent_cleared",
+  TYPING: "typing",
+  AVAILABILITY: "availability",
+  SEEN: "seen",
 });
 
 /** The events customer clients receive. */
-export const CUSTOMER_EVENTS = Object.freeze(["announcement", "assigned", "closed", "message", "offline", "queued"]);
+export const CUSTOMER_EVENTS = Object.freeze(["announcement", "assigned", "availability", "closed", "message", "offline", "queued", "typing"]);
 
 /** The events agent clients receive. */
-export const AGENT_EVENTS = Object.freeze(["announcement", "closed", "conversation", "followup", "inbox", "message", "offer", "offer_withdrawn", "queue", "released", "session_ended", "sla_breach", "sla_warning", "urgent", "urgent_cleared"]);
+export const AGENT_EVENTS = Object.freeze(["announcement", "closed", "conversation", "followup", "inbox", "message", "offer", "offer_withdrawn", "queue", "released", "seen", "session_ended", "sla_breach", "sla_warning", "typing", "urgent", "urgent_cleared"]);
 
 /**
  * Client -> server events on /customer (CustomerRequest), each
@@ -45,6 +48,8 @@ export const CustomerRequest = Object.freeze({
   LEAVE_MESSAGE: "leave_message", // LeaveMessageAck
   END: "end", // OkAck
   RATE: "rate", // RateAck
+  TYPING: "typing", // OkAck
+  SEEN: "seen", // SeenAck
 });
 
 /**
@@ -62,6 +67,7 @@ export const AgentRequest = Object.freeze({
   INBOX_TAKE: "inbox_take", // InboxAck
   INBOX_OUTCOME: "inbox_outcome", // InboxAck
   INBOX_REPLY: "inbox_reply", // InboxAck
+  TYPING: "typing", // OkAck
 });
 
 /**
@@ -349,6 +355,33 @@ export const AgentRequest = Object.freeze({
  */
 
 /**
+ * `typing` on /customer: the agent holding the chat started or stopped typing.
+ * @typedef {Object} CustomerTypingPayload
+ * @property {boolean} typing
+ * @property {AgentName} agent
+ */
+
+/**
+ * `typing` on /agent: the customer of a chat the agent holds started or stopped
+ * @typedef {Object} AgentTypingPayload
+ * @property {string} conversation_id
+ * @property {boolean} typing
+ */
+
+/**
+ * `availability` (and `start`'s): whether a person can take the chat now in the
+ * @typedef {Object} AvailabilityPayload
+ * @property {boolean} agents_available
+ */
+
+/**
+ * `seen`: the customer has seen the chat's messages up to `seq` (only moves forward).
+ * @typedef {Object} SeenPayload
+ * @property {string} conversation_id
+ * @property {number} seq
+ */
+
+/**
  * @typedef {Object} ErrorDetail
  * @property {string} code
  * @property {string} message
@@ -385,6 +418,7 @@ export const AgentRequest = Object.freeze({
  * @property {string} token
  * @property {boolean} resumed
  * @property {Array<MessagePayload>} messages
+ * @property {AvailabilityPayload} availability
  */
 
 /**
@@ -433,6 +467,13 @@ export const AgentRequest = Object.freeze({
  * @property {true} ok
  * @property {number} score
  * @property {boolean} duplicate
+ */
+
+/**
+ * `seen`: the highest seq the customer has seen, as stored (a lower one changes nothing).
+ * @typedef {Object} SeenAck
+ * @property {true} ok
+ * @property {number} seq
  */
 
 /**

@@ -43,6 +43,7 @@ import {
   rememberFeedback,
   rememberedFeedback,
 } from "/static/widget/feedback.js";
+import { mountLive } from "/static/widget/live.js";
 import { installTranscript } from "/static/widget/transcript.js";
 import { mountSurvey } from "/static/widget/survey.js";
 import { MAX_PREFERRED_TIME, asksPreferredTime, leavePayload } from "/static/widget/callback_time.js";
@@ -266,6 +267,14 @@ const els = {
 };
 // The satisfaction survey after a closed chat (static/widget/survey.js).
 const survey = mountSurvey(els.notice, { _, rate: (payload) => call(CustomerRequest.RATE, payload) });
+// Typing notices, seen receipts, people available (static/widget/live.js).
+const live = mountLive(els.messages, {
+  _,
+  withUserText,
+  emit: call,
+  ready: () => state.started,
+  held: () => state.handoff.status === "assigned",
+});
 
 function element(tag, className, text) {
   const node = document.createElement(tag);
@@ -336,6 +345,7 @@ function applyStrings() {
   }
   for (const group of els.messages.querySelectorAll(".msg-feedback")) labelFeedback(group);
   survey.relabel();
+  live.relabel();
   for (const item of els.messages.querySelectorAll(".msg")) {
     const label = item.querySelector(".msg-author");
     if (label) label.textContent = authorName(item.dataset.author, item.dataset.agentName);
@@ -473,6 +483,8 @@ function renderConnection() {
   const labels = {
     connecting: _("Connecting…"),
     online: _("Online"),
+    agents: _("Agents available"),
+    bot: _("Our assistant will help you; agents are away"),
     reconnecting: _("Reconnecting…"),
     offline: _("Offline"),
   };
@@ -482,7 +494,13 @@ function renderConnection() {
     offline: _("You are offline. Your messages will be sent when you are back online."),
   };
   els.status.dataset.state = state.connection;
-  els.statusText.textContent = labels[state.connection];
+  // Connected: say whether people can chat now (the server's word), not just "Online".
+  // A person holding this chat is there, whatever their load says about newcomers.
+  let label = state.connection;
+  if (label === "online" && state.handoff.status === "assigned") label = "agents";
+  else if (label === "online" && live.available !== null) label = live.available ? "agents" : "bot";
+  els.status.dataset.agents = label === "bot" ? "away" : "";
+  els.statusText.textContent = labels[label];
   const banner = banners[state.connection];
   els.banner.hidden = !banner;
   els.banner.dataset.state = state.connection;
@@ -532,6 +550,11 @@ function connect() {
   socket.on("offline", onOffline);
   socket.on("closed", onClosed);
   socket.on("announcement", announcements.show);
+  socket.on("typing", live.typing);
+  socket.on("availability", (payload) => {
+    live.availability(payload);
+    renderConnection();
+  });
   addEventListener("offline", () => setConnection("offline"));
   addEventListener("online", () => {
     if (socket.connected) {
@@ -619,7 +642,10 @@ async function startConversation({ fresh = false, language = null, hint = null }
   markKnown(complete ? conversation.last_seq : state.maxSeq);
   followLanguage(conversation.language, conversation.direction, conversation.last_seq);
   state.started = true;
+  live.availability(answer.availability);
   setConnection("online");
+  renderConnection(); // the availability may have changed while the connection did not
+  live.started();
   pumpOutbox();
 }
 
@@ -637,6 +663,7 @@ function clearConversation() {
   state.languageSeq = -1;
   state.customerMessages = 0;
   state.handoff = newHandoff();
+  live.reset();
   renderHandoff();
 }
 
@@ -721,7 +748,10 @@ function renderMessage(message) {
   setTime(item, message.created_at);
   renderDelivery(item);
   if (message.author === "bot") addChoices(item, message.meta, message.seq);
-  if (message.author === "agent") noteAgent(agentNameOf(message));
+  if (message.author === "agent") {
+    noteAgent(agentNameOf(message));
+    live.agentMessage(message.seq, agentNameOf(message));
+  }
   if (message.author === "system" && message.meta?.kind === "customer_left") {
     state.handoff.away = true;
     if (state.handoff.status === "closed") renderHandoff();
@@ -1379,6 +1409,7 @@ function renderHandoff() {
   const h = state.handoff;
   const status = h.status;
   els.root.dataset.handoff = status;
+  renderConnection(); // the header's word on people follows the handoff
 
   const agent = status === "assigned" && h.agentName ? h.agentName : null;
   if (agent) els.title.replaceChildren(...withUserText(_("Chatting with {name}"), { name: agent }));
@@ -1622,6 +1653,7 @@ function bindUi() {
     if (!text) return;
     els.input.value = "";
     resizeInput();
+    live.stop();
     send(text);
   });
   els.input.addEventListener("keydown", (event) => {
@@ -1633,7 +1665,11 @@ function bindUi() {
     event.preventDefault();
     els.composer.requestSubmit();
   });
-  els.input.addEventListener("input", resizeInput);
+  els.input.addEventListener("input", () => {
+    resizeInput();
+    live.input();
+  });
+  els.input.addEventListener("blur", () => live.stop());
   els.language.addEventListener("change", () => chooseLanguage(els.language.value));
   els.noticeAction.addEventListener("click", startNewConversation);
   els.leaveNew.addEventListener("click", startNewConversation);
