@@ -143,7 +143,7 @@ def loader_script(bridge: str, loader: str) -> str:
     if re.search(r"^\s*import\b", bridge, re.M):
         raise ValueError("static/embed/bridge.js must not import anything")
     body = re.sub(r"^export (?=(?:async )?function |const |let )", "", bridge, flags=re.M)
-    return f"(() => {{\n\"use strict\";\n{body}\n{loader}\n}})();\n"
+    return f'(() => {{\n"use strict";\n{body}\n{loader}\n}})();\n'
 
 
 def _read_loader() -> str:

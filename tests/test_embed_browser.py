@@ -371,7 +371,8 @@ async def test_on_a_phone_the_open_widget_is_a_sheet_with_a_close_button(host, o
     close = host_page.frame.locator("#close-sheet")
     await expect(close).to_be_visible()
     close_box = await close.bounding_box()
-    assert close_box["x"] + close_box["width"] <= 375 and close_box["width"] >= 40
+    assert close_box["x"] + close_box["width"] <= 375
+    assert close_box["width"] >= 40
     await expect(close).to_have_attribute("aria-label", "Close the support chat")
     await close.click()
     await expect(frame_element).to_be_hidden()
