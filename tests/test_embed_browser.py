@@ -426,6 +426,30 @@ async def test_the_german_enter_hint_fits_on_one_line_at_the_default_width(host,
     assert host_page.problems == []
 
 
+CHAT_LANGUAGES = sorted(path.name.replace("_", "-") for path in LOCALES.iterdir() if path.is_dir())
+
+
+async def test_every_enter_hint_fits_on_one_line_at_the_default_width(host, browser):
+    """The widget alone at the width the loader frames it (380 px), in each language."""
+    wrapped = {}
+    for language in CHAT_LANGUAGES:
+        context = await browser.new_context(locale=language, viewport={"width": 380, "height": 640})
+        try:
+            page = await context.new_page()
+            await page.goto(str(host.desk.make_url("/widget/")))
+            hint = page.locator("#hint")
+            expected = msgstr(
+                language.replace("-", "_"), "Press Enter to send, Shift+Enter for a new line."
+            )
+            await expect(hint).to_have_text(expected, timeout=TIMEOUT_MS)
+            lines = await hint.evaluate(LINES)
+            if lines != 1:
+                wrapped[language] = lines
+        finally:
+            await context.close()
+    assert wrapped == {}
+
+
 def test_the_longest_titles_are_tested() -> None:
     """The parametrisation above really picks the longest titles of the catalogs."""
     picked = longest_titles(3)
