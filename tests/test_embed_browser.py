@@ -9,8 +9,10 @@ Skipped when Chromium or Playwright is missing, unless CHATSERVER_REQUIRE_SERVIC
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
+import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -43,7 +45,7 @@ for (const name of ["chatserver:ready", "chatserver:message", "chatserver:closed
 }
 {before}
 </script>
-<script src="{desk}/widget.js" async></script>
+<script src="{desk}/widget.js" async{onload}></script>
 </body></html>"""
 
 
@@ -62,6 +64,13 @@ def longest_titles(count: int) -> list[str]:
     return [tag.replace("_", "-") for tag in ranked[:count]]
 
 
+def conversations(host: Host) -> int:
+    """How many conversations the desk has stored."""
+    with contextlib.closing(sqlite3.connect(host.db_path)) as db:
+        count: int = db.execute("SELECT count(*) FROM conversations").fetchone()[0]
+    return count
+
+
 @dataclass
 class Host:
     """The host site on another origin, and the desk it embeds."""
@@ -69,11 +78,13 @@ class Host:
     origin: str
     desk: Any
     clock: FakeClock
+    db_path: Path
     pages: dict[str, str] = field(default_factory=dict)
 
-    def page_with(self, name: str, before: str = "") -> str:
+    def page_with(self, name: str, before: str = "", onload: str = "") -> str:
         desk = str(self.desk.make_url("")).rstrip("/")
-        self.pages[name] = HOST_PAGE.replace("{desk}", desk).replace("{before}", before)
+        page = HOST_PAGE.replace("{desk}", desk).replace("{before}", before)
+        self.pages[name] = page.replace("{onload}", f' onload="{onload}"' if onload else "")
         return f"{self.origin}/{name}"
 
     def signed_user(self, customer_id: str, *, good: bool = True) -> str:
@@ -90,7 +101,7 @@ class Host:
 
 
 @pytest.fixture
-async def host(start_server: Any, settings: Any) -> AsyncIterator[Host]:
+async def host(start_server: Any, settings: Any, db_path: Path) -> AsyncIterator[Host]:
     port = free_port()
     origin = f"http://localhost:{port}"
     clock = FakeClock()
@@ -98,7 +109,7 @@ async def host(start_server: Any, settings: Any) -> AsyncIterator[Host]:
         replace(settings, allowed_origins=(origin,), identity_secret=SECRET), clock=clock
     )
     app = web.Application()
-    found = Host(origin, desk, clock)
+    found = Host(origin, desk, clock, db_path)
 
     async def page(request: web.Request) -> web.Response:
         name = request.match_info["name"]
@@ -279,6 +290,47 @@ async def test_the_host_page_hears_a_bot_reply(host, open_host):
     # What the host heard is what the frame shows.
     shown = await frame.locator(".msg--bot .msg-bubble").last.text_content()
     assert shown == bot[-1]["text"]
+    assert host_page.problems == []
+
+
+async def test_calls_made_before_the_frame_is_ready_wait_for_it(host, open_host):
+    """Called as soon as the loader has run (the script's onload), long before the frame
+    is ready: queued, then done in order."""
+    onload = "$chatserver.setLocale('ja'); $chatserver.toggle('open')"
+    host_page = await open_host(host.page_with("early", onload=onload))
+    await ready(host_page)
+    await expect(host_page.page.locator("#chatserver-frame")).to_be_visible()
+    await expect(host_page.frame.locator("#title")).to_have_text(msgstr("ja", "Customer support"))
+    await expect(host_page.launcher).to_have_attribute(
+        "aria-label", msgstr("ja", "Close the support chat")
+    )
+    assert host_page.problems == []
+
+
+async def test_the_host_hears_the_end_and_reset_forgets_the_conversation(host, open_host):
+    host_page = await open_host(host.page_with("reset"))
+    await ready(host_page)
+    await host_page.call("toggle('open')")
+    frame = host_page.frame
+    await frame.locator("#input").fill("How do I install MT5?")
+    await frame.locator("#input").press("Enter")
+    await expect(frame.locator(".msg--bot")).to_have_count(2, timeout=TIMEOUT_MS)
+    await frame.locator("#menu-button").click()
+    await frame.locator("#end-chat").click()
+    await frame.locator("#confirm-end-yes").click()
+    closed = await host_page.wait_event("chatserver:closed")
+    assert set(closed[0]) == {"tracking_number"}
+
+    await expect(frame.locator("#notice")).to_be_visible(timeout=TIMEOUT_MS)
+    before = conversations(host)
+
+    await host_page.call("reset()")
+    # A new conversation: only its greeting (seq 1), open for messages.
+    await expect(frame.locator(".msg--customer")).to_have_count(0, timeout=TIMEOUT_MS)
+    await expect(frame.locator(".msg--bot")).to_have_count(1, timeout=TIMEOUT_MS)
+    await expect(frame.locator(".msg--bot")).to_have_attribute("data-seq", "1")
+    await expect(frame.locator("#notice")).to_be_hidden()
+    assert conversations(host) == before + 1
     assert host_page.problems == []
 
 

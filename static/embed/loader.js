@@ -70,7 +70,8 @@ function main() {
   const settings = cleanSettings(window.chatserverSettings);
   let early = queuedCalls(previous); // made before this script ran
   let ready = false;
-  let open = false;
+  let open = settings.open;
+  let loaded = false;
   let labels = null;
   const waiting = []; // calls made after this script ran, before the frame was ready
 
@@ -156,10 +157,11 @@ function main() {
   frame.addEventListener("load", () => {
     // The frame's document is up (its message listener too): tell it everything it needs
     // before it starts the conversation.
-    const folded = foldCalls(settings, [...early, ...waiting]);
+    const folded = foldCalls({ ...settings, open }, [...early, ...waiting]);
     early = [];
     waiting.length = 0;
-    open = folded.open;
+    if (!loaded) open = folded.open; // a reloaded frame keeps the host's open or closed
+    loaded = true;
     post(
       envelope("hello", {
         locale: folded.locale,

@@ -55,6 +55,7 @@ export function installEmbed({ _, setLocale, reset, visible }) {
   let allowed = null; // the desk's allowed origins, once fetched
   let parentOrigin = null; // learnt from the hello, the only origin we then talk to
   let identity = null;
+  let userId = null; // the host's user the conversation is for
   let said = false; // `ready` posted
   const early = [];
   let helloDone;
@@ -74,7 +75,10 @@ export function installEmbed({ _, setLocale, reset, visible }) {
 
   function useUser(user) {
     identity = user.identity;
-    const previous = stored(USER_KEY);
+    // In memory too: a browser that denies a framed page its storage (third-party storage
+    // blocked) must not take every setUser for a new customer.
+    const previous = userId ?? stored(USER_KEY);
+    userId = user.id;
     store(USER_KEY, user.id);
     // Another customer on this browser (or a visitor who has just logged in): the stored
     // conversation is not this customer's, and a new one carries the signed identity.
@@ -95,6 +99,7 @@ export function installEmbed({ _, setLocale, reset, visible }) {
         parentOrigin = message.origin;
         if (message.colour) document.documentElement.style.setProperty("--accent", message.colour);
         if (message.reset) {
+          userId = null;
           store(USER_KEY, null);
           reset();
         }
@@ -110,6 +115,7 @@ export function installEmbed({ _, setLocale, reset, visible }) {
         break;
       case "reset":
         identity = null;
+        userId = null;
         store(USER_KEY, null);
         reset();
         break;
