@@ -240,6 +240,8 @@ async def test_the_launcher_never_opens_by_itself_and_toggle_opens_it(host, open
     await expect(launcher).to_be_visible()
     await expect(launcher).to_have_attribute("aria-label", "Open the support chat")
     await expect(launcher).to_have_attribute("aria-expanded", "false")
+    await expect(launcher.locator(".icon-open")).to_be_visible()
+    await expect(launcher.locator(".icon-close")).to_be_hidden()
     await expect(frame_element).to_have_attribute("title", "Customer support chat")
     await asyncio.sleep(1)  # a widget that opens itself would have done so by now
     await expect(frame_element).to_be_hidden()

@@ -49,9 +49,33 @@ const CSS = `
   .root[data-open="true"] .launcher { display: none; }
 }
 `;
-const ICONS =
-  '<svg class="icon-open" aria-hidden="true" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round"><path d="M21 12a8 8 0 0 1-11.6 7.1L4 20l1-4.6A8 8 0 1 1 21 12z"/></svg>' +
-  '<svg class="icon-close" aria-hidden="true" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2.2" stroke-linecap="round"><path d="M6 6l12 12M18 6L6 18"/></svg>';
+// The launcher's two icons, built as nodes (no markup parsed: a host page that enforces
+// Trusted Types refuses innerHTML).
+const ICONS = [
+  ["icon-open", "M21 12a8 8 0 0 1-11.6 7.1L4 20l1-4.6A8 8 0 1 1 21 12z", "2"],
+  ["icon-close", "M6 6l12 12M18 6L6 18", "2.2"],
+];
+
+function icon([className, d, width]) {
+  const svgNs = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(svgNs, "svg");
+  const path = document.createElementNS(svgNs, "path");
+  for (const [name, value] of Object.entries({
+    class: className,
+    "aria-hidden": "true",
+    viewBox: "0 0 24 24",
+    fill: "none",
+    stroke: "currentColor",
+    "stroke-width": width,
+    "stroke-linecap": "round",
+    "stroke-linejoin": "round",
+  })) {
+    svg.setAttribute(name, value);
+  }
+  path.setAttribute("d", d);
+  svg.append(path);
+  return svg;
+}
 
 function scriptOrigin() {
   const current = document.currentScript;
@@ -103,7 +127,7 @@ function main() {
   launcher.hidden = true; // until the frame is ready and has given its words
   launcher.setAttribute("aria-controls", frame.id);
   launcher.setAttribute("aria-expanded", "false");
-  launcher.innerHTML = ICONS; // our constant markup, nothing from anyone else
+  launcher.append(...ICONS.map(icon));
   root.append(frame, launcher);
   shadow.append(root);
 
