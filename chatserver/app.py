@@ -25,9 +25,10 @@ import contextlib
 import functools
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import timedelta
 from functools import partial
+from typing import Any
 
 from aiohttp import web
 
@@ -103,6 +104,33 @@ class StartupFailed(RuntimeError):
     """A named start-up step failed; the contexts opened before it are closed again."""
 
 
+def socketio_origins(settings: Settings) -> Any:
+    """Who may open a Socket.IO connection: python-socketio's form, except that a list of
+    allowed origins (host sites) also keeps this server's own origin, where the widget lives
+    (framed by a host site, it still talks from here); a plain list would refuse it."""
+    allowed = settings.cors_allowed_origins
+    if not isinstance(allowed, list):
+        return allowed
+
+    def check(origin: str | None, environ: Mapping[str, Any]) -> bool:
+        return origin is not None and (origin in allowed or origin in _own_origins(environ))
+
+    return check
+
+
+def _own_origins(environ: Mapping[str, Any]) -> set[str]:
+    """This server's origin as the request names it (engineio's same-origin rule)."""
+    scheme, host = environ.get("wsgi.url_scheme"), environ.get("HTTP_HOST")
+    if not scheme or not host:
+        return set()
+    own = {f"{scheme}://{host}"}
+    if "HTTP_X_FORWARDED_PROTO" in environ or "HTTP_X_FORWARDED_HOST" in environ:
+        proto = str(environ.get("HTTP_X_FORWARDED_PROTO", scheme)).split(",")[0].strip()
+        forwarded = str(environ.get("HTTP_X_FORWARDED_HOST", host)).split(",")[0].strip()
+        own.add(f"{proto}://{forwarded}")
+    return own
+
+
 def create_app(
     settings: Settings,
     *,
@@ -122,7 +150,7 @@ def create_app(
     app[LIMITS] = RateLimiter(settings.event_limits, monotonic)
     sio = SocketServer(
         async_mode="aiohttp",
-        cors_allowed_origins=settings.cors_allowed_origins,
+        cors_allowed_origins=socketio_origins(settings),
         max_http_buffer_size=frame_limit(settings),
         transports=["websocket", "polling"],
     )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from functools import partial
 from pathlib import Path, PurePosixPath
 
@@ -26,6 +27,9 @@ STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 DEMO_PAGE = STATIC_DIR / "demo" / "index.html"
 WIDGET_PAGE = STATIC_DIR / "widget" / "index.html"
 CONSOLE_PAGE = STATIC_DIR / "console" / "index.html"
+# GET /widget.js: the message bridge (an ES module the widget imports too) and the loader.
+EMBED_BRIDGE = STATIC_DIR / "embed" / "bridge.js"
+EMBED_LOADER = STATIC_DIR / "embed" / "loader.js"
 
 # No build step, so file names carry no content hash: a short freshness, then a cheap
 # revalidation (ETag / Last-Modified -> 304), so a deploy reaches every browser in minutes.
@@ -132,6 +136,35 @@ async def demo(request: web.Request) -> web.FileResponse:
     return _page(DEMO_PAGE, DEMO_CSP)
 
 
+def loader_script(bridge: str, loader: str) -> str:
+    """The one-tag loader as a classic script: the bridge module's top-level `export`s made
+    plain declarations, then the loader, both inside one function (nothing leaks into the
+    host page's globals but `$chatserver`). The bridge has no imports (it says so)."""
+    if re.search(r"^\s*import\b", bridge, re.M):
+        raise ValueError("static/embed/bridge.js must not import anything")
+    body = re.sub(r"^export (?=(?:async )?function |const |let )", "", bridge, flags=re.M)
+    return f'(() => {{\n"use strict";\n{body}\n{loader}\n}})();\n'
+
+
+def _read_loader() -> str:
+    return loader_script(EMBED_BRIDGE.read_text("utf-8"), EMBED_LOADER.read_text("utf-8"))
+
+
+@routes.get("/widget.js")
+async def widget_loader(request: web.Request) -> web.Response:
+    """The script a host page includes to embed the widget with one tag (README)."""
+    loop = asyncio.get_running_loop()
+    text = await loop.run_in_executor(None, _read_loader)
+    return web.Response(
+        text=text,
+        headers={
+            hdrs.CONTENT_TYPE: CONTENT_TYPES[".js"],
+            hdrs.CACHE_CONTROL: STATIC_CACHE_CONTROL,
+            **COMMON_HEADERS,
+        },
+    )
+
+
 @routes.get("/widget")
 async def widget_without_slash(request: web.Request) -> web.Response:
     raise web.HTTPPermanentRedirect("/widget/")
@@ -214,3 +247,10 @@ async def widget_strings(request: web.Request) -> web.Response:
             "strings": dict(translator.messages),
         }
     )
+
+
+@routes.get("/api/v1/widget/embed")
+async def widget_embed(request: web.Request) -> web.Response:
+    """Which host pages the framed widget may take orders from (the same origins that may
+    frame it, CSP `frame-ancestors`, which already publishes them): `*` for any."""
+    return _json({"allowed_origins": list(request.app[SETTINGS].allowed_origins)})

@@ -433,16 +433,24 @@ async def test_picking_a_language_before_writing_greets_again_in_it(server, open
     assert widget.problems == []
 
 
-async def test_demo_page_shows_the_widget_in_a_frame(server, open_widget):
+async def test_demo_page_embeds_the_widget_with_one_tag_and_leaves_it_closed(server, open_widget):
     widget = await open_widget(server.make_url("/"))
     page = widget.page
-    frame = page.frame_locator("#chat-frame")
+    launcher = page.locator(".chatserver-embed .launcher")
+    await expect(launcher).to_be_visible(timeout=TIMEOUT_MS)
+    frame_element = page.locator("#chatserver-frame")
+    await expect(frame_element).to_be_hidden()  # never opens by itself
+    await launcher.click()
+    await expect(frame_element).to_be_visible()
+    frame = page.frame_locator("#chatserver-frame")
     await expect(frame.locator(".msg--bot")).to_have_count(1, timeout=TIMEOUT_MS)
     await expect(frame.locator("#status")).to_have_attribute("data-state", "online")
-    await page.locator("#chat-launcher").click()
-    await expect(page.locator("#chat-frame")).to_be_hidden()
-    await page.locator("#chat-launcher").click()
-    await expect(page.locator("#chat-frame")).to_be_visible()
+    # 400 px wide: a phone's full-height sheet, closed by its own button.
+    await expect(launcher).to_be_hidden()
+    await frame.locator("#close-sheet").click()
+    await expect(frame_element).to_be_hidden()
+    await expect(launcher).to_be_visible()
+    # The demo's strict CSP (no inline style or script) lets the loader work.
     assert widget.problems == []
 
 

@@ -10,11 +10,12 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+import socketio
 from babel.messages.extract import extract_javascript
 from babel.messages.pofile import read_po
 
 from chatserver.settings import CHAT_LANGUAGES, Settings
-from chatserver.widget import STATIC_DIR, static_path
+from chatserver.widget import STATIC_DIR, loader_script, static_path
 
 ROOT = Path(__file__).resolve().parent.parent
 WIDGET_JS = ROOT / "static" / "widget" / "widget.js"
@@ -43,7 +44,7 @@ def assert_security_headers(headers):
     assert headers["Referrer-Policy"] == "same-origin"
 
 
-async def test_root_is_the_demo_page_framing_the_widget(server):
+async def test_root_is_the_demo_page_embedding_the_widget_with_one_tag(server):
     status, headers, body = await fetch(server, "/")
     assert status == 200
     assert headers["Content-Type"] == "text/html; charset=utf-8"
@@ -53,7 +54,39 @@ async def test_root_is_the_demo_page_framing_the_widget(server):
     assert csp["frame-src"] == ["'self'"]
     assert csp["script-src"] == ["'self'"]
     assert csp["frame-ancestors"] == ["'none'"]
-    assert b'src="/widget/"' in body
+    assert b'<script src="/widget.js" async></script>' in body
+    assert b"<iframe" not in body  # the loader adds the frame, not the page
+
+
+async def test_the_loader_is_one_classic_script(server):
+    status, headers, body = await fetch(server, "/widget.js")
+    assert status == 200
+    assert headers["Content-Type"] == "text/javascript; charset=utf-8"
+    assert headers["Cache-Control"] == "public, max-age=300"
+    assert_security_headers(headers)
+    text = body.decode()
+    # A classic script: no module syntax; the bridge's functions come before the loader.
+    assert not re.search(r"^\s*(export|import)\b", text, re.M)
+    assert text.startswith("(() => {")
+    assert text.rstrip().endswith("})();")
+    assert text.index("function readFrameMessage") < text.index("function main()")
+
+
+def test_the_loader_refuses_a_bridge_that_imports():
+    with pytest.raises(ValueError, match="must not import"):
+        loader_script('import { x } from "./y.js";\nexport const a = 1;', "main();")
+    assert loader_script("export function f() {}\nexport const A = 1;", "f();") == (
+        '(() => {\n"use strict";\nfunction f() {}\nconst A = 1;\nf();\n})();\n'
+    )
+
+
+async def test_the_frame_learns_which_hosts_may_drive_it(start_server, settings: Settings):
+    server = await start_server(
+        dataclasses.replace(settings, allowed_origins=("https://broker.example",))
+    )
+    status, _headers, body = await fetch(server, "/api/v1/widget/embed")
+    assert status == 200
+    assert json.loads(body) == {"allowed_origins": ["https://broker.example"]}
 
 
 async def test_widget_page_has_a_strict_csp(server):
@@ -216,3 +249,33 @@ def test_widget_never_writes_html():
     source = WIDGET_JS.read_text(encoding="utf-8")
     for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
         assert sink not in source
+
+
+@pytest.mark.parametrize(
+    ("origin", "accepted"),
+    [("own", True), ("https://broker.example", True), ("https://evil.example", False)],
+)
+async def test_listed_origins_keep_the_desks_own_for_the_framed_widget(
+    start_server, settings: Settings, origin: str, accepted: bool
+):
+    """The widget framed by a host site talks from the desk's origin: listing the host sites
+    must not lock it out (python-socketio's plain list would)."""
+    server = await start_server(
+        dataclasses.replace(settings, allowed_origins=("https://broker.example",))
+    )
+    url = str(server.make_url("/")).rstrip("/")
+    client = socketio.AsyncClient(reconnection=False)
+    try:
+        await client.connect(
+            url,
+            namespaces=["/customer"],
+            transports=["websocket"],
+            headers={"Origin": url if origin == "own" else origin},
+            wait_timeout=5,
+        )
+        connected = True
+    except socketio.exceptions.ConnectionError:
+        connected = False
+    finally:
+        await client.disconnect()
+    assert connected is accepted

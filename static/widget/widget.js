@@ -47,6 +47,7 @@ import { mountLive } from "/static/widget/live.js";
 import { installTranscript } from "/static/widget/transcript.js";
 import { mountSurvey } from "/static/widget/survey.js";
 import { MAX_PREFERRED_TIME, asksPreferredTime, leavePayload } from "/static/widget/callback_time.js";
+import { installEmbed } from "/static/widget/embed.js";
 
 const TOKEN_KEY = "chatserver.widget.token";
 const CHOICE_KEY = "chatserver.widget.language";
@@ -307,6 +308,14 @@ function timeFormat() {
 
 // Incident notices at the top (static/widget/announcement.js).
 const announcements = mountAnnouncements(document.getElementById("announcements"), _);
+// Framed by the one-tag loader (static/widget/embed.js): the host page's orders and events.
+const embed = installEmbed({
+  _,
+  setLocale: (language) => chooseLanguage(language),
+  reset: () => resetConversation(),
+  // Opened: ready to type (not on a touch screen, where focus pops the keyboard up).
+  visible: (open) => open && !matchMedia("(pointer: coarse)").matches && els.input.focus(),
+});
 
 /** Every static string of the page, and the localised parts of the messages shown. */
 function applyStrings() {
@@ -336,6 +345,7 @@ function applyStrings() {
   els.leaveSubmit.textContent = _("Send message");
   els.leaveDoneTitle.textContent = _("Thank you. We will contact you soon.");
   els.leaveNew.textContent = _("Start a new conversation");
+  embed.strings();
   renderConnection();
   renderHandoff();
   renderLeaveKind();
@@ -607,6 +617,7 @@ async function startConversation({ fresh = false, language = null, hint = null }
   } else if (language || state.choice) {
     payload.language = language || state.choice;
   }
+  if (!payload.token && embed.identity()) payload.identity = embed.identity();
   announcements.expectAgain();
   const answer = await call(CustomerRequest.START, payload);
   if (answer === null) {
@@ -649,6 +660,19 @@ async function startConversation({ fresh = false, language = null, hint = null }
   pumpOutbox();
 }
 
+/** The host page's reset() or another user: forget this conversation, begin a new one. */
+function resetConversation() {
+  forgetConversation();
+  clearConversation();
+  state.conversationId = null;
+  els.notice.hidden = true;
+  els.leave.hidden = true;
+  if (state.started) {
+    state.started = false;
+    startConversation({ fresh: true });
+  }
+}
+
 function forgetConversation() {
   state.token = null;
   saveItem("localStorage", TOKEN_KEY, null);
@@ -678,6 +702,7 @@ function clearConversation() {
 function onPushed(message) {
   if (!isMessage(message)) return;
   if (state.conversationId && message.conversation_id !== state.conversationId) return;
+  embed.message(message);
   if (state.inFlight && message.seq > state.contiguousSeq + 1) {
     state.held.push(message);
     heldTimer ??= setTimeout(flushHeld, GAP_GRACE_MS);
@@ -1370,6 +1395,7 @@ function onClosed(payload) {
   if (payload?.reason === "customer_left") state.handoff.away = true;
   const number = payload?.tracking_number;
   setClosed(typeof number === "string" && number ? number : state.handoff.trackingNumber);
+  embed.closed(state.handoff.trackingNumber);
   survey.offer(payload, state.conversationId);
 }
 
@@ -1614,6 +1640,7 @@ async function endChat() {
   if (answer?.ok || answer?.error?.code === "conversation_closed") {
     // A chat still waiting in the queue ends without a `closed` push: end it here.
     setClosed(state.handoff.trackingNumber);
+    embed.closed(state.handoff.trackingNumber);
     return;
   }
   showTransientError(errorText(answer?.error?.code));
@@ -1708,11 +1735,13 @@ async function main() {
   bindUi();
   for (const item of state.outbox) showPending(item);
   renderConnection();
+  await embed.hello; // framed by the loader: the host's locale and user come first
   const hints = state.choice ? [state.choice, ...browserLanguages()] : browserLanguages();
   await Promise.all([loadStrings(hints), loadLanguages()]);
   els.language.value = state.language || state.uiLanguage;
   els.root.dataset.ready = "1";
   els.root.setAttribute("aria-busy", "false");
+  embed.ready();
   connect();
 }
 
