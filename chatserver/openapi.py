@@ -576,6 +576,21 @@ def _customer_paths() -> dict[str, Schema]:
                 },
             }
         },
+        "/api/v1/widget/embed": {
+            "get": {
+                "operationId": "widget_embed",
+                "tags": ["widget"],
+                "summary": "The host pages the framed widget takes orders from (`/widget.js`)",
+                "security": NO_TOKEN,
+                "responses": {
+                    "200": _ok(
+                        "the origins allowed to frame and drive the widget; `*` for any",
+                        _object({"allowed_origins": {"type": "array", "items": STRING}}),
+                        status_headers=public,
+                    )
+                },
+            }
+        },
     }
 
 

@@ -186,6 +186,9 @@ async def test_public_and_error_answers_match_the_document(server, contract):
         server, contract, "GET", "/api/v1/widget/strings", params={"lang": "ja-JP,en"}
     )
     assert (status, strings["language"]) == (200, "ja")
+    status, embed = await call(server, contract, "GET", "/api/v1/widget/embed")
+    assert status == 200
+    assert isinstance(embed["allowed_origins"], list)
 
     status, refused = await call(
         server, contract, "POST", "/api/v1/login", json={"username": "nobody"}
