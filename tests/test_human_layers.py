@@ -20,6 +20,7 @@ ORDER = (
     "replies",
     "presence",
     "views",
+    "signals",
 )
 # Rooms on one level, which must not import each other.
 SIBLINGS = {("assignment", "replies"), ("assignment", "presence"), ("replies", "presence")}
