@@ -408,6 +408,10 @@ async def test_accepting_a_taken_chat_says_so_and_a_free_one_opens(desk, open_co
     await expect(note.locator(".msg-author")).to_contain_text("Internal note")
     assert [n["text"] for n in network.events("note")] == ["VIP: check the account manager first"]
     assert len(network.events("message")) == 1
+    # Note mode ends with the note: the next line typed is a reply again.
+    await expect(panel.locator(".composer")).not_to_have_class(re.compile(r"\bis-note\b"))
+    await expect(panel.locator(".note-toggle")).to_have_attribute("aria-pressed", "false")
+    await expect(panel.locator(".composer-send")).to_contain_text("Send")
 
     # After a reload the server replays the chat: the note is still shown as a note.
     await page.reload()

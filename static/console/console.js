@@ -1317,7 +1317,10 @@ function buildChat(chat) {
     const text = input.value.trim();
     if (!text || chat.closed) return;
     input.value = "";
-    sendText(chat, text, chat.noteMode ? "note" : "message");
+    const kind = chat.noteMode ? "note" : "message";
+    sendText(chat, text, kind);
+    // A note is a one-off aside: the next thing typed goes to the customer again.
+    if (kind === "note") setNoteMode(chat, false);
   });
   input.addEventListener("keydown", (event) => {
     // Enter sends; Shift+Enter is a new line; Enter confirming an IME conversion does not.
