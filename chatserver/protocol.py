@@ -143,6 +143,7 @@ class AgentRequest(StrEnum):
     INBOX_OUTCOME = "inbox_outcome"
     INBOX_REPLY = "inbox_reply"
     TYPING = "typing"
+    TAKE_CHATS = "take_chats"
 
 
 # ---- payloads ---------------------------------------------------------------------------
@@ -358,6 +359,7 @@ class AgentPayload(TypedDict):
     teams: list[str]
     capacity: int
     role: str
+    take_chats: bool  # offered chats: always for agents, by choice for supervisors
 
 
 class AgentPresence(AgentPayload):
@@ -605,6 +607,13 @@ class StatusAck(TypedDict):
     status: str
 
 
+class TakeChatsAck(TypedDict):
+    """`take_chats`: whether the supervisor is now offered chats."""
+
+    ok: Literal[True]
+    take_chats: bool
+
+
 class AcceptAck(TypedDict):
     ok: Literal[True]
     conversation_id: str
@@ -662,6 +671,7 @@ CUSTOMER_ACKS: Mapping[CustomerRequest, type[Any]] = {
 }
 AGENT_ACKS: Mapping[AgentRequest, type[Any]] = {
     AgentRequest.STATUS: StatusAck,
+    AgentRequest.TAKE_CHATS: TakeChatsAck,
     AgentRequest.ACCEPT: AcceptAck,
     AgentRequest.MESSAGE: MessageAck,
     AgentRequest.NOTE: MessageAck,
@@ -682,6 +692,7 @@ ACKNOWLEDGEMENTS: tuple[type[Any], ...] = (
     FaqFeedbackAck,
     LeaveMessageAck,
     StatusAck,
+    TakeChatsAck,
     AcceptAck,
     RateAck,
     SeenAck,
@@ -697,6 +708,7 @@ Ack: TypeAlias = (
     | FaqFeedbackAck
     | LeaveMessageAck
     | StatusAck
+    | TakeChatsAck
     | AcceptAck
     | RateAck
     | SeenAck
@@ -860,6 +872,7 @@ def agent(account: AgentAccount) -> AgentPayload:
         "teams": [str(t) for t in account.teams],
         "capacity": account.capacity,
         "role": str(account.role),
+        "take_chats": not account.role.supervises or account.takes_chats,
     }
 
 
@@ -1132,6 +1145,10 @@ def leave_message_ack(tracking_number: str) -> LeaveMessageAck:
 
 def rate_ack(*, score: int, duplicate: bool) -> RateAck:
     return {"ok": True, "score": score, "duplicate": duplicate}
+
+
+def take_chats_ack(on: bool) -> TakeChatsAck:
+    return {"ok": True, "take_chats": on}
 
 
 def status_ack(status: str) -> StatusAck:

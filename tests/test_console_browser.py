@@ -770,6 +770,13 @@ async def test_supervisor_sees_agents_queues_and_sla_alerts_and_assigns(desk, op
     panel = page.locator("#supervisor")
     await expect(panel).to_be_visible(timeout=TIMEOUT_MS)
     await expect(page.locator("#user-role")).to_have_text("Supervisor")
+    # Supervisors are offered nothing until they choose to: Sam does.
+    take_chats = page.locator("#take-chats")
+    await expect(take_chats).not_to_be_checked()
+    await expect(page.locator(".take-chats")).to_contain_text("Take chats myself")
+    await take_chats.check()
+    assert await console.network.wait_for("take_chats") == [{"on": True}]
+    await expect(take_chats).to_be_checked()
 
     # 31 s after the German chat's handoff, 20 s after the Thai one's: the German chat's
     # first reply is overdue, the Thai chat's is 10 s from due.
@@ -813,9 +820,19 @@ async def test_supervisor_sees_agents_queues_and_sla_alerts_and_assigns(desk, op
 
     await page.locator("#assign-conversation").select_option(japanese.conversation_id)
     await page.locator("#assign-agent").select_option(emma_id)
-    # By keyboard: Sam is offered chats too, and the offer's toast lies over the button
-    # for a few seconds (a click would wait for it to go).
-    await page.locator("#assign-submit").press("Enter")
+    # Sam is offered chats too; the offer's toast stays clear of the Assign button.
+    offered = page.locator(".toast", has_text="A chat is offered to you.")
+    await expect(offered.first).to_be_visible(timeout=TIMEOUT_MS)
+    button = await page.locator("#assign-submit").bounding_box()
+    toasts = await page.locator("#toasts").bounding_box()
+    assert button is not None
+    assert toasts is not None
+    assert (
+        toasts["x"] + toasts["width"] <= button["x"]
+        or toasts["y"] + toasts["height"] <= button["y"]
+        or toasts["y"] >= button["y"] + button["height"]
+    ), (toasts, button)
+    await page.locator("#assign-submit").click(timeout=3000)
     assert await console.network.wait_for("assign") == [
         {"conversation_id": japanese.conversation_id, "agent_id": emma_id}
     ]

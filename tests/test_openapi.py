@@ -216,7 +216,7 @@ async def test_a_served_chat_reads_the_same_in_every_answer_as_documented(
     clock,  # noqa: F811
     contract,
 ):
-    sam = await agent_for("sam", "Sam Okafor", ["en", "ja"], role="supervisor")
+    sam = await agent_for("sam", "Sam Okafor", ["en", "ja"], role="supervisor", takes_chats=True)
     customer = await connect(desk)
     started = await customer.call("start", {"languages": ["ja"]})
     await customer.call("message", {"text": "オペレーターと話したい"})

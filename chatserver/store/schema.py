@@ -75,6 +75,8 @@ agents = sa.Table(
     sa.Column("password_hash", sa.String(200), nullable=False),
     sa.Column("disabled", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("created_at", UtcDateTime, nullable=False),
+    # A supervisor's choice to be offered chats (agents always are); version 15.
+    sa.Column("takes_chats", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 
 agent_sessions = sa.Table(

@@ -703,6 +703,7 @@ class SqlStore(InboxRows):
             "password_hash": account.password_hash,
             "disabled": account.disabled,
             "created_at": account.created_at,
+            "takes_chats": account.takes_chats,
         }
         try:
             await self.write(lambda c: c.execute(agents.insert(), values))
@@ -723,6 +724,10 @@ class SqlStore(InboxRows):
         query = sa.select(agents).order_by(agents.c.username)
         rows = await self.read(lambda c: c.execute(query).all())
         return [_agent(row._mapping) for row in rows]
+
+    async def set_takes_chats(self, agent_id: str, on: bool) -> None:
+        query = agents.update().where(agents.c.id == agent_id).values(takes_chats=on)
+        await self.write(lambda c: c.execute(query))
 
     async def create_session(self, session: Session) -> None:
         def create(connection: sa.Connection) -> None:
@@ -933,6 +938,7 @@ def _agent(row: sa.RowMapping) -> AgentAccount:
         password_hash=row["password_hash"],
         created_at=row["created_at"],
         disabled=bool(row["disabled"]),
+        takes_chats=bool(row["takes_chats"]),
     )
 
 

@@ -44,6 +44,7 @@ import { mountConsoleLive } from "/static/console/live.js";
 import { inboxAlertLabel } from "/static/console/inbox_alerts.js";
 import { mountDashboard } from "/static/console/dashboard.js";
 import { standingAlerts } from "/static/console/sla_alerts.js";
+import { mountTakeChats } from "/static/console/take_chats.js";
 
 const SESSION_KEY = "chatserver.console.session";
 const OUTBOX_KEY = "chatserver.console.outbox";
@@ -365,6 +366,16 @@ const followups = mountFollowups(byId("gaps-section"), {
 // Typing notices and seen receipts (static/console/live.js).
 const live = mountConsoleLive({ _, emit: (event, payload) => call(event, payload), chatOf: (id) => state.chats.get(id) });
 
+const takeChats = mountTakeChats(byId("status-switch"), {
+  _,
+  emit: (event, payload) => call(event, payload),
+  changed: (on) => {
+    if (!state.session) return;
+    state.session.agent = { ...state.session.agent, take_chats: on };
+    saveJson(SESSION_KEY, state.session);
+  },
+  failed: (answer) => toast(errorText(failureCode(answer)), "error"),
+});
 const urgent = mountUrgent(byId("announcements"), {
   _,
   languageName: (tag) => languageName(tag),
@@ -629,6 +640,7 @@ function applyStrings() {
   els.gapsEmpty.textContent = _("No gaps in this period.");
   followups.relabel();
   urgent.relabel();
+  takeChats.relabel();
   const chosenLanguage = els.gapsLanguage.value;
   els.gapsLanguage.replaceChildren(
     option("", _("All languages")),
@@ -678,6 +690,7 @@ function showConsole() {
   const supervising = SUPERVISOR_ROLES.has(agent.role);
   els.supervisor.hidden = !supervising;
   els.consoleView.classList.toggle("is-supervisor", supervising);
+  takeChats.show(agent);
   renderStatus();
   renderQueue();
   renderChats();
