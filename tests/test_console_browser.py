@@ -357,9 +357,8 @@ async def test_accepting_a_taken_chat_says_so_and_a_free_one_opens(desk, open_co
     await expect(console.item(conversation_id)).to_have_count(0)
     number = await desk.tracking_number(conversation_id)
     assert re.fullmatch(TRACKING, number)
-    await expect(page.locator(".tab[aria-selected=true] .tab-title")).to_have_text(
-        f"Customer {number}"
-    )
+    # Labelled by the signed identity's name (its tracking number when anonymous).
+    await expect(page.locator(".tab[aria-selected=true] .tab-title")).to_have_text("Somchai")
     await expect(panel.locator(".fact--language")).to_have_text("Thai (th)")
     banner = panel.locator(".widened-banner")
     await expect(banner).to_be_visible()
@@ -453,6 +452,45 @@ async def logged_in(desk: Desk, open_console: OpenConsole, username: str, **kwar
         "data-state", "online", timeout=TIMEOUT_MS
     )
     return console
+
+
+async def test_the_customer_panel_shows_who_it_is_and_their_previous_chat(desk, open_console):
+    emma_id = await desk.account("emma", "Emma Clarke", ["en", "th"])
+    emma = await desk.agent("emma")
+    earlier = await desk.customer(["th-TH"], THAI_HACKED, vip=True, request=False)
+    assert (await emma.call("accept", {"conversation_id": earlier.conversation_id}))["ok"]
+    assert (await emma.call("close", {"conversation_id": earlier.conversation_id}))["ok"]
+    earlier_number = await desk.tracking_number(earlier.conversation_id)
+    desk.clock.advance(60)
+    today = await desk.customer(["th-TH"], THAI_HACKED, vip=True, request=False)
+    console = await logged_in(desk, open_console, "emma")
+    page = console.page
+    await console.item(today.conversation_id).locator(".accept").click()
+    panel = console.panel(today.conversation_id)
+    await expect(panel).to_be_visible(timeout=TIMEOUT_MS)
+    await expect(
+        page.locator(f'.tab[data-conversation-id="{today.conversation_id}"] .tab-title')
+    ).to_have_text("Somchai")
+    card = panel.locator(".customer-panel")
+    await expect(card.locator(".customer-facts")).to_contain_text("Somchai", timeout=TIMEOUT_MS)
+    await expect(card.locator(".customer-facts")).to_contain_text("VIP")
+    await expect(card.locator(".customer-facts")).to_contain_text(
+        await desk.tracking_number(today.conversation_id)
+    )
+    previous = card.locator(".customer-previous-item")
+    await expect(previous).to_have_count(1)
+    await expect(previous).to_have_attribute("data-conversation-id", earlier.conversation_id)
+    await expect(previous.locator(".customer-previous-open")).to_have_text(earlier_number)
+    await expect(previous.locator(".customer-previous-status")).to_have_text("Closed")
+    # One click downloads its transcript (the staff copy).
+    async with page.expect_download() as download_info:
+        await previous.locator(".customer-previous-open").click()
+    download = await download_info.value
+    assert earlier_number in download.suggested_filename or download.suggested_filename.endswith(
+        ".html"
+    )
+    assert emma_id
+    assert console.problems == []
 
 
 async def test_transfer_to_a_queue_with_a_reason_and_close(desk, open_console):

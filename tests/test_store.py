@@ -361,6 +361,10 @@ async def test_a_version_5_database_gets_client_ids_per_author(store_url):
 def back_to_version_14(connection: sa.Connection) -> None:
     """The database as version 14 left it: supervisors had no say in being offered chats."""
     connection.execute(sa.text("ALTER TABLE agents DROP COLUMN takes_chats"))
+    connection.execute(sa.text("DROP INDEX ix_conversations_customer_id"))
+    connection.execute(sa.text("DROP TABLE canned_replies"))
+    connection.execute(sa.text("ALTER TABLE conversations DROP COLUMN customer_name"))
+    connection.execute(sa.text("ALTER TABLE conversations DROP COLUMN customer_email"))
     connection.execute(sa.text("DELETE FROM schema_migrations WHERE version > 14"))
 
 

@@ -417,10 +417,17 @@ def _holdings(connection: sa.Connection) -> None:
     )
 
 
-def _takes_chats(connection: sa.Connection) -> None:
+def _console_essentials(connection: sa.Connection) -> None:
     connection.execute(
         sa.text("ALTER TABLE agents ADD COLUMN takes_chats BOOLEAN NOT NULL DEFAULT FALSE")
     )
+    for column in ("customer_name VARCHAR(200)", "customer_email VARCHAR(200)"):
+        connection.execute(sa.text(f"ALTER TABLE conversations ADD COLUMN {column}"))
+    connection.execute(
+        sa.text("CREATE INDEX ix_conversations_customer_id ON conversations (customer_id)")
+    )
+    # A new table from `schema`: freeze a copy here before its definition changes.
+    schema.canned_replies.create(connection)
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -440,7 +447,11 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(12, "the offline inbox's SLA: cell, target, warning and breach", _inbox_sla),
     Migration(13, "who held each conversation, from when until when", _holdings),
     Migration(14, "the ticks read only what is due: warning times and indexes", _tick_indexes),
-    Migration(15, "supervisors choose whether they are offered chats", _takes_chats),
+    Migration(
+        15,
+        "console essentials: supervisors taking chats, the customer's name, canned replies",
+        _console_essentials,
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

@@ -45,6 +45,7 @@ import { inboxAlertLabel } from "/static/console/inbox_alerts.js";
 import { mountDashboard } from "/static/console/dashboard.js";
 import { standingAlerts } from "/static/console/sla_alerts.js";
 import { mountTakeChats } from "/static/console/take_chats.js";
+import { mountCustomer } from "/static/console/customer.js";
 
 const SESSION_KEY = "chatserver.console.session";
 const OUTBOX_KEY = "chatserver.console.outbox";
@@ -376,6 +377,17 @@ const takeChats = mountTakeChats(byId("status-switch"), {
   },
   failed: (answer) => toast(errorText(failureCode(answer)), "error"),
 });
+// The customer beside each chat (static/console/customer.js).
+const customerPanel = mountCustomer({
+  token: () => state.session?.token,
+  _,
+  languageLabel: (tag) => languageLabel(tag),
+  onError: (text) => toast(text, "error"),
+  named: (chat, name) => {
+    chat.conversation = { ...chat.conversation, customer_name: name };
+    renderChatHead(chat);
+  },
+});
 const urgent = mountUrgent(byId("announcements"), {
   _,
   languageName: (tag) => languageName(tag),
@@ -641,6 +653,7 @@ function applyStrings() {
   followups.relabel();
   urgent.relabel();
   takeChats.relabel();
+  customerPanel.relabel();
   const chosenLanguage = els.gapsLanguage.value;
   els.gapsLanguage.replaceChildren(
     option("", _("All languages")),
@@ -1354,6 +1367,7 @@ function buildChat(chat) {
   els.tabs.append(tab);
   els.panels.append(panel);
   live.attach(chat);
+  customerPanel.attach(chat);
   applyChatStrings(chat);
 }
 
@@ -1583,6 +1597,7 @@ function removeChat(id) {
   const chat = state.chats.get(id);
   if (!chat) return;
   live.stop(chat);
+  customerPanel.forget(id);
   chat.tab.remove();
   chat.panel.remove();
   state.chats.delete(id);

@@ -207,6 +207,7 @@ export const AgentRequest = Object.freeze({
  * @property {string} tier
  * @property {(string|null)} tracking_number
  * @property {(string|null)} handed_off_at
+ * @property {(string|null)} customer_name
  */
 
 /**
