@@ -493,6 +493,56 @@ async def test_the_customer_panel_shows_who_it_is_and_their_previous_chat(desk, 
     assert console.problems == []
 
 
+async def test_a_canned_reply_and_an_faq_answer_go_in_the_customers_language(desk, open_console):
+    await desk.account("emma", "Emma Clarke", ["en", "th"])
+    from chatserver.canned import CannedReply
+
+    now = desk.clock.now()
+    store = desk.services.store
+    await store.save_canned_reply(
+        CannedReply("r-th", "th", "Greeting", "สวัสดีค่ะ คุณ{customer_name} ({tracking_number})",
+                    "sam", now, now)
+    )  # fmt: skip
+    await store.save_canned_reply(
+        CannedReply("r-en", "en", "Greeting", "Hello {customer_name}", "sam", now, now)
+    )
+    faq = desk.services.bot.matcher.faq
+    entry_id = next(i for i in sorted(faq.ids) if i in faq.native("th") and i in faq.native("en"))
+    question, answer = faq.native("en")[entry_id].question, faq.native("th")[entry_id].answer
+
+    console = await logged_in(desk, open_console, "emma")
+    thai = await desk.customer(["th-TH"], THAI_HACKED, vip=True, request=False)
+    await console.item(thai.conversation_id).locator(".accept").click()
+    panel = console.panel(thai.conversation_id)
+    await expect(panel).to_be_visible(timeout=TIMEOUT_MS)
+    number = await desk.tracking_number(thai.conversation_id)
+    box = panel.locator(".composer-input")
+
+    # "/" opens the list, filtered as one types; Enter inserts the Thai reply, filled.
+    await box.press_sequentially("/greet")
+    options = panel.locator(".canned-item")
+    await expect(options.first).to_contain_text("Greeting", timeout=TIMEOUT_MS)
+    await box.press("Enter")
+    filled = f"สวัสดีค่ะ คุณSomchai ({number})"
+    await expect(box).to_have_value(filled)
+    await expect(panel.locator(".canned-list")).to_be_hidden()
+    await box.press("Enter")  # and now Enter sends it
+    assert (await console.network.wait_for("message"))[0]["text"] == filled
+
+    # Ctrl+K, the English question; one click inserts the Thai answer of the same entry.
+    await box.press("Control+k")
+    await expect(box).to_have_value("/")
+    await box.press_sequentially(question)
+    faq_option = panel.locator(f'.canned-item[data-key="faq:{entry_id}"]')
+    await expect(faq_option).to_be_visible(timeout=TIMEOUT_MS)
+    await faq_option.click()
+    await expect(box).to_have_value(answer.strip())
+    await box.press("Enter")
+    sent = await console.network.wait_for("message", 2)
+    assert sent[1]["text"] == answer.strip()
+    assert console.problems == []
+
+
 async def test_transfer_to_a_queue_with_a_reason_and_close(desk, open_console):
     await desk.account("emma", "Emma Clarke", ["en", "de"])
     console = await logged_in(desk, open_console, "emma")

@@ -46,6 +46,7 @@ import { mountDashboard } from "/static/console/dashboard.js";
 import { standingAlerts } from "/static/console/sla_alerts.js";
 import { mountTakeChats } from "/static/console/take_chats.js";
 import { mountCustomer } from "/static/console/customer.js";
+import { mountCanned } from "/static/console/canned.js";
 
 const SESSION_KEY = "chatserver.console.session";
 const OUTBOX_KEY = "chatserver.console.outbox";
@@ -388,6 +389,12 @@ const customerPanel = mountCustomer({
     renderChatHead(chat);
   },
 });
+// Canned replies and FAQ answers in the composer (static/console/canned.js).
+const canned = mountCanned({
+  token: () => state.session?.token,
+  agentLanguage: () => state.session?.agent?.languages?.[0] || "en",
+  _,
+});
 const urgent = mountUrgent(byId("announcements"), {
   _,
   languageName: (tag) => languageName(tag),
@@ -654,6 +661,7 @@ function applyStrings() {
   urgent.relabel();
   takeChats.relabel();
   customerPanel.relabel();
+  canned.relabel();
   const chosenLanguage = els.gapsLanguage.value;
   els.gapsLanguage.replaceChildren(
     option("", _("All languages")),
@@ -1368,6 +1376,7 @@ function buildChat(chat) {
   els.panels.append(panel);
   live.attach(chat);
   customerPanel.attach(chat);
+  canned.attach(chat);
   applyChatStrings(chat);
 }
 
@@ -1598,6 +1607,7 @@ function removeChat(id) {
   if (!chat) return;
   live.stop(chat);
   customerPanel.forget(id);
+  canned.forget(id);
   chat.tab.remove();
   chat.panel.remove();
   state.chats.delete(id);
