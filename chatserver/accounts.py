@@ -101,8 +101,10 @@ class Accounts:
         capacity: int,
         role: str,
         password: str,
+        takes_chats: bool = False,
     ) -> AgentAccount:
-        """Create an account (raises InvalidAccount naming the field, or DuplicateAgent)."""
+        """Create an account (raises InvalidAccount naming the field, or DuplicateAgent);
+        `takes_chats`: a supervisor offered chats from the start."""
         account = await asyncio.to_thread(
             lambda: new_account(
                 account_id=self.new_id(),
@@ -115,6 +117,7 @@ class Accounts:
                 password=password,
                 supported=self.languages,
                 now=self.clock.now(),
+                takes_chats=takes_chats,
             )
         )
         await self.store.create_agent(account)

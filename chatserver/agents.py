@@ -45,6 +45,8 @@ class AgentAccount:
     password_hash: str
     created_at: datetime
     disabled: bool = False
+    # Supervisors are offered chats only when they switch this on; agents always are.
+    takes_chats: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +91,7 @@ def new_account(
     password: str,
     supported: Sequence[str],
     now: datetime,
+    takes_chats: bool = False,
 ) -> AgentAccount:
     """Validate and build an account; raises InvalidAccount naming the bad field."""
     if not USERNAME.match(username):
@@ -122,4 +125,5 @@ def new_account(
         role=parsed_role,
         password_hash=hash_password(password),
         created_at=now,
+        takes_chats=takes_chats,
     )

@@ -35,6 +35,8 @@ from aiohttp import web
 from chatserver import (
     announcement_api,
     api,
+    canned_api,
+    customer_api,
     dashboard_api,
     inbound_email,
     openapi,
@@ -166,6 +168,8 @@ def create_app(
     app.add_routes(inbound_email.routes)
     app.add_routes(widget.routes)
     app.add_routes(transcript_api.routes)
+    app.add_routes(customer_api.routes)
+    app.add_routes(canned_api.routes)
     app.add_routes(transcript_email_api.routes)
     app.add_routes(openapi.routes)
     app.cleanup_ctx.extend(

@@ -129,6 +129,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--role", default="agent", choices=("agent", "supervisor", "admin"), help="default agent"
     )
     add.add_argument(
+        "--takes-chats",
+        action="store_true",
+        help="a supervisor offered chats like an agent (else only by their console's switch)",
+    )
+    add.add_argument(
         "--password-stdin", action="store_true", help="read the password from standard input"
     )
     listing = agent_commands.add_parser("list", help="list agent accounts")
@@ -533,6 +538,7 @@ async def _agents(args: argparse.Namespace, settings: Settings, password: str | 
                 capacity=args.capacity,
                 role=args.role,
                 password=password or "",
+                takes_chats=args.takes_chats,
             )
         except InvalidAccount as exc:
             print(f"chatserver: error: {exc}", file=sys.stderr)

@@ -192,6 +192,8 @@ class Desk:
             tier=customer.tier,
             customer_id=customer.customer_id or None,
             manager=customer.manager,
+            customer_name=customer.name,
+            customer_email=customer.email,
         )
         token = new_token()
         await self.store.create_conversation(conversation, hash_token(token))

@@ -210,6 +210,7 @@ def _account_state(account: AgentAccount) -> dict[str, Any]:
         "role": str(account.role),
         "created_at": account.created_at.isoformat(),
         "disabled": account.disabled,
+        "takes_chats": account.takes_chats,
     }
 
 
@@ -225,6 +226,7 @@ def _account_from(data: Mapping[str, Any]) -> AgentAccount:
         password_hash="",
         created_at=datetime.fromisoformat(data["created_at"]),
         disabled=bool(data["disabled"]),
+        takes_chats=bool(data.get("takes_chats", False)),
     )
 
 

@@ -190,6 +190,9 @@ class Dispatcher:
     async def agent_status(self, agent_id: str, status: str) -> Dispatched:
         return await self.attendance.agent_status(agent_id, status)
 
+    async def take_chats(self, agent_id: str, on: bool) -> Dispatched:
+        return await self.attendance.take_chats(agent_id, on)
+
     def connected_agents(self) -> list[str]:
         return self.attendance.connected_agents()
 

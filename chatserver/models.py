@@ -181,6 +181,9 @@ class Conversation:
     agent_id: str | None = None
     tracking_number: str | None = None  # an inquiry: reached a person or left a message
     closed_at: datetime | None = None
+    # The signed identity's name and email, for the agent's customer panel.
+    customer_name: str | None = None
+    customer_email: str | None = None
 
     @property
     def is_open(self) -> bool:

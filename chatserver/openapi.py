@@ -21,7 +21,16 @@ from typing import Any, Literal, NotRequired
 
 from aiohttp import hdrs, web
 
-from chatserver import __version__, csat_reports, dashboard, faq_gaps, inbox_sla, protocol, reports
+from chatserver import (
+    __version__,
+    canned,
+    csat_reports,
+    dashboard,
+    faq_gaps,
+    inbox_sla,
+    protocol,
+    reports,
+)
 from chatserver.announcements import MAX_TEXT_CHARS, Severity
 from chatserver.satisfaction import MAX_NOTE_CHARS
 from chatserver.sockets import payloads
@@ -594,6 +603,122 @@ def _customer_paths() -> dict[str, Schema]:
     }
 
 
+def _canned_paths() -> dict[str, Schema]:
+    reply = schema_of(protocol.CannedReplyPayload)
+    body = _body(
+        _object(
+            {
+                "language": {"type": "string", "description": "one of the desk's languages"},
+                "title": {"type": "string", "maxLength": canned.MAX_TITLE_CHARS},
+                "text": {
+                    "type": "string",
+                    "maxLength": canned.MAX_TEXT_CHARS,
+                    "description": "may hold {customer_name}, {tracking_number}, {agent_name}",
+                },
+            }
+        )
+    )
+    reply_id = _path("reply_id", "the canned reply's id")
+    bad = _error(f"a missing or wrong field (named), or {BAD_HEADER}", "invalid_payload")
+    unknown = _error("no canned reply with this id", "unknown_canned")
+    return {
+        "/api/v1/canned": {
+            "get": {
+                "operationId": "canned_list",
+                "tags": ["console"],
+                "summary": "Canned replies: all, or one chat's with placeholders filled",
+                "description": "Without `conversation_id`: every canned reply. With it: the replies in that chat's language, else the English ones, each with `filled` (its placeholders filled for that chat), for staff who may see the chat.",
+                "security": AGENT_TOKEN,
+                "parameters": [_query("conversation_id", "a chat to fill them for", STRING)],
+                "responses": {
+                    "200": _ok(
+                        "the replies",
+                        _object(
+                            {"replies": {"type": "array", "items": reply}},
+                            {"language": STRING},
+                        ),
+                    ),
+                    "400": _error(BAD_HEADER, "invalid_payload"),
+                    "401": NO_TOKEN_401,
+                    "403": _error("an agent who may not see this chat", "forbidden"),
+                    "404": _error("no such conversation", "unknown_conversation"),
+                },
+            },
+            "post": {
+                "operationId": "canned_create",
+                "tags": ["console"],
+                "summary": "A new canned reply",
+                "security": SUPERVISOR_TOKEN,
+                "requestBody": body,
+                "responses": {"201": _ok("the reply", reply), "400": bad, **SUPERVISOR_401_403},
+            },
+        },
+        "/api/v1/canned/{reply_id}": {
+            "put": {
+                "operationId": "canned_update",
+                "tags": ["console"],
+                "summary": "Change a canned reply",
+                "security": SUPERVISOR_TOKEN,
+                "parameters": [reply_id],
+                "requestBody": body,
+                "responses": {
+                    "200": _ok("the reply, changed", reply),
+                    "400": bad,
+                    **SUPERVISOR_401_403,
+                    "404": unknown,
+                },
+            },
+            "delete": {
+                "operationId": "canned_delete",
+                "tags": ["console"],
+                "summary": "Remove a canned reply",
+                "security": SUPERVISOR_TOKEN,
+                "parameters": [reply_id],
+                "responses": {
+                    "200": _ok("removed", _object({"ok": {"const": True}})),
+                    "400": _error(BAD_HEADER, "invalid_payload"),
+                    **SUPERVISOR_401_403,
+                    "404": unknown,
+                },
+            },
+        },
+        "/api/v1/faq/answers": {
+            "get": {
+                "operationId": "faq_answers",
+                "tags": ["console"],
+                "summary": "The FAQ for the composer: asked in one language, answered in another",
+                "description": "Every entry, its question in `search` (the agent's language) and its answer in `answer` (the customer's), matched by entry id; `fallback` when the English answer stands in for a missing translation.",
+                "security": AGENT_TOKEN,
+                "parameters": [
+                    _query("search", "the questions' language (default en)", STRING),
+                    _query("answer", "the answers' language (default en)", STRING),
+                ],
+                "responses": {
+                    "200": _ok(
+                        "the entries",
+                        _object(
+                            {
+                                "search": STRING,
+                                "answer": STRING,
+                                "entries": {
+                                    "type": "array",
+                                    "items": schema_of(protocol.FaqAnswerPayload),
+                                },
+                            }
+                        ),
+                    ),
+                    "400": _error(
+                        f"a language the desk does not serve, or {BAD_HEADER}",
+                        "invalid_query",
+                        "invalid_payload",
+                    ),
+                    "401": NO_TOKEN_401,
+                },
+            }
+        },
+    }
+
+
 def _transcript_paths() -> dict[str, Schema]:
     either = [*CUSTOMER_TOKEN, *AGENT_TOKEN]
     conversation = _path("conversation_id", "the conversation's id")
@@ -650,6 +775,23 @@ def _transcript_paths() -> dict[str, Schema]:
                     ),
                     "403": _error("an agent who never held this chat", "forbidden"),
                     "404": unknown,
+                },
+            }
+        },
+        "/api/v1/conversations/{conversation_id}/customer": {
+            "get": {
+                "operationId": "customer_panel",
+                "tags": ["transcripts"],
+                "summary": "The customer beside a chat: identity and previous conversations",
+                "description": "Name, email, tier and account manager from the signed identity (null for an anonymous customer), the tracking number and language, and the same customer's previous conversations (same `customer_id`), newest first, at most 20. For staff who may export the chat (agents: held, holding, or waiting in their queues; supervisors any). An agent holding a customer's chat may open the transcripts of their previous ones.",
+                "security": AGENT_TOKEN,
+                "parameters": [conversation],
+                "responses": {
+                    "200": _ok("the customer", schema_of(protocol.CustomerPanelPayload)),
+                    "400": _error(BAD_HEADER, "invalid_payload"),
+                    "401": _error("no token, or not a valid console token", "unauthorized"),
+                    "403": _error("an agent who may not see this chat", "forbidden"),
+                    "404": _error("no such conversation", "unknown_conversation"),
                 },
             }
         },
@@ -1211,6 +1353,7 @@ def document() -> Schema:
             **_auth_paths(),
             **_customer_paths(),
             **_transcript_paths(),
+            **_canned_paths(),
             **_report_paths(),
             **_dashboard_paths(),
             **_supervisor_paths(),

@@ -38,6 +38,8 @@ from typing import Any, Literal, NotRequired, TypeAlias, TypedDict
 
 from chatserver.agents import AgentAccount
 from chatserver.announcements import Announcement, Chosen
+from chatserver.canned import CannedReply
+from chatserver.faq.model import FaqEntry
 from chatserver.inbox import CHANNEL_OF, InboxEntry, InboxItem
 from chatserver.language import display_name, text_direction
 from chatserver.models import Conversation, Message
@@ -143,6 +145,7 @@ class AgentRequest(StrEnum):
     INBOX_OUTCOME = "inbox_outcome"
     INBOX_REPLY = "inbox_reply"
     TYPING = "typing"
+    TAKE_CHATS = "take_chats"
 
 
 # ---- payloads ---------------------------------------------------------------------------
@@ -358,6 +361,7 @@ class AgentPayload(TypedDict):
     teams: list[str]
     capacity: int
     role: str
+    take_chats: bool  # offered chats: always for agents, by choice for supervisors
 
 
 class AgentPresence(AgentPayload):
@@ -385,6 +389,58 @@ class BriefedConversation(TypedDict):
     tier: str
     tracking_number: str | None
     handed_off_at: str | None
+    customer_name: str | None  # from the signed identity: the chat's label when known
+
+
+class PreviousConversation(TypedDict):
+    """One earlier conversation of the same customer, in the customer panel."""
+
+    conversation_id: str
+    tracking_number: str | None
+    created_at: str
+    closed_at: str | None
+    status: str
+    language: str
+
+
+class CannedReplyPayload(TypedDict):
+    """A canned reply (`/api/v1/canned`); `filled` only when asked for one chat."""
+
+    id: str
+    language: str
+    title: str
+    text: str  # may hold {customer_name}, {tracking_number}, {agent_name}
+    created_by: str
+    updated_at: str
+    filled: NotRequired[str]
+
+
+class FaqAnswerPayload(TypedDict):
+    """A FAQ entry for the composer (`/api/v1/faq/answers`)."""
+
+    id: str
+    question: str
+    question_language: str
+    answer: str
+    answer_language: str
+    fallback: bool
+
+
+class CustomerPanelPayload(TypedDict):
+    """`GET /api/v1/conversations/{id}/customer`: who the customer is (from the signed
+    identity; all null for an anonymous one) and their previous conversations, newest first."""
+
+    conversation_id: str
+    customer_id: str | None
+    name: str | None
+    email: str | None
+    tier: str
+    manager: str | None  # the account manager's username
+    manager_name: str | None
+    tracking_number: str | None
+    language: str
+    language_name: str
+    previous: list[PreviousConversation]
 
 
 class BriefingFaq(TypedDict):
@@ -605,6 +661,13 @@ class StatusAck(TypedDict):
     status: str
 
 
+class TakeChatsAck(TypedDict):
+    """`take_chats`: whether the supervisor is now offered chats."""
+
+    ok: Literal[True]
+    take_chats: bool
+
+
 class AcceptAck(TypedDict):
     ok: Literal[True]
     conversation_id: str
@@ -662,6 +725,7 @@ CUSTOMER_ACKS: Mapping[CustomerRequest, type[Any]] = {
 }
 AGENT_ACKS: Mapping[AgentRequest, type[Any]] = {
     AgentRequest.STATUS: StatusAck,
+    AgentRequest.TAKE_CHATS: TakeChatsAck,
     AgentRequest.ACCEPT: AcceptAck,
     AgentRequest.MESSAGE: MessageAck,
     AgentRequest.NOTE: MessageAck,
@@ -682,6 +746,7 @@ ACKNOWLEDGEMENTS: tuple[type[Any], ...] = (
     FaqFeedbackAck,
     LeaveMessageAck,
     StatusAck,
+    TakeChatsAck,
     AcceptAck,
     RateAck,
     SeenAck,
@@ -697,6 +762,7 @@ Ack: TypeAlias = (
     | FaqFeedbackAck
     | LeaveMessageAck
     | StatusAck
+    | TakeChatsAck
     | AcceptAck
     | RateAck
     | SeenAck
@@ -860,6 +926,7 @@ def agent(account: AgentAccount) -> AgentPayload:
         "teams": [str(t) for t in account.teams],
         "capacity": account.capacity,
         "role": str(account.role),
+        "take_chats": not account.role.supervises or account.takes_chats,
     }
 
 
@@ -880,6 +947,63 @@ def queue(
     if queues is not None:
         payload["queues"] = {str(key): length for key, length in queues}
     return payload
+
+
+def canned_reply(reply: CannedReply, *, filled: str | None = None) -> CannedReplyPayload:
+    """A canned reply; `filled`: its text for one chat (placeholders filled)."""
+    payload: CannedReplyPayload = {
+        "id": reply.id,
+        "language": reply.language,
+        "title": reply.title,
+        "text": reply.text,
+        "created_by": reply.created_by,
+        "updated_at": reply.updated_at.isoformat(),
+    }
+    if filled is not None:
+        payload["filled"] = filled
+    return payload
+
+
+def faq_answer(asked: FaqEntry, answered: FaqEntry) -> FaqAnswerPayload:
+    """One FAQ entry for the composer: asked in the agent's language, answered in the
+    customer's (`fallback`: the English answer stands in for a missing translation)."""
+    return {
+        "id": asked.id,
+        "question": asked.question,
+        "question_language": asked.language if not asked.is_fallback else "en",
+        "answer": answered.answer,
+        "answer_language": answered.language if not answered.is_fallback else "en",
+        "fallback": answered.is_fallback,
+    }
+
+
+def customer_panel(
+    conversation: Conversation, previous: Sequence[Conversation], *, manager_name: str | None
+) -> CustomerPanelPayload:
+    """The customer beside the chat: `previous` are their other conversations."""
+    return {
+        "conversation_id": conversation.id,
+        "customer_id": conversation.customer_id,
+        "name": conversation.customer_name,
+        "email": conversation.customer_email,
+        "tier": str(conversation.tier),
+        "manager": conversation.manager,
+        "manager_name": manager_name,
+        "tracking_number": conversation.tracking_number,
+        "language": conversation.language,
+        "language_name": display_name(conversation.language),
+        "previous": [
+            {
+                "conversation_id": earlier.id,
+                "tracking_number": earlier.tracking_number,
+                "created_at": earlier.created_at.isoformat(),
+                "closed_at": earlier.closed_at.isoformat() if earlier.closed_at else None,
+                "status": str(earlier.status),
+                "language": earlier.language,
+            }
+            for earlier in previous
+        ],
+    }
 
 
 def briefing(
@@ -910,6 +1034,7 @@ def briefing(
             "handed_off_at": conversation.handed_off_at.isoformat()
             if conversation.handed_off_at
             else None,
+            "customer_name": conversation.customer_name,
         },
         "messages": list(messages),
         "detected_language": conversation.language,
@@ -1132,6 +1257,10 @@ def leave_message_ack(tracking_number: str) -> LeaveMessageAck:
 
 def rate_ack(*, score: int, duplicate: bool) -> RateAck:
     return {"ok": True, "score": score, "duplicate": duplicate}
+
+
+def take_chats_ack(on: bool) -> TakeChatsAck:
+    return {"ok": True, "take_chats": on}
 
 
 def status_ack(status: str) -> StatusAck:

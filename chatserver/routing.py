@@ -57,7 +57,9 @@ Rules
 9. Predicted wait = position in its queue x recent assignment interval of that queue: the
    mean gap between its assignments within `rate_window`, or the time since the latest
    when that is longer. Fewer than `min_rate_samples` assignments: not predicted (None).
-10. After a restart the desk rebuilds the router from the store: `restore_waiting` keeps
+10. Supervisors are offered nothing, and staff no queue, unless their profile says they
+    take chats (`AgentProfile.offered`); they may still `accept` from a queue and `assign`.
+11. After a restart the desk rebuilds the router from the store: `restore_waiting` keeps
     a conversation even when nobody is online yet (it waits stranded, rule 6);
     `restore_assigned` gives one back to its agent, who keeps it by coming online or loses
     it to the head of the queue through `agent_offline` (rule 7).
@@ -155,10 +157,17 @@ class AgentProfile:
     teams: frozenset[Team]
     capacity: int
     role: Role = Role.AGENT
+    takes_chats: bool = False  # a supervisor's own choice to be offered chats
 
     def __post_init__(self) -> None:
         if self.capacity < 0:
             raise ValueError("capacity must not be negative")
+
+    @property
+    def offered(self) -> bool:
+        """Is the agent offered chats? Agents are; supervisors only when they choose to (they
+        may still pull from a queue or be assigned by hand)."""
+        return not self.role.supervises or self.takes_chats
 
 
 class WidenReason(StrEnum):
@@ -567,11 +576,17 @@ class Router:
         _require_aware(now)
         before = self._queue_orders()
         agent = self._agents.get(profile.id)
+        events: list[RoutingEvent] = []
         if agent is None:
             self._agents[profile.id] = _Agent(profile, AgentStatus.OFFLINE, online_since=now)
         else:
             agent.profile = profile
-        return self._finish(before, [], now)
+            if not profile.offered:  # a supervisor who stopped taking chats: offers go on
+                for conversation_id in sorted(agent.offers):
+                    self._withdraw(
+                        self._entries[conversation_id], WithdrawReason.AGENT_AWAY, events
+                    )
+        return self._finish(before, events, now)
 
     def agent_online(self, agent_id: str, now: datetime) -> list[RoutingEvent]:
         _require_aware(now)
@@ -632,6 +647,7 @@ class Router:
         chain = self.policy.chain(language)
         return any(
             a.status is AgentStatus.ONLINE
+            and a.profile.offered
             and a.load < a.profile.capacity
             and any(lang in a.profile.languages for lang in chain)
             for a in self._agents.values()
@@ -1056,11 +1072,12 @@ class Router:
         return {key: tuple(ids) for key, ids in orders.items()}
 
     def _staffed(self) -> set[tuple[Team, str]]:
-        """(team, language) pairs somebody online covers, whatever their load."""
+        """(team, language) pairs somebody online and offered chats covers, whatever their
+        load (a supervisor not taking chats staffs nothing: nobody would be offered them)."""
         return {
             (team, lang)
             for a in self._agents.values()
-            if a.status is AgentStatus.ONLINE
+            if a.status is AgentStatus.ONLINE and a.profile.offered
             for team in a.profile.teams
             for lang in a.profile.languages
         }
@@ -1230,7 +1247,7 @@ class Router:
         free = [
             a
             for a in self._agents.values()
-            if a.status is AgentStatus.ONLINE and a.load < a.profile.capacity
+            if a.status is AgentStatus.ONLINE and a.profile.offered and a.load < a.profile.capacity
         ]
         for entry in self._ordered():
             if not free:
@@ -1308,6 +1325,7 @@ def _agent_state(agent: _Agent) -> dict[str, Any]:
         "teams": sorted(profile.teams),
         "capacity": profile.capacity,
         "role": str(profile.role),
+        "takes_chats": profile.takes_chats,
         "status": str(agent.status),
         "online_since": agent.online_since.isoformat(),
         "last_assigned_at": _time(agent.last_assigned_at),
@@ -1324,6 +1342,7 @@ def _agent_from(data: Mapping[str, Any]) -> _Agent:
         teams=frozenset(Team(t) for t in data["teams"]),
         capacity=int(data["capacity"]),
         role=Role(data["role"]),
+        takes_chats=bool(data.get("takes_chats", False)),
     )
     return _Agent(
         profile=profile,

@@ -16,6 +16,7 @@ from chatserver.clock import hash_token
 from chatserver.holdings import Holding
 from chatserver.keys import SERVICES, SETTINGS
 from chatserver.models import Conversation, ConversationStatus, Message
+from chatserver.routing import UnknownAgent
 from chatserver.store.base import Store
 from chatserver.transcripts import (
     Audience,
@@ -26,6 +27,7 @@ from chatserver.transcripts import (
     build,
     may_export,
     render,
+    same_customer,
 )
 
 routes = web.RouteTableDef()
@@ -117,7 +119,9 @@ async def readable_by(app: web.Application, token: str, conversation_id: str) ->
     messages = await all_messages(store, conversation.id)
     holdings = await store.holdings(conversation.id)
     waiting = waiting_in(app, conversation)
-    if not may_export(account, conversation, messages, holdings, waiting=waiting):
+    if not may_export(
+        account, conversation, messages, holdings, waiting=waiting
+    ) and not same_customer(conversation, await held_by(app, account.id)):
         raise Refused(
             403,
             "forbidden",
@@ -128,6 +132,17 @@ async def readable_by(app: web.Application, token: str, conversation_id: str) ->
     if holdings:
         names = {agent.id: agent.name for agent in await store.agents()}
     return Readable(conversation, messages, Audience.STAFF, language, holdings, names)
+
+
+async def held_by(app: web.Application, agent_id: str) -> list[Conversation]:
+    """The conversations the agent holds now."""
+    dispatcher, store = app[SERVICES].dispatcher, app[SERVICES].store
+    try:
+        ids = sorted(dispatcher.router.agent_conversations(agent_id))
+    except UnknownAgent:  # never online in this process: holds nothing
+        return []
+    found = [await store.get_conversation(conversation_id) for conversation_id in ids]
+    return [conversation for conversation in found if conversation is not None]
 
 
 def waiting_in(app: web.Application, conversation: Conversation) -> Waiting | None:

@@ -157,6 +157,13 @@ def may_export(
     return any(message.meta.get("agent_id") == account.id for message in messages)
 
 
+def same_customer(conversation: Conversation, held: Iterable[Conversation]) -> bool:
+    """An agent serving a signed-in customer now may read that customer's earlier
+    conversations: the customer panel lists them beside the chat."""
+    customer_id = conversation.customer_id
+    return customer_id is not None and any(c.customer_id == customer_id for c in held)
+
+
 def handled_by(
     holdings: Sequence[Holding],
     names: Mapping[str, str],

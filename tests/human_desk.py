@@ -46,7 +46,12 @@ HANDOFF = Handoff(HandoffReason.REQUESTED, Team.ACCOUNT, Priority.MEDIUM)
 
 
 def account(
-    agent_id: str, name: str, role: Role = Role.AGENT, languages: tuple[str, ...] = ("ja", "en")
+    agent_id: str,
+    name: str,
+    role: Role = Role.AGENT,
+    languages: tuple[str, ...] = ("ja", "en"),
+    *,
+    takes_chats: bool = False,
 ) -> AgentAccount:
     return AgentAccount(
         id=agent_id,
@@ -58,13 +63,14 @@ def account(
         role=role,
         password_hash="not used",
         created_at=FakeClock().now(),
+        takes_chats=takes_chats,
     )
 
 
 AIKO, EMMA, SAM = (
     account("aiko", "Aiko"),
     account("emma", "Emma"),
-    account("sam", "Sam", Role.SUPERVISOR),
+    account("sam", "Sam", Role.SUPERVISOR, takes_chats=True),  # offered chats: his choice
 )
 
 

@@ -281,5 +281,13 @@ def test_agents_add_and_list_from_the_command_line(tmp_path):
                     stdin="a good password\n")  # fmt: skip
     assert duplicate.returncode == 2
     assert "taken" in duplicate.stderr
+    sam = run(
+        "add", "sam", "--name", "Sam", "--languages", "en", "--role", "supervisor",
+        "--takes-chats", "--password-stdin", stdin="a good password\n",
+    )  # fmt: skip
+    assert sam.returncode == 0, sam.stderr
     listed = json.loads(run("list", "--json").stdout)
-    assert [(a["username"], a["languages"]) for a in listed] == [("somchai", ["th", "en"])]
+    assert [(a["username"], a["languages"], a["take_chats"]) for a in listed] == [
+        ("sam", ["en"], True),
+        ("somchai", ["th", "en"], True),
+    ]

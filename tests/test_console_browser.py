@@ -357,9 +357,8 @@ async def test_accepting_a_taken_chat_says_so_and_a_free_one_opens(desk, open_co
     await expect(console.item(conversation_id)).to_have_count(0)
     number = await desk.tracking_number(conversation_id)
     assert re.fullmatch(TRACKING, number)
-    await expect(page.locator(".tab[aria-selected=true] .tab-title")).to_have_text(
-        f"Customer {number}"
-    )
+    # Labelled by the signed identity's name (its tracking number when anonymous).
+    await expect(page.locator(".tab[aria-selected=true] .tab-title")).to_have_text("Somchai")
     await expect(panel.locator(".fact--language")).to_have_text("Thai (th)")
     banner = panel.locator(".widened-banner")
     await expect(banner).to_be_visible()
@@ -408,6 +407,10 @@ async def test_accepting_a_taken_chat_says_so_and_a_free_one_opens(desk, open_co
     await expect(note.locator(".msg-author")).to_contain_text("Internal note")
     assert [n["text"] for n in network.events("note")] == ["VIP: check the account manager first"]
     assert len(network.events("message")) == 1
+    # Note mode ends with the note: the next line typed is a reply again.
+    await expect(panel.locator(".composer")).not_to_have_class(re.compile(r"\bis-note\b"))
+    await expect(panel.locator(".note-toggle")).to_have_attribute("aria-pressed", "false")
+    await expect(panel.locator(".composer-send")).to_contain_text("Send")
 
     # After a reload the server replays the chat: the note is still shown as a note.
     await page.reload()
@@ -449,6 +452,95 @@ async def logged_in(desk: Desk, open_console: OpenConsole, username: str, **kwar
         "data-state", "online", timeout=TIMEOUT_MS
     )
     return console
+
+
+async def test_the_customer_panel_shows_who_it_is_and_their_previous_chat(desk, open_console):
+    emma_id = await desk.account("emma", "Emma Clarke", ["en", "th"])
+    emma = await desk.agent("emma")
+    earlier = await desk.customer(["th-TH"], THAI_HACKED, vip=True, request=False)
+    assert (await emma.call("accept", {"conversation_id": earlier.conversation_id}))["ok"]
+    assert (await emma.call("close", {"conversation_id": earlier.conversation_id}))["ok"]
+    earlier_number = await desk.tracking_number(earlier.conversation_id)
+    desk.clock.advance(60)
+    today = await desk.customer(["th-TH"], THAI_HACKED, vip=True, request=False)
+    console = await logged_in(desk, open_console, "emma")
+    page = console.page
+    await console.item(today.conversation_id).locator(".accept").click()
+    panel = console.panel(today.conversation_id)
+    await expect(panel).to_be_visible(timeout=TIMEOUT_MS)
+    await expect(
+        page.locator(f'.tab[data-conversation-id="{today.conversation_id}"] .tab-title')
+    ).to_have_text("Somchai")
+    card = panel.locator(".customer-panel")
+    await expect(card.locator(".customer-facts")).to_contain_text("Somchai", timeout=TIMEOUT_MS)
+    await expect(card.locator(".customer-facts")).to_contain_text("VIP")
+    await expect(card.locator(".customer-facts")).to_contain_text(
+        await desk.tracking_number(today.conversation_id)
+    )
+    previous = card.locator(".customer-previous-item")
+    await expect(previous).to_have_count(1)
+    await expect(previous).to_have_attribute("data-conversation-id", earlier.conversation_id)
+    await expect(previous.locator(".customer-previous-open")).to_have_text(earlier_number)
+    await expect(previous.locator(".customer-previous-status")).to_have_text("Closed")
+    # One click downloads its transcript (the staff copy).
+    async with page.expect_download() as download_info:
+        await previous.locator(".customer-previous-open").click()
+    download = await download_info.value
+    assert earlier_number in download.suggested_filename or download.suggested_filename.endswith(
+        ".html"
+    )
+    assert emma_id
+    assert console.problems == []
+
+
+async def test_a_canned_reply_and_an_faq_answer_go_in_the_customers_language(desk, open_console):
+    await desk.account("emma", "Emma Clarke", ["en", "th"])
+    from chatserver.canned import CannedReply
+
+    now = desk.clock.now()
+    store = desk.services.store
+    await store.save_canned_reply(
+        CannedReply("r-th", "th", "Greeting", "สวัสดีค่ะ คุณ{customer_name} ({tracking_number})",
+                    "sam", now, now)
+    )  # fmt: skip
+    await store.save_canned_reply(
+        CannedReply("r-en", "en", "Greeting", "Hello {customer_name}", "sam", now, now)
+    )
+    faq = desk.services.bot.matcher.faq
+    entry_id = next(i for i in sorted(faq.ids) if i in faq.native("th") and i in faq.native("en"))
+    question, answer = faq.native("en")[entry_id].question, faq.native("th")[entry_id].answer
+
+    console = await logged_in(desk, open_console, "emma")
+    thai = await desk.customer(["th-TH"], THAI_HACKED, vip=True, request=False)
+    await console.item(thai.conversation_id).locator(".accept").click()
+    panel = console.panel(thai.conversation_id)
+    await expect(panel).to_be_visible(timeout=TIMEOUT_MS)
+    number = await desk.tracking_number(thai.conversation_id)
+    box = panel.locator(".composer-input")
+
+    # "/" opens the list, filtered as one types; Enter inserts the Thai reply, filled.
+    await box.press_sequentially("/greet")
+    options = panel.locator(".canned-item")
+    await expect(options.first).to_contain_text("Greeting", timeout=TIMEOUT_MS)
+    await box.press("Enter")
+    filled = f"สวัสดีค่ะ คุณSomchai ({number})"
+    await expect(box).to_have_value(filled)
+    await expect(panel.locator(".canned-list")).to_be_hidden()
+    await box.press("Enter")  # and now Enter sends it
+    assert (await console.network.wait_for("message"))[0]["text"] == filled
+
+    # Ctrl+K, the English question; one click inserts the Thai answer of the same entry.
+    await box.press("Control+k")
+    await expect(box).to_have_value("/")
+    await box.press_sequentially(question)
+    faq_option = panel.locator(f'.canned-item[data-key="faq:{entry_id}"]')
+    await expect(faq_option).to_be_visible(timeout=TIMEOUT_MS)
+    await faq_option.click()
+    await expect(box).to_have_value(answer.strip())
+    await box.press("Enter")
+    sent = await console.network.wait_for("message", 2)
+    assert sent[1]["text"] == answer.strip()
+    assert console.problems == []
 
 
 async def test_transfer_to_a_queue_with_a_reason_and_close(desk, open_console):
@@ -766,6 +858,13 @@ async def test_supervisor_sees_agents_queues_and_sla_alerts_and_assigns(desk, op
     panel = page.locator("#supervisor")
     await expect(panel).to_be_visible(timeout=TIMEOUT_MS)
     await expect(page.locator("#user-role")).to_have_text("Supervisor")
+    # Supervisors are offered nothing until they choose to: Sam does.
+    take_chats = page.locator("#take-chats")
+    await expect(take_chats).not_to_be_checked()
+    await expect(page.locator(".take-chats")).to_contain_text("Take chats myself")
+    await take_chats.check()
+    assert await console.network.wait_for("take_chats") == [{"on": True}]
+    await expect(take_chats).to_be_checked()
 
     # 31 s after the German chat's handoff, 20 s after the Thai one's: the German chat's
     # first reply is overdue, the Thai chat's is 10 s from due.
@@ -809,9 +908,19 @@ async def test_supervisor_sees_agents_queues_and_sla_alerts_and_assigns(desk, op
 
     await page.locator("#assign-conversation").select_option(japanese.conversation_id)
     await page.locator("#assign-agent").select_option(emma_id)
-    # By keyboard: Sam is offered chats too, and the offer's toast lies over the button
-    # for a few seconds (a click would wait for it to go).
-    await page.locator("#assign-submit").press("Enter")
+    # Sam is offered chats too; the offer's toast stays clear of the Assign button.
+    offered = page.locator(".toast", has_text="A chat is offered to you.")
+    await expect(offered.first).to_be_visible(timeout=TIMEOUT_MS)
+    button = await page.locator("#assign-submit").bounding_box()
+    toasts = await page.locator("#toasts").bounding_box()
+    assert button is not None
+    assert toasts is not None
+    assert (
+        toasts["x"] + toasts["width"] <= button["x"]
+        or toasts["y"] + toasts["height"] <= button["y"]
+        or toasts["y"] >= button["y"] + button["height"]
+    ), (toasts, button)
+    await page.locator("#assign-submit").click(timeout=3000)
     assert await console.network.wait_for("assign") == [
         {"conversation_id": japanese.conversation_id, "agent_id": emma_id}
     ]

@@ -900,7 +900,13 @@ class Desk:
         return await self.connect("/customer", headers={"Accept-Language": "en"})
 
     async def add_agent(
-        self, username: str, languages: list[str], role: str = "agent", capacity: int = 20
+        self,
+        username: str,
+        languages: list[str],
+        role: str = "agent",
+        capacity: int = 20,
+        *,
+        takes_chats: bool = False,
     ) -> str:
         accounts = self.services.accounts
         account = await accounts.add(
@@ -911,6 +917,7 @@ class Desk:
             capacity=capacity,
             role=role,
             password=PASSWORD,
+            takes_chats=takes_chats,
         )
         self.ids[username] = account.id
         self.tokens[username] = (await accounts.login(username, PASSWORD)).token
@@ -1161,7 +1168,7 @@ async def test_customer_events_answer_anything_with_a_well_formed_ack(
 @pytest.fixture
 async def agent_desk(desk: Desk) -> tuple[Desk, Client, Held]:
     """A supervisor who fuzzes (English, Japanese) and a Korean agent holding a chat."""
-    await desk.add_agent("fuzz", ["en", "ja"], role="supervisor")
+    await desk.add_agent("fuzz", ["en", "ja"], role="supervisor", takes_chats=True)
     await desk.add_agent("other", ["ko"])
     other = await desk.console("other")
     customer, started = await hand_off(desk, "ko")

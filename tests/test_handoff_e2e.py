@@ -71,9 +71,16 @@ async def open_console(server: Any, token: str) -> Agent:
 
 
 async def connect_agent(
-    server: Any, username: str, name: str, languages: list[str], role: str = "agent"
+    server: Any,
+    username: str,
+    name: str,
+    languages: list[str],
+    role: str = "agent",
+    *,
+    takes_chats: bool = False,
 ) -> Agent:
-    """An account on `server` and its console, connected with a fresh log-in."""
+    """An account on `server` and its console, connected with a fresh log-in
+    (`takes_chats`: a supervisor who is offered chats)."""
     accounts = server.app[SERVICES].accounts
     await accounts.add(
         username=username,
@@ -83,6 +90,7 @@ async def connect_agent(
         capacity=3,
         role=role,
         password=PASSWORD,
+        takes_chats=takes_chats,
     )
     return await open_console(server, (await accounts.login(username, PASSWORD)).token)
 
@@ -91,8 +99,10 @@ async def connect_agent(
 async def agent_for(desk):
     agents: list[Agent] = []
 
-    async def make(username: str, name: str, languages: list[str], role: str = "agent") -> Agent:
-        agents.append(await connect_agent(desk, username, name, languages, role))
+    async def make(
+        username: str, name: str, languages: list[str], role: str = "agent", **options: Any
+    ) -> Agent:
+        agents.append(await connect_agent(desk, username, name, languages, role, **options))
         return agents[-1]
 
     yield make
@@ -232,7 +242,7 @@ async def test_nobody_online_offers_a_message_and_a_tracking_number(desk, connec
 
 
 async def test_the_breach_reaches_supervisors_once(desk, connect, agent_for, clock):
-    sam = await agent_for("sam", "Sam Okafor", ["ja", "en"], role="supervisor")
+    sam = await agent_for("sam", "Sam Okafor", ["ja", "en"], role="supervisor", takes_chats=True)
     customer = await connect(desk)
     await customer.call("start", {"languages": ["ja"]})
     await customer.call("request_agent", {})

@@ -68,7 +68,9 @@ async def test_a_chat_whose_clock_cannot_be_saved_stops_no_other_chat(
     clock = FakeClock()
     stores = FaultyStores()
     server = await start_server(desk_settings(settings), clock=clock, store_factory=stores)
-    sam = await connect_agent(server, "sam", "Sam Okafor", ["ja", "en"], role="supervisor")
+    sam = await connect_agent(
+        server, "sam", "Sam Okafor", ["ja", "en"], role="supervisor", takes_chats=True
+    )
     try:
         _, good = await hand_off(server, connect)
         _, bad = await hand_off(server, connect)

@@ -216,7 +216,7 @@ async def test_a_served_chat_reads_the_same_in_every_answer_as_documented(
     clock,  # noqa: F811
     contract,
 ):
-    sam = await agent_for("sam", "Sam Okafor", ["en", "ja"], role="supervisor")
+    sam = await agent_for("sam", "Sam Okafor", ["en", "ja"], role="supervisor", takes_chats=True)
     customer = await connect(desk)
     started = await customer.call("start", {"languages": ["ja"]})
     await customer.call("message", {"text": "オペレーターと話したい"})
@@ -410,3 +410,66 @@ async def test_announcements_and_sessions_answer_as_documented(
     assert (status, refused["error"]["code"]) == (401, "unauthorized")  # revoked
     status, out = await call(desk, contract, "POST", "/api/v1/logout", token=token)
     assert (status, out) == (200, {"ok": True})
+
+
+async def test_the_console_essentials_answer_as_documented(
+    desk,  # noqa: F811
+    connect,
+    agent_for,
+    contract,
+):
+    """Canned replies, the FAQ for the composer and the customer panel, checked against the
+    document (statuses, bodies, error codes)."""
+    sam = await agent_for("sam", "Sam Okafor", ["en", "ja"], role="supervisor", takes_chats=True)
+    customer = await connect(desk)
+    started = await customer.call("start", {"languages": ["ja"]})
+    conversation_id = started["conversation"]["id"]
+    await customer.call("request_agent", {})
+    assert (await sam.call("accept", {"conversation_id": conversation_id}))["ok"] is True
+    token = (await desk.app[SERVICES].accounts.login("sam", PASSWORD)).token
+
+    body = {"language": "ja", "title": "挨拶", "text": "{customer_name}様、{agent_name}です。"}
+    status, made = await call(desk, contract, "POST", "/api/v1/canned", token=token, json=body)
+    assert status == 201
+    status, refused = await call(
+        desk, contract, "POST", "/api/v1/canned", token=token, json={**body, "language": "xx"}
+    )
+    assert (status, refused["error"]["code"]) == (400, "invalid_payload")
+    status, listed = await call(desk, contract, "GET", "/api/v1/canned", token=token)
+    assert (status, len(listed["replies"])) == (200, 1)
+    status, filled = await call(
+        desk, contract, "GET", "/api/v1/canned", token=token,
+        params={"conversation_id": conversation_id},
+    )  # fmt: skip
+    assert (status, filled["replies"][0]["filled"]) == (200, "様、Sam Okaforです。")
+    one = "/api/v1/canned/{reply_id}"
+    status, changed = await call(
+        desk, contract, "PUT", one, url=one.format(reply_id=made["id"]), token=token,
+        json={**body, "title": "挨拶2"},
+    )  # fmt: skip
+    assert (status, changed["title"]) == (200, "挨拶2")
+    status, gone = await call(
+        desk, contract, "DELETE", one, url=one.format(reply_id=made["id"]), token=token
+    )
+    assert (status, gone) == (200, {"ok": True})
+    status, missing = await call(
+        desk, contract, "DELETE", one, url=one.format(reply_id=made["id"]), token=token
+    )
+    assert (status, missing["error"]["code"]) == (404, "unknown_canned")
+
+    status, answers = await call(
+        desk, contract, "GET", "/api/v1/faq/answers", token=token,
+        params={"search": "en", "answer": "ja"},
+    )  # fmt: skip
+    assert status == 200
+    assert answers["entries"]
+    panel = "/api/v1/conversations/{conversation_id}/customer"
+    status, card = await call(
+        desk, contract, "GET", panel, url=panel.format(conversation_id=conversation_id),
+        token=token,
+    )  # fmt: skip
+    assert (status, card["tier"], card["previous"]) == (200, "standard", [])
+    status, refused = await call(
+        desk, contract, "GET", panel, url=panel.format(conversation_id=conversation_id)
+    )
+    assert (status, refused["error"]["code"]) == (401, "unauthorized")

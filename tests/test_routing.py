@@ -284,6 +284,37 @@ def test_supervisor_assigns_by_hand_over_capacity_but_not_across_languages() -> 
     assert only(forced, Assigned)[0].agent_id == "en1"
 
 
+def test_a_supervisor_is_offered_chats_only_when_taking_them() -> None:
+    from dataclasses import replace
+
+    sup = profile("sup", "ja", role=Role.SUPERVISOR)
+    router = make_router(sup, profile("a", "ja", capacity=1))
+    assert offers(enqueue(router, "c1")) == [("c1", "a")]
+    events = enqueue(router, "c2", at(1))
+    assert offers(events) == []  # the agent is full; the supervisor is not offered it
+    assert not router.has_room_for("ja")
+    # Not offered, but free to take it from the queue.
+    assert only(router.accept("c2", "sup", at(2)), Assigned)[0].via is AssignedVia.PULL
+    # Switched on: offered the next one; switched off: that offer goes.
+    enqueue(router, "c3", at(3))
+    assert offers(router.upsert_agent(replace(sup, takes_chats=True), at(4))) == [("c3", "sup")]
+    withdrawn = only(router.upsert_agent(sup, at(5)), OfferWithdrawn)
+    assert [(w.conversation_id, w.agent_id) for w in withdrawn] == [("c3", "sup")]
+
+
+def test_a_queue_only_a_supervisor_not_taking_chats_could_serve_is_unstaffed() -> None:
+    router = make_router(profile("sup", "th", "en", role=Role.SUPERVISOR))
+    assert not router.can_serve("th", Team.TECHNICAL)
+    events = enqueue(router, "c1", language="th")
+    assert only(events, NoAgentAvailable) == [
+        NoAgentAvailable("c1", QueueKey("th", Team.TECHNICAL), queued=False)
+    ]
+    state = Router.from_state(
+        make_router(profile("s2", "th", role=Role.SUPERVISOR)).to_state()
+    ).to_state()
+    assert state["agents"][0]["takes_chats"] is False
+
+
 # ---- fallback -----------------------------------------------------------------------------
 
 

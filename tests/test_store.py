@@ -358,8 +358,41 @@ async def test_a_version_5_database_gets_client_ids_per_author(store_url):
         await upgraded.close()
 
 
+def back_to_version_14(connection: sa.Connection) -> None:
+    """The database as version 14 left it: supervisors had no say in being offered chats."""
+    connection.execute(sa.text("ALTER TABLE agents DROP COLUMN takes_chats"))
+    connection.execute(sa.text("DROP INDEX ix_conversations_customer_id"))
+    connection.execute(sa.text("DROP TABLE canned_replies"))
+    connection.execute(sa.text("ALTER TABLE conversations DROP COLUMN customer_name"))
+    connection.execute(sa.text("ALTER TABLE conversations DROP COLUMN customer_email"))
+    connection.execute(sa.text("DELETE FROM schema_migrations WHERE version > 14"))
+
+
+async def test_a_version_14_database_gets_supervisors_who_take_no_chats(store_url):
+    from chatserver.agents import AgentAccount
+    from chatserver.models import Role, Team
+
+    fresh = await open_store(store_url)
+    sam = AgentAccount(
+        id="a1", username="sam", name="Sam", languages=("en",), teams=(Team.ACCOUNT,),
+        capacity=2, role=Role.SUPERVISOR, password_hash="x", created_at=T0,
+    )  # fmt: skip
+    await fresh.create_agent(sam)
+    await fresh.close()
+    await run_sync(store_url, back_to_version_14)
+    upgraded = await open_store(store_url)
+    try:
+        assert await upgraded.read(scalar("SELECT max(version) FROM schema_migrations")) == 15
+        assert (await upgraded.agent("a1")).takes_chats is False  # type: ignore[union-attr]
+        await upgraded.set_takes_chats("a1", True)
+        assert (await upgraded.agent("a1")).takes_chats is True  # type: ignore[union-attr]
+    finally:
+        await upgraded.close()
+
+
 def back_to_version_13(connection: sa.Connection) -> None:
     """The database as version 13 left it: no warning times, no indexes for the ticks."""
+    back_to_version_14(connection)
     for index in (
         "ix_inbox_items_breach_due",
         "ix_inbox_items_warn_due",

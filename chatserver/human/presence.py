@@ -92,6 +92,23 @@ class Presence(Room):
             ledger.agents.settled(agent_id)
         return Dispatched(await self.routed.apply(events, now))
 
+    @all_or_nothing()
+    async def take_chats(self, agent_id: str, on: bool) -> Dispatched:
+        """A supervisor chooses whether the router offers them chats (stored first, so that
+        the choice outlives the session); agents are always offered chats."""
+        ledger = self.ledger
+        now = ledger.clock.now()
+        account = ledger.accounts.get(agent_id) or await ledger.store.agent(agent_id)
+        if account is None:
+            raise routing.UnknownAgent(agent_id)
+        if not account.role.supervises:
+            raise routing.NotPermitted("agents are always offered chats")
+        await ledger.store.set_takes_chats(agent_id, on)
+        account = replace(account, takes_chats=on)
+        ledger.accounts[agent_id] = account
+        events = ledger.router.upsert_agent(profile(account), now)
+        return Dispatched(await self.routed.apply(events, now), {"take_chats": on})
+
     def connected_agents(self) -> list[str]:
         """Agents with a console open (online or away): they get queue snapshots."""
         ledger = self.ledger
@@ -236,4 +253,5 @@ def profile(account: AgentAccount) -> routing.AgentProfile:
         teams=frozenset(account.teams),
         capacity=account.capacity,
         role=account.role,
+        takes_chats=account.takes_chats,
     )

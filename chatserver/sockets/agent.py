@@ -36,6 +36,7 @@ from chatserver.protocol import (
     OkAck,
     ServerEvent,
     StatusAck,
+    TakeChatsAck,
 )
 from chatserver.sockets.base import (
     AGENT_NAMESPACE,
@@ -55,6 +56,7 @@ from chatserver.sockets.payloads import (
     InboxOutcomeRequest,
     InboxReplyRequest,
     StatusRequest,
+    TakeChatsRequest,
     TransferRequest,
     agent_token,
     error,
@@ -93,6 +95,7 @@ class AgentNamespace(Namespace):
             AgentRequest.INBOX_OUTCOME: self._inbox_outcome,
             AgentRequest.INBOX_REPLY: self._inbox_reply,
             AgentRequest.TYPING: self._typing,
+            AgentRequest.TAKE_CHATS: self._take_chats,
         }
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
@@ -207,6 +210,13 @@ class AgentNamespace(Namespace):
         outcome = await self.app[SERVICES].dispatcher.agent_status(agent_id, request.status)
         await self.publish(outcome.notifications)
         return protocol.status_ack(request.status)
+
+    async def _take_chats(self, sid: str, data: Any) -> TakeChatsAck:
+        request = TakeChatsRequest.parse(data)
+        agent_id = await self._agent(sid)
+        outcome = await self.app[SERVICES].dispatcher.take_chats(agent_id, request.on)
+        await self.publish(outcome.notifications)
+        return protocol.take_chats_ack(request.on)
 
     async def _accept(self, sid: str, data: Any) -> AcceptAck:
         request = ConversationIdRequest.parse(data)

@@ -539,6 +539,13 @@ class StatusRequest(Request):
 
 
 @dataclass(frozen=True, slots=True)
+class TakeChatsRequest(Request):
+    on: bool
+
+    SCHEMA: ClassVar[Schema] = Schema((Field("on", Bool(), required=True),))
+
+
+@dataclass(frozen=True, slots=True)
 class AgentMessageRequest(Request):
     conversation_id: str
     text: str

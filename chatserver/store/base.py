@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from chatserver.agents import AgentAccount, Session
 from chatserver.announcements import Announcement
+from chatserver.canned import CannedReply
 from chatserver.holdings import Holding, HoldingChange
 from chatserver.inbox import InboxEntry, InboxItem, InboxKind, InboxStatus
 from chatserver.models import (
@@ -43,6 +44,10 @@ class Store(Protocol):
     async def get_conversation(self, conversation_id: str) -> Conversation | None: ...
 
     async def conversation_by_token(self, token_hash: str) -> Conversation | None: ...
+
+    async def customer_conversations(self, customer_id: str, limit: int) -> list[Conversation]:
+        """The newest `limit` conversations of one signed-in customer, newest first."""
+        ...
 
     async def save_conversation(
         self, conversation: Conversation, *, holdings: Sequence[HoldingChange] = ()
@@ -204,7 +209,25 @@ class Store(Protocol):
 
     async def agents(self) -> list[AgentAccount]: ...
 
+    async def set_takes_chats(self, agent_id: str, on: bool) -> None:
+        """Store a supervisor's choice to be offered chats."""
+        ...
+
     async def create_session(self, session: Session) -> None: ...
+
+    async def canned_replies(self) -> list[CannedReply]:
+        """Every canned reply, by language then title."""
+        ...
+
+    async def canned_reply(self, reply_id: str) -> CannedReply | None: ...
+
+    async def save_canned_reply(self, reply: CannedReply) -> None:
+        """Insert or replace by id."""
+        ...
+
+    async def delete_canned_reply(self, reply_id: str) -> bool:
+        """False when there was no such reply."""
+        ...
 
     async def session(self, token_hash: str) -> Session | None: ...
 

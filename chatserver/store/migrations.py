@@ -45,9 +45,26 @@ def _faq_choices(connection: sa.Connection) -> None:
 
 
 def _agents(connection: sa.Connection) -> None:
-    # New tables from `schema`; freeze copies here before either definition changes.
-    schema.agents.create(connection)
+    # New tables: `agents` as this version made it (frozen below: version 15 added a
+    # column); `agent_sessions` from `schema` (freeze a copy before it changes).
+    _AGENTS_V4.create(connection)
     schema.agent_sessions.create(connection)
+
+
+_AGENTS_V4 = sa.Table(
+    "agents",
+    sa.MetaData(),
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("username", sa.String(40), nullable=False, unique=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("languages", sa.JSON, nullable=False),
+    sa.Column("teams", sa.JSON, nullable=False),
+    sa.Column("capacity", sa.Integer, nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("password_hash", sa.String(200), nullable=False),
+    sa.Column("disabled", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("created_at", schema.UtcDateTime, nullable=False),
+)
 
 
 _HANDOFF_COLUMNS = (
@@ -400,6 +417,19 @@ def _holdings(connection: sa.Connection) -> None:
     )
 
 
+def _console_essentials(connection: sa.Connection) -> None:
+    connection.execute(
+        sa.text("ALTER TABLE agents ADD COLUMN takes_chats BOOLEAN NOT NULL DEFAULT FALSE")
+    )
+    for column in ("customer_name VARCHAR(200)", "customer_email VARCHAR(200)"):
+        connection.execute(sa.text(f"ALTER TABLE conversations ADD COLUMN {column}"))
+    connection.execute(
+        sa.text("CREATE INDEX ix_conversations_customer_id ON conversations (customer_id)")
+    )
+    # A new table from `schema`: freeze a copy here before its definition changes.
+    schema.canned_replies.create(connection)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "conversations and messages", _initial),
     Migration(2, "what set a conversation's language", _language_source),
@@ -417,6 +447,11 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(12, "the offline inbox's SLA: cell, target, warning and breach", _inbox_sla),
     Migration(13, "who held each conversation, from when until when", _holdings),
     Migration(14, "the ticks read only what is due: warning times and indexes", _tick_indexes),
+    Migration(
+        15,
+        "console essentials: supervisors taking chats, the customer's name, canned replies",
+        _console_essentials,
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

@@ -57,6 +57,9 @@ conversations = sa.Table(
     sa.Column("agent_id", sa.String(32)),
     sa.Column("tracking_number", sa.String(16)),
     sa.Column("closed_at", UtcDateTime),
+    sa.Column("customer_name", sa.String(200)),  # version 15
+    sa.Column("customer_email", sa.String(200)),
+    sa.Index("ix_conversations_customer_id", "customer_id"),
     sa.Index("uq_conversations_tracking_number", "tracking_number", unique=True),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
@@ -75,6 +78,8 @@ agents = sa.Table(
     sa.Column("password_hash", sa.String(200), nullable=False),
     sa.Column("disabled", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("created_at", UtcDateTime, nullable=False),
+    # A supervisor's choice to be offered chats (agents always are); version 15.
+    sa.Column("takes_chats", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 
 agent_sessions = sa.Table(
@@ -283,6 +288,19 @@ announcements = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
     sa.Column("resolved_at", UtcDateTime, index=True),
+)
+
+# Supervisors' canned replies, per language (canned.py); version 15.
+canned_replies = sa.Table(
+    "canned_replies",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("language", sa.String(16), nullable=False, index=True),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("created_by", sa.String(32), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
 )
 
 # The customer's rating of a closed conversation, one per conversation (satisfaction.py).

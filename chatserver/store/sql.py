@@ -25,6 +25,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 
 from chatserver.agents import AgentAccount, Session
 from chatserver.announcements import Announcement, Severity
+from chatserver.canned import CannedReply
 from chatserver.holdings import Holding, HoldingChange, HoldingEnd
 from chatserver.models import (
     Author,
@@ -52,6 +53,7 @@ from chatserver.store.schema import (
     agents,
     announcements,
     applied_slas,
+    canned_replies,
     conversations,
     faq_choices,
     faq_declines,
@@ -269,6 +271,17 @@ class SqlStore(InboxRows):
 
     async def conversation_by_token(self, token_hash: str) -> Conversation | None:
         return await self._one_conversation("token_hash", token_hash)
+
+    async def customer_conversations(self, customer_id: str, limit: int) -> list[Conversation]:
+        c = conversations.c
+        query = (
+            sa.select(conversations)
+            .where(c.customer_id == customer_id)
+            .order_by(c.created_at.desc(), c.id.desc())
+            .limit(limit)
+        )
+        rows = await self.read(lambda connection: connection.execute(query).all())
+        return [_conversation(row._mapping) for row in rows]
 
     async def conversation_by_tracking_number(self, number: str) -> Conversation | None:
         return await self._one_conversation("tracking_number", number)
@@ -703,6 +716,7 @@ class SqlStore(InboxRows):
             "password_hash": account.password_hash,
             "disabled": account.disabled,
             "created_at": account.created_at,
+            "takes_chats": account.takes_chats,
         }
         try:
             await self.write(lambda c: c.execute(agents.insert(), values))
@@ -723,6 +737,10 @@ class SqlStore(InboxRows):
         query = sa.select(agents).order_by(agents.c.username)
         rows = await self.read(lambda c: c.execute(query).all())
         return [_agent(row._mapping) for row in rows]
+
+    async def set_takes_chats(self, agent_id: str, on: bool) -> None:
+        query = agents.update().where(agents.c.id == agent_id).values(takes_chats=on)
+        await self.write(lambda c: c.execute(query))
 
     async def create_session(self, session: Session) -> None:
         def create(connection: sa.Connection) -> None:
@@ -756,6 +774,39 @@ class SqlStore(InboxRows):
     async def delete_agent_sessions(self, agent_id: str) -> int:
         query = agent_sessions.delete().where(agent_sessions.c.agent_id == agent_id)
         return int(await self.write(lambda c: c.execute(query).rowcount))
+
+    async def canned_replies(self) -> list[CannedReply]:
+        c = canned_replies.c
+        query = sa.select(canned_replies).order_by(c.language, c.title, c.id)
+        rows = await self.read(lambda connection: connection.execute(query).all())
+        return [_canned(row._mapping) for row in rows]
+
+    async def canned_reply(self, reply_id: str) -> CannedReply | None:
+        query = sa.select(canned_replies).where(canned_replies.c.id == reply_id)
+        row = await self.read(lambda connection: connection.execute(query).first())
+        return _canned(row._mapping) if row is not None else None
+
+    async def save_canned_reply(self, reply: CannedReply) -> None:
+        values = {
+            "id": reply.id,
+            "language": reply.language,
+            "title": reply.title,
+            "text": reply.text,
+            "created_by": reply.created_by,
+            "created_at": reply.created_at,
+            "updated_at": reply.updated_at,
+        }
+
+        def save(connection: sa.Connection) -> None:
+            where = canned_replies.c.id == reply.id
+            if connection.execute(canned_replies.update().where(where), values).rowcount == 0:
+                connection.execute(canned_replies.insert(), values)
+
+        await self.write(save)
+
+    async def delete_canned_reply(self, reply_id: str) -> bool:
+        query = canned_replies.delete().where(canned_replies.c.id == reply_id)
+        return bool(await self.write(lambda connection: connection.execute(query).rowcount))
 
     async def save_announcement(self, announcement: Announcement) -> None:
         values = {
@@ -896,6 +947,8 @@ def _conversation_values(conversation: Conversation) -> dict[str, Any]:
         "agent_id": conversation.agent_id,
         "tracking_number": conversation.tracking_number,
         "closed_at": conversation.closed_at,
+        "customer_name": conversation.customer_name,
+        "customer_email": conversation.customer_email,
     }
 
 
@@ -918,6 +971,8 @@ def _conversation(row: sa.RowMapping) -> Conversation:
         agent_id=row["agent_id"],
         tracking_number=row["tracking_number"],
         closed_at=row["closed_at"],
+        customer_name=row["customer_name"],
+        customer_email=row["customer_email"],
     )
 
 
@@ -933,6 +988,19 @@ def _agent(row: sa.RowMapping) -> AgentAccount:
         password_hash=row["password_hash"],
         created_at=row["created_at"],
         disabled=bool(row["disabled"]),
+        takes_chats=bool(row["takes_chats"]),
+    )
+
+
+def _canned(row: sa.RowMapping) -> CannedReply:
+    return CannedReply(
+        id=row["id"],
+        language=row["language"],
+        title=row["title"],
+        text=row["text"],
+        created_by=row["created_by"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
     )
 
 

@@ -44,6 +44,9 @@ import { mountConsoleLive } from "/static/console/live.js";
 import { inboxAlertLabel } from "/static/console/inbox_alerts.js";
 import { mountDashboard } from "/static/console/dashboard.js";
 import { standingAlerts } from "/static/console/sla_alerts.js";
+import { mountTakeChats } from "/static/console/take_chats.js";
+import { mountCustomer } from "/static/console/customer.js";
+import { mountCanned } from "/static/console/canned.js";
 
 const SESSION_KEY = "chatserver.console.session";
 const OUTBOX_KEY = "chatserver.console.outbox";
@@ -365,6 +368,33 @@ const followups = mountFollowups(byId("gaps-section"), {
 // Typing notices and seen receipts (static/console/live.js).
 const live = mountConsoleLive({ _, emit: (event, payload) => call(event, payload), chatOf: (id) => state.chats.get(id) });
 
+const takeChats = mountTakeChats(byId("status-switch"), {
+  _,
+  emit: (event, payload) => call(event, payload),
+  changed: (on) => {
+    if (!state.session) return;
+    state.session.agent = { ...state.session.agent, take_chats: on };
+    saveJson(SESSION_KEY, state.session);
+  },
+  failed: (answer) => toast(errorText(failureCode(answer)), "error"),
+});
+// The customer beside each chat (static/console/customer.js).
+const customerPanel = mountCustomer({
+  token: () => state.session?.token,
+  _,
+  languageLabel: (tag) => languageLabel(tag),
+  onError: (text) => toast(text, "error"),
+  named: (chat, name) => {
+    chat.conversation = { ...chat.conversation, customer_name: name };
+    renderChatHead(chat);
+  },
+});
+// Canned replies and FAQ answers in the composer (static/console/canned.js).
+const canned = mountCanned({
+  token: () => state.session?.token,
+  agentLanguage: () => state.session?.agent?.languages?.[0] || "en",
+  _,
+});
 const urgent = mountUrgent(byId("announcements"), {
   _,
   languageName: (tag) => languageName(tag),
@@ -629,6 +659,9 @@ function applyStrings() {
   els.gapsEmpty.textContent = _("No gaps in this period.");
   followups.relabel();
   urgent.relabel();
+  takeChats.relabel();
+  customerPanel.relabel();
+  canned.relabel();
   const chosenLanguage = els.gapsLanguage.value;
   els.gapsLanguage.replaceChildren(
     option("", _("All languages")),
@@ -678,6 +711,7 @@ function showConsole() {
   const supervising = SUPERVISOR_ROLES.has(agent.role);
   els.supervisor.hidden = !supervising;
   els.consoleView.classList.toggle("is-supervisor", supervising);
+  takeChats.show(agent);
   renderStatus();
   renderQueue();
   renderChats();
@@ -1317,7 +1351,10 @@ function buildChat(chat) {
     const text = input.value.trim();
     if (!text || chat.closed) return;
     input.value = "";
-    sendText(chat, text, chat.noteMode ? "note" : "message");
+    const kind = chat.noteMode ? "note" : "message";
+    sendText(chat, text, kind);
+    // A note is a one-off aside: the next thing typed goes to the customer again.
+    if (kind === "note") setNoteMode(chat, false);
   });
   input.addEventListener("keydown", (event) => {
     // Enter sends; Shift+Enter is a new line; Enter confirming an IME conversion does not.
@@ -1338,6 +1375,8 @@ function buildChat(chat) {
   els.tabs.append(tab);
   els.panels.append(panel);
   live.attach(chat);
+  customerPanel.attach(chat);
+  canned.attach(chat);
   applyChatStrings(chat);
 }
 
@@ -1567,6 +1606,8 @@ function removeChat(id) {
   const chat = state.chats.get(id);
   if (!chat) return;
   live.stop(chat);
+  customerPanel.forget(id);
+  canned.forget(id);
   chat.tab.remove();
   chat.panel.remove();
   state.chats.delete(id);

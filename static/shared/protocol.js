@@ -68,6 +68,7 @@ export const AgentRequest = Object.freeze({
   INBOX_OUTCOME: "inbox_outcome", // InboxAck
   INBOX_REPLY: "inbox_reply", // InboxAck
   TYPING: "typing", // OkAck
+  TAKE_CHATS: "take_chats", // TakeChatsAck
 });
 
 /**
@@ -168,6 +169,7 @@ export const AgentRequest = Object.freeze({
  * @property {Array<string>} teams
  * @property {number} capacity
  * @property {string} role
+ * @property {boolean} take_chats
  * @property {string} status
  * @property {number} load
  */
@@ -205,6 +207,7 @@ export const AgentRequest = Object.freeze({
  * @property {string} tier
  * @property {(string|null)} tracking_number
  * @property {(string|null)} handed_off_at
+ * @property {(string|null)} customer_name
  */
 
 /**
@@ -453,6 +456,13 @@ export const AgentRequest = Object.freeze({
  * @typedef {Object} StatusAck
  * @property {true} ok
  * @property {string} status
+ */
+
+/**
+ * `take_chats`: whether the supervisor is now offered chats.
+ * @typedef {Object} TakeChatsAck
+ * @property {true} ok
+ * @property {boolean} take_chats
  */
 
 /**
