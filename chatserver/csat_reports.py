@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from chatserver.csv_cells import cell as _cell
 from chatserver.reports import MAX_RANGE, parse_instant
 from chatserver.satisfaction import SCORES, FollowUp, Rating
 
@@ -25,8 +26,6 @@ FORMATS = ("json", "csv")
 SATISFIED_AT_LEAST = 4  # CSAT: the share of ratings of 4 and 5
 NO_TEAM = "none"  # a chat the bot closed alone has no team (nor agent)
 _MONTH = re.compile(r"(\d{4})-(\d{2})")
-# What a spreadsheet runs as a formula at the start of a cell (as in the FAQ gaps report).
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 class InvalidQuery(ValueError):
@@ -231,13 +230,3 @@ def _csv(columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> str:
     for row in rows:
         writer.writerow({k: _cell(row.get(k)) for k in columns})
     return out.getvalue()
-
-
-def _cell(value: Any) -> Any:
-    """A CSV cell; text that a spreadsheet would run as a formula (an agent's name that
-    starts with `=`, say) gets a leading `'`."""
-    if value is None:
-        return ""
-    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
-        return "'" + value
-    return value

@@ -18,6 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from chatserver.csat_reports import SATISFIED_AT_LEAST
+from chatserver.csv_cells import cell as _cell
 from chatserver.inbox import InboxItem
 from chatserver.routing import QueueKey, WaitingView
 from chatserver.satisfaction import Rating
@@ -25,7 +26,6 @@ from chatserver.sla import AppliedSla, ClockStatus
 
 STATUSES = ("online", "away", "offline")
 CSV_COLUMNS = ("section", "group", "metric", "value")
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # as csat_reports.py and faq_gaps.py
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,13 +293,3 @@ def snapshot_csv(figures: Mapping[str, Any]) -> str:
         group = alert.get("tracking_number") or alert["conversation_id"]
         line("alert", group, f"{alert['type']}:{alert['kind']}", alert["raised_at"])
     return out.getvalue()
-
-
-def _cell(value: Any) -> Any:
-    """A CSV cell; text a spreadsheet would run as a formula (an agent's name that starts
-    with `=`) gets a leading `'`; numbers stay numbers, None is empty."""
-    if value is None:
-        return ""
-    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
-        return "'" + value
-    return value

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from chatserver.csv_cells import cell
 from chatserver.faq.normalize import normalize
 from chatserver.language.tags import supported_tag
 from chatserver.reports import parse_instant
@@ -46,9 +47,6 @@ CSV_COLUMNS = (
     "first_seen",
     "last_seen",
 )
-# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection):
-# customers' words that do are written with a leading apostrophe.
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _MARKDOWN_SPECIAL = str.maketrans({c: f"\\{c}" for c in "\\`*_[]<>|~#"})
 
 
@@ -239,7 +237,7 @@ def gaps_csv(report: GapReport) -> str:
 
 
 def _csv_text(text: str) -> str:
-    return f"'{text}" if text.startswith(_FORMULA_STARTS) else text
+    return str(cell(text))
 
 
 def gaps_markdown(report: GapReport) -> str:
