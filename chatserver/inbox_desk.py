@@ -199,7 +199,7 @@ class InboxDesk:
         """A console that connects gets the inbox at once, like the queue."""
         items = inbox.visible_to(await self.store.open_inbox_items(), _languages(account))
         threads = await self.store.inbox_threads([item.id for item in items])
-        return [Notify.console(sid, ServerEvent.INBOX, self._payload(account, items, threads))]
+        return [Notify.console(sid, ServerEvent.INBOX, self._payload(items, threads))]
 
     async def everyone(self) -> list[Notify]:
         """Every agent's inbox, as it is now (after a change made outside a use case here)."""
@@ -343,21 +343,20 @@ class InboxDesk:
         items = await self.store.open_inbox_items()
         threads = await self.store.inbox_threads([item.id for item in items])
         return [
-            Notify.agent(account.id, ServerEvent.INBOX, self._payload(account, items, threads))
+            Notify.agent(
+                account.id,
+                ServerEvent.INBOX,
+                self._payload(inbox.visible_to(items, _languages(account)), threads),
+            )
             for account in await self.store.agents()
         ]
 
     def _payload(
-        self,
-        account: AgentAccount,
-        items: list[InboxItem],
-        threads: Mapping[str, list[InboxEntry]],
+        self, visible: list[InboxItem], threads: Mapping[str, list[InboxEntry]]
     ) -> protocol.InboxPayload:
+        """An agent's inbox: the items they see (`inbox.visible_to`), soonest due first."""
         now = self.clock.now()
-        shown = [
-            protocol.inbox_item(item, now=now, thread=threads[item.id])
-            for item in inbox.visible_to(items, _languages(account))
-        ]
+        shown = [protocol.inbox_item(item, now=now, thread=threads[item.id]) for item in visible]
         return protocol.inbox(shown, mail_enabled=self.mailer.enabled)
 
 

@@ -163,13 +163,7 @@ class InboxRows:
 async def _threads(store: _Runs, item_ids: Sequence[str]) -> dict[str, list[InboxEntry]]:
     threads: dict[str, list[InboxEntry]] = {item_id: [] for item_id in item_ids}
     for start in range(0, len(item_ids), _IN_CHUNK):
-        query = (
-            sa.select(inbox_entries)
-            .where(inbox_entries.c.item_id.in_(item_ids[start : start + _IN_CHUNK]))
-            .order_by(inbox_entries.c.at, inbox_entries.c.id)
-        )
-        rows = await store.read(_rows(query))
-        for row in rows:
+        for row in await _entries_of(store, item_ids[start : start + _IN_CHUNK]):
             threads[row.item_id].append(
                 InboxEntry(
                     id=row.id,
@@ -183,8 +177,13 @@ async def _threads(store: _Runs, item_ids: Sequence[str]) -> dict[str, list[Inbo
     return threads
 
 
-def _rows(query: sa.Select[Any]) -> Callable[[sa.Connection], Sequence[sa.Row[Any]]]:
-    return lambda connection: connection.execute(query).all()
+async def _entries_of(store: _Runs, item_ids: Sequence[str]) -> Sequence[sa.Row[Any]]:
+    query = (
+        sa.select(inbox_entries)
+        .where(inbox_entries.c.item_id.in_(item_ids))
+        .order_by(inbox_entries.c.at, inbox_entries.c.id)
+    )
+    return await store.read(lambda c: c.execute(query).all())
 
 
 def _without_item(since: datetime | None, until: datetime | None) -> sa.Select[Any]:
