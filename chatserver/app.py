@@ -6,9 +6,12 @@ enters them in this order when the server starts and closes them in reverse when
     faq         the FAQ matcher and the catalogs (built off the event loop), the bot that
                 answers from them, and the reloader that swaps in an edited FAQ (its task)
     store       the store `store_factory` opens (by default the settings' database)
+    redis       with CHATSERVER_REDIS_URL: the Redis several processes share the desk in
     desk        the language detector, the dispatcher (the human side's rooms, behind
                 one facade) with its queue restored from the store, the customer desk
                 and agent accounts (and demo agents): `SERVICES`
+    heartbeat   with Redis: this process's heartbeat, and its copy of the shared desk kept
+                within a beat of the others' changes (redis_state.py)
     ticker      the desk's clock: offer timeouts, fallbacks, SLA warnings, queue lists
     monitoring  event-loop lag and GC pauses
 
@@ -30,7 +33,9 @@ from datetime import timedelta
 from functools import partial
 from typing import Any
 
+import socketio
 from aiohttp import web
+from redis.asyncio import Redis
 
 from chatserver import (
     announcement_api,
@@ -59,10 +64,18 @@ from chatserver.language import LanguageDetector
 from chatserver.limits import Buckets, Monotonic, RateLimiter, Slots
 from chatserver.logs import quiet_transport_tracebacks
 from chatserver.metrics import Metrics
+from chatserver.redis_state import RedisDeskState
 from chatserver.runtime import monitoring, running
 from chatserver.settings import Settings, read_sla_file
 from chatserver.sockets.agent import AgentNamespace
-from chatserver.sockets.base import SocketServer, publish
+from chatserver.sockets.base import (
+    AGENT_NAMESPACE,
+    AGENT_ROOM_PREFIX,
+    CONVERSATION_ROOM_PREFIX,
+    CUSTOMER_NAMESPACE,
+    SocketServer,
+    publish,
+)
 from chatserver.sockets.customer import CustomerNamespace
 from chatserver.store import SqlStore, open_store
 from chatserver.surveys import Changed, Surveys
@@ -150,11 +163,17 @@ def create_app(
     app[SETTINGS] = settings
     app[METRICS] = Metrics.create()
     app[LIMITS] = RateLimiter(settings.event_limits, monotonic)
+    sharing: dict[str, Any] = {}
+    if settings.redis_url:  # emits reach the sockets of every process serving the desk
+        sharing["client_manager"] = socketio.AsyncRedisManager(
+            settings.redis_url, channel=f"{settings.redis_prefix}:socketio"
+        )
     sio = SocketServer(
         async_mode="aiohttp",
         cors_allowed_origins=socketio_origins(settings),
         max_http_buffer_size=frame_limit(settings),
         transports=["websocket", "polling"],
+        **sharing,
     )
     sio.register_namespace(CustomerNamespace(app))
     sio.register_namespace(AgentNamespace(app))
@@ -176,7 +195,9 @@ def create_app(
         [
             _faq,
             partial(_store, store_factory=store_factory or _open_store),
+            _redis,
             partial(_desk, clock=clock or SystemClock(), ids=ids or new_id, monotonic=monotonic),
+            _heartbeat,
             _ticker,
             _monitoring,
         ]
@@ -189,6 +210,8 @@ def create_app(
 _BOT = web.AppKey("bot", Bot)
 _FAQ_RELOADER = web.AppKey("faq_reloader", FaqReloader)
 _STORE = web.AppKey("store", SqlStore)
+_REDIS = web.AppKey("redis", Redis)
+_SHARED = web.AppKey("shared_desk_state", RedisDeskState)
 
 
 async def _faq(app: web.Application) -> AsyncIterator[None]:
@@ -247,6 +270,26 @@ async def _store(app: web.Application, *, store_factory: StoreFactory) -> AsyncI
         await store.close()
 
 
+async def _redis(app: web.Application) -> AsyncIterator[None]:
+    """The Redis several processes share the desk through, when the settings name one."""
+    settings = app[SETTINGS]
+    if not settings.redis_url:
+        yield
+        return
+    client = Redis.from_url(settings.redis_url)
+    async with _starting(app), _step(f"connecting to Redis at {settings.redis_url}"):
+        try:
+            await client.ping()
+        except BaseException:
+            await client.aclose()
+            raise
+    app[_REDIS] = client
+    try:
+        yield
+    finally:
+        await client.aclose()
+
+
 async def _desk(
     app: web.Application, *, clock: Clock, ids: IdFactory, monotonic: Monotonic
 ) -> AsyncIterator[None]:
@@ -285,8 +328,13 @@ async def _desk(
             send_urgent=notifier,
         )
         dispatcher = desk.dispatcher
-        async with _step("restoring the queue from the store"):
-            await dispatcher.restore(agent_grace=timedelta(seconds=settings.agent_grace_seconds))
+        agent_grace = timedelta(seconds=settings.agent_grace_seconds)
+        if _REDIS in app:
+            async with _step("joining the desk shared in Redis"):
+                await _share_desk(app, dispatcher, agent_grace)
+        else:
+            async with _step("restoring the queue from the store"):
+                await dispatcher.restore(agent_grace=agent_grace)
         logins = settings.rate_logins_per_address
         accounts = Accounts(
             store=store,
@@ -339,6 +387,83 @@ async def _desk(
         yield
     finally:
         await notifier.aclose()  # urgent alerts being sent: a little time, then cancelled
+
+
+async def _share_desk(app: web.Application, dispatcher: Any, agent_grace: timedelta) -> None:
+    """Put the desk's memory in Redis (redis_state.py): the first process, or the first after
+    Redis lost it, rebuilds it from the store as a single process restores its own; the
+    others read it. A process that finds a rebuilt desk drops its sockets, so that their
+    clients come back and the presence knows them again."""
+    settings = app[SETTINGS]
+    ledger = dispatcher.ledger
+    state = RedisDeskState.sharing(app[_REDIS], ledger.state.memory, prefix=settings.redis_prefix)
+
+    async def rebuild() -> None:
+        await dispatcher.restore(agent_grace=agent_grace)
+
+    async def announce_sockets() -> None:
+        log.warning("the desk was rebuilt: this process's sockets announce themselves again")
+        await publish(app[SIO], app, await _local_sockets_back(app, dispatcher))
+
+    def loaded() -> None:
+        ledger.queue_dirty = True  # another process may have changed the queues
+
+    state.rebuild, state.on_new_epoch, state.on_loaded = rebuild, announce_sockets, loaded
+    ledger.state = state
+    app[_SHARED] = state
+    await state.beat()
+    async with state.hold():  # joins the shared desk, or rebuilds it
+        pass
+
+
+async def _local_sockets_back(app: web.Application, dispatcher: Any) -> list[Notify]:
+    """After a rebuild the shared presence knows nobody: this process's customers are in
+    their conversations again, and its agents' consoles online (their rooms say who is
+    here; a Redis manager's rooms are this process's own)."""
+    rooms = app[SIO].manager.rooms
+    notifications: list[Notify] = []
+    failures = Isolation(app[METRICS].count_isolated_failure, log)
+    for room, sids in list(rooms.get(CUSTOMER_NAMESPACE, {}).items()):
+        if isinstance(room, str) and room.startswith(CONVERSATION_ROOM_PREFIX):
+            for sid in list(sids):
+                with failures.item("announce", room):
+                    await dispatcher.customer_joined(room[len(CONVERSATION_ROOM_PREFIX) :], sid)
+    store = app[_STORE]
+    for room, sids in list(rooms.get(AGENT_NAMESPACE, {}).items()):
+        if not (isinstance(room, str) and room.startswith(AGENT_ROOM_PREFIX)):
+            continue
+        agent_id = room[len(AGENT_ROOM_PREFIX) :]
+        with failures.item("announce", room):
+            account = await store.agent(agent_id)
+            if account is None or account.disabled:
+                continue
+            for sid in list(sids):
+                await dispatcher.console_connected(agent_id, sid)
+            notifications += (await dispatcher.agent_online(account)).notifications
+    return notifications
+
+
+async def _heartbeat(app: web.Application) -> AsyncIterator[None]:
+    """A process sharing the desk beats (others let go of its sockets when it stops) and
+    follows the shared memory when nothing happens here."""
+    state = app.get(_SHARED)
+    if state is None:
+        yield
+        return
+    failures = Isolation(app[METRICS].count_isolated_failure, log)
+
+    async def beat() -> None:
+        while True:
+            await asyncio.sleep(state.heartbeat_seconds)
+            with failures.item("heartbeat", state.node):
+                await state.beat()
+                await state.refresh_if_moved()
+
+    try:
+        async with running(beat(), "desk-heartbeat"):
+            yield
+    finally:
+        await state.leave()
 
 
 def console_url(settings: Settings) -> str:
@@ -412,23 +537,24 @@ async def _tick(app: web.Application) -> None:
         beats += 1
         with failures.item("tick", "dispatcher"):
             await publish(sio, app, await dispatcher.tick())
+        owner = await dispatcher.ledger.state.owns_tick()  # one process tells the rooms
         availability: list[Notify] = []
-        if await dispatcher.ledger.state.owns_tick():  # one process tells the rooms
+        if owner:
             with failures.item("availability", "all languages"):
                 availability = dispatcher.take_availability_update()
         await publish(sio, app, availability)
-        if beats % QUEUE_EVERY_TICKS == 0:
+        if beats % QUEUE_EVERY_TICKS == 0 and owner:
             updates: list[Notify] = []
             with failures.item("queue_update", "all agents"):
                 updates = dispatcher.take_queue_update()
             await publish(sio, app, updates)  # each agent's list on its own
-        if beats % FOLLOWUPS_EVERY_TICKS == 0 and await dispatcher.ledger.state.owns_tick():
+        if beats % FOLLOWUPS_EVERY_TICKS == 0 and owner:
             missed = Changed([])
             with failures.item("tick", "followups"):
                 missed = await services.surveys.tick()
             metrics.count_missed_followups(missed.followups)
             await publish(sio, app, missed.notifications)
-        if beats % INBOX_EVERY_TICKS == 0 and await dispatcher.ledger.state.owns_tick():
+        if beats % INBOX_EVERY_TICKS == 0 and owner:
             inbox: list[Notify] = []
             with failures.item("tick", "inbox"):
                 inbox = await services.inbox.tick()

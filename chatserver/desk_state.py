@@ -14,8 +14,8 @@ process runs the periodic tick (offer timeouts, widening, SLA warnings, departur
 that a deadline fires once however many processes serve the desk.
 
 `LocalDeskState` is the in-process implementation and today's behaviour: the memory is one
-object, `hold()` one asyncio lock, and the process always owns the tick. A Redis
-implementation (the scale-out step) keeps `to_state()` under one key with a version:
+object, `hold()` one asyncio lock, and the process always owns the tick. The Redis
+implementation (redis_state.py) keeps `to_state()` under one key with a version:
 `hold()` takes a lock key (SET NX PX with a token, renewed while held), loads the state if
 its version moved since this process last saw it, and on release writes it back with the
 version bumped (a write whose version moved meanwhile is refused: compare-and-set), so a
@@ -162,6 +162,15 @@ class DeskState(Protocol):
         """Whether this process runs the desk's periodic tick now."""
         ...
 
+    def socket(self, sid: str) -> str:
+        """A socket's name in the desk's presence: with the process's own name when several
+        share the desk, so the sockets of one that died can be let go."""
+        ...
+
+    async def alive_nodes(self) -> set[str] | None:
+        """The processes serving the desk now; None when this one serves it alone."""
+        ...
+
 
 class LocalDeskState:
     """The desk's state in this process: one object, one lock, always the tick's owner."""
@@ -190,6 +199,12 @@ class LocalDeskState:
 
     async def owns_tick(self) -> bool:
         return True
+
+    def socket(self, sid: str) -> str:
+        return sid
+
+    async def alive_nodes(self) -> set[str] | None:
+        return None
 
 
 def _replace_items(live: dict[str, Any], saved: Mapping[str, Any]) -> None:

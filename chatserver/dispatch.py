@@ -168,6 +168,8 @@ class Dispatcher:
         async with ledger.exclusive():
             now = ledger.clock.now()
             notifications: list[Notify] = []
+            with ledger.failures.item("presence", "processes"):
+                await self.attendance.sockets_of_dead_processes(now)
             # First: a customer who left must not be offered again, nor breach a target.
             for departure in ledger.presence.expired(now):
                 with ledger.failures.item("departure", departure.conversation_id):
@@ -196,17 +198,17 @@ class Dispatcher:
     def connected_agents(self) -> list[str]:
         return self.attendance.connected_agents()
 
-    def console_connected(self, agent_id: str, sid: str) -> None:
-        self.attendance.console_connected(agent_id, sid)
+    async def console_connected(self, agent_id: str, sid: str) -> None:
+        await self.attendance.console_connected(agent_id, sid)
 
-    def console_closed(self, agent_id: str, sid: str) -> None:
-        self.attendance.console_closed(agent_id, sid)
+    async def console_closed(self, agent_id: str, sid: str) -> None:
+        await self.attendance.console_closed(agent_id, sid)
 
-    def customer_joined(self, conversation_id: str, sid: str) -> None:
-        self.attendance.customer_joined(conversation_id, sid)
+    async def customer_joined(self, conversation_id: str, sid: str) -> None:
+        await self.attendance.customer_joined(conversation_id, sid)
 
-    def customer_left(self, conversation_id: str, sid: str) -> None:
-        self.attendance.customer_left(conversation_id, sid)
+    async def customer_left(self, conversation_id: str, sid: str) -> None:
+        await self.attendance.customer_left(conversation_id, sid)
 
     # -- views ----------------------------------------------------------------------------
 

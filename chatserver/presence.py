@@ -109,6 +109,10 @@ class CustomerPresence:
             del self._away[conversation_id]
         return [Departure(conversation_id, since) for since, conversation_id in gone]
 
+    def sockets(self) -> dict[str, set[str]]:
+        """Conversation id -> its sockets (a copy): whose process died is asked of these."""
+        return {c: set(sids) for c, sids in self._sockets.items()}
+
     def to_state(self) -> dict[str, Any]:
         return {
             "sockets": {c: sorted(sids) for c, sids in self._sockets.items()},
@@ -180,6 +184,10 @@ class AgentPresence:
         """Put deadlines back as they were (a unit of change that failed)."""
         self._due = dict(due)
 
+    def sockets(self) -> dict[str, set[str]]:
+        """Agent id -> their consoles' sockets (a copy)."""
+        return {a: set(sids) for a, sids in self._consoles.items()}
+
     def to_state(self) -> dict[str, Any]:
         return {
             "consoles": {a: sorted(sids) for a, sids in self._consoles.items()},
@@ -192,6 +200,32 @@ class AgentPresence:
         presence._consoles = {a: set(sids) for a, sids in state["consoles"].items()}
         presence._due = {a: datetime.fromisoformat(t) for a, t in state["due"].items()}
         return presence
+
+
+# With several processes, sockets in the presence are `<node>/<sid>` (engine.io's sids never
+# hold a slash), so the sockets of a process that died can be found (redis_state.py).
+NODE_SEPARATOR = "/"
+
+
+def node_socket(node: str, sid: str) -> str:
+    """A socket's name in a presence several processes share."""
+    return f"{node}{NODE_SEPARATOR}{sid}"
+
+
+def node_of(socket: str) -> str | None:
+    """The process a socket is on; None for one named without (a single process)."""
+    node, sep, _ = socket.partition(NODE_SEPARATOR)
+    return node if sep else None
+
+
+def dead_sockets(sockets: Mapping[str, set[str]], alive: set[str]) -> list[tuple[str, str]]:
+    """(key, socket) of every socket whose process is not among the `alive`."""
+    return sorted(
+        (key, socket)
+        for key, held in sockets.items()
+        for socket in held
+        if (node := node_of(socket)) is not None and node not in alive
+    )
 
 
 def _require_aware(now: datetime) -> None:

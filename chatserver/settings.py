@@ -120,6 +120,12 @@ def _database_url(raw: str) -> str:
     return raw
 
 
+def _redis_url(raw: str) -> str:
+    if raw.strip() and not raw.strip().startswith(("redis://", "rediss://", "unix://")):
+        raise ValueError("expected redis://HOST:PORT/DB (or rediss://, unix://), or empty")
+    return raw.strip()
+
+
 def _chat_hours(raw: str) -> str:
     from chatserver.hours import parse_hours
 
@@ -241,6 +247,20 @@ OPTIONS: tuple[Option, ...] = (
         "sqlite:///var/chatserver.sqlite3",
         _database_url,
         "where conversations are stored (SQLite file by default)",
+    ),
+    Option(
+        "redis_url",
+        "",
+        _redis_url,
+        "Redis shared by several server processes (desk state, the tick's lease, Socket.IO "
+        "between processes); empty: this process serves the desk alone. Use it with a "
+        "PostgreSQL database_url",
+    ),
+    Option(
+        "redis_prefix",
+        "chatserver",
+        _text,
+        "prefix of this desk's keys and channels in Redis (two desks may share one Redis)",
     ),
     Option(
         "sqlite_synchronous",
@@ -482,6 +502,8 @@ class Settings:
     host: str
     port: int
     database_url: str
+    redis_url: str
+    redis_prefix: str
     sqlite_synchronous: str
     faq_dir: Path
     faq_skip_invalid: bool
@@ -557,6 +579,11 @@ class Settings:
         if settings.urgent_email and not settings.smtp_host:
             raise SettingsError(
                 f"{ENV_PREFIX}URGENT_EMAIL: needs {ENV_PREFIX}SMTP_HOST (the mail server)"
+            )
+        if settings.redis_url and settings.database_url.startswith("sqlite"):
+            raise SettingsError(
+                f"{ENV_PREFIX}REDIS_URL: processes sharing a desk need a shared database "
+                f"({ENV_PREFIX}DATABASE_URL=postgresql://...), not a SQLite file"
             )
         if settings.default_language not in settings.languages:
             raise SettingsError(

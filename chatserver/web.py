@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import hmac
 import logging
+from typing import Any
 
 from aiohttp import hdrs, web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from chatserver import __version__
 from chatserver.keys import METRICS, SERVICES, SETTINGS
+from chatserver.redis_state import RedisDeskState
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -49,9 +51,19 @@ async def readyz(request: web.Request) -> web.Response:
     except Exception as exc:
         log.warning("readiness check: database unreachable: %s", exc)
         return web.json_response({"status": "unavailable", "reason": "database"}, status=503)
-    return web.json_response(
-        {"status": "ready", "faq_languages": list(services.bot.matcher.faq.languages)}
-    )
+    ready: dict[str, Any] = {
+        "status": "ready",
+        "faq_languages": list(services.bot.matcher.faq.languages),
+    }
+    state = services.dispatcher.ledger.state
+    if isinstance(state, RedisDeskState):  # one of several processes: which, and Redis up
+        try:
+            await state.client.ping()
+        except Exception as exc:
+            log.warning("readiness check: Redis unreachable: %s", exc)
+            return web.json_response({"status": "unavailable", "reason": "redis"}, status=503)
+        ready["node"] = state.node
+    return web.json_response(ready)
 
 
 @routes.get("/metrics")

@@ -40,3 +40,8 @@ def require(name: str, url: str, default_port: int) -> None:
 def require_postgres() -> str:
     require("PostgreSQL", POSTGRES_URL, 5432)
     return POSTGRES_URL
+
+
+def require_redis() -> str:
+    require("Redis", REDIS_URL, 6379)
+    return REDIS_URL

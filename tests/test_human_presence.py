@@ -82,11 +82,11 @@ async def test_after_a_restart_an_agent_keeps_their_chats_for_the_grace(rooms: M
 
 async def test_a_customer_with_two_tabs_is_away_only_when_both_closed(rooms: Make) -> None:
     desk = await rooms()
-    desk.presence.customer_joined("chat", "tab-1")
-    desk.presence.customer_joined("chat", "tab-2")
-    desk.presence.customer_left("chat", "tab-1")
+    await desk.presence.customer_joined("chat", "tab-1")
+    await desk.presence.customer_joined("chat", "tab-2")
+    await desk.presence.customer_left("chat", "tab-1")
     assert not desk.ledger.presence.is_away("chat")
-    desk.presence.customer_left("chat", "tab-2")
+    await desk.presence.customer_left("chat", "tab-2")
     assert desk.ledger.presence.away_since("chat") == desk.clock.now()
 
 
@@ -96,18 +96,18 @@ async def test_an_agent_whose_last_console_closed_keeps_their_chats_for_the_grac
     desk = await rooms(agents=(AIKO,), agent_grace=timedelta(seconds=30))
     chat = await desk.handed_off()
     await desk.assignment.accept("aiko", chat)
-    desk.presence.console_connected("aiko", "console-1")
-    desk.presence.console_closed("aiko", "console-1")  # a reload, a network blip
+    await desk.presence.console_connected("aiko", "console-1")
+    await desk.presence.console_closed("aiko", "console-1")  # a reload, a network blip
     desk.clock.advance(20)
     async with desk.ledger.exclusive():
         assert await desk.presence.returning_due(desk.clock.now()) == []
-    desk.presence.console_connected("aiko", "console-2")  # back in time
+    await desk.presence.console_connected("aiko", "console-2")  # back in time
     desk.clock.advance(60)
     async with desk.ledger.exclusive():
         assert await desk.presence.returning_due(desk.clock.now()) == []
     assert desk.ledger.assignee(chat) == "aiko"
 
-    desk.presence.console_closed("aiko", "console-2")
+    await desk.presence.console_closed("aiko", "console-2")
     desk.clock.advance(31)
     async with desk.ledger.exclusive():
         notifications = await desk.presence.returning_due(desk.clock.now())
@@ -119,8 +119,8 @@ async def test_an_agent_whose_last_console_closed_keeps_their_chats_for_the_grac
 
 async def test_a_console_of_an_agent_the_desk_never_registered_is_let_go(rooms: Make) -> None:
     desk = await rooms()
-    desk.presence.console_connected("ghost", "console-1")
-    desk.presence.console_closed("ghost", "console-1")
+    await desk.presence.console_connected("ghost", "console-1")
+    await desk.presence.console_closed("ghost", "console-1")
     async with desk.ledger.exclusive():
         assert await desk.presence.returning_due(desk.clock.now()) == []
     assert desk.ledger.agents.due == {}

@@ -24,6 +24,7 @@ from chatserver.human.ledger import Dispatched, Ledger, Room, all_or_nothing, lo
 from chatserver.human.routed import Routed
 from chatserver.human.telling import Teller
 from chatserver.models import AgentStatus, Conversation, ConversationStatus, DomainError
+from chatserver.presence import dead_sockets
 from chatserver.preview import preview
 from chatserver.protocol import ServerEvent
 
@@ -119,14 +120,30 @@ class Presence(Room):
                     connected.append(agent_id)
         return connected
 
-    def console_connected(self, agent_id: str, sid: str) -> None:
+    async def console_connected(self, agent_id: str, sid: str) -> None:
         """One of the agent's consoles connected: if they were due back, they are back."""
-        self.ledger.agents.connect(agent_id, sid)
+        ledger = self.ledger
+        async with ledger.exclusive():
+            ledger.agents.connect(agent_id, ledger.state.socket(sid))
 
-    def console_closed(self, agent_id: str, sid: str) -> None:
+    async def console_closed(self, agent_id: str, sid: str) -> None:
         """One of the agent's consoles went; with their last, the agent grace starts (the
         tick takes them offline when it is over, `returning_due`)."""
-        self.ledger.agents.disconnect(agent_id, sid, self.ledger.clock.now())
+        ledger = self.ledger
+        async with ledger.exclusive():
+            ledger.agents.disconnect(agent_id, ledger.state.socket(sid), ledger.clock.now())
+
+    async def sockets_of_dead_processes(self, now: datetime) -> None:
+        """Let go of the sockets of processes that stopped beating (the caller holds the
+        desk): the grace periods start for their people, who reconnect to another one."""
+        ledger = self.ledger
+        alive = await ledger.state.alive_nodes()
+        if alive is None:
+            return
+        for conversation_id, socket in dead_sockets(ledger.presence.sockets(), alive):
+            ledger.presence.leave(conversation_id, socket, now)
+        for agent_id, socket in dead_sockets(ledger.agents.sockets(), alive):
+            ledger.agents.disconnect(agent_id, socket, now)
 
     async def returning_due(self, now: datetime) -> list[Notify]:
         """Agents not back by their deadline (a closed console's grace, a restart's, or at
@@ -147,15 +164,19 @@ class Presence(Room):
 
     # -- customers --------------------------------------------------------------------
 
-    def customer_joined(self, conversation_id: str, sid: str) -> None:
+    async def customer_joined(self, conversation_id: str, sid: str) -> None:
         """A customer socket started or resumed the conversation: the customer is there
         (back in time, if they had gone)."""
-        self.ledger.presence.join(conversation_id, sid)
+        ledger = self.ledger
+        async with ledger.exclusive():
+            ledger.presence.join(conversation_id, ledger.state.socket(sid))
 
-    def customer_left(self, conversation_id: str, sid: str) -> None:
+    async def customer_left(self, conversation_id: str, sid: str) -> None:
         """A customer socket closed or moved to another conversation; when it was their
         last socket there, the grace period starts (the tick acts when it is over)."""
-        self.ledger.presence.leave(conversation_id, sid, self.ledger.clock.now())
+        ledger = self.ledger
+        async with ledger.exclusive():
+            ledger.presence.leave(conversation_id, ledger.state.socket(sid), ledger.clock.now())
 
     # -- start-up ---------------------------------------------------------------------
 
@@ -189,15 +210,16 @@ class Presence(Room):
                 await ledger.store.last_customer_messages(sorted(restored))
             ).items():
                 ledger.previews[conversation_id] = preview(message.text)
+            for applied in await ledger.store.pending_slas():
+                if applied.conversation_id in restored:
+                    ledger.clocks[applied.conversation_id] = applied
+                else:
+                    log.warning(
+                        "SLA clock of %s not re-armed: its conversation is no longer with "
+                        "the team",
+                        applied.conversation_id,
+                    )
         ledger.queue_dirty = True
-        for applied in await ledger.store.pending_slas():
-            if applied.conversation_id in restored:
-                ledger.clocks[applied.conversation_id] = applied
-            else:
-                log.warning(
-                    "SLA clock of %s not re-armed: its conversation is no longer with the team",
-                    applied.conversation_id,
-                )
 
     async def _restore_one(
         self, conversation: Conversation, now: datetime, agent_grace: timedelta

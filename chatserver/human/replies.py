@@ -77,7 +77,10 @@ class Replies(Room):
         """A customer's message in a conversation a person has, or waits for: show it to the
         agent who has it; in the queue it is the chat's new preview."""
         ledger = self.ledger
-        if message.conversation_id in ledger.previews:
-            ledger.previews[message.conversation_id] = preview(message.text)
-            ledger.queue_dirty = True
-        return [self.teller.message_to_agent(conversation, message)]
+        # Held: who has the chat is read from the desk as it is now, which another process
+        # may just have changed (an accept there).
+        async with ledger.exclusive():
+            if message.conversation_id in ledger.previews:
+                ledger.previews[message.conversation_id] = preview(message.text)
+                ledger.queue_dirty = True
+            return [self.teller.message_to_agent(conversation, message)]

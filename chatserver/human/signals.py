@@ -51,16 +51,18 @@ class Signals(Room):
         someone holds the chat (receipts are for them; the desk forgets them when the chat
         ends)."""
         conversation = await self.ledger.conversation(conversation_id)
-        before = self.ledger.seen.get(conversation_id, 0)
-        agent_id = self.ledger.assignee(conversation_id)
-        if agent_id is None:
-            # Nobody to tell, and nothing kept: a chat that never reaches a person (or has
-            # left them) is never forgotten by the desk, so it may not leave receipts there.
-            return before, []
-        seq = min(seq, conversation.last_seq)
-        if seq <= before:
-            return before, []
-        self.ledger.seen[conversation_id] = seq
+        async with self.ledger.exclusive():
+            before = self.ledger.seen.get(conversation_id, 0)
+            agent_id = self.ledger.assignee(conversation_id)
+            if agent_id is None:
+                # Nobody to tell, and nothing kept: a chat that never reaches a person (or
+                # has left them) is never forgotten by the desk, so it may not leave
+                # receipts there.
+                return before, []
+            seq = min(seq, conversation.last_seq)
+            if seq <= before:
+                return before, []
+            self.ledger.seen[conversation_id] = seq
         return seq, [Notify.agent(agent_id, ServerEvent.SEEN, protocol.seen(conversation_id, seq))]
 
     def last_seen(self, conversation_id: str) -> int:

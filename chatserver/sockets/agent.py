@@ -117,7 +117,7 @@ class AgentNamespace(Namespace):
         announcements = self.app[SERVICES].announcements
         await self.publish(await announcements.for_console(sid, account.languages[0]))
         dispatcher = self.app[SERVICES].dispatcher
-        dispatcher.console_connected(account.id, sid)
+        await dispatcher.console_connected(account.id, sid)
         await self.publish((await dispatcher.agent_online(account)).notifications)
         await self.publish(dispatcher.console_opened(account.id, sid))
         await self.publish(await self.app[SERVICES].inbox.console_opened(account, sid))
@@ -129,7 +129,7 @@ class AgentNamespace(Namespace):
         agent_id = session.get("agent_id")
         if agent_id and not self._closing:
             # With the last console the agent grace starts; the desk's tick acts on it.
-            self.app[SERVICES].dispatcher.console_closed(agent_id, sid)
+            await self.app[SERVICES].dispatcher.console_closed(agent_id, sid)
 
     async def close_all(self) -> None:
         """The server stops: no session timer may run on after this, and closing sockets

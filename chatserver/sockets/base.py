@@ -72,12 +72,16 @@ class SocketServer(socketio.AsyncServer):  # type: ignore[misc]
         await super()._handle_event_internal(server, sid, eio_sid, data, namespace, id)
 
 
+CONVERSATION_ROOM_PREFIX = "conversation:"
+AGENT_ROOM_PREFIX = "agent:"
+
+
 def conversation_room(conversation_id: str) -> str:
-    return f"conversation:{conversation_id}"
+    return f"{CONVERSATION_ROOM_PREFIX}{conversation_id}"
 
 
 def agent_room(agent_id: str) -> str:
-    return f"agent:{agent_id}"
+    return f"{AGENT_ROOM_PREFIX}{agent_id}"
 
 
 def readers_room(language: str) -> str:

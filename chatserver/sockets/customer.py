@@ -83,7 +83,7 @@ class CustomerNamespace(Namespace):
         self.app[METRICS].connections.labels(namespace=NAMESPACE).dec()
         conversation_id = (await self.get_session(sid)).get("conversation_id")
         if conversation_id:  # the last tab of a conversation to go starts its grace
-            self.app[SERVICES].dispatcher.customer_left(conversation_id, sid)
+            await self.app[SERVICES].dispatcher.customer_left(conversation_id, sid)
 
     async def _start(self, sid: str, data: Any) -> StartAck:
         request = StartRequest.parse(data)
@@ -100,11 +100,11 @@ class CustomerNamespace(Namespace):
         previous = session.get("conversation_id")
         if previous and previous != conversation.id:
             await self.leave_room(sid, conversation_room(previous))
-            dispatcher.customer_left(previous, sid)
+            await dispatcher.customer_left(previous, sid)
         session["conversation_id"] = conversation.id
         await self.save_session(sid, session)
         await self.enter_room(sid, conversation_room(conversation.id))
-        dispatcher.customer_joined(conversation.id, sid)
+        await dispatcher.customer_joined(conversation.id, sid)
         await self.publish(started.notifications)
         await self._read_in(sid, conversation.language, always=True)
         if not started.resumed:

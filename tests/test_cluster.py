@@ -1,0 +1,326 @@
+"""Scale-out: several server processes share one desk through Redis (desk state, the tick's
+lease, Socket.IO's emits) and PostgreSQL (conversations), as docs/deploy.md runs them.
+
+Real processes (tests/cluster.py), the real Redis and PostgreSQL on 127.0.0.1, real
+python-socketio clients; a process is killed with SIGKILL, as a crash or an OOM kill would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import shutil
+import signal
+from collections import Counter
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from tests.cluster import Client, Desk, agent, free_port, fresh_postgres
+from tests.services import require, require_redis
+
+
+@pytest.fixture
+async def desk(tmp_path: Path) -> AsyncIterator[Desk]:
+    redis_url = require_redis()
+    async with fresh_postgres() as database_url:
+        shared = Desk(tmp_path, database_url, redis_url)
+        try:
+            yield shared
+        finally:
+            await shared.stop()
+            client = Redis.from_url(redis_url)
+            keys = [key async for key in client.scan_iter(match=f"{shared.prefix}:*")]
+            if keys:
+                await client.delete(*keys)
+            await client.aclose()
+
+
+async def customer(url: str, *, reconnection: bool = False) -> tuple[Client, dict[str, Any]]:
+    """A customer who started a conversation on `url` and asked for a person."""
+    client = Client("/customer", reconnection=reconnection)
+    await client.connect(url)
+    started = await client.call("start", {"languages": ["en"]})
+    assert started["ok"], started
+    asked = await client.call("request_agent", {})
+    assert asked["ok"], asked
+    return client, started
+
+
+async def rows(database_url: str, query: str, **params: Any) -> list[Any]:
+    engine = create_async_engine(database_url.replace("postgresql://", "postgresql+asyncpg://"))
+    try:
+        async with engine.connect() as connection:
+            return list((await connection.execute(sa.text(query), params)).all())
+    finally:
+        await engine.dispose()
+
+
+def texts(messages: list[dict[str, Any]], author: str) -> list[str]:
+    return [m["text"] for m in messages if m["author"] == author]
+
+
+async def test_a_customer_on_one_process_chats_with_an_agent_on_another_and_survives_its_death(
+    desk: Desk,
+) -> None:
+    desk.add_agent("emma")
+    a, b = await asyncio.gather(desk.node("a").start(), desk.node("b").start())
+    emma = await agent(b.url, "emma")
+    alice, started = await customer(a.url)
+    conversation_id = started["conversation"]["id"]
+    try:
+        # Offered on B although the handoff ran on A (emits go through Redis).
+        offer = await emma.wait_for("offer", lambda d: d["conversation_id"] == conversation_id)
+        accepted = await emma.call("accept", {"conversation_id": offer["conversation_id"]})
+        assert accepted["ok"], accepted
+        await alice.wait_for("assigned")
+
+        sent = await alice.call("message", {"text": "Hello from A", "client_id": "m1"})
+        assert sent["ok"], sent
+        await emma.wait_for("message", lambda d: d["text"] == "Hello from A")
+        reply = {"conversation_id": conversation_id, "text": "Hi, Emma here", "client_id": "r1"}
+        assert (await emma.call("message", reply))["ok"]
+        await alice.wait_for("message", lambda d: d["text"] == "Hi, Emma here")
+        last_seq = max(m["seq"] for m in alice.events("message"))
+
+        await a.kill()
+        # Emma answers while the customer has no connection at all.
+        late = {"conversation_id": conversation_id, "text": "Are you still there?"}
+        assert (await emma.call("message", {**late, "client_id": "r2"}))["ok"]
+
+        # The customer's widget reconnects to B (the proxy's other upstream) and resumes.
+        await alice.close()
+        alice = Client("/customer")
+        await alice.connect(b.url)
+        resumed = await alice.call("start", {"token": started["token"], "last_seq": last_seq})
+        assert resumed["ok"], resumed
+        assert resumed["conversation"]["id"] == conversation_id
+        assert resumed["conversation"]["status"] in ("assigned", "active"), resumed
+        assert texts(resumed["messages"], "agent") == ["Are you still there?"]
+
+        sent = await alice.call("message", {"text": "Yes, now on B", "client_id": "m2"})
+        assert sent["ok"], sent
+        await emma.wait_for("message", lambda d: d["text"] == "Yes, now on B")
+        bye = {"conversation_id": conversation_id, "text": "Great", "client_id": "r3"}
+        assert (await emma.call("message", bye))["ok"]
+        await alice.wait_for("message", lambda d: d["text"] == "Great")
+    finally:
+        await alice.close()
+        await emma.close()
+
+    stored = await rows(
+        desk.database_url,
+        "SELECT author, text FROM messages WHERE conversation_id = :c ORDER BY seq",
+        c=conversation_id,
+    )
+    said = [(author, text) for author, text in stored if author in ("customer", "agent")]
+    assert said == [
+        ("customer", "Hello from A"),
+        ("agent", "Hi, Emma here"),
+        ("agent", "Are you still there?"),
+        ("customer", "Yes, now on B"),
+        ("agent", "Great"),
+    ]
+
+
+async def test_two_processes_racing_for_100_chats_never_assign_one_twice(desk: Desk) -> None:
+    names = [f"agent{n}" for n in range(6)]
+    for name in names:
+        desk.add_agent(name, capacity=20)
+    a, b = await asyncio.gather(desk.node("a").start(), desk.node("b").start())
+    nodes = [a, b]
+    agents = [await agent(nodes[n % 2].url, name) for n, name in enumerate(names)]
+    customers: list[Client] = []
+    try:
+        t0 = asyncio.get_running_loop().time()
+        started = await asyncio.gather(*(customer(nodes[n % 2].url) for n in range(100)))
+        print("handoffs took", asyncio.get_running_loop().time() - t0)
+        customers = [client for client, _ in started]
+        ids = [s["conversation"]["id"] for _, s in started]
+
+        # Every agent tries to take every chat, all at once, from both processes.
+        async def take(console: Client, conversation_id: str) -> tuple[str, bool, Any]:
+            ack = await console.call("accept", {"conversation_id": conversation_id})
+            return conversation_id, bool(ack["ok"]), ack
+
+        results = await asyncio.gather(
+            *(take(console, conversation_id) for console in agents for conversation_id in ids)
+        )
+    finally:
+        await asyncio.gather(*(c.close() for c in [*customers, *agents]))
+
+    won = Counter(conversation_id for conversation_id, ok, _ in results if ok)
+    assert set(won) == set(ids), "every chat is taken"
+    assert max(won.values()) == 1, [c for c, n in won.items() if n > 1]
+    refusals = Counter(ack["error"]["code"] for _, ok, ack in results if not ok)
+    assert set(refusals) <= {"already_taken", "not_eligible"}, refusals  # taken; full
+
+    holders = await rows(
+        desk.database_url,
+        "SELECT agent_id, count(*) FROM conversations WHERE status = 'assigned' GROUP BY agent_id",
+    )
+    assert sum(count for _, count in holders) == 100
+    assert max(count for _, count in holders) <= 20
+    stretches = await rows(
+        desk.database_url,
+        "SELECT conversation_id, count(*) FROM holdings GROUP BY conversation_id",
+    )
+    assert len(stretches) == 100 and {count for _, count in stretches} == {1}
+
+
+async def test_the_tick_moves_to_another_process_when_its_holder_dies(desk: Desk) -> None:
+    desk.add_agent("emma")
+    desk.env["CHATSERVER_ACCEPT_TIMEOUT"] = "2"
+    a, b = await asyncio.gather(desk.node("a").start(), desk.node("b").start())
+    redis = Redis.from_url(desk.redis_url)
+    try:
+        async with asyncio.timeout(10):  # the first beat takes the lease
+            while (owner := await tick_owner(redis, desk.prefix)) is None:
+                await asyncio.sleep(0.05)
+        holder, other = (a, b) if owner == a.node_id else (b, a)
+        assert owner == holder.node_id, (owner, a.node_id, b.node_id)
+
+        await holder.kill()
+        loop = asyncio.get_running_loop()
+        killed = loop.time()
+        async with asyncio.timeout(15):
+            while await tick_owner(redis, desk.prefix) != other.node_id:
+                await asyncio.sleep(0.1)
+        assert loop.time() - killed < 10  # the lease is 5 s
+
+        # The survivor's tick runs the desk: an offer nobody accepts is withdrawn in time.
+        emma = await agent(other.url, "emma")
+        alice, _ = await customer(other.url)
+        try:
+            offer = await emma.wait_for("offer")
+            withdrawn = await emma.wait_for(
+                "offer_withdrawn", lambda d: d["conversation_id"] == offer["conversation_id"]
+            )
+            assert withdrawn["conversation_id"] == offer["conversation_id"]
+        finally:
+            await alice.close()
+            await emma.close()
+    finally:
+        await redis.aclose()
+
+
+async def knows_again(redis: Redis, prefix: str, conversation_id: str) -> bool:
+    """The rebuilt desk has the customer in their conversation and an agent's console."""
+    raw = await redis.get(f"{prefix}:state")
+    if raw is None:
+        return False
+    state = json.loads(raw)
+    return conversation_id in state["customers"]["sockets"] and bool(state["agents"]["consoles"])
+
+
+async def tick_owner(redis: Redis, prefix: str) -> str | None:
+    raw = await redis.get(f"{prefix}:tick")
+    return None if raw is None else raw.decode().split(":", 1)[0]
+
+
+@contextlib.asynccontextmanager
+async def private_redis(port: int, tmp_path: Path) -> AsyncIterator[asyncio.subprocess.Process]:
+    """A Redis of this test's own (no persistence, as CI's), to restart at will."""
+    server = shutil.which("redis-server")
+    if server is None:
+        require("redis-server (the binary)", "redis://127.0.0.1:1", 1)
+    assert server is not None
+    process = await asyncio.create_subprocess_exec(
+        server,
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        str(tmp_path),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    client = Redis(port=port)
+    try:
+        for _ in range(100):
+            with contextlib.suppress(Exception):
+                if await client.ping():
+                    break
+            await asyncio.sleep(0.05)
+        yield process
+    finally:
+        await client.aclose()
+        if process.returncode is None:
+            process.send_signal(signal.SIGKILL)
+            await process.wait()
+
+
+async def test_a_restart_of_redis_loses_no_conversation(tmp_path: Path) -> None:
+    require_redis()
+    port = free_port()
+    async with fresh_postgres() as database_url:
+        desk = Desk(tmp_path, database_url, f"redis://127.0.0.1:{port}/0")
+        desk.add_agent("emma")
+        first = private_redis(port, tmp_path)
+        await first.__aenter__()
+        try:
+            a, b = await asyncio.gather(desk.node("a").start(), desk.node("b").start())
+            emma = await agent(b.url, "emma", reconnection=True)
+            alice, started = await customer(a.url, reconnection=True)
+            conversation_id = started["conversation"]["id"]
+
+            async def resume() -> None:  # what the widget does on every reconnection
+                seqs = [m["seq"] for m in alice.events("message")] or [0]
+                await alice.call("start", {"token": started["token"], "last_seq": max(seqs)})
+
+            alice.on_connect = resume
+            offer = await emma.wait_for("offer")
+            assert (await emma.call("accept", {"conversation_id": offer["conversation_id"]}))["ok"]
+            waiting, _ = await customer(a.url, reconnection=True)  # nobody free: queued
+            await first.__aexit__(None, None, None)  # Redis goes, with everything in it
+
+            second = private_redis(port, tmp_path)
+            await second.__aenter__()
+            try:
+                # Both processes notice, one rebuilds the desk from PostgreSQL, and each puts
+                # its own sockets back in the presence: nobody has to reconnect.
+                fresh = Redis(port=port)
+                try:
+                    async with asyncio.timeout(30):
+                        while not await knows_again(fresh, desk.prefix, conversation_id):
+                            await asyncio.sleep(0.1)
+                finally:
+                    await fresh.aclose()
+                assert (alice.connections, emma.connections) == (1, 1)
+                sent = {"text": "Still there after Redis?", "client_id": "after"}
+                async with asyncio.timeout(30):
+                    while True:  # the first try may land before the resume
+                        ack = await alice.call("message", sent)
+                        if ack["ok"]:
+                            break
+                        await asyncio.sleep(0.2)
+                await emma.wait_for("message", lambda d: d["text"] == sent["text"], timeout=30)
+                reply = {"conversation_id": conversation_id, "text": "Yes", "client_id": "y"}
+                assert (await emma.call("message", reply))["ok"]
+                await alice.wait_for("message", lambda d: d["text"] == "Yes", timeout=30)
+            finally:
+                await alice.close()
+                await waiting.close()
+                await emma.close()
+                await desk.stop()
+                await second.__aexit__(None, None, None)
+        finally:
+            with contextlib.suppress(Exception):
+                await first.__aexit__(None, None, None)
+        stored = await rows(
+            database_url,
+            "SELECT status, agent_id FROM conversations WHERE id = :c",
+            c=conversation_id,
+        )
+        assert [status for status, _ in stored] == ["active"]  # still Emma's, answered
