@@ -47,6 +47,7 @@ import { standingAlerts } from "/static/console/sla_alerts.js";
 import { mountTakeChats } from "/static/console/take_chats.js";
 import { mountCustomer } from "/static/console/customer.js";
 import { mountCanned } from "/static/console/canned.js";
+import { mountCannedAdmin } from "/static/console/canned_admin.js";
 
 const SESSION_KEY = "chatserver.console.session";
 const OUTBOX_KEY = "chatserver.console.outbox";
@@ -411,6 +412,16 @@ const dashboard = mountDashboard(els.consoleView, {
   statusName: (status) => statusName(status),
   clockName: (kind) => clockName(kind),
   formatTime: (date) => timeFormat(true).format(date),
+  onOpen: () => cannedAdmin.hide(),
+});
+// Supervisors manage the canned replies in a view of their own (canned_admin.js).
+const cannedAdmin = mountCannedAdmin(els.consoleView, {
+  _,
+  request: (method, path, body) => requestJson(method, path, { body, token: state.session?.token }),
+  languages: () => state.languages,
+  languageLabel: (tag) => languageLabel(tag),
+  agentName: () => state.session?.agent?.name || "",
+  onOpen: () => dashboard.hide(),
 });
 
 function element(tag, className, text) {
@@ -687,6 +698,7 @@ function applyStrings() {
   );
   renderConnection();
   dashboard.relabel();
+  cannedAdmin.relabel();
 }
 
 /* ---------- views ---------- */
@@ -722,6 +734,8 @@ function showConsole() {
   else followups.clear();
   if (supervising) dashboard.start();
   else dashboard.stop();
+  if (supervising) cannedAdmin.start();
+  else cannedAdmin.stop();
 }
 
 /* ---------- log-in and out ---------- */
@@ -772,6 +786,7 @@ function endSession(message) {
   state.session = null;
   urgent.clear();
   dashboard.stop();
+  cannedAdmin.stop();
   saveJson(SESSION_KEY, null);
   saveJson(STATUS_KEY, null);
   saveJson(NOTES_KEY, null);

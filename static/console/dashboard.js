@@ -88,7 +88,7 @@ function el(tag, className, text) {
 /**
  * Mount the dashboard in the console view. `options`: `_` (translate), `token()`,
  * `request(path)` (the console's JSON GET), `languageName`, `teamName`, `statusName`,
- * `clockName`, `formatTime(date)`.
+ * `clockName`, `formatTime(date)`, `onOpen()` (another view closes).
  */
 export function mountDashboard(consoleView, options) {
   const { _ } = options;
@@ -148,6 +148,7 @@ export function mountDashboard(consoleView, options) {
     clearInterval(poll);
     poll = null;
     if (open) {
+      options.onOpen?.(); // one view over the panes at a time
       poll = setInterval(refresh, POLL_MS);
       render();
       refresh();
@@ -362,6 +363,7 @@ export function mountDashboard(consoleView, options) {
       for (const event of EVENTS) current.on(event, nudge);
     },
     show: () => setOpen(true),
+    hide: () => open && setOpen(false),
     relabel: render,
     refresh,
   };
