@@ -849,7 +849,9 @@ function connect() {
   if (socket) return;
   setConnection("connecting");
   socket = globalThis.io("/agent", {
-    auth: (send) => send({ token: state.session?.token }),
+    // The chosen status with every (re)connection: the server connects the agent in it, so a
+    // reconnect neither makes an agent who stepped away online nor offers them a chat.
+    auth: (send) => send({ token: state.session?.token, status: state.status }),
     transports: ["websocket", "polling"],
     tryAllTransports: true,
     reconnectionDelay: 1000,
@@ -899,8 +901,6 @@ function connect() {
 
 async function onConnected() {
   setConnection("online");
-  // Connecting makes the agent online; an agent who chose otherwise stays so.
-  if (state.status !== "online") await setStatus(state.status, { quiet: true });
   pumpOutbox();
   // Follow-ups pushed while this console was away: read the list again.
   if (state.session && SUPERVISOR_ROLES.has(state.session.agent.role)) {
@@ -959,13 +959,13 @@ function renderStatus() {
   els.statusSwitch.dataset.status = state.status;
 }
 
-async function setStatus(status, { quiet = false } = {}) {
+async function setStatus(status) {
   if (!STATUSES.includes(status)) return;
   const previous = state.status;
   state.status = status;
   saveJson(STATUS_KEY, status);
   renderStatus();
-  if (!socket?.connected) return; // applied when the connection is back (onConnected)
+  if (!socket?.connected) return; // the next connection carries it (connect's auth)
   const answer = await call(AgentRequest.STATUS, { status });
   if (answer?.ok) {
     if (STATUSES.includes(answer.status)) state.status = answer.status;
@@ -977,7 +977,7 @@ async function setStatus(status, { quiet = false } = {}) {
   state.status = previous;
   saveJson(STATUS_KEY, previous);
   renderStatus();
-  if (!quiet) toast(errorText(failureCode(answer)), "error");
+  toast(errorText(failureCode(answer)), "error");
 }
 
 /* ---------- queue ---------- */
