@@ -183,11 +183,12 @@ export function mountCannedAdmin(consoleView, options) {
   };
   const language = make("select");
   const titleInput = make("input");
-  titleInput.maxLength = MAX_TITLE * 2; // the server says what is too long, in its words
+  titleInput.maxLength = MAX_TITLE;
   titleInput.dir = "auto";
   titleInput.autocomplete = "off";
   const text = make("textarea");
   text.rows = 5;
+  text.maxLength = MAX_TEXT;
   text.dir = "auto";
   const placeholdersTitle = make("p", "field-label canned-admin-placeholders-title");
   const placeholders = make("ul", "canned-admin-placeholders");
@@ -286,11 +287,13 @@ export function mountCannedAdmin(consoleView, options) {
   }
 
   function renderPreview() {
+    const typed = text.value.trim() !== "";
     const values = sampleValues(language.value, options.agentName());
     preview.lang = language.value;
-    preview.textContent = text.value.trim() ? previewText(text.value, values) : "";
-    preview.classList.toggle("is-empty", !text.value.trim());
-    if (!text.value.trim()) preview.textContent = _("The reply as the customer reads it shows here.");
+    preview.classList.toggle("is-empty", !typed);
+    preview.textContent = typed
+      ? previewText(text.value, values)
+      : _("The reply as the customer reads it shows here.");
   }
 
   function fillForm(reply) {
@@ -419,7 +422,7 @@ export function mountCannedAdmin(consoleView, options) {
     renderPreview();
   }
 
-  async function call(method, path, payload) {
+  async function http(method, path, payload) {
     try {
       return await options.request(method, path, payload);
     } catch {
@@ -428,7 +431,7 @@ export function mountCannedAdmin(consoleView, options) {
   }
 
   async function load() {
-    const answer = await call("GET", "/api/v1/canned");
+    const answer = await http("GET", "/api/v1/canned");
     if (!open) return;
     failed = answerProblem(answer) !== null || !Array.isArray(answer.data?.replies);
     if (!failed) replies = answer.data.replies;
@@ -443,7 +446,7 @@ export function mountCannedAdmin(consoleView, options) {
     const payload = { language: language.value, title: titleInput.value, text: text.value };
     const path = editing ? "/api/v1/canned/" + encodeURIComponent(editing.id) : "/api/v1/canned";
     submit.disabled = true;
-    const answer = await call(editing ? "PUT" : "POST", path, payload);
+    const answer = await http(editing ? "PUT" : "POST", path, payload);
     submit.disabled = false;
     const found = answerProblem(answer);
     if (found) {
@@ -457,7 +460,7 @@ export function mountCannedAdmin(consoleView, options) {
 
   async function remove(reply) {
     done.textContent = "";
-    const answer = await call("DELETE", "/api/v1/canned/" + encodeURIComponent(reply.id));
+    const answer = await http("DELETE", "/api/v1/canned/" + encodeURIComponent(reply.id));
     const found = answerProblem(answer);
     confirming = null;
     if (found && found.problem !== "gone") {
