@@ -146,16 +146,39 @@ TRANSCRIPT_AGENT_REPLIES = (
     "見込みです。",
 )
 TRANSCRIPT_THANKS = "わかりました。ありがとうございました！"
-IMAGE_NAMES = {
-    "widget": "widget.png",
-    "survey": "survey.png",
-    "announcement": "announcement.png",
-    "followups": "followups.png",
-    "demo": "demo.png",
-    "console": "console.png",
-    "inbox": "inbox.png",
-    "transcript": "transcript.png",
-    "dashboard": "dashboard.png",
+# The embed's scenes: the demo broker page (the one tag) on a phone and a desktop, in the
+# language of the visitor's browser, a question answered by the bot: (language, browser
+# locale, question), and the devices (viewport, a phone's touch screen).
+EMBED_LANGUAGES = (
+    ("ja", "ja-JP", "出金にはどのくらいかかりますか？"),
+    ("ar", "ar-EG", "متى يصلني مبلغ السحب؟"),
+)
+EMBED_DEVICES: dict[str, dict[str, Any]] = {
+    "phone": {"viewport": {"width": 375, "height": 740}, "is_mobile": True, "has_touch": True},
+    "desktop": {"viewport": {"width": 1280, "height": 800}},
+}
+# Scrolls the widget's message log so that this message is at its top.
+SCROLL_TO_TOP = """message => {
+  const log = document.getElementById("messages");
+  log.scrollTop += message.getBoundingClientRect().top - log.getBoundingClientRect().top - 12;
+}"""
+# Online while the customers ask, so that the widget's header says agents are there.
+EMBED_STAFF = (STAFF[2], STAFF[4])
+IMAGE_NAMES: dict[str, tuple[str, ...]] = {
+    "widget": ("widget.png",),
+    "embed": tuple(
+        f"widget-{device}-{language}.png"
+        for device in EMBED_DEVICES
+        for language, _locale, _question in EMBED_LANGUAGES
+    ),
+    "survey": ("survey.png",),
+    "announcement": ("announcement.png",),
+    "followups": ("followups.png",),
+    "demo": ("demo.png",),
+    "console": ("console.png",),
+    "inbox": ("inbox.png",),
+    "transcript": ("transcript.png",),
+    "dashboard": ("dashboard.png",),
 }
 
 
@@ -383,6 +406,36 @@ async def widget_scene(browser: Any) -> None:
         await page.wait_for_timeout(400)  # let the last message's entrance animation finish
         await page.screenshot(path=str(IMAGES / "widget.png"))
         await context.close()
+
+
+async def embed_scene(browser: Any) -> None:
+    """The demo broker page with the widget embedded by its one tag, on a phone (the open
+    chat a full-height sheet) and on a desktop (opened from the launcher in the corner), in
+    Japanese and in Arabic (right to left): a question the bot answers at once."""
+    async with serve("embed") as (base, accounts):
+        await add_staff(accounts, EMBED_STAFF)
+        agents = [await staff_online(base, accounts, staff[0], "online") for staff in EMBED_STAFF]
+        try:
+            for device, options in EMBED_DEVICES.items():
+                for language, locale, question in EMBED_LANGUAGES:
+                    context = await browser.new_context(
+                        locale=locale, device_scale_factor=1, **options
+                    )
+                    page = await context.new_page()
+                    await page.goto(f"{base}/")
+                    await page.locator(".chatserver-embed .launcher").click(timeout=TIMEOUT_MS)
+                    frame = page.frame_locator("#chatserver-frame")
+                    await frame.locator(".msg--bot").first.wait_for(timeout=TIMEOUT_MS)
+                    await converse(page, frame, [question])
+                    # The question at the top of the log, the bot's answer under it.
+                    await frame.locator(".msg--customer").last.evaluate(SCROLL_TO_TOP)
+                    await page.wait_for_timeout(300)
+                    await page.screenshot(path=str(IMAGES / f"widget-{device}-{language}.png"))
+                    await context.close()
+        finally:
+            for agent in agents:
+                await agent.disconnect()
+            await asyncio.sleep(0.5)
 
 
 async def survey_scene(browser: Any) -> None:
@@ -819,6 +872,8 @@ async def shoot(base: str, accounts: Accounts, only: set[str]) -> None:
         try:
             if "widget" in only:
                 await widget_scene(browser)
+            if "embed" in only:
+                await embed_scene(browser)
             if "survey" in only:
                 await survey_scene(browser)
             if "announcement" in only:
@@ -874,9 +929,10 @@ async def main(only: set[str]) -> int:
     IMAGES.mkdir(parents=True, exist_ok=True)
     async with serve("screens", identity_secret=IDENTITY_SECRET) as (base, accounts):
         await shoot(base, accounts, only)
-    for scene, name in IMAGE_NAMES.items():
+    for scene, names in IMAGE_NAMES.items():
         if scene in only:
-            print(IMAGES / name)
+            for name in names:
+                print(IMAGES / name)
     return 0
 
 
