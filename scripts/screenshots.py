@@ -164,6 +164,26 @@ SCROLL_TO_TOP = """message => {
 }"""
 # Online while the customers ask, so that the widget's header says agents are there.
 EMBED_STAFF = (STAFF[2], STAFF[4])
+# The customer panel's scene: a Japanese VIP whose signed identity names Aiko as her account
+# manager; two earlier chats with Aiko (days before, by the clock), then today's.
+PANEL_CUSTOMER = {
+    "customer_id": "C-20931",
+    "name": "佐藤 由紀",
+    "email": "yuki@example.jp",
+    "balance_usd": 86_000,
+    "lots_month": 120,
+    "manager": "aiko",
+}
+PANEL_EARLIER = (  # (days before today, the customer's question, Aiko's answer)
+    (12, "入金が口座に反映されていません", "佐藤様、入金は先ほど反映されました。ご確認ください。"),
+    (3, "口座タイプをECN口座に変更したいです", "承知しました。ECN口座への変更を手配いたしました。"),
+)
+PANEL_CHAT = (
+    "レバレッジを500倍に変更したいのですが、可能ですか？",
+    "佐藤様、いつもお世話になっております。担当の田中です。レバレッジの変更を承ります。"
+    "対象の口座番号を教えていただけますか？",
+    "口座番号は 81234567 です。よろしくお願いします。",
+)
 IMAGE_NAMES: dict[str, tuple[str, ...]] = {
     "widget": ("widget.png",),
     "embed": tuple(
@@ -176,6 +196,7 @@ IMAGE_NAMES: dict[str, tuple[str, ...]] = {
     "followups": ("followups.png",),
     "demo": ("demo.png",),
     "console": ("console.png",),
+    "customer": ("console-customer.png",),
     "inbox": ("inbox.png",),
     "transcript": ("transcript.png",),
     "dashboard": ("dashboard.png",),
@@ -316,6 +337,83 @@ async def console_scene(browser: Any, base: str, accounts: Accounts) -> None:
     finally:
         for client in clients:
             await client.disconnect()
+
+
+def signed_customer(clock: JumpingClock) -> dict[str, Any]:
+    """PANEL_CUSTOMER signed as the host site's server would, issued now by `clock`."""
+    fields = {**PANEL_CUSTOMER, "issued_at": clock.now().isoformat()}
+    return {**fields, "signature": sign(fields, IDENTITY_SECRET)}
+
+
+async def customer_scene(browser: Any) -> None:
+    """Aiko's console with a VIP's chat (offered to her as the customer's account manager)
+    and the customer panel beside it: name, email, tier and account manager from the signed
+    identity, this chat's tracking number, and two earlier chats with theirs."""
+    now = datetime.now(UTC)
+    clock = JumpingClock(now - timedelta(days=PANEL_EARLIER[0][0], hours=5))
+    mail = {  # mail on, so that the Inbox beside the chat is as on a desk with email
+        "smtp_host": "127.0.0.1",
+        "smtp_port": free_port(),
+        "smtp_tls": "none",
+        "smtp_sender": "support@desk.example",
+    }
+    async with serve("customer", clock=clock, identity_secret=IDENTITY_SECRET, **mail) as (
+        base,
+        accounts,
+    ):
+        await add_staff(accounts, (STAFF[2], STAFF[1]))
+        for number, (days, question, answer) in enumerate(PANEL_EARLIER):
+            # Days later by the clock: a log-in of that day (the last one has expired).
+            clock.jump((now - timedelta(days=days) - clock.now()).total_seconds())
+            aiko = await staff_online(base, accounts, "aiko", "online")
+            earlier = await customer(base, "ja-JP", [question], identity=signed_customer(clock))
+            try:
+                await accept(aiko, earlier.conversation_id)
+                reply = {"conversation_id": earlier.conversation_id, "text": answer}
+                await aiko.call("message", {**reply, "client_id": f"e{number}"}, namespace="/agent")
+                await aiko.call(
+                    "close", {"conversation_id": earlier.conversation_id}, namespace="/agent"
+                )
+            finally:
+                await earlier.disconnect()
+                await aiko.disconnect()
+        clock.jump((now - clock.now()).total_seconds())
+        emma = await staff_online(base, accounts, "emma", "online")
+        clients = [emma]
+        try:
+            context = await browser.new_context(
+                locale="en-US", viewport={"width": 1440, "height": 820}, device_scale_factor=1
+            )
+            page = await context.new_page()
+            await page.goto(f"{base}/console/")
+            await page.locator("#username").fill("aiko")
+            await page.locator("#password").fill(PASSWORD)
+            await page.locator("#login-submit").click()
+            await page.locator('#connection[data-state="online"]').wait_for(timeout=TIMEOUT_MS)
+            today = await customer(base, "ja-JP", [PANEL_CHAT[0]], identity=signed_customer(clock))
+            clients.append(today)
+            item = page.locator(f'.qitem[data-conversation-id="{today.conversation_id}"]')
+            await item.locator(".accept").click(timeout=TIMEOUT_MS)
+            panel = page.locator(f'.chat[data-conversation-id="{today.conversation_id}"]')
+            await panel.wait_for(timeout=TIMEOUT_MS)
+            await panel.locator(".composer-input").fill(PANEL_CHAT[1])
+            await panel.locator(".composer-input").press("Enter")
+            await panel.locator(".msg--agent:not(.is-pending)").wait_for(timeout=TIMEOUT_MS)
+            await today.call(
+                "message", {"text": PANEL_CHAT[2], "client_id": "m9"}, namespace="/customer"
+            )
+            await panel.locator(".msg--customer").nth(1).wait_for(timeout=TIMEOUT_MS)
+            previous = panel.locator(".customer-panel .customer-previous-item")
+            await previous.nth(len(PANEL_EARLIER) - 1).wait_for(timeout=TIMEOUT_MS)
+            # The offer's toast goes by itself.
+            await page.locator(".toast").first.wait_for(state="detached", timeout=30_000)
+            await page.wait_for_timeout(800)
+            await page.screenshot(path=str(IMAGES / "console-customer.png"))
+            await context.close()
+        finally:
+            for client in clients:
+                await client.disconnect()
+            await asyncio.sleep(0.5)
 
 
 @asynccontextmanager
@@ -886,6 +984,8 @@ async def shoot(base: str, accounts: Accounts, only: set[str]) -> None:
                 await transcript_scene(browser)
             if "dashboard" in only:
                 await dashboard_scene(browser)
+            if "customer" in only:
+                await customer_scene(browser)
 
             if "demo" in only:
                 context = await browser.new_context(
