@@ -1,27 +1,43 @@
-"""Screenshots for the docs: docs/images/widget.png, demo.png, console.png, survey.png,
-announcement.png, followups.png, inbox.png, transcript.png and dashboard.png.
+"""Screenshots for the docs (docs/images), one scene (`--only` name) after another:
 
     .venv/bin/python scripts/screenshots.py
-    .venv/bin/python scripts/screenshots.py --only inbox,transcript   # some scenes only
+    .venv/bin/python scripts/screenshots.py --only embed,customer   # some scenes only
 
 Starts the server in this process on a free port with a throw-away database, then drives
-Debian's headless Chromium with Playwright (as the browser tests do): a Japanese
-conversation in the widget on its own, handed to a person (an agent on a server of its own
-accepts it and answers), the demo broker page with the widget in its corner,
-and the agent console of a supervisor with two chats (one widened from Thai) and a waiting
-queue, staged with real Socket.IO customers and agents (it takes about 40 seconds, so the
-SLA clocks have something to show). Also the desk's newer features, each on a
-server of its own: the satisfaction survey a Japanese customer is asked after the agent
-closed the chat (survey.png), a warning about delayed withdrawals in Chinese above a
-conversation in the widget (announcement.png), and a supervisor's console with a rating of
-1 to follow up, its 24-hour countdown, and the announcement posted (followups.png); an
-agent's console with the offline Inbox (a Japanese message taken and its email reply being
-written, a callback with a preferred time, their countdowns; a local aiosmtpd server so mail
-is on) beside a live chat (inbox.png); and a customer's Japanese transcript, the HTML page
-in Tokyo time (transcript.png); and a supervisor's dashboard at a Tokyo desk in the
-afternoon, its day of chats staged on a clock that jumps an hour at a time
-(dashboard.png). About three minutes in all. Japanese, Chinese and Thai need fonts on the machine
-(`apt-get install fonts-noto-cjk fonts-thai-tlwg`), or they are drawn as empty boxes.
+Debian's headless Chromium with Playwright (as the browser tests do), staging each scene
+with real Socket.IO customers and agents; most scenes run on a server of their own.
+
+- `widget` (widget.png): a Japanese conversation in the widget on its own, handed to a
+  person (an agent accepts it and answers).
+- `embed` (widget-phone-ja.png, widget-phone-ar.png, widget-desktop-ja.png,
+  widget-desktop-ar.png): the demo broker page at `/`, which embeds the widget with the one
+  script tag, on a phone (375x740, the open chat a full-height sheet) and a desktop
+  (1280x800, opened from the launcher), the widget in the browser's language, Japanese or
+  Arabic (right to left), with a question the bot answered.
+- `demo` (demo.png): the demo broker page in English with the widget open.
+- `console` (console.png): a supervisor's console with two chats (one widened from Thai),
+  a waiting queue and SLA alerts (it takes about 40 seconds, so the clocks have something
+  to show).
+- `customer` (console-customer.png): an agent's console with a VIP's chat and the customer
+  panel beside it: name, email, tier and account manager from the signed identity, and two
+  earlier chats with their tracking numbers, staged days before on a clock that jumps.
+- `survey` (survey.png): the satisfaction survey a Japanese customer is asked after the
+  agent closed the chat.
+- `announcement` (announcement.png): a warning about delayed withdrawals in Chinese above
+  a conversation in the widget.
+- `followups` (followups.png): a supervisor's console with a rating of 1 to follow up, its
+  24-hour countdown, and the announcement posted.
+- `inbox` (inbox.png): an agent's console with the offline Inbox (a Japanese message taken
+  and its email reply being written, a callback with a preferred time, their countdowns; a
+  local aiosmtpd server so mail is on) beside a live chat.
+- `transcript` (transcript.png): a customer's Japanese transcript, the HTML page in Tokyo
+  time.
+- `dashboard` (dashboard.png): a supervisor's dashboard at a Tokyo desk in the afternoon,
+  its day of chats staged on a clock that jumps an hour at a time.
+
+A few minutes in all (`embed` and `customer` together take about 45 seconds). Japanese, Chinese, Thai and Arabic need fonts on the machine
+(`apt-get install fonts-noto-cjk fonts-thai-tlwg fonts-noto-core`), or they are drawn as
+empty boxes.
 """
 
 from __future__ import annotations
