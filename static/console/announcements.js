@@ -1,3 +1,4 @@
+// @ts-check
 /*
  * The supervisors' announcements form (docs/protocol.md, "Announcements"): post an incident
  * notice to every customer and agent, update it as the recovery goes on, resolve it. Over

@@ -1,3 +1,4 @@
+// @ts-check
 /*
  * The agent console: the browser side of the /agent protocol (docs/protocol.md), for agents
  * (the waiting queue, their chats) and supervisors (agents, queues, SLA alerts, assignment,
@@ -258,10 +259,10 @@ const els = {
   loginSubtitle: byId("login-subtitle"),
   loginMessage: byId("login-message"),
   usernameLabel: byId("username-label"),
-  username: byId("username"),
+  username: /** @type {HTMLInputElement} */ (byId("username")),
   passwordLabel: byId("password-label"),
-  password: byId("password"),
-  loginSubmit: byId("login-submit"),
+  password: /** @type {HTMLInputElement} */ (byId("password")),
+  loginSubmit: /** @type {HTMLButtonElement} */ (byId("login-submit")),
   consoleView: byId("console-view"),
   brandName: byId("brand-name"),
   connection: byId("connection"),
@@ -297,43 +298,43 @@ const els = {
   assignTitle: byId("assign-title"),
   assignForm: byId("assign-form"),
   assignConversationLabel: byId("assign-conversation-label"),
-  assignConversation: byId("assign-conversation"),
+  assignConversation: /** @type {HTMLSelectElement} */ (byId("assign-conversation")),
   assignAgentLabel: byId("assign-agent-label"),
-  assignAgent: byId("assign-agent"),
+  assignAgent: /** @type {HTMLSelectElement} */ (byId("assign-agent")),
   assignError: byId("assign-error"),
-  assignSubmit: byId("assign-submit"),
+  assignSubmit: /** @type {HTMLButtonElement} */ (byId("assign-submit")),
   gapsTitle: byId("gaps-title"),
   gapsHint: byId("gaps-hint"),
   gapsForm: byId("gaps-form"),
-  gapsLanguage: byId("gaps-language"),
+  gapsLanguage: /** @type {HTMLSelectElement} */ (byId("gaps-language")),
   gapsLanguageLabel: byId("gaps-language-label"),
-  gapsPeriod: byId("gaps-period"),
+  gapsPeriod: /** @type {HTMLSelectElement} */ (byId("gaps-period")),
   gapsPeriodLabel: byId("gaps-period-label"),
-  gapsRefresh: byId("gaps-refresh"),
+  gapsRefresh: /** @type {HTMLButtonElement} */ (byId("gaps-refresh")),
   gapsError: byId("gaps-error"),
   gaps: byId("gaps"),
   gapsEmpty: byId("gaps-empty"),
-  transferDialog: byId("transfer-dialog"),
+  transferDialog: /** @type {HTMLDialogElement} */ (byId("transfer-dialog")),
   transferForm: byId("transfer-form"),
   transferTitle: byId("transfer-title"),
   transferTargetLabel: byId("transfer-target-label"),
-  transferToQueue: byId("transfer-to-queue"),
+  transferToQueue: /** @type {HTMLInputElement} */ (byId("transfer-to-queue")),
   transferToQueueLabel: byId("transfer-to-queue-label"),
-  transferToAgent: byId("transfer-to-agent"),
+  transferToAgent: /** @type {HTMLInputElement} */ (byId("transfer-to-agent")),
   transferToAgentLabel: byId("transfer-to-agent-label"),
   transferQueueFields: byId("transfer-queue-fields"),
   transferLanguageLabel: byId("transfer-language-label"),
-  transferLanguage: byId("transfer-language"),
+  transferLanguage: /** @type {HTMLSelectElement} */ (byId("transfer-language")),
   transferTeamLabel: byId("transfer-team-label"),
-  transferTeam: byId("transfer-team"),
+  transferTeam: /** @type {HTMLSelectElement} */ (byId("transfer-team")),
   transferAgentFields: byId("transfer-agent-fields"),
   transferAgentSelectLabel: byId("transfer-agent-select-label"),
-  transferAgent: byId("transfer-agent"),
+  transferAgent: /** @type {HTMLSelectElement} */ (byId("transfer-agent")),
   transferReasonLabel: byId("transfer-reason-label"),
-  transferReason: byId("transfer-reason"),
+  transferReason: /** @type {HTMLTextAreaElement} */ (byId("transfer-reason")),
   transferError: byId("transfer-error"),
   transferCancel: byId("transfer-cancel"),
-  transferSubmit: byId("transfer-submit"),
+  transferSubmit: /** @type {HTMLButtonElement} */ (byId("transfer-submit")),
   toasts: byId("toasts"),
 };
 // Negative feedback to answer within 24 hours, in the supervisor's panel (followups.js).
@@ -517,6 +518,11 @@ function secondsUntil(deadline) {
 
 /* ---------- HTTP ---------- */
 
+/**
+ * @param {string} method
+ * @param {string} url
+ * @param {{body?: unknown, token?: string}} [options]
+ */
 async function requestJson(method, url, { body, token } = {}) {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), FETCH_TIMEOUT_MS);
@@ -609,7 +615,7 @@ function applyStrings() {
   els.brandName.textContent = _("Support console");
   els.logout.textContent = _("Log out");
   els.statusSwitch.setAttribute("aria-label", _("My status"));
-  for (const button of els.statusSwitch.querySelectorAll(".status-option")) {
+  for (const button of /** @type {NodeListOf<HTMLButtonElement>} */ (els.statusSwitch.querySelectorAll(".status-option"))) {
     button.querySelector(".status-label").textContent = statusName(button.dataset.status);
   }
   els.queueTitle.textContent = _("Waiting");
@@ -887,7 +893,7 @@ function failureCode(answer) {
 /* ---------- status ---------- */
 
 function renderStatus() {
-  for (const button of els.statusSwitch.querySelectorAll(".status-option")) {
+  for (const button of /** @type {NodeListOf<HTMLButtonElement>} */ (els.statusSwitch.querySelectorAll(".status-option"))) {
     const on = button.dataset.status === state.status;
     button.setAttribute("aria-pressed", on ? "true" : "false");
   }
@@ -901,6 +907,7 @@ async function setStatus(status, { quiet = false } = {}) {
   saveJson(STATUS_KEY, status);
   renderStatus();
   if (!socket?.connected) return; // applied when the connection is back (onConnected)
+  /** @type {import("../shared/protocol.js").StatusAck | import("../shared/protocol.js").ErrorAck | null} */
   const answer = await call(AgentRequest.STATUS, { status });
   if (answer?.ok) {
     if (STATUSES.includes(answer.status)) state.status = answer.status;
@@ -973,7 +980,7 @@ function visibleQueue() {
 function renderQueue() {
   const items = visibleQueue();
   const keep = new Set(items.map((item) => item.conversation_id));
-  for (const node of [...els.queue.children]) {
+  for (const node of /** @type {HTMLElement[]} */ ([...els.queue.children])) {
     if (!keep.has(node.dataset.conversationId)) node.remove();
   }
   let previous = null;
@@ -1065,11 +1072,12 @@ function fillQueueItem(node, item) {
 
 /** Every second: the countdowns of the queue, the offer and the chats. */
 function tickQueue() {
-  for (const node of els.queue.children) {
+  for (const node of /** @type {HTMLCollectionOf<HTMLElement>} */ (els.queue.children)) {
     const id = node.dataset.conversationId;
     const item = state.queue.get(id) || (state.offer?.conversation_id === id ? state.offer.item : null);
     if (!item) continue;
     const remaining = remainingOf(item);
+    /** @type {HTMLElement} */
     const countdown = node.querySelector(".countdown");
     const text = countdown.querySelector(".countdown-text");
     let label;
@@ -1086,7 +1094,10 @@ function tickQueue() {
     countdown.title = _("Time left to the first reply");
     node.dataset.level = level;
     const fraction = Math.min(1, Math.max(0, remaining / FIRST_RESPONSE_TARGET_S));
-    node.querySelector(".qitem-bar-fill").style.inlineSize = (fraction * 100).toFixed(1) + "%";
+    /** @type {HTMLElement} */
+    const bar = node.querySelector(".qitem-bar-fill");
+    bar.style.inlineSize = (fraction * 100).toFixed(1) + "%";
+    /** @type {HTMLElement} */
     const offer = node.querySelector(".offer-timer");
     if (state.offer?.conversation_id === id) {
       const left = secondsUntil(state.offer.deadline);
@@ -1104,10 +1115,7 @@ function tickQueue() {
 /** @param {import("../shared/protocol.js").OfferPayload} payload */
 function onOffer(payload) {
   if (!payload || typeof payload.conversation_id !== "string") return;
-  let deadline = Number.NaN;
-  const seconds = finite(payload.remaining_seconds ?? payload.timeout_seconds);
-  if (!Number.isNaN(seconds)) deadline = Date.now() + seconds * 1000;
-  else deadline = localDeadline(payload.expires_at);
+  let deadline = localDeadline(payload.expires_at);
   if (Number.isNaN(deadline)) deadline = Date.now() + 15000;
   const known = state.queue.get(payload.conversation_id);
   let item = known || null;
@@ -1148,21 +1156,15 @@ async function acceptChat(conversationId) {
   state.accepting.add(conversationId);
   renderQueue();
   const queued = state.queue.get(conversationId) || state.offer?.item;
+  /** @type {import("../shared/protocol.js").AcceptAck | import("../shared/protocol.js").ErrorAck | null} */
   const answer = await call(AgentRequest.ACCEPT, { conversation_id: conversationId });
   state.accepting.delete(conversationId);
   if (answer?.ok) {
     if (state.offer?.conversation_id === conversationId) state.offer = null;
     dropFromQueue(conversationId);
-    const conversation = answer.conversation;
-    if (conversation && typeof conversation === "object") {
-      // The acknowledgement carries the conversation; the `conversation` event (which may
-      // come before or after it) carries the transcript too.
-      const payload = conversation.conversation ? conversation : { conversation };
-      if (!payload.conversation.id) payload.conversation.id = conversationId;
-      upsertChat(payload, { select: true, queued });
-    } else {
-      upsertChat({ conversation: { id: conversationId } }, { select: true, queued });
-    }
+    // The acknowledgement names the chat; the `conversation` event (which may come before
+    // or after it) carries the conversation and its transcript.
+    upsertChat({ conversation: { id: conversationId } }, { select: true, queued });
     return;
   }
   const code = failureCode(answer);
@@ -2035,7 +2037,7 @@ async function closeChat(chat) {
 /** @param {import("../shared/protocol.js").SlaWarningPayload | import("../shared/protocol.js").SlaBreachPayload} payload */
 function onSla(type, payload) {
   if (!payload || typeof payload.conversation_id !== "string") return;
-  const remaining = finite(payload.remaining_seconds);
+  const remaining = "remaining_seconds" in payload ? finite(payload.remaining_seconds) : Number.NaN;
   if (payload.due_at && !Number.isNaN(remaining)) {
     // Both the due time and the seconds left: the server's clock, to within the trip.
     const offset = Date.parse(payload.due_at) - remaining * 1000 - Date.now();
@@ -2062,7 +2064,7 @@ function onSla(type, payload) {
     remaining: Number.isNaN(remaining) ? null : remaining,
     label: inboxAlertLabel(payload, _),
   });
-  if (typeof payload.language === "string") remember(payload.conversation_id, payload);
+  if ("language" in payload && typeof payload.language === "string") remember(payload.conversation_id, payload);
   state.alerts.length = Math.min(state.alerts.length, MAX_ALERTS);
   renderSupervisor();
 }
@@ -2422,7 +2424,7 @@ function bindUi() {
     login(username, password);
   });
   els.logout.addEventListener("click", logout);
-  for (const button of els.statusSwitch.querySelectorAll(".status-option")) {
+  for (const button of /** @type {NodeListOf<HTMLButtonElement>} */ (els.statusSwitch.querySelectorAll(".status-option"))) {
     button.addEventListener("click", () => setStatus(button.dataset.status));
   }
   els.transferForm.addEventListener("submit", (event) => {

@@ -1,3 +1,4 @@
+// @ts-check
 /*
  * The customer panel beside a chat: who the customer is (the signed identity's name, email,
  * tier and account manager; nothing for an anonymous one), the tracking number and the

@@ -1,3 +1,4 @@
+// @ts-check
 /*
  * The supervisors' dashboard, a view of the console (the "Dashboard" button in the top bar):
  * agents by presence and load, queues with their oldest wait, the share of chats answered

@@ -1,3 +1,4 @@
+// @ts-check
 /*
  * The console's Inbox: messages and callback requests customers left when nobody could chat
  * (the server's `inbox` event, docs/protocol.md), beside the live queue.

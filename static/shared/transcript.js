@@ -1,3 +1,4 @@
+// @ts-check
 /*
  * A conversation's transcript, downloaded (GET /api/v1/conversations/{id}/transcript,
  * docs/protocol.md): by the widget with the customer's conversation token, by the console

@@ -1,3 +1,4 @@
+// @ts-check
 /*
  * The customer chat widget: the browser side of the /customer protocol (docs/protocol.md).
  *
@@ -201,28 +202,28 @@ const els = {
   title: byId("title"),
   status: byId("status"),
   statusText: byId("status-text"),
-  language: byId("language"),
+  language: /** @type {HTMLSelectElement} */ (byId("language")),
   languageLabel: byId("language-label"),
   banner: byId("banner"),
   messages: byId("messages"),
   notice: byId("notice"),
   noticeText: byId("notice-text"),
   noticeAction: byId("notice-action"),
-  composer: byId("composer"),
-  input: byId("input"),
+  composer: /** @type {HTMLFormElement} */ (byId("composer")),
+  input: /** @type {HTMLTextAreaElement} */ (byId("input")),
   inputLabel: byId("input-label"),
   sendLabel: byId("send-label"),
   hint: byId("hint"),
-  send: byId("send"),
+  send: /** @type {HTMLButtonElement} */ (byId("send")),
   avatarInitial: byId("avatar-initial"),
   avatarIcon: byId("avatar-icon"),
   menuButton: byId("menu-button"),
   menuLabel: byId("menu-label"),
   menu: byId("menu"),
-  endChat: byId("end-chat"),
+  endChat: /** @type {HTMLButtonElement} */ (byId("end-chat")),
   noticeTracking: byId("notice-tracking"),
   actions: byId("actions"),
-  talk: byId("talk"),
+  talk: /** @type {HTMLButtonElement} */ (byId("talk")),
   talkLabel: byId("talk-label"),
   queue: byId("queue"),
   queuePosition: byId("queue-position"),
@@ -230,25 +231,25 @@ const els = {
   queueNote: byId("queue-note"),
   confirmEnd: byId("confirm-end"),
   confirmEndText: byId("confirm-end-text"),
-  confirmEndYes: byId("confirm-end-yes"),
+  confirmEndYes: /** @type {HTMLButtonElement} */ (byId("confirm-end-yes")),
   confirmEndNo: byId("confirm-end-no"),
   leave: byId("leave"),
-  leaveForm: byId("leave-form"),
+  leaveForm: /** @type {HTMLFormElement} */ (byId("leave-form")),
   leaveTitle: byId("leave-title"),
   leaveKindLabel: byId("leave-kind-label"),
   leaveKindEmail: byId("leave-kind-email"),
   leaveKindCallback: byId("leave-kind-callback"),
-  leaveContact: byId("leave-contact"),
+  leaveContact: /** @type {HTMLInputElement} */ (byId("leave-contact")),
   leaveContactLabel: byId("leave-contact-label"),
   leaveContactError: byId("leave-contact-error"),
-  leaveText: byId("leave-text"),
+  leaveText: /** @type {HTMLTextAreaElement} */ (byId("leave-text")),
   leaveWhenField: byId("leave-when-field"),
-  leaveWhen: byId("leave-when"),
+  leaveWhen: /** @type {HTMLInputElement} */ (byId("leave-when")),
   leaveWhenLabel: byId("leave-when-label"),
   leaveTextLabel: byId("leave-text-label"),
   leaveTextError: byId("leave-text-error"),
   leaveError: byId("leave-error"),
-  leaveSubmit: byId("leave-submit"),
+  leaveSubmit: /** @type {HTMLButtonElement} */ (byId("leave-submit")),
   leaveDone: byId("leave-done"),
   leaveDoneTitle: byId("leave-done-title"),
   leaveTracking: byId("leave-tracking"),
@@ -336,13 +337,13 @@ function applyStrings() {
   for (const group of els.messages.querySelectorAll(".msg-feedback")) labelFeedback(group);
   survey.relabel();
   live.relabel();
-  for (const item of els.messages.querySelectorAll(".msg")) {
+  for (const item of /** @type {NodeListOf<HTMLElement>} */ (els.messages.querySelectorAll(".msg"))) {
     const label = item.querySelector(".msg-author");
     if (label) label.textContent = authorName(item.dataset.author, item.dataset.agentName);
     const time = item.querySelector("time");
     if (time?.dateTime) time.textContent = format.format(new Date(time.dateTime));
     renderDelivery(item);
-    for (const group of item.querySelectorAll(".msg-choices")) {
+    for (const group of /** @type {NodeListOf<HTMLElement>} */ (item.querySelectorAll(".msg-choices"))) {
       group.setAttribute("aria-label", choicesLabel(group.dataset.kind));
     }
   }
@@ -1263,9 +1264,6 @@ function onQueued(payload) {
   h.position = Number.isInteger(payload.position) && payload.position > 0 ? payload.position : null;
   h.wait = typeof payload.wait === "string" && payload.wait.trim() ? payload.wait.trim() : null;
   h.fallback = payload.fallback === true;
-  if (typeof payload.tracking_number === "string" && payload.tracking_number) {
-    h.trackingNumber = payload.tracking_number;
-  }
   renderHandoff();
 }
 
@@ -1420,7 +1418,8 @@ async function talkToAPerson() {
 /* leave a message */
 
 function leaveKind() {
-  return els.leaveForm.elements.kind.value === "callback" ? "callback" : "email";
+  const kind = /** @type {RadioNodeList} */ (els.leaveForm.elements.namedItem("kind"));
+  return kind.value === "callback" ? "callback" : "email";
 }
 
 function renderLeaveKind() {
@@ -1608,7 +1607,7 @@ function bindUi() {
   els.talk.addEventListener("click", talkToAPerson);
   els.leaveForm.addEventListener("submit", submitLeave);
   els.leaveForm.addEventListener("change", (event) => {
-    if (event.target.name !== "kind") return;
+    if (/** @type {HTMLInputElement} */ (event.target).name !== "kind") return;
     renderLeaveKind();
     fieldError(els.leaveContact, els.leaveContactError, "");
   });
@@ -1619,8 +1618,9 @@ function bindUi() {
     els.menuButton.focus();
   });
   document.addEventListener("click", (event) => {
-    if (els.menu.hidden || els.menu.contains(event.target)) return;
-    if (els.menuButton.contains(event.target)) return;
+    const target = /** @type {Node} */ (event.target);
+    if (els.menu.hidden || els.menu.contains(target)) return;
+    if (els.menuButton.contains(target)) return;
     setMenu(false);
   });
   els.endChat.addEventListener("click", () => {
