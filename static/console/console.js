@@ -495,12 +495,6 @@ function timeFormat(withSeconds) {
   return localeTimeFormat(state.uiLanguage, withSeconds);
 }
 
-function directionOf(language) {
-  const known = state.languages.find((entry) => entry.tag === language);
-  if (known) return known.direction;
-  return ["ar", "fa", "he", "ur"].includes(String(language).split("-")[0]) ? "rtl" : "ltr";
-}
-
 /** A server instant (ISO 8601) as a time on this machine's clock, in ms; NaN if unknown. */
 function localDeadline(iso) {
   const at = Date.parse(iso);

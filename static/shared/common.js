@@ -28,7 +28,11 @@ export function newClientId() {
     .join("-");
 }
 
-export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+/** @param {number} ms */
+export const sleep = (ms) =>
+  new Promise((resolve) => {
+    setTimeout(resolve, ms);
+  });
 
 /* ---------- text people wrote, for display ---------- */
 

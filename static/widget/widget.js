@@ -77,7 +77,7 @@ const HANDOFF_OF_STATUS = {
   abandoned: "closed",
 };
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/u;
-const PHONE = /^\+?[\p{Nd}\s().\/-]+$/u;
+const PHONE = /^\+?[\p{Nd}\s()./-]+$/u;
 const COPIED_MS = 2000;
 
 /* ---------- strings ---------- */
