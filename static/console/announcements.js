@@ -10,6 +10,8 @@
  * its HTTP helper and its languages, so that console.js only wires it.
  */
 
+import { element as make } from "../shared/dom.js";
+
 export const SEVERITIES = ["info", "warning", "critical"];
 
 /**
@@ -80,13 +82,6 @@ function severityName(severity, _) {
     default:
       return _("Notice");
   }
-}
-
-function make(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
 }
 
 /**

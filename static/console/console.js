@@ -26,7 +26,8 @@
  *   each `sla_warning` (which carries both a due time and the seconds left).
  */
 
-import { displayText, isolated, newClientId, templateParts, translate } from "/static/shared/common.js";
+import { displayText, isolated, newClientId, translate } from "/static/shared/common.js";
+import { element, withUserText } from "/static/shared/dom.js";
 import { createOutbox, restoreItems, storedItems } from "/static/shared/outbox.js";
 import { bySeq, insertBySeq } from "/static/shared/ordering.js";
 import { ackCall, openSocket } from "/static/shared/socket.js";
@@ -398,13 +399,6 @@ const dashboard = mountDashboard(els.consoleView, {
   formatTime: (date) => timeFormat(true).format(date),
 });
 
-function element(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined && text !== null) node.textContent = text;
-  return node;
-}
-
 /** Text a person wrote (a customer, an agent), shown by displayText, in `node` (which then
  * isolates its direction). */
 function setUserText(node, text) {
@@ -416,14 +410,6 @@ function setUserText(node, text) {
 
 function userElement(tag, className, text) {
   return setUserText(element(tag, className), text);
-}
-
-/** `template` (translated, with {placeholders}) filled with text people wrote, each value
- * shown by displayText in a <bdi> of its own: for node.append(...) or replaceChildren(...). */
-function withUserText(template, values) {
-  return templateParts(template, values).map((part) =>
-    typeof part === "string" ? part : element("bdi", "user-text", displayText(part.value)),
-  );
 }
 
 function option(value, label) {

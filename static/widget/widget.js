@@ -28,7 +28,8 @@
  *   the server again (the agent's name, a message left) is remembered per conversation.
  */
 
-import { displayText, newClientId, templateParts, translate } from "/static/shared/common.js";
+import { displayText, newClientId, translate } from "/static/shared/common.js";
+import { element, withUserText } from "/static/shared/dom.js";
 import { RETRY_BASE_MS, createOutbox, restoreItems, storedItems } from "/static/shared/outbox.js";
 import { advanceContiguous, hasGap, insertBySeq, skipsAhead } from "/static/shared/ordering.js";
 import { CustomerRequest } from "/static/shared/protocol.js";
@@ -265,21 +266,6 @@ const live = mountLive(els.messages, {
   ready: () => state.started,
   held: () => state.handoff.status === "assigned",
 });
-
-function element(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
-
-/** `template` (translated, with {placeholders}) filled with text people wrote, each value
- * shown by displayText in a <bdi> of its own: for node.replaceChildren(...). */
-function withUserText(template, values) {
-  return templateParts(template, values).map((part) =>
-    typeof part === "string" ? part : element("bdi", "user-text", displayText(part.value)),
-  );
-}
 
 function directionOf(language) {
   const known = state.languages.find((entry) => entry.tag === language);
@@ -917,7 +903,9 @@ function addFeedback(item, seq) {
   question.id = "feedback-question-" + seq;
   group.setAttribute("aria-labelledby", question.id);
   const buttons = element("div", "msg-feedback-buttons");
-  for (const [action, helpful] of [["yes", true], ["no", false], ["agent", null]]) {
+  /** @type {Array<[string, boolean | null]>} */
+  const actions = [["yes", true], ["no", false], ["agent", null]];
+  for (const [action, helpful] of actions) {
     const button = element("button", "choice choice--small");
     button.type = "button";
     button.dir = "auto";
