@@ -1,3 +1,4 @@
+// @ts-check
 /*
  * Canned replies and FAQ answers in the composer: type "/" at the start of the reply box
  * (or press Ctrl+K, or the Replies button) and a list opens, filtered as you type; Enter or

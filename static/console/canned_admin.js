@@ -1,3 +1,4 @@
+// @ts-check
 /*
  * Canned replies, managed by supervisors: a view of the console (the "Canned replies" button
  * in the top bar, beside the dashboard's), with the replies of one language (or all), a form
@@ -14,6 +15,7 @@
  * mounts the view.
  */
 
+import { element as make } from "../shared/dom.js";
 import { fillPlaceholders } from "./canned.js";
 
 /** What chatserver/canned.py accepts (PLACEHOLDERS, MAX_TITLE_CHARS, MAX_TEXT_CHARS). */
@@ -109,13 +111,6 @@ export function answerProblem(answer) {
   return { field: null, problem: "invalid" };
 }
 
-function make(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
-
 /**
  * Mount the view in the console. `options`: `_` (translate), `request(method, path, body)`
  * (the console's JSON helper with the session's token: {status, data}), `languages()`
@@ -166,19 +161,19 @@ export function mountCannedAdmin(consoleView, options) {
   const labels = {};
   const errors = {};
   const field = (name, control) => {
-    const label = make("label", "field-label");
+    const caption = make("label", "field-label");
     control.classList.add("field");
-    control.id = label.htmlFor = "canned-form-" + name;
+    control.id = caption.htmlFor = "canned-form-" + name;
     const error = make("p", "form-error field-error");
     error.id = "canned-form-" + name + "-error";
     error.hidden = true;
     error.setAttribute("role", "alert");
     inputs[name] = control;
-    labels[name] = label;
+    labels[name] = caption;
     errors[name] = error;
     const box = make("div", "canned-admin-field");
     box.dataset.field = name;
-    box.append(label, control, error);
+    box.append(caption, control, error);
     return box;
   };
   const language = make("select");
@@ -320,9 +315,9 @@ export function mountCannedAdmin(consoleView, options) {
         tag.title = options.languageLabel(reply.language);
         const name = make("bdi", "canned-admin-item-title user-text", reply.title);
         top.append(tag, name);
-        const body = make("p", "canned-admin-item-text user-text", reply.text);
-        body.dir = "auto";
-        body.lang = reply.language;
+        const content = make("p", "canned-admin-item-text user-text", reply.text);
+        content.dir = "auto";
+        content.lang = reply.language;
         const buttons = make("div", "canned-admin-item-actions");
         if (confirming === reply.id) {
           const question = make("span", "canned-admin-confirm", _("Delete this reply?"));
@@ -349,11 +344,11 @@ export function mountCannedAdmin(consoleView, options) {
           del.addEventListener("click", () => {
             confirming = reply.id;
             renderList();
-            list.querySelector(".canned-admin-confirm-keep")?.focus();
+            /** @type {HTMLButtonElement | null} */ (list.querySelector(".canned-admin-confirm-keep"))?.focus();
           });
           buttons.append(edit, del);
         }
-        item.append(top, body, buttons);
+        item.append(top, content, buttons);
         return item;
       }),
     );

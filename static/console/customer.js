@@ -1,3 +1,4 @@
+// @ts-check
 /*
  * The customer panel beside a chat: who the customer is (the signed identity's name, email,
  * tier and account manager; nothing for an anonymous one), the tracking number and the
@@ -14,6 +15,7 @@
  * `mountCustomer` builds the panels for console.js, which only attaches each chat.
  */
 
+import { element as make } from "../shared/dom.js";
 import { browserTimeZone, fetchTranscript, saveFile } from "../shared/transcript.js";
 
 /** [label, value] rows of the panel's facts, values as text (null: not known, left out). */
@@ -74,13 +76,6 @@ export function conversationStatus(status, _) {
     default:
       return String(status || "");
   }
-}
-
-function make(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
 }
 
 /**

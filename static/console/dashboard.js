@@ -1,3 +1,4 @@
+// @ts-check
 /*
  * The supervisors' dashboard, a view of the console (the "Dashboard" button in the top bar):
  * agents by presence and load, queues with their oldest wait, the share of chats answered
@@ -16,6 +17,7 @@
  */
 
 import { barChart, barLayout, percent } from "./charts.js";
+import { element as el } from "../shared/dom.js";
 import { saveFile } from "../shared/transcript.js";
 
 export const POLL_MS = 10000;
@@ -76,13 +78,6 @@ export function hourBars(snapshot) {
       title: decided ? `${hour}:00 ${percent(row.share_within_target)} (${row.within_target}/${decided})` : `${hour}:00 –`,
     };
   });
-}
-
-function el(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
 }
 
 /**
