@@ -224,8 +224,7 @@ class Presence(Room):
                     ledger.clocks[applied.conversation_id] = applied
                 else:
                     log.warning(
-                        "SLA clock of %s not re-armed: its conversation is no longer with "
-                        "the team",
+                        "SLA clock of %s not re-armed: its conversation is no longer with the team",
                         applied.conversation_id,
                     )
         ledger.queue_dirty = True
