@@ -28,13 +28,13 @@ from redis.asyncio import Redis
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from common import machine, percentile, write_section  # noqa: E402
+from common import machine, percentile, write_section
 
-from chatserver.desk_state import DeskMemory  # noqa: E402
-from chatserver.models import AgentStatus, Priority, Team  # noqa: E402
-from chatserver.presence import AgentPresence, CustomerPresence, node_socket  # noqa: E402
-from chatserver.redis_state import RedisDeskState  # noqa: E402
-from chatserver.routing import AgentProfile, Router  # noqa: E402
+from chatserver.desk_state import DeskMemory
+from chatserver.models import AgentStatus, Priority, Team
+from chatserver.presence import AgentPresence, CustomerPresence, node_socket
+from chatserver.redis_state import RedisDeskState
+from chatserver.routing import AgentProfile, Router
 
 GRACE = timedelta(seconds=60)
 NOW = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
