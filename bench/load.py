@@ -24,7 +24,8 @@ Modes:
   message at the customer, p50/p99.
 
 Clients are spread over `--client-procs` worker processes (this script with `_worker`,
-orchestrated over stdin/stdout), each running its share of customers on one event loop
+orchestrated over stdin/stdout: subprocesses rather than multiprocessing, so each is a fresh
+interpreter with its own event loop, stopped by pid like the servers), each running its share of customers on one event loop
 with the wire format of bench/sio_wire.py; the client processes' CPU is reported so a
 saturated load generator shows. The server runs as `python -m chatserver serve`
 subprocess(es): SQLite in a temporary directory, or with `--processes K` K nodes on
@@ -732,7 +733,7 @@ async def measure(
             )
         )
         first += count
-    time.sleep(args.settle)  # noqa: ASYNC251 - nothing else runs; let start-up work finish
+    await asyncio.sleep(args.settle)  # let start-up work finish
     idle_rss = target.rss()
     agent_pool = Agents(args.agent_hold)
     workers = Workers()
@@ -774,7 +775,7 @@ async def _drive(
     ready = await workers.expect("ready", READY_TIMEOUT + args.customers / 10)
     connect_wall = time.perf_counter() - connect_started
     connected = sum(r["connected"] for r in ready)
-    time.sleep(args.settle)  # noqa: ASYNC251 - let the server finish the connects' work
+    await asyncio.sleep(args.settle)  # let the server finish the connects' work
     loaded_rss = target.rss()
     redis_before = cpu_seconds(target.redis_pid) if target.redis_pid else 0.0
     cpu_before, started = target.cpu(), time.perf_counter()
