@@ -43,11 +43,9 @@ import asyncio
 import atexit
 import contextlib
 import ctypes
-import datetime as dt
 import json
 import os
 import platform
-import re
 import resource
 import signal
 import socket
@@ -64,6 +62,7 @@ import aiohttp
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import cpu_model, machine, percentile, write_section  # noqa: E402
 from bench.sio_wire import WireClient  # noqa: E402
 
 MARKER = "load"  # --write replaces the section <!-- load-<run>:start --> ... <!-- ...:end -->
@@ -90,19 +89,14 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def percentile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
 def summary(values: list[float]) -> dict[str, float | int | None]:
+    if not values:
+        return {"n": 0, "p50": None, "p99": None, "max": None}
     return {
         "n": len(values),
         "p50": percentile(values, 0.5),
         "p99": percentile(values, 0.99),
-        "max": max(values) if values else None,
+        "max": max(values),
     }
 
 
@@ -118,14 +112,6 @@ def rss_kib(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     return 0
-
-
-def cpu_model() -> str:
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
 
 
 def raise_fd_limit() -> None:
@@ -941,15 +927,6 @@ def section_name(args: argparse.Namespace) -> str:
     return name
 
 
-def write_section(path: Path, name: str, body: str) -> None:
-    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    block = f"{start}\n{body}\n{end}"
-    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
-    text = pattern.sub(lambda _: block, text) if pattern.search(text) else f"{text}\n{block}\n"
-    path.write_text(text, encoding="utf-8")
-
-
 # ----------------------------------------------------------------------------- main
 
 
@@ -1016,11 +993,8 @@ async def main_async(args: argparse.Namespace) -> int:
         if args.echo != "off" and args.mode != "handoff":
             echo = await run_echo(args, tmp)
     command = "python bench/load.py " + " ".join(sys.argv[1:])
-    body = (
-        f"Command: `{command.strip()}`  \n"
-        f"Date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; Python {platform.python_version()}; "
-        f"CPU: {cpu_model()} x {os.cpu_count()}.  \n"
-        f"{describe(args)}\n\n" + table(ours, echo, args.mode)
+    body = f"Command: `{command.strip()}`  \n{machine()}.  \n{describe(args)}\n\n" + table(
+        ours, echo, args.mode
     )
     print(body)
     for result in (ours, echo):
