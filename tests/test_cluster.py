@@ -22,8 +22,8 @@ import sqlalchemy as sa
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.cluster import Client, Desk, agent, free_port, fresh_postgres
-from tests.services import require, require_redis
+from tests.cluster import Client, Desk, agent, free_port
+from tests.services import fresh_postgres, require, require_redis
 
 
 @pytest.fixture
