@@ -41,9 +41,11 @@ from chatserver.language import (
     LanguageDecision,
     LanguageDetector,
     LanguageState,
+    can_change,
     decide,
     negotiate,
     supported_tag,
+    text_evidence,
 )
 from chatserver.models import (
     Author,
@@ -481,6 +483,8 @@ class Desk:
             conversation.language_confirmed,
             DetectionSource(conversation.language_source),
         )
+        if not can_change(state, text_evidence(text)):
+            return conversation, LanguageDecision(state)  # nothing to detect: it cannot move
         detection = self.detector.detect(text, hints=[conversation.language])
         decision = decide(state, detection)
         new = decision.state

@@ -26,6 +26,7 @@ from chatserver.language import (
     parse_cases,
     supported_tag,
     text_direction,
+    text_evidence,
 )
 from chatserver.language import conversation as conv
 
@@ -537,3 +538,42 @@ def test_decide_a_clear_first_message_in_the_browser_language_settles_it() -> No
     decision = decide(BROWSER_GUESS, _det("en", 0.97))
     assert decision.state == LanguageState("en", True, DetectionSource.STATISTICAL)
     assert not decision.changed
+
+
+# --- skipping the detector when nothing could change ---
+
+SETTLED_STATES = (
+    LanguageState("en", True, DetectionSource.STATISTICAL),
+    LanguageState("es", True, DetectionSource.STATISTICAL),
+    LanguageState("ja", True, DetectionSource.SCRIPT),
+    LanguageState("th", True, DetectionSource.CHOICE),
+    LanguageState("zh-Hant", True, DetectionSource.CHOICE),
+)
+
+
+@pytest.mark.skipif(
+    not CASES.exists(), reason=f"shared langid cases not found at {CASES} (set LANGID_CASES)"
+)
+def test_a_message_that_cannot_change_a_settled_language_decides_nothing(
+    detector: LanguageDetector,
+) -> None:
+    """The desk skips detection when `can_change` says no: on real messages of every kind
+    (sentences, word pairs, single words), the full detection would have decided the same."""
+    texts = [case.text for case in parse_cases(CASES.read_text(encoding="utf-8").splitlines())]
+    skipped = 0
+    for state in SETTLED_STATES:
+        for text in texts[::7]:
+            if conv.can_change(state, text_evidence(text)):
+                continue
+            skipped += 1
+            detection = detector.detect(text, hints=[state.language])
+            assert decide(state, detection) == conv.LanguageDecision(state), (state, text)
+    assert skipped > 1000  # the rule is not vacuous on this data
+
+
+def test_an_unsettled_language_always_runs_the_detector() -> None:
+    for state in (None, BROWSER_GUESS, LanguageState("en", False, DetectionSource.STATISTICAL)):
+        assert conv.can_change(state, 0) is True
+    assert conv.can_change(SETTLED_STATES[0], conv.SWITCH_MIN_EVIDENCE) is True
+    assert conv.can_change(SETTLED_STATES[0], conv.SWITCH_MIN_EVIDENCE - 1) is False
+    assert conv.can_change(SETTLED_STATES[3], 10_000) is False  # chosen: never by detection

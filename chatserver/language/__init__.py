@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from chatserver.models import CHAT_LANGUAGES
 
-from .conversation import LanguageDecision, LanguageState, decide
+from .conversation import LanguageDecision, LanguageState, can_change, decide
 from .detector import Detection, DetectionSource, LanguageDetector
 from .evaluation import Case, EvalReport, evaluate, parse_cases
+from .script import text_evidence
 from .statistical import BACKENDS, DEFAULT_BACKEND
 from .tags import (
     base_language,
@@ -34,6 +35,7 @@ __all__ = [
     "LanguageDetector",
     "LanguageState",
     "base_language",
+    "can_change",
     "canonical_tag",
     "decide",
     "display_name",
@@ -44,4 +46,5 @@ __all__ = [
     "parse_cases",
     "supported_tag",
     "text_direction",
+    "text_evidence",
 ]

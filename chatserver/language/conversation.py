@@ -99,6 +99,18 @@ def _maybe_switch(state: LanguageState, detection: Detection) -> LanguageDecisio
     return LanguageDecision(state)
 
 
+def can_change(state: LanguageState | None, evidence: int) -> bool:
+    """Whether a message carrying `evidence` (the script analysis's weighted letters) could
+    change `state` at all: a chosen language never changes by detection, and a settled one
+    only on clear text of `SWITCH_MIN_EVIDENCE` or more. When it cannot, the detector (the
+    statistical model is a tenth of a bot reply's CPU) need not run."""
+    if state is None or state.source in _GUESSED_SOURCES or not state.confirmed:
+        return True
+    if state.source is DetectionSource.CHOICE:
+        return False
+    return evidence >= SWITCH_MIN_EVIDENCE
+
+
 def decide(state: LanguageState | None, detection: Detection) -> LanguageDecision:
     """Fold one message's detection into the conversation state."""
     if detection.source is DetectionSource.CHOICE:

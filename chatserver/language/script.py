@@ -125,3 +125,8 @@ def analyse(text: str) -> ScriptAnalysis:
     # Acronyms are Latin letters: they only stop counting when another script competes with them.
     evidence = sum(everything.values()) if best is Script.LATIN else sum(strong.values())
     return ScriptAnalysis(dominant=best, evidence=evidence, content=content)
+
+
+def text_evidence(text: str) -> int:
+    """How much text a message carries for detection (`ScriptAnalysis.evidence`)."""
+    return analyse(text).evidence
