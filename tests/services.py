@@ -6,6 +6,7 @@ With CHATSERVER_REQUIRE_SERVICES=1 (CI) a missing service fails the test instead
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 from urllib.parse import urlsplit
 
@@ -45,3 +46,15 @@ def require_postgres() -> str:
 def require_redis() -> str:
     require("Redis", REDIS_URL, 6379)
     return REDIS_URL
+
+
+def require_binary(name: str, install: str) -> str:
+    """The path of an executable the test runs (PATH, then /usr/sbin), or skip saying how
+    to `install` it (fail instead under CHATSERVER_REQUIRE_SERVICES=1)."""
+    found = shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin")
+    if found:
+        return found
+    reason = f"{name} is not installed"
+    if os.environ.get("CHATSERVER_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"{reason}, and CHATSERVER_REQUIRE_SERVICES=1 says it must be")
+    pytest.skip(f"{reason} ({install})")
