@@ -117,6 +117,7 @@ class Proxied(Client):
         self, url: str, transports: list[str], auth: dict[str, str] | None = None
     ) -> None:
         self.sio.eio.http = session_from(self.address)
+        self.sio.eio.external_http = True  # kept on a reconnection; closed by close()
         await self.sio.connect(
             url, namespaces=[self.namespace], transports=transports, auth=auth, wait_timeout=10
         )
@@ -289,3 +290,67 @@ async def test_two_processes_behind_the_shipped_nginx_config(desk: Desk, tmp_pat
     # waits for it to take its CLOSE packet (python-engineio's disconnect waits on each
     # socket's queue): end them as `docker stop` would after its grace period.
     await asyncio.gather(*(node.kill() for node in nodes))
+
+
+async def test_a_rolling_restart_behind_the_proxy_keeps_the_chat(
+    desk: Desk, tmp_path: Path
+) -> None:
+    """docs/deploy.md's rolling deploy: SIGTERM to the process holding a customer; the
+    widget reconnects through nginx to the other process and resumes its chat."""
+    desk.add_agent("emma")
+    nodes: list[Node] = list(await asyncio.gather(desk.node("a").start(), desk.node("b").start()))
+    upstreams = [f"127.0.0.1:{node.port}" for node in nodes]
+    clients: list[Client] = []
+    async with nginx(tmp_path, "rolling", upstreams) as url:
+        homes: dict[str, int] = {}
+        for x in range(1, 64):
+            homes.setdefault(await node_behind(url, f"127.0.{x}.1"), x)
+            if len(homes) == 2:
+                break
+        by_id = {node.node_id: node for node in nodes}
+        assert set(homes) == set(by_id), homes
+        stopped, staying = nodes  # the customer talks to A, the agent to B
+        try:
+            emma = Proxied("/agent", f"127.0.{homes[staying.node_id]}.1")
+            clients.append(emma)
+            await emma.open(url, ["websocket"], await log_in(url, "emma"))
+            alice = Proxied("/customer", f"127.0.{homes[stopped.node_id]}.1")
+            clients.append(alice)
+            await alice.open(url, ["websocket"])
+            started = await alice.call("start", {"languages": ["en"]})
+            conversation_id = started["conversation"]["id"]
+            assert (await alice.call("request_agent", {}))["ok"]
+            await emma.wait_for("offer", lambda d: d["conversation_id"] == conversation_id)
+            assert (await emma.call("accept", {"conversation_id": conversation_id}))["ok"]
+            sent = await alice.call("message", {"text": "Before the deploy", "client_id": "m1"})
+            assert sent["ok"], sent
+            await emma.wait_for("message", lambda d: d["text"] == "Before the deploy")
+            last_seq = max(m["seq"] for m in alice.events("message"))
+
+            await stopped.stop()  # SIGTERM, as `docker stop` sends
+            assert stopped.process is not None
+            assert stopped.process.returncode == 0, stopped.log_tail()
+            assert not alice.sio.connected  # the process closed the customer's socket
+
+            # The widget comes back through the same proxy, from the same address: nginx
+            # sends it to the process still running, which resumes the chat.
+            late = {"conversation_id": conversation_id, "text": "Still here", "client_id": "r1"}
+            assert (await emma.call("message", late))["ok"]
+            await alice.close()
+            alice = Proxied("/customer", f"127.0.{homes[stopped.node_id]}.1")
+            clients.append(alice)
+            await alice.open(url, ["websocket"])
+            assert await node_behind(url, alice.address) == staying.node_id
+            resumed = await alice.call("start", {"token": started["token"], "last_seq": last_seq})
+            assert resumed["ok"], resumed
+            assert resumed["conversation"]["id"] == conversation_id
+            assert resumed["conversation"]["status"] in ("assigned", "active"), resumed
+            assert [m["text"] for m in resumed["messages"] if m["author"] == "agent"] == [
+                "Still here"
+            ]
+            sent = await alice.call("message", {"text": "After the deploy", "client_id": "m2"})
+            assert sent["ok"], sent
+            await emma.wait_for("message", lambda d: d["text"] == "After the deploy")
+            assert not emma.events("closed")  # nobody ended the chat
+        finally:
+            await asyncio.gather(*(client.close() for client in clients))
