@@ -12,16 +12,30 @@ UV_VERSION := 0.13.9
 # The oldest Python the project supports: the lock resolves for it and every newer one.
 LOCK_PYTHON := 3.11
 
-.PHONY: run test lint typecheck pytest install install-test lock catalogs bench clean
+# The browser code's checkers (eslint, tsc), exact versions from package-lock.json.
+NODE_MODULES := node_modules/.installed
+
+.PHONY: run test lint typecheck pytest install install-test lint-js lock catalogs bench clean
 
 run: install
 	CHATSERVER_DEMO_AGENTS=$${CHATSERVER_DEMO_AGENTS:-true} $(BIN)/chatserver serve
 
-test: install-test
+test: install-test lint-js
 	$(BIN)/ruff check $(CODE)
 	$(BIN)/ruff format --check $(CODE)
 	$(BIN)/mypy
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# eslint over static/ (not static/vendor) and tests/js; tsc type-checks the JSDoc of static/
+# (jsconfig.json, `// @ts-check`; it emits nothing: there is no build step).
+lint-js: $(NODE_MODULES)
+	node_modules/.bin/eslint
+	node_modules/.bin/tsc -p jsconfig.json
+
+# `npm ci` installs exactly the lock, and only when the lock is newer than the last install.
+$(NODE_MODULES): package.json package-lock.json
+	npm ci --no-audit --no-fund --ignore-scripts
+	touch $@
 
 install: $(VENV)/.installed-run
 install-test: $(VENV)/.installed-test
@@ -70,4 +84,4 @@ bench: install-test
 	$(BIN)/python bench/faq.py --write docs/benchmarks.md
 
 clean:
-	rm -rf $(VENV) $(LOCK_TOOLS) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(LOCK_TOOLS) .mypy_cache .ruff_cache .pytest_cache node_modules

@@ -17,7 +17,6 @@ import asyncio
 import datetime as dt
 import os
 import platform
-import re
 import socket
 import statistics
 import sys
@@ -31,6 +30,11 @@ import aiohttp
 import socketio
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a script from a checkout
+    sys.path.insert(0, str(ROOT))
+
+from bench.common import cpu_model, percentile, write_section  # noqa: E402
+
 LANGUAGES = ("en", "ja", "zh-Hans", "ko", "th", "es", "de", "ar")  # 8 languages
 PASSWORD = "bench-password"
 MARKER = "handoff"
@@ -40,11 +44,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 async def create_agents(database_url: str, count: int) -> list[tuple[str, str]]:
@@ -151,25 +150,6 @@ async def measure(url: str, agents: list[tuple[str, str]], customers: int, rate:
     return run
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def write_section(path: Path, body: str) -> None:
-    start, end = f"<!-- {MARKER}:start -->", f"<!-- {MARKER}:end -->"
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    block = f"{start}\n{body}\n{end}"
-    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
-    text = pattern.sub(lambda _: block, text) if pattern.search(text) else f"{text}\n{block}\n"
-    path.write_text(text, encoding="utf-8")
-
-
 async def one_rate(args: argparse.Namespace, rate: float) -> tuple[list[float], float]:
     """A fresh server and database, the whole run at one request rate: latencies (ms) of the
     conversations that reached an agent, and the run time."""
@@ -253,7 +233,7 @@ async def main_async(args: argparse.Namespace) -> int:
     )
     print(body)
     if args.write:
-        write_section(args.write, "## Handoff\n\n" + body)
+        write_section(args.write, MARKER, "## Handoff\n\n" + body)
     return 0 if all(len(lat) == args.customers for lat, _ in runs) else 1
 
 

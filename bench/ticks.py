@@ -23,7 +23,6 @@ import asyncio
 import datetime as dt
 import os
 import platform
-import re
 import statistics
 import sys
 import tempfile
@@ -42,6 +41,12 @@ from chatserver.sla import Channel
 from chatserver.store import SqlStore, open_store, schema
 from chatserver.store import ratings as rating_sql
 from chatserver.store.inbox_sql import _item_values
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a script from a checkout
+    sys.path.insert(0, str(ROOT))
+
+from bench.common import cpu_model, percentile, write_section  # noqa: E402
 
 MARKER = "ticks"
 NOW = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
@@ -182,30 +187,6 @@ async def timed(
     return times, rows, decided
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-def write_section(path: Path, body: str) -> None:
-    start, end = f"<!-- {MARKER}:start -->", f"<!-- {MARKER}:end -->"
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    block = f"{start}\n{body}\n{end}"
-    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
-    text = pattern.sub(lambda _: block, text) if pattern.search(text) else f"{text}\n{block}\n"
-    path.write_text(text, encoding="utf-8")
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 async def main_async(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database_url or f"sqlite:///{tmp}/ticks.sqlite3"
@@ -242,7 +223,7 @@ async def main_async(args: argparse.Namespace) -> int:
     )
     print(body)
     if args.write:
-        write_section(args.write, "## Ticks\n\n" + body)
+        write_section(args.write, MARKER, "## Ticks\n\n" + body)
     return 0
 
 

@@ -246,6 +246,7 @@ def serve(settings: Settings) -> int:
             host=settings.host,
             port=settings.port,
             shutdown_timeout=settings.shutdown_timeout,
+            backlog=settings.listen_backlog,
             print=None,
             access_log=None,
         )

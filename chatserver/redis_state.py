@@ -194,7 +194,11 @@ class RedisDeskState:
         released = False
         try:
             new_epoch = await self._refresh(version)
-            yield
+            try:
+                yield
+            except BaseException:
+                self._version = None  # a failed unit's leftovers are read over next time
+                raise
             await self._publish()
             released = True
         finally:

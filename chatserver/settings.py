@@ -492,6 +492,14 @@ OPTIONS: tuple[Option, ...] = (
         "gc.freeze() after start-up so long-lived objects are not rescanned",
     ),
     Option(
+        "listen_backlog",
+        "4096",
+        _int_range(1, 65535),
+        "connections the kernel queues before the server accepts them: a desk where thousands "
+        "of widgets reconnect at once (a restart) needs more than aiohttp's 128; the kernel "
+        "caps it at net.core.somaxconn",
+    ),
+    Option(
         "shutdown_timeout", "10", _int_range(0, 600), "seconds to let connections finish on stop"
     ),
 )
@@ -559,6 +567,7 @@ class Settings:
     uvloop: bool
     gc_threshold: tuple[int, ...]
     gc_freeze: bool
+    listen_backlog: int
     shutdown_timeout: int
 
     @classmethod

@@ -1,27 +1,43 @@
-"""Screenshots for the docs: docs/images/widget.png, demo.png, console.png, survey.png,
-announcement.png, followups.png, inbox.png, transcript.png and dashboard.png.
+"""Screenshots for the docs (docs/images), one scene (`--only` name) after another:
 
     .venv/bin/python scripts/screenshots.py
-    .venv/bin/python scripts/screenshots.py --only inbox,transcript   # some scenes only
+    .venv/bin/python scripts/screenshots.py --only embed,customer   # some scenes only
 
 Starts the server in this process on a free port with a throw-away database, then drives
-Debian's headless Chromium with Playwright (as the browser tests do): a Japanese
-conversation in the widget on its own, handed to a person (an agent on a server of its own
-accepts it and answers), the demo broker page with the widget in its corner,
-and the agent console of a supervisor with two chats (one widened from Thai) and a waiting
-queue, staged with real Socket.IO customers and agents (it takes about 40 seconds, so the
-SLA clocks have something to show). Also the desk's newer features, each on a
-server of its own: the satisfaction survey a Japanese customer is asked after the agent
-closed the chat (survey.png), a warning about delayed withdrawals in Chinese above a
-conversation in the widget (announcement.png), and a supervisor's console with a rating of
-1 to follow up, its 24-hour countdown, and the announcement posted (followups.png); an
-agent's console with the offline Inbox (a Japanese message taken and its email reply being
-written, a callback with a preferred time, their countdowns; a local aiosmtpd server so mail
-is on) beside a live chat (inbox.png); and a customer's Japanese transcript, the HTML page
-in Tokyo time (transcript.png); and a supervisor's dashboard at a Tokyo desk in the
-afternoon, its day of chats staged on a clock that jumps an hour at a time
-(dashboard.png). About three minutes in all. Japanese, Chinese and Thai need fonts on the machine
-(`apt-get install fonts-noto-cjk fonts-thai-tlwg`), or they are drawn as empty boxes.
+Debian's headless Chromium with Playwright (as the browser tests do), staging each scene
+with real Socket.IO customers and agents; most scenes run on a server of their own.
+
+- `widget` (widget.png): a Japanese conversation in the widget on its own, handed to a
+  person (an agent accepts it and answers).
+- `embed` (widget-phone-ja.png, widget-phone-ar.png, widget-desktop-ja.png,
+  widget-desktop-ar.png): the demo broker page at `/`, which embeds the widget with the one
+  script tag, on a phone (375x740, the open chat a full-height sheet) and a desktop
+  (1280x800, opened from the launcher), the widget in the browser's language, Japanese or
+  Arabic (right to left), with a question the bot answered.
+- `demo` (demo.png): the demo broker page in English with the widget open.
+- `console` (console.png): a supervisor's console with two chats (one widened from Thai),
+  a waiting queue and SLA alerts (it takes about 40 seconds, so the clocks have something
+  to show).
+- `customer` (console-customer.png): an agent's console with a VIP's chat and the customer
+  panel beside it: name, email, tier and account manager from the signed identity, and two
+  earlier chats with their tracking numbers, staged days before on a clock that jumps.
+- `survey` (survey.png): the satisfaction survey a Japanese customer is asked after the
+  agent closed the chat.
+- `announcement` (announcement.png): a warning about delayed withdrawals in Chinese above
+  a conversation in the widget.
+- `followups` (followups.png): a supervisor's console with a rating of 1 to follow up, its
+  24-hour countdown, and the announcement posted.
+- `inbox` (inbox.png): an agent's console with the offline Inbox (a Japanese message taken
+  and its email reply being written, a callback with a preferred time, their countdowns; a
+  local aiosmtpd server so mail is on) beside a live chat.
+- `transcript` (transcript.png): a customer's Japanese transcript, the HTML page in Tokyo
+  time.
+- `dashboard` (dashboard.png): a supervisor's dashboard at a Tokyo desk in the afternoon,
+  its day of chats staged on a clock that jumps an hour at a time.
+
+A few minutes in all (`embed` and `customer` together take about 45 seconds). Japanese, Chinese, Thai and Arabic need fonts on the machine
+(`apt-get install fonts-noto-cjk fonts-thai-tlwg fonts-noto-core`), or they are drawn as
+empty boxes.
 """
 
 from __future__ import annotations
@@ -146,16 +162,60 @@ TRANSCRIPT_AGENT_REPLIES = (
     "見込みです。",
 )
 TRANSCRIPT_THANKS = "わかりました。ありがとうございました！"
-IMAGE_NAMES = {
-    "widget": "widget.png",
-    "survey": "survey.png",
-    "announcement": "announcement.png",
-    "followups": "followups.png",
-    "demo": "demo.png",
-    "console": "console.png",
-    "inbox": "inbox.png",
-    "transcript": "transcript.png",
-    "dashboard": "dashboard.png",
+# The embed's scenes: the demo broker page (the one tag) on a phone and a desktop, in the
+# language of the visitor's browser, a question answered by the bot: (language, browser
+# locale, question), and the devices (viewport, a phone's touch screen).
+EMBED_LANGUAGES = (
+    ("ja", "ja-JP", "出金にはどのくらいかかりますか？"),
+    ("ar", "ar-EG", "متى يصلني مبلغ السحب؟"),
+)
+EMBED_DEVICES: dict[str, dict[str, Any]] = {
+    "phone": {"viewport": {"width": 375, "height": 740}, "is_mobile": True, "has_touch": True},
+    "desktop": {"viewport": {"width": 1280, "height": 800}},
+}
+# Scrolls the widget's message log so that this message is at its top.
+SCROLL_TO_TOP = """message => {
+  const log = document.getElementById("messages");
+  log.scrollTop += message.getBoundingClientRect().top - log.getBoundingClientRect().top - 12;
+}"""
+# Online while the customers ask, so that the widget's header says agents are there.
+EMBED_STAFF = (STAFF[2], STAFF[4])
+# The customer panel's scene: a Japanese VIP whose signed identity names Aiko as her account
+# manager; two earlier chats with Aiko (days before, by the clock), then today's.
+PANEL_CUSTOMER = {
+    "customer_id": "C-20931",
+    "name": "佐藤 由紀",
+    "email": "yuki@example.jp",
+    "balance_usd": 86_000,
+    "lots_month": 120,
+    "manager": "aiko",
+}
+PANEL_EARLIER = (  # (days before today, the customer's question, Aiko's answer)
+    (12, "入金が口座に反映されていません", "佐藤様、入金は先ほど反映されました。ご確認ください。"),
+    (3, "口座タイプをECN口座に変更したいです", "承知しました。ECN口座への変更を手配いたしました。"),
+)
+PANEL_CHAT = (
+    "レバレッジを500倍に変更したいのですが、可能ですか？",
+    "佐藤様、いつもお世話になっております。担当の田中です。レバレッジの変更を承ります。"
+    "対象の口座番号を教えていただけますか？",
+    "口座番号は 81234567 です。よろしくお願いします。",
+)
+IMAGE_NAMES: dict[str, tuple[str, ...]] = {
+    "widget": ("widget.png",),
+    "embed": tuple(
+        f"widget-{device}-{language}.png"
+        for device in EMBED_DEVICES
+        for language, _locale, _question in EMBED_LANGUAGES
+    ),
+    "survey": ("survey.png",),
+    "announcement": ("announcement.png",),
+    "followups": ("followups.png",),
+    "demo": ("demo.png",),
+    "console": ("console.png",),
+    "customer": ("console-customer.png",),
+    "inbox": ("inbox.png",),
+    "transcript": ("transcript.png",),
+    "dashboard": ("dashboard.png",),
 }
 
 
@@ -295,6 +355,83 @@ async def console_scene(browser: Any, base: str, accounts: Accounts) -> None:
             await client.disconnect()
 
 
+def signed_customer(clock: JumpingClock) -> dict[str, Any]:
+    """PANEL_CUSTOMER signed as the host site's server would, issued now by `clock`."""
+    fields = {**PANEL_CUSTOMER, "issued_at": clock.now().isoformat()}
+    return {**fields, "signature": sign(fields, IDENTITY_SECRET)}
+
+
+async def customer_scene(browser: Any) -> None:
+    """Aiko's console with a VIP's chat (offered to her as the customer's account manager)
+    and the customer panel beside it: name, email, tier and account manager from the signed
+    identity, this chat's tracking number, and two earlier chats with theirs."""
+    now = datetime.now(UTC)
+    clock = JumpingClock(now - timedelta(days=PANEL_EARLIER[0][0], hours=5))
+    mail = {  # mail on, so that the Inbox beside the chat is as on a desk with email
+        "smtp_host": "127.0.0.1",
+        "smtp_port": free_port(),
+        "smtp_tls": "none",
+        "smtp_sender": "support@desk.example",
+    }
+    async with serve("customer", clock=clock, identity_secret=IDENTITY_SECRET, **mail) as (
+        base,
+        accounts,
+    ):
+        await add_staff(accounts, (STAFF[2], STAFF[1]))
+        for number, (days, question, answer) in enumerate(PANEL_EARLIER):
+            # Days later by the clock: a log-in of that day (the last one has expired).
+            clock.jump((now - timedelta(days=days) - clock.now()).total_seconds())
+            aiko = await staff_online(base, accounts, "aiko", "online")
+            earlier = await customer(base, "ja-JP", [question], identity=signed_customer(clock))
+            try:
+                await accept(aiko, earlier.conversation_id)
+                reply = {"conversation_id": earlier.conversation_id, "text": answer}
+                await aiko.call("message", {**reply, "client_id": f"e{number}"}, namespace="/agent")
+                await aiko.call(
+                    "close", {"conversation_id": earlier.conversation_id}, namespace="/agent"
+                )
+            finally:
+                await earlier.disconnect()
+                await aiko.disconnect()
+        clock.jump((now - clock.now()).total_seconds())
+        emma = await staff_online(base, accounts, "emma", "online")
+        clients = [emma]
+        try:
+            context = await browser.new_context(
+                locale="en-US", viewport={"width": 1440, "height": 820}, device_scale_factor=1
+            )
+            page = await context.new_page()
+            await page.goto(f"{base}/console/")
+            await page.locator("#username").fill("aiko")
+            await page.locator("#password").fill(PASSWORD)
+            await page.locator("#login-submit").click()
+            await page.locator('#connection[data-state="online"]').wait_for(timeout=TIMEOUT_MS)
+            today = await customer(base, "ja-JP", [PANEL_CHAT[0]], identity=signed_customer(clock))
+            clients.append(today)
+            item = page.locator(f'.qitem[data-conversation-id="{today.conversation_id}"]')
+            await item.locator(".accept").click(timeout=TIMEOUT_MS)
+            panel = page.locator(f'.chat[data-conversation-id="{today.conversation_id}"]')
+            await panel.wait_for(timeout=TIMEOUT_MS)
+            await panel.locator(".composer-input").fill(PANEL_CHAT[1])
+            await panel.locator(".composer-input").press("Enter")
+            await panel.locator(".msg--agent:not(.is-pending)").wait_for(timeout=TIMEOUT_MS)
+            await today.call(
+                "message", {"text": PANEL_CHAT[2], "client_id": "m9"}, namespace="/customer"
+            )
+            await panel.locator(".msg--customer").nth(1).wait_for(timeout=TIMEOUT_MS)
+            previous = panel.locator(".customer-panel .customer-previous-item")
+            await previous.nth(len(PANEL_EARLIER) - 1).wait_for(timeout=TIMEOUT_MS)
+            # The offer's toast goes by itself.
+            await page.locator(".toast").first.wait_for(state="detached", timeout=30_000)
+            await page.wait_for_timeout(800)
+            await page.screenshot(path=str(IMAGES / "console-customer.png"))
+            await context.close()
+        finally:
+            for client in clients:
+                await client.disconnect()
+            await asyncio.sleep(0.5)
+
+
 @asynccontextmanager
 async def serve(
     name: str, *, clock: Any = None, **overrides: Any
@@ -383,6 +520,36 @@ async def widget_scene(browser: Any) -> None:
         await page.wait_for_timeout(400)  # let the last message's entrance animation finish
         await page.screenshot(path=str(IMAGES / "widget.png"))
         await context.close()
+
+
+async def embed_scene(browser: Any) -> None:
+    """The demo broker page with the widget embedded by its one tag, on a phone (the open
+    chat a full-height sheet) and on a desktop (opened from the launcher in the corner), in
+    Japanese and in Arabic (right to left): a question the bot answers at once."""
+    async with serve("embed") as (base, accounts):
+        await add_staff(accounts, EMBED_STAFF)
+        agents = [await staff_online(base, accounts, staff[0], "online") for staff in EMBED_STAFF]
+        try:
+            for device, options in EMBED_DEVICES.items():
+                for language, locale, question in EMBED_LANGUAGES:
+                    context = await browser.new_context(
+                        locale=locale, device_scale_factor=1, **options
+                    )
+                    page = await context.new_page()
+                    await page.goto(f"{base}/")
+                    await page.locator(".chatserver-embed .launcher").click(timeout=TIMEOUT_MS)
+                    frame = page.frame_locator("#chatserver-frame")
+                    await frame.locator(".msg--bot").first.wait_for(timeout=TIMEOUT_MS)
+                    await converse(page, frame, [question])
+                    # The question at the top of the log, the bot's answer under it.
+                    await frame.locator(".msg--customer").last.evaluate(SCROLL_TO_TOP)
+                    await page.wait_for_timeout(300)
+                    await page.screenshot(path=str(IMAGES / f"widget-{device}-{language}.png"))
+                    await context.close()
+        finally:
+            for agent in agents:
+                await agent.disconnect()
+            await asyncio.sleep(0.5)
 
 
 async def survey_scene(browser: Any) -> None:
@@ -819,6 +986,8 @@ async def shoot(base: str, accounts: Accounts, only: set[str]) -> None:
         try:
             if "widget" in only:
                 await widget_scene(browser)
+            if "embed" in only:
+                await embed_scene(browser)
             if "survey" in only:
                 await survey_scene(browser)
             if "announcement" in only:
@@ -831,6 +1000,8 @@ async def shoot(base: str, accounts: Accounts, only: set[str]) -> None:
                 await transcript_scene(browser)
             if "dashboard" in only:
                 await dashboard_scene(browser)
+            if "customer" in only:
+                await customer_scene(browser)
 
             if "demo" in only:
                 context = await browser.new_context(
@@ -874,9 +1045,10 @@ async def main(only: set[str]) -> int:
     IMAGES.mkdir(parents=True, exist_ok=True)
     async with serve("screens", identity_secret=IDENTITY_SECRET) as (base, accounts):
         await shoot(base, accounts, only)
-    for scene, name in IMAGE_NAMES.items():
+    for scene, names in IMAGE_NAMES.items():
         if scene in only:
-            print(IMAGES / name)
+            for name in names:
+                print(IMAGES / name)
     return 0
 
 

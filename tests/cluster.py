@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,10 +22,6 @@ from typing import Any
 import aiohttp
 import pytest
 import socketio
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import create_async_engine
-
-from tests.services import require_postgres
 
 ROOT = Path(__file__).resolve().parent.parent
 READY_TIMEOUT = 90.0
@@ -54,22 +50,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-@contextlib.asynccontextmanager
-async def fresh_postgres() -> AsyncIterator[str]:
-    """A new, empty PostgreSQL database for one test, dropped afterwards."""
-    base = require_postgres()
-    name = f"chat_cluster_{uuid.uuid4().hex[:12]}"
-    admin = create_async_engine(base, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as connection:
-        await connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield base.rsplit("/", 1)[0] + "/" + name
-    finally:
-        async with admin.connect() as connection:
-            await connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
 
 
 @dataclass

@@ -5,12 +5,17 @@ With CHATSERVER_REQUIRE_SERVICES=1 (CI) a missing service fails the test instead
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
+import uuid
+from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
 import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import create_async_engine
 
 POSTGRES_URL = os.environ.get(
     "CHATSERVER_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -46,6 +51,22 @@ def require_postgres() -> str:
 def require_redis() -> str:
     require("Redis", REDIS_URL, 6379)
     return REDIS_URL
+
+
+@contextlib.asynccontextmanager
+async def fresh_postgres() -> AsyncIterator[str]:
+    """A new, empty PostgreSQL database for one test (its URL), dropped afterwards."""
+    base = require_postgres()
+    name = f"chat_test_{uuid.uuid4().hex[:12]}"
+    admin = create_async_engine(base, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as connection:
+        await connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield base.rsplit("/", 1)[0] + "/" + name
+    finally:
+        async with admin.connect() as connection:
+            await connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await admin.dispose()
 
 
 def require_binary(name: str, install: str) -> str:

@@ -22,8 +22,8 @@ import sqlalchemy as sa
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.cluster import Client, Desk, agent, free_port, fresh_postgres
-from tests.services import require, require_redis
+from tests.cluster import Client, Desk, agent, free_port
+from tests.services import fresh_postgres, require, require_redis
 
 
 @pytest.fixture
@@ -171,7 +171,8 @@ async def test_two_processes_racing_for_100_chats_never_assign_one_twice(desk: D
         desk.database_url,
         "SELECT conversation_id, count(*) FROM holdings GROUP BY conversation_id",
     )
-    assert len(stretches) == 100 and {count for _, count in stretches} == {1}
+    assert len(stretches) == 100
+    assert {count for _, count in stretches} == {1}
 
 
 async def test_the_tick_moves_to_another_process_when_its_holder_dies(desk: Desk) -> None:

@@ -67,7 +67,7 @@ async def test_console_files_are_served_typed_and_cached(server):
         status, headers, body = await fetch(server, f"/static/console/{name}")
         assert (status, headers["Content-Type"]) == (200, content_type)
         assert headers["Cache-Control"] == "public, max-age=300"
-        assert body.startswith(b"/*")
+        assert body.startswith(b"// @ts-check\n/*" if name.endswith(".js") else b"/*")
 
 
 def test_console_page_has_no_inline_script_or_style():

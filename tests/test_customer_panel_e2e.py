@@ -154,3 +154,55 @@ async def test_an_anonymous_customer_has_an_empty_panel_and_bad_callers_are_refu
         assert (status, refused["error"]["code"]) == (404, "unknown_conversation")
     finally:
         await aiko.client.disconnect()
+
+
+async def taken(agent: Any, customer: Any, conversation_id: str) -> None:
+    """The customer's current chat handed to a person and taken by `agent`."""
+    assert (await customer.call("message", {"text": "出金について", "client_id": "x"}))["ok"]
+    assert (await customer.call("request_agent", {}))["ok"]
+    accepted = await agent.call("accept", {"conversation_id": conversation_id})
+    assert accepted["ok"], accepted
+
+
+async def test_no_history_without_a_signed_identity_not_even_from_the_same_socket(
+    desk, connect, clock
+):
+    """Earlier conversations are linked by the signed customer_id only: an anonymous
+    customer who starts again on the same socket, or one who claims a customer's id with a
+    forged signature, is shown none (an agent must not read one customer's history to
+    another)."""
+    aiko = await connect_agent(desk, "aiko", "Aiko Sato", ["ja"])
+    reader = await token(desk, "aiko")
+    try:
+        _, signed_chat = await served_chat(desk, connect, aiko, {
+            "languages": ["ja"], "identity": identity(clock),
+        })  # fmt: skip
+        assert (await aiko.call("close", {"conversation_id": signed_chat}))["ok"]
+        customer = await connect(desk)
+        first = await customer.call("start", {"languages": ["ja"]})
+        assert (await customer.call("message", {"text": "出金について", "client_id": "a1"}))["ok"]
+        assert (await customer.call("request_agent", {}))["ok"]
+        assert (await aiko.call("accept", {"conversation_id": first["conversation"]["id"]}))["ok"]
+        assert (await aiko.call("close", {"conversation_id": first["conversation"]["id"]}))["ok"]
+        # The same socket starts again (the widget's new conversation): a new, unlinked one.
+        again = await customer.call("start", {"languages": ["ja"]})
+        assert again["conversation"]["id"] != first["conversation"]["id"]
+        assert again["token"] != first["token"]
+        await taken(aiko, customer, again["conversation"]["id"])
+        status, panel = await get(
+            desk, f"/api/v1/conversations/{again['conversation']['id']}/customer", reader
+        )
+        assert status == 200
+        assert (panel["customer_id"], panel["previous"]) == (None, [])
+        # A forged identity claiming the signed customer's id is anonymous: none of theirs.
+        forged = {**identity(clock), "name": "Impostor"}
+        impostor = await connect(desk)
+        claimed = await impostor.call("start", {"languages": ["ja"], "identity": forged})
+        await taken(aiko, impostor, claimed["conversation"]["id"])
+        status, panel = await get(
+            desk, f"/api/v1/conversations/{claimed['conversation']['id']}/customer", reader
+        )
+        assert status == 200
+        assert (panel["customer_id"], panel["name"], panel["previous"]) == (None, None, [])
+    finally:
+        await aiko.client.disconnect()

@@ -27,6 +27,27 @@ async def test_an_agent_coming_online_is_offered_and_briefed_on_what_they_hold(
     assert desk.presence.connected_agents() == ["aiko", "emma"]
 
 
+async def test_a_console_reconnecting_away_is_offered_nothing_and_keeps_its_chats(
+    rooms: Make,
+) -> None:
+    desk = await rooms(agents=(AIKO,))
+    held = await desk.handed_off()
+    await desk.assignment.accept("aiko", held)
+    waiting = await desk.handed_off()  # offered to Aiko, until she steps away
+    await desk.presence.agent_status("aiko", "away")
+    assert (await desk.row(waiting)).status is ConversationStatus.QUEUED
+    # Her console reconnects in the status she chose: never online on the way.
+    outcome = await desk.presence.agent_online(AIKO, status="away")
+    assert [n.event for n in outcome.notifications if n.event == "offer"] == []
+    assert desk.ledger.router.agent_status("aiko") is AgentStatus.AWAY
+    (briefing,) = [n for n in outcome.notifications if n.event == "conversation"]
+    assert briefing.payload["conversation"]["id"] == held
+    # Back online (she says so), the waiting chat is offered to her.
+    outcome = await desk.presence.agent_online(AIKO)
+    offers = [n.payload["conversation_id"] for n in outcome.notifications if n.event == "offer"]
+    assert offers == [waiting]
+
+
 async def test_away_keeps_chats_offline_puts_them_back_in_line(rooms: Make) -> None:
     desk = await rooms(agents=(AIKO,))
     chat = await desk.handed_off()

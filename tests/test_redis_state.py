@@ -89,11 +89,17 @@ async def test_a_failed_unit_shares_nothing(pair) -> None:
     one, two = pair
     async with one.hold() as shared:
         shared.previews["c1"] = "kept"
-    with pytest.raises(RuntimeError):
+
+    async def refused() -> None:
         async with one.hold() as shared:
-            shared.previews["c2"] = "never shared"  # (the ledger rolls its own copy back)
+            shared.previews["c2"] = "never shared"  # and not rolled back here
             raise RuntimeError("the store refused")
+
+    with pytest.raises(RuntimeError):
+        await refused()
     async with two.hold() as shared:
+        assert shared.previews == {"c1": "kept"}
+    async with one.hold() as shared:  # its own copy is read again
         assert shared.previews == {"c1": "kept"}
 
 
@@ -131,7 +137,8 @@ async def test_a_lost_desk_is_rebuilt_once_and_the_other_process_hears_of_it(
         pass
     async with two.hold():
         pass
-    assert rebuilt == ["one"] and heard == []  # the first start: nothing to announce
+    assert rebuilt == ["one"]
+    assert heard == []  # the first start: nothing to announce
 
     await redis.delete(f"{prefix}:state", f"{prefix}:version")  # Redis restarted, empty
     await two.refresh_if_moved()

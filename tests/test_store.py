@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
@@ -25,7 +24,7 @@ from chatserver.models import (
 from chatserver.store import SqlStore, open_store, schema
 from chatserver.store.migrations import MIGRATIONS, SCHEMA_VERSION
 from chatserver.store.schema import UtcDateTime
-from tests.services import require_postgres
+from tests.services import fresh_postgres
 
 T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 T = TypeVar("T")
@@ -36,17 +35,8 @@ async def store_url(request, tmp_path) -> AsyncIterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'store.sqlite3'}"
         return
-    base = require_postgres()
-    name = f"chat_test_{uuid.uuid4().hex[:12]}"
-    admin = create_async_engine(base, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as connection:
-        await connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield base.rsplit("/", 1)[0] + "/" + name
-    finally:
-        async with admin.connect() as connection:
-            await connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
+    async with fresh_postgres() as url:
+        yield url
 
 
 @pytest.fixture

@@ -135,7 +135,7 @@ async def test_static_files_are_typed_and_cached(server):
     assert headers["Content-Type"] == "text/javascript; charset=utf-8"
     assert headers["Cache-Control"] == "public, max-age=300"
     assert headers["X-Content-Type-Options"] == "nosniff"
-    assert body.startswith(b"/*")
+    assert body.startswith(b"// @ts-check\n/*")
     status, _, _ = await fetch(
         server, "/static/widget/widget.js", headers={"If-None-Match": headers["ETag"]}
     )

@@ -40,12 +40,21 @@ class Presence(Room):
     # -- agents -----------------------------------------------------------------------
 
     @all_or_nothing()
-    async def agent_online(self, account: AgentAccount) -> Dispatched:
+    async def agent_online(self, account: AgentAccount, *, status: str = "online") -> Dispatched:
+        """A console connected, in the `status` its agent chose (a reconnect's page says
+        which): straight to it, so that an agent who stepped away is not online for a
+        moment, long enough to be offered a chat."""
         ledger = self.ledger
         now = ledger.clock.now()
         ledger.accounts[account.id] = account
-        events = ledger.router.upsert_agent(profile(account), now)
-        events += ledger.router.agent_online(account.id, now)
+        router = ledger.router
+        step = {"away": router.agent_away, "offline": router.agent_offline}.get(
+            status, router.agent_online
+        )
+        try:  # known (a reconnect): the status first, then the profile, which may offer
+            events = step(account.id, now) + router.upsert_agent(profile(account), now)
+        except routing.UnknownAgent:  # registered offline, then the status
+            events = router.upsert_agent(profile(account), now) + step(account.id, now)
         notifications = await self.routed.apply(events, now)
         ledger.agents.settled(account.id)
         # A console that reconnects (a reload, a new tab, back after a restart) may have lost
@@ -215,8 +224,7 @@ class Presence(Room):
                     ledger.clocks[applied.conversation_id] = applied
                 else:
                     log.warning(
-                        "SLA clock of %s not re-armed: its conversation is no longer with "
-                        "the team",
+                        "SLA clock of %s not re-armed: its conversation is no longer with the team",
                         applied.conversation_id,
                     )
         ledger.queue_dirty = True

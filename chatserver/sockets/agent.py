@@ -58,6 +58,7 @@ from chatserver.sockets.payloads import (
     StatusRequest,
     TakeChatsRequest,
     TransferRequest,
+    agent_status_choice,
     agent_token,
     error,
 )
@@ -118,7 +119,8 @@ class AgentNamespace(Namespace):
         await self.publish(await announcements.for_console(sid, account.languages[0]))
         dispatcher = self.app[SERVICES].dispatcher
         await dispatcher.console_connected(account.id, sid)
-        await self.publish((await dispatcher.agent_online(account)).notifications)
+        status = agent_status_choice(auth)
+        await self.publish((await dispatcher.agent_online(account, status=status)).notifications)
         await self.publish(dispatcher.console_opened(account.id, sid))
         await self.publish(await self.app[SERVICES].inbox.console_opened(account, sid))
 

@@ -645,6 +645,13 @@ def agent_token(auth: Any, authorization: str) -> str | None:
         return None
 
 
+def agent_status_choice(auth: Any) -> str:
+    """The status a console connects in (`auth.status`, what its agent chose; online when it
+    says none or something else): a reconnect must not make an agent who stepped away online."""
+    status: Any = auth.get("status") if isinstance(auth, dict) else None
+    return status if status in ("online", "away", "offline") else "online"
+
+
 @dataclass(frozen=True, slots=True)
 class LoginRequest(Request):
     username: str

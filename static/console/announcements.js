@@ -1,3 +1,4 @@
+// @ts-check
 /*
  * The supervisors' announcements form (docs/protocol.md, "Announcements"): post an incident
  * notice to every customer and agent, update it as the recovery goes on, resolve it. Over
@@ -8,6 +9,8 @@
  * `mountAnnouncementForm` draws the section and is given the console's translate function,
  * its HTTP helper and its languages, so that console.js only wires it.
  */
+
+import { element as make } from "../shared/dom.js";
 
 export const SEVERITIES = ["info", "warning", "critical"];
 
@@ -79,13 +82,6 @@ function severityName(severity, _) {
     default:
       return _("Notice");
   }
-}
-
-function make(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
 }
 
 /**

@@ -1,11 +1,13 @@
+// @ts-check
 /*
  * Canned replies and FAQ answers in the composer: type "/" at the start of the reply box
  * (or press Ctrl+K, or the Replies button) and a list opens, filtered as you type; Enter or
  * a click puts the chosen text in the box, placeholders filled for this chat, in the
  * customer's language (canned replies fall back to English; the server fills them:
- * GET /api/v1/canned?conversation_id=). FAQ entries are searched by their question in the
- * agent's language and insert the same entry's answer in the customer's language
- * (GET /api/v1/faq/answers): an English agent answers a Thai customer in Thai.
+ * GET /api/v1/canned?conversation_id=, read again each time the list opens, so that a
+ * supervisor's change in canned_admin.js shows at once). FAQ entries are searched by their
+ * question in the agent's language and insert the same entry's answer in the customer's
+ * language (GET /api/v1/faq/answers): an English agent answers a Thai customer in Thai.
  *
  * The pure parts (`normalize`, `filterChoices`, `fillPlaceholders`, `choicesOf`) are tested
  * in Node (tests/js/canned.test.mjs); `mountCanned` builds the list for console.js.
@@ -137,6 +139,8 @@ export function mountCanned({ token, agentLanguage, _ }) {
     pickers.set(chat.id, picker);
 
     async function show() {
+      // Read again at each opening: a supervisor may have changed the replies since.
+      if (list.hidden && !picker.loading) picker.choices = null;
       if (picker.choices === null) {
         picker.loading ??= load(chat);
         picker.choices = await picker.loading;

@@ -1,3 +1,4 @@
+// @ts-check
 /*
  * Bar charts as hand-drawn SVG, for the supervisors' dashboard (no chart library: the house
  * rule). `barLayout` is pure geometry (tested in Node, tests/js/charts.test.mjs);

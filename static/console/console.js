@@ -1,3 +1,4 @@
+// @ts-check
 /*
  * The agent console: the browser side of the /agent protocol (docs/protocol.md), for agents
  * (the waiting queue, their chats) and supervisors (agents, queues, SLA alerts, assignment,
@@ -25,14 +26,12 @@
  *   each `sla_warning` (which carries both a due time and the seconds left).
  */
 
-import {
-  displayText,
-  isolated,
-  newClientId,
-  sleep,
-  templateParts,
-  translate,
-} from "/static/shared/common.js";
+import { displayText, isolated, newClientId, translate } from "/static/shared/common.js";
+import { element, withUserText } from "/static/shared/dom.js";
+import { createOutbox, restoreItems, storedItems } from "/static/shared/outbox.js";
+import { bySeq, insertBySeq } from "/static/shared/ordering.js";
+import { ackCall, openSocket } from "/static/shared/socket.js";
+import { timeFormat as localeTimeFormat, setTime } from "/static/shared/time.js";
 import { mountFollowups } from "/static/console/followups.js";
 import { mountUrgent } from "/static/console/urgent.js";
 import { AgentRequest } from "/static/shared/protocol.js";
@@ -47,17 +46,15 @@ import { standingAlerts } from "/static/console/sla_alerts.js";
 import { mountTakeChats } from "/static/console/take_chats.js";
 import { mountCustomer } from "/static/console/customer.js";
 import { mountCanned } from "/static/console/canned.js";
+import { mountCannedAdmin } from "/static/console/canned_admin.js";
 
 const SESSION_KEY = "chatserver.console.session";
 const OUTBOX_KEY = "chatserver.console.outbox";
 const NOTES_KEY = "chatserver.console.notes";
 const STATUS_KEY = "chatserver.console.status";
 
-// An acknowledgement slower than this is treated as lost; the send is repeated (same
-// client_id, so the server stores it once).
-const ACK_TIMEOUT_MS = 10000;
-const RETRY_BASE_MS = 1000;
-const RETRY_MAX_MS = 30000;
+// What the outbox keeps of a message or note in sessionStorage.
+const OUTBOX_FIELDS = ["client_id", "conversation_id", "kind", "text"];
 const FETCH_TIMEOUT_MS = 8000;
 // The chat channel's first-response target, for queue items that do not say.
 const FIRST_RESPONSE_TARGET_S = 30;
@@ -218,15 +215,7 @@ function loadSession() {
 }
 
 function loadOutbox() {
-  const items = loadJson(OUTBOX_KEY, []);
-  return Array.isArray(items)
-    ? items.filter(
-        (item) =>
-          typeof item?.client_id === "string" &&
-          typeof item?.conversation_id === "string" &&
-          typeof item?.text === "string",
-      )
-    : [];
+  return restoreItems(loadJson(OUTBOX_KEY, []), ["client_id", "conversation_id", "text"]);
 }
 
 /* ---------- state ---------- */
@@ -246,21 +235,19 @@ const state = {
   chats: new Map(), // conversation_id -> chat (see newChat)
   activeChat: null,
   alerts: [], // [{type, conversation_id, kind, at, remaining, label}]
-  outbox: loadOutbox(), // [{client_id, conversation_id, kind, text}] not acknowledged yet
-  failed: new Map(), // client_id -> item the server refused
   seen: new Map(), // conversation_id -> {language, team, priority} of chats seen anywhere
   queueLengths: null, // {"th/technical": 2, ...} the whole desk's (supervisors)
   noteIds: new Set(loadJson(NOTES_KEY, [])), // client ids of this tab's notes
 };
 
 let socket = null;
+let closeSocket = () => {};
 // The offline inbox beside the queue (static/console/inbox.js).
 const inboxView = mountInbox(document.getElementById("inbox-pane"), {
   call: (event, payload) => call(event, payload),
   translate: (msgid, values) => _(msgid, values),
   agentId: () => state.session?.agent?.id,
 });
-let pumping = false;
 let transferChat = null;
 
 /* ---------- DOM ---------- */
@@ -274,10 +261,10 @@ const els = {
   loginSubtitle: byId("login-subtitle"),
   loginMessage: byId("login-message"),
   usernameLabel: byId("username-label"),
-  username: byId("username"),
+  username: /** @type {HTMLInputElement} */ (byId("username")),
   passwordLabel: byId("password-label"),
-  password: byId("password"),
-  loginSubmit: byId("login-submit"),
+  password: /** @type {HTMLInputElement} */ (byId("password")),
+  loginSubmit: /** @type {HTMLButtonElement} */ (byId("login-submit")),
   consoleView: byId("console-view"),
   brandName: byId("brand-name"),
   connection: byId("connection"),
@@ -313,43 +300,43 @@ const els = {
   assignTitle: byId("assign-title"),
   assignForm: byId("assign-form"),
   assignConversationLabel: byId("assign-conversation-label"),
-  assignConversation: byId("assign-conversation"),
+  assignConversation: /** @type {HTMLSelectElement} */ (byId("assign-conversation")),
   assignAgentLabel: byId("assign-agent-label"),
-  assignAgent: byId("assign-agent"),
+  assignAgent: /** @type {HTMLSelectElement} */ (byId("assign-agent")),
   assignError: byId("assign-error"),
-  assignSubmit: byId("assign-submit"),
+  assignSubmit: /** @type {HTMLButtonElement} */ (byId("assign-submit")),
   gapsTitle: byId("gaps-title"),
   gapsHint: byId("gaps-hint"),
   gapsForm: byId("gaps-form"),
-  gapsLanguage: byId("gaps-language"),
+  gapsLanguage: /** @type {HTMLSelectElement} */ (byId("gaps-language")),
   gapsLanguageLabel: byId("gaps-language-label"),
-  gapsPeriod: byId("gaps-period"),
+  gapsPeriod: /** @type {HTMLSelectElement} */ (byId("gaps-period")),
   gapsPeriodLabel: byId("gaps-period-label"),
-  gapsRefresh: byId("gaps-refresh"),
+  gapsRefresh: /** @type {HTMLButtonElement} */ (byId("gaps-refresh")),
   gapsError: byId("gaps-error"),
   gaps: byId("gaps"),
   gapsEmpty: byId("gaps-empty"),
-  transferDialog: byId("transfer-dialog"),
+  transferDialog: /** @type {HTMLDialogElement} */ (byId("transfer-dialog")),
   transferForm: byId("transfer-form"),
   transferTitle: byId("transfer-title"),
   transferTargetLabel: byId("transfer-target-label"),
-  transferToQueue: byId("transfer-to-queue"),
+  transferToQueue: /** @type {HTMLInputElement} */ (byId("transfer-to-queue")),
   transferToQueueLabel: byId("transfer-to-queue-label"),
-  transferToAgent: byId("transfer-to-agent"),
+  transferToAgent: /** @type {HTMLInputElement} */ (byId("transfer-to-agent")),
   transferToAgentLabel: byId("transfer-to-agent-label"),
   transferQueueFields: byId("transfer-queue-fields"),
   transferLanguageLabel: byId("transfer-language-label"),
-  transferLanguage: byId("transfer-language"),
+  transferLanguage: /** @type {HTMLSelectElement} */ (byId("transfer-language")),
   transferTeamLabel: byId("transfer-team-label"),
-  transferTeam: byId("transfer-team"),
+  transferTeam: /** @type {HTMLSelectElement} */ (byId("transfer-team")),
   transferAgentFields: byId("transfer-agent-fields"),
   transferAgentSelectLabel: byId("transfer-agent-select-label"),
-  transferAgent: byId("transfer-agent"),
+  transferAgent: /** @type {HTMLSelectElement} */ (byId("transfer-agent")),
   transferReasonLabel: byId("transfer-reason-label"),
-  transferReason: byId("transfer-reason"),
+  transferReason: /** @type {HTMLTextAreaElement} */ (byId("transfer-reason")),
   transferError: byId("transfer-error"),
   transferCancel: byId("transfer-cancel"),
-  transferSubmit: byId("transfer-submit"),
+  transferSubmit: /** @type {HTMLButtonElement} */ (byId("transfer-submit")),
   toasts: byId("toasts"),
 };
 // Negative feedback to answer within 24 hours, in the supervisor's panel (followups.js).
@@ -411,14 +398,17 @@ const dashboard = mountDashboard(els.consoleView, {
   statusName: (status) => statusName(status),
   clockName: (kind) => clockName(kind),
   formatTime: (date) => timeFormat(true).format(date),
+  onOpen: () => cannedAdmin.hide(),
 });
-
-function element(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined && text !== null) node.textContent = text;
-  return node;
-}
+// Supervisors manage the canned replies in a view of their own (canned_admin.js).
+const cannedAdmin = mountCannedAdmin(els.consoleView, {
+  _,
+  request: (method, path, body) => requestJson(method, path, { body, token: state.session?.token }),
+  languages: () => state.languages,
+  languageLabel: (tag) => languageLabel(tag),
+  agentName: () => state.session?.agent?.name || "",
+  onOpen: () => dashboard.hide(),
+});
 
 /** Text a person wrote (a customer, an agent), shown by displayText, in `node` (which then
  * isolates its direction). */
@@ -431,14 +421,6 @@ function setUserText(node, text) {
 
 function userElement(tag, className, text) {
   return setUserText(element(tag, className), text);
-}
-
-/** `template` (translated, with {placeholders}) filled with text people wrote, each value
- * shown by displayText in a <bdi> of its own: for node.append(...) or replaceChildren(...). */
-function withUserText(template, values) {
-  return templateParts(template, values).map((part) =>
-    typeof part === "string" ? part : element("bdi", "user-text", displayText(part.value)),
-  );
 }
 
 function option(value, label) {
@@ -505,20 +487,9 @@ function clockText(seconds) {
   return Math.floor(whole / 60) + ":" + String(whole % 60).padStart(2, "0");
 }
 
+/** @param {boolean} withSeconds */
 function timeFormat(withSeconds) {
-  const options = { hour: "2-digit", minute: "2-digit" };
-  if (withSeconds) options.second = "2-digit";
-  try {
-    return new Intl.DateTimeFormat(state.uiLanguage, options);
-  } catch {
-    return new Intl.DateTimeFormat(undefined, options);
-  }
-}
-
-function directionOf(language) {
-  const known = state.languages.find((entry) => entry.tag === language);
-  if (known) return known.direction;
-  return ["ar", "fa", "he", "ur"].includes(String(language).split("-")[0]) ? "rtl" : "ltr";
+  return localeTimeFormat(state.uiLanguage, withSeconds);
 }
 
 /** A server instant (ISO 8601) as a time on this machine's clock, in ms; NaN if unknown. */
@@ -538,6 +509,11 @@ function secondsUntil(deadline) {
 
 /* ---------- HTTP ---------- */
 
+/**
+ * @param {string} method
+ * @param {string} url
+ * @param {{body?: unknown, token?: string}} [options]
+ */
 async function requestJson(method, url, { body, token } = {}) {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), FETCH_TIMEOUT_MS);
@@ -630,7 +606,7 @@ function applyStrings() {
   els.brandName.textContent = _("Support console");
   els.logout.textContent = _("Log out");
   els.statusSwitch.setAttribute("aria-label", _("My status"));
-  for (const button of els.statusSwitch.querySelectorAll(".status-option")) {
+  for (const button of /** @type {NodeListOf<HTMLButtonElement>} */ (els.statusSwitch.querySelectorAll(".status-option"))) {
     button.querySelector(".status-label").textContent = statusName(button.dataset.status);
   }
   els.queueTitle.textContent = _("Waiting");
@@ -687,6 +663,7 @@ function applyStrings() {
   );
   renderConnection();
   dashboard.relabel();
+  cannedAdmin.relabel();
 }
 
 /* ---------- views ---------- */
@@ -722,6 +699,8 @@ function showConsole() {
   else followups.clear();
   if (supervising) dashboard.start();
   else dashboard.stop();
+  if (supervising) cannedAdmin.start();
+  else cannedAdmin.stop();
 }
 
 /* ---------- log-in and out ---------- */
@@ -764,14 +743,13 @@ async function login(username, password) {
 /** Forget the session and everything of it, and show the log-in form. */
 function endSession(message) {
   if (socket) {
-    socket.removeAllListeners();
-    socket.io.removeAllListeners?.();
-    socket.disconnect();
+    closeSocket(); // no pending retry brings it back
     socket = null;
   }
   state.session = null;
   urgent.clear();
   dashboard.stop();
+  cannedAdmin.stop();
   saveJson(SESSION_KEY, null);
   saveJson(STATUS_KEY, null);
   saveJson(NOTES_KEY, null);
@@ -797,8 +775,7 @@ async function logout() {
   const token = state.session?.token;
   endSession("");
   // The outbox belongs to the session: whatever it still holds will not be sent.
-  state.outbox = [];
-  saveJson(OUTBOX_KEY, null);
+  outbox.clear();
   if (!token) return;
   try {
     await requestJson("POST", "/api/v1/logout", { token });
@@ -833,35 +810,30 @@ function isUnauthorized(error) {
 function connect() {
   if (socket) return;
   setConnection("connecting");
-  socket = globalThis.io("/agent", {
-    auth: (send) => send({ token: state.session?.token }),
-    transports: ["websocket", "polling"],
-    tryAllTransports: true,
-    reconnectionDelay: 1000,
-    reconnectionDelayMax: 10000,
+  // A server-closed socket (a restart, a deploy, or a revoked session, which the next
+  // attempt finds out) comes back by itself (static/shared/socket.js).
+  const opened = openSocket("/agent", {
+    // The chosen status with every (re)connection: the server connects the agent in it, so
+    // a reconnect neither makes an agent who stepped away online nor offers them a chat.
+    auth: (/** @type {(auth: object) => void} */ send) =>
+      send({ token: state.session?.token, status: state.status }),
+    connected: onConnected,
+    disconnected: () => {
+      banners.expectAgain(); // the active announcements come again, before the queue
+      setConnection("reconnecting");
+    },
+    refused: (error) => {
+      if (isUnauthorized(error)) {
+        endSession(_("Your session has ended. Please log in again."));
+        return;
+      }
+      setConnection(state.connection === "connecting" ? "connecting" : "reconnecting");
+    },
+    reconnecting: () => setConnection("reconnecting"),
   });
-  socket.on("connect", onConnected);
+  socket = opened.socket;
+  closeSocket = opened.close;
   dashboard.listen(socket);
-  socket.on("disconnect", (reason) => {
-    banners.expectAgain(); // the active announcements come again, before the queue
-    // Nothing queued inside the client: the outbox decides what is sent.
-    socket.sendBuffer = [];
-    setConnection("reconnecting");
-    if (reason === "io server disconnect") {
-      // The server closed this socket (a restart, a deploy, or a revoked session, which
-      // the next attempt finds out): come back, with jitter.
-      setTimeout(() => socket?.connect(), 500 + Math.random() * 2500);
-    }
-  });
-  socket.on("connect_error", (error) => {
-    if (isUnauthorized(error)) {
-      endSession(_("Your session has ended. Please log in again."));
-      return;
-    }
-    setConnection(state.connection === "connecting" ? "connecting" : "reconnecting");
-    if (!socket.active) setTimeout(() => socket?.connect(), 5000 + Math.random() * 5000);
-  });
-  socket.io.on("reconnect_attempt", () => setConnection("reconnecting"));
   // Logged out elsewhere, expired or revoked by a supervisor: the server closes this socket.
   socket.on("session_ended", () => endSession(_("Your session has ended. Please log in again.")));
   socket.on("queue", onQueue);
@@ -884,9 +856,7 @@ function connect() {
 
 async function onConnected() {
   setConnection("online");
-  // Connecting makes the agent online; an agent who chose otherwise stays so.
-  if (state.status !== "online") await setStatus(state.status, { quiet: true });
-  pumpOutbox();
+  outbox.pump();
   // Follow-ups pushed while this console was away: read the list again.
   if (state.session && SUPERVISOR_ROLES.has(state.session.agent.role)) {
     followups.load();
@@ -908,25 +878,7 @@ async function loadStandingAlerts() {
  * did not come (timeout, or the connection dropped: then it resolves at once).
  */
 function call(event, payload) {
-  return new Promise((resolve) => {
-    if (!socket?.connected) {
-      resolve(null);
-      return;
-    }
-    const current = socket;
-    let settled = false;
-    const finish = (value) => {
-      if (settled) return;
-      settled = true;
-      current.off("disconnect", dropped);
-      resolve(value);
-    };
-    const dropped = () => finish(null);
-    current.on("disconnect", dropped);
-    current.timeout(ACK_TIMEOUT_MS).emit(event, payload, (error, answer) => {
-      finish(error ? null : answer && typeof answer === "object" ? answer : null);
-    });
-  });
+  return ackCall(socket, event, payload);
 }
 
 function failureCode(answer) {
@@ -937,20 +889,21 @@ function failureCode(answer) {
 /* ---------- status ---------- */
 
 function renderStatus() {
-  for (const button of els.statusSwitch.querySelectorAll(".status-option")) {
+  for (const button of /** @type {NodeListOf<HTMLButtonElement>} */ (els.statusSwitch.querySelectorAll(".status-option"))) {
     const on = button.dataset.status === state.status;
     button.setAttribute("aria-pressed", on ? "true" : "false");
   }
   els.statusSwitch.dataset.status = state.status;
 }
 
-async function setStatus(status, { quiet = false } = {}) {
+async function setStatus(status) {
   if (!STATUSES.includes(status)) return;
   const previous = state.status;
   state.status = status;
   saveJson(STATUS_KEY, status);
   renderStatus();
-  if (!socket?.connected) return; // applied when the connection is back (onConnected)
+  if (!socket?.connected) return; // the next connection carries it (connect's auth)
+  /** @type {import("../shared/protocol.js").StatusAck | import("../shared/protocol.js").ErrorAck | null} */
   const answer = await call(AgentRequest.STATUS, { status });
   if (answer?.ok) {
     if (STATUSES.includes(answer.status)) state.status = answer.status;
@@ -962,7 +915,7 @@ async function setStatus(status, { quiet = false } = {}) {
   state.status = previous;
   saveJson(STATUS_KEY, previous);
   renderStatus();
-  if (!quiet) toast(errorText(failureCode(answer)), "error");
+  toast(errorText(failureCode(answer)), "error");
 }
 
 /* ---------- queue ---------- */
@@ -1023,7 +976,7 @@ function visibleQueue() {
 function renderQueue() {
   const items = visibleQueue();
   const keep = new Set(items.map((item) => item.conversation_id));
-  for (const node of [...els.queue.children]) {
+  for (const node of /** @type {HTMLElement[]} */ ([...els.queue.children])) {
     if (!keep.has(node.dataset.conversationId)) node.remove();
   }
   let previous = null;
@@ -1115,11 +1068,12 @@ function fillQueueItem(node, item) {
 
 /** Every second: the countdowns of the queue, the offer and the chats. */
 function tickQueue() {
-  for (const node of els.queue.children) {
+  for (const node of /** @type {HTMLCollectionOf<HTMLElement>} */ (els.queue.children)) {
     const id = node.dataset.conversationId;
     const item = state.queue.get(id) || (state.offer?.conversation_id === id ? state.offer.item : null);
     if (!item) continue;
     const remaining = remainingOf(item);
+    /** @type {HTMLElement} */
     const countdown = node.querySelector(".countdown");
     const text = countdown.querySelector(".countdown-text");
     let label;
@@ -1136,7 +1090,10 @@ function tickQueue() {
     countdown.title = _("Time left to the first reply");
     node.dataset.level = level;
     const fraction = Math.min(1, Math.max(0, remaining / FIRST_RESPONSE_TARGET_S));
-    node.querySelector(".qitem-bar-fill").style.inlineSize = (fraction * 100).toFixed(1) + "%";
+    /** @type {HTMLElement} */
+    const bar = node.querySelector(".qitem-bar-fill");
+    bar.style.inlineSize = (fraction * 100).toFixed(1) + "%";
+    /** @type {HTMLElement} */
     const offer = node.querySelector(".offer-timer");
     if (state.offer?.conversation_id === id) {
       const left = secondsUntil(state.offer.deadline);
@@ -1154,10 +1111,7 @@ function tickQueue() {
 /** @param {import("../shared/protocol.js").OfferPayload} payload */
 function onOffer(payload) {
   if (!payload || typeof payload.conversation_id !== "string") return;
-  let deadline = Number.NaN;
-  const seconds = finite(payload.remaining_seconds ?? payload.timeout_seconds);
-  if (!Number.isNaN(seconds)) deadline = Date.now() + seconds * 1000;
-  else deadline = localDeadline(payload.expires_at);
+  let deadline = localDeadline(payload.expires_at);
   if (Number.isNaN(deadline)) deadline = Date.now() + 15000;
   const known = state.queue.get(payload.conversation_id);
   let item = known || null;
@@ -1198,21 +1152,15 @@ async function acceptChat(conversationId) {
   state.accepting.add(conversationId);
   renderQueue();
   const queued = state.queue.get(conversationId) || state.offer?.item;
+  /** @type {import("../shared/protocol.js").AcceptAck | import("../shared/protocol.js").ErrorAck | null} */
   const answer = await call(AgentRequest.ACCEPT, { conversation_id: conversationId });
   state.accepting.delete(conversationId);
   if (answer?.ok) {
     if (state.offer?.conversation_id === conversationId) state.offer = null;
     dropFromQueue(conversationId);
-    const conversation = answer.conversation;
-    if (conversation && typeof conversation === "object") {
-      // The acknowledgement carries the conversation; the `conversation` event (which may
-      // come before or after it) carries the transcript too.
-      const payload = conversation.conversation ? conversation : { conversation };
-      if (!payload.conversation.id) payload.conversation.id = conversationId;
-      upsertChat(payload, { select: true, queued });
-    } else {
-      upsertChat({ conversation: { id: conversationId } }, { select: true, queued });
-    }
+    // The acknowledgement names the chat; the `conversation` event (which may come before
+    // or after it) carries the conversation and its transcript.
+    upsertChat({ conversation: { id: conversationId } }, { select: true, queued });
     return;
   }
   const code = failureCode(answer);
@@ -1257,7 +1205,7 @@ function newChat(id) {
   buildChat(chat);
   state.chats.set(id, chat);
   // Sends of this chat still waiting from before a reload are shown as they were.
-  for (const item of state.outbox) {
+  for (const item of outbox.items) {
     if (item.conversation_id === id) showPending(chat, item);
   }
   return chat;
@@ -1743,12 +1691,8 @@ function addMessages(chat, messages) {
   tickChats();
 }
 
-function bySeq(a, b) {
-  return (Number(a.seq) || Infinity) - (Number(b.seq) || Infinity);
-}
-
 function addMessage(chat, message) {
-  if (message.client_id) dropFromOutbox(message.client_id);
+  if (message.client_id) outbox.drop(message.client_id);
   const pending = message.client_id ? chat.pending.get(message.client_id) : undefined;
   const key = message.id || (Number.isInteger(message.seq) ? "seq:" + message.seq : null);
   if ((key && chat.byId.has(key)) || (Number.isInteger(message.seq) && chat.bySeq.has(message.seq))) {
@@ -1767,13 +1711,13 @@ function addMessage(chat, message) {
   } else {
     item = buildMessage(chat, message);
   }
-  setTime(item, message.created_at);
+  setTime(item, message.created_at, timeFormat(false));
   if (Number.isInteger(message.seq)) {
     item.dataset.seq = String(message.seq);
     chat.bySeq.set(message.seq, item);
   }
   if (key) chat.byId.set(key, item);
-  insertBySeq(chat, item, Number.isInteger(message.seq) ? message.seq : Infinity);
+  insertBySeq(chat.els.transcript, item, Number.isInteger(message.seq) ? message.seq : Infinity);
   if (message.author === "agent" && !isNote(message)) chat.replied = true;
   live.added(chat, message);
 }
@@ -1870,28 +1814,6 @@ function faqLine(message) {
   return line;
 }
 
-function setTime(item, iso) {
-  const time = item.querySelector("time");
-  if (!time || !iso) return;
-  const date = new Date(iso);
-  if (Number.isNaN(date.getTime())) return;
-  time.dateTime = iso;
-  time.textContent = timeFormat(false).format(date);
-}
-
-/** Seq order; optimistic messages (no seq yet) stay after every stored one. */
-function insertBySeq(chat, item, seq) {
-  const list = chat.els.transcript;
-  item.remove();
-  let before = list.querySelector(".msg.is-pending");
-  let node = before ? before.previousElementSibling : list.lastElementChild;
-  while (node && (node.dataset.seq === undefined ? Infinity : Number(node.dataset.seq)) > seq) {
-    before = node;
-    node = node.previousElementSibling;
-  }
-  list.insertBefore(item, before);
-}
-
 function nearBottom(chat) {
   const list = chat.els.transcript;
   return list.scrollHeight - list.scrollTop - list.clientHeight < 96;
@@ -1903,31 +1825,60 @@ function scrollToBottom(chat) {
 
 /* ---------- sending (outbox) ---------- */
 
-function saveOutbox() {
-  const items = state.outbox.map(({ client_id, conversation_id, kind, text }) => ({
-    client_id,
-    conversation_id,
-    kind,
-    text,
-  }));
-  saveJson(OUTBOX_KEY, items.length ? items : null);
-}
+/** @typedef {{client_id: string, conversation_id: string, kind?: string, text: string, attempts?: number}} ConsoleItem */
 
-function dropFromOutbox(clientId) {
-  const index = state.outbox.findIndex((item) => item.client_id === clientId);
-  if (index === -1) return;
-  state.outbox.splice(index, 1);
-  saveOutbox();
-}
+/** Messages and notes not acknowledged yet, in order (static/shared/outbox.js). */
+const outbox = createOutbox(/** @type {ConsoleItem[]} */ (loadOutbox()), {
+  ready: () => Boolean(socket?.connected),
+  connected: () => Boolean(socket?.connected),
+  save: (items) => saveJson(OUTBOX_KEY, storedItems(items, OUTBOX_FIELDS)),
+  send: (item) => {
+    const payload = {
+      conversation_id: item.conversation_id,
+      text: item.text,
+      client_id: item.client_id,
+    };
+    return call(item.kind === "note" ? AgentRequest.NOTE : AgentRequest.MESSAGE, payload);
+  },
+  /** @param {import("../shared/protocol.js").MessageAck} answer */
+  sent: (item, answer) => {
+    const stored = answer.message ?? /** @type {any} */ (answer).note;
+    const chat = state.chats.get(item.conversation_id);
+    if (!chat) return;
+    if (isMessage(stored)) {
+      addMessages(chat, [{ ...stored, client_id: stored.client_id ?? item.client_id }]);
+    } else {
+      settlePending(chat, item.client_id);
+    }
+    if (item.kind !== "note") {
+      chat.replied = true;
+      tickChats();
+    }
+  },
+  retrying: (item) => {
+    const node = pendingNode(item);
+    if (node) setDelivery(node, "retrying");
+  },
+  refused: (item, code) => {
+    // Refused for good: keep it visible with the reason, and go on with the others.
+    if (!PERMANENT_ERRORS.has(code)) console.warn("send refused:", code);
+    const node = pendingNode(item);
+    if (node) setDelivery(node, "failed", code);
+    const chat = state.chats.get(item.conversation_id);
+    if (chat && code === "conversation_closed") {
+      markClosed(chat);
+      renderChatHead(chat);
+    }
+  },
+});
 
 function sendText(chat, text, kind) {
-  const item = { client_id: newClientId(), conversation_id: chat.id, kind, text, attempts: 0 };
+  const item = { client_id: newClientId(), conversation_id: chat.id, kind, text };
   if (kind === "note") rememberNote(item.client_id);
-  state.outbox.push(item);
-  saveOutbox();
+  outbox.add(item);
   showPending(chat, item);
   scrollToBottom(chat);
-  pumpOutbox();
+  outbox.pump();
 }
 
 function showPending(chat, item) {
@@ -1967,84 +1918,14 @@ function pendingNode(item) {
 }
 
 function retryFailed(clientId) {
-  const item = state.failed.get(clientId);
+  const item = outbox.retry(clientId);
   if (!item) return;
-  state.failed.delete(clientId);
-  item.attempts = 0;
-  state.outbox.push(item);
-  saveOutbox();
   const node = pendingNode(item);
   if (node) {
     node.parentElement?.append(node);
     setDelivery(node, "sending");
   }
-  pumpOutbox();
-}
-
-
-/** Send the outbox in order, one at a time, while connected. */
-async function pumpOutbox() {
-  if (pumping) return;
-  pumping = true;
-  try {
-    while (socket?.connected && state.outbox.length > 0) {
-      const item = state.outbox[0];
-      const payload = {
-        conversation_id: item.conversation_id,
-        text: item.text,
-        client_id: item.client_id,
-      };
-      const event = item.kind === "note" ? AgentRequest.NOTE : AgentRequest.MESSAGE;
-      const answer = await call(event, payload);
-      if (answer?.ok) {
-        dropFromOutbox(item.client_id);
-        const stored = answer.message ?? answer.note;
-        const chat = state.chats.get(item.conversation_id);
-        if (chat) {
-          if (isMessage(stored)) {
-            addMessages(chat, [{ ...stored, client_id: stored.client_id ?? item.client_id }]);
-          } else {
-            settlePending(chat, item.client_id);
-          }
-          if (item.kind !== "note") {
-            chat.replied = true;
-            tickChats();
-          }
-        }
-        continue;
-      }
-      const code = failureCode(answer);
-      if (answer === null || code === "internal_error") {
-        if (!socket?.connected) break; // resent after the reconnect
-        item.attempts = (item.attempts || 0) + 1;
-        const node = pendingNode(item);
-        if (node) setDelivery(node, "retrying");
-        await sleep(Math.min(RETRY_BASE_MS * 2 ** item.attempts, RETRY_MAX_MS));
-        continue;
-      }
-      if (code === "rate_limited") {
-        // Sent faster than the server takes: the same message again once it says so.
-        const node = pendingNode(item);
-        if (node) setDelivery(node, "retrying");
-        const wait = Number(answer.error.retry_after);
-        await sleep(Math.min(Number.isFinite(wait) && wait > 0 ? wait * 1000 : RETRY_BASE_MS, RETRY_MAX_MS));
-        continue;
-      }
-      // Refused for good: keep it visible with the reason, and go on with the others.
-      dropFromOutbox(item.client_id);
-      if (!PERMANENT_ERRORS.has(code)) console.warn("send refused:", code);
-      state.failed.set(item.client_id, item);
-      const node = pendingNode(item);
-      if (node) setDelivery(node, "failed", code);
-      const chat = state.chats.get(item.conversation_id);
-      if (chat && code === "conversation_closed") {
-        markClosed(chat);
-        renderChatHead(chat);
-      }
-    }
-  } finally {
-    pumping = false;
-  }
+  outbox.pump();
 }
 
 /** Acknowledged without the stored message: the optimistic copy stands as it is. */
@@ -2054,7 +1935,7 @@ function settlePending(chat, clientId) {
   chat.pending.delete(clientId);
   node.classList.remove("is-pending");
   node.querySelector(".msg-delivery")?.replaceChildren();
-  setTime(node, new Date().toISOString());
+  setTime(node, new Date().toISOString(), timeFormat(false));
 }
 
 /* ---------- transfer and close ---------- */
@@ -2152,7 +2033,7 @@ async function closeChat(chat) {
 /** @param {import("../shared/protocol.js").SlaWarningPayload | import("../shared/protocol.js").SlaBreachPayload} payload */
 function onSla(type, payload) {
   if (!payload || typeof payload.conversation_id !== "string") return;
-  const remaining = finite(payload.remaining_seconds);
+  const remaining = "remaining_seconds" in payload ? finite(payload.remaining_seconds) : Number.NaN;
   if (payload.due_at && !Number.isNaN(remaining)) {
     // Both the due time and the seconds left: the server's clock, to within the trip.
     const offset = Date.parse(payload.due_at) - remaining * 1000 - Date.now();
@@ -2179,7 +2060,7 @@ function onSla(type, payload) {
     remaining: Number.isNaN(remaining) ? null : remaining,
     label: inboxAlertLabel(payload, _),
   });
-  if (typeof payload.language === "string") remember(payload.conversation_id, payload);
+  if ("language" in payload && typeof payload.language === "string") remember(payload.conversation_id, payload);
   state.alerts.length = Math.min(state.alerts.length, MAX_ALERTS);
   renderSupervisor();
 }
@@ -2539,7 +2420,7 @@ function bindUi() {
     login(username, password);
   });
   els.logout.addEventListener("click", logout);
-  for (const button of els.statusSwitch.querySelectorAll(".status-option")) {
+  for (const button of /** @type {NodeListOf<HTMLButtonElement>} */ (els.statusSwitch.querySelectorAll(".status-option"))) {
     button.addEventListener("click", () => setStatus(button.dataset.status));
   }
   els.transferForm.addEventListener("submit", (event) => {

@@ -1,13 +1,21 @@
+// @ts-check
 /*
  * The customer panel beside a chat: who the customer is (the signed identity's name, email,
  * tier and account manager; nothing for an anonymous one), the tracking number and the
  * language, and the same customer's previous conversations, newest first, each of which
  * downloads its transcript (GET /api/v1/conversations/{id}/customer, docs/protocol.md).
  *
- * `customerRows` and `previousRows` are pure (tests/js/customer.test.mjs); `mountCustomer`
- * builds the panels for console.js, which only attaches each chat.
+ * Previous conversations are linked only by the signed identity's customer_id (the host
+ * site's signature proves it). An anonymous customer has none, and the panel says why: the
+ * server issues no link between one browser's conversations (a fresh start gets a new
+ * conversation and token), and anything the browser could send to claim one (an id in
+ * localStorage, a cookie) an impostor could send too, and be read someone else's history.
+ *
+ * `customerRows`, `previousRows` and `historyNote` are pure (tests/js/customer.test.mjs);
+ * `mountCustomer` builds the panels for console.js, which only attaches each chat.
  */
 
+import { element as make } from "../shared/dom.js";
 import { browserTimeZone, fetchTranscript, saveFile } from "../shared/transcript.js";
 
 /** [label, value] rows of the panel's facts, values as text (null: not known, left out). */
@@ -39,6 +47,15 @@ export function previousRows(card, formatDate = (iso) => iso.slice(0, 10)) {
     }));
 }
 
+/** What the panel says under "Previous conversations" when it lists none: "anonymous" (no
+ * signed identity: nothing can prove an earlier chat is theirs), "none", or null (it lists
+ * some, or the card is still loading). */
+export function historyNote(card) {
+  if (!card || typeof card !== "object") return null;
+  if (previousRows(card).length) return null;
+  return typeof card.customer_id === "string" && card.customer_id ? "none" : "anonymous";
+}
+
 /** A conversation's status in words. */
 export function conversationStatus(status, _) {
   switch (status) {
@@ -59,13 +76,6 @@ export function conversationStatus(status, _) {
     default:
       return String(status || "");
   }
-}
-
-function make(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
 }
 
 /**
@@ -129,10 +139,17 @@ export function mountCustomer({ token, _, languageLabel, onError, named }) {
       item.append(open, make("span", "customer-previous-date", row.date), make("span", "customer-previous-status", conversationStatus(row.status, _)));
       list.append(item);
     }
+    const note = historyNote(card);
     const empty = make("p", "empty customer-previous-empty", card ? _("No previous conversations.") : _("Loading…"));
-    empty.hidden = list.children.length > 0;
+    empty.hidden = list.children.length > 0 || note === "anonymous";
+    const anonymous = make("div", "customer-anonymous");
+    anonymous.hidden = note !== "anonymous";
+    anonymous.append(
+      make("p", "customer-anonymous-title", _("Anonymous customer")),
+      make("p", "customer-anonymous-why", _("The website did not identify this customer, so no earlier chat can be proved to be theirs: none are shown.")),
+    );
     aside.setAttribute("aria-label", _("Customer"));
-    aside.replaceChildren(title, facts, previousTitle, list, empty);
+    aside.replaceChildren(title, facts, previousTitle, list, empty, anonymous);
   }
 
   return {

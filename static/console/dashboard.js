@@ -1,3 +1,4 @@
+// @ts-check
 /*
  * The supervisors' dashboard, a view of the console (the "Dashboard" button in the top bar):
  * agents by presence and load, queues with their oldest wait, the share of chats answered
@@ -16,6 +17,7 @@
  */
 
 import { barChart, barLayout, percent } from "./charts.js";
+import { element as el } from "../shared/dom.js";
 import { saveFile } from "../shared/transcript.js";
 
 export const POLL_MS = 10000;
@@ -78,17 +80,10 @@ export function hourBars(snapshot) {
   });
 }
 
-function el(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
-
 /**
  * Mount the dashboard in the console view. `options`: `_` (translate), `token()`,
  * `request(path)` (the console's JSON GET), `languageName`, `teamName`, `statusName`,
- * `clockName`, `formatTime(date)`.
+ * `clockName`, `formatTime(date)`, `onOpen()` (another view closes).
  */
 export function mountDashboard(consoleView, options) {
   const { _ } = options;
@@ -148,6 +143,7 @@ export function mountDashboard(consoleView, options) {
     clearInterval(poll);
     poll = null;
     if (open) {
+      options.onOpen?.(); // one view over the panes at a time
       poll = setInterval(refresh, POLL_MS);
       render();
       refresh();
@@ -362,6 +358,7 @@ export function mountDashboard(consoleView, options) {
       for (const event of EVENTS) current.on(event, nudge);
     },
     show: () => setOpen(true),
+    hide: () => open && setOpen(false),
     relabel: render,
     refresh,
   };

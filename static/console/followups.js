@@ -1,3 +1,4 @@
+// @ts-check
 /*
  * Follow-ups of negative feedback, in the supervisor's panel: every rating of 1 or 2 must be
  * answered within 24 hours (the brief). The list comes from GET /api/v1/followups and is

@@ -1,3 +1,4 @@
+// @ts-check
 /*
  * The console's Inbox: messages and callback requests customers left when nobody could chat
  * (the server's `inbox` event, docs/protocol.md), beside the live queue.
@@ -9,6 +10,7 @@
  * extracts it; the console hands in its translate function.
  */
 
+import { element as el } from "../shared/dom.js";
 import { AgentRequest } from "../shared/protocol.js";
 
 /**
@@ -82,13 +84,6 @@ export function mountInbox(root, { call, translate, agentId }) {
   let mailEnabled = true;
   let notice = "";
   const drafts = new Map(); // item id -> reply being written
-
-  const el = (tag, className, text) => {
-    const node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined) node.textContent = text;
-    return node;
-  };
 
   function statusLabel(row) {
     switch (row.status) {

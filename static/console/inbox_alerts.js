@@ -1,3 +1,4 @@
+// @ts-check
 /*
  * SLA alerts about offline inbox items: `sla_warning` and `sla_breach` carrying `item_id`
  * (docs/protocol.md). Their conversation is no chat of the console, so the alert row names

@@ -1,3 +1,4 @@
+// @ts-check
 /*
  * The console's live signals (docs/protocol.md): "Customer is typing…" under a chat's
  * transcript (whether, never what), the agent's own typing notices to the customer, and

@@ -1,3 +1,4 @@
+// @ts-check
 /*
  * The SLA alerts a supervisor's console starts with: `sla_warning` and `sla_breach` are
  * pushed only as they happen, so a console that connects (log-in, reload, reconnect) reads

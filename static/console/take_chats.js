@@ -1,3 +1,4 @@
+// @ts-check
 /*
  * "Take chats myself": a supervisor's switch for being offered waiting chats like an agent
  * (off by default; stored with the account by the server, `take_chats`). Agents are always

@@ -1,3 +1,4 @@
+// @ts-check
 /*
  * "Export" on a chat in the console: the conversation as a printable HTML page (the
  * browser's "save as PDF" makes it a PDF), internal notes included and marked, labels in

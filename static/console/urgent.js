@@ -1,3 +1,4 @@
+// @ts-check
 /*
  * Urgent chats (margin call, forced liquidation, a hacked account...): the server pushes
  * `urgent` to every console whose agent could take the chat and to supervisors, once per

@@ -1,3 +1,4 @@
+// @ts-check
 /*
  * The embed's message bridge: what the host page's loader (GET /widget.js) and the framed
  * widget (/widget/?embed=1) say to each other with postMessage, and the checks both sides

@@ -1,3 +1,4 @@
+// @ts-check
 /*
  * The host page's loader, served as GET /widget.js after static/embed/bridge.js, both inside
  * one function (chatserver/widget.py): a classic script, so one tag embeds the chat:
@@ -12,10 +13,11 @@
  */
 
 /* global cleanSettings, queuedCalls, foldCalls, nextOpen, callMessage, envelope,
-   readFrameMessage, originOf, METHODS */
+   readFrameMessage, originOf, METHODS -- static/embed/bridge.js's, in the same function
+   (types/embed-loader.d.ts says so to tsc) */
 
 const PHONE = "(max-width: 480px)";
-const CSS = `
+const STYLES = `
 :host { all: initial; }
 .root {
   position: fixed; bottom: 20px; right: 20px; z-index: 2147483000;
@@ -79,8 +81,9 @@ function icon([className, d, width]) {
 
 function scriptOrigin() {
   const current = document.currentScript;
-  if (current && current.src) return originOf(current.src);
-  const tag = [...document.querySelectorAll("script[src]")].find((s) =>
+  if (current instanceof HTMLScriptElement && current.src) return originOf(current.src);
+  const scripts = /** @type {HTMLScriptElement[]} */ ([...document.querySelectorAll("script[src]")]);
+  const tag = scripts.find((s) =>
     /\/widget\.js(?:[?#].*)?$/.test(s.src),
   );
   return tag ? originOf(tag.src) : null;
@@ -104,11 +107,11 @@ function main() {
   const shadow = host.attachShadow({ mode: "open" });
   try {
     const sheet = new CSSStyleSheet();
-    sheet.replaceSync(CSS);
+    sheet.replaceSync(STYLES);
     shadow.adoptedStyleSheets = [sheet];
   } catch {
     const style = document.createElement("style"); // browsers before constructable sheets
-    style.textContent = CSS;
+    style.textContent = STYLES;
     shadow.append(style);
   }
   const root = document.createElement("div");

@@ -1,3 +1,4 @@
+// @ts-check
 /**
  * Helpers the chat widget and the agent console share: no state, no DOM, no strings of
  * their own (each page keeps its own `_()` so `make catalogs` finds its msgids).
@@ -27,7 +28,11 @@ export function newClientId() {
     .join("-");
 }
 
-export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+/** @param {number} ms */
+export const sleep = (ms) =>
+  new Promise((resolve) => {
+    setTimeout(resolve, ms);
+  });
 
 /* ---------- text people wrote, for display ---------- */
 

@@ -1,3 +1,4 @@
+// @ts-check
 /*
  * A conversation's transcript, downloaded (GET /api/v1/conversations/{id}/transcript,
  * docs/protocol.md): by the widget with the customer's conversation token, by the console
@@ -23,6 +24,7 @@ export function transcriptUrl(conversationId, { format = "html", timeZone = null
 export function attachmentName(disposition, fallback) {
   const header = String(disposition || "");
   const match = /filename="([^"]*)"/i.exec(header) || /filename=([^;\s]+)/i.exec(header);
+  // eslint-disable-next-line no-control-regex -- control characters are what it removes
   const name = match ? match[1].replace(/[\\/\u0000-\u001f\u007f]/gu, "").trim() : "";
   return name && !name.startsWith(".") ? name : fallback;
 }
@@ -42,12 +44,12 @@ export function browserTimeZone(intl = globalThis.Intl) {
  * does not know the browser's zone: the desk's is better than nothing), or `fail` with a
  * code.
  */
-export function outcome(status, errorCode, { withZone }) {
+export function outcome(status, code, { withZone }) {
   if (status === 200) return { action: "save" };
-  if (status === 400 && errorCode === "invalid_time_zone" && withZone) {
+  if (status === 400 && code === "invalid_time_zone" && withZone) {
     return { action: "again_without_zone" };
   }
-  return { action: "fail", code: errorCode || "http_" + status };
+  return { action: "fail", code: code || "http_" + status };
 }
 
 /** The transcript as {blob, filename}; throws an Error whose `code` says why not. */

@@ -1,3 +1,4 @@
+// @ts-check
 /*
  * Typing notices and seen receipts, for the widget and the console (docs/protocol.md,
  * `typing`, `seen`). Pure decisions first (tested under `node --test`,

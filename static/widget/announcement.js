@@ -1,3 +1,4 @@
+// @ts-check
 /*
  * Announcements (docs/protocol.md, `announcement`): the desk's incident notices, shown as
  * banners at the top of the widget and of the console. Each arrives in the reader's
@@ -67,7 +68,7 @@ export function keepConfirmed(notices, confirmed) {
 export function shownAnnouncements(notices) {
   return [...notices].sort(
     (a, b) =>
-      (a.status === "resolved") - (b.status === "resolved") ||
+      Number(a.status === "resolved") - Number(b.status === "resolved") ||
       SEVERITY_RANK[a.severity] - SEVERITY_RANK[b.severity] ||
       Date.parse(b.updatedAt) - Date.parse(a.updatedAt),
   );

@@ -1,3 +1,4 @@
+// @ts-check
 /*
  * "Leave us a message" with a callback: when it suits the customer, in their own words
  * ("after 3 pm", "明日の午前"). The widget's pure functions (no DOM, no strings, no

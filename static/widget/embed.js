@@ -1,3 +1,4 @@
+// @ts-check
 /*
  * The widget's side of the one-tag embed (GET /widget.js, static/embed/loader.js): when the
  * page is /widget/?embed=1 inside a frame, it takes orders from the host page by postMessage

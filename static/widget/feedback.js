@@ -1,3 +1,4 @@
+// @ts-check
 /*
  * "Did that help?" under the bot's answers: the widget's pure state functions (no DOM, no
  * strings, no socket), tested in Node (tests/js/feedback.test.mjs).

@@ -1,3 +1,4 @@
+// @ts-check
 /*
  * The widget's live signals (docs/protocol.md): "Emma is typing…" under the messages,
  * the customer's own typing notices to the agent holding the chat, seen receipts, and

@@ -1,3 +1,4 @@
+// @ts-check
 /*
  * The satisfaction survey after a closed chat: "How was your chat?" with five buttons (1-5),
  * an optional comment, send, then thanks. It sends `rate` (docs/protocol.md); the server

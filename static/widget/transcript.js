@@ -1,3 +1,4 @@
+// @ts-check
 /*
  * "Download transcript" in the widget's menu: the conversation as a printable HTML page
  * (the browser's "save as PDF" makes it a PDF) or as plain text, in the conversation's

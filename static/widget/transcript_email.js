@@ -1,3 +1,4 @@
+// @ts-check
 /*
  * "Email me the transcript" in the widget's menu: a small form for the address (the one the
  * customer left for the inbox, if any, filled in), then POST
@@ -137,8 +138,10 @@ export function installTranscriptEmail({ menu, conversation, translate, onDone, 
   const title = dialog.querySelector("h2");
   const label = dialog.querySelector("label");
   const input = dialog.querySelector("input");
+  /** @type {HTMLElement} */
   const status = dialog.querySelector(".transcript-email-status");
   const close = dialog.querySelector('[data-action="close"]');
+  /** @type {HTMLButtonElement} */
   const send = dialog.querySelector('[data-action="send"]');
 
   let state = { phase: "editing", outcome: null, address: "" };

@@ -1,3 +1,4 @@
+// @ts-check
 /*
  * The customer chat widget: the browser side of the /customer protocol (docs/protocol.md).
  *
@@ -27,14 +28,13 @@
  *   the server again (the agent's name, a message left) is remembered per conversation.
  */
 
-import {
-  displayText,
-  newClientId,
-  sleep,
-  templateParts,
-  translate,
-} from "/static/shared/common.js";
+import { displayText, newClientId, translate } from "/static/shared/common.js";
+import { element, withUserText } from "/static/shared/dom.js";
+import { RETRY_BASE_MS, createOutbox, restoreItems, storedItems } from "/static/shared/outbox.js";
+import { advanceContiguous, hasGap, insertBySeq, skipsAhead } from "/static/shared/ordering.js";
 import { CustomerRequest } from "/static/shared/protocol.js";
+import { ackCall, openSocket } from "/static/shared/socket.js";
+import { setTime, timeFormat } from "/static/shared/time.js";
 import { mountAnnouncements } from "/static/widget/announcement.js";
 import {
   asksFeedback,
@@ -55,12 +55,8 @@ const OUTBOX_KEY = "chatserver.widget.outbox";
 const HANDOFF_KEY = "chatserver.widget.handoff";
 const FEEDBACK_KEY = "chatserver.widget.feedback";
 
-// An acknowledgement slower than this is treated as lost; the message is sent again
-// (same client_id) rather than waited for forever.
-const ACK_TIMEOUT_MS = 10000;
-// Backoff between attempts while connected but the server answers internal_error.
-const RETRY_BASE_MS = 1000;
-const RETRY_MAX_MS = 30000;
+// What the outbox keeps of a message in sessionStorage.
+const OUTBOX_FIELDS = ["client_id", "text"];
 // The bot's reply is pushed just before the acknowledgement of the message it answers, so
 // a missing seq is normal for a moment; only a gap that outlives this is fetched.
 const GAP_GRACE_MS = 1500;
@@ -82,7 +78,7 @@ const HANDOFF_OF_STATUS = {
   abandoned: "closed",
 };
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/u;
-const PHONE = /^\+?[\p{Nd}\s().\/-]+$/u;
+const PHONE = /^\+?[\p{Nd}\s()./-]+$/u;
 const COPIED_MS = 2000;
 
 /* ---------- strings ---------- */
@@ -144,10 +140,7 @@ function saveItem(area, key, value) {
 
 function loadOutbox() {
   try {
-    const items = JSON.parse(loadItem("sessionStorage", OUTBOX_KEY) || "[]");
-    return Array.isArray(items)
-      ? items.filter((item) => typeof item?.client_id === "string" && typeof item?.text === "string")
-      : [];
+    return restoreItems(JSON.parse(loadItem("sessionStorage", OUTBOX_KEY) || "[]"), OUTBOX_FIELDS);
   } catch {
     return [];
   }
@@ -167,8 +160,6 @@ const state = {
   started: false, // `start` acknowledged on the current connection
   closed: false,
   connection: "connecting", // connecting | online | reconnecting | offline
-  outbox: loadOutbox(), // [{client_id, text}] not yet acknowledged, in order
-  failed: new Map(), // client_id -> {client_id, text} refused by the server
   bySeq: new Map(), // seq -> element
   replaced: new Set(), // seqs of greetings a later one stands for (a language was picked)
   pending: new Map(), // client_id -> element (optimistic, no seq yet)
@@ -199,7 +190,6 @@ function newHandoff() {
 }
 
 let socket = null;
-let pumping = false;
 let gapTimer = null;
 let heldTimer = null;
 let stringsRequest = 0;
@@ -213,28 +203,28 @@ const els = {
   title: byId("title"),
   status: byId("status"),
   statusText: byId("status-text"),
-  language: byId("language"),
+  language: /** @type {HTMLSelectElement} */ (byId("language")),
   languageLabel: byId("language-label"),
   banner: byId("banner"),
   messages: byId("messages"),
   notice: byId("notice"),
   noticeText: byId("notice-text"),
   noticeAction: byId("notice-action"),
-  composer: byId("composer"),
-  input: byId("input"),
+  composer: /** @type {HTMLFormElement} */ (byId("composer")),
+  input: /** @type {HTMLTextAreaElement} */ (byId("input")),
   inputLabel: byId("input-label"),
   sendLabel: byId("send-label"),
   hint: byId("hint"),
-  send: byId("send"),
+  send: /** @type {HTMLButtonElement} */ (byId("send")),
   avatarInitial: byId("avatar-initial"),
   avatarIcon: byId("avatar-icon"),
   menuButton: byId("menu-button"),
   menuLabel: byId("menu-label"),
   menu: byId("menu"),
-  endChat: byId("end-chat"),
+  endChat: /** @type {HTMLButtonElement} */ (byId("end-chat")),
   noticeTracking: byId("notice-tracking"),
   actions: byId("actions"),
-  talk: byId("talk"),
+  talk: /** @type {HTMLButtonElement} */ (byId("talk")),
   talkLabel: byId("talk-label"),
   queue: byId("queue"),
   queuePosition: byId("queue-position"),
@@ -242,25 +232,25 @@ const els = {
   queueNote: byId("queue-note"),
   confirmEnd: byId("confirm-end"),
   confirmEndText: byId("confirm-end-text"),
-  confirmEndYes: byId("confirm-end-yes"),
+  confirmEndYes: /** @type {HTMLButtonElement} */ (byId("confirm-end-yes")),
   confirmEndNo: byId("confirm-end-no"),
   leave: byId("leave"),
-  leaveForm: byId("leave-form"),
+  leaveForm: /** @type {HTMLFormElement} */ (byId("leave-form")),
   leaveTitle: byId("leave-title"),
   leaveKindLabel: byId("leave-kind-label"),
   leaveKindEmail: byId("leave-kind-email"),
   leaveKindCallback: byId("leave-kind-callback"),
-  leaveContact: byId("leave-contact"),
+  leaveContact: /** @type {HTMLInputElement} */ (byId("leave-contact")),
   leaveContactLabel: byId("leave-contact-label"),
   leaveContactError: byId("leave-contact-error"),
-  leaveText: byId("leave-text"),
+  leaveText: /** @type {HTMLTextAreaElement} */ (byId("leave-text")),
   leaveWhenField: byId("leave-when-field"),
-  leaveWhen: byId("leave-when"),
+  leaveWhen: /** @type {HTMLInputElement} */ (byId("leave-when")),
   leaveWhenLabel: byId("leave-when-label"),
   leaveTextLabel: byId("leave-text-label"),
   leaveTextError: byId("leave-text-error"),
   leaveError: byId("leave-error"),
-  leaveSubmit: byId("leave-submit"),
+  leaveSubmit: /** @type {HTMLButtonElement} */ (byId("leave-submit")),
   leaveDone: byId("leave-done"),
   leaveDoneTitle: byId("leave-done-title"),
   leaveTracking: byId("leave-tracking"),
@@ -277,33 +267,10 @@ const live = mountLive(els.messages, {
   held: () => state.handoff.status === "assigned",
 });
 
-function element(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
-
-/** `template` (translated, with {placeholders}) filled with text people wrote, each value
- * shown by displayText in a <bdi> of its own: for node.replaceChildren(...). */
-function withUserText(template, values) {
-  return templateParts(template, values).map((part) =>
-    typeof part === "string" ? part : element("bdi", "user-text", displayText(part.value)),
-  );
-}
-
 function directionOf(language) {
   const known = state.languages.find((entry) => entry.tag === language);
   if (known) return known.direction;
   return ["ar", "fa", "he", "ur"].includes(String(language).split("-")[0]) ? "rtl" : "ltr";
-}
-
-function timeFormat() {
-  try {
-    return new Intl.DateTimeFormat(state.uiLanguage, { hour: "2-digit", minute: "2-digit" });
-  } catch {
-    return new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
-  }
 }
 
 // Incident notices at the top (static/widget/announcement.js).
@@ -349,20 +316,20 @@ function applyStrings() {
   renderConnection();
   renderHandoff();
   renderLeaveKind();
-  const format = timeFormat();
+  const format = timeFormat(state.uiLanguage);
   for (const button of els.messages.querySelectorAll(".msg-choices[data-kind=agent] .choice")) {
     button.textContent = _("Talk to a person");
   }
   for (const group of els.messages.querySelectorAll(".msg-feedback")) labelFeedback(group);
   survey.relabel();
   live.relabel();
-  for (const item of els.messages.querySelectorAll(".msg")) {
+  for (const item of /** @type {NodeListOf<HTMLElement>} */ (els.messages.querySelectorAll(".msg"))) {
     const label = item.querySelector(".msg-author");
     if (label) label.textContent = authorName(item.dataset.author, item.dataset.agentName);
     const time = item.querySelector("time");
     if (time?.dateTime) time.textContent = format.format(new Date(time.dateTime));
     renderDelivery(item);
-    for (const group of item.querySelectorAll(".msg-choices")) {
+    for (const group of /** @type {NodeListOf<HTMLElement>} */ (item.querySelectorAll(".msg-choices"))) {
       group.setAttribute("aria-label", choicesLabel(group.dataset.kind));
     }
   }
@@ -477,7 +444,7 @@ async function chooseLanguage(language) {
     els.language.value = state.language || state.uiLanguage;
     return;
   }
-  if (answer && state.customerMessages === 0 && state.outbox.length === 0) {
+  if (answer && state.customerMessages === 0 && outbox.items.length === 0) {
     // The server cannot switch a conversation, and nothing has been said in this one yet:
     // a new conversation greets the customer in the chosen language.
     await startConversation({ fresh: true, language });
@@ -525,35 +492,19 @@ function setConnection(connection) {
 }
 
 function connect() {
-  socket = globalThis.io("/customer", {
-    transports: ["websocket", "polling"],
-    tryAllTransports: true,
-    reconnectionDelay: 1000,
-    reconnectionDelayMax: 10000,
-  });
-  socket.on("connect", () => {
-    state.started = false;
-    startConversation({});
-  });
-  socket.on("disconnect", (reason) => {
-    state.started = false;
-    // Nothing queued inside the client: the outbox decides what is sent, after `start`.
-    socket.sendBuffer = [];
-    setConnection("reconnecting");
-    if (reason === "io server disconnect") {
-      // The server closed this socket (a restart, a deploy): come back, with jitter so
-      // every widget does not return in the same instant.
-      setTimeout(() => socket.connect(), 500 + Math.random() * 2500);
-    }
-  });
-  socket.on("connect_error", () => {
-    setConnection(state.connection === "connecting" ? "connecting" : "reconnecting");
-    if (!socket.active) {
-      // Refused by the server rather than unreachable: try again later.
-      setTimeout(() => socket.connect(), 5000 + Math.random() * 5000);
-    }
-  });
-  socket.io.on("reconnect_attempt", () => setConnection("reconnecting"));
+  // The outbox is sent after `start` on each connection (static/shared/socket.js).
+  ({ socket } = openSocket("/customer", {
+    connected: () => {
+      state.started = false;
+      startConversation({});
+    },
+    disconnected: () => {
+      state.started = false;
+      setConnection("reconnecting");
+    },
+    refused: () => setConnection(state.connection === "connecting" ? "connecting" : "reconnecting"),
+    reconnecting: () => setConnection("reconnecting"),
+  }));
   socket.on("message", onPushed);
   socket.on("queued", onQueued);
   socket.on("assigned", onAssigned);
@@ -582,26 +533,11 @@ function connect() {
 /**
  * Emit `event` with an acknowledgement; resolves to the acknowledgement, or null when it
  * did not come (timeout, or the connection dropped: then it resolves at once).
+ * @param {string} event
+ * @param {unknown} payload
  */
 function call(event, payload) {
-  return new Promise((resolve) => {
-    if (!socket?.connected) {
-      resolve(null);
-      return;
-    }
-    let settled = false;
-    const finish = (value) => {
-      if (settled) return;
-      settled = true;
-      socket.off("disconnect", dropped);
-      resolve(value);
-    };
-    const dropped = () => finish(null);
-    socket.on("disconnect", dropped);
-    socket.timeout(ACK_TIMEOUT_MS).emit(event, payload, (error, answer) => {
-      finish(error ? null : answer && typeof answer === "object" ? answer : null);
-    });
-  });
+  return ackCall(socket, event, payload);
 }
 
 /**
@@ -657,7 +593,7 @@ async function startConversation({ fresh = false, language = null, hint = null }
   setConnection("online");
   renderConnection(); // the availability may have changed while the connection did not
   live.started();
-  pumpOutbox();
+  outbox.pump();
 }
 
 /** The host page's reset() or another user: forget this conversation, begin a new one. */
@@ -703,7 +639,7 @@ function onPushed(message) {
   if (!isMessage(message)) return;
   if (state.conversationId && message.conversation_id !== state.conversationId) return;
   embed.message(message);
-  if (state.inFlight && message.seq > state.contiguousSeq + 1) {
+  if (state.inFlight && skipsAhead(message.seq, state.contiguousSeq)) {
     state.held.push(message);
     heldTimer ??= setTimeout(flushHeld, GAP_GRACE_MS);
     return;
@@ -750,7 +686,7 @@ function renderMessages(messages) {
 
 function renderMessage(message) {
   const pending = message.client_id ? state.pending.get(message.client_id) : undefined;
-  if (message.client_id) dropFromOutbox(message.client_id);
+  if (message.client_id) outbox.drop(message.client_id);
   if (state.bySeq.has(message.seq)) {
     // Seen already; an optimistic copy of it is no longer needed.
     if (pending) {
@@ -770,7 +706,7 @@ function renderMessage(message) {
   }
   item.dataset.seq = String(message.seq);
   if (message.language) item.lang = message.language;
-  setTime(item, message.created_at);
+  setTime(item, message.created_at, timeFormat(state.uiLanguage));
   renderDelivery(item);
   if (message.author === "bot") addChoices(item, message.meta, message.seq);
   if (message.author === "agent") {
@@ -787,7 +723,7 @@ function renderMessage(message) {
     state.replaced.add(replaces);
     state.bySeq.get(replaces)?.remove();
   }
-  if (!state.replaced.has(message.seq)) insertBySeq(item, message.seq);
+  if (!state.replaced.has(message.seq)) insertBySeq(els.messages, item, message.seq);
   state.bySeq.set(message.seq, item);
   state.maxSeq = Math.max(state.maxSeq, message.seq);
   if (message.author === "customer") state.customerMessages += 1;
@@ -826,28 +762,6 @@ function buildMessage(author, text, agentName = null) {
   return item;
 }
 
-function setTime(item, iso) {
-  const time = item.querySelector("time");
-  if (!time || !iso) return;
-  const date = new Date(iso);
-  if (Number.isNaN(date.getTime())) return;
-  time.dateTime = iso;
-  time.textContent = timeFormat().format(date);
-}
-
-/** Seq order; optimistic messages (no seq yet) stay after every stored one. */
-function insertBySeq(item, seq) {
-  const list = els.messages;
-  item.remove(); // an optimistic message that just got its seq moves to its place
-  let before = list.querySelector(".msg.is-pending");
-  let node = before ? before.previousElementSibling : list.lastElementChild;
-  while (node && Number(node.dataset.seq) > seq) {
-    before = node;
-    node = node.previousElementSibling;
-  }
-  list.insertBefore(item, before);
-}
-
 function markKnown(seq) {
   state.contiguousSeq = Math.max(state.contiguousSeq, seq || 0);
   checkGaps();
@@ -855,12 +769,12 @@ function markKnown(seq) {
 
 /** Advance the contiguous seq; fetch what is missing if a gap lasts. */
 function checkGaps() {
-  while (state.bySeq.has(state.contiguousSeq + 1)) state.contiguousSeq += 1;
-  if (state.maxSeq <= state.contiguousSeq || gapTimer !== null) return;
+  state.contiguousSeq = advanceContiguous(state.contiguousSeq, state.bySeq);
+  if (!hasGap(state.contiguousSeq, state.maxSeq) || gapTimer !== null) return;
   gapTimer = setTimeout(() => {
     gapTimer = null;
-    while (state.bySeq.has(state.contiguousSeq + 1)) state.contiguousSeq += 1;
-    if (state.maxSeq > state.contiguousSeq && state.started && state.token) {
+    state.contiguousSeq = advanceContiguous(state.contiguousSeq, state.bySeq);
+    if (hasGap(state.contiguousSeq, state.maxSeq) && state.started && state.token) {
       startConversation({}); // resumes from the contiguous seq: returns what is missing
     }
   }, GAP_GRACE_MS);
@@ -989,7 +903,9 @@ function addFeedback(item, seq) {
   question.id = "feedback-question-" + seq;
   group.setAttribute("aria-labelledby", question.id);
   const buttons = element("div", "msg-feedback-buttons");
-  for (const [action, helpful] of [["yes", true], ["no", false], ["agent", null]]) {
+  /** @type {Array<[string, boolean | null]>} */
+  const actions = [["yes", true], ["no", false], ["agent", null]];
+  for (const [action, helpful] of actions) {
     const button = element("button", "choice choice--small");
     button.type = "button";
     button.dir = "auto";
@@ -1100,27 +1016,63 @@ async function feedbackAgent(group, button) {
 
 /* ---------- sending ---------- */
 
-function saveOutbox() {
-  const items = state.outbox.map(({ client_id, text }) => ({ client_id, text }));
-  saveItem("sessionStorage", OUTBOX_KEY, items.length ? JSON.stringify(items) : null);
-}
+/** @typedef {{client_id: string, text: string, attempts?: number}} WidgetItem */
 
-function dropFromOutbox(clientId) {
-  const index = state.outbox.findIndex((item) => item.client_id === clientId);
-  if (index === -1) return;
-  state.outbox.splice(index, 1);
-  saveOutbox();
-}
+/** The customer's messages not yet acknowledged, in order (static/shared/outbox.js). */
+const outbox = createOutbox(/** @type {WidgetItem[]} */ (loadOutbox()), {
+  ready: () => state.started && Boolean(socket?.connected),
+  connected: () => Boolean(socket?.connected),
+  save: (items) => {
+    const stored = storedItems(items, OUTBOX_FIELDS);
+    saveItem("sessionStorage", OUTBOX_KEY, stored ? JSON.stringify(stored) : null);
+  },
+  send: async (item) => {
+    /** @type {{text: string, client_id: string, conversation_id?: string}} */
+    const payload = { text: item.text, client_id: item.client_id };
+    if (state.conversationId) payload.conversation_id = state.conversationId;
+    state.inFlight = item.client_id;
+    const answer = await call(CustomerRequest.MESSAGE, payload);
+    state.inFlight = null;
+    if (!answer?.ok) flushHeld();
+    return answer;
+  },
+  /** @param {import("../shared/protocol.js").MessageAck} answer */
+  sent: (_item, answer) => {
+    if (isMessage(answer.message)) {
+      renderMessages([answer.message]);
+      // The message may have settled the conversation's language (and no bot reply may
+      // follow to say so, e.g. it asked for a person): the widget's strings follow it.
+      const conversation = answer.conversation;
+      if (typeof conversation?.language === "string") {
+        followLanguage(conversation.language, conversation.direction, answer.message.seq);
+      }
+    }
+    flushHeld();
+  },
+  retrying: (item) => setDelivery(item.client_id, "retrying"),
+  restartOn: ["not_started", "unknown_conversation"],
+  restart: () => {
+    state.started = false;
+    queueMicrotask(() => startConversation({}));
+  },
+  refused: (item, code) => {
+    // Refused for good (too long, malformed, conversation closed): keep it visible.
+    if (!PERMANENT_ERRORS.has(code)) console.warn("message refused:", code);
+    setDelivery(item.client_id, "failed", code);
+    if (code === "conversation_closed") setClosed(state.handoff.trackingNumber);
+  },
+});
 
+/** @param {string} text */
 function send(text) {
-  const item = { client_id: newClientId(), text, attempts: 0 };
-  state.outbox.push(item);
-  saveOutbox();
+  const item = { client_id: newClientId(), text };
+  outbox.add(item);
   showPending(item);
   scrollToBottom();
-  pumpOutbox();
+  outbox.pump();
 }
 
+/** @param {WidgetItem} item */
 function showPending(item) {
   const node = buildMessage("customer", item.text);
   node.classList.add("is-pending");
@@ -1131,6 +1083,7 @@ function showPending(item) {
   state.pending.set(item.client_id, node);
 }
 
+/** @param {HTMLElement} node */
 function renderDelivery(node) {
   const delivery = node.querySelector(".msg-delivery");
   if (!delivery) return;
@@ -1152,6 +1105,11 @@ function renderDelivery(node) {
   }
 }
 
+/**
+ * @param {string} clientId
+ * @param {string} status
+ * @param {string} [code]
+ */
 function setDelivery(clientId, status, code) {
   const node = state.pending.get(clientId);
   if (!node) return;
@@ -1160,13 +1118,9 @@ function setDelivery(clientId, status, code) {
   renderDelivery(node);
 }
 
+/** @param {string} clientId */
 function retryFailed(clientId) {
-  const item = state.failed.get(clientId);
-  if (!item) return;
-  state.failed.delete(clientId);
-  item.attempts = 0;
-  state.outbox.push(item);
-  saveOutbox();
+  if (!outbox.retry(clientId)) return;
   const node = state.pending.get(clientId);
   if (node) {
     node.remove();
@@ -1174,67 +1128,7 @@ function retryFailed(clientId) {
     delete node.dataset.error;
   }
   setDelivery(clientId, "sending");
-  pumpOutbox();
-}
-
-
-/** Send the outbox in order, one message at a time, while this connection has started. */
-async function pumpOutbox() {
-  if (pumping) return;
-  pumping = true;
-  try {
-    while (state.started && socket.connected && state.outbox.length > 0) {
-      const item = state.outbox[0];
-      const payload = { text: item.text, client_id: item.client_id };
-      if (state.conversationId) payload.conversation_id = state.conversationId;
-      state.inFlight = item.client_id;
-      const answer = await call(CustomerRequest.MESSAGE, payload);
-      state.inFlight = null;
-      if (answer?.ok) {
-        dropFromOutbox(item.client_id);
-        if (isMessage(answer.message)) {
-          renderMessages([answer.message]);
-          // The message may have settled the conversation's language (and no bot reply may
-          // follow to say so, e.g. it asked for a person): the widget's strings follow it.
-          const conversation = answer.conversation;
-          if (typeof conversation?.language === "string") {
-            followLanguage(conversation.language, conversation.direction, answer.message.seq);
-          }
-        }
-        flushHeld();
-        continue;
-      }
-      flushHeld();
-      const code = answer?.error?.code;
-      if (answer === null || code === "internal_error") {
-        if (!socket.connected) break; // resent after the reconnect's `start`
-        item.attempts = (item.attempts || 0) + 1;
-        setDelivery(item.client_id, "retrying");
-        await sleep(Math.min(RETRY_BASE_MS * 2 ** item.attempts, RETRY_MAX_MS));
-        continue;
-      }
-      if (code === "rate_limited") {
-        // Sent faster than the server takes: the same message again once it says so.
-        setDelivery(item.client_id, "retrying");
-        const wait = Number(answer.error.retry_after);
-        await sleep(Math.min(Number.isFinite(wait) && wait > 0 ? wait * 1000 : RETRY_BASE_MS, RETRY_MAX_MS));
-        continue;
-      }
-      if (code === "not_started" || code === "unknown_conversation") {
-        state.started = false;
-        queueMicrotask(() => startConversation({}));
-        break;
-      }
-      // Refused for good (too long, malformed, conversation closed): keep it visible.
-      dropFromOutbox(item.client_id);
-      if (!PERMANENT_ERRORS.has(code)) console.warn("message refused:", code);
-      state.failed.set(item.client_id, item);
-      setDelivery(item.client_id, "failed", code || "internal_error");
-      if (code === "conversation_closed") setClosed(state.handoff.trackingNumber);
-    }
-  } finally {
-    pumping = false;
-  }
+  outbox.pump();
 }
 
 /* ---------- notices ---------- */
@@ -1358,9 +1252,6 @@ function onQueued(payload) {
   h.position = Number.isInteger(payload.position) && payload.position > 0 ? payload.position : null;
   h.wait = typeof payload.wait === "string" && payload.wait.trim() ? payload.wait.trim() : null;
   h.fallback = payload.fallback === true;
-  if (typeof payload.tracking_number === "string" && payload.tracking_number) {
-    h.trackingNumber = payload.tracking_number;
-  }
   renderHandoff();
 }
 
@@ -1515,7 +1406,8 @@ async function talkToAPerson() {
 /* leave a message */
 
 function leaveKind() {
-  return els.leaveForm.elements.kind.value === "callback" ? "callback" : "email";
+  const kind = /** @type {RadioNodeList} */ (els.leaveForm.elements.namedItem("kind"));
+  return kind.value === "callback" ? "callback" : "email";
 }
 
 function renderLeaveKind() {
@@ -1703,7 +1595,7 @@ function bindUi() {
   els.talk.addEventListener("click", talkToAPerson);
   els.leaveForm.addEventListener("submit", submitLeave);
   els.leaveForm.addEventListener("change", (event) => {
-    if (event.target.name !== "kind") return;
+    if (/** @type {HTMLInputElement} */ (event.target).name !== "kind") return;
     renderLeaveKind();
     fieldError(els.leaveContact, els.leaveContactError, "");
   });
@@ -1714,8 +1606,9 @@ function bindUi() {
     els.menuButton.focus();
   });
   document.addEventListener("click", (event) => {
-    if (els.menu.hidden || els.menu.contains(event.target)) return;
-    if (els.menuButton.contains(event.target)) return;
+    const target = /** @type {Node} */ (event.target);
+    if (els.menu.hidden || els.menu.contains(target)) return;
+    if (els.menuButton.contains(target)) return;
     setMenu(false);
   });
   els.endChat.addEventListener("click", () => {
@@ -1733,7 +1626,7 @@ function bindUi() {
 
 async function main() {
   bindUi();
-  for (const item of state.outbox) showPending(item);
+  for (const item of outbox.items) showPending(item);
   renderConnection();
   await embed.hello; // framed by the loader: the host's locale and user come first
   const hints = state.choice ? [state.choice, ...browserLanguages()] : browserLanguages();

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
-import { conversationStatus, customerRows, previousRows } from "../../static/console/customer.js";
+import { conversationStatus, customerRows, historyNote, previousRows } from "../../static/console/customer.js";
 
 const _ = (msgid) => ({ Name: "名前", VIP: "VIP", Standard: "標準", Closed: "終了" })[msgid] ?? msgid;
 const CARD = {
@@ -57,5 +57,17 @@ describe("previousRows", () => {
   test("statuses in words", () => {
     assert.equal(conversationStatus("rated", _), "終了");
     assert.equal(conversationStatus("offline", _), "Left a message");
+  });
+});
+
+describe("historyNote", () => {
+  test("an anonymous customer: said so, whatever else the card holds", () => {
+    assert.equal(historyNote({ ...CARD, customer_id: null, previous: [] }), "anonymous");
+    assert.equal(historyNote({ ...CARD, customer_id: "", previous: [] }), "anonymous");
+  });
+  test("a signed customer without earlier chats: none; with some, or still loading: nothing", () => {
+    assert.equal(historyNote({ ...CARD, previous: [] }), "none");
+    assert.equal(historyNote(CARD), null);
+    assert.equal(historyNote(null), null);
   });
 });

@@ -1,0 +1,77 @@
+"""The console's toasts never cover the composer, in a real headless Chromium against the
+real server: with a chat open and a toast shown (a second chat offered), the toast's box
+meets neither the composer's nor its Send button's, on a laptop screen (1280x800) and at
+900 px, where the panes stack. Skipped like the other browser tests without Chromium."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests import test_console_browser
+from tests.test_console_browser import (
+    GERMAN_INSTALL,
+    THAI_HACKED,
+    TIMEOUT_MS,
+    expect,
+    logged_in,
+)
+
+desk = test_console_browser.desk
+clock = test_console_browser.clock
+open_console = test_console_browser.open_console
+
+
+def overlap(a: dict[str, float], b: dict[str, float]) -> bool:
+    return (
+        a["x"] < b["x"] + b["width"]
+        and b["x"] < a["x"] + a["width"]
+        and a["y"] < b["y"] + b["height"]
+        and b["y"] < a["y"] + a["height"]
+    )
+
+
+async def box(locator: Any) -> dict[str, float]:
+    found = await locator.bounding_box()
+    assert found is not None, "not laid out"
+    return dict(found)
+
+
+@pytest.mark.parametrize("width", [1280, 900])
+async def test_a_toast_never_covers_the_composer_or_its_send_button(desk, open_console, width):
+    await desk.account("emma", "Emma Clarke", ["en", "th", "de"])
+    console = await logged_in(desk, open_console, "emma")
+    page = console.page
+    await page.set_viewport_size({"width": width, "height": 800})
+    thai = await desk.customer(["th-TH"], THAI_HACKED, request=False)
+    await console.item(thai.conversation_id).locator(".accept").click(timeout=TIMEOUT_MS)
+    panel = console.panel(thai.conversation_id)
+    composer = panel.locator(".composer")
+    send = panel.locator(".composer-send")
+    await expect(send).to_be_visible(timeout=TIMEOUT_MS)
+    await panel.locator(".composer-input").fill("Hello")
+    # Where the panes stack the composer is further down the page: the agent is at it.
+    await send.scroll_into_view_if_needed()
+    await expect(page.locator(".toast")).to_have_count(0, timeout=TIMEOUT_MS)
+
+    await desk.customer(["de"], GERMAN_INSTALL)  # offered to Emma: a toast says so
+    toast = page.locator(".toast", has_text="A chat is offered to you.")
+    await expect(toast).to_be_visible(timeout=TIMEOUT_MS)
+    await page.wait_for_timeout(300)  # its entrance animation is over
+    shown, under = await box(toast), [await box(composer), await box(send)]
+    viewport = page.viewport_size
+    assert shown["x"] >= 0, shown
+    assert shown["x"] + shown["width"] <= viewport["width"], shown
+    assert shown["y"] >= 0, shown
+    assert shown["y"] + shown["height"] <= viewport["height"], shown
+    assert under[1]["y"] + under[1]["height"] <= viewport["height"], "Send is in view"
+    assert not any(overlap(shown, each) for each in under), (shown, under)
+    # The Send button is what a click there reaches.
+    middle = (under[1]["x"] + under[1]["width"] / 2, under[1]["y"] + under[1]["height"] / 2)
+    hit = await page.evaluate(
+        "([x, y]) => document.elementFromPoint(x, y)?.closest('.composer-send') !== null",
+        list(middle),
+    )
+    assert hit
+    assert console.problems == []
