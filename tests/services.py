@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import socket
 import uuid
 from collections.abc import AsyncIterator
@@ -66,3 +67,15 @@ async def fresh_postgres() -> AsyncIterator[str]:
         async with admin.connect() as connection:
             await connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         await admin.dispose()
+
+
+def require_binary(name: str, install: str) -> str:
+    """The path of an executable the test runs (PATH, then /usr/sbin), or skip saying how
+    to `install` it (fail instead under CHATSERVER_REQUIRE_SERVICES=1)."""
+    found = shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin")
+    if found:
+        return found
+    reason = f"{name} is not installed"
+    if os.environ.get("CHATSERVER_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"{reason}, and CHATSERVER_REQUIRE_SERVICES=1 says it must be")
+    pytest.skip(f"{reason} ({install})")
