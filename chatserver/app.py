@@ -107,6 +107,10 @@ FOLLOWUPS_EVERY_TICKS = 4
 INBOX_EVERY_TICKS = 4
 
 
+# On stop, sockets get this long to take their close before the server goes on stopping.
+DISCONNECT_SECONDS = 3.0
+
+
 StoreFactory = Callable[[Settings], Awaitable[SqlStore]]
 
 
@@ -573,5 +577,11 @@ async def _disconnect_sockets(app: web.Application) -> None:
     if isinstance(agents, AgentNamespace):
         await agents.close_all()  # no grace-period timer may outlive the store
     if sio.eio.sockets:  # engine.io's disconnect-all fails on an empty set
-        await sio.eio.disconnect()
+        # A polling client that never polls again would hold this forever (its close
+        # message waits to be collected): everyone else has been told by then.
+        try:
+            async with asyncio.timeout(DISCONNECT_SECONDS):
+                await sio.eio.disconnect()
+        except TimeoutError:
+            log.warning("some sockets did not take their close in %s s", DISCONNECT_SECONDS)
     await sio.shutdown()

@@ -104,3 +104,18 @@ def test_the_served_process_runs_blas_on_one_thread(tmp_path):
     # numpy's OpenBLAS (the sentence encoder) and scipy's (the classifier's solvers), here.
     assert series, text
     assert set(series.values()) == {1.0}, series
+
+
+def test_a_polling_client_that_never_polls_again_does_not_hold_the_stop(tmp_path):
+    """One Engine.IO polling handshake, then silence: on SIGTERM its close message waits to
+    be collected forever; the server gives it a few seconds and stops anyway."""
+    with served(tmp_path) as (process, port):
+        url = f"http://127.0.0.1:{port}/socket.io/?EIO=4&transport=polling"
+        with urllib.request.urlopen(url, timeout=10) as response:
+            assert response.read().startswith(b"0{")  # the open packet: a session now exists
+        started = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 0, stderr
+    assert time.monotonic() - started < 15, stderr
+    assert "did not take their close" in stderr
