@@ -203,20 +203,16 @@ class Desk:
         return Started(conversation, token, resumed=False, messages=[greeting])
 
     async def receive(self, conversation_id: str, text: str, client_id: str | None) -> Received:
-        try:
-            conversation = await self._open_conversation(conversation_id)
-        except ConversationClosed:
+        conversation = await self._conversation(conversation_id)
+        message = self.new_message(conversation.id, Author.CUSTOMER, text, client_id=client_id)
+        if not conversation.is_open:
             # A resend of a message stored before the chat closed (its acknowledgement was
             # lost, e.g. the message itself handed the chat off and nobody was online):
             # acknowledged as the duplicate it is, not refused.
-            resent = await self.store.sent_before(
-                self.new_message(conversation_id, Author.CUSTOMER, text, client_id=client_id)
-            )
+            resent = await self.store.sent_before(message)
             if resent is None:
-                raise
-            closed = await self.store.get_conversation(conversation_id)
-            return Received(resent, duplicate=True, conversation=closed)
-        message = self.new_message(conversation.id, Author.CUSTOMER, text, client_id=client_id)
+                raise ConversationClosed("this conversation is closed")
+            return Received(resent, duplicate=True, conversation=conversation)
         if conversation.status is not ConversationStatus.BOT:
             return await self._to_the_team(conversation, message)
 
@@ -470,11 +466,16 @@ class Desk:
         return self.bot.language_chosen(language)
 
     async def _open_conversation(self, conversation_id: str) -> Conversation:
+        conversation = await self._conversation(conversation_id)
+        if not conversation.is_open:
+            raise ConversationClosed("this conversation is closed")
+        return conversation
+
+    async def _conversation(self, conversation_id: str) -> Conversation:
+        """The conversation as stored (the truth: read each time, never cached here)."""
         conversation = await self.store.get_conversation(conversation_id)
         if conversation is None:
             raise UnknownConversation("no such conversation", conversation_id=conversation_id)
-        if not conversation.is_open:
-            raise ConversationClosed("this conversation is closed")
         return conversation
 
     def _follow_language(

@@ -527,6 +527,23 @@ async def test_a_closed_conversation_takes_nothing_more(built):
         await built.desk.receive(started.id, WITHDRAW, None)
 
 
+async def test_a_resend_after_the_chat_closed_is_acknowledged_as_the_duplicate_it_is(built):
+    started = await conversation(built)
+    first = await built.desk.receive(started.id, WITHDRAW, "c1")
+    closed = (await stored(built, started.id)).transition(
+        ConversationStatus.CLOSED, built.clock.now()
+    )
+    await built.store.save_conversation(closed)
+    resent = await built.desk.receive(started.id, WITHDRAW, "c1")
+    assert resent.duplicate
+    assert resent.message == first.message
+    assert resent.replies == []
+    assert resent.conversation == closed
+    with pytest.raises(ConversationClosed):
+        await built.desk.receive(started.id, WITHDRAW, "c2")
+    assert [m.seq for m in await built.store.messages(started.id)] == [1, 2, 3]
+
+
 async def test_a_suggestion_scrolled_out_of_the_lookback_can_no_longer_be_picked(built):
     started, offer = await suggested(built)
     picked = offer.meta["suggestions"][0]["faq_id"]
