@@ -2,8 +2,9 @@
 suggestion, say whether an answer helped, choose a language, ask for a person.
 
 Owns the customer's side of a conversation while the bot has it: the conversation's
-language as it follows the customer, the bot's replies as stored messages (`_post`), which
-FAQ entry each customer message asks about (`faq_id`), and what the FAQ gaps report learns
+language as it follows the customer, the bot's replies as stored messages (`_post`; for a
+customer message, written with it in one transaction: `Store.append_exchange`), which FAQ
+entry each customer message asks about (`faq_id`), and what the FAQ gaps report learns
 (declines, picks, feedback). What it reads back is the recent messages (`_recent`) and pure
 functions over them (the bot's replies newest first, the topic, declines in a row, the offer
 a pick came from, the question behind an answer).
@@ -56,13 +57,14 @@ from chatserver.models import (
     FaqDecline,
     FaqFeedback,
     Message,
+    NewMessage,
     NewMessages,
     UnknownConversation,
     UnsupportedLanguage,
     new_conversation,
 )
 from chatserver.protocol import ServerEvent
-from chatserver.store import Store
+from chatserver.store import Answer, Store
 
 # How many missed messages a resuming client gets in one acknowledgement.
 RESUME_LIMIT = 500
@@ -203,103 +205,114 @@ class Desk:
         return Started(conversation, token, resumed=False, messages=[greeting])
 
     async def receive(self, conversation_id: str, text: str, client_id: str | None) -> Received:
-        try:
-            conversation = await self._open_conversation(conversation_id)
-        except ConversationClosed:
+        conversation = await self._conversation(conversation_id)
+        message = self.new_message(conversation.id, Author.CUSTOMER, text, client_id=client_id)
+        if not conversation.is_open:
             # A resend of a message stored before the chat closed (its acknowledgement was
             # lost, e.g. the message itself handed the chat off and nobody was online):
             # acknowledged as the duplicate it is, not refused.
-            resent = await self.store.sent_before(
-                self.new_message(conversation_id, Author.CUSTOMER, text, client_id=client_id)
-            )
+            resent = await self.store.sent_before(message)
             if resent is None:
-                raise
-            closed = await self.store.get_conversation(conversation_id)
-            return Received(resent, duplicate=True, conversation=closed)
-        with_team = conversation.status is not ConversationStatus.BOT
-        # Every customer message records the FAQ entry it asks about (`faq_id`), so that an
-        # agent serving the chat in another language knows what was asked (agent_view.py).
-        # With a person the language no longer moves: it is known before the message is
-        # stored. With the bot, the bot's own match says, once the language has followed.
-        asked = self._asked(text, conversation.language) if with_team else None
-        appended = await self.store.append_message(
-            self.new_message(
-                conversation.id,
-                Author.CUSTOMER,
-                text,
-                meta={"faq_id": asked.id} if asked is not None else {},
-                client_id=client_id,
-            )
-        )
-        stored = appended.message
-        # A resend is answered only if the bot never answered the first copy (the server
-        # stopped in between); otherwise the client already has, or will resume, the reply.
-        if not appended.created and stored.seq != await self._last_seq(conversation.id):
-            return Received(stored, duplicate=True, conversation=conversation)
+                raise ConversationClosed("this conversation is closed")
+            return Received(resent, duplicate=True, conversation=conversation)
+        if conversation.status is not ConversationStatus.BOT:
+            return await self._to_the_team(conversation, message)
 
-        if with_team:
-            # A person has the conversation, or it waits for one: the bot stays out of it.
-            forwarded = await self.dispatcher.customer_message(conversation, stored)
-            return Received(
-                stored, not appended.created, notifications=forwarded, conversation=conversation
+        # The bot's side. Everything the message decides is worked out first (pure: the
+        # language as it follows the customer, a person asked for, the bot's reply), then
+        # stored in one transaction with it (`Store.append_exchange`): the message, the
+        # conversation's new language, the FAQ entry it asks about (`faq_id`), a decline
+        # for the FAQ gaps report and the bot's replies, all or nothing. A resend whose
+        # first copy was answered (or followed by anything) writes nothing.
+        followed, decision = self._follow_language(conversation, text)
+        changed = followed if followed is not conversation else None
+        if asks_for_a_person(text, followed.language):
+            asked = self._asked(text, followed.language)
+            exchanged = await self.store.append_exchange(
+                _asking(message, asked), lambda _stored: Answer(), conversation=changed
             )
-
-        conversation, decision = await self._follow_language(conversation, text)
-        if asks_for_a_person(text, conversation.language):
-            stored = await self._record_asked(stored, self._asked(text, conversation.language))
+            if not exchanged.answered:
+                return Received(exchanged.message, duplicate=True, conversation=conversation)
             requested = plan(
-                HandoffReason.PHRASE, tier=conversation.tier, **await self._topic(conversation)
+                HandoffReason.PHRASE, tier=followed.tier, **await self._topic(followed)
             )
-            outcome = await self.dispatcher.hand_off(conversation, requested)
+            outcome = await self.dispatcher.hand_off(followed, requested)
             return Received(
-                stored,
-                not appended.created,
+                exchanged.message,
+                not exchanged.created,
                 notifications=outcome.notifications,
-                conversation=conversation,
+                conversation=followed,
             )
 
-        reply = self.bot.reply(text, conversation.language)
-        if reply.kind is ReplyKind.DECLINE:
-            # Before the reply is stored: if storing it fails, the resend records nothing twice.
-            await self.store.record_faq_decline(
-                FaqDecline(
+        reply = self.bot.reply(text, followed.language)
+        replies = [reply]
+        if decision.ask_confirmation and len(decision.candidates) >= 2:
+            replies.append(self.bot.language_question(decision.candidates))
+
+        def answer(stored: Message) -> Answer:
+            """Pure: the replies to the stored message (its seq is theirs to refer to)."""
+            decline = None
+            if reply.kind is ReplyKind.DECLINE:
+                decline = FaqDecline(
                     id=self.new_id(),
-                    conversation_id=conversation.id,
+                    conversation_id=stored.conversation_id,
                     message_seq=stored.seq,
-                    language=conversation.language,
+                    language=followed.language,
                     query=text,
                     nearest=reply.nearest.id if reply.nearest is not None else None,
                     score=float(reply.meta.get("score", 0.0)),
                     created_at=self.clock.now(),
                 )
+            return Answer(
+                replies=[self._bot_message(followed, r, in_reply_to=stored.seq) for r in replies],
+                decline=decline,
             )
+
         # The entry it answered or suggested first; for a decline, the urgent topic it names.
-        stored = await self._record_asked(stored, reply.entry or reply.urgent_entry)
-        replies = [reply]
-        if decision.ask_confirmation and len(decision.candidates) >= 2:
-            replies.append(self.bot.language_question(decision.candidates))
-        posted = [await self._post(conversation, each, in_reply_to=stored.seq) for each in replies]
+        exchanged = await self.store.append_exchange(
+            _asking(message, reply.entry or reply.urgent_entry), answer, conversation=changed
+        )
+        if not exchanged.answered:
+            return Received(exchanged.message, duplicate=True, conversation=conversation)
+        stored, posted = exchanged.message, exchanged.replies
         handoff: Handoff | None = None
         if reply.urgent_entry is not None:
             handoff = plan(
                 HandoffReason.URGENT,
-                tier=conversation.tier,
+                tier=followed.tier,
                 team=reply.urgent_entry.category,
                 faq_id=reply.urgent_entry.id,
             )
         elif reply.kind is ReplyKind.DECLINE and await self._declined_enough(stored):
             handoff = plan(
-                HandoffReason.DECLINED, tier=conversation.tier, **await self._topic(conversation)
+                HandoffReason.DECLINED, tier=followed.tier, **await self._topic(followed)
             )
         notifications = _shown(posted)
         if handoff is not None:
-            notifications += (await self.dispatcher.hand_off(conversation, handoff)).notifications
+            notifications += (await self.dispatcher.hand_off(followed, handoff)).notifications
         return Received(
             stored,
-            not appended.created,
+            not exchanged.created,
             notifications=notifications,
             replies=posted,
-            conversation=conversation,
+            conversation=followed,
+        )
+
+    async def _to_the_team(self, conversation: Conversation, message: NewMessage) -> Received:
+        """A customer message while a person has the conversation, or it waits for one: the
+        bot stays out of it. It records the FAQ entry it asks about (`faq_id`), so that an
+        agent serving the chat in another language knows what was asked (agent_view.py);
+        the language no longer moves."""
+        asked = self._asked(message.text, conversation.language)
+        appended = await self.store.append_message(_asking(message, asked))
+        stored = appended.message
+        # A resend is forwarded again only if nothing came after its first copy (the
+        # server stopped before forwarding it); otherwise the team has it already.
+        if not appended.created and stored.seq != appended.last_seq:
+            return Received(stored, duplicate=True, conversation=conversation)
+        forwarded = await self.dispatcher.customer_message(conversation, stored)
+        return Received(
+            stored, not appended.created, notifications=forwarded, conversation=conversation
         )
 
     async def _declined_enough(self, asked: Message) -> bool:
@@ -312,14 +325,6 @@ class Desk:
         """The FAQ entry a customer message asks about, unless the matcher declines it."""
         result = self.bot.matcher.match(text, language)
         return result.entry if result.outcome is not MatchOutcome.DECLINE else None
-
-    async def _record_asked(self, message: Message, entry: FaqEntry | None) -> Message:
-        """Record in a stored customer message which FAQ entry it asks about (`faq_id`)."""
-        if entry is None or message.meta.get("faq_id") == entry.id:
-            return message
-        meta = {**message.meta, "faq_id": entry.id}
-        await self.store.set_message_meta(message.id, meta)
-        return replace(message, meta=meta)
 
     async def request_agent(self, conversation_id: str) -> list[Notify]:
         """The customer pressed "talk to a person"."""
@@ -463,21 +468,24 @@ class Desk:
         return self.bot.language_chosen(language)
 
     async def _open_conversation(self, conversation_id: str) -> Conversation:
-        conversation = await self.store.get_conversation(conversation_id)
-        if conversation is None:
-            raise UnknownConversation("no such conversation", conversation_id=conversation_id)
+        conversation = await self._conversation(conversation_id)
         if not conversation.is_open:
             raise ConversationClosed("this conversation is closed")
         return conversation
 
-    async def _last_seq(self, conversation_id: str) -> int:
+    async def _conversation(self, conversation_id: str) -> Conversation:
+        """The conversation as stored (the truth: read each time, never cached here)."""
         conversation = await self.store.get_conversation(conversation_id)
-        return conversation.last_seq if conversation is not None else 0
+        if conversation is None:
+            raise UnknownConversation("no such conversation", conversation_id=conversation_id)
+        return conversation
 
-    async def _follow_language(
+    def _follow_language(
         self, conversation: Conversation, text: str
     ) -> tuple[Conversation, LanguageDecision]:
-        """Fold this message's detection into the conversation's language (language.decide)."""
+        """Fold this message's detection into the conversation's language (language.decide):
+        the same conversation if nothing changed, else the changed one, for the caller to
+        store."""
         state = LanguageState(
             conversation.language,
             conversation.language_confirmed,
@@ -497,7 +505,6 @@ class Desk:
         updated = conversation.with_language(
             new.language, confirmed=new.confirmed, source=str(new.source), now=self.clock.now()
         )
-        await self.store.save_conversation(updated)
         return updated, decision
 
     async def _post(
@@ -508,18 +515,28 @@ class Desk:
         in_reply_to: int | None = None,
         feedback_on: int | None = None,
     ) -> Message:
+        message = self._bot_message(
+            conversation, reply, in_reply_to=in_reply_to, feedback_on=feedback_on
+        )
+        return (await self.store.append_message(message)).message
+
+    def _bot_message(
+        self,
+        conversation: Conversation,
+        reply: BotReply,
+        *,
+        in_reply_to: int | None = None,
+        feedback_on: int | None = None,
+    ) -> NewMessage:
         meta = {
             "kind": str(reply.kind),
             **reply.meta,
             **({"in_reply_to": in_reply_to} if in_reply_to is not None else {}),
             **({"feedback_on": feedback_on} if feedback_on is not None else {}),
         }
-        appended = await self.store.append_message(
-            self.new_message(
-                conversation.id, Author.BOT, reply.text, meta=meta, language=reply.language
-            )
+        return self.new_message(
+            conversation.id, Author.BOT, reply.text, meta=meta, language=reply.language
         )
-        return appended.message
 
     async def _recent(
         self, conversation_id: str, lookback: int, *, last: int, newer: bool = True
@@ -531,6 +548,13 @@ class Desk:
             after_seq=max(0, last - lookback),
             limit=RESUME_LIMIT if newer else lookback,
         )
+
+
+def _asking(message: NewMessage, entry: FaqEntry | None) -> NewMessage:
+    """A customer message with the FAQ entry it asks about (`faq_id`), if any."""
+    if entry is None:
+        return message
+    return replace(message, meta={**message.meta, "faq_id": entry.id})
 
 
 def _shown(messages: Sequence[Message]) -> list[Notify]:

@@ -45,6 +45,7 @@ from chatserver.settings import Settings
 from chatserver.store import SqlStore, open_store
 from chatserver.wiring import build_desk
 from tests.conftest import FakeClock, counting_ids
+from tests.faulty import StoreFault, open_faulty
 
 OFF_TOPIC = ("what is the capital of France", "Which river flows through Paris")
 WITHDRAW = "How do I withdraw money?"
@@ -62,6 +63,14 @@ class Fixture:
 async def built(settings: Settings) -> AsyncIterator[Fixture]:
     """A desk wired the way `chatserver.app._faq`, `_store` and `_desk` wire it (the desk
     itself by the app's recipe, `chatserver.wiring.build_desk`)."""
+    store = await open_store(settings.database_url)
+    try:
+        yield await desk_over(settings, store)
+    finally:
+        await store.close()
+
+
+async def desk_over(settings: Settings, store: SqlStore) -> Fixture:
     _, matcher = load_matcher(
         settings.faq_dir,
         faq_fingerprint(settings.faq_dir),
@@ -73,7 +82,6 @@ async def built(settings: Settings) -> AsyncIterator[Fixture]:
     detector = load_detector(
         settings.languages, settings.language_backend, settings.default_language
     )
-    store = await open_store(settings.database_url)
     clock = FakeClock()
     desk = build_desk(
         settings,
@@ -86,10 +94,7 @@ async def built(settings: Settings) -> AsyncIterator[Fixture]:
         observe=Metrics.create().observe,
     )
     await desk.dispatcher.restore(agent_grace=timedelta(seconds=settings.agent_grace_seconds))
-    try:
-        yield Fixture(desk, store, clock)
-    finally:
-        await store.close()
+    return Fixture(desk, store, clock)
 
 
 async def agent_online(built: Fixture) -> None:
@@ -277,6 +282,32 @@ async def test_a_resend_of_a_message_the_bot_never_answered_gets_its_answer_once
     assert third.replies == []
     authors = [m.author for m in await built.store.messages(started.id)]
     assert authors == [Author.BOT, Author.CUSTOMER, Author.BOT]
+
+
+async def test_a_message_the_bot_answers_is_one_write_with_its_answer(settings):
+    """The customer's message, the language it settles and the bot's reply: one transaction,
+    so a failure stores none of them and the resend gets the one answer."""
+    store = await open_faulty(settings.database_url)
+    try:
+        built = await desk_over(settings, store)
+        started = (await built.desk.start()).conversation  # English by default, not confirmed
+        before = store.writes
+        received = await built.desk.receive(started.id, "ลืมรหัสผ่านMT5ต้องทำยังไง", "c1")
+        assert store.writes == before + 1
+        assert reply(received).language == "th"
+        assert (await stored(built, started.id)).language == "th"
+
+        store.fail_write()
+        with pytest.raises(StoreFault):
+            await built.desk.receive(started.id, "ฝากเงินยังไง", "c2")
+        assert [m.seq for m in await store.messages(started.id)] == [1, 2, 3]
+        assert (await stored(built, started.id)).last_seq == 3
+        again = await built.desk.receive(started.id, "ฝากเงินยังไง", "c2")
+        assert not again.duplicate
+        assert [m.seq for m in again.replies] == [5]
+        assert [m.seq for m in await store.messages(started.id)] == [1, 2, 3, 4, 5]
+    finally:
+        await store.close()
 
 
 async def test_the_language_follows_the_customer_until_it_is_chosen(built):
@@ -494,6 +525,23 @@ async def test_a_closed_conversation_takes_nothing_more(built):
     await built.store.save_conversation(closed)
     with pytest.raises(ConversationClosed):
         await built.desk.receive(started.id, WITHDRAW, None)
+
+
+async def test_a_resend_after_the_chat_closed_is_acknowledged_as_the_duplicate_it_is(built):
+    started = await conversation(built)
+    first = await built.desk.receive(started.id, WITHDRAW, "c1")
+    closed = (await stored(built, started.id)).transition(
+        ConversationStatus.CLOSED, built.clock.now()
+    )
+    await built.store.save_conversation(closed)
+    resent = await built.desk.receive(started.id, WITHDRAW, "c1")
+    assert resent.duplicate
+    assert resent.message == first.message
+    assert resent.replies == []
+    assert resent.conversation == closed
+    with pytest.raises(ConversationClosed):
+        await built.desk.receive(started.id, WITHDRAW, "c2")
+    assert [m.seq for m in await built.store.messages(started.id)] == [1, 2, 3]
 
 
 async def test_a_suggestion_scrolled_out_of_the_lookback_can_no_longer_be_picked(built):

@@ -1,6 +1,14 @@
 """Persistence behind one `Store` interface; SQL backends (SQLite default, PostgreSQL)."""
 
-from chatserver.store.base import AppendResult, DuplicateAgent, Store
+from chatserver.store.base import Answer, AppendResult, DuplicateAgent, ExchangeResult, Store
 from chatserver.store.sql import SqlStore, open_store
 
-__all__ = ["AppendResult", "DuplicateAgent", "SqlStore", "Store", "open_store"]
+__all__ = [
+    "Answer",
+    "AppendResult",
+    "DuplicateAgent",
+    "ExchangeResult",
+    "SqlStore",
+    "Store",
+    "open_store",
+]

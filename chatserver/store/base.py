@@ -1,11 +1,12 @@
 """The `Store` port: what the desk needs from persistence, and nothing about how.
 
-A message is durable when `append_message` returns; the transport acknowledges only then.
+A message is durable when `append_message` (or `append_exchange`, the customer's message
+with the bot's answer) returns; the transport acknowledges only then.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -36,6 +37,27 @@ class DuplicateAgent(Exception):
 class AppendResult:
     message: Message
     created: bool  # False when the same client_id was stored before (a resend)
+    # The conversation's last sequence number as of the append (read in its transaction):
+    # a resend equal to it is the conversation's latest message, nothing came after it.
+    last_seq: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What answers a customer message, written in its transaction (`append_exchange`)."""
+
+    replies: Sequence[NewMessage] = ()  # stored after it, in this order
+    decline: FaqDecline | None = None  # the question the bot could not answer (FAQ gaps)
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeResult:
+    message: Message  # the customer's, as stored
+    created: bool  # False when the same client_id was stored before (a resend)
+    # False: a resend of a message that is not the conversation's latest (it was answered,
+    # or others came after it): nothing was written, `answer` was not called.
+    answered: bool
+    replies: list[Message]  # as stored, with their sequence numbers
 
 
 class Store(Protocol):
@@ -124,6 +146,22 @@ class Store(Protocol):
 
     async def append_message(self, message: NewMessage) -> AppendResult:
         """Store with the conversation's next sequence number; idempotent on client_id."""
+        ...
+
+    async def append_exchange(
+        self,
+        message: NewMessage,
+        answer: Callable[[Message], Answer],
+        *,
+        conversation: Conversation | None = None,
+    ) -> ExchangeResult:
+        """A customer message and what answers it, all or nothing, in one transaction:
+        the message (idempotent on client_id, like `append_message`), the conversation's
+        row changes it caused (`conversation`, as `save_conversation` writes them), and
+        `answer(stored)`, a pure function of the stored message (its seq known) called
+        inside the transaction. A resend whose first copy is the conversation's latest
+        message (never answered) is answered now, its `meta` updated with the resend's;
+        any other resend writes nothing (`answered` False)."""
         ...
 
     async def messages(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -45,7 +46,7 @@ from chatserver.models import (
 from chatserver.satisfaction import FollowUp, Rating
 from chatserver.sla import AppliedSla, next_deadline
 from chatserver.store import ratings as rating_sql
-from chatserver.store.base import AppendResult, DuplicateAgent
+from chatserver.store.base import Answer, AppendResult, DuplicateAgent, ExchangeResult
 from chatserver.store.inbox_sql import InboxRows
 from chatserver.store.migrations import migrate
 from chatserver.store.schema import (
@@ -92,7 +93,16 @@ _NEXT_SEQ = (
     .values(last_seq=conversations.c.last_seq + 1)
     .returning(conversations.c.last_seq)
 )
+# The conversation's last seq, its row locked (PostgreSQL; SQLite's write lock is the whole
+# database) until the transaction ends: a resend decides on it and writes after it.
+_LAST_SEQ = sa.select(conversations.c.last_seq).where(conversations.c.id == sa.bindparam("b_id"))
+_LAST_SEQ_LOCKED = _LAST_SEQ.with_for_update()
 _INSERT_MESSAGE = messages.insert()
+_SET_META = messages.update().where(messages.c.id == sa.bindparam("b_id"))
+_DECLINE_OF = sa.select(faq_declines.c.id).where(
+    faq_declines.c.conversation_id == sa.bindparam("conversation_id"),
+    faq_declines.c.message_seq == sa.bindparam("message_seq"),
+)
 _MESSAGE_BY_CLIENT_ID = sa.select(messages).where(
     messages.c.conversation_id == sa.bindparam("conversation_id"),
     messages.c.sender == sa.bindparam("sender"),
@@ -434,38 +444,95 @@ class SqlStore(InboxRows):
             if message.client_id is not None:
                 existing = _by_client_id(connection, message, message.client_id)
                 if existing is not None:
-                    return AppendResult(existing, created=False)
-            seq = connection.execute(_NEXT_SEQ, {"b_id": message.conversation_id}).scalar_one()
-            connection.execute(
-                _INSERT_MESSAGE,
-                {
-                    "id": message.id,
-                    "conversation_id": message.conversation_id,
-                    "seq": seq,
-                    "author": str(message.author),
-                    "text": message.text,
-                    "language": message.language,
-                    "client_id": message.client_id,
-                    "internal": message.internal,
-                    "meta": dict(message.meta),
-                    "created_at": message.created_at,
-                    "sender": message.sender,
-                },
-            )
-            return AppendResult(_message_from(message, seq), created=True)
+                    last_seq = _last_seq(connection, message.conversation_id)
+                    return AppendResult(existing, created=False, last_seq=last_seq)
+            stored = _insert_message(connection, message)
+            return AppendResult(stored, created=True, last_seq=stored.seq)
 
         try:
             return await self.write(append)
-        except IntegrityError:
+        except IntegrityError as error:
             # Two sends of one client_id raced (PostgreSQL, two connections); the other
             # one won and is the stored copy.
-            if message.client_id is None:
-                raise
-            client_id = message.client_id
-            existing = await self.read(lambda c: _by_client_id(c, message, client_id))
+            existing, last_seq = await self._resent(message, error)
+            return AppendResult(existing, created=False, last_seq=last_seq)
+
+    async def append_exchange(
+        self,
+        message: NewMessage,
+        answer: Callable[[Message], Answer],
+        *,
+        conversation: Conversation | None = None,
+    ) -> ExchangeResult:
+        """The customer's message, the conversation's changes and the bot's answer in one
+        transaction (see `Store.append_exchange`): one commit, no seq taken by a reply
+        that was never stored, and no resend answered twice."""
+        if conversation is not None and conversation.id != message.conversation_id:
+            raise ValueError("the conversation changed is not the message's")
+
+        def exchange(connection: sa.Connection) -> ExchangeResult:
+            existing = (
+                _by_client_id(connection, message, message.client_id)
+                if message.client_id is not None
+                else None
+            )
             if existing is None:
-                raise
-            return AppendResult(existing, created=False)
+                stored, created = _insert_message(connection, message), True
+            else:
+                # Answered already, or the conversation went on: the client has (or will
+                # resume) whatever followed it, so nothing is written.
+                if existing.seq != _last_seq(connection, message.conversation_id):
+                    return ExchangeResult(existing, created=False, answered=False, replies=[])
+                stored, created = existing, False
+                meta = {**existing.meta, **message.meta}
+                if meta != existing.meta:
+                    connection.execute(_SET_META, {"b_id": existing.id, "meta": meta})
+                    stored = dataclasses.replace(existing, meta=meta)
+            if conversation is not None:
+                connection.execute(
+                    _SAVE_CONVERSATION,
+                    {"b_id": conversation.id, **_conversation_values(conversation)},
+                )
+            answered = answer(stored)
+            decline = answered.decline
+            if decline is not None and (
+                created
+                or connection.execute(
+                    _DECLINE_OF,
+                    {
+                        "conversation_id": decline.conversation_id,
+                        "message_seq": decline.message_seq,
+                    },
+                ).first()
+                is None
+            ):
+                connection.execute(faq_declines.insert(), _decline_values(decline))
+            replies = [_insert_message(connection, reply) for reply in answered.replies]
+            return ExchangeResult(stored, created=created, answered=True, replies=replies)
+
+        try:
+            return await self.write(exchange)
+        except IntegrityError as error:
+            # Two sends of one client_id raced (PostgreSQL, two connections): the other
+            # one stored the message and its answer, all or nothing, and is the one.
+            existing, _ = await self._resent(message, error)
+            return ExchangeResult(existing, created=False, answered=False, replies=[])
+
+    async def _resent(self, message: NewMessage, error: IntegrityError) -> tuple[Message, int]:
+        """After a unique key refused `message`: the copy stored under its client_id, and
+        the conversation's last seq (`error` again if it was refused for another reason)."""
+        client_id = message.client_id
+        if client_id is None:
+            raise error
+
+        def find(connection: sa.Connection) -> tuple[Message | None, int]:
+            existing = _by_client_id(connection, message, client_id)
+            return existing, _last_seq(connection, message.conversation_id, lock=False)
+
+        existing, last_seq = await self.read(find)
+        if existing is None:
+            raise error
+        return existing, last_seq
 
     async def messages(
         self, conversation_id: str, *, after_seq: int = 0, limit: int = 500
@@ -488,8 +555,8 @@ class SqlStore(InboxRows):
         return await self.read(lambda c: _by_client_id(c, message, client_id))
 
     async def set_message_meta(self, message_id: str, meta: Mapping[str, Any]) -> None:
-        statement = messages.update().where(messages.c.id == message_id).values(meta=dict(meta))
-        await self.write(lambda c: c.execute(statement))
+        values = {"b_id": message_id, "meta": dict(meta)}
+        await self.write(lambda c: c.execute(_SET_META, values))
 
     async def last_customer_messages(self, conversation_ids: Sequence[str]) -> dict[str, Message]:
         """Each conversation's latest customer message, by conversation id (none for one
@@ -583,16 +650,7 @@ class SqlStore(InboxRows):
     async def record_faq_decline(self, decline: FaqDecline) -> bool:
         """Record a declined question; False when this message's decline is stored already
         (the bot answered a resend)."""
-        values = {
-            "id": decline.id,
-            "conversation_id": decline.conversation_id,
-            "message_seq": decline.message_seq,
-            "language": decline.language,
-            "query": decline.query,
-            "nearest": decline.nearest,
-            "score": decline.score,
-            "created_at": decline.created_at,
-        }
+        values = _decline_values(decline)
         stored = sa.select(faq_declines.c.id).where(
             faq_declines.c.conversation_id == decline.conversation_id,
             faq_declines.c.message_seq == decline.message_seq,
@@ -874,6 +932,47 @@ def _by_client_id(connection: sa.Connection, message: NewMessage, client_id: str
         },
     ).first()
     return _message(row._mapping) if row is not None else None
+
+
+def _last_seq(connection: sa.Connection, conversation_id: str, *, lock: bool = True) -> int:
+    """The conversation's last seq (`lock`: its row locked until the transaction ends)."""
+    query = _LAST_SEQ_LOCKED if lock else _LAST_SEQ
+    return int(connection.execute(query, {"b_id": conversation_id}).scalar_one())
+
+
+def _insert_message(connection: sa.Connection, message: NewMessage) -> Message:
+    """Store `message` with its conversation's next sequence number."""
+    seq = connection.execute(_NEXT_SEQ, {"b_id": message.conversation_id}).scalar_one()
+    connection.execute(
+        _INSERT_MESSAGE,
+        {
+            "id": message.id,
+            "conversation_id": message.conversation_id,
+            "seq": seq,
+            "author": str(message.author),
+            "text": message.text,
+            "language": message.language,
+            "client_id": message.client_id,
+            "internal": message.internal,
+            "meta": dict(message.meta),
+            "created_at": message.created_at,
+            "sender": message.sender,
+        },
+    )
+    return _message_from(message, seq)
+
+
+def _decline_values(decline: FaqDecline) -> dict[str, Any]:
+    return {
+        "id": decline.id,
+        "conversation_id": decline.conversation_id,
+        "message_seq": decline.message_seq,
+        "language": decline.language,
+        "query": decline.query,
+        "nearest": decline.nearest,
+        "score": decline.score,
+        "created_at": decline.created_at,
+    }
 
 
 def _write_holding(connection: sa.Connection, step: HoldingChange) -> None:

@@ -1,0 +1,221 @@
+"""A customer message and the bot's answer in one transaction (`append_exchange`): written
+all or nothing, numbered without gaps, idempotent on client_id, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import replace
+
+import pytest
+from sqlalchemy.exc import IntegrityError
+
+from chatserver.models import Author, FaqDecline, Message, NewMessage
+from chatserver.store import Answer
+from tests import test_store
+from tests.test_store import T0, a_conversation, customer_message
+
+# The store tests' fixtures: each test runs on SQLite and on PostgreSQL.
+store_url = test_store.store_url
+store = test_store.store
+
+
+class Broken(RuntimeError):
+    pass
+
+
+def bot_reply(mid: str, text: str, in_reply_to: int, cid: str = "c1") -> NewMessage:
+    return NewMessage(mid, cid, Author.BOT, text, T0, meta={"in_reply_to": in_reply_to})
+
+
+def replies(*texts: str, prefix: str = "r") -> Callable[[Message], Answer]:
+    """The bot's answer: one reply per text, each naming the customer's seq."""
+    return lambda stored: Answer(
+        replies=[
+            bot_reply(f"{prefix}{i}-{stored.id}", text, stored.seq) for i, text in enumerate(texts)
+        ]
+    )
+
+
+def decline_of(stored: Message, did: str = "d1") -> FaqDecline:
+    return FaqDecline(
+        id=did,
+        conversation_id=stored.conversation_id,
+        message_seq=stored.seq,
+        language="en",
+        query=stored.text,
+        nearest=None,
+        score=0.1,
+        created_at=T0,
+    )
+
+
+async def test_the_message_its_replies_and_the_conversation_are_written_together(store):
+    conversation = await a_conversation(store)
+    await store.append_message(customer_message("m0", "earlier"))
+    changed = conversation.with_language("en", confirmed=True, source="statistical", now=T0)
+    done = await store.append_exchange(
+        customer_message("m1", "hello", client_id="k1"),
+        replies("Hi!", "Which language?"),
+        conversation=changed,
+    )
+    assert (done.created, done.answered) == (True, True)
+    assert done.message.seq == 2
+    assert [(r.seq, r.text, r.meta["in_reply_to"]) for r in done.replies] == [
+        (3, "Hi!", 2),
+        (4, "Which language?", 2),
+    ]
+    assert [m.id for m in await store.messages("c1")] == ["m0", "m1", "r0-m1", "r1-m1"]
+    assert await store.get_conversation("c1") == replace(changed, last_seq=4)
+
+
+async def test_a_failing_answer_leaves_nothing_behind(store):
+    conversation = await a_conversation(store)
+    changed = conversation.with_language("en", confirmed=True, source="statistical", now=T0)
+
+    def broken(stored: Message) -> Answer:
+        raise Broken(f"no answer to {stored.seq}")
+
+    with pytest.raises(Broken):
+        await store.append_exchange(
+            customer_message("m1", "hello", client_id="k1"), broken, conversation=changed
+        )
+    assert await store.messages("c1") == []
+    assert await store.get_conversation("c1") == conversation  # last_seq 0: no seq taken
+    # The resend is the first copy that counts: stored and answered once, from seq 1.
+    again = await store.append_exchange(
+        customer_message("m2", "hello", client_id="k1"), replies("Hi!"), conversation=changed
+    )
+    assert (again.created, again.message.seq, [r.seq for r in again.replies]) == (True, 1, [2])
+
+
+async def test_a_reply_the_database_refuses_takes_the_message_back_with_it(store):
+    await a_conversation(store)
+    await store.append_message(NewMessage("taken", "c1", Author.BOT, "x", T0))
+
+    def clashing(stored: Message) -> Answer:
+        return Answer(replies=[bot_reply("taken", "Hi!", stored.seq)])  # the id is taken
+
+    with pytest.raises(IntegrityError):
+        await store.append_exchange(customer_message("m1", "hello", client_id="k1"), clashing)
+    assert [m.id for m in await store.messages("c1")] == ["taken"]
+    assert (await store.get_conversation("c1")).last_seq == 1  # type: ignore[union-attr]
+
+
+async def test_a_resend_of_an_answered_message_writes_nothing(store):
+    conversation = await a_conversation(store)
+    first = await store.append_exchange(
+        customer_message("m1", "hello", client_id="k1"), replies("Hi!")
+    )
+    called: list[Message] = []
+
+    def answer(stored: Message) -> Answer:
+        called.append(stored)
+        return Answer(replies=[bot_reply("again", "Hi again!", stored.seq)])
+
+    changed = conversation.with_language("en", confirmed=True, source="statistical", now=T0)
+    resent = await store.append_exchange(
+        customer_message("m2", "hello", client_id="k1"), answer, conversation=changed
+    )
+    assert (resent.created, resent.answered, resent.replies) == (False, False, [])
+    assert resent.message == first.message
+    assert called == []
+    assert [m.id for m in await store.messages("c1")] == ["m1", "r0-m1"]
+    assert (await store.get_conversation("c1")).language == "ja"  # type: ignore[union-attr]
+
+
+async def test_a_resend_of_a_message_never_answered_is_answered_once(store):
+    """The first copy was stored alone (by `append_message`: the server stopped before the
+    bot answered, as earlier versions could): the resend answers it, and only it."""
+    await a_conversation(store)
+    await store.append_message(customer_message("m1", "hello", client_id="k1"))
+    asking = replace(customer_message("m2", "hello", client_id="k1"), meta={"faq_id": "greet"})
+    resent = await store.append_exchange(
+        asking, lambda stored: Answer(replies=[bot_reply("r1", "Hi!", stored.seq)])
+    )
+    assert (resent.created, resent.answered) == (False, True)
+    assert (resent.message.id, resent.message.meta) == ("m1", {"faq_id": "greet"})
+    assert [r.seq for r in resent.replies] == [2]
+    third = await store.append_exchange(asking, replies("Hi!", prefix="x"))
+    assert (third.created, third.answered) == (False, False)
+    stored = await store.messages("c1")
+    assert [(m.id, m.seq) for m in stored] == [("m1", 1), ("r1", 2)]
+    assert stored[0].meta == {"faq_id": "greet"}
+
+
+async def test_a_decline_is_recorded_with_its_message_once(store):
+    await a_conversation(store)
+
+    def declined(stored: Message) -> Answer:
+        return Answer(
+            replies=[bot_reply(f"r-{stored.id}", "Sorry", stored.seq)],
+            decline=decline_of(stored, f"d-{stored.id}"),
+        )
+
+    first = await store.append_exchange(customer_message("m1", "??", client_id="k1"), declined)
+    await store.append_exchange(customer_message("m2", "??", client_id="k1"), declined)
+    (recorded,) = await store.faq_declines()
+    assert (recorded.id, recorded.message_seq) == ("d-m1", first.message.seq)
+
+
+async def test_a_decline_recorded_before_the_answer_is_not_recorded_twice(store):
+    """An earlier version recorded the decline, then stored the reply: a resend after a
+    failure in between answers the message without a second decline."""
+    await a_conversation(store)
+    stored = (await store.append_message(customer_message("m1", "??", client_id="k1"))).message
+    assert await store.record_faq_decline(decline_of(stored, "d-old"))
+    resent = await store.append_exchange(
+        customer_message("m2", "??", client_id="k1"),
+        lambda s: Answer(replies=[bot_reply("r1", "Sorry", s.seq)], decline=decline_of(s, "d2")),
+    )
+    assert resent.answered
+    assert [d.id for d in await store.faq_declines()] == ["d-old"]
+
+
+async def test_concurrent_resends_store_one_message_and_one_answer(store):
+    await a_conversation(store)
+    results = await asyncio.gather(
+        *(
+            store.append_exchange(
+                customer_message(f"m{i}", "hello", client_id="same"), replies("Hi!")
+            )
+            for i in range(5)
+        )
+    )
+    assert sum(r.created for r in results) == 1
+    assert sum(r.answered for r in results) == 1
+    assert {r.message.id for r in results} == {results[0].message.id}
+    stored = await store.messages("c1")
+    assert [(m.author, m.seq) for m in stored] == [(Author.CUSTOMER, 1), (Author.BOT, 2)]
+
+
+async def test_concurrent_exchanges_of_one_conversation_are_numbered_without_gaps(store):
+    await a_conversation(store)
+    results = await asyncio.gather(
+        *(
+            store.append_exchange(customer_message(f"m{i}", str(i)), replies("a", "b"))
+            for i in range(10)
+        )
+    )
+    for result in results:  # each message is followed by its own replies
+        assert [r.seq for r in result.replies] == [result.message.seq + 1, result.message.seq + 2]
+    assert [m.seq for m in await store.messages("c1")] == list(range(1, 31))
+    assert (await store.get_conversation("c1")).last_seq == 30  # type: ignore[union-attr]
+
+
+async def test_the_changed_conversation_must_be_the_messages(store):
+    await a_conversation(store, "c1", "h1")
+    other = await a_conversation(store, "c2", "h2")
+    with pytest.raises(ValueError, match="not the message"):
+        await store.append_exchange(customer_message("m1", "x"), replies(), conversation=other)
+
+
+async def test_append_message_tells_a_resend_the_conversations_last_seq(store):
+    await a_conversation(store)
+    first = await store.append_message(customer_message("m1", "hello", client_id="k1"))
+    assert first.last_seq == 1
+    again = await store.append_message(customer_message("m2", "hello", client_id="k1"))
+    assert (again.created, again.message.seq, again.last_seq) == (False, 1, 1)
+    await store.append_message(NewMessage("b1", "c1", Author.BOT, "Hi!", T0))
+    third = await store.append_message(customer_message("m3", "hello", client_id="k1"))
+    assert (third.created, third.last_seq) == (False, 2)
