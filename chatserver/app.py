@@ -407,6 +407,7 @@ async def _share_desk(app: web.Application, dispatcher: Any, agent_grace: timede
 
     async def announce_sockets() -> None:
         log.warning("the desk was rebuilt: this process's sockets announce themselves again")
+        await state.beat()  # its heartbeat went with the old Redis too
         await publish(app[SIO], app, await _local_sockets_back(app, dispatcher))
 
     def loaded() -> None:

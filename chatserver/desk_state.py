@@ -167,8 +167,9 @@ class DeskState(Protocol):
         share the desk, so the sockets of one that died can be let go."""
         ...
 
-    async def alive_nodes(self) -> set[str] | None:
-        """The processes serving the desk now; None when this one serves it alone."""
+    async def dead_nodes(self, named: set[str]) -> set[str]:
+        """Which of the processes `named` in the presence stopped beating (none when this one
+        serves the desk alone)."""
         ...
 
 
@@ -203,8 +204,8 @@ class LocalDeskState:
     def socket(self, sid: str) -> str:
         return sid
 
-    async def alive_nodes(self) -> set[str] | None:
-        return None
+    async def dead_nodes(self, named: set[str]) -> set[str]:
+        return set()
 
 
 def _replace_items(live: dict[str, Any], saved: Mapping[str, Any]) -> None:

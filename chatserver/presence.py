@@ -218,13 +218,15 @@ def node_of(socket: str) -> str | None:
     return node if sep else None
 
 
-def dead_sockets(sockets: Mapping[str, set[str]], alive: set[str]) -> list[tuple[str, str]]:
-    """(key, socket) of every socket whose process is not among the `alive`."""
+def nodes_of(sockets: Mapping[str, set[str]]) -> set[str]:
+    """The processes the sockets are on."""
+    return {node for held in sockets.values() for s in held if (node := node_of(s)) is not None}
+
+
+def dead_sockets(sockets: Mapping[str, set[str]], dead: set[str]) -> list[tuple[str, str]]:
+    """(key, socket) of every socket on one of the `dead` processes."""
     return sorted(
-        (key, socket)
-        for key, held in sockets.items()
-        for socket in held
-        if (node := node_of(socket)) is not None and node not in alive
+        (key, socket) for key, held in sockets.items() for socket in held if node_of(socket) in dead
     )
 
 

@@ -15,8 +15,9 @@ when it dies, another process takes it within `lease`.
 
 Each process announces itself with `<prefix>:node:<id>` (expires after `heartbeat` x 3):
 sockets in the presence are named `<node>/<sid>`, so the tick owner can let go of the
-sockets of a process that died (`dead_sockets`) and the grace periods start for the people
-who were on it; their clients reconnect to another process.
+sockets of a process that died (`dead_nodes`: its key missing for a whole heartbeat's life
+as the owner saw it, since a key also goes with a Redis restart) and the grace periods
+start for the people who were on it; their clients reconnect to another process.
 
 When the state key is missing (a fresh Redis, or one restarted without persistence), the
 first unit rebuilds the memory from the store (`rebuild`, the single-process restore) under
@@ -127,6 +128,7 @@ class RedisDeskState:
         self._written: str | None = None  # the JSON of this copy, as last read or written
         self._token = self.node + ":" + secrets.token_hex(8)
         self._alive: tuple[float, set[str]] | None = None
+        self._missing_since: dict[str, float] = {}  # node -> when this process missed it
         self._tasks: set[asyncio.Task[None]] = set()
         self._take = client.register_script(_ACQUIRE)
         self._write = client.register_script(_WRITE_AND_RELEASE)
@@ -305,17 +307,28 @@ class RedisDeskState:
         ttl = max(1, int(self.heartbeat_seconds * 3 * 1000))
         await self.client.set(f"{self.prefix}:node:{self.node}", "1", px=ttl)
 
-    async def alive_nodes(self) -> set[str]:
-        """The nodes whose heartbeat has not expired (looked up at most once a second)."""
+    async def dead_nodes(self, named: set[str]) -> set[str]:
+        """The `named` nodes whose heartbeat has been missing for a whole heartbeat's life,
+        as this process has seen it: a key missing once may only have gone with a Redis
+        restart, and its process beats again within `heartbeat_seconds`."""
         now = time.monotonic()
-        if self._alive is not None and now - self._alive[0] < 1.0:
-            return self._alive[1]
-        start = len(f"{self.prefix}:node:")
-        names = {self.node}
-        async for key in self.client.scan_iter(match=f"{self.prefix}:node:*", count=100):
-            names.add(_text(key)[start:])
-        self._alive = (now, names)
-        return names
+        if self._alive is None or now - self._alive[0] >= 1.0:  # looked up once a second
+            start = len(f"{self.prefix}:node:")
+            names = {self.node}
+            async for key in self.client.scan_iter(match=f"{self.prefix}:node:*", count=100):
+                names.add(_text(key)[start:])
+            self._alive = (now, names)
+        alive = self._alive[1]
+        for node in alive:
+            self._missing_since.pop(node, None)
+        dead: set[str] = set()
+        for node in named - alive:
+            since = self._missing_since.setdefault(node, now)
+            if now - since >= self.heartbeat_seconds * 3:
+                dead.add(node)
+        for node in set(self._missing_since) - named:  # nothing of it left to let go
+            del self._missing_since[node]
+        return dead
 
     async def leave(self) -> None:
         """This process stops: its heartbeat and lease go now, not when they expire."""

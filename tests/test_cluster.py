@@ -296,6 +296,10 @@ async def test_a_restart_of_redis_loses_no_conversation(tmp_path: Path) -> None:
                     async with asyncio.timeout(30):
                         while not await knows_again(fresh, desk.prefix, conversation_id):
                             await asyncio.sleep(0.1)
+                    # ...and keeps them: the heartbeats went with the old Redis too, which
+                    # must not make the tick take the other process for dead.
+                    await asyncio.sleep(3)
+                    assert await knows_again(fresh, desk.prefix, conversation_id)
                 finally:
                     await fresh.aclose()
                 assert (alice.connections, emma.connections) == (1, 1)

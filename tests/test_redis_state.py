@@ -15,7 +15,13 @@ import pytest
 from redis.asyncio import Redis
 
 from chatserver.desk_state import DeskMemory
-from chatserver.presence import AgentPresence, CustomerPresence, dead_sockets, node_socket
+from chatserver.presence import (
+    AgentPresence,
+    CustomerPresence,
+    dead_sockets,
+    node_socket,
+    nodes_of,
+)
 from chatserver.redis_state import RedisDeskState
 from chatserver.routing import Router
 from tests.services import require_redis
@@ -149,14 +155,25 @@ async def test_a_lost_desk_is_rebuilt_once_and_the_other_process_hears_of_it(
     assert one.memory.previews == {"restored": "from the store"}
 
 
-async def test_the_sockets_of_a_process_that_stopped_beating_are_found(pair) -> None:
-    one, two = pair
+async def test_the_sockets_of_a_process_that_stopped_beating_are_found(
+    redis: Redis, prefix: str
+) -> None:
+    one, two = (
+        RedisDeskState.sharing(redis, memory(), prefix=prefix, node=name, heartbeat_seconds=0.1)
+        for name in ("one", "two")
+    )
     await one.beat()
     await two.beat()
-    assert await one.alive_nodes() == {"one", "two"}
+    named = {"one", "two", "gone"}
+    # Missing once is not dead: the key may only have gone with a Redis restart.
+    assert await one.dead_nodes(named) == set()
+    await asyncio.sleep(1.05)  # a whole heartbeat's life (0.3 s), and past the lookup's cache
+    await two.beat()
+    assert await one.dead_nodes(named) == {"gone"}
     sockets = {
         "c1": {node_socket("one", "s1"), node_socket("two", "s2")},
         "c2": {node_socket("gone", "s3")},
     }
-    assert dead_sockets(sockets, {"one", "two"}) == [("c2", "gone/s3")]
-    assert dead_sockets({"c3": {"s4"}}, set()) == []  # a single process names no node
+    assert dead_sockets(sockets, {"gone"}) == [("c2", "gone/s3")]
+    assert nodes_of(sockets) == {"one", "two", "gone"}
+    assert dead_sockets({"c3": {"s4"}}, {"gone"}) == []  # a single process names no node

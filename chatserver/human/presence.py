@@ -24,7 +24,7 @@ from chatserver.human.ledger import Dispatched, Ledger, Room, all_or_nothing, lo
 from chatserver.human.routed import Routed
 from chatserver.human.telling import Teller
 from chatserver.models import AgentStatus, Conversation, ConversationStatus, DomainError
-from chatserver.presence import dead_sockets
+from chatserver.presence import dead_sockets, nodes_of
 from chatserver.preview import preview
 from chatserver.protocol import ServerEvent
 
@@ -146,12 +146,14 @@ class Presence(Room):
         """Let go of the sockets of processes that stopped beating (the caller holds the
         desk): the grace periods start for their people, who reconnect to another one."""
         ledger = self.ledger
-        alive = await ledger.state.alive_nodes()
-        if alive is None:
+        customers, consoles = ledger.presence.sockets(), ledger.agents.sockets()
+        named = nodes_of(customers) | nodes_of(consoles)
+        if not named:
             return
-        for conversation_id, socket in dead_sockets(ledger.presence.sockets(), alive):
+        dead = await ledger.state.dead_nodes(named)
+        for conversation_id, socket in dead_sockets(customers, dead):
             ledger.presence.leave(conversation_id, socket, now)
-        for agent_id, socket in dead_sockets(ledger.agents.sockets(), alive):
+        for agent_id, socket in dead_sockets(consoles, dead):
             ledger.agents.disconnect(agent_id, socket, now)
 
     async def returning_due(self, now: datetime) -> list[Notify]:
