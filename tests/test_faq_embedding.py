@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import math
 import os
+from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from chatserver.faq import FaqMatcher
 from chatserver.faq.embedding import MAX_QUERY_TOKENS, default_encoder
+from chatserver.faq.loader import load_faq
+from chatserver.faq.matcher import MatchOutcome
 from chatserver.faq.model import Faq, FaqEntry
 from chatserver.models import Priority, Team
 
@@ -116,3 +121,109 @@ def test_embeddings_are_kept_on_disk_and_a_broken_file_is_ignored(tmp_path) -> N
     assert computed[2:] == [[TEXTS[0]]]
     assert len(StoredEmbeddings(path).encode(TEXTS[:1], compute)) == 1
     assert len(computed) == 3  # rewritten whole after the damage
+
+
+class CountingEncoder:
+    """The default encoder, counting the questions it embeds: passed in as the matcher's
+    `encoder` (its injection point), it shows when `match` runs the network."""
+
+    def __init__(self) -> None:
+        inner = default_encoder()
+        assert inner is not None
+        self._inner = inner
+        self.dimension = inner.dimension
+        self.calls = 0
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        return self._inner.encode(texts)
+
+    def encode_one(self, text: str) -> np.ndarray:
+        self.calls += 1
+        return self._inner.encode_one(text)
+
+
+DESK_FAQ = Path(__file__).resolve().parents[1] / "faq"
+
+
+@pytest.fixture(scope="module")
+def english_desk() -> tuple[FaqMatcher, CountingEncoder]:
+    """The desk's English FAQ alone: enough held-out variants (~800) to place the cascade."""
+    faq = load_faq(DESK_FAQ).faq
+    english = Faq({"en": faq.native("en")}, {"en": faq.off_topic.get("en", ())})
+    encoder = CountingEncoder()
+    return FaqMatcher(english, encoder=encoder), encoder
+
+
+def test_cascade_gate_is_calibrated(english_desk: tuple[FaqMatcher, CountingEncoder]) -> None:
+    matcher, _ = english_desk
+    thresholds = matcher.indexes["en"].thresholds
+    assert thresholds.samples >= 100
+    assert math.isfinite(thresholds.cascade_margin)
+    assert math.isfinite(thresholds.cascade_similarity)
+
+
+def test_without_off_topic_examples_the_encoder_always_runs() -> None:
+    """In-scope variants alone do not show which questions only the embedding declines."""
+    english = Faq({"en": load_faq(DESK_FAQ).faq.native("en")})
+    encoder = CountingEncoder()
+    matcher = FaqMatcher(english, encoder=encoder)
+    assert matcher.indexes["en"].thresholds.cascade_margin == math.inf
+    matcher.match("how do I install MT5 on my computer please", "en")
+    assert encoder.calls == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("how do I install MT5 on my computer please", "mt5-install"),
+        ("how long does a withdrawal usually take", "withdrawal-processing-time"),
+        ("how do I turn on two-factor authentication for my login", "two-factor-auth"),
+    ],
+)
+def test_a_clearly_decided_question_skips_the_encoder(
+    english_desk: tuple[FaqMatcher, CountingEncoder], text: str, expected: str
+) -> None:
+    matcher, encoder = english_desk
+    encoder.calls = 0
+    result = matcher.match(text, "en")
+    assert encoder.calls == 0
+    assert result.outcome is MatchOutcome.ANSWER
+    assert result.entry is not None
+    assert result.entry.id == expected
+    thresholds = matcher.indexes["en"].thresholds
+    assert result.margin >= thresholds.cascade_margin
+    assert result.score >= thresholds.cascade_similarity
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my card hasn't shown up",  # few n-grams in common with any entry
+        "money account",  # ambiguous
+        "what is the weather",  # off topic
+    ],
+)
+def test_an_unsure_question_runs_the_encoder(
+    english_desk: tuple[FaqMatcher, CountingEncoder], text: str
+) -> None:
+    matcher, encoder = english_desk
+    encoder.calls = 0
+    matcher.match(text, "en")
+    assert encoder.calls == 1
+
+
+def test_exact_phrasing_and_empty_question_skip_the_encoder() -> None:
+    encoder = CountingEncoder()
+    matcher = FaqMatcher(_faq(), encoder=encoder)
+    assert matcher.indexes["en"].thresholds.cascade_margin == math.inf  # too few variants
+    for text in ("Where is my card?", "", " ?! "):
+        matcher.match(text, "en")
+    assert encoder.calls == 0
+    result = matcher.match("where is my card", "en")
+    assert result.outcome is MatchOutcome.ANSWER
+    assert result.entry is not None
+    assert result.entry.id == "card_arrival"
+    assert [e.id for e in result.related] == ["refund"]
+    assert encoder.calls == 0
+    matcher.match("my card hasn't shown up yet", "en")
+    assert encoder.calls == 1
