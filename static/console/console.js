@@ -949,6 +949,11 @@ function onQueue(payload) {
   }
   if (Array.isArray(payload.agents)) state.agents = payload.agents.filter((a) => a && a.id);
   if (payload.queues && typeof payload.queues === "object") state.queueLengths = payload.queues;
+  // The snapshot is the truth about the chats it lists: an offer it shows as not ours was
+  // withdrawn while this console was not listening (its `offer_withdrawn` lost with the
+  // connection). An offered chat the snapshot leaves out stays until its own deadline.
+  const listed = state.offer && state.queue.get(state.offer.conversation_id);
+  if (listed && listed.offered_to !== state.session?.agent?.id) state.offer = null;
   renderQueue();
   renderSupervisor();
 }
