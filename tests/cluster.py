@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,9 @@ from typing import Any
 import aiohttp
 import pytest
 import socketio
+from redis.asyncio import Redis
+
+from tests.services import fresh_postgres, require_redis
 
 ROOT = Path(__file__).resolve().parent.parent
 READY_TIMEOUT = 90.0
@@ -237,6 +240,24 @@ class Client:
         http = self.sio.eio.http
         if http is not None and not http.closed:
             await http.close()
+
+
+@contextlib.asynccontextmanager
+async def shared_desk(tmp_path: Path) -> AsyncIterator[Desk]:
+    """A desk on a fresh PostgreSQL database and the real Redis under a prefix of its own:
+    its processes stopped and its keys deleted afterwards."""
+    redis_url = require_redis()
+    async with fresh_postgres() as database_url:
+        shared = Desk(tmp_path, database_url, redis_url)
+        try:
+            yield shared
+        finally:
+            await shared.stop()
+            client = Redis.from_url(redis_url)
+            keys = [key async for key in client.scan_iter(match=f"{shared.prefix}:*")]
+            if keys:
+                await client.delete(*keys)
+            await client.aclose()
 
 
 async def log_in(url: str, username: str) -> dict[str, str]:

@@ -22,24 +22,14 @@ import sqlalchemy as sa
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.cluster import Client, Desk, agent, free_port
+from tests.cluster import Client, Desk, agent, free_port, shared_desk
 from tests.services import fresh_postgres, require, require_redis
 
 
 @pytest.fixture
 async def desk(tmp_path: Path) -> AsyncIterator[Desk]:
-    redis_url = require_redis()
-    async with fresh_postgres() as database_url:
-        shared = Desk(tmp_path, database_url, redis_url)
-        try:
-            yield shared
-        finally:
-            await shared.stop()
-            client = Redis.from_url(redis_url)
-            keys = [key async for key in client.scan_iter(match=f"{shared.prefix}:*")]
-            if keys:
-                await client.delete(*keys)
-            await client.aclose()
+    async with shared_desk(tmp_path) as shared:
+        yield shared
 
 
 async def customer(url: str, *, reconnection: bool = False) -> tuple[Client, dict[str, Any]]:

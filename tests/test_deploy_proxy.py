@@ -20,10 +20,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 import socketio
-from redis.asyncio import Redis
 
-from tests.cluster import ROOT, Client, Desk, Node, free_port, log_in
-from tests.services import fresh_postgres, require_binary, require_redis
+from tests.cluster import ROOT, Client, Desk, Node, free_port, log_in, shared_desk
+from tests.services import require_binary
 
 pytestmark = pytest.mark.services
 
@@ -143,18 +142,8 @@ async def node_behind(url: str, address: str) -> str:
 
 @pytest.fixture
 async def desk(tmp_path: Path) -> AsyncIterator[Desk]:
-    redis_url = require_redis()
-    async with fresh_postgres() as database_url:
-        shared = Desk(tmp_path, database_url, redis_url)
-        try:
-            yield shared
-        finally:
-            await shared.stop()
-            client = Redis.from_url(redis_url)
-            keys = [key async for key in client.scan_iter(match=f"{shared.prefix}:*")]
-            if keys:
-                await client.delete(*keys)
-            await client.aclose()
+    async with shared_desk(tmp_path) as shared:
+        yield shared
 
 
 async def chat_over_polling(url: str, address: str) -> bool:
