@@ -162,6 +162,11 @@ class DeskState(Protocol):
         """Whether this process runs the desk's periodic tick now."""
         ...
 
+    @property
+    def shared(self) -> bool:
+        """Whether other processes serve this desk too (then sockets carry their process)."""
+        ...
+
     def socket(self, sid: str) -> str:
         """A socket's name in the desk's presence: with the process's own name when several
         share the desk, so the sockets of one that died can be let go."""
@@ -200,6 +205,10 @@ class LocalDeskState:
 
     async def owns_tick(self) -> bool:
         return True
+
+    @property
+    def shared(self) -> bool:
+        return False
 
     def socket(self, sid: str) -> str:
         return sid

@@ -163,6 +163,10 @@ class RedisDeskState:
     def memory(self) -> DeskMemory:
         return self._memory
 
+    @property
+    def shared(self) -> bool:
+        return True
+
     async def refresh_if_moved(self) -> None:
         """Read the shared memory now if another process changed it (or Redis lost it), so
         this process's copy and its sockets follow even when nothing happens here."""

@@ -14,7 +14,7 @@ customer's departure is `assignment.py`'s) nor build queue lists (`views.py`).
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chatserver import holdings, routing
@@ -28,6 +28,9 @@ from chatserver.presence import dead_sockets, nodes_of
 from chatserver.preview import preview
 from chatserver.protocol import ServerEvent
 
+# How often the tick looks for processes that stopped beating (each has 6 s to be missed).
+SWEEP_EVERY = timedelta(seconds=1)
+
 
 class Presence(Room):
     """Agents coming and going, customers' sockets, the grace periods, the restart."""
@@ -36,6 +39,7 @@ class Presence(Room):
         super().__init__(ledger)
         self.teller = teller
         self.routed = routed
+        self._next_sweep = datetime.min.replace(tzinfo=UTC)  # for sockets of dead processes
 
     # -- agents -----------------------------------------------------------------------
 
@@ -146,6 +150,11 @@ class Presence(Room):
         """Let go of the sockets of processes that stopped beating (the caller holds the
         desk): the grace periods start for their people, who reconnect to another one."""
         ledger = self.ledger
+        # Not on every tick: copying every socket of a big desk four times a second is work
+        # for nothing when no process is looked up more often than once a second.
+        if not ledger.state.shared or now < self._next_sweep:
+            return
+        self._next_sweep = now + SWEEP_EVERY
         customers, consoles = ledger.presence.sockets(), ledger.agents.sockets()
         named = nodes_of(customers) | nodes_of(consoles)
         if not named:
