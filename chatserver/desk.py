@@ -38,6 +38,7 @@ from chatserver.handoff import (
 )
 from chatserver.identity import verify as verify_identity
 from chatserver.language import (
+    SWITCH_MIN_CONFIDENCE,
     DetectionSource,
     LanguageDecision,
     LanguageDetector,
@@ -45,6 +46,7 @@ from chatserver.language import (
     can_change,
     decide,
     negotiate,
+    settled_by_text,
     supported_tag,
     text_evidence,
 )
@@ -493,6 +495,10 @@ class Desk:
         )
         if not can_change(state, text_evidence(text)):
             return conversation, LanguageDecision(state)  # nothing to detect: it cannot move
+        if settled_by_text(state) and not self.detector.could_move_from(
+            text, state.language, SWITCH_MIN_CONFIDENCE, hints=[conversation.language]
+        ):
+            return conversation, LanguageDecision(state)  # plainly its own language still
         detection = self.detector.detect(text, hints=[conversation.language])
         decision = decide(state, detection)
         new = decision.state

@@ -577,3 +577,65 @@ def test_an_unsettled_language_always_runs_the_detector() -> None:
     assert conv.can_change(SETTLED_STATES[0], conv.SWITCH_MIN_EVIDENCE) is True
     assert conv.can_change(SETTLED_STATES[0], conv.SWITCH_MIN_EVIDENCE - 1) is False
     assert conv.can_change(SETTLED_STATES[3], 10_000) is False  # chosen: never by detection
+
+
+LATIN_SETTLED = ("en", "es", "pt", "fr", "de", "it", "id", "ms", "vi")
+
+
+@pytest.mark.skipif(
+    not CASES.exists(), reason=f"shared langid cases not found at {CASES} (set LANGID_CASES)"
+)
+def test_words_that_rule_out_a_switch_are_never_wrong(detector: LanguageDetector) -> None:
+    """`could_move_from` is a bound, not a guess: wherever it says no other language can reach
+    the switch confidence, the full detection (statistical model included) agrees, for every
+    Latin-script conversation language and real messages in all 20 languages of the data."""
+    texts = [case.text for case in parse_cases(CASES.read_text(encoding="utf-8").splitlines())]
+    ruled_out = 0
+    for language in LATIN_SETTLED:
+        for text in texts[::9]:
+            if detector.could_move_from(
+                text, language, conv.SWITCH_MIN_CONFIDENCE, hints=[language]
+            ):
+                continue
+            ruled_out += 1
+            detection = detector.detect(text, hints=[language])
+            assert (
+                detection.language == language or detection.confidence < conv.SWITCH_MIN_CONFIDENCE
+            ), (language, text, detection)
+    assert ruled_out > 250  # not vacuous: most texts are in the 11 other languages
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("I forgot my MT5 password. How can I reset it?", "en"),
+        ("¿Cuándo llega mi pedido? Lo compré la semana pasada.", "es"),
+        ("Je n'arrive pas à retirer mon argent depuis hier soir.", "fr"),
+        ("Wie lange dauert eine Auszahlung auf mein Bankkonto?", "de"),
+    ],
+)
+def test_a_plain_message_in_the_conversation_language_needs_no_model(
+    detector: LanguageDetector, text: str, language: str
+) -> None:
+    assert not detector.could_move_from(
+        text, language, conv.SWITCH_MIN_CONFIDENCE, hints=[language]
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("¿Cuándo llega mi pedido? Lo compré la semana pasada.", "en"),  # another language
+        ("Saya tidak dapat mengeluarkan wang dari akaun saya.", "id"),  # id/ms share their words
+        ("この注文はいつ届きますか", "en"),  # another script: the cheap script rule decides
+        ("Xqzvor Blorftum Kramnikow", "de"),  # no word any list knows
+    ],
+)
+def test_a_message_that_might_switch_still_runs_the_detector(
+    detector: LanguageDetector, text: str, language: str
+) -> None:
+    assert detector.could_move_from(text, language, conv.SWITCH_MIN_CONFIDENCE, hints=[language])
+
+
+def test_a_message_without_letters_cannot_move_anything(detector: LanguageDetector) -> None:
+    assert not detector.could_move_from("123 !!! :)", "en", 0.5, hints=["en"])

@@ -7,7 +7,14 @@ from __future__ import annotations
 
 from chatserver.models import CHAT_LANGUAGES
 
-from .conversation import LanguageDecision, LanguageState, can_change, decide
+from .conversation import (
+    SWITCH_MIN_CONFIDENCE,
+    LanguageDecision,
+    LanguageState,
+    can_change,
+    decide,
+    settled_by_text,
+)
 from .detector import Detection, DetectionSource, LanguageDetector
 from .evaluation import Case, EvalReport, evaluate, parse_cases
 from .script import text_evidence
@@ -27,6 +34,7 @@ __all__ = [
     "BACKENDS",
     "CHAT_LANGUAGES",
     "DEFAULT_BACKEND",
+    "SWITCH_MIN_CONFIDENCE",
     "Case",
     "Detection",
     "DetectionSource",
@@ -44,6 +52,7 @@ __all__ = [
     "negotiate",
     "parse_accept_language",
     "parse_cases",
+    "settled_by_text",
     "supported_tag",
     "text_direction",
     "text_evidence",

@@ -111,6 +111,12 @@ def can_change(state: LanguageState | None, evidence: int) -> bool:
     return evidence >= SWITCH_MIN_EVIDENCE
 
 
+def settled_by_text(state: LanguageState | None) -> bool:
+    """Settled from the customer's own text: only a clear switch (`SWITCH_MIN_CONFIDENCE`) moves
+    it, so a detector that can rule one out need not run."""
+    return state is not None and state.confirmed and state.source in _TEXT_SOURCES
+
+
 def decide(state: LanguageState | None, detection: Detection) -> LanguageDecision:
     """Fold one message's detection into the conversation state."""
     if detection.source is DetectionSource.CHOICE:

@@ -9,13 +9,14 @@ confidence low enough that the conversation layer asks the customer.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
 from .han import simplified_probability
 from .script import Script, analyse
-from .statistical import StatisticalModel, build_model
+from .statistical import EnsembleModel, StatisticalModel, build_model
 from .tags import base_language, canonical_tag, negotiate
 
 #: Scripts that name one language outright, when that language is supported.
@@ -153,6 +154,35 @@ class LanguageDetector:
         if not any(evidence.values()):
             return self._without_text(hinted)
         return self._with_prior(evidence, hinted, source, analysis.evidence)
+
+    def could_move_from(
+        self, text: str, language: str, confidence: float, *, hints: Sequence[str] = ()
+    ) -> bool:
+        """Whether `detect(text, hints=hints)` could name another language than `language` with
+        `confidence` or more. False only when that is certain without the statistical model:
+        the text carries no letters, or its words alone outweigh anything the model could say
+        (`EnsembleModel.max_log_odds`). A settled conversation asks this first, because most
+        of its messages are plainly in its own language and the model is the detector's cost."""
+        analysis = analyse(text)
+        if analysis.dominant is None:
+            return False
+        model = self._model
+        if (
+            analysis.dominant is Script.HAN
+            or analysis.dominant in self._script_tags
+            or not isinstance(model, EnsembleModel)
+        ):
+            return True
+        bound = model.max_log_odds(
+            analysis.content[:MAX_STATISTICAL_CHARS], base_language(language)
+        )
+        if bound is None or self._by_base.get(base_language(language)) != language:
+            return True
+        hinted = self._hinted(hints)
+        prior = {tag: 1.0 + HINT_WEIGHT * HINT_DECAY**rank for rank, tag in enumerate(hinted)}
+        strongest_other = max((w for tag, w in prior.items() if tag != language), default=1.0)
+        odds = math.exp(min(bound, 700.0)) * strongest_other / prior.get(language, 1.0)
+        return odds / (1.0 + odds) >= confidence
 
     def _hinted(self, hints: Sequence[str]) -> tuple[str, ...]:
         matched = (negotiate([hint], self._supported) for hint in hints)

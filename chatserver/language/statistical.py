@@ -44,6 +44,10 @@ WORD_FLOOR = 1e-7
 #: evidence.
 BASE_FLOOR = 1e-3
 
+#: The most the base model can move two languages' scores apart: one at probability 1, the other
+#: at 0, both floored. Word evidence beyond this settles the order whatever the base model says.
+BASE_SPAN = math.log((1.0 + BASE_FLOOR) / BASE_FLOOR)
+
 #: Characters of the message the base model reads when word evidence backs it up. lingua's time
 #: grows
 #: with length (1-5-grams below 120 characters) while its verdict is settled by ~60 characters; the
@@ -236,6 +240,24 @@ class EnsembleModel:
     @property
     def languages(self) -> tuple[str, ...]:
         return self._base.languages
+
+    def max_log_odds(self, text: str, against: str) -> float | None:
+        """The most any other language's score can exceed `against`'s on `text`, whatever the
+        base model says (`BASE_SPAN` plus the word evidence): a bound, from dictionary lookups
+        alone, that lets a caller skip the base model when no answer of it could matter.
+        None when `against` is not one of the model's languages."""
+        if against not in self.languages:
+            return None
+        tokens = words(text)
+        if not tokens:
+            return BASE_SPAN
+        weight = WORD_WEIGHT / math.sqrt(len(tokens))
+        likelihoods = self._words.log_likelihoods(tokens)
+        known = [likelihoods[c] for c in self.languages if c in likelihoods]
+        neutral = sum(known) / len(known) if known else 0.0
+        own = likelihoods.get(against, neutral)
+        others = [likelihoods.get(c, neutral) for c in self.languages if c != against]
+        return BASE_SPAN + weight * (max(others) - own) if others else BASE_SPAN
 
     def probabilities(self, text: str) -> dict[str, float]:
         base = self._base.probabilities(prefix(text, BASE_MAX_CHARS))
