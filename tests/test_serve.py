@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.cluster import FAQ
+
 ROOT = Path(__file__).resolve().parent.parent
 METRICS_TOKEN = "a metrics token of some length"
 
@@ -26,6 +28,15 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def small_faq(tmp_path: Path) -> dict[str, str]:
+    """A one-entry FAQ without embeddings, for what does not depend on the FAQ's size: the
+    desk's own (12,000 phrasings) takes each process seconds to build."""
+    directory = tmp_path / "faq"
+    directory.mkdir()
+    (directory / "en.yaml").write_text(FAQ, encoding="utf-8")
+    return {"CHATSERVER_FAQ_DIR": str(directory), "CHATSERVER_FAQ_EMBEDDINGS": "false"}
 
 
 @contextlib.contextmanager
@@ -65,7 +76,7 @@ def served(tmp_path: Path, **env: str) -> Iterator[tuple[subprocess.Popen[str], 
 
 
 def test_serve_starts_logs_json_and_shuts_down_gracefully(tmp_path):
-    with served(tmp_path, CHATSERVER_LOG_FORMAT="json") as (process, port):
+    with served(tmp_path, CHATSERVER_LOG_FORMAT="json", **small_faq(tmp_path)) as (process, port):
         process.send_signal(signal.SIGHUP)  # rebuild the FAQ now
         time.sleep(1)
         process.send_signal(signal.SIGTERM)
@@ -109,7 +120,7 @@ def test_the_served_process_runs_blas_on_one_thread(tmp_path):
 def test_a_polling_client_that_never_polls_again_does_not_hold_the_stop(tmp_path):
     """One Engine.IO polling handshake, then silence: on SIGTERM its close message waits to
     be collected forever; the server gives it a few seconds and stops anyway."""
-    with served(tmp_path) as (process, port):
+    with served(tmp_path, **small_faq(tmp_path)) as (process, port):
         url = f"http://127.0.0.1:{port}/socket.io/?EIO=4&transport=polling"
         with urllib.request.urlopen(url, timeout=10) as response:
             assert response.read().startswith(b"0{")  # the open packet: a session now exists
