@@ -280,7 +280,7 @@ class FaqMatcher:
         entries = decision.copy()
         if index.off_topic is not None:
             entries[index.off_topic] = -np.inf
-        top = np.argsort(-entries, kind="stable")[: min(MAX_SUGGESTIONS, len(self.faq.ids))]
+        top = np.argsort(-entries, kind="stable")[:MAX_SUGGESTIONS]  # off topic (-inf) is last
         top = top[np.isfinite(entries[top])]
         suggestions = tuple(
             e for e in (self.faq.entry(ids[int(i)], language) for i in top) if e is not None
