@@ -16,6 +16,7 @@ from chatserver.faq.evaluation import evaluate, load_cases
 from chatserver.faq.loader import load_faq
 from chatserver.faq.matcher import FaqMatcher, MatchOutcome, MatchResult, normalize
 from chatserver.faq.model import Faq, FaqEntry
+from chatserver.faq_reload import faq_fingerprint, load_matcher
 from chatserver.models import Priority, Team
 
 BENCH_DATA = Path(
@@ -407,7 +408,8 @@ DESK_FAQ = Path(__file__).resolve().parents[1] / "faq"
 
 @pytest.fixture(scope="module")
 def desk() -> FaqMatcher:
-    return FaqMatcher(load_faq(DESK_FAQ).faq)
+    """The matcher the server builds at start-up (the same call, so one build serves both)."""
+    return load_matcher(DESK_FAQ, faq_fingerprint(DESK_FAQ), False, True)[1]
 
 
 @pytest.mark.parametrize(
