@@ -102,8 +102,12 @@ def _weighted(counts: dict[Script, int]) -> dict[Script, int]:
     return weighted
 
 
+@lru_cache(maxsize=64)
 def analyse(text: str) -> ScriptAnalysis:
-    """Find the script that carries the message's language, ignoring noise and product names."""
+    """Find the script that carries the message's language, ignoring noise and product names.
+
+    Cached for the last few texts: one message is analysed by the desk (how much text), the
+    switch bound and the detector in turn, and the result is immutable."""
     prefix = text[:MAX_ANALYSED_CHARS]
     if not prefix.isascii():
         # JSON from the browser can carry lone surrogates ("\udcff"); the Rust model rejects them.
