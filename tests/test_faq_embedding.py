@@ -154,6 +154,22 @@ def test_the_stored_file_is_bounded_and_keeps_the_latest_rows(tmp_path, monkeypa
     assert computed[6:] == [nul]
 
 
+def test_the_piece_table_is_mapped_from_the_cache_directory(tmp_path, monkeypatch) -> None:
+    """Written once, then mapped (not read) by every encoder: the same vectors either way."""
+    import mmap
+
+    from chatserver.faq.embedding import UseEncoder
+
+    monkeypatch.setenv("CHATSERVER_CACHE_DIR", "off")
+    in_memory = UseEncoder()
+    monkeypatch.setenv("CHATSERVER_CACHE_DIR", str(tmp_path))
+    for _ in range(2):  # writes the file, then maps the one there
+        mapped = UseEncoder()
+        assert isinstance(mapped._backend.table.base, mmap.mmap | np.memmap)
+        assert np.array_equal(mapped.encode_one(TEXTS[0]), in_memory.encode_one(TEXTS[0]))
+    assert len(list(tmp_path.glob("*-table.npy"))) == 1
+
+
 class CountingEncoder:
     """The default encoder, counting the questions it embeds: passed in as the matcher's
     `encoder` (its injection point), it shows when `match` runs the network."""

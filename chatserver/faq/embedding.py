@@ -27,6 +27,7 @@ only embeds the phrasings it has not seen.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -91,6 +92,7 @@ class UseEncoder:
         tokenizer = _tokenizer(resources / "sp.model")
         weights = resources / "weights.npz"
         b: Any = NumpyBackend(str(weights), tokenizer, threads=1)
+        b.table = _mapped_table(b.table, weights)
         self._backend = b
         self._stored = StoredEmbeddings.for_weights(weights)
         self._tokenize = tokenizer.encode
@@ -306,9 +308,44 @@ class StoredEmbeddings:
             log.warning("cannot write the embedding cache %s: %s", self.path, exc)
 
 
+@functools.cache
 def _digest(weights: Path) -> str:
     with weights.open("rb") as stream:
         return hashlib.file_digest(stream, "sha256").hexdigest()[:16]
+
+
+def _mapped_table(table: npt.NDArray[np.uint8], weights: Path) -> npt.NDArray[np.uint8]:
+    """The backend's 65 MB piece table, as a read-only map of a copy in the cache directory.
+
+    Held in memory it was resident in full from start-up; mapped, only the pages of the pieces
+    the encoder reads come in, and processes on one machine share them (the page cache).
+    """
+    directory = _cache_directory()
+    if directory is None:
+        return table
+    path = directory / f"use-m3-{_digest(weights)}-table.npy"
+    for attempt in range(2):
+        try:
+            mapped = np.load(path, mmap_mode="r")
+            if mapped.shape == table.shape and mapped.dtype == table.dtype:
+                return np.asarray(mapped)
+            raise ValueError(f"shape {mapped.shape}, dtype {mapped.dtype}")
+        except FileNotFoundError:
+            pass
+        except (OSError, ValueError) as exc:
+            log.warning("rewriting the embedding table %s: %s", path, exc)
+        if attempt:
+            break
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            handle, name = tempfile.mkstemp(dir=directory, suffix=".npy.tmp")
+            with os.fdopen(handle, "wb") as stream:
+                np.save(stream, table)
+            os.replace(name, path)
+        except OSError as exc:
+            log.warning("cannot write the embedding table %s: %s", path, exc)
+            break
+    return table
 
 
 def _cache_directory() -> Path | None:
