@@ -30,6 +30,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
+import mmap
 import os
 import tempfile
 import threading
@@ -92,7 +93,7 @@ class UseEncoder:
         tokenizer = _tokenizer(resources / "sp.model")
         weights = resources / "weights.npz"
         b: Any = NumpyBackend(str(weights), tokenizer, threads=1)
-        b.table = _mapped_table(b.table, weights)
+        b.table, self._table_map = _mapped_table(b.table, weights)
         self._backend = b
         self._stored = StoredEmbeddings.for_weights(weights)
         self._tokenize = tokenizer.encode
@@ -126,7 +127,16 @@ class UseEncoder:
             return np.zeros((0, _EMB), dtype=np.float32)
         if self._stored is None:
             return np.asarray(self._backend.encode(list(texts)), dtype=np.float32)
-        return self._stored.encode(texts, self._backend.encode)
+        return self._stored.encode(texts, self._batch)
+
+    def _batch(self, texts: list[str]) -> Floats:
+        try:
+            return np.asarray(self._backend.encode(texts), dtype=np.float32)
+        finally:
+            # A build reads most of the piece table: out of this process's RSS it goes (the
+            # pages stay in the page cache; a query faults back the few it reads).
+            if self._table_map is not None:
+                self._table_map.madvise(mmap.MADV_DONTNEED)
 
     def encode_one(self, text: str) -> Floats:
         ids = self._tokenize(text, out_type=int, add_bos=True, add_eos=True)
@@ -314,7 +324,9 @@ def _digest(weights: Path) -> str:
         return hashlib.file_digest(stream, "sha256").hexdigest()[:16]
 
 
-def _mapped_table(table: npt.NDArray[np.uint8], weights: Path) -> npt.NDArray[np.uint8]:
+def _mapped_table(
+    table: npt.NDArray[np.uint8], weights: Path
+) -> tuple[npt.NDArray[np.uint8], mmap.mmap | None]:
     """The backend's 65 MB piece table, as a read-only map of a copy in the cache directory.
 
     Held in memory it was resident in full from start-up; mapped, only the pages of the pieces
@@ -322,14 +334,17 @@ def _mapped_table(table: npt.NDArray[np.uint8], weights: Path) -> npt.NDArray[np
     """
     directory = _cache_directory()
     if directory is None:
-        return table
+        return table, None
     path = directory / f"use-m3-{_digest(weights)}-table.npy"
     for attempt in range(2):
         try:
-            mapped = np.load(path, mmap_mode="r")
-            if mapped.shape == table.shape and mapped.dtype == table.dtype:
-                return np.asarray(mapped)
-            raise ValueError(f"shape {mapped.shape}, dtype {mapped.dtype}")
+            header = np.load(path, mmap_mode="r")
+            if header.shape != table.shape or header.dtype != table.dtype:
+                raise ValueError(f"shape {header.shape}, dtype {header.dtype}")
+            with path.open("rb") as stream:
+                mapped = mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ)
+            array = np.frombuffer(mapped, table.dtype, table.size, header.offset)
+            return array.reshape(table.shape), mapped
         except FileNotFoundError:
             pass
         except (OSError, ValueError) as exc:
@@ -345,7 +360,7 @@ def _mapped_table(table: npt.NDArray[np.uint8], weights: Path) -> npt.NDArray[np
         except OSError as exc:
             log.warning("cannot write the embedding table %s: %s", path, exc)
             break
-    return table
+    return table, None
 
 
 def _cache_directory() -> Path | None:
