@@ -2,13 +2,16 @@
 
     python bench/memory.py                      # embeddings on and off, cold and warm cache
     python bench/memory.py --embeddings on --starts 1 --cache-dir ~/.cache/chatserver
+    python bench/memory.py --embeddings on --starts 1 --reloads 3   # RSS after FAQ reloads
 
 Each start is `python -m chatserver serve` on a free port with a temporary SQLite database,
 the repository's faq/, demo agents off and the FAQ reload off; once /readyz answers, VmRSS
 and VmHWM (peak) are read from /proc/<pid>/status after `--settle` seconds. The embedding
 cache is a temporary CHATSERVER_CACHE_DIR shared by the starts of one setting, so the first
 start is cold (it embeds every phrasing) and the next ones warm; `--cache-dir` uses a given
-one instead (e.g. a large cache left by the benchmarks).
+one instead (e.g. a large cache left by the benchmarks). With `--reloads N`, the FAQ is a
+copy whose files are touched before each of N SIGHUPs (a rebuild each), and the RSS is read
+after each reload.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -61,18 +65,24 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> float:
     raise RuntimeError(f"not ready in {READY_TIMEOUT} s")
 
 
-def one_start(embeddings: bool, cache_dir: Path, tmp: Path, settle: float) -> dict[str, float]:
+def one_start(
+    embeddings: bool, cache_dir: Path, tmp: Path, settle: float, reloads: int = 0
+) -> dict[str, float]:
     port = free_port()
     env = {
         **os.environ,
         "CHATSERVER_PORT": str(port),
         "CHATSERVER_DATABASE_URL": f"sqlite:///{tmp / f'desk-{port}.db'}",
         "CHATSERVER_DEMO_AGENTS": "false",
-        "CHATSERVER_LOG_LEVEL": "warning",
+        "CHATSERVER_LOG_LEVEL": "info" if reloads else "warning",
         "CHATSERVER_FAQ_RELOAD_INTERVAL": "0",
         "CHATSERVER_FAQ_EMBEDDINGS": "true" if embeddings else "false",
         "CHATSERVER_CACHE_DIR": str(cache_dir),
     }
+    if reloads:
+        faq = tmp / f"faq-{port}"
+        shutil.copytree(ROOT / "faq", faq)
+        env["CHATSERVER_FAQ_DIR"] = str(faq)
     log = tmp / f"serve-{port}.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
@@ -86,7 +96,16 @@ def one_start(embeddings: bool, cache_dir: Path, tmp: Path, settle: float) -> di
     try:
         seconds = wait_ready(f"http://127.0.0.1:{port}", process, log)
         time.sleep(settle)
-        return {"ready_s": seconds, **status_kib(process.pid)}
+        result: dict[str, float] = {"ready_s": seconds, **status_kib(process.pid)}
+        for n in range(1, reloads + 1):
+            for path in faq.glob("*.yaml"):
+                path.touch()
+            process.send_signal(signal.SIGHUP)
+            while log.read_text().count("FAQ reloaded") < n:
+                time.sleep(0.5)
+            time.sleep(settle)
+            result[f"reload{n}"] = status_kib(process.pid)["VmRSS"]
+        return result
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -101,6 +120,7 @@ def main() -> None:
     parser.add_argument("--embeddings", choices=["on", "off", "both"], default="both")
     parser.add_argument("--starts", type=int, default=2, help="starts per setting (cold, warm)")
     parser.add_argument("--settle", type=float, default=2.0, help="seconds idle before reading")
+    parser.add_argument("--reloads", type=int, default=0, help="FAQ reloads after start-up")
     parser.add_argument("--cache-dir", type=Path, help="an existing embedding cache directory")
     args = parser.parse_args()
     settings = {"on": [True], "off": [False], "both": [True, False]}[args.embeddings]
@@ -111,7 +131,7 @@ def main() -> None:
         for embeddings in settings:
             cache = args.cache_dir or tmp / f"cache-{embeddings}"
             for n in range(args.starts):
-                r = one_start(embeddings, cache, tmp, args.settle)
+                r = one_start(embeddings, cache, tmp, args.settle, args.reloads)
                 label = "given cache" if args.cache_dir else ("cold" if n == 0 else "warm")
                 print(
                     f"| {'on' if embeddings else 'off'} | {label} | {r['ready_s']:.1f} "
@@ -119,6 +139,8 @@ def main() -> None:
                     f"| {r['RssAnon'] / 1024:.0f} | {r['RssFile'] / 1024:.0f} |",
                     flush=True,
                 )
+                for k in range(1, args.reloads + 1):
+                    print(f"after reload {k}: VmRSS {r[f'reload{k}'] / 1024:.0f} MiB", flush=True)
 
 
 if __name__ == "__main__":
