@@ -245,6 +245,7 @@ async def _faq(app: web.Application) -> AsyncIterator[None]:
             settings.default_language,
         )
     bot = Bot(matcher, catalogs)
+    del loaded, matcher  # the bot holds it; this frame lives as long as the app: a reload frees it
     reloader = FaqReloader(
         bot,
         settings.faq_dir,

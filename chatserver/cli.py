@@ -232,6 +232,7 @@ def serve(settings: Settings) -> int:
         log.info("BLAS limited to one thread (%d libraries)", len(blas))
         if settings.gc_freeze:
             runtime.freeze_gc()
+        runtime.release_free_memory()
         log.info(
             "serving on http://%s:%s (event loop: %s)",
             settings.host,

@@ -8,12 +8,14 @@ and is logged with its file, entry and field.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
+import threading
+from collections import OrderedDict
 from pathlib import Path
 
 from chatserver.bot import Bot
 from chatserver.faq import FaqError, FaqMatcher, LoadResult, load_faq
+from chatserver.runtime import release_free_memory
 
 log = logging.getLogger(__name__)
 
@@ -31,13 +33,37 @@ def faq_fingerprint(directory: Path) -> Fingerprint:
     )
 
 
-@functools.lru_cache(maxsize=4)
+# Built matchers, most recent last: one per directory and options, `MATCHERS_KEPT` at most.
+MATCHERS_KEPT = 4
+_matchers: OrderedDict[tuple[Path, bool, bool], tuple[Fingerprint, LoadResult, FaqMatcher]] = (
+    OrderedDict()
+)
+_matchers_lock = threading.Lock()
+
+
 def load_matcher(
     directory: Path, fingerprint: Fingerprint, skip_invalid: bool, embeddings: bool = True
 ) -> tuple[LoadResult, FaqMatcher]:
-    """Load and train once per FAQ content (seconds for a large FAQ), keyed by `fingerprint`."""
+    """Load and train once per FAQ content (seconds for a large FAQ), keyed by `fingerprint`.
+
+    A new fingerprint replaces its directory's matcher in the cache: kept (an LRU cache of
+    four did), each reload held on to the previous FAQ's, ~200 MiB with embeddings.
+    """
+    key = (directory, skip_invalid, embeddings)
+    with _matchers_lock:
+        cached = _matchers.get(key)
+        if cached is not None and cached[0] == fingerprint:
+            _matchers.move_to_end(key)
+            return cached[1], cached[2]
+        _matchers.pop(key, None)
     loaded = load_faq(directory, skip_invalid=skip_invalid)
-    return loaded, FaqMatcher(loaded.faq, encoder=embeddings)
+    matcher = FaqMatcher(loaded.faq, encoder=embeddings)
+    with _matchers_lock:
+        _matchers[key] = (fingerprint, loaded, matcher)
+        _matchers.move_to_end(key)
+        while len(_matchers) > MATCHERS_KEPT:
+            _matchers.popitem(last=False)
+    return loaded, matcher
 
 
 class FaqReloader:
@@ -81,6 +107,8 @@ class FaqReloader:
                 log.warning("FAQ entry skipped: %s", problem)
             self.bot.matcher = matcher
             self.fingerprint = fingerprint
+            del matcher
+            release_free_memory()  # the build's temporaries, and the previous FAQ's matcher
             log.info(
                 "FAQ reloaded: %d entries in %s",
                 len(loaded.faq.ids),

@@ -123,6 +123,54 @@ def test_embeddings_are_kept_on_disk_and_a_broken_file_is_ignored(tmp_path) -> N
     assert len(computed) == 3  # rewritten whole after the damage
 
 
+def test_the_stored_file_is_bounded_and_keeps_the_latest_rows(tmp_path, monkeypatch) -> None:
+    """The store rewrites its file with the call's rows last and drops the oldest beyond
+    `STORED_ROWS`; a digest ending in a NUL byte (numpy's S32 strips it) is found again."""
+    from chatserver.faq import embedding
+
+    monkeypatch.setattr(embedding, "STORED_ROWS", 4)
+    computed: list[str] = []
+
+    def compute(texts: list[str]) -> np.ndarray:
+        computed.extend(texts)
+        return np.stack([np.full(8, float(len(t)), dtype=np.float32) for t in texts])
+
+    path = tmp_path / "use.npz"
+    store = embedding.StoredEmbeddings(path)
+    store.encode(["a", "bb", "ccc"], compute)
+    out = store.encode(["dddd", "a", "eeeee"], compute)  # "bb" is the oldest: dropped
+    assert computed == ["a", "bb", "ccc", "dddd", "eeeee"]
+    assert out[:, 0].tolist() == [4.0, 1.0, 5.0]
+    with np.load(path) as stored:
+        assert len(stored["keys"]) == 4
+    store.encode(["ccc", "a", "eeeee", "dddd"], compute)
+    assert len(computed) == 5
+    store.encode(["bb"], compute)
+    assert computed[5:] == ["bb"]
+
+    nul = "text 405"  # its SHA-256 digest ends in 0x00
+    store.encode([nul], compute)
+    assert store.encode([nul], compute)[0, 0] == 8.0
+    assert computed[6:] == [nul]
+
+
+def test_the_piece_table_is_mapped_from_the_cache_directory(tmp_path, monkeypatch) -> None:
+    """Written once, then mapped (not read) by every encoder: the same vectors either way."""
+    import mmap
+
+    from chatserver.faq.embedding import UseEncoder
+
+    monkeypatch.setenv("CHATSERVER_CACHE_DIR", "off")
+    in_memory = UseEncoder()
+    monkeypatch.setenv("CHATSERVER_CACHE_DIR", str(tmp_path))
+    for _ in range(2):  # writes the file, then maps the one there
+        mapped = UseEncoder()
+        assert isinstance(mapped._table_map, mmap.mmap)
+        mapped.encode(["a phrasing no cache holds"])  # then dropped from the RSS: still read
+        assert np.array_equal(mapped.encode_one(TEXTS[0]), in_memory.encode_one(TEXTS[0]))
+    assert len(list(tmp_path.glob("*-table.npy"))) == 1
+
+
 class CountingEncoder:
     """The default encoder, counting the questions it embeds: passed in as the matcher's
     `encoder` (its injection point), it shows when `match` runs the network."""

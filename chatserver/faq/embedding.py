@@ -27,8 +27,10 @@ only embeds the phrasings it has not seen.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
+import mmap
 import os
 import tempfile
 import threading
@@ -53,6 +55,9 @@ MAX_QUERY_TOKENS = 24
 # product with the first layer's weights; the 3,580 BANKING77 questions hold 2,579 distinct
 # tokens, and with 2,048 slots the cache thrashed (match p99 2.19 ms against 1.78 ms warm).
 TOKEN_CACHE = 4096
+# Rows kept in the on-disk embedding store (2 KB each: 64 MiB): the desk's FAQ is 12,700
+# phrasings, so two or three FAQs (or a benchmark's) fit; the file is read whole by a build.
+STORED_ROWS = 32_768
 
 _ORDERS = ((2, 0), (3, 1), (5, 2))  # (n-gram order, left context) of the three CNN branches
 _CNN = 256
@@ -88,6 +93,7 @@ class UseEncoder:
         tokenizer = _tokenizer(resources / "sp.model")
         weights = resources / "weights.npz"
         b: Any = NumpyBackend(str(weights), tokenizer, threads=1)
+        b.table, self._table_map = _mapped_table(b.table, weights)
         self._backend = b
         self._stored = StoredEmbeddings.for_weights(weights)
         self._tokenize = tokenizer.encode
@@ -121,7 +127,16 @@ class UseEncoder:
             return np.zeros((0, _EMB), dtype=np.float32)
         if self._stored is None:
             return np.asarray(self._backend.encode(list(texts)), dtype=np.float32)
-        return self._stored.encode(texts, self._backend.encode)
+        return self._stored.encode(texts, self._batch)
+
+    def _batch(self, texts: list[str]) -> Floats:
+        try:
+            return np.asarray(self._backend.encode(texts), dtype=np.float32)
+        finally:
+            # A build reads most of the piece table: out of this process's RSS it goes (the
+            # pages stay in the page cache; a query faults back the few it reads).
+            if self._table_map is not None:
+                self._table_map.madvise(mmap.MADV_DONTNEED)
 
     def encode_one(self, text: str) -> Floats:
         ids = self._tokenize(text, out_type=int, add_bos=True, add_eos=True)
@@ -221,24 +236,18 @@ class UseEncoder:
 class StoredEmbeddings:
     """Embeddings of texts already encoded, read from and written back to one `.npz` file.
 
-    Keys are SHA-256 digests of the texts. Writes go to a temporary file renamed over the old
-    one, so a reader never sees half a file; two processes writing at once lose only each
-    other's additions, which the next build recomputes. A file that cannot be read is
-    ignored (and replaced at the next write).
+    Keys are SHA-256 digests of the texts. Nothing stays in memory between calls (the file
+    holds every text some build or benchmark encoded: kept, it cost a served desk ~30 MiB):
+    `encode` reads the file, and when it had to compute rows, rewrites it with that call's rows
+    last and at most `STORED_ROWS` rows, the oldest dropped. Writes go to a temporary file
+    renamed over the old one, so a reader never sees half a file; two processes writing at once
+    lose only each other's additions, which the next build recomputes. A file that cannot be
+    read is ignored (and replaced at the next write).
     """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
-        self._rows: dict[bytes, Floats] = {}
-        try:
-            with np.load(path) as stored:
-                keys, vectors = stored["keys"], stored["vectors"]
-            self._rows = {bytes(k): v for k, v in zip(keys, vectors, strict=True)}
-        except FileNotFoundError:
-            pass
-        except (OSError, ValueError, KeyError) as exc:
-            log.warning("ignoring the embedding cache %s: %s", path, exc)
 
     @classmethod
     def for_weights(cls, weights: Path) -> StoredEmbeddings | None:
@@ -246,36 +255,112 @@ class StoredEmbeddings:
         directory = _cache_directory()
         if directory is None:
             return None
-        with weights.open("rb") as stream:
-            digest = hashlib.file_digest(stream, "sha256").hexdigest()[:16]
-        return cls(directory / f"use-m3-{digest}.npz")
+        return cls(directory / f"use-m3-{_digest(weights)}.npz")
 
     def encode(self, texts: Sequence[str], compute: Any) -> Floats:
-        keys = [hashlib.sha256(text.encode()).digest() for text in texts]
+        # numpy's "S32" drops trailing NUL bytes on the way out: strip ours to match.
+        keys = [hashlib.sha256(text.encode()).digest().rstrip(b"\0") for text in texts]
         with self._lock:
-            missing = list(dict.fromkeys(k for k in keys if k not in self._rows))
+            stored, vectors = self._read()
+        row_of = {key: row for row, key in enumerate(stored.tolist())}
+        missing = list(dict.fromkeys(k for k in keys if k not in row_of))
+        computed = np.zeros((0, vectors.shape[1]), dtype=np.float32)
         if missing:
             text_of = dict(zip(keys, texts, strict=True))
-            vectors = np.asarray(compute([text_of[k] for k in missing]), dtype=np.float32)
+            computed = np.asarray(compute([text_of[k] for k in missing]), dtype=np.float32)
+        if vectors.shape[1:] != computed.shape[1:]:  # another dimension: nothing to reuse
+            stored, vectors, row_of = stored[:0], computed[:0], {}
+        at = np.array([row_of.get(k, -1) for k in keys], dtype=np.intp)
+        fresh = at < 0
+        new_row = {key: i for i, key in enumerate(missing)}
+        out = np.empty((len(keys), computed.shape[1]), dtype=np.float32)
+        out[~fresh] = vectors[at[~fresh]]
+        out[fresh] = computed[[new_row[k] for k, f in zip(keys, fresh, strict=True) if f]]
+        if missing:
             with self._lock:
-                self._rows.update(zip(missing, vectors, strict=True))
-                self._save()
-        with self._lock:
-            return np.stack([self._rows[k] for k in keys]).astype(np.float32, copy=False)
+                self._save(stored, vectors, keys, out)
+        return out
 
-    def _save(self) -> None:
+    def _read(self) -> tuple[npt.NDArray[np.bytes_], Floats]:
+        try:
+            with np.load(self.path) as stored:
+                keys, vectors = stored["keys"], stored["vectors"]
+            if keys.dtype != np.dtype("S32") or vectors.ndim != 2 or len(keys) != len(vectors):
+                raise ValueError("not an embedding table")
+            return keys, np.asarray(vectors, dtype=np.float32)
+        except FileNotFoundError:
+            pass
+        except (OSError, ValueError, KeyError) as exc:
+            log.warning("ignoring the embedding cache %s: %s", self.path, exc)
+        return np.zeros(0, dtype="S32"), np.zeros((0, _EMB), dtype=np.float32)
+
+    def _save(
+        self, stored: npt.NDArray[np.bytes_], vectors: Floats, keys: list[bytes], out: Floats
+    ) -> None:
+        """The file's rows this call did not use, then this call's, the oldest cut off."""
+        row_of = {key: row for row, key in enumerate(keys)}  # a row of `out` per key
+        recent = list(row_of)
+        fresh = np.array(recent, dtype="S32")
+        keep = np.flatnonzero(~np.isin(stored, fresh))
+        keep = keep[max(0, len(keep) + len(recent) - STORED_ROWS) :]
+        recent = recent[max(0, len(recent) - STORED_ROWS) :]
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             handle, name = tempfile.mkstemp(dir=self.path.parent, suffix=".npz.tmp")
             with os.fdopen(handle, "wb") as stream:
                 np.savez(
                     stream,
-                    keys=np.array(list(self._rows), dtype="S32"),
-                    vectors=np.stack(list(self._rows.values())),
+                    keys=np.concatenate([stored[keep], np.array(recent, dtype="S32")]),
+                    vectors=np.concatenate([vectors[keep], out[[row_of[k] for k in recent]]]),
                 )
             os.replace(name, self.path)
         except OSError as exc:
             log.warning("cannot write the embedding cache %s: %s", self.path, exc)
+
+
+@functools.cache
+def _digest(weights: Path) -> str:
+    with weights.open("rb") as stream:
+        return hashlib.file_digest(stream, "sha256").hexdigest()[:16]
+
+
+def _mapped_table(
+    table: npt.NDArray[np.uint8], weights: Path
+) -> tuple[npt.NDArray[np.uint8], mmap.mmap | None]:
+    """The backend's 65 MB piece table, as a read-only map of a copy in the cache directory.
+
+    Held in memory it was resident in full from start-up; mapped, only the pages of the pieces
+    the encoder reads come in, and processes on one machine share them (the page cache).
+    """
+    directory = _cache_directory()
+    if directory is None:
+        return table, None
+    path = directory / f"use-m3-{_digest(weights)}-table.npy"
+    for attempt in range(2):
+        try:
+            header = np.load(path, mmap_mode="r")
+            if header.shape != table.shape or header.dtype != table.dtype:
+                raise ValueError(f"shape {header.shape}, dtype {header.dtype}")
+            with path.open("rb") as stream:
+                mapped = mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ)
+            array = np.frombuffer(mapped, table.dtype, table.size, header.offset)
+            return array.reshape(table.shape), mapped
+        except FileNotFoundError:
+            pass
+        except (OSError, ValueError) as exc:
+            log.warning("rewriting the embedding table %s: %s", path, exc)
+        if attempt:
+            break
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            handle, name = tempfile.mkstemp(dir=directory, suffix=".npy.tmp")
+            with os.fdopen(handle, "wb") as stream:
+                np.save(stream, table)
+            os.replace(name, path)
+        except OSError as exc:
+            log.warning("cannot write the embedding table %s: %s", path, exc)
+            break
+    return table, None
 
 
 def _cache_directory() -> Path | None:

@@ -40,7 +40,7 @@ lacks are learnt from their English phrasings. Either way the returned entry com
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from types import MappingProxyType
@@ -149,11 +149,8 @@ class LanguageIndex:
     exact_rows: Mapping[str, int] = MappingProxyType({})
 
 
-def build_index(
-    faq: Faq, language: str, encoder: SentenceEncoder | None = None
-) -> LanguageIndex | None:
-    """Train and calibrate one language; English phrasings cover the ids it lacks, English
-    off-topic examples a language without its own."""
+def training_set(faq: Faq, language: str) -> tuple[list[str], list[str]]:
+    """(phrasings, entry ids) one language learns from; none when it has no entry."""
     phrasings: list[str] = []
     labels: list[str] = []
     sources = [faq.native(language)]
@@ -166,12 +163,43 @@ def build_index(
                 phrasings.append(phrasing)
                 labels.append(entry.id)
     if not phrasings:
-        return None
+        return [], []
     examples = faq.off_topic.get(language) or faq.off_topic.get(FALLBACK_LANGUAGE, ())
     phrasings.extend(examples)
     labels.extend(OFF_TOPIC for _ in examples)
+    return phrasings, labels
+
+
+class _EmbeddedOnce:
+    """Every language's phrasings embedded in one `encode` call (the on-disk store is read
+    once per build, not per language), then handed out per language."""
+
+    def __init__(self, encoder: SentenceEncoder, texts: Sequence[str]) -> None:
+        self.dimension = encoder.dimension
+        self._encoder = encoder
+        self._row = {text: row for row, text in enumerate(dict.fromkeys(texts))}
+        self._vectors = encoder.encode(list(self._row)) if self._row else None
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        if self._vectors is None or any(t not in self._row for t in texts):
+            return self._encoder.encode(texts)
+        return self._vectors[[self._row[t] for t in texts]]
+
+    def encode_one(self, text: str) -> np.ndarray:
+        return self._encoder.encode_one(text)
+
+
+def build_index(
+    faq: Faq, language: str, encoder: SentenceEncoder | None = None
+) -> LanguageIndex | None:
+    """Train and calibrate one language; English phrasings cover the ids it lacks, English
+    off-topic examples a language without its own."""
+    phrasings, labels = training_set(faq, language)
+    if not phrasings:
+        return None
     classifier, tf, y = train_classifier(phrasings, labels)
-    off_topic = classifier.entry_ids.index(OFF_TOPIC) if examples else None
+    ids = classifier.entry_ids
+    off_topic = ids.index(OFF_TOPIC) if OFF_TOPIC in ids else None
     embeddings = encoder.encode(phrasings) if encoder is not None else None
     thresholds = calibrate(tf, y, len(classifier.entry_ids), embeddings, off_topic)
     if embeddings is not None:
@@ -208,9 +236,13 @@ class FaqMatcher:
         if encoder is True:
             encoder = default_encoder()
         self._encoder: SentenceEncoder | None = encoder or None
+        batch = self._encoder and _EmbeddedOnce(
+            self._encoder,
+            [text for language in faq.languages for text in training_set(faq, language)[0]],
+        )
         indexes = {}
         for language in faq.languages:
-            index = build_index(faq, language, self._encoder)
+            index = build_index(faq, language, batch)
             if index is not None:
                 indexes[language] = index
         self._indexes: Mapping[str, LanguageIndex] = MappingProxyType(indexes)
