@@ -41,7 +41,7 @@ lacks are learnt from their English phrasings. Either way the returned entry com
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from types import MappingProxyType
 
@@ -146,7 +146,7 @@ class LanguageIndex:
     off_topic: int | None = None  # column of the off-topic class, when the FAQ has examples
     # With embeddings: normalised phrasing in `exact` -> its embedding's row in
     # `classifier.embedded.matrix`, so an exact phrasing is ranked without the encoder.
-    exact_rows: Mapping[str, int] = MappingProxyType({})
+    exact_rows: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
 
 
 def training_set(faq: Faq, language: str) -> tuple[list[str], list[str]]:
