@@ -275,7 +275,7 @@ OPTIONS: tuple[Option, ...] = (
         "faq_embeddings",
         "true",
         _bool,
-        "blend sentence embeddings (USE multilingual v3, ~170 MiB) into FAQ matching; "
+        "blend sentence embeddings (USE multilingual v3, ~70 MiB) into FAQ matching; "
         "false: TF-IDF and SVM only",
     ),
     Option(
