@@ -105,6 +105,10 @@ GAUGE_EVERY_TICKS = 4
 FOLLOWUPS_EVERY_TICKS = 4
 # Inbox items are due in 15 minutes or more: a look every second, as for follow-ups.
 INBOX_EVERY_TICKS = 4
+# Customers who moved up in line hear their new place at most once a second (a customer
+# just queued hears it at once): in a surge, one event per customer per second rather
+# than one per customer per change of the queue.
+POSITIONS_EVERY_TICKS = 4
 
 
 # On stop, sockets get this long to take their close before the server goes on stopping.
@@ -554,6 +558,11 @@ async def _tick(app: web.Application) -> None:
             with failures.item("queue_update", "all agents"):
                 updates = dispatcher.take_queue_update()
             await publish(sio, app, updates)  # each agent's list on its own
+        if beats % POSITIONS_EVERY_TICKS == 0:  # every process, for the moves it applied
+            positions: list[Notify] = []
+            with failures.item("positions", "waiting customers"):
+                positions = await dispatcher.due_positions()
+            await publish(sio, app, positions)
         if beats % FOLLOWUPS_EVERY_TICKS == 0 and owner:
             missed = Changed([])
             with failures.item("tick", "followups"):

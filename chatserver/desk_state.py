@@ -24,7 +24,8 @@ holder each tick), so a process that dies hands the tick to another within the l
 Reads outside a unit (queue lists, gauges) use this process's last copy, as they do today
 between ticks.
 
-Not in the memory: what each console was last sent (a cache of the views) and the socket
+Not in the memory: what each console was last sent (a cache of the views), the waiting
+customers this process owes their new place in line (`Ledger.positions_due`) and the socket
 bookkeeping of the transport, which belong to the process that holds the sockets.
 """
 

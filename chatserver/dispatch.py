@@ -184,6 +184,16 @@ class Dispatcher:
             notifications += await self.clocks.tick(now)
             return notifications
 
+    async def due_positions(self) -> list[Notify]:
+        """Their place in line for the customers who moved up since the last call, once each
+        (`Routed.due_positions`). Every process calls it for the moves it applied, the tick's
+        owner or not; it holds the desk only when someone is owed."""
+        ledger = self.ledger
+        if not ledger.positions_due:
+            return []
+        async with ledger.exclusive():
+            return self._routed.due_positions(ledger.clock.now())
+
     # -- agents and customers -------------------------------------------------------------
 
     async def agent_online(self, account: AgentAccount, *, status: str = "online") -> Dispatched:

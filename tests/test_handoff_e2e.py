@@ -511,3 +511,25 @@ async def test_a_resend_after_the_chat_went_offline_is_acknowledged_not_refused(
     # Anything new is refused: the chat takes a left message now, not chat messages.
     new = await customer.call("message", {"text": "まだですか", "client_id": "k2"})
     assert new["error"]["code"] == "conversation_closed"
+
+
+async def test_a_customer_who_moved_up_hears_their_new_place_from_the_tick(
+    desk, connect, agent_for
+):
+    aiko = await agent_for("aiko", "Aiko Tanaka", ["ja"])
+    first, second = await connect(desk), await connect(desk)
+    chats = []
+    for customer in (first, second):
+        started = await customer.call("start", {"languages": ["ja"]})
+        chats.append(started["conversation"]["id"])
+        await customer.call("message", {"text": "オペレーターと話したい"})
+    (told,) = await second.wait_pushed("queued")
+    assert told["position"] == 2  # queued: told at once
+    assert (await aiko.call("accept", {"conversation_id": chats[0]}))["ok"]
+    await first.wait_pushed("assigned")
+    # Moved up: told by the tick's flush, within a second or so, once.
+    async with asyncio.timeout(5):
+        while second.pushed("queued")[-1]["position"] != 1:
+            await asyncio.sleep(0.01)
+    await asyncio.sleep(1.5)  # another flush or two: nothing more is owed
+    assert [q["position"] for q in second.pushed("queued")] == [2, 1]

@@ -5,10 +5,11 @@ makes the chat assigned and briefs the agent with the time left."""
 from __future__ import annotations
 
 from chatserver import routing
+from chatserver.events import Notify
 from chatserver.models import Author, ConversationStatus, Priority, Team
 from chatserver.routing import QueueKey
 from chatserver.system_lines import LineKind, SystemLine
-from tests.human_desk import AIKO, Make
+from tests.human_desk import AIKO, HANDOFF, Make
 
 
 async def test_a_queued_customer_hears_their_place_in_their_language(rooms: Make) -> None:
@@ -84,3 +85,64 @@ async def test_telling_words_a_line_for_the_customer(rooms: Make) -> None:
     numbered = await desk.teller.with_tracking_number(conversation)
     assert numbered.tracking_number is not None
     assert await desk.teller.with_tracking_number(numbered) == numbered
+
+
+def positions(out: list[Notify]) -> dict[str, list[int]]:
+    """Each customer's `queued` events in `out`: the places they were told."""
+    told: dict[str, list[int]] = {}
+    for n in out:
+        if (n.audience, n.event) == ("customer", "queued"):
+            told.setdefault(n.target, []).append(n.payload["position"])
+    return told
+
+
+async def test_customers_who_moved_up_hear_their_place_at_the_flush_once(rooms: Make) -> None:
+    desk = await rooms(agents=(AIKO,))
+    chats = [await desk.handed_off() for _ in range(4)]
+    assert desk.ledger.router.view(chats[3], desk.clock.now()).position == 4
+    accepted = await desk.assignment.accept("aiko", chats[0])
+    assert positions(accepted.notifications) == {}  # the others moved up: not told yet
+    async with desk.ledger.exclusive():
+        flushed = desk.routed.due_positions(desk.clock.now())
+    assert positions(flushed) == {chats[1]: [1], chats[2]: [2], chats[3]: [3]}
+    async with desk.ledger.exclusive():
+        assert desk.routed.due_positions(desk.clock.now()) == []  # told: nothing owed
+
+
+async def test_a_burst_of_queue_changes_tells_each_customer_once(rooms: Make) -> None:
+    desk = await rooms(agents=(AIKO,))
+    chats = [await desk.handed_off() for _ in range(6)]
+    for chat in chats[:3]:  # three assignments within one flush interval
+        assert positions((await desk.assignment.accept("aiko", chat)).notifications) == {}
+    async with desk.ledger.exclusive():
+        flushed = desk.routed.due_positions(desk.clock.now())
+    assert positions(flushed) == {chats[3]: [1], chats[4]: [2], chats[5]: [3]}
+
+
+async def test_a_customer_who_left_the_line_before_the_flush_hears_nothing(rooms: Make) -> None:
+    desk = await rooms(agents=(AIKO,))
+    chats = [await desk.handed_off() for _ in range(3)]
+    await desk.assignment.accept("aiko", chats[0])  # the other two moved up
+    await desk.assignment.abandon(chats[1])  # and the first of them left
+    async with desk.ledger.exclusive():
+        flushed = desk.routed.due_positions(desk.clock.now())
+    assert positions(flushed) == {chats[2]: [1]}
+
+
+async def test_a_newly_queued_customer_hears_their_place_at_once(rooms: Make) -> None:
+    desk = await rooms(agents=(AIKO,))
+    first = await desk.handed_off()
+    await desk.assignment.accept("aiko", first)
+    waiting = [await desk.handed_off() for _ in range(2)]
+    conversation = await desk.chat()
+    handed = await desk.assignment.hand_off(conversation, HANDOFF)
+    assert positions(handed.notifications) == {conversation.id: [3]}
+    assert any(
+        n.event == "message" and n.payload["meta"]["kind"] == "queued"
+        for n in handed.notifications
+        if n.audience == "customer"
+    )
+    async with desk.ledger.exclusive():
+        flushed = desk.routed.due_positions(desk.clock.now())
+    assert conversation.id not in positions(flushed)
+    assert set(positions(flushed)) <= set(waiting)

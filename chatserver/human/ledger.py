@@ -169,6 +169,15 @@ class Ledger:
         )
         self.queue_dirty = False
         self.sent_queues: dict[str, object] = {}  # agent id -> what their console last got
+        # Waiting customers who moved up since they were last told their place (routed.py,
+        # `Routed.due_positions`). Kept in this process, not in the desk's memory: it is a
+        # debt of this process's sockets' news, not a decision of the desk. Each process
+        # tells those whose moves it applied (emits reach any process through Socket.IO's
+        # manager), so the shared state is neither written nor grown by it, and no unit
+        # takes the desk's lock to pay it when it is empty. Not undone with a failed unit:
+        # a customer is always told their place as it is then, which is never wrong; a
+        # process that dies owes at most a second of news, made good by the next move.
+        self.positions_due: set[str] = set()
         self._unit: _Unit | None = None  # the innermost unit running
         self.failures = Isolation(self._count_failure, log)
 

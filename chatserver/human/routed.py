@@ -2,7 +2,8 @@
 conversations (their status in the store) and who must hear of it.
 
 This module owns the one place that turns routing events into conversation rows and
-notifications (`Routed.apply`); every room that asks the router something hands the events
+notifications (`Routed.apply`, and `Routed.due_positions` for the places in line it
+leaves to a periodic flush); every room that asks the router something hands the events
 it got back to it. It must not ask the router for anything itself (the rooms decide what
 to ask), start or stop SLA clocks, or know the rooms above it.
 """
@@ -44,12 +45,15 @@ class Routed:
         """Apply the router's events to conversations and say who must hear what. `known`
         is a conversation the caller has just saved, so it need not be read again.
 
-        Announcements to other customers (a widened queue, a place in line) are made one by
-        one, and one that fails is skipped; with `isolate` (the tick) every event is. Other
-        failures fail the caller's unit, which undoes the router's decision."""
+        A customer just queued, requeued or widened hears their place at once; those who
+        only moved up as others left the line are told later, at most once per flush
+        (`due_positions`). Announcements to other customers (a widened queue, a place in
+        line) are made one by one, and one that fails is skipped; with `isolate` (the tick)
+        every event is. Other failures fail the caller's unit, which undoes the router's
+        decision."""
         failures = self.ledger.failures
         out: list[Notify] = []
-        moved: list[str] = []  # customers whose place in line may have changed
+        moved: list[str] = []  # customers to tell their place now
         for event in events:
             if isolate or isinstance(event, routing.Widened):
                 with failures.item("routing_event", subject(event)):
@@ -58,8 +62,30 @@ class Routed:
                 out += await self._apply(event, now, known, moved)
         if events:
             self.ledger.queue_dirty = True
-        for view in self.ledger.router.views(moved, now):
-            with failures.item("position", view.conversation_id):
+        due = self.ledger.positions_due
+        due.difference_update(moved)  # told now: nothing owed
+        out += self._positions(moved, now)
+        return out
+
+    def due_positions(self, now: datetime) -> list[Notify]:
+        """The place in line of every customer who moved up since the last flush, once each,
+        as it is now; those no longer waiting are skipped. The caller holds the desk.
+
+        Why coalesced: every assignment or departure from a queue of N waiting customers
+        moves all N of them, so telling each move as it happens costs O(N) events per
+        change and O(N^2) in a surge, when the server can least afford it; a place in line
+        read once a second loses nothing a customer could notice."""
+        due = self.ledger.positions_due
+        if not due:
+            return []
+        waiting = sorted(due)
+        due.clear()
+        return self._positions(waiting, now)
+
+    def _positions(self, conversation_ids: Sequence[str], now: datetime) -> list[Notify]:
+        out: list[Notify] = []
+        for view in self.ledger.router.views(conversation_ids, now):
+            with self.ledger.failures.item("position", view.conversation_id):
                 out.append(self.teller.position(view))
         return out
 
@@ -91,7 +117,7 @@ class Routed:
                 )
             moved.append(event.conversation_id)
         elif isinstance(event, routing.QueueChanged):
-            moved += event.conversation_ids
+            ledger.positions_due.update(event.conversation_ids)  # told by `due_positions`
         elif isinstance(event, routing.Offered):
             out.append(
                 Notify.agent(
