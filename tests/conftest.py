@@ -6,6 +6,7 @@ import asyncio
 import email
 import email.policy
 import itertools
+import os
 import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -30,6 +31,21 @@ pytest_plugins = ["tests.browser"]
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def embedding_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One embedding cache for the whole run, in pytest's temporary directory, for this
+    process and the servers it starts: the suite neither reads nor fills the user's own
+    (~/.cache/chatserver, where benchmarks leave tens of thousands of rows), and the first
+    FAQ build pays for the rest, as on a fresh CI machine. A CHATSERVER_CACHE_DIR given to
+    pytest is kept."""
+    given = os.environ.get("CHATSERVER_CACHE_DIR")
+    directory = Path(given) if given else tmp_path_factory.mktemp("embedding-cache")
+    os.environ["CHATSERVER_CACHE_DIR"] = str(directory)
+    yield directory
+    if given is None:
+        os.environ.pop("CHATSERVER_CACHE_DIR", None)
 
 
 class FakeClock:
