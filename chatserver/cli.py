@@ -373,8 +373,15 @@ def _load_matcher(args: argparse.Namespace) -> tuple[Path, FaqMatcher] | None:
     from chatserver.faq import FaqError, FaqMatcher, load_faq
 
     directory = args.faq_dir or Path(os.environ.get("CHATSERVER_FAQ_DIR", "faq"))
+    # As the server would answer: with or without embeddings as CHATSERVER_FAQ_EMBEDDINGS says.
+    (option,) = (o for o in OPTIONS if o.name == "faq_embeddings")
     try:
-        return directory, FaqMatcher(load_faq(directory).faq)
+        embeddings = option.parse(os.environ.get(option.env, option.default))
+    except ValueError as exc:
+        print(f"chatserver: error: {option.env}: {exc}", file=sys.stderr)
+        return None
+    try:
+        return directory, FaqMatcher(load_faq(directory).faq, encoder=embeddings)
     except FaqError as exc:
         print(f"chatserver: error: {exc}", file=sys.stderr)
         return None

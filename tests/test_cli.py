@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run(*args: str) -> subprocess.CompletedProcess[str]:
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "chatserver", *args],
         capture_output=True,
@@ -18,6 +19,7 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
         timeout=120,
         cwd=ROOT,
         check=False,
+        env={**os.environ, **(env or {})},
     )
 
 
@@ -120,6 +122,18 @@ def test_faq_match_detects_the_language_and_answers():
     assert match["outcome"] == "answer"
     assert match["id"] == "mt-password-reset"
     assert match["fallback"] is False
+
+
+def test_faq_match_follows_the_servers_embeddings_setting():
+    plain = run(
+        "faq", "match", "MT5のパスワードを忘れました", env={"CHATSERVER_FAQ_EMBEDDINGS": "false"}
+    )
+    assert plain.returncode == 0, plain.stderr
+    assert json.loads(plain.stdout)["id"] == "mt-password-reset"
+    wrong = run("faq", "match", "hello", env={"CHATSERVER_FAQ_EMBEDDINGS": "maybe"})
+    assert wrong.returncode != 0
+    assert "CHATSERVER_FAQ_EMBEDDINGS" in wrong.stderr
+    assert "Traceback" not in wrong.stderr
 
 
 def test_faq_eval_reports_top1_and_declines(tmp_path):
