@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
@@ -67,28 +68,23 @@ class CountingStore(SqlStore):
     timing them (on SQLite they run on the event loop: their time is the store's own)."""
 
     async def read(self, operation: Operation[T]) -> T:
-        COUNTS["reads"] += 1
-        started = time.perf_counter()
-        try:
-            return await super().read(operation)
-        finally:
-            STORE_SECONDS[0] += time.perf_counter() - started
+        return await _counted("reads", super().read(operation))
 
     async def read_bulk(self, operation: Operation[T]) -> T:
-        COUNTS["reads"] += 1
-        started = time.perf_counter()
-        try:
-            return await super().read_bulk(operation)
-        finally:
-            STORE_SECONDS[0] += time.perf_counter() - started
+        return await _counted("reads", super().read_bulk(operation))
 
     async def write(self, operation: Operation[T]) -> T:
-        COUNTS["writes"] += 1
-        started = time.perf_counter()
-        try:
-            return await super().write(operation)
-        finally:
-            STORE_SECONDS[0] += time.perf_counter() - started
+        return await _counted("writes", super().write(operation))
+
+
+async def _counted(kind: str, call: Awaitable[T]) -> T:
+    """One store operation counted under `kind`, its wall time added to the store's."""
+    COUNTS[kind] += 1
+    started = time.perf_counter()
+    try:
+        return await call
+    finally:
+        STORE_SECONDS[0] += time.perf_counter() - started
 
 
 @event.listens_for(sa.Engine, "before_cursor_execute")
