@@ -210,3 +210,28 @@ async def test_an_invalid_edit_keeps_the_previous_faq_serving(
     await customer.call("message", {"text": "How do I install MT5?"})
     (reply,) = await customer.wait_pushed("message")
     assert reply["meta"]["faq_id"] == "install-mt5"
+
+
+def test_a_rebuilt_faq_lets_the_previous_matcher_go(tmp_path):
+    """An edited FAQ replaces its directory's matcher in the build cache: the previous one
+    (hundreds of MiB with embeddings) is not kept alive by the cache after a reload."""
+    import gc
+    import weakref
+
+    from chatserver.faq_reload import faq_fingerprint, load_matcher
+    from tests.cluster import FAQ
+
+    directory = tmp_path / "faq"
+    directory.mkdir()
+    faq_file = directory / "en.yaml"
+    faq_file.write_text(FAQ, encoding="utf-8")
+    _, first = load_matcher(directory, faq_fingerprint(directory), False, False)
+    assert load_matcher(directory, faq_fingerprint(directory), False, False)[1] is first
+    gone = weakref.ref(first)
+    del first
+    faq_file.write_text(FAQ.replace("reset password", "new password"), encoding="utf-8")
+    os.utime(faq_file, ns=(1, 1))  # a new fingerprint even within the clock's resolution
+    _, second = load_matcher(directory, faq_fingerprint(directory), False, False)
+    gc.collect()
+    assert gone() is None
+    assert second.match("I need a new password", "en").entry is not None
