@@ -54,12 +54,15 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy import sparse
 
 from chatserver.faq.classifier import EmbeddedEntries, Labels, _centroids, fit_linear, scores_of
 from chatserver.faq.vectorizer import Floats, idf_weights, weigh
+
+if TYPE_CHECKING:  # scipy is for building: a served desk maps a built FAQ (`build`)
+    from scipy import sparse
 
 __all__ = ["HeldOut", "Thresholds", "calibrate", "combined_similarity", "cross_validate", "rank"]
 

@@ -26,14 +26,17 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-from scipy import sparse
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.svm import LinearSVC
 
 from chatserver.faq.vectorizer import Floats, TfidfSpace, count_matrix, grams, idf_weights, weigh
+
+# scipy and scikit-learn (~100 MiB of imports) are imported by the functions that train: a
+# served desk maps a FAQ built in a child process (`build`) and never loads them.
+if TYPE_CHECKING:
+    from scipy import sparse
 
 __all__ = [
     "EmbeddedEntries",
@@ -64,6 +67,9 @@ def fit_linear(
     Classes absent from `labels` get weights that never win (zero and a -inf-like intercept).
     With a single class present the SVM is undefined: its centroid stands in.
     """
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.svm import LinearSVC
+
     coef = np.zeros((features.shape[1], classes), dtype=np.float32)
     intercept = np.full(classes, -1e3, dtype=np.float32)
     present = np.unique(labels)
@@ -90,6 +96,8 @@ def fit_linear(
 
 def _centroids(features: sparse.csr_matrix, labels: Labels, classes: int) -> Floats:
     """Unit-length mean vector of each class (features x classes); zero for absent classes."""
+    from scipy import sparse
+
     membership = sparse.csr_matrix(
         (np.ones(len(labels), dtype=np.float32), (labels, np.arange(len(labels)))),
         shape=(classes, len(labels)),

@@ -20,12 +20,15 @@ import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-from scipy import sparse
 
 from chatserver.faq.normalize import features, normalize
+
+if TYPE_CHECKING:  # scipy is for building: a served desk maps a built FAQ (`build`)
+    from scipy import sparse
 
 __all__ = ["TfidfSpace", "count_matrix", "grams", "idf_weights", "weigh"]
 
@@ -54,6 +57,8 @@ def idf_weights(document_frequency: npt.NDArray[np.int64], documents: int) -> tu
 
 def count_matrix(documents: Sequence[Counter[str]]) -> tuple[dict[str, int], sparse.csr_matrix]:
     """The vocabulary of `documents` and their sublinear term frequencies (rows = documents)."""
+    from scipy import sparse
+
     vocabulary: dict[str, int] = {}
     add = vocabulary.setdefault
     indptr = [0]
@@ -79,6 +84,8 @@ def weigh(
     Columns outside `known` (n-grams the training fold never saw) are dropped from the
     vector but kept in its norm, exactly as `TfidfSpace.encode` treats unseen n-grams.
     """
+    from scipy import sparse
+
     weights = np.where(known, idf, np.float32(0.0)).astype(np.float32)
     weighted = tf.multiply(weights[np.newaxis, :]).tocsr()
     unseen = tf.multiply((~known).astype(np.float32)[np.newaxis, :]).tocsr()
