@@ -1,7 +1,8 @@
 """Keep the bot's FAQ current: rebuild when the files change (or on SIGHUP) and swap it in.
 
-Building runs in a worker thread; the swap is one assignment on the event loop, so chats
-in progress never see a half-built FAQ. An invalid edit keeps the FAQ that was serving
+Building runs in a worker thread, the training itself in a child process whose build is kept
+on disk and mapped (`chatserver.faq.build`); the swap is one assignment on the event loop, so
+chats in progress never see a half-built FAQ. An invalid edit keeps the FAQ that was serving
 and is logged with its file, entry and field.
 """
 
@@ -14,7 +15,8 @@ from collections import OrderedDict
 from pathlib import Path
 
 from chatserver.bot import Bot
-from chatserver.faq import FaqError, FaqMatcher, LoadResult, load_faq
+from chatserver.faq import FaqError, FaqMatcher, LoadResult
+from chatserver.faq.build import built_matcher
 from chatserver.runtime import release_free_memory
 
 log = logging.getLogger(__name__)
@@ -44,7 +46,8 @@ _matchers_lock = threading.Lock()
 def load_matcher(
     directory: Path, fingerprint: Fingerprint, skip_invalid: bool, embeddings: bool = True
 ) -> tuple[LoadResult, FaqMatcher]:
-    """Load and train once per FAQ content (seconds for a large FAQ), keyed by `fingerprint`.
+    """Load once per FAQ content, keyed by `fingerprint`: validated here, trained in a child
+    process (seconds for a large FAQ) unless a build of the same content is on disk, mapped.
 
     A new fingerprint replaces its directory's matcher in the cache: kept (an LRU cache of
     four did), each reload held on to the previous FAQ's, ~200 MiB with embeddings.
@@ -56,8 +59,7 @@ def load_matcher(
             _matchers.move_to_end(key)
             return cached[1], cached[2]
         _matchers.pop(key, None)
-    loaded = load_faq(directory, skip_invalid=skip_invalid)
-    matcher = FaqMatcher(loaded.faq, encoder=embeddings)
+    loaded, matcher = built_matcher(directory, skip_invalid=skip_invalid, embeddings=embeddings)
     with _matchers_lock:
         _matchers[key] = (fingerprint, loaded, matcher)
         _matchers.move_to_end(key)

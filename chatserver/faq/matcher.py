@@ -247,6 +247,21 @@ class FaqMatcher:
                 indexes[language] = index
         self._indexes: Mapping[str, LanguageIndex] = MappingProxyType(indexes)
 
+    @classmethod
+    def of_indexes(
+        cls,
+        faq: Faq,
+        indexes: Mapping[str, LanguageIndex],
+        encoder: SentenceEncoder | None = None,
+    ) -> FaqMatcher:
+        """A matcher over indexes built before (`build`, in another process), answering from
+        `faq` and encoding questions with this process's `encoder`."""
+        matcher = cls.__new__(cls)
+        matcher.faq = faq
+        matcher._encoder = encoder
+        matcher._indexes = MappingProxyType(dict(indexes))
+        return matcher
+
     @property
     def indexes(self) -> Mapping[str, LanguageIndex]:
         """Per FAQ language: the model and its calibrated thresholds (for `faq check`)."""
