@@ -138,8 +138,8 @@ def _indexes(
     cache = _cache_directory()
     if cache is None:
         with tempfile.TemporaryDirectory(prefix="chatserver-faq-build-") as name:
-            return _build(Path(name), contents, key, skip_invalid, embeddings)
-    builds = cache / "faq-builds"
+            return _build(Path(name).resolve(), contents, key, skip_invalid, embeddings)
+    builds = cache.resolve() / "faq-builds"
     entry = builds / key
     try:
         indexes = read_indexes(entry, key)
@@ -178,9 +178,21 @@ def _build(
     command = [sys.executable, "-m", "chatserver.faq.build", str(faq), str(output), key]
     command += ["--skip-invalid"] if skip_invalid else []
     command += ["--embeddings"] if embeddings else []
+    # The child runs from our package's root, so `-m` imports this very code whatever the
+    # working directory; the embedding store it reuses is ours, by absolute path.
+    env = dict(os.environ)
+    cache = _cache_directory()
+    if cache is not None:
+        env["CHATSERVER_CACHE_DIR"] = str(cache.resolve())
     started = time.monotonic()
     result = subprocess.run(
-        command, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False
+        command,
+        cwd=_FAQ_PACKAGE.parent.parent,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if result.returncode != 0:
         raise BuildFailed(
