@@ -285,6 +285,17 @@ def test_with_the_cache_off_the_build_is_mapped_from_a_temporary_directory(tmp_p
         assert outcome(matcher.match(text, "en")) == outcome(fresh.match(text, "en"))
 
 
+def test_a_cache_directory_that_cannot_be_written_still_serves(tmp_path, monkeypatch, caplog):
+    not_a_directory = tmp_path / "cache"
+    not_a_directory.write_text("a file where the cache should be", encoding="utf-8")
+    monkeypatch.setenv("CHATSERVER_CACHE_DIR", str(not_a_directory))
+    caplog.set_level(logging.INFO, logger="chatserver.faq.build")
+    _, matcher = built_matcher(small_faq(tmp_path), skip_invalid=False, embeddings=False)
+    assert "cannot be kept" in caplog.text
+    assert "damaged" not in caplog.text
+    assert matcher.match("I forgot my password", "en").entry.id == "password-reset"
+
+
 RACE = textwrap.dedent(
     """\
     import sys

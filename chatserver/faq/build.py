@@ -11,8 +11,8 @@ not part of a build: this process's own is attached to the mapped indexes.
 
 Where builds live: `<cache>/faq-builds/<key>/`, `<cache>` being the embedding cache's
 directory (`CHATSERVER_CACHE_DIR`, default `$XDG_CACHE_HOME/chatserver`). With the cache
-`off`, the child builds into a temporary directory that is deleted once mapped (the mapped
-files live on until the matcher goes).
+`off` (or not writable), the child builds into a temporary directory that is deleted once
+mapped (the mapped files live on until the matcher goes); every start then trains again.
 
 The key is a sha256 over every FAQ file's name and bytes, `skip_invalid`, whether embeddings
 are on, and the build version: the source of `chatserver/faq/*.py` and the versions of
@@ -38,6 +38,7 @@ process failed: its stderr's end is in the message).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import hashlib
 import importlib.metadata
@@ -149,11 +150,19 @@ def _indexes(
         log.warning("FAQ build %s is damaged, building it again: %s", key[:12], exc)
         _discard(entry)
     else:
-        os.utime(entry)  # most recently used: the last to be pruned
+        with contextlib.suppress(OSError):  # a read-only cache still serves its builds
+            os.utime(entry)  # most recently used: the last to be pruned
         log.info("FAQ build %s mapped from %s", key[:12], builds)
         return indexes
-    builds.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".tmp-{key[:12]}-", dir=builds))
+    try:
+        builds.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=f".tmp-{key[:12]}-", dir=builds))
+    except OSError as exc:
+        log.warning(
+            "FAQ builds cannot be kept in %s (%s): building into a temporary one", builds, exc
+        )
+        with tempfile.TemporaryDirectory(prefix="chatserver-faq-build-") as name:
+            return _build(Path(name).resolve(), contents, key, skip_invalid, embeddings)
     try:
         indexes = _build(work, contents, key, skip_invalid, embeddings)
         try:

@@ -106,10 +106,10 @@ def read_indexes(directory: Path, key: str) -> dict[str, LanguageIndex]:
     """
     try:
         manifest = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         if directory.is_dir():
             raise BuildCorrupt(f"{directory}: no {MANIFEST}") from None
-        raise
+        raise FileNotFoundError(directory) from None
     except (OSError, ValueError) as exc:
         raise BuildCorrupt(f"{directory / MANIFEST}: {exc}") from exc
     try:
