@@ -1,7 +1,8 @@
 """Match a customer's question to FAQ entries: answer, suggest or decline.
 
 Per language, at load time (`FaqMatcher(faq)`; a second or two for thousands of phrasings, so
-the server builds it off the event loop):
+the server builds it in a child process, keeps the build on disk and maps it: `build`,
+`FaqMatcher.of_indexes`):
 
 1. every phrasing becomes TF-IDF over in-word character 1-5-grams and word 1-2-grams
    (`vectorizer`);
