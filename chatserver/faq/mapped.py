@@ -5,9 +5,10 @@
     manifest.json       the build's key, its languages, and every other file's size and sha256
     <n>/index.json      language n's small data: entry ids, the vocabulary in column order,
                         thresholds, exact phrasings, off-topic column, blend, unseen n-grams' idf
-    <n>/<name>.npy      its arrays: `weights` (features x 2 entries, most of a build), `idf`,
-                        `intercept`; with embeddings `embedded` (centroids then phrasings),
-                        `starts` and `present`
+    <n>/<name>.npy      its arrays: `weights` (the SVM's, features x entries, most of a
+                        build), the centroids by row (`centroid_indptr`, `centroid_indices`,
+                        `centroid_data`), `idf`, `intercept`; with embeddings `embedded`
+                        (centroids then phrasings), `starts` and `present`
 
 The arrays come back as read-only `np.load(..., mmap_mode="r")` views: file-backed pages that
 every process mapping the same build shares, of which only the rows a question touches
@@ -34,14 +35,14 @@ from typing import Any
 import numpy as np
 
 from chatserver.faq.calibration import Thresholds
-from chatserver.faq.classifier import EmbeddedEntries, EntryClassifier
+from chatserver.faq.classifier import EmbeddedEntries, EntryClassifier, SparseRows
 from chatserver.faq.matcher import LanguageIndex
 from chatserver.faq.vectorizer import TfidfSpace
 
 __all__ = ["BuildCorrupt", "read_indexes", "write_indexes"]
 
 MANIFEST = "manifest.json"
-FORMAT = 1  # bump when the layout changes (the build key also covers this module's source)
+FORMAT = 2  # bump when the layout changes (the build key also covers this module's source)
 _CHUNK = 1 << 20
 
 
@@ -62,8 +63,12 @@ def write_indexes(indexes: Mapping[str, LanguageIndex], directory: Path, key: st
         columns = sorted(vocabulary, key=vocabulary.__getitem__)
         if [vocabulary[gram] for gram in columns] != list(range(len(columns))):
             raise ValueError(f"{language}: vocabulary columns are not 0..{len(columns) - 1}")
+        centroids = classifier.centroids
         arrays: dict[str, np.ndarray[Any, Any]] = {
             "weights": classifier.weights,
+            "centroid_indptr": centroids.indptr,
+            "centroid_indices": centroids.indices,
+            "centroid_data": centroids.data,
             "idf": classifier.space.idf,
             "intercept": classifier.intercept,
         }
@@ -136,7 +141,19 @@ def _read_language(folder: Path) -> LanguageIndex:
     intercept = _array(folder / "intercept.npy")
     entry_ids = tuple(small["entry_ids"])
     vocabulary = {gram: column for column, gram in enumerate(small["vocabulary"])}
-    if weights.shape != (len(vocabulary), 2 * len(entry_ids)) or idf.shape != (len(vocabulary),):
+    centroids = SparseRows(
+        _array(folder / "centroid_indptr.npy"),
+        _array(folder / "centroid_indices.npy"),
+        _array(folder / "centroid_data.npy"),
+        len(entry_ids),
+    )
+    if (
+        weights.shape != (len(vocabulary), len(entry_ids))
+        or idf.shape != (len(vocabulary),)
+        or centroids.indptr.shape != (len(vocabulary) + 1,)
+        or centroids.indices.shape != centroids.data.shape
+        or int(centroids.indptr[-1]) != len(centroids.data)
+    ):
         raise BuildCorrupt(f"{folder}: array shapes do not match the vocabulary and entries")
     embedded = None
     if small["embedded_entries"] is not None:
@@ -150,6 +167,7 @@ def _read_language(folder: Path) -> LanguageIndex:
         entry_ids,
         TfidfSpace(vocabulary, idf, _unscalar(small["unknown_idf"])),
         weights,
+        centroids,
         intercept,
         embedded,
         _unscalar(small["blend"]),
