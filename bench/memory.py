@@ -102,6 +102,9 @@ def one_start(
                 path.touch()
             process.send_signal(signal.SIGHUP)
             while log.read_text().count("FAQ reloaded") < n:
+                if process.poll() is not None:
+                    tail = log.read_text()[-3000:]
+                    raise RuntimeError(f"server exited ({process.returncode}):\n{tail}")
                 time.sleep(0.5)
             time.sleep(settle)
             result[f"reload{n}"] = status_kib(process.pid)["VmRSS"]
