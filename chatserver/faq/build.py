@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import functools
 import hashlib
 import importlib.metadata
 import logging
@@ -107,8 +106,8 @@ def build_key(contents: Mapping[str, bytes], *, skip_invalid: bool, embeddings: 
     return digest.hexdigest()
 
 
-@functools.cache
 def _build_version(embeddings: bool) -> str:
+    """Our build code as on disk (what a child would run) and the libraries' versions."""
     digest = hashlib.sha256()
     for path in sorted(_FAQ_PACKAGE.glob("*.py")):
         digest.update(f"{path.name}\0".encode())

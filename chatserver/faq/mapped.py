@@ -16,6 +16,10 @@ become resident. `manifest.json` is written last, and everything is checked agai
 before anything is used, so a missing, truncated or altered file raises `BuildCorrupt`
 (the caller builds again) rather than answering from garbage.
 
+Files are never changed once written: a build is written whole into a new directory, and a
+replaced or pruned one is renamed away and unlinked, so a process still mapping it keeps
+valid pages (truncating a mapped file in place would crash that process with SIGBUS).
+
 Nothing read here is executed: JSON and .npy with `allow_pickle=False`. Whoever can write a
 build directory can change the answers, as whoever can edit faq/ can; see `build` for where
 builds live. This module knows the index types and files; not where builds are kept.
