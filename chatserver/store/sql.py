@@ -513,7 +513,36 @@ class SqlStore(InboxRows):
         if conversation is not None and conversation.id != message.conversation_id:
             raise ValueError("the conversation changed is not the message's")
 
-        def exchange(connection: sa.Connection) -> ExchangeResult:
+        def fresh(connection: sa.Connection) -> ExchangeResult:
+            """A message not stored before (if it was, its client_id's unique key refuses
+            it and `resent` runs instead): three statements, whatever the replies."""
+            last_seq = _last_seq(connection, message.conversation_id)
+            stored = _message_from(message, last_seq + 1)
+            answered = answer(stored)
+            replies = [
+                _message_from(reply, stored.seq + n)
+                for n, reply in enumerate(answered.replies, start=1)
+            ]
+            connection.execute(
+                _INSERT_MESSAGE,
+                [
+                    _message_row(message, stored.seq),
+                    *(
+                        _message_row(r, m.seq)
+                        for r, m in zip(answered.replies, replies, strict=True)
+                    ),
+                ],
+            )
+            changes = _conversation_values(conversation) if conversation is not None else {}
+            connection.execute(
+                _SAVE_CONVERSATION,
+                {"b_id": message.conversation_id, **changes, "last_seq": stored.seq + len(replies)},
+            )
+            if answered.decline is not None:
+                connection.execute(faq_declines.insert(), _decline_values(answered.decline))
+            return ExchangeResult(stored, created=True, answered=True, replies=replies)
+
+        def resent(connection: sa.Connection) -> ExchangeResult:
             existing = (
                 _by_client_id(connection, message, message.client_id)
                 if message.client_id is not None
@@ -554,7 +583,13 @@ class SqlStore(InboxRows):
             return ExchangeResult(stored, created=created, answered=True, replies=replies)
 
         try:
-            return await self.write(exchange)
+            # Most messages are new: written without looking for an earlier copy first.
+            return await self.write(fresh)
+        except IntegrityError:
+            if message.client_id is None:
+                raise
+        try:
+            return await self.write(resent)
         except IntegrityError as error:
             # Two sends of one client_id raced (PostgreSQL, two connections): the other
             # one stored the message and its answer, all or nothing, and is the one.
@@ -986,23 +1021,24 @@ def _last_seq(connection: sa.Connection, conversation_id: str, *, lock: bool = T
 def _insert_message(connection: sa.Connection, message: NewMessage) -> Message:
     """Store `message` with its conversation's next sequence number."""
     seq = connection.execute(_NEXT_SEQ, {"b_id": message.conversation_id}).scalar_one()
-    connection.execute(
-        _INSERT_MESSAGE,
-        {
-            "id": message.id,
-            "conversation_id": message.conversation_id,
-            "seq": seq,
-            "author": str(message.author),
-            "text": message.text,
-            "language": message.language,
-            "client_id": message.client_id,
-            "internal": message.internal,
-            "meta": dict(message.meta),
-            "created_at": message.created_at,
-            "sender": message.sender,
-        },
-    )
+    connection.execute(_INSERT_MESSAGE, _message_row(message, seq))
     return _message_from(message, seq)
+
+
+def _message_row(message: NewMessage, seq: int) -> dict[str, Any]:
+    return {
+        "id": message.id,
+        "conversation_id": message.conversation_id,
+        "seq": seq,
+        "author": str(message.author),
+        "text": message.text,
+        "language": message.language,
+        "client_id": message.client_id,
+        "internal": message.internal,
+        "meta": dict(message.meta),
+        "created_at": message.created_at,
+        "sender": message.sender,
+    }
 
 
 def _decline_values(decline: FaqDecline) -> dict[str, Any]:
