@@ -841,3 +841,52 @@ def test_migrations_are_numbered_without_gaps() -> None:
     # Branches that each add a migration must renumber when they meet: a database stamped
     # with a later number would skip an earlier one merged afterwards.
     assert [m.version for m in MIGRATIONS] == list(range(1, SCHEMA_VERSION + 1))
+
+
+async def _drop_connections(database_url: str) -> int:
+    """What a PostgreSQL restart does to a pool: every connection to the database ends."""
+    name = database_url.rsplit("/", 1)[1]
+    admin = create_async_engine(database_url.rsplit("/", 1)[0] + "/test")
+    try:
+        async with admin.connect() as connection:
+            ended = await connection.execute(
+                sa.text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = :name AND pid <> pg_backend_pid()"
+                ),
+                {"name": name},
+            )
+            return len(ended.all())
+    finally:
+        await admin.dispose()
+
+
+async def test_postgres_reads_survive_connections_dropped_under_them() -> None:
+    """No ping before a connection used a moment ago: a dead one fails the read once, and
+    the read runs again on a new connection."""
+    async with fresh_postgres() as url:
+        store = await open_store(url)
+        try:
+            created = await a_conversation(store)
+            assert await _drop_connections(url) >= 1
+            assert await store.get_conversation("c1") == created
+        finally:
+            await store.close()
+
+
+async def test_postgres_connections_idle_for_a_while_are_checked_before_use(monkeypatch) -> None:
+    """A write cannot be tried twice (its commit may have happened): a connection that sat
+    idle is pinged first, and a dead one replaced before the write runs on it."""
+    from chatserver.store import sql
+
+    monkeypatch.setattr(sql, "PING_AFTER_IDLE", 0.0)
+    async with fresh_postgres() as url:
+        store = await open_store(url)
+        try:
+            await a_conversation(store)
+            assert await _drop_connections(url) >= 1
+            appended = await store.append_message(customer_message("m1", "still here?"))
+            assert appended.created
+            assert appended.message.seq == 1
+        finally:
+            await store.close()

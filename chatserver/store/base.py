@@ -159,9 +159,10 @@ class Store(Protocol):
         the message (idempotent on client_id, like `append_message`), the conversation's
         row changes it caused (`conversation`, as `save_conversation` writes them), and
         `answer(stored)`, a pure function of the stored message (its seq known) called
-        inside the transaction. A resend whose first copy is the conversation's latest
-        message (never answered) is answered now, its `meta` updated with the resend's;
-        any other resend writes nothing (`answered` False)."""
+        inside the transaction (a store may call it for a message that then turns out to
+        be a resend, and drop what it returned). A resend whose first copy is the
+        conversation's latest message (never answered) is answered now, its `meta` updated
+        with the resend's; any other resend writes nothing (`answered` False)."""
         ...
 
     async def messages(
