@@ -1,7 +1,10 @@
 """The server's cache directory: what start-up computes from read-only inputs, kept on disk.
 
-`CHATSERVER_CACHE_DIR` (default `$XDG_CACHE_HOME/chatserver`, `off` to disable). Everything
-in it can be deleted at any time; it is computed again on the next start.
+`CHATSERVER_CACHE_DIR` (default `$XDG_CACHE_HOME/chatserver`, `off` to disable). It holds
+the FAQ's trained builds (`chatserver.faq.build`), phrasing embeddings and the encoder's
+piece table (`chatserver.faq.embedding`) and the language detector's word table
+(`chatserver.language.statistical`). Everything in it can be deleted at any time; it is
+computed again on the next start.
 
 `load_plain`/`store_plain` keep plain data (dicts, lists, tuples, strings, numbers) in
 pickle's format, which loads much faster than it parses as JSON. Loading refuses every

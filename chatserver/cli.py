@@ -370,7 +370,8 @@ def lang_command(args: argparse.Namespace) -> int:
 
 
 def _load_matcher(args: argparse.Namespace) -> tuple[Path, FaqMatcher] | None:
-    from chatserver.faq import FaqError, FaqMatcher, load_faq
+    from chatserver.faq import FaqError
+    from chatserver.faq.build import BuildFailed, built_matcher
 
     directory = args.faq_dir or Path(os.environ.get("CHATSERVER_FAQ_DIR", "faq"))
     # As the server would answer: with or without embeddings as CHATSERVER_FAQ_EMBEDDINGS says.
@@ -381,8 +382,10 @@ def _load_matcher(args: argparse.Namespace) -> tuple[Path, FaqMatcher] | None:
         print(f"chatserver: error: {option.env}: {exc}", file=sys.stderr)
         return None
     try:
-        return directory, FaqMatcher(load_faq(directory).faq, encoder=embeddings)
-    except FaqError as exc:
+        # The server's own build of this FAQ when one is in the cache directory (the same
+        # answers, and nothing to train); built in a child process otherwise.
+        return directory, built_matcher(directory, skip_invalid=False, embeddings=embeddings)[1]
+    except (FaqError, BuildFailed) as exc:
         print(f"chatserver: error: {exc}", file=sys.stderr)
         return None
 

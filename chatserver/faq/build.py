@@ -51,7 +51,8 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from chatserver.faq.embedding import SentenceEncoder, _cache_directory, default_encoder
+from chatserver.cache import cache_directory
+from chatserver.faq.embedding import SentenceEncoder, default_encoder
 from chatserver.faq.loader import LoadResult, load_faq
 from chatserver.faq.mapped import BuildCorrupt, read_indexes, write_indexes
 from chatserver.faq.matcher import FaqMatcher, LanguageIndex
@@ -135,7 +136,7 @@ def _faq_files(directory: Path) -> dict[str, bytes]:
 def _indexes(
     contents: Mapping[str, bytes], key: str, *, skip_invalid: bool, embeddings: bool
 ) -> dict[str, LanguageIndex]:
-    cache = _cache_directory()
+    cache = cache_directory()
     if cache is None:
         with tempfile.TemporaryDirectory(prefix="chatserver-faq-build-") as name:
             return _build(Path(name).resolve(), contents, key, skip_invalid, embeddings)
@@ -189,7 +190,7 @@ def _build(
     # The child runs from our package's root, so `-m` imports this very code whatever the
     # working directory; the embedding store it reuses is ours, by absolute path.
     env = dict(os.environ)
-    cache = _cache_directory()
+    cache = cache_directory()
     if cache is not None:
         env["CHATSERVER_CACHE_DIR"] = str(cache.resolve())
     started = time.monotonic()

@@ -42,6 +42,8 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from chatserver.cache import cache_directory
+
 __all__ = ["MAX_QUERY_TOKENS", "SentenceEncoder", "default_encoder"]
 
 Floats = npt.NDArray[np.float32]
@@ -252,7 +254,7 @@ class StoredEmbeddings:
     @classmethod
     def for_weights(cls, weights: Path) -> StoredEmbeddings | None:
         """The store for these weights in the cache directory, or None when switched off."""
-        directory = _cache_directory()
+        directory = cache_directory()
         if directory is None:
             return None
         return cls(directory / f"use-m3-{_digest(weights)}.npz")
@@ -332,7 +334,7 @@ def _mapped_table(
     Held in memory it was resident in full from start-up; mapped, only the pages of the pieces
     the encoder reads come in, and processes on one machine share them (the page cache).
     """
-    directory = _cache_directory()
+    directory = cache_directory()
     if directory is None:
         return table, None
     path = directory / f"use-m3-{_digest(weights)}-table.npy"
@@ -361,16 +363,6 @@ def _mapped_table(
             log.warning("cannot write the embedding table %s: %s", path, exc)
             break
     return table, None
-
-
-def _cache_directory() -> Path | None:
-    raw = os.environ.get("CHATSERVER_CACHE_DIR", "").strip()
-    if raw.lower() in {"off", "0", "false", "no"}:
-        return None
-    if raw:
-        return Path(raw).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME", "").strip() or str(Path.home() / ".cache")
-    return Path(base) / "chatserver"
 
 
 def _tokenizer(model: Path) -> Any:
