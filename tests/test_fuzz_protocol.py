@@ -798,7 +798,6 @@ def fuzz_settings(settings: Settings) -> Settings:
             "agent_grace_seconds": 0,
             "accept_timeout": 600,  # the fake clock never moves; offers stay put anyway
             "faq_reload_interval": 0,
-            "faq_embeddings": False,  # the embeddings change matches, not the protocol
             # Rate limits off where the desk has them (they have their own tests): thousands
             # of events from one address are the point here.
             **{name: None for name in settings.__slots__ if name.startswith("rate_")},
