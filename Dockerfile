@@ -30,7 +30,9 @@ COPY docs/sla.example.yaml docs/sla.example.yaml
 RUN pip install --no-deps --no-build-isolation -e . && pip check
 
 # Not root. var/ holds the SQLite file of a single process (the default database) and the
-# FAQ's embedding cache; a desk on PostgreSQL keeps nothing here that must survive.
+# cache directory (the FAQ's trained builds, its embeddings, the word table: a restart with
+# an unchanged FAQ maps them instead of training again); a desk on PostgreSQL keeps nothing
+# here that must survive.
 RUN useradd --system --uid 10001 --gid 0 --home-dir /app --no-create-home chat \
     && mkdir -p var/cache \
     && chown -R chat:0 var
