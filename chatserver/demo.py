@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 
 from chatserver.accounts import Accounts
+from chatserver.store.base import DuplicateAgent
 
 log = logging.getLogger(__name__)
 
@@ -30,15 +31,18 @@ async def add_demo_agents(accounts: Accounts) -> int:
     if await accounts.store.agents():
         return 0
     for username, name, languages, role, capacity in DEMO_AGENTS:
-        await accounts.add(
-            username=username,
-            name=name,
-            languages=[lang for lang in languages if lang in accounts.languages],
-            teams=ALL_TEAMS,
-            capacity=capacity,
-            role=role,
-            password=DEMO_PASSWORD,
-        )
+        try:
+            await accounts.add(
+                username=username,
+                name=name,
+                languages=[lang for lang in languages if lang in accounts.languages],
+                teams=ALL_TEAMS,
+                capacity=capacity,
+                role=role,
+                password=DEMO_PASSWORD,
+            )
+        except DuplicateAgent:
+            return 0  # another process of this desk, started at the same time, adds them
     log.warning(
         "demo agents created (%s), password %r: for trying the console only",
         ", ".join(username for username, *_ in DEMO_AGENTS),

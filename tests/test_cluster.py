@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from chatserver.demo import DEMO_AGENTS
 from tests.cluster import Client, Desk, agent, free_port, shared_desk
 from tests.services import fresh_postgres, require, require_redis
 
@@ -163,6 +164,21 @@ async def test_two_processes_racing_for_100_chats_never_assign_one_twice(desk: D
     )
     assert len(stretches) == 100
     assert {count for _, count in stretches} == {1}
+
+
+async def test_processes_started_together_on_an_empty_database_all_come_up(desk: Desk) -> None:
+    """`docker compose up` on a new PostgreSQL: both processes migrate and add the demo
+    agents at once; one creates the schema and the agents, the other finds them."""
+    nodes = [desk.node(name, CHATSERVER_DEMO_AGENTS="true") for name in ("a", "b", "c")]
+    await asyncio.gather(*(node.start() for node in nodes))
+    versions = await rows(desk.database_url, "SELECT version FROM schema_migrations")
+    assert sorted(v for (v,) in versions) == list(range(1, len(versions) + 1))
+    agents = await rows(desk.database_url, "SELECT username FROM agents")
+    assert sorted(u for (u,) in agents) == sorted(name for name, *_ in DEMO_AGENTS)
+    for node in nodes:  # and each serves
+        customer_client, started = await customer(node.url)
+        assert started["conversation"]["id"]
+        await customer_client.close()
 
 
 async def test_the_tick_moves_to_another_process_when_its_holder_dies(desk: Desk) -> None:

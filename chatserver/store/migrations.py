@@ -466,8 +466,19 @@ def current_version(connection: sa.Connection) -> int | None:
     return int(version) if version is not None else None
 
 
+# PostgreSQL advisory lock key held while migrating (any constant; "chat" in ASCII).
+MIGRATION_LOCK = 0x63686174
+
+
 def migrate(connection: sa.Connection) -> list[int]:
-    """Bring the database to SCHEMA_VERSION; return the versions applied."""
+    """Bring the database to SCHEMA_VERSION; return the versions applied.
+
+    On PostgreSQL, processes of one desk that start together on an empty database take
+    turns (a transaction-scoped advisory lock): the first creates the schema, the others
+    then find it current. SQLite's single writer serialises them already.
+    """
+    if connection.dialect.name == "postgresql":
+        connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
     version = current_version(connection)
     now = datetime.now(UTC)
     if version is None:
