@@ -519,20 +519,11 @@ class SqlStore(InboxRows):
             last_seq = _last_seq(connection, message.conversation_id)
             stored = _message_from(message, last_seq + 1)
             answered = answer(stored)
-            replies = [
-                _message_from(reply, stored.seq + n)
-                for n, reply in enumerate(answered.replies, start=1)
+            numbered = [(message, stored.seq)] + [
+                (reply, stored.seq + n) for n, reply in enumerate(answered.replies, start=1)
             ]
-            connection.execute(
-                _INSERT_MESSAGE,
-                [
-                    _message_row(message, stored.seq),
-                    *(
-                        _message_row(r, m.seq)
-                        for r, m in zip(answered.replies, replies, strict=True)
-                    ),
-                ],
-            )
+            connection.execute(_INSERT_MESSAGE, [_message_row(m, seq) for m, seq in numbered])
+            replies = [_message_from(reply, seq) for reply, seq in numbered[1:]]
             changes = _conversation_values(conversation) if conversation is not None else {}
             connection.execute(
                 _SAVE_CONVERSATION,
