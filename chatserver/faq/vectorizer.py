@@ -19,13 +19,21 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
-from chatserver.faq.normalize import features, normalize
+from chatserver.faq.normalize import (
+    char_grams,
+    features,
+    is_unspaced,
+    normalize,
+    word_bigrams,
+    word_tokens,
+    word_unigram,
+)
 
 if TYPE_CHECKING:  # scipy is for building: a served desk maps a built FAQ (`build`)
     from scipy import sparse
@@ -95,6 +103,21 @@ def weigh(
     return sparse.csr_matrix(sparse.diags(1.0 / norms) @ weighted, dtype=np.float32)
 
 
+# Words whose n-grams a language's space keeps (`TfidfSpace.encode`): a chat's vocabulary
+# is small and repeats, and a word's character grams are most of a question's encoding.
+WORD_CACHE = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class _WordGrams:
+    """What one word adds to a question: the columns of its known grams (character grams
+    and its word unigram), the grams the space has never seen, and whether it is spaced."""
+
+    columns: Indices
+    unseen: tuple[str, ...]
+    spaced: bool
+
+
 @dataclass(frozen=True, slots=True)
 class TfidfSpace:
     """The vocabulary and idf of one language's phrasings."""
@@ -102,24 +125,61 @@ class TfidfSpace:
     vocabulary: Mapping[str, int]
     idf: Floats
     unknown_idf: float
+    _words: dict[str, _WordGrams] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def encode(self, normalized: str) -> tuple[Indices, Floats]:
-        """The unit TF-IDF vector of already-normalised text as (columns, values)."""
-        vocabulary = self.vocabulary
-        columns: list[int] = []
-        tfs: list[float] = []
-        unseen = 0.0
-        for gram, count in Counter(features(normalized)).items():
-            column = vocabulary.get(gram)
-            tf = _sublinear(count) if count > 1 else 1.0
-            if column is None:
-                unseen += tf * tf
-            else:
-                columns.append(column)
-                tfs.append(tf)
-        index = np.asarray(columns, dtype=np.int32)
-        values = np.asarray(tfs, dtype=np.float32) * self.idf[index]
-        norm = math.sqrt(float(values @ values) + unseen * self.unknown_idf**2)
+        """The unit TF-IDF vector of already-normalised text as (columns, values), columns
+        ascending: the same n-grams `features` gives, counted word by word from a cache."""
+        words = word_tokens(normalized)
+        parts: list[Indices] = []
+        unseen: list[str] = []
+        spaced = False
+        for word in words:
+            grams = self._words.get(word)
+            if grams is None:
+                grams = self._word_grams(word)
+            parts.append(grams.columns)
+            unseen.extend(grams.unseen)
+            spaced = spaced or grams.spaced
+        bigrams: list[int] = []
+        if spaced:
+            vocabulary = self.vocabulary
+            for gram in word_bigrams(words):
+                column = vocabulary.get(gram)
+                if column is None:
+                    unseen.append(gram)
+                else:
+                    bigrams.append(column)
+        if bigrams:
+            parts.append(np.asarray(bigrams, dtype=np.int32))
+        known = np.concatenate(parts) if parts else np.empty(0, dtype=np.int32)
+        index, counts = np.unique(known, return_counts=True)
+        tfs = np.where(counts > 1, 1.0 + np.log(counts), 1.0).astype(np.float32)
+        values = tfs * self.idf[index]
+        unseen_squares = sum(
+            (_sublinear(count) if count > 1 else 1.0) ** 2 for count in Counter(unseen).values()
+        )
+        norm = math.sqrt(float(values @ values) + unseen_squares * self.unknown_idf**2)
         if norm > 0.0:
             values /= np.float32(norm)
-        return index, values
+        return index.astype(np.int32, copy=False), values
+
+    def _word_grams(self, word: str) -> _WordGrams:
+        vocabulary = self.vocabulary
+        columns: list[int] = []
+        unseen: list[str] = []
+        spaced = not is_unspaced(word)
+        grams = char_grams(word) + ([word_unigram(word)] if spaced else [])
+        for gram in grams:
+            column = vocabulary.get(gram)
+            if column is None:
+                unseen.append(gram)
+            else:
+                columns.append(column)
+        counted = _WordGrams(np.asarray(columns, dtype=np.int32), tuple(unseen), spaced)
+        if len(self._words) >= WORD_CACHE:
+            self._words.clear()  # a flood of new words; the chat's own come back at once
+        self._words[word] = counted
+        return counted
