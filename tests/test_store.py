@@ -722,6 +722,53 @@ async def test_sqlite_moves_the_wal_into_the_database_off_the_event_loop(tmp_pat
         await reopened.close()
 
 
+async def test_sqlite_reads_on_the_loop_leave_no_transaction_open(tmp_path):
+    """The loop's operations share one connection, kept open: what a read leaves behind
+    must not hold a reader on the WAL, or it could never be moved into the database."""
+    import sqlite3
+
+    path = tmp_path / "reads.sqlite3"
+    opened = await open_store(f"sqlite:///{path}")
+    try:
+        await a_conversation(opened)
+        await opened.append_message(customer_message("m1", "x" * 2000))
+        assert await opened.get_conversation("c1") is not None
+        assert len(await opened.messages("c1")) == 1
+        other = sqlite3.connect(path)
+        try:
+            busy, frames, copied = other.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        finally:
+            other.close()
+        assert (busy, frames, copied) == (0, 0, 0)  # truncated: no reader held it back
+    finally:
+        await opened.close()
+
+
+async def test_sqlite_goes_on_after_a_failed_operation_and_a_lost_connection(tmp_path):
+    opened = await open_store(f"sqlite:///{tmp_path / 'failures.sqlite3'}")
+
+    def lose_connection(connection: sa.Connection) -> None:
+        connection.exec_driver_sql("SELECT 1")
+        connection.invalidate()
+        raise RuntimeError("the connection went away")
+
+    try:
+        await a_conversation(opened)
+        with pytest.raises(sa.exc.OperationalError):
+            await opened.read(lambda c: c.exec_driver_sql("SELECT nothing FROM nowhere").all())
+        with pytest.raises(sa.exc.IntegrityError):
+            await a_conversation(opened)  # the same id again: refused, rolled back
+        with pytest.raises(RuntimeError):
+            await opened.write(lose_connection)
+        with pytest.raises(RuntimeError):
+            await opened.read(lose_connection)
+        appended = await opened.append_message(customer_message("m1", "still here"))
+        assert appended.message.seq == 1
+        assert [m.text for m in await opened.messages("c1")] == ["still here"]
+    finally:
+        await opened.close()
+
+
 async def test_sqlite_with_full_durability_commits_off_the_event_loop(tmp_path):
     opened = await open_store(f"sqlite:///{tmp_path / 'full.sqlite3'}", sqlite_synchronous="full")
     try:

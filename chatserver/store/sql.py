@@ -149,6 +149,10 @@ class _SqliteRunner:
     So operations run on the event loop itself, and what can take milliseconds runs on one
     thread of its own: long reads, WAL checkpoints (they fsync), and, with synchronous=FULL
     where every commit is an fsync, everything.
+
+    The operations on the loop run one after another, so they share one connection, kept
+    open: taking one from the pool and giving it back cost about as much as a statement.
+    A read ends its transaction at once (an open read would hold back the checkpoints).
     """
 
     def __init__(self, make_engine: Callable[..., sa.Engine], *, inline: bool) -> None:
@@ -157,6 +161,7 @@ class _SqliteRunner:
         self._inline = make_engine(autocheckpoint=False) if inline else None
         self._checkpoints: asyncio.Task[None] | None = None
         self._written = False
+        self._connection: sa.Connection | None = None
 
     def start(self) -> None:
         if self._inline is not None:
@@ -164,14 +169,26 @@ class _SqliteRunner:
 
     async def read(self, operation: Operation[T]) -> T:
         if self._inline is not None:
-            return _in_connection(self._inline, operation)
+            connection = self._on_loop(self._inline)
+            try:
+                return operation(connection)
+            finally:
+                connection.rollback()  # ends the read transaction SQLAlchemy began
         return await self.read_bulk(operation)
 
     async def write(self, operation: Operation[T]) -> T:
         if self._inline is not None:
             self._written = True
-            return _in_transaction(self._inline, operation)
+            with self._on_loop(self._inline).begin() as transaction:
+                return operation(transaction.connection)
         return await self._off_loop(_in_transaction, self._background, operation)
+
+    def _on_loop(self, engine: sa.Engine) -> sa.Connection:
+        """The connection the operations on the loop share. One that a failure invalidated
+        is replaced by SQLAlchemy on its next use (tests/test_store.py)."""
+        if self._connection is None:
+            self._connection = engine.connect()
+        return self._connection
 
     async def read_bulk(self, operation: Operation[T]) -> T:
         return await self._off_loop(_in_connection, self._background, operation)
@@ -204,6 +221,9 @@ class _SqliteRunner:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._checkpoints
         if self._inline is not None:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
             self._inline.dispose()
             await self._off_loop(_in_connection, self._background, _checkpoint("TRUNCATE"))
         await asyncio.get_running_loop().run_in_executor(self._thread, self._background.dispose)
