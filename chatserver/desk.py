@@ -231,7 +231,10 @@ class Desk:
         if asks_for_a_person(text, followed.language):
             asked = self._asked(text, followed.language)
             exchanged = await self.store.append_exchange(
-                _asking(message, asked), lambda _stored: Answer(), conversation=changed
+                _asking(message, asked),
+                lambda _stored: Answer(),
+                conversation=changed,
+                last_seq=conversation.last_seq,
             )
             if not exchanged.answered:
                 return Received(exchanged.message, duplicate=True, conversation=conversation)
@@ -272,7 +275,10 @@ class Desk:
 
         # The entry it answered or suggested first; for a decline, the urgent topic it names.
         exchanged = await self.store.append_exchange(
-            _asking(message, reply.entry or reply.urgent_entry), answer, conversation=changed
+            _asking(message, reply.entry or reply.urgent_entry),
+            answer,
+            conversation=changed,
+            last_seq=conversation.last_seq,
         )
         if not exchanged.answered:
             return Received(exchanged.message, duplicate=True, conversation=conversation)

@@ -220,3 +220,81 @@ async def test_append_message_tells_a_resend_the_conversations_last_seq(store):
     await store.append_message(NewMessage("b1", "c1", Author.BOT, "Hi!", T0))
     third = await store.append_message(customer_message("m3", "hello", client_id="k1"))
     assert (third.created, third.last_seq) == (False, 2)
+
+
+class Answers:
+    """`replies(...)`, remembering the seq of every message it was asked to answer."""
+
+    def __init__(self, *texts: str) -> None:
+        self.asked: list[int] = []
+        self._answer = replies(*texts)
+
+    def __call__(self, stored: Message) -> Answer:
+        self.asked.append(stored.seq)
+        return self._answer(stored)
+
+
+async def test_numbered_after_the_last_seq_the_caller_read_while_it_still_is(store):
+    conversation = await a_conversation(store)
+    await store.append_message(customer_message("m0", "earlier"))
+    changed = conversation.with_language("en", confirmed=True, source="statistical", now=T0)
+    answers = Answers("Hi!", "Which language?")
+    done = await store.append_exchange(
+        customer_message("m1", "hello", client_id="k1"), answers, conversation=changed, last_seq=1
+    )
+    assert answers.asked == [2]
+    assert (done.message.seq, [(r.seq, r.meta["in_reply_to"]) for r in done.replies]) == (
+        2,
+        [(3, 2), (4, 2)],
+    )
+    assert [m.seq for m in await store.messages("c1")] == [1, 2, 3, 4]
+    assert await store.get_conversation("c1") == replace(changed, last_seq=4)
+
+
+async def test_a_last_seq_another_write_has_moved_is_read_again_and_answered_again(store):
+    conversation = await a_conversation(store)  # read by the caller: last_seq 0
+    await store.append_message(NewMessage("a1", "c1", Author.AGENT, "I'm here", T0))  # seq 1
+    changed = conversation.with_language("en", confirmed=True, source="statistical", now=T0)
+    answers = Answers("Hi!")
+    done = await store.append_exchange(
+        customer_message("m1", "hello", client_id="k1"), answers, conversation=changed, last_seq=0
+    )
+    assert answers.asked == [1, 2]  # asked for seq 1, which was taken; then for seq 2
+    assert (done.message.seq, [(r.seq, r.meta["in_reply_to"]) for r in done.replies]) == (
+        2,
+        [(3, 2)],
+    )
+    assert [m.id for m in await store.messages("c1")] == ["a1", "m1", "r0-m1"]
+    assert await store.get_conversation("c1") == replace(changed, last_seq=3)
+
+
+async def test_a_resend_numbered_after_the_last_seq_read_changes_nothing(store):
+    conversation = await a_conversation(store)
+    await store.append_exchange(
+        customer_message("m1", "hello", client_id="k1"), replies("Hi!"), last_seq=0
+    )
+    changed = conversation.with_language("en", confirmed=True, source="statistical", now=T0)
+    resent = await store.append_exchange(
+        customer_message("m2", "hello", client_id="k1"),
+        replies("Hi again!", prefix="x"),
+        conversation=changed,
+        last_seq=2,
+    )
+    assert (resent.created, resent.answered, resent.message.id) == (False, False, "m1")
+    assert [m.id for m in await store.messages("c1")] == ["m1", "r0-m1"]
+    assert await store.get_conversation("c1") == replace(conversation, last_seq=2)
+
+
+async def test_concurrent_exchanges_that_read_one_last_seq_are_numbered_without_gaps(store):
+    await a_conversation(store)
+    results = await asyncio.gather(
+        *(
+            store.append_exchange(customer_message(f"m{i}", str(i)), replies("a", "b"), last_seq=0)
+            for i in range(10)
+        )
+    )
+    for result in results:
+        assert [r.seq for r in result.replies] == [result.message.seq + 1, result.message.seq + 2]
+        assert {r.meta["in_reply_to"] for r in result.replies} == {result.message.seq}
+    assert [m.seq for m in await store.messages("c1")] == list(range(1, 31))
+    assert (await store.get_conversation("c1")).last_seq == 30  # type: ignore[union-attr]

@@ -55,7 +55,7 @@ class ExchangeResult:
     message: Message  # the customer's, as stored
     created: bool  # False when the same client_id was stored before (a resend)
     # False: a resend of a message that is not the conversation's latest (it was answered,
-    # or others came after it): nothing was written, `answer` was not called.
+    # or others came after it): nothing was written (nor what `answer` returned, if called).
     answered: bool
     replies: list[Message]  # as stored, with their sequence numbers
 
@@ -154,15 +154,21 @@ class Store(Protocol):
         answer: Callable[[Message], Answer],
         *,
         conversation: Conversation | None = None,
+        last_seq: int | None = None,
     ) -> ExchangeResult:
         """A customer message and what answers it, all or nothing, in one transaction:
         the message (idempotent on client_id, like `append_message`), the conversation's
         row changes it caused (`conversation`, as `save_conversation` writes them), and
         `answer(stored)`, a pure function of the stored message (its seq known) called
-        inside the transaction (a store may call it for a message that then turns out to
-        be a resend, and drop what it returned). A resend whose first copy is the
-        conversation's latest message (never answered) is answered now, its `meta` updated
-        with the resend's; any other resend writes nothing (`answered` False)."""
+        inside the transaction. A resend whose first copy is the conversation's latest
+        message (never answered) is answered now, its `meta` updated with the resend's;
+        any other resend writes nothing (`answered` False).
+
+        `last_seq`: the conversation's last seq as the caller last read it, if it did. While
+        it still is, the store can number the message after it without reading it again.
+        So `answer` may be called more than once (numbered after a `last_seq` that another
+        write has since moved, or for a message that turns out to be a resend); only what
+        the call for the stored numbering returned is written."""
         ...
 
     async def messages(

@@ -98,6 +98,10 @@ _NEXT_SEQ = (
 )
 # The conversation's last seq, its row locked (PostgreSQL; SQLite's write lock is the whole
 # database) until the transaction ends: a resend decides on it and writes after it.
+# A conversation's row changed only while its last seq is still the one the caller read.
+_SAVE_CONVERSATION_AFTER = _SAVE_CONVERSATION.where(
+    conversations.c.last_seq == sa.bindparam("b_last_seq")
+)
 _LAST_SEQ = sa.select(conversations.c.last_seq).where(conversations.c.id == sa.bindparam("b_id"))
 _LAST_SEQ_LOCKED = _LAST_SEQ.with_for_update()
 _INSERT_MESSAGE = messages.insert()
@@ -526,32 +530,47 @@ class SqlStore(InboxRows):
         answer: Callable[[Message], Answer],
         *,
         conversation: Conversation | None = None,
+        last_seq: int | None = None,
     ) -> ExchangeResult:
         """The customer's message, the conversation's changes and the bot's answer in one
         transaction (see `Store.append_exchange`): one commit, no seq taken by a reply
         that was never stored, and no resend answered twice."""
         if conversation is not None and conversation.id != message.conversation_id:
             raise ValueError("the conversation changed is not the message's")
+        changes = _conversation_values(conversation) if conversation is not None else {}
 
         def fresh(connection: sa.Connection) -> ExchangeResult:
             """A message not stored before (if it was, its client_id's unique key refuses
-            it and `resent` runs instead): three statements, whatever the replies."""
-            last_seq = _last_seq(connection, message.conversation_id)
-            stored = _message_from(message, last_seq + 1)
+            it and `resent` runs instead). Numbered after the `last_seq` the caller read,
+            two statements: the conversation's row, updated only if that is still its last
+            seq (on PostgreSQL this also locks it), then the messages. Otherwise three:
+            the last seq read with the row locked, the messages, the row."""
+            if last_seq is not None:
+                stored = _message_from(message, last_seq + 1)
+                answered = answer(stored)
+                moved = connection.execute(
+                    _SAVE_CONVERSATION_AFTER,
+                    {
+                        "b_id": message.conversation_id,
+                        "b_last_seq": last_seq,
+                        **changes,
+                        "last_seq": stored.seq + len(answered.replies),
+                    },
+                )
+                if moved.rowcount == 1:
+                    return _insert_exchange(connection, message, stored, answered)
+            stored = _message_from(message, _last_seq(connection, message.conversation_id) + 1)
             answered = answer(stored)
-            numbered = [(message, stored.seq)] + [
-                (reply, stored.seq + n) for n, reply in enumerate(answered.replies, start=1)
-            ]
-            connection.execute(_INSERT_MESSAGE, [_message_row(m, seq) for m, seq in numbered])
-            replies = [_message_from(reply, seq) for reply, seq in numbered[1:]]
-            changes = _conversation_values(conversation) if conversation is not None else {}
+            result = _insert_exchange(connection, message, stored, answered)
             connection.execute(
                 _SAVE_CONVERSATION,
-                {"b_id": message.conversation_id, **changes, "last_seq": stored.seq + len(replies)},
+                {
+                    "b_id": message.conversation_id,
+                    **changes,
+                    "last_seq": stored.seq + len(result.replies),
+                },
             )
-            if answered.decline is not None:
-                connection.execute(faq_declines.insert(), _decline_values(answered.decline))
-            return ExchangeResult(stored, created=True, answered=True, replies=replies)
+            return result
 
         def resent(connection: sa.Connection) -> ExchangeResult:
             existing = (
@@ -574,7 +593,7 @@ class SqlStore(InboxRows):
             if conversation is not None:
                 connection.execute(
                     _SAVE_CONVERSATION,
-                    {"b_id": conversation.id, **_conversation_values(conversation)},
+                    {"b_id": conversation.id, **changes},
                 )
             answered = answer(stored)
             decline = answered.decline
@@ -1050,6 +1069,21 @@ def _message_row(message: NewMessage, seq: int) -> dict[str, Any]:
         "created_at": message.created_at,
         "sender": message.sender,
     }
+
+
+def _insert_exchange(
+    connection: sa.Connection, message: NewMessage, stored: Message, answered: Answer
+) -> ExchangeResult:
+    """The customer's message numbered as `stored`, the replies after it (one statement),
+    and the decline, if any."""
+    numbered = [(message, stored.seq)] + [
+        (reply, stored.seq + n) for n, reply in enumerate(answered.replies, start=1)
+    ]
+    connection.execute(_INSERT_MESSAGE, [_message_row(m, seq) for m, seq in numbered])
+    if answered.decline is not None:
+        connection.execute(faq_declines.insert(), _decline_values(answered.decline))
+    replies = [_message_from(reply, seq) for reply, seq in numbered[1:]]
+    return ExchangeResult(stored, created=True, answered=True, replies=replies)
 
 
 def _decline_values(decline: FaqDecline) -> dict[str, Any]:
