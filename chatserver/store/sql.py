@@ -115,6 +115,41 @@ _MESSAGE_BY_CLIENT_ID = sa.select(messages).where(
     messages.c.sender == sa.bindparam("sender"),
     messages.c.client_id == sa.bindparam("client_id"),
 )
+# A conversation's messages after a seq, oldest first (resume, briefing, transcript pages).
+_MESSAGES_AFTER = (
+    sa.select(messages)
+    .where(
+        messages.c.conversation_id == sa.bindparam("conversation_id"),
+        messages.c.seq > sa.bindparam("after_seq"),
+    )
+    .order_by(messages.c.seq)
+    .limit(sa.bindparam("limit"))
+)
+# Each listed conversation's latest customer message (a handoff's preview, a restart).
+_LATEST_FROM_CUSTOMER = (
+    sa.select(messages.c.conversation_id, sa.func.max(messages.c.seq).label("seq"))
+    .where(
+        messages.c.conversation_id.in_(sa.bindparam("ids", expanding=True)),
+        messages.c.author == str(Author.CUSTOMER),
+    )
+    .group_by(messages.c.conversation_id)
+    .subquery()
+)
+_LAST_CUSTOMER_MESSAGES = sa.select(messages).join(
+    _LATEST_FROM_CUSTOMER,
+    sa.and_(
+        messages.c.conversation_id == _LATEST_FROM_CUSTOMER.c.conversation_id,
+        messages.c.seq == _LATEST_FROM_CUSTOMER.c.seq,
+    ),
+)
+_HOLDINGS_OF = (
+    sa.select(holding_rows)
+    .where(holding_rows.c.conversation_id == sa.bindparam("conversation_id"))
+    .order_by(holding_rows.c.since, holding_rows.c.id)
+)
+_SLA_OF = sa.select(applied_slas.c.state).where(
+    applied_slas.c.conversation_id == sa.bindparam("conversation_id")
+)
 _SAVE_SLA = applied_slas.update().where(
     applied_slas.c.conversation_id == sa.bindparam("b_conversation_id")
 )
@@ -384,12 +419,8 @@ class SqlStore(InboxRows):
         await self.write(save)
 
     async def holdings(self, conversation_id: str) -> list[Holding]:
-        query = (
-            sa.select(holding_rows)
-            .where(holding_rows.c.conversation_id == conversation_id)
-            .order_by(holding_rows.c.since, holding_rows.c.id)
-        )
-        rows = await self.read(lambda c: c.execute(query).all())
+        values = {"conversation_id": conversation_id}
+        rows = await self.read(lambda c: c.execute(_HOLDINGS_OF, values).all())
         return [
             Holding(
                 conversation_id=row.conversation_id,
@@ -456,10 +487,8 @@ class SqlStore(InboxRows):
         await self.write(save)
 
     async def sla(self, conversation_id: str) -> AppliedSla | None:
-        query = sa.select(applied_slas.c.state).where(
-            applied_slas.c.conversation_id == conversation_id
-        )
-        state = await self.read(lambda c: c.execute(query).scalar())
+        values = {"conversation_id": conversation_id}
+        state = await self.read(lambda c: c.execute(_SLA_OF, values).scalar())
         return AppliedSla.from_dict(state) if state is not None else None
 
     async def pending_slas(self) -> list[AppliedSla]:
@@ -645,13 +674,8 @@ class SqlStore(InboxRows):
     async def messages(
         self, conversation_id: str, *, after_seq: int = 0, limit: int = 500
     ) -> list[Message]:
-        query = (
-            sa.select(messages)
-            .where(messages.c.conversation_id == conversation_id, messages.c.seq > after_seq)
-            .order_by(messages.c.seq)
-            .limit(limit)
-        )
-        rows = await self.read(lambda c: c.execute(query).all())
+        values = {"conversation_id": conversation_id, "after_seq": after_seq, "limit": limit}
+        rows = await self.read(lambda c: c.execute(_MESSAGES_AFTER, values).all())
         return [_message(row._mapping) for row in rows]
 
     async def sent_before(self, message: NewMessage) -> Message | None:
@@ -672,24 +696,8 @@ class SqlStore(InboxRows):
         found: dict[str, Message] = {}
         ids = list(dict.fromkeys(conversation_ids))
         for start in range(0, len(ids), _IN_CHUNK):
-            chunk = ids[start : start + _IN_CHUNK]
-            latest = (
-                sa.select(messages.c.conversation_id, sa.func.max(messages.c.seq).label("seq"))
-                .where(
-                    messages.c.conversation_id.in_(chunk),
-                    messages.c.author == str(Author.CUSTOMER),
-                )
-                .group_by(messages.c.conversation_id)
-                .subquery()
-            )
-            query = sa.select(messages).join(
-                latest,
-                sa.and_(
-                    messages.c.conversation_id == latest.c.conversation_id,
-                    messages.c.seq == latest.c.seq,
-                ),
-            )
-            for row in await self.read(_all_rows(query)):
+            chunk = {"ids": ids[start : start + _IN_CHUNK]}
+            for row in await self.read(_all_rows(_LAST_CUSTOMER_MESSAGES, chunk)):
                 found[row.conversation_id] = _message(row._mapping)
         return found
 
@@ -1241,8 +1249,10 @@ def _announcement(row: sa.RowMapping) -> Announcement:
     )
 
 
-def _all_rows(query: sa.Select[Any]) -> Operation[Sequence[sa.Row[Any]]]:
-    return lambda connection: connection.execute(query).all()
+def _all_rows(
+    query: sa.Select[Any], values: Mapping[str, Any] | None = None
+) -> Operation[Sequence[sa.Row[Any]]]:
+    return lambda connection: connection.execute(query, values).all()
 
 
 def _message(row: sa.RowMapping) -> Message:
