@@ -1107,33 +1107,46 @@ def _decline_values(decline: FaqDecline) -> dict[str, Any]:
     }
 
 
+_HOLDING = holding_rows.c
+_HOLDING_OF = sa.and_(
+    _HOLDING.conversation_id == sa.bindparam("b_conversation_id"),
+    _HOLDING.agent_id == sa.bindparam("b_agent_id"),
+)
+_END_HOLDING = holding_rows.update().where(_HOLDING_OF, _HOLDING.until.is_(None))
+_UNDO_OPEN_HOLDING = holding_rows.delete().where(
+    _HOLDING_OF, _HOLDING.since == sa.bindparam("b_at"), _HOLDING.until.is_(None)
+)
+_UNDO_END_HOLDING = holding_rows.update().where(_HOLDING_OF, _HOLDING.until == sa.bindparam("b_at"))
+_OPEN_HOLDING = holding_rows.insert()
+
+
 def _write_holding(connection: sa.Connection, step: HoldingChange) -> None:
     """End the old holder's open stretch and open the new one's (or, undone, the reverse)."""
-    rows = holding_rows.c
-    of = rows.conversation_id == step.conversation_id
+    of = {"b_conversation_id": step.conversation_id}
     if step.undo:
         if step.opens is not None:
             connection.execute(
-                holding_rows.delete().where(
-                    of, rows.agent_id == step.opens, rows.since == step.at, rows.until.is_(None)
-                )
+                _UNDO_OPEN_HOLDING, {**of, "b_agent_id": step.opens, "b_at": step.at}
             )
         if step.closes is not None:
             connection.execute(
-                holding_rows.update()
-                .where(of, rows.agent_id == step.closes, rows.until == step.at)
-                .values(until=None, ended=None)
+                _UNDO_END_HOLDING,
+                {**of, "b_agent_id": step.closes, "b_at": step.at, "until": None, "ended": None},
             )
         return
     if step.closes is not None:
         connection.execute(
-            holding_rows.update()
-            .where(of, rows.agent_id == step.closes, rows.until.is_(None))
-            .values(until=step.at, ended=str(step.ended) if step.ended else None)
+            _END_HOLDING,
+            {
+                **of,
+                "b_agent_id": step.closes,
+                "until": step.at,
+                "ended": str(step.ended) if step.ended else None,
+            },
         )
     if step.opens is not None:
         connection.execute(
-            holding_rows.insert(),
+            _OPEN_HOLDING,
             {"conversation_id": step.conversation_id, "agent_id": step.opens, "since": step.at},
         )
 
