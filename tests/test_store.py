@@ -890,6 +890,29 @@ def test_migrations_are_numbered_without_gaps() -> None:
     assert [m.version for m in MIGRATIONS] == list(range(1, SCHEMA_VERSION + 1))
 
 
+@pytest.mark.services
+async def test_postgres_reads_open_no_transaction_and_writes_do() -> None:
+    """A read's statements each run on their own (no BEGIN and ROLLBACK round trips); a
+    write's run in one transaction. In a transaction now() stays at its start."""
+
+    def clock_twice(connection: sa.Connection) -> tuple[datetime, datetime]:
+        first = connection.exec_driver_sql("SELECT now()").scalar_one()
+        connection.exec_driver_sql("SELECT pg_sleep(0.02)")
+        return first, connection.exec_driver_sql("SELECT now()").scalar_one()
+
+    async with fresh_postgres() as url:
+        opened = await open_store(url)
+        try:
+            first, second = await opened.read(clock_twice)
+            assert second > first
+            first, second = await opened.write(clock_twice)
+            assert second == first
+            await a_conversation(opened)  # and the pool's connections still work for both
+            assert (await opened.get_conversation("c1")) is not None
+        finally:
+            await opened.close()
+
+
 async def _drop_connections(database_url: str) -> int:
     """What a PostgreSQL restart does to a pool: every connection to the database ends."""
     name = database_url.rsplit("/", 1)[1]

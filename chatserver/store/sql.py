@@ -320,6 +320,9 @@ class _AsyncRunner:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        # Reads run outside a transaction: under READ COMMITTED each statement sees its own
+        # snapshot anyway, so BEGIN and ROLLBACK would be two round trips that buy nothing.
+        self._reads = engine.execution_options(isolation_level="AUTOCOMMIT")
 
     async def read(self, operation: Operation[T]) -> T:
         try:
@@ -331,7 +334,7 @@ class _AsyncRunner:
             return await self._read(operation)
 
     async def _read(self, operation: Operation[T]) -> T:
-        async with self.engine.connect() as connection:
+        async with self._reads.connect() as connection:
             return await connection.run_sync(operation)
 
     async def write(self, operation: Operation[T]) -> T:
