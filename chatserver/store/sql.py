@@ -96,12 +96,12 @@ _NEXT_SEQ = (
     .values(last_seq=conversations.c.last_seq + 1)
     .returning(conversations.c.last_seq)
 )
-# The conversation's last seq, its row locked (PostgreSQL; SQLite's write lock is the whole
-# database) until the transaction ends: a resend decides on it and writes after it.
 # A conversation's row changed only while its last seq is still the one the caller read.
 _SAVE_CONVERSATION_AFTER = _SAVE_CONVERSATION.where(
     conversations.c.last_seq == sa.bindparam("b_last_seq")
 )
+# The conversation's last seq, its row locked (PostgreSQL; SQLite's write lock is the whole
+# database) until the transaction ends: a resend decides on it and writes after it.
 _LAST_SEQ = sa.select(conversations.c.last_seq).where(conversations.c.id == sa.bindparam("b_id"))
 _LAST_SEQ_LOCKED = _LAST_SEQ.with_for_update()
 _INSERT_MESSAGE = messages.insert()
@@ -191,7 +191,8 @@ class _SqliteRunner:
 
     The operations on the loop run one after another, so they share one connection, kept
     open: taking one from the pool and giving it back cost about as much as a statement.
-    A read ends its transaction at once (an open read would hold back the checkpoints).
+    A read ends SQLAlchemy's transaction at once, so the next operation starts clean and
+    no reader holds back the checkpoints.
     """
 
     def __init__(self, make_engine: Callable[..., sa.Engine], *, inline: bool) -> None:
