@@ -541,19 +541,16 @@ class SqlStore(InboxRows):
 
     async def append_message(self, message: NewMessage) -> AppendResult:
         def append(connection: sa.Connection) -> AppendResult:
-            if message.client_id is not None:
-                existing = _by_client_id(connection, message, message.client_id)
-                if existing is not None:
-                    last_seq = _last_seq(connection, message.conversation_id)
-                    return AppendResult(existing, created=False, last_seq=last_seq)
             stored = _insert_message(connection, message)
             return AppendResult(stored, created=True, last_seq=stored.seq)
 
         try:
+            # Most messages are new: written without looking for an earlier copy first.
             return await self.write(append)
         except IntegrityError as error:
-            # Two sends of one client_id raced (PostgreSQL, two connections); the other
-            # one won and is the stored copy.
+            # A resend (or two sends of one client_id that raced): the unique key on
+            # (conversation, sender, client_id) refused it, all of it rolled back, and the
+            # copy stored first is the one.
             existing, last_seq = await self._resent(message, error)
             return AppendResult(existing, created=False, last_seq=last_seq)
 
