@@ -164,7 +164,7 @@ class TfidfSpace:
         norm = math.sqrt(float(values @ values) + unseen_squares * self.unknown_idf**2)
         if norm > 0.0:
             values /= np.float32(norm)
-        return index.astype(np.int32, copy=False), values
+        return index, values
 
     def _word_grams(self, word: str) -> _WordGrams:
         vocabulary = self.vocabulary

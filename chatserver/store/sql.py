@@ -147,6 +147,20 @@ _HOLDINGS_OF = (
     .where(holding_rows.c.conversation_id == sa.bindparam("conversation_id"))
     .order_by(holding_rows.c.since, holding_rows.c.id)
 )
+# One agent's stretches holding a conversation: ended, or (undone) reopened or removed.
+_HOLDING = holding_rows.c
+_ONE_AGENTS_HOLDING = sa.and_(
+    _HOLDING.conversation_id == sa.bindparam("b_conversation_id"),
+    _HOLDING.agent_id == sa.bindparam("b_agent_id"),
+)
+_END_HOLDING = holding_rows.update().where(_ONE_AGENTS_HOLDING, _HOLDING.until.is_(None))
+_UNDO_OPEN_HOLDING = holding_rows.delete().where(
+    _ONE_AGENTS_HOLDING, _HOLDING.since == sa.bindparam("b_at"), _HOLDING.until.is_(None)
+)
+_UNDO_END_HOLDING = holding_rows.update().where(
+    _ONE_AGENTS_HOLDING, _HOLDING.until == sa.bindparam("b_at")
+)
+_OPEN_HOLDING = holding_rows.insert()
 _SLA_OF = sa.select(applied_slas.c.state).where(
     applied_slas.c.conversation_id == sa.bindparam("conversation_id")
 )
@@ -1106,19 +1120,6 @@ def _decline_values(decline: FaqDecline) -> dict[str, Any]:
         "score": decline.score,
         "created_at": decline.created_at,
     }
-
-
-_HOLDING = holding_rows.c
-_HOLDING_OF = sa.and_(
-    _HOLDING.conversation_id == sa.bindparam("b_conversation_id"),
-    _HOLDING.agent_id == sa.bindparam("b_agent_id"),
-)
-_END_HOLDING = holding_rows.update().where(_HOLDING_OF, _HOLDING.until.is_(None))
-_UNDO_OPEN_HOLDING = holding_rows.delete().where(
-    _HOLDING_OF, _HOLDING.since == sa.bindparam("b_at"), _HOLDING.until.is_(None)
-)
-_UNDO_END_HOLDING = holding_rows.update().where(_HOLDING_OF, _HOLDING.until == sa.bindparam("b_at"))
-_OPEN_HOLDING = holding_rows.insert()
 
 
 def _write_holding(connection: sa.Connection, step: HoldingChange) -> None:
