@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from chatserver import protocol
 from chatserver.announcements import (
@@ -23,6 +24,9 @@ from chatserver.events import Notify
 from chatserver.models import DomainError
 from chatserver.protocol import ServerEvent
 from chatserver.store import Store
+
+# How long the active announcements are kept between reads (see `AnnouncementDesk.active`).
+ACTIVE_KEPT_FOR = timedelta(seconds=1)
 
 
 class UnknownAnnouncement(DomainError):
@@ -50,6 +54,9 @@ class AnnouncementDesk:
         self.new_id = new_id
         self.languages = tuple(languages)
         self.fallbacks = fallbacks
+        self._active: list[Announcement] | None = None
+        self._active_since = datetime.min.replace(tzinfo=UTC)
+        self._changes = 0
 
     async def post(self, *, severity: Severity, texts: Mapping[str, str], by: str) -> Announced:
         notice = post(self.new_id(), severity=severity, texts=texts, by=by, now=self.clock.now())
@@ -72,7 +79,17 @@ class AnnouncementDesk:
         return await self._publish(resolve(notice, resolution=resolution, now=self.clock.now()))
 
     async def active(self) -> list[Announcement]:
-        return await self.store.active_announcements()
+        """Every widget that starts asks, so the list is kept for `ACTIVE_KEPT_FOR`: this
+        process's own changes replace it at once; another process's (several processes on
+        one database) are seen within that time. Those already reading get it pushed."""
+        now = self.clock.now()
+        if self._active is not None and now - self._active_since < ACTIVE_KEPT_FOR:
+            return list(self._active)
+        changes = self._changes
+        active = await self.store.active_announcements()
+        if changes == self._changes:  # no change of ours landed while it was read
+            self._active, self._active_since = active, now
+        return list(active)
 
     async def for_customer(self, sid: str, language: str) -> list[Notify]:
         """What a widget that starts or resumes is shown at once: every active one."""
@@ -98,7 +115,13 @@ class AnnouncementDesk:
         return notice
 
     async def _publish(self, notice: Announcement) -> Announced:
-        await self.store.save_announcement(notice)
+        self._changes += 1
+        self._active = None
+        try:
+            await self.store.save_announcement(notice)
+        finally:
+            self._changes += 1
+            self._active = None
         notifications = [
             notify(language, ServerEvent.ANNOUNCEMENT, self.payload(notice, language))
             for language in self.languages

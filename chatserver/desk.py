@@ -202,9 +202,11 @@ class Desk:
             customer_email=customer.email,
         )
         token = new_token()
-        await self.store.create_conversation(conversation, hash_token(token))
-        greeting = await self._post(conversation, self.bot.greeting(language))
-        return Started(conversation, token, resumed=False, messages=[greeting])
+        greeting = self._bot_message(conversation, self.bot.greeting(language))
+        stored = await self.store.create_conversation(
+            conversation, hash_token(token), first=[greeting]
+        )
+        return Started(conversation, token, resumed=False, messages=stored)
 
     async def receive(self, conversation_id: str, text: str, client_id: str | None) -> Received:
         conversation = await self._conversation(conversation_id)

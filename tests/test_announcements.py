@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from chatserver.announcement_desk import ACTIVE_KEPT_FOR, AnnouncementDesk
 from chatserver.announcements import (
     AnnouncementResolved,
     AnnouncementStatus,
@@ -18,6 +20,8 @@ from chatserver.announcements import (
     revise,
     text_for,
 )
+from chatserver.store import open_store
+from tests.conftest import FakeClock
 
 T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 LANGUAGES = ("en", "ja", "zh-Hans", "zh-Hant", "th")
@@ -92,3 +96,39 @@ def test_revisions_are_new_versions_and_resolution_is_final():
         revise(done, severity=Severity.INFO, texts=None, now=later)
     with pytest.raises(AnnouncementResolved):
         resolve(done, resolution={}, now=later)
+
+
+async def test_a_desk_keeps_the_active_list_briefly_and_its_own_changes_show_at_once(tmp_path):
+    """Two desks on one database, as two processes: each sees its own change at once and
+    the other's within ACTIVE_KEPT_FOR (a widget already reading gets it pushed)."""
+    clock = FakeClock(T0)
+    store = await open_store(f"sqlite:///{tmp_path / 'desk.sqlite3'}")
+    counter = itertools.count()
+
+    def desk() -> AnnouncementDesk:
+        return AnnouncementDesk(
+            store=store,
+            clock=clock,
+            new_id=lambda: f"a{next(counter)}",
+            languages=LANGUAGES,
+            fallbacks=FALLBACKS,
+        )
+
+    here, there = desk(), desk()
+    try:
+        assert await there.active() == []
+        posted = await here.post(severity=Severity.CRITICAL, texts={"en": "Down"}, by="sam")
+        assert [a.id for a in await here.active()] == [posted.announcement.id]
+        assert await there.active() == []  # kept from before the post
+        clock.advance(ACTIVE_KEPT_FOR.total_seconds() - 0.001)
+        assert await there.active() == []
+        clock.advance(0.001)
+        assert [a.id for a in await there.active()] == [posted.announcement.id]
+
+        await here.resolve(posted.announcement.id, resolution={})
+        assert await here.active() == []
+        assert [a.id for a in await there.active()] == [posted.announcement.id]
+        clock.advance(ACTIVE_KEPT_FOR.total_seconds())
+        assert await there.active() == []
+    finally:
+        await store.close()

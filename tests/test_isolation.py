@@ -176,8 +176,11 @@ async def test_a_held_chat_that_cannot_be_briefed_stops_no_other_briefing(
             assert (await aiko.call("accept", {"conversation_id": chat}))["ok"] is True
             chats.append(chat)
         broken, fine = chats
-        with contextlib.closing(sqlite3.connect(db_path)) as db, db:
-            db.execute("UPDATE conversations SET language = 'xx' WHERE id = ?", (broken,))
+        # Stored through the desk's own store, which keeps the rows it writes.
+        store = server.app[SERVICES].store
+        held_chat = await store.get_conversation(broken)
+        assert held_chat is not None
+        await store.save_conversation(replace(held_chat, language="xx"))
 
         token = (await server.app[SERVICES].accounts.login("aiko", PASSWORD)).token
         consoles.append(await open_console(server, token))  # a second tab

@@ -64,6 +64,29 @@ async def test_conversation_round_trip(store):
     assert await store.conversation_by_token("nope") is None
 
 
+async def test_a_conversation_is_created_with_its_first_messages_or_not_at_all(store):
+    conversation = new_conversation("c1", language="ja", language_confirmed=False, now=T0)
+    greeting = NewMessage("g1", "c1", Author.BOT, "Hello", T0)
+    stored = await store.create_conversation(conversation, "h1", first=[greeting])
+    assert [(m.id, m.seq) for m in stored] == [("g1", 1)]
+    loaded = await store.get_conversation("c1")
+    assert loaded is not None
+    assert loaded.last_seq == 1
+    assert [m.seq for m in await store.messages("c1")] == [1]
+    assert (await store.append_message(customer_message("m1", "hi"))).message.seq == 2
+
+    # The greeting's id is taken: the conversation is not stored either.
+    clash = new_conversation("c2", language="ja", language_confirmed=False, now=T0)
+    with pytest.raises(sa.exc.IntegrityError):
+        await store.create_conversation(
+            clash, "h2", first=[NewMessage("g1", "c2", Author.BOT, "Hello", T0)]
+        )
+    assert await store.get_conversation("c2") is None
+    with pytest.raises(ValueError, match="another conversation"):
+        await store.create_conversation(clash, "h2", first=[greeting])
+    assert await store.get_conversation("c2") is None
+
+
 async def test_times_come_back_timezone_aware(store):
     await a_conversation(store)
     loaded = await store.get_conversation("c1")

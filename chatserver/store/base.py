@@ -61,7 +61,12 @@ class ExchangeResult:
 
 
 class Store(Protocol):
-    async def create_conversation(self, conversation: Conversation, token_hash: str) -> None: ...
+    async def create_conversation(
+        self, conversation: Conversation, token_hash: str, *, first: Sequence[NewMessage] = ()
+    ) -> list[Message]:
+        """The conversation and its `first` messages (the greeting), in one transaction:
+        numbered after `conversation.last_seq`, returned as stored."""
+        ...
 
     async def get_conversation(self, conversation_id: str) -> Conversation | None: ...
 

@@ -13,7 +13,7 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
@@ -48,6 +48,7 @@ from chatserver.satisfaction import FollowUp, Rating
 from chatserver.sla import AppliedSla, next_deadline
 from chatserver.store import ratings as rating_sql
 from chatserver.store.base import Answer, AppendResult, DuplicateAgent, ExchangeResult
+from chatserver.store.conversation_cache import ConversationCache
 from chatserver.store.inbox_sql import InboxRows
 from chatserver.store.migrations import migrate
 from chatserver.store.schema import (
@@ -89,6 +90,7 @@ _CONVERSATION_BY = {
     column: sa.select(conversations).where(conversations.c[column] == sa.bindparam("key"))
     for column in ("id", "token_hash", "tracking_number")
 }
+_INSERT_CONVERSATION = conversations.insert()
 _SAVE_CONVERSATION = conversations.update().where(conversations.c.id == sa.bindparam("b_id"))
 _NEXT_SEQ = (
     conversations.update()
@@ -216,6 +218,11 @@ class _SqliteRunner:
         self._checkpoints: asyncio.Task[None] | None = None
         self._written = False
         self._connection: sa.Connection | None = None
+
+    @property
+    def inline(self) -> bool:
+        """Every operation but the long reads runs on the loop, one after another."""
+        return self._inline is not None
 
     def start(self) -> None:
         if self._inline is not None:
@@ -370,10 +377,28 @@ class SqlStore(InboxRows):
         self._runner = runner
         self.dialect = dialect
         self._closed = False
+        # Rows kept only where this process is the only writer and runs each statement on
+        # the loop (chatserver/store/conversation_cache.py).
+        self._rows = (
+            ConversationCache() if isinstance(runner, _SqliteRunner) and runner.inline else None
+        )
 
     async def read(self, operation: Operation[T]) -> T:
         self._check_open()
         return await self._runner.read(operation)
+
+    @contextlib.contextmanager
+    def _changing(self, conversation_id: str, *, always: bool = False) -> Iterator[None]:
+        """A write to the conversation's row: its kept copy is dropped if the write fails
+        (or `always`: the caller does not work out the row's new state)."""
+        try:
+            yield
+        except BaseException:
+            if self._rows is not None:
+                self._rows.forget(conversation_id)
+            raise
+        if always and self._rows is not None:
+            self._rows.forget(conversation_id)
 
     async def write(self, operation: Operation[T]) -> T:
         self._check_open()
@@ -386,17 +411,33 @@ class SqlStore(InboxRows):
     async def migrate(self) -> list[int]:
         return await self.write(migrate)
 
-    async def create_conversation(self, conversation: Conversation, token_hash: str) -> None:
+    async def create_conversation(
+        self, conversation: Conversation, token_hash: str, *, first: Sequence[NewMessage] = ()
+    ) -> list[Message]:
+        if any(message.conversation_id != conversation.id for message in first):
+            raise ValueError("a first message belongs to another conversation")
+        numbered = [(message, conversation.last_seq + n) for n, message in enumerate(first, 1)]
         values = {
             "id": conversation.id,
             "token_hash": token_hash,
-            "last_seq": conversation.last_seq,
+            "last_seq": conversation.last_seq + len(numbered),
             "created_at": conversation.created_at,
             **_conversation_values(conversation),
         }
-        await self.write(lambda c: c.execute(conversations.insert(), values))
+
+        def create(connection: sa.Connection) -> None:
+            connection.execute(_INSERT_CONVERSATION, values)
+            if numbered:
+                connection.execute(_INSERT_MESSAGE, [_message_row(m, seq) for m, seq in numbered])
+
+        await self.write(create)
+        if self._rows is not None:
+            self._rows.keep(dataclasses.replace(conversation, last_seq=values["last_seq"]))
+        return [_message_from(message, seq) for message, seq in numbered]
 
     async def get_conversation(self, conversation_id: str) -> Conversation | None:
+        if self._rows is not None and (kept := self._rows.get(conversation_id)) is not None:
+            return kept
         return await self._one_conversation("id", conversation_id)
 
     async def conversation_by_token(self, token_hash: str) -> Conversation | None:
@@ -421,7 +462,10 @@ class SqlStore(InboxRows):
             row = connection.execute(_CONVERSATION_BY[column], {"key": key}).first()
             return _conversation(row._mapping) if row is not None else None
 
-        return await self.read(find)
+        found = await self.read(find)
+        if found is not None and self._rows is not None:
+            self._rows.keep(found)
+        return found
 
     async def save_conversation(
         self, conversation: Conversation, *, holdings: Sequence[HoldingChange] = ()
@@ -434,7 +478,10 @@ class SqlStore(InboxRows):
             for step in holdings:
                 _write_holding(connection, step)
 
-        await self.write(save)
+        with self._changing(conversation.id):
+            await self.write(save)
+        if self._rows is not None:
+            self._rows.saved(conversation)
 
     async def holdings(self, conversation_id: str) -> list[Holding]:
         values = {"conversation_id": conversation_id}
@@ -560,13 +607,17 @@ class SqlStore(InboxRows):
 
         try:
             # Most messages are new: written without looking for an earlier copy first.
-            return await self.write(append)
+            with self._changing(message.conversation_id):
+                appended = await self.write(append)
         except IntegrityError as error:
             # A resend (or two sends of one client_id that raced): the unique key on
             # (conversation, sender, client_id) refused it, all of it rolled back, and the
             # copy stored first is the one.
             existing, last_seq = await self._resent(message, error)
             return AppendResult(existing, created=False, last_seq=last_seq)
+        if self._rows is not None:
+            self._rows.moved(message.conversation_id, appended.last_seq)
+        return appended
 
     async def append_exchange(
         self,
@@ -658,12 +709,22 @@ class SqlStore(InboxRows):
 
         try:
             # Most messages are new: written without looking for an earlier copy first.
-            return await self.write(fresh)
+            with self._changing(message.conversation_id):
+                exchanged = await self.write(fresh)
         except IntegrityError:
             if message.client_id is None:
                 raise
+        else:
+            if self._rows is not None:
+                last = exchanged.replies[-1].seq if exchanged.replies else exchanged.message.seq
+                if conversation is not None:
+                    self._rows.saved(conversation, last)
+                else:
+                    self._rows.moved(message.conversation_id, last)
+            return exchanged
         try:
-            return await self.write(resent)
+            with self._changing(message.conversation_id):
+                return await self.write(resent)
         except IntegrityError as error:
             # Two sends of one client_id raced (PostgreSQL, two connections): the other
             # one stored the message and its answer, all or nothing, and is the one.
@@ -864,7 +925,8 @@ class SqlStore(InboxRows):
         self, rating: Rating, followup: FollowUp | None, rated: Conversation
     ) -> tuple[Rating, FollowUp | None, bool]:
         try:
-            return await self.write(lambda c: rating_sql.record(c, rating, followup, rated))
+            with self._changing(rated.id, always=True):
+                return await self.write(lambda c: rating_sql.record(c, rating, followup, rated))
         except IntegrityError:
             # Two tabs raced (PostgreSQL, two connections): the other one's rating stands.
             existing = await self.rating(rating.conversation_id)
