@@ -178,6 +178,7 @@ class WorkerConfig:
     rate: float | None  # this worker's share of --rate
     drain: float
     connect_concurrency: int
+    connect_rate: float | None  # this worker's share of --connect-rate: arrivals per second
     language: str
     text: str
 
@@ -378,12 +379,15 @@ async def read_command() -> str:
 async def worker_main(cfg: WorkerConfig) -> None:
     result = WorkerResult()
     customers: list[Customer] = []
-    limit = asyncio.Semaphore(cfg.connect_concurrency)
+    # With a connect rate the arrivals are not held back: only a cap against a runaway.
+    limit = asyncio.Semaphore(cfg.connect_concurrency if not cfg.connect_rate else 10_000)
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector) as session:
 
         async def one(i: int) -> None:
             number = cfg.first + i
+            if cfg.connect_rate:  # open loop: customer i arrives at its time, whatever the rest
+                await asyncio.sleep(i / cfg.connect_rate)
             async with limit:
                 try:
                     customers.append(
@@ -714,6 +718,9 @@ async def measure(
                 rate=rate,
                 drain=args.drain,
                 connect_concurrency=args.connect_concurrency,
+                connect_rate=(
+                    args.connect_rate * count / args.customers if args.connect_rate else None
+                ),
                 language="en",
                 text=args.text,
             )
@@ -899,13 +906,19 @@ def describe(args: argparse.Namespace) -> str:
         if args.mode == "handoff"
         else "started, then idle"
     )
+    arrivals = (
+        f"customers arriving at {args.connect_rate:g}/s in total (open loop)"
+        if args.connect_rate
+        else f"at most {args.connect_concurrency} connecting at once per client process"
+    )
     servers = (
         f"{args.processes} chatserver process(es) on PostgreSQL + Redis"
         if clustered(args)
         else "one chatserver process on SQLite"
     )
     return (
-        f"Mode `{args.mode}`: {args.customers} customers, {load}, {args.duration:g} s; {servers}, "
+        f"Mode `{args.mode}`: {args.customers} customers ({arrivals}), {load}, "
+        f"{args.duration:g} s; {servers}, "
         f"embeddings {args.embeddings}; echo: {'off' if args.mode == 'handoff' else args.echo}; "
         f"{args.client_procs} client processes; server and clients on the same machine"
         + (" (PostgreSQL's CPU is not counted)." if clustered(args) else ".")
@@ -922,6 +935,8 @@ def section_name(args: argparse.Namespace) -> str:
     name = f"{MARKER}-{args.mode}"
     if args.mode == "bot" and args.rate:
         name += "-open"
+    if args.connect_rate:
+        name += "-arrivals"
     if clustered(args):
         name += f"-redis{args.processes}"
     return name
@@ -1044,6 +1059,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--client-procs", type=int, default=1, help="client processes (1)")
     parser.add_argument("--connect-concurrency", type=int, default=50, help="per client process")
+    parser.add_argument(
+        "--connect-rate",
+        type=float,
+        help="customers arriving per second in total, open loop (default: as fast as "
+        "--connect-concurrency lets them)",
+    )
     parser.add_argument(
         "--processes", type=int, default=1, help="server processes (PostgreSQL + Redis if > 1)"
     )

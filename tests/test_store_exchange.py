@@ -298,3 +298,28 @@ async def test_concurrent_exchanges_that_read_one_last_seq_are_numbered_without_
         assert {r.meta["in_reply_to"] for r in result.replies} == {result.message.seq}
     assert [m.seq for m in await store.messages("c1")] == list(range(1, 31))
     assert (await store.get_conversation("c1")).last_seq == 30  # type: ignore[union-attr]
+
+
+async def test_a_decline_numbered_after_the_last_seq_read_is_stored_with_it_or_not_at_all(store):
+    """On PostgreSQL the exchange after a current last seq is one statement (the row, the
+    messages, the decline): all of it, or, when the seq has moved, none of it."""
+    await a_conversation(store)
+
+    def declined(stored: Message) -> Answer:
+        return Answer(
+            replies=[bot_reply(f"r-{stored.id}-{stored.seq}", "Sorry", stored.seq)],
+            decline=decline_of(stored, f"d-{stored.id}-{stored.seq}"),
+        )
+
+    first = await store.append_exchange(customer_message("m1", "??"), declined, last_seq=0)
+    assert (first.message.seq, [r.seq for r in first.replies]) == (1, [2])
+    # Another message moved the last seq past the one read (2): numbered after it instead.
+    await store.append_message(NewMessage("a1", "c1", Author.AGENT, "Let me see", T0))
+    second = await store.append_exchange(customer_message("m2", "??"), declined, last_seq=2)
+    assert (second.message.seq, [r.seq for r in second.replies]) == (4, [5])
+    assert sorted((d.id, d.message_seq) for d in await store.faq_declines()) == [
+        ("d-m1-1", 1),
+        ("d-m2-4", 4),
+    ]
+    assert [m.seq for m in await store.messages("c1")] == [1, 2, 3, 4, 5]
+    assert (await store.get_conversation("c1")).last_seq == 5  # type: ignore[union-attr]

@@ -49,6 +49,7 @@ from chatserver.sla import AppliedSla, next_deadline
 from chatserver.store import ratings as rating_sql
 from chatserver.store.base import Answer, AppendResult, DuplicateAgent, ExchangeResult
 from chatserver.store.conversation_cache import ConversationCache
+from chatserver.store.exchange_statement import exchange_statement
 from chatserver.store.inbox_sql import InboxRows
 from chatserver.store.migrations import migrate
 from chatserver.store.schema import (
@@ -363,6 +364,12 @@ class _AsyncRunner:
         async with self.engine.begin() as connection:
             return await connection.run_sync(operation)
 
+    async def write_statement(self, operation: Operation[T]) -> T:
+        """One statement, atomic by itself: no BEGIN and COMMIT round trips. Not tried
+        again on a lost connection (as `write`)."""
+        async with self._reads.connect() as connection:
+            return await connection.run_sync(operation)
+
     async def read_bulk(self, operation: Operation[T]) -> T:
         return await self.read(operation)
 
@@ -403,6 +410,13 @@ class SqlStore(InboxRows):
     async def write(self, operation: Operation[T]) -> T:
         self._check_open()
         return await self._runner.write(operation)
+
+    async def write_statement(self, operation: Operation[T]) -> T:
+        """A write that is one statement (PostgreSQL): atomic without a transaction."""
+        self._check_open()
+        if not isinstance(self._runner, _AsyncRunner):
+            return await self._runner.write(operation)
+        return await self._runner.write_statement(operation)
 
     async def read_bulk(self, operation: Operation[T]) -> T:
         self._check_open()
@@ -633,6 +647,32 @@ class SqlStore(InboxRows):
         if conversation is not None and conversation.id != message.conversation_id:
             raise ValueError("the conversation changed is not the message's")
         changes = _conversation_values(conversation) if conversation is not None else {}
+        read = last_seq  # the last seq the caller read, until it is found to have moved
+
+        def at_once(connection: sa.Connection) -> ExchangeResult | None:
+            """PostgreSQL, numbered after the last seq read: one statement, no transaction
+            (chatserver/store/exchange_statement.py); None if that seq has moved."""
+            assert read is not None
+            stored = _message_from(message, read + 1)
+            answered = answer(stored)
+            numbered = _numbered(message, stored, answered)
+            values: dict[str, Any] = {
+                "b_id": message.conversation_id,
+                "b_last_seq": read,
+                **changes,
+                "last_seq": numbered[-1][1],
+            }
+            for i, (each, seq) in enumerate(numbered):
+                values.update({f"m{i}_{k}": v for k, v in _message_row(each, seq).items()})
+            if answered.decline is not None:
+                values.update({f"d_{k}": v for k, v in _decline_values(answered.decline).items()})
+            statement = exchange_statement(
+                len(numbered), tuple(changes), answered.decline is not None
+            )
+            if connection.execute(statement, values).scalar_one() == 0:
+                return None
+            replies = [_message_from(reply, seq) for reply, seq in numbered[1:]]
+            return ExchangeResult(stored, created=True, answered=True, replies=replies)
 
         def fresh(connection: sa.Connection) -> ExchangeResult:
             """A message not stored before (if it was, its client_id's unique key refuses
@@ -640,14 +680,14 @@ class SqlStore(InboxRows):
             two statements: the conversation's row, updated only if that is still its last
             seq (on PostgreSQL this also locks it), then the messages. Otherwise three:
             the last seq read with the row locked, the messages, the row."""
-            if last_seq is not None:
-                stored = _message_from(message, last_seq + 1)
+            if read is not None:
+                stored = _message_from(message, read + 1)
                 answered = answer(stored)
                 moved = connection.execute(
                     _SAVE_CONVERSATION_AFTER,
                     {
                         "b_id": message.conversation_id,
-                        "b_last_seq": last_seq,
+                        "b_last_seq": read,
                         **changes,
                         "last_seq": stored.seq + len(answered.replies),
                     },
@@ -709,8 +749,13 @@ class SqlStore(InboxRows):
 
         try:
             # Most messages are new: written without looking for an earlier copy first.
-            with self._changing(message.conversation_id):
-                exchanged = await self.write(fresh)
+            exchanged = None
+            if read is not None and isinstance(self._runner, _AsyncRunner):
+                exchanged = await self.write_statement(at_once)
+                read = None  # if it moved, `fresh` reads it again
+            if exchanged is None:
+                with self._changing(message.conversation_id):
+                    exchanged = await self.write(fresh)
         except IntegrityError:
             if message.client_id is None:
                 raise
@@ -1140,6 +1185,15 @@ def _insert_message(connection: sa.Connection, message: NewMessage) -> Message:
     return _message_from(message, seq)
 
 
+def _numbered(
+    message: NewMessage, stored: Message, answered: Answer
+) -> list[tuple[NewMessage, int]]:
+    """The customer's message numbered as `stored`, then the replies after it."""
+    return [(message, stored.seq)] + [
+        (reply, stored.seq + n) for n, reply in enumerate(answered.replies, start=1)
+    ]
+
+
 def _message_row(message: NewMessage, seq: int) -> dict[str, Any]:
     return {
         "id": message.id,
@@ -1161,9 +1215,7 @@ def _insert_exchange(
 ) -> ExchangeResult:
     """The customer's message numbered as `stored`, the replies after it (one statement),
     and the decline, if any."""
-    numbered = [(message, stored.seq)] + [
-        (reply, stored.seq + n) for n, reply in enumerate(answered.replies, start=1)
-    ]
+    numbered = _numbered(message, stored, answered)
     connection.execute(_INSERT_MESSAGE, [_message_row(m, seq) for m, seq in numbered])
     if answered.decline is not None:
         connection.execute(faq_declines.insert(), _decline_values(answered.decline))
