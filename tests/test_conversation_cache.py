@@ -66,6 +66,17 @@ async def test_the_kept_row_is_the_stored_row_after_every_kind_of_write(store, d
     )
     await same()
 
+    # A resend of the latest message, which was never answered: answered now, with changes.
+    await store.append_message(customer_message("m5", "still there?", client_id="k5"))
+    await same()
+    await store.append_exchange(
+        customer_message("m5-again", "still there?", client_id="k5"),
+        replies("Yes!", prefix="late"),
+        conversation=replace(changed, language="it"),
+    )
+    await same()
+    assert (await store.get_conversation("c1")).language == "it"  # type: ignore[union-attr]
+
     def broken(stored: Message) -> Answer:
         raise Broken(f"no answer to {stored.seq}")
 

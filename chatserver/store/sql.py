@@ -768,7 +768,8 @@ class SqlStore(InboxRows):
                     self._rows.moved(message.conversation_id, last)
             return exchanged
         try:
-            with self._changing(message.conversation_id):
+            # A resend may write (the conversation's changes, the answer it never got).
+            with self._changing(message.conversation_id, always=True):
                 return await self.write(resent)
         except IntegrityError as error:
             # Two sends of one client_id raced (PostgreSQL, two connections): the other
