@@ -58,7 +58,7 @@ async def test_the_kept_row_is_the_stored_row_after_every_kind_of_write(store, d
         customer_message("m3", "again", client_id="k3"), replies("Yes?"), last_seq=2
     )
     await same()
-    # A resend of the latest message, answered again with the conversation's changes.
+    # A resend of a message already answered: nothing is written, changes included.
     await store.append_exchange(
         customer_message("m3-again", "again", client_id="k3"),
         replies("Yes?", prefix="again"),

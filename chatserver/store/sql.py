@@ -411,13 +411,6 @@ class SqlStore(InboxRows):
         self._check_open()
         return await self._runner.write(operation)
 
-    async def write_statement(self, operation: Operation[T]) -> T:
-        """A write that is one statement (PostgreSQL): atomic without a transaction."""
-        self._check_open()
-        if not isinstance(self._runner, _AsyncRunner):
-            return await self._runner.write(operation)
-        return await self._runner.write_statement(operation)
-
     async def read_bulk(self, operation: Operation[T]) -> T:
         self._check_open()
         return await self._runner.read_bulk(operation)
@@ -751,7 +744,8 @@ class SqlStore(InboxRows):
             # Most messages are new: written without looking for an earlier copy first.
             exchanged = None
             if read is not None and isinstance(self._runner, _AsyncRunner):
-                exchanged = await self.write_statement(at_once)
+                self._check_open()
+                exchanged = await self._runner.write_statement(at_once)
                 read = None  # if it moved, `fresh` reads it again
             if exchanged is None:
                 with self._changing(message.conversation_id):
