@@ -167,7 +167,7 @@ def create_app(
     and `monotonic` (rate limits' time) are for tests."""
     monotonic = monotonic or time.monotonic
     quiet_transport_tracebacks()
-    app = web.Application(middlewares=[api.refuse_bad_input])
+    app = web.Application()
     app[SETTINGS] = settings
     app[METRICS] = Metrics.create()
     app[LIMITS] = RateLimiter(settings.event_limits, monotonic)
@@ -188,17 +188,20 @@ def create_app(
     sio.attach(app)
     app[SIO] = sio
     app.on_response_prepare.append(security_headers)
-    app.add_routes(routes)
-    app.add_routes(api.routes)
-    app.add_routes(announcement_api.routes)
-    app.add_routes(dashboard_api.routes)
-    app.add_routes(inbound_email.routes)
-    app.add_routes(widget.routes)
-    app.add_routes(transcript_api.routes)
-    app.add_routes(customer_api.routes)
-    app.add_routes(canned_api.routes)
-    app.add_routes(transcript_email_api.routes)
-    app.add_routes(openapi.routes)
+    for table in (
+        routes,
+        api.routes,
+        announcement_api.routes,
+        dashboard_api.routes,
+        inbound_email.routes,
+        widget.routes,
+        transcript_api.routes,
+        customer_api.routes,
+        canned_api.routes,
+        transcript_email_api.routes,
+        openapi.routes,
+    ):
+        app.add_routes(api.guarded(table))
     app.cleanup_ctx.extend(
         [
             _faq,

@@ -114,6 +114,20 @@ async def test_no_response_names_the_software_versions(server):
     assert (await request(server, "GET", "/widget/"))[1]["Cache-Control"] == "no-cache"
 
 
+async def test_a_websocket_upgrade_names_no_versions_and_carries_no_document_headers(server):
+    # The upgrade's response lives as long as the socket: only the Server header is added.
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(server.make_url("/socket.io/?EIO=4&transport=websocket")) as ws,
+    ):
+        opened = await ws.receive_str()  # Engine.IO's open packet: the socket works
+        headers = ws._response.headers
+    assert opened.startswith("0{")
+    assert headers["Server"] == "chatserver"
+    assert "X-Content-Type-Options" not in headers
+    assert "Cache-Control" not in headers
+
+
 async def test_metrics_can_require_a_bearer_token(start_server, settings):
     secret = "metrics-secret-0123456789"
     server = await start_server(dataclasses.replace(settings, metrics_token=secret))
