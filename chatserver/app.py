@@ -77,6 +77,7 @@ from chatserver.sockets.base import (
     publish,
 )
 from chatserver.sockets.customer import CustomerNamespace
+from chatserver.sockets.manager import LocalManager
 from chatserver.store import SqlStore, open_store
 from chatserver.surveys import Changed, Surveys
 from chatserver.web import routes, security_headers
@@ -176,6 +177,8 @@ def create_app(
         sharing["client_manager"] = socketio.AsyncRedisManager(
             settings.redis_url, channel=f"{settings.redis_prefix}:socketio"
         )
+    else:  # one process: an emit that reaches nobody is not encoded
+        sharing["client_manager"] = LocalManager()
     sio = SocketServer(
         async_mode="aiohttp",
         cors_allowed_origins=socketio_origins(settings),

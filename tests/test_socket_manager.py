@@ -1,0 +1,94 @@
+"""One process's client manager: an emit that reaches nobody is not encoded, and every
+emit that reaches somebody still arrives (chatserver/sockets/manager.py)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import socketio
+
+from chatserver.keys import SIO
+from chatserver.sockets.base import conversation_room
+from chatserver.sockets.manager import LocalManager
+
+QUESTION = "How do I install MT5?"
+
+
+def count_encoded_events(sio: Any) -> Counter[str]:
+    """From now on, count the events `sio` encodes, by name."""
+    encoded: Counter[str] = Counter()
+    base = sio.packet_class
+
+    class CountingPacket(base):  # type: ignore[misc, valid-type]
+        def encode(self) -> Any:
+            if self.packet_type == socketio.packet.EVENT and self.data:
+                encoded[self.data[0]] += 1
+            return super().encode()
+
+    sio.packet_class = CountingPacket
+    return encoded
+
+
+async def test_a_message_from_a_customer_with_one_tab_is_not_encoded_for_other_tabs(
+    server, connect
+):
+    sio = server.app[SIO]
+    assert isinstance(sio.manager, LocalManager)
+    tab = await connect(server)
+    await tab.call("start", {"language": "en"})
+    encoded = count_encoded_events(sio)
+
+    ack = await tab.call("message", {"text": QUESTION, "client_id": "c1"})
+
+    (reply,) = await tab.wait_pushed("message")
+    assert reply["author"] == "bot"
+    assert reply["seq"] == ack["message"]["seq"] + 1
+    # The bot's reply went out; the copy of the customer's message for other tabs did not,
+    # as there is none.
+    assert encoded["message"] == 1
+
+
+async def test_a_customer_message_reaches_their_other_tab_and_not_the_sender(server, connect):
+    sio = server.app[SIO]
+    first, second = await connect(server), await connect(server)
+    started = await first.call("start", {"language": "en"})
+    await second.call("start", {"token": started["token"]})
+    conversation_id = started["conversation"]["id"]
+    sids = [
+        sid
+        for sid, _ in sio.manager.get_participants("/customer", conversation_room(conversation_id))
+    ]
+    assert len(sids) == 2
+    encoded = count_encoded_events(sio)
+
+    ack = await first.call("message", {"text": QUESTION, "client_id": "c1"})
+
+    pushed = await second.wait_pushed("message", count=2)
+    assert [(m["author"], m["seq"]) for m in pushed] == [
+        ("customer", ack["message"]["seq"]),
+        ("bot", ack["message"]["seq"] + 1),
+    ]
+    assert pushed[0]["text"] == QUESTION
+    (reply,) = await first.wait_pushed("message")
+    assert reply["author"] == "bot"  # the sender has its own message in the ack, not pushed
+    assert encoded["message"] == 2
+
+
+async def test_whether_a_room_has_a_recipient_besides_the_skipped_sockets(server, connect):
+    manager = server.app[SIO].manager
+    first, second = await connect(server), await connect(server)
+    started = await first.call("start", {"language": "en"})
+    room = conversation_room(started["conversation"]["id"])
+    (only,) = [sid for sid, _ in manager.get_participants("/customer", room)]
+
+    assert manager.has_recipient("/customer", room)
+    assert not manager.has_recipient("/customer", room, only)
+    assert not manager.has_recipient("/customer", room, [only])
+    assert not manager.has_recipient("/customer", conversation_room("nobody"))
+    assert not manager.has_recipient("/agent", room)
+
+    await second.call("start", {"token": started["token"]})
+    assert manager.has_recipient("/customer", room, only)
+    other = next(sid for sid, _ in manager.get_participants("/customer", room) if sid != only)
+    assert not manager.has_recipient("/customer", room, [only, other])
