@@ -232,8 +232,15 @@ def test_no_event_name_is_a_string_literal_outside_the_protocol() -> None:
     )
 
 
+def _is_super(node: ast.expr) -> bool:
+    return (
+        isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "super"
+    )
+
+
 def test_nothing_emits_but_publish() -> None:
-    """Everything goes out through `publish` (sockets/base.py): the use cases' Notify."""
+    """Everything goes out through `publish` (sockets/base.py): the use cases' Notify. (The
+    client manager's `super().emit`, sockets/manager.py, is the transport under it.)"""
     emits = [
         f"{path.relative_to(ROOT)}:{node.lineno}"
         for path in sorted((ROOT / "chatserver").rglob("*.py"))
@@ -241,6 +248,7 @@ def test_nothing_emits_but_publish() -> None:
         if isinstance(node, ast.Call)
         and isinstance(node.func, ast.Attribute)
         and node.func.attr == "emit"
+        and not _is_super(node.func.value)
     ]
     assert len(emits) == 1, emits
     assert emits[0].startswith("chatserver/sockets/base.py:")
