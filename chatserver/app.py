@@ -33,7 +33,6 @@ from datetime import timedelta
 from functools import partial
 from typing import Any
 
-import socketio
 from aiohttp import web
 from redis.asyncio import Redis
 
@@ -77,7 +76,7 @@ from chatserver.sockets.base import (
     publish,
 )
 from chatserver.sockets.customer import CustomerNamespace
-from chatserver.sockets.manager import LocalManager
+from chatserver.sockets.manager import LocalManager, SharedManager
 from chatserver.store import SqlStore, open_store
 from chatserver.surveys import Changed, Surveys
 from chatserver.web import routes, security_headers
@@ -174,7 +173,7 @@ def create_app(
     app[LIMITS] = RateLimiter(settings.event_limits, monotonic)
     sharing: dict[str, Any] = {}
     if settings.redis_url:  # emits reach the sockets of every process serving the desk
-        sharing["client_manager"] = socketio.AsyncRedisManager(
+        sharing["client_manager"] = SharedManager(
             settings.redis_url, channel=f"{settings.redis_prefix}:socketio"
         )
     else:  # one process: an emit that reaches nobody is not encoded
@@ -217,6 +216,7 @@ def create_app(
         ]
     )
     app.on_shutdown.append(_disconnect_sockets)
+    app.on_cleanup.append(_close_client_manager)
     return app
 
 
@@ -602,3 +602,8 @@ async def _disconnect_sockets(app: web.Application) -> None:
         except TimeoutError:
             log.warning("some sockets did not take their close in %s s", DISCONNECT_SECONDS)
     await sio.shutdown()
+
+
+async def _close_client_manager(app: web.Application) -> None:
+    """The Socket.IO client manager's own connections (Redis's listener and publisher)."""
+    await app[SIO].manager.close()

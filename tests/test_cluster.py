@@ -120,6 +120,42 @@ async def test_a_customer_on_one_process_chats_with_an_agent_on_another_and_surv
     ]
 
 
+async def test_a_customers_tabs_on_two_processes_each_see_the_others_messages(desk: Desk) -> None:
+    # Each process delivers a published emit to its own sockets only (and encodes it only if
+    # it has one in the room: chatserver/sockets/manager.py); a tab on the other process
+    # must still be shown what this one sent, and the bot's answer.
+    a, b = await asyncio.gather(desk.node("a").start(), desk.node("b").start())
+    first = Client("/customer")
+    second = Client("/customer")
+    try:
+        await first.connect(a.url)
+        started = await first.call("start", {"languages": ["en"]})
+        assert started["ok"], started
+        await second.connect(b.url)
+        resumed = await second.call("start", {"token": started["token"]})
+        assert resumed["conversation"]["id"] == started["conversation"]["id"]
+
+        sent = await first.call("message", {"text": "How do I install MT5?", "client_id": "m1"})
+        assert sent["ok"], sent
+        seq = sent["message"]["seq"]
+        shown = await second.wait_for("message", lambda d: d["seq"] == seq)
+        assert shown["author"] == "customer"
+        assert shown["text"] == "How do I install MT5?"
+        for tab in (first, second):
+            answer = await tab.wait_for("message", lambda d: d["seq"] == seq + 1)
+            assert answer["author"] == "bot"
+        # The sender's own message came in its acknowledgement, not pushed to it.
+        assert [m["seq"] for m in first.events("message")] == [seq + 1]
+
+        sent = await second.call("message", {"text": "thanks", "client_id": "m2"})
+        assert sent["ok"], sent
+        shown = await first.wait_for("message", lambda d: d["seq"] == sent["message"]["seq"])
+        assert shown["text"] == "thanks"
+    finally:
+        await first.close()
+        await second.close()
+
+
 async def test_two_processes_racing_for_100_chats_never_assign_one_twice(desk: Desk) -> None:
     names = [f"agent{n}" for n in range(6)]
     for name in names:

@@ -3,6 +3,9 @@ emit that reaches somebody still arrives (chatserver/sockets/manager.py)."""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+import uuid
 from collections import Counter
 from typing import Any
 
@@ -10,7 +13,8 @@ import socketio
 
 from chatserver.keys import SIO
 from chatserver.sockets.base import conversation_room
-from chatserver.sockets.manager import LocalManager
+from chatserver.sockets.manager import LocalManager, SharedManager
+from tests.services import fresh_postgres, require_redis
 
 QUESTION = "How do I install MT5?"
 
@@ -92,3 +96,48 @@ async def test_whether_a_room_has_a_recipient_besides_the_skipped_sockets(server
     assert manager.has_recipient("/customer", room, only)
     other = next(sid for sid, _ in manager.get_participants("/customer", room) if sid != only)
     assert not manager.has_recipient("/customer", room, [only, other])
+
+
+async def test_through_redis_every_emit_is_published_and_encoded_only_where_it_is_delivered(
+    start_server, settings, connect
+):
+    redis_url = require_redis()
+    prefix = f"test-{uuid.uuid4().hex[:8]}"
+    async with fresh_postgres() as database_url:
+        server = await start_server(
+            dataclasses.replace(
+                settings, database_url=database_url, redis_url=redis_url, redis_prefix=prefix
+            )
+        )
+        sio = server.app[SIO]
+        assert isinstance(sio.manager, SharedManager)
+        tab = await connect(server)
+        started = await tab.call("start", {"language": "en"})
+        room = conversation_room(started["conversation"]["id"])
+        # Another process, as python-socketio documents it: an emitter on the same channel.
+        other = socketio.AsyncRedisManager(redis_url, channel=f"{prefix}:socketio", write_only=True)
+        try:
+            encoded = count_encoded_events(sio)
+
+            await other.emit(
+                "announcement",
+                {"text": "nobody here"},
+                room=conversation_room("x"),
+                namespace="/customer",
+            )
+            await other.emit(
+                "announcement", {"text": "for the tab"}, room=room, namespace="/customer"
+            )
+            (delivered,) = await tab.wait_pushed("announcement")
+            assert delivered == {"text": "for the tab"}
+            assert encoded["announcement"] == 1  # the one to a room with nobody here was not
+
+            ack = await tab.call("message", {"text": QUESTION, "client_id": "c1"})
+            (reply,) = await tab.wait_pushed("message")
+            assert reply["seq"] == ack["message"]["seq"] + 1
+            assert encoded["message"] == 1  # the reply; no copy for other tabs of this process
+            await asyncio.sleep(0.2)
+            assert tab.pushed("announcement") == [{"text": "for the tab"}]
+        finally:
+            if other.redis is not None:
+                await other.redis.aclose()
