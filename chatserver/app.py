@@ -523,7 +523,11 @@ async def _step(name: str) -> AsyncIterator[None]:
 
 
 async def _open_store(settings: Settings) -> SqlStore:
-    return await open_store(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    return await open_store(
+        settings.database_url,
+        sqlite_synchronous=settings.sqlite_synchronous,
+        pool_size=settings.database_pool_size,
+    )
 
 
 @functools.cache

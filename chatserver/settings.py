@@ -263,6 +263,13 @@ OPTIONS: tuple[Option, ...] = (
         "prefix of this desk's keys and channels in Redis (two desks may share one Redis)",
     ),
     Option(
+        "database_pool_size",
+        "20",
+        _int_range(1, 1000),
+        "PostgreSQL connections each process keeps open; a busy moment waits for one of "
+        "them rather than opening (and closing again) more",
+    ),
+    Option(
         "sqlite_synchronous",
         "normal",
         _choice("normal", "full"),
@@ -512,6 +519,7 @@ class Settings:
     database_url: str
     redis_url: str
     redis_prefix: str
+    database_pool_size: int
     sqlite_synchronous: str
     faq_dir: Path
     faq_skip_invalid: bool

@@ -936,6 +936,27 @@ async def test_postgres_reads_open_no_transaction_and_writes_do() -> None:
             await opened.close()
 
 
+@pytest.mark.services
+async def test_postgres_keeps_its_pool_of_connections_through_bursts() -> None:
+    """More operations at once than the pool holds wait for a connection: none is opened
+    beyond the pool, and none is closed and opened again for the next burst."""
+
+    def backend(connection: sa.Connection) -> int:
+        pid = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+        connection.exec_driver_sql("SELECT pg_sleep(0.01)")
+        return int(pid)
+
+    async with fresh_postgres() as url:
+        opened = await open_store(url, pool_size=4)
+        try:
+            first = set(await asyncio.gather(*(opened.read(backend) for _ in range(16))))
+            second = set(await asyncio.gather(*(opened.write(backend) for _ in range(16))))
+            assert len(first) == 4
+            assert second == first
+        finally:
+            await opened.close()
+
+
 async def _drop_connections(database_url: str) -> int:
     """What a PostgreSQL restart does to a pool: every connection to the database ends."""
     name = database_url.rsplit("/", 1)[1]

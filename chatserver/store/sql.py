@@ -84,6 +84,12 @@ log = logging.getLogger(__name__)
 CHECKPOINT_INTERVAL = 1.0
 # PostgreSQL: a pooled connection unused this long is pinged before use (`_ping_after_idle`).
 PING_AFTER_IDLE = 2.0
+# PostgreSQL: connections a process keeps open, and no more. With room to open extra ones
+# for a busy moment (SQLAlchemy's `max_overflow`), each was closed again as soon as it was
+# handed back to a full pool: under the bot benchmark a process opened about 18 connections a
+# second, each a new backend and asyncpg's set-up, 19 % fewer messages a second with two
+# processes (docs/benchmarks.md). An operation now waits for a connection instead.
+POOL_SIZE = 20
 
 # Statements built once: their compiled form is cached, and only parameters change on the
 # hot paths (every message and every change of a conversation).
@@ -1426,10 +1432,15 @@ def _engine_url(url: str) -> sa.URL:
 
 
 async def open_store(
-    url: str, *, sqlite_synchronous: str = "normal", store_class: type[SqlStore] = SqlStore
+    url: str,
+    *,
+    sqlite_synchronous: str = "normal",
+    pool_size: int = POOL_SIZE,
+    store_class: type[SqlStore] = SqlStore,
 ) -> SqlStore:
     """Create the engine, make sure the SQLite folder exists, and migrate the schema.
-    `store_class`: a subclass, e.g. one that fails on purpose in a test."""
+    `pool_size`: PostgreSQL connections kept open (`POOL_SIZE`). `store_class`: a
+    subclass, e.g. one that fails on purpose in a test."""
     engine_url = _engine_url(url)
     runner: _Runner
     if engine_url.get_backend_name() == "sqlite":
@@ -1460,7 +1471,7 @@ async def open_store(
         sqlite.start()
         runner = sqlite
     else:
-        engine = create_async_engine(engine_url, pool_size=10, max_overflow=20)
+        engine = create_async_engine(engine_url, pool_size=pool_size, max_overflow=0)
         _ping_after_idle(engine.sync_engine, PING_AFTER_IDLE)
         runner = _AsyncRunner(engine)
     store = store_class(runner, engine_url.get_backend_name())
