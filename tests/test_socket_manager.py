@@ -141,3 +141,24 @@ async def test_through_redis_every_emit_is_published_and_encoded_only_where_it_i
         finally:
             if other.redis is not None:
                 await other.redis.aclose()
+
+
+async def test_connections_share_the_keys_of_their_environ_and_keep_every_header(server, connect):
+    """Engine.IO keeps each socket's environ for its life; its keys are one shared copy
+    (chatserver.sockets.base.interning_keys), its headers all still there."""
+    sio = server.app[SIO]
+    headers = {"Accept-Language": "th-TH,th;q=0.9", "X-Custom-Header": "kept"}
+    first, second = await connect(server, headers=headers), await connect(server, headers=headers)
+    started = await first.call("start", {"language": "en"})
+    await second.call("start", {"token": started["token"]})
+    room = conversation_room(started["conversation"]["id"])
+    one, other = (
+        sio.get_environ(sid, "/customer")
+        for sid, _ in sio.manager.get_participants("/customer", room)
+    )
+    assert one is not other
+    assert one["HTTP_X_CUSTOM_HEADER"] == other["HTTP_X_CUSTOM_HEADER"] == "kept"
+    assert one["HTTP_ACCEPT_LANGUAGE"] == "th-TH,th;q=0.9"
+    assert one.keys() == other.keys()
+    shared = {id(key) for key in one} & {id(key) for key in other}
+    assert len(shared) == len(one)

@@ -4,7 +4,9 @@ every event, error codes instead of stack traces, and publishing the use cases' 
 from __future__ import annotations
 
 import abc
+import inspect
 import logging
+import sys
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -53,7 +55,17 @@ RESERVED_EVENTS = frozenset({"connect", "connect_error", "disconnect"})
 
 
 class SocketServer(socketio.AsyncServer):  # type: ignore[misc]
-    """python-socketio's server, refusing client events with reserved names."""
+    """python-socketio's server, refusing client events with reserved names, and keeping
+    each connection's environ with shared keys (`interning_keys`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        drivers = self.eio._async  # this server's copy, so no other server is touched
+        if not inspect.iscoroutinefunction(drivers["translate_request"]):
+            self.eio._async = {
+                **drivers,
+                "translate_request": interning_keys(drivers["translate_request"]),
+            }
 
     async def _handle_event_internal(
         self, server: Any, sid: str, eio_sid: str, data: list[Any], namespace: str, id: Any
@@ -70,6 +82,21 @@ class SocketServer(socketio.AsyncServer):  # type: ignore[misc]
                 )
             return
         await super()._handle_event_internal(server, sid, eio_sid, data, namespace, id)
+
+
+def interning_keys(translate: Callable[[Any], dict[str, Any]]) -> Callable[[Any], dict[str, Any]]:
+    """Engine.IO's `translate_request`, with the environ's keys interned.
+
+    Engine.IO keeps a socket's environ for as long as the socket lives, and builds each
+    header's key anew for every request ("HTTP_" + the name in capitals): about 60 bytes a
+    header, for every open connection. Interned, every connection shares one copy of each
+    key. Nothing is left out: the same keys and values, only the key objects are shared.
+    """
+
+    def translate_request(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        return {sys.intern(key): value for key, value in translate(*args, **kwargs).items()}
+
+    return translate_request
 
 
 CONVERSATION_ROOM_PREFIX = "conversation:"
