@@ -10,7 +10,7 @@ CODE := chatserver tests $(wildcard bench) scripts/*.py
 LOCK_TOOLS := .venv-lock
 UV_VERSION := 0.13.9
 # The oldest Python the project supports: the lock resolves for it and every newer one.
-LOCK_PYTHON := 3.11
+LOCK_PYTHON := 3.12
 
 # The browser code's checkers (eslint, tsc), exact versions from package-lock.json.
 NODE_MODULES := node_modules/.installed
