@@ -162,3 +162,62 @@ async def test_connections_share_the_keys_of_their_environ_and_keep_every_header
     assert one.keys() == other.keys()
     shared = {id(key) for key in one} & {id(key) for key in other}
     assert len(shared) == len(one)
+
+
+class ScanRecorder(dict):  # type: ignore[type-arg]
+    """A namespace's rooms that note every walk through all of them."""
+
+    scans: list[str]
+
+    def items(self):  # type: ignore[override]
+        self.scans.append("items")
+        return super().items()
+
+    def copy(self):  # type: ignore[override]
+        self.scans.append("copy")
+        return super().copy()
+
+    def __iter__(self):  # type: ignore[override]
+        self.scans.append("iter")
+        return super().__iter__()
+
+
+async def test_a_socket_is_in_its_own_rooms_and_leaves_them_without_a_walk_through_all(
+    server, connect
+):
+    """`rooms()` lists a tab's rooms; a disconnect leaves exactly those, without going
+    through every room of the namespace (python-socketio's own manager copies and walks
+    them all: O(customers) for each one who leaves)."""
+    sio = server.app[SIO]
+    staying, leaving = await connect(server), await connect(server)
+    started = await staying.call("start", {"language": "en"})
+    await leaving.call("start", {"token": started["token"]})
+    own = await connect(server)
+    await own.call("start", {"language": "th"})
+    conversation = conversation_room(started["conversation"]["id"])
+    members = dict(sio.manager.get_participants("/customer", conversation))
+    leaving_sid = next(sid for sid in members if sid != staying.client.get_sid("/customer"))
+    assert set(sio.rooms(leaving_sid, namespace="/customer")) == {
+        leaving_sid,
+        conversation,
+        "lang:en",
+    }
+    rooms = ScanRecorder(sio.manager.rooms["/customer"])
+    rooms.scans = []
+    sio.manager.rooms["/customer"] = rooms
+
+    await leaving.client.disconnect()
+    async with asyncio.timeout(5):
+        while leaving_sid in rooms.get(None, {}):
+            await asyncio.sleep(0.01)
+
+    assert rooms.scans == []
+    assert not any(leaving_sid in members for members in dict.values(rooms))
+    assert set(dict(sio.manager.get_participants("/customer", conversation))) == {
+        staying.client.get_sid("/customer")
+    }
+    assert sio.rooms(leaving_sid, namespace="/customer") == []
+    assert "lang:th" in rooms  # the others' rooms are untouched
+    assert "lang:en" in rooms
+    ack = await staying.call("message", {"text": QUESTION, "client_id": "after"})
+    assert ack["message"]["seq"] >= 2

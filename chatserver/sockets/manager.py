@@ -12,6 +12,11 @@ taken out is not encoded. In one process (`LocalManager`) that is the whole emit
 (`SharedManager`) every emit is still published, as a room's other sockets may be on another
 process; each process then delivers it to its own sockets, and one with none in the room
 (with two processes, the other one, for most emits) no longer encodes it for nobody.
+
+Both keep their rooms in `IndexedRooms`: python-socketio looks for a leaving socket's rooms
+by going through every room of the namespace (1.6 ms a disconnect with 10,000 customers,
+each in their own room and their conversation's), and keeps every room as a two-way map,
+though it reads one the other way only for the room of all connected sockets.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import contextlib
 from typing import Any
 
 import socketio
+from socketio.base_manager import BaseManager
 
 
 def has_recipient(manager: Any, namespace: str, room: str, skip_sid: Any = None) -> bool:
@@ -33,7 +39,87 @@ def has_recipient(manager: Any, namespace: str, room: str, skip_sid: Any = None)
     return any(sid not in skipped for sid in members)
 
 
-class LocalManager(socketio.AsyncManager):  # type: ignore[misc]
+class Room(dict[str, str]):
+    """A room's sockets: socket id -> Engine.IO id, one way only. `_fwdm` is the name
+    python-socketio reads a room's members by (its rooms are `bidict`s)."""
+
+    __slots__ = ()
+
+    @property
+    def _fwdm(self) -> dict[str, str]:
+        return self
+
+
+class IndexedRooms(BaseManager):  # type: ignore[misc]
+    """python-socketio's rooms, with each socket's rooms indexed, so that leaving them all
+    (a disconnect) or listing them costs what the socket is in, not what the namespace
+    holds; and every room but the one of all connected sockets a one-way `Room`, which is
+    half the memory of a `bidict` (about 0.3 KiB less for each socket's own room and each
+    conversation's).
+
+    The room of all connected sockets (`None`) stays python-socketio's `bidict`: it is read
+    both ways (socket id <-> Engine.IO id), and refuses a second socket for one connection.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._rooms_of: dict[str, dict[str, tuple[Any, ...]]] = {}  # namespace -> sid -> rooms
+
+    def basic_enter_room(
+        self, sid: str, namespace: str, room: Any, eio_sid: str | None = None
+    ) -> None:
+        if room is None:
+            super().basic_enter_room(sid, namespace, room, eio_sid=eio_sid)
+        else:  # python-socketio's steps, with a `Room` for a new room
+            if eio_sid is None and namespace not in self.rooms:
+                raise ValueError("sid is not connected to requested namespace")
+            if sid != room and self.is_sid_room(namespace, room):
+                raise ValueError("cannot enter a sid room")
+            rooms = self.rooms.setdefault(namespace, {})
+            if eio_sid is None:
+                eio_sid = rooms[None][sid]
+            members = rooms.get(room)
+            if members is None:
+                members = rooms[room] = Room()
+            members[sid] = eio_sid
+        index = self._rooms_of.setdefault(namespace, {})
+        entered = index.get(sid, ())
+        if room not in entered:
+            index[sid] = (*entered, room)
+
+    def basic_leave_room(self, sid: str, namespace: str, room: Any) -> None:
+        super().basic_leave_room(sid, namespace, room)
+        index = self._rooms_of.get(namespace)
+        entered = index.get(sid) if index is not None else None
+        if index is None or entered is None or room not in entered:
+            return
+        left = tuple(r for r in entered if r != room)
+        if left:
+            index[sid] = left
+            return
+        del index[sid]
+        if not index:
+            del self._rooms_of[namespace]
+
+    def basic_disconnect(self, sid: str, namespace: str, **kwargs: Any) -> None:
+        """python-socketio's steps, with the socket's own rooms instead of every room."""
+        if namespace not in self.rooms:
+            return
+        for room in self._rooms_of.get(namespace, {}).get(sid, ()):
+            self.basic_leave_room(sid, namespace, room)
+        self.callbacks.pop(sid, None)
+        for pending in (self.pending_connect, self.pending_disconnect):
+            waiting = pending.get(namespace)
+            if waiting is not None and sid in waiting:
+                waiting.remove(sid)
+                if not waiting:
+                    del pending[namespace]
+
+    def get_rooms(self, sid: str, namespace: str) -> list[Any]:
+        return [r for r in self._rooms_of.get(namespace, {}).get(sid, ()) if r is not None]
+
+
+class LocalManager(IndexedRooms, socketio.AsyncManager):  # type: ignore[misc]
     """One process: an emit that reaches no socket returns at once."""
 
     async def close(self) -> None:
@@ -61,7 +147,7 @@ class LocalManager(socketio.AsyncManager):  # type: ignore[misc]
         return has_recipient(self, namespace, room, skip_sid)
 
 
-class SharedManager(socketio.AsyncRedisManager):  # type: ignore[misc]
+class SharedManager(IndexedRooms, socketio.AsyncRedisManager):  # type: ignore[misc]
     """Several processes through Redis: every emit is published (python-socketio's own
     behaviour); delivering one to this process's sockets encodes it only if one is in the
     room. `_handle_emit` is where python-socketio's pub/sub manager delivers an emit, this
