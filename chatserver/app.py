@@ -72,6 +72,7 @@ from chatserver.sockets.base import (
     AGENT_ROOM_PREFIX,
     CONVERSATION_ROOM_PREFIX,
     CUSTOMER_NAMESPACE,
+    JsonPacket,
     SocketServer,
     publish,
 )
@@ -180,6 +181,7 @@ def create_app(
         sharing["client_manager"] = LocalManager()
     sio = SocketServer(
         async_mode="aiohttp",
+        serializer=JsonPacket,
         cors_allowed_origins=socketio_origins(settings),
         max_http_buffer_size=frame_limit(settings),
         transports=["websocket", "polling"],

@@ -310,6 +310,23 @@ async def test_an_event_name_that_is_not_a_string_is_an_invalid_payload(
     assert (await customer.call("message", {"text": "hello"}))["ok"] is True
 
 
+async def test_a_binary_event_is_an_invalid_payload_and_replies_stay_json(server, connect, caplog):
+    """The server's packets are JSON only (chatserver.sockets.base.JsonPacket); a client's
+    binary event is still decoded, and its bytes refused where text is expected."""
+    customer = await connect(server)
+    await customer.call("start", {"language": "en"})
+    ack = await customer.call("message", {"text": b"\x00\xffhello", "client_id": "b1"})
+    assert ack["ok"] is False
+    assert ack["error"]["code"] == "invalid_payload"
+    assert "text" in ack["error"]["message"]
+    assert tracebacks(caplog) == []
+    sent = await customer.call("message", {"text": "How do I install MT5?", "client_id": "t1"})
+    assert sent["ok"] is True
+    (reply,) = await customer.wait_pushed("message")
+    assert reply["author"] == "bot"
+    assert reply["seq"] == sent["message"]["seq"] + 1
+
+
 @pytest.mark.parametrize("event", ["connect", "disconnect", "connect_error"])
 async def test_reserved_event_names_sent_by_a_client_change_nothing(
     desk, connect, agent_for, event
