@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Protocol
@@ -26,8 +25,10 @@ IdFactory = Callable[[], str]
 
 
 def new_id() -> str:
-    """Random 128-bit id as 32 hex characters: unguessable and collision-free in practice."""
-    return uuid.uuid4().hex
+    """Random 128-bit id as 32 hex characters: unguessable and collision-free in practice.
+    (Drawn directly: `uuid.uuid4().hex` builds a UUID object for the same 32 characters, at
+    four times the cost, and a message takes two or three ids.)"""
+    return secrets.token_hex(16)
 
 
 def new_token() -> str:
