@@ -48,7 +48,7 @@ from types import MappingProxyType
 
 import numpy as np
 
-from chatserver.faq.calibration import Thresholds, calibrate, combined_similarity, rank
+from chatserver.faq.calibration import Thresholds, calibrate, combined_similarity, rank_one
 from chatserver.faq.classifier import EmbeddedEntries, EntryClassifier, train_classifier
 from chatserver.faq.embedding import SentenceEncoder, default_encoder
 from chatserver.faq.model import FALLBACK_LANGUAGE, Faq, FaqEntry
@@ -310,8 +310,8 @@ class FaqMatcher:
         ids = classifier.entry_ids
         svm, cosine, _ = classifier.scores(query)
         decision = self._handicapped(index, svm.copy())
-        (best,), (margin,), (top_score,) = rank(decision[np.newaxis, :], index.off_topic)
-        similarity = float(combined_similarity(cosine[np.newaxis, :], None)[0])
+        best, margin, top_score = rank_one(decision)
+        similarity = float(cosine.max())  # `combined_similarity` without embeddings
         # The cascade: the sentence encoder runs only when the TF-IDF-only decision is not
         # clearly the blended one; an exact phrasing is blended with its stored embedding.
         cascaded = exact is None and thresholds.cascades(
@@ -323,7 +323,7 @@ class FaqMatcher:
             if classifier.blend:
                 svm += np.float32(classifier.blend) * embedded[0]
             decision = self._handicapped(index, svm)
-            (best,), (margin,), (top_score,) = rank(decision[np.newaxis, :], index.off_topic)
+            best, margin, top_score = rank_one(decision)
             similarity = float(combined_similarity(cosine[np.newaxis, :], embedded)[0])
         entries = decision.copy()
         if index.off_topic is not None:
