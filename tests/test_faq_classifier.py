@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from chatserver.faq.calibration import rank, rank_one
 from chatserver.faq.classifier import SparseRows
 
 
@@ -25,3 +28,21 @@ def test_sparse_rows_give_the_dense_product_over_any_rows():
         assert product.dtype == np.float32
         assert product.shape == (40,)
         np.testing.assert_allclose(product, values @ dense[index], rtol=1e-6, atol=1e-7)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.floats(-4, 4, width=32, allow_nan=False, allow_infinity=False), min_size=1, max_size=40
+    )
+)
+def test_one_questions_ranking_is_the_batch_rankings(scores: list[float]) -> None:
+    """`rank_one` (the matcher's, per question) agrees with `rank` (calibration's, per
+    batch): the same lead and score, and the same best class, or another one tied with it."""
+    decision = np.asarray(scores, dtype=np.float32)
+    (best,), (margin,), (top,) = rank(decision[np.newaxis, :])
+    one_best, one_margin, one_top = rank_one(decision)
+    assert (one_margin, one_top) == (margin, top)
+    assert decision[one_best] == decision[best] == decision.max()
+    if np.count_nonzero(decision == decision.max()) == 1:
+        assert one_best == best
