@@ -71,11 +71,10 @@ async def run(args: argparse.Namespace) -> str:
     for customers in args.customers:
         for kind in (socketio.AsyncManager, LocalManager):
             rows.append(await measure(kind, customers, min(args.leaving, customers)))
-    command = "python bench/rooms.py " + " ".join(sys.argv[1:]).replace(
-        f" --write {args.write}" if args.write else "\0", ""
-    )
+    shown = [a for a in sys.argv[1:] if a not in {"--write", str(args.write)}]
+    command = " ".join(["python bench/rooms.py", *shown])
     lines = [
-        f"Command: `{command.strip()}`  ",
+        f"Command: `{command}`  ",
         f"{machine()}.  ",
         "Each customer's socket in its own room, its conversation's and its language's "
         f"({len(LANGUAGES)} languages); memory traced while they are seated (tracemalloc: "
