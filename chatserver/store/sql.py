@@ -87,8 +87,8 @@ PING_AFTER_IDLE = 2.0
 # PostgreSQL: connections a process keeps open, and no more. With room to open extra ones
 # for a busy moment (SQLAlchemy's `max_overflow`), each was closed again as soon as it was
 # handed back to a full pool: under the bot benchmark a process opened about 18 connections a
-# second, each a new backend and asyncpg's set-up, 19 % fewer messages a second with two
-# processes (docs/benchmarks.md). An operation now waits for a connection instead.
+# second, each a new backend and asyncpg's set-up; two processes did 530-538 messages a second
+# with them, 603-708 without (docs/benchmarks.md). An operation now waits for a connection.
 POOL_SIZE = 20
 
 # Statements built once: their compiled form is cached, and only parameters change on the
