@@ -20,6 +20,7 @@ from chatserver.limits import client_address, retry_after
 from chatserver.models import DomainError
 from chatserver.protocol import Ack, ErrorAck
 from chatserver.sockets.payloads import BadRequest, error
+from chatserver.sockets.queues import EngineServer
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +65,12 @@ class JsonPacket(socketio.packet.Packet):  # type: ignore[misc]
 
 
 class SocketServer(socketio.AsyncServer):  # type: ignore[misc]
-    """python-socketio's server, refusing client events with reserved names, and keeping
-    each connection's environ with shared keys (`interning_keys`)."""
+    """python-socketio's server, refusing client events with reserved names, keeping each
+    connection's environ with shared keys (`interning_keys`) and its outgoing packets in a
+    `LeanQueue` (chatserver/sockets/queues.py)."""
+
+    def _engineio_server_class(self) -> type[EngineServer]:
+        return EngineServer  # each socket's outgoing queue a `LeanQueue`
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
