@@ -29,16 +29,6 @@ import socketio
 from socketio.base_manager import BaseManager
 
 
-def has_recipient(manager: Any, namespace: str, room: str, skip_sid: Any = None) -> bool:
-    """Whether a socket of `manager`'s process is in `room`, besides those in `skip_sid` (a
-    sid or a list of them)."""
-    members = manager.rooms.get(namespace, {}).get(room)
-    if not members:
-        return False
-    skipped = skip_sid if isinstance(skip_sid, list) else (skip_sid,)
-    return any(sid not in skipped for sid in members)
-
-
 class Room(dict[str, str]):
     """A room's sockets: socket id -> Engine.IO id, one way only. `_fwdm` is the name
     python-socketio reads a room's members by (its rooms are `bidict`s)."""
@@ -115,6 +105,15 @@ class IndexedRooms(BaseManager):  # type: ignore[misc]
                 if not waiting:
                     del pending[namespace]
 
+    def has_recipient(self, namespace: str, room: str, skip_sid: Any = None) -> bool:
+        """Whether a socket of this process is in `room`, besides those in `skip_sid` (a
+        sid or a list of them)."""
+        members = self.rooms.get(namespace, {}).get(room)
+        if not members:
+            return False
+        skipped = skip_sid if isinstance(skip_sid, list) else (skip_sid,)
+        return any(sid not in skipped for sid in members)
+
     def get_rooms(self, sid: str, namespace: str) -> list[Any]:
         return [r for r in self._rooms_of.get(namespace, {}).get(sid, ()) if r is not None]
 
@@ -143,9 +142,6 @@ class LocalManager(IndexedRooms, socketio.AsyncManager):  # type: ignore[misc]
             event, data, namespace, room=room, skip_sid=skip_sid, callback=callback, **kwargs
         )
 
-    def has_recipient(self, namespace: str, room: str, skip_sid: Any = None) -> bool:
-        return has_recipient(self, namespace, room, skip_sid)
-
 
 class SharedManager(IndexedRooms, socketio.AsyncRedisManager):  # type: ignore[misc]
     """Several processes through Redis: every emit is published (python-socketio's own
@@ -160,9 +156,6 @@ class SharedManager(IndexedRooms, socketio.AsyncRedisManager):  # type: ignore[m
         ):
             return
         await super()._handle_emit(message)
-
-    def has_recipient(self, namespace: str, room: str, skip_sid: Any = None) -> bool:
-        return has_recipient(self, namespace, room, skip_sid)
 
     async def close(self) -> None:
         """Stop listening and close the connections to Redis: python-socketio's manager has
