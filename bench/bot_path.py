@@ -9,8 +9,8 @@ and the store. Each conversation starts in English (chosen) and its customer ask
 questions in English; the bot answers or suggests (no declines, no handoffs).
 
 Reports, per customer message: store calls (reads and write transactions, as
-`SqlStore.read`/`write`/`read_bulk` see them), SQL statements and commits (SQLAlchemy
-engine events), and µs of wall time (the best of `--repeat` runs, each on its own file).
+`SqlStore.read`/`write`/`read_bulk` see them), SQL statements and commits (SQLite's
+trace callback: each row of a many-row insert is a statement), and µs of wall time (the best of `--repeat` runs, each on its own file).
 Timings are only comparable between runs on a quiet machine, with the same command; the
 counts do not depend on the machine.
 """
@@ -87,14 +87,19 @@ async def _counted(kind: str, call: Awaitable[T]) -> T:
         STORE_SECONDS[0] += time.perf_counter() - started
 
 
-@event.listens_for(sa.Engine, "before_cursor_execute")
-def _statement(*_args: Any) -> None:
-    COUNTS["statements"] += 1
+@event.listens_for(sa.Engine, "connect")
+def _trace(dbapi_connection: Any, _record: Any) -> None:
+    """Statements counted as SQLite runs them, whether through SQLAlchemy or the driver
+    (chatserver/store/driver.py); each row of an executemany is one."""
+    dbapi_connection.set_trace_callback(_traced)
 
 
-@event.listens_for(sa.Engine, "commit")
-def _commit(*_args: Any) -> None:
-    COUNTS["commits"] += 1
+def _traced(sql: str) -> None:
+    verb = sql.split(None, 1)[0].upper() if sql.strip() else ""
+    if verb == "COMMIT":
+        COUNTS["commits"] += 1
+    elif verb not in ("BEGIN", "ROLLBACK", "PRAGMA"):
+        COUNTS["statements"] += 1
 
 
 async def run(settings: Settings, bot: Bot, conversations: int, messages: int) -> dict[str, Any]:

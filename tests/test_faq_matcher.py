@@ -476,3 +476,32 @@ def test_the_decline_quantile_falls_only_as_far_as_the_variants_can_estimate_it(
     assert decline_quantile(319) == 0.03  # the desk FAQ in one language: 3%
     assert decline_quantile(847) == pytest.approx(10 / 847)  # ten variants below the cut
     assert decline_quantile(9999) == 0.01  # a large FAQ: 1%
+
+
+def test_an_exact_phrasing_is_ranked_once_and_answers_the_same_each_time(desk: FaqMatcher) -> None:
+    """A phrasing's result is kept after its first match (it depends on nothing else): asked
+    again, in another spelling, it is the result a matcher that never saw it computes."""
+    phrasings = [
+        (text, language)
+        for language in ("en", "ja", "ar", "de")
+        for entry_ in list(desk.faq.native(language).values())[:5]
+        for text in entry_.phrasings[:3]
+        if normalize(text) in desk.indexes[language].exact  # a phrasing of one entry only
+    ]
+    assert len(phrasings) > 40
+    for text, language in phrasings:
+        first = desk.match(text, language)
+        assert first.outcome is MatchOutcome.ANSWER
+        assert first.score == 1.0
+        shouted = desk.match(f"  {text.upper()} !!", language)
+        fresh = FaqMatcher.of_indexes(desk.faq, desk.indexes).match(text, language)
+        assert shouted == first == fresh
+
+
+def test_a_kept_result_answers_only_the_language_it_was_asked_in(matcher: FaqMatcher) -> None:
+    english = matcher.match("How do I reset my password?", "en")
+    french = matcher.match("How do I reset my password?", "fr")  # no French file: English's
+    assert (english.language, french.language) == ("en", "fr")
+    assert english.entry is not None
+    assert french.entry is not None
+    assert (english.entry.language, french.entry.language) == ("en", "fr")

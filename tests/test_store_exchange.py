@@ -4,6 +4,8 @@ all or nothing, numbered without gaps, idempotent on client_id, on SQLite and Po
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -11,7 +13,7 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 
 from chatserver.models import Author, FaqDecline, Message, NewMessage
-from chatserver.store import Answer
+from chatserver.store import Answer, open_store
 from tests import test_store
 from tests.test_store import T0, a_conversation, customer_message
 
@@ -323,3 +325,53 @@ async def test_a_decline_numbered_after_the_last_seq_read_is_stored_with_it_or_n
     ]
     assert [m.seq for m in await store.messages("c1")] == [1, 2, 3, 4, 5]
     assert (await store.get_conversation("c1")).last_seq == 5  # type: ignore[union-attr]
+
+
+async def test_rows_written_on_sqlites_driver_are_stored_as_sqlalchemy_stores_them(tmp_path):
+    """The exchange's statements run on the driver (chatserver/store/driver.py), other
+    writes through SQLAlchemy: the same message is stored alike either way, byte for byte,
+    and reads back equal, time zone, flags and meta included."""
+    path = tmp_path / "store.sqlite3"
+    store = await open_store(f"sqlite:///{path}")
+    try:
+        conversation = await a_conversation(store)
+        at = T0.replace(microsecond=123456)
+        meta = {"faq_id": "mt-password-reset", "score": 0.91, "note": "é 答え", "n": None}
+
+        def message(mid: str, client_id: str) -> NewMessage:
+            return NewMessage(
+                mid,
+                "c1",
+                Author.BOT,
+                "答え ✓",
+                at,
+                language="ja",
+                client_id=client_id,
+                internal=True,
+                meta=meta,
+            )
+
+        through_sqlalchemy = (await store.append_message(message("a", "ka"))).message
+        changed = conversation.with_language("en", confirmed=True, source="chosen", now=at)
+        exchanged = await store.append_exchange(
+            message("b", "kb"),
+            lambda stored: Answer(replies=[]),
+            conversation=changed,
+            last_seq=through_sqlalchemy.seq,
+        )
+        assert exchanged.message.seq == 2
+        loaded = {m.id: m for m in await store.messages("c1")}
+        assert loaded["b"] == replace(loaded["a"], id="b", seq=2, client_id="kb")
+        assert loaded["b"] == exchanged.message
+        assert await store.get_conversation("c1") == replace(changed, last_seq=2)
+    finally:
+        await store.close()
+    with contextlib.closing(sqlite3.connect(path)) as raw:
+        rows = raw.execute(
+            "SELECT id, seq, client_id, author, text, language, internal, meta, created_at,"
+            " typeof(internal), typeof(meta), typeof(created_at) FROM messages ORDER BY seq"
+        ).fetchall()
+    first, second = rows
+    assert first[:3] == ("a", 1, "ka")
+    assert second[:3] == ("b", 2, "kb")
+    assert first[3:] == second[3:]

@@ -46,6 +46,7 @@ from chatserver.models import (
 )
 from chatserver.satisfaction import FollowUp, Rating
 from chatserver.sla import AppliedSla, next_deadline
+from chatserver.store import driver
 from chatserver.store import ratings as rating_sql
 from chatserver.store.base import Answer, AppendResult, DuplicateAgent, ExchangeResult
 from chatserver.store.conversation_cache import ConversationCache
@@ -114,6 +115,7 @@ _SAVE_CONVERSATION_AFTER = _SAVE_CONVERSATION.where(
 _LAST_SEQ = sa.select(conversations.c.last_seq).where(conversations.c.id == sa.bindparam("b_id"))
 _LAST_SEQ_LOCKED = _LAST_SEQ.with_for_update()
 _INSERT_MESSAGE = messages.insert()
+_INSERT_DECLINE = faq_declines.insert()
 _SET_META = messages.update().where(messages.c.id == sa.bindparam("b_id"))
 _DECLINE_OF = sa.select(faq_declines.c.id).where(
     faq_declines.c.conversation_id == sa.bindparam("conversation_id"),
@@ -682,7 +684,8 @@ class SqlStore(InboxRows):
             if read is not None:
                 stored = _message_from(message, read + 1)
                 answered = answer(stored)
-                moved = connection.execute(
+                moved = driver.execute(
+                    connection,
                     _SAVE_CONVERSATION_AFTER,
                     {
                         "b_id": message.conversation_id,
@@ -691,12 +694,13 @@ class SqlStore(InboxRows):
                         "last_seq": stored.seq + len(answered.replies),
                     },
                 )
-                if moved.rowcount == 1:
+                if moved == 1:
                     return _insert_exchange(connection, message, stored, answered)
             stored = _message_from(message, _last_seq(connection, message.conversation_id) + 1)
             answered = answer(stored)
             result = _insert_exchange(connection, message, stored, answered)
-            connection.execute(
+            driver.execute(
+                connection,
                 _SAVE_CONVERSATION,
                 {
                     "b_id": message.conversation_id,
@@ -1217,9 +1221,9 @@ def _insert_exchange(
     """The customer's message numbered as `stored`, the replies after it (one statement),
     and the decline, if any."""
     numbered = _numbered(message, stored, answered)
-    connection.execute(_INSERT_MESSAGE, [_message_row(m, seq) for m, seq in numbered])
+    driver.execute(connection, _INSERT_MESSAGE, [_message_row(m, seq) for m, seq in numbered])
     if answered.decline is not None:
-        connection.execute(faq_declines.insert(), _decline_values(answered.decline))
+        driver.execute(connection, _INSERT_DECLINE, _decline_values(answered.decline))
     replies = [_message_from(reply, seq) for reply, seq in numbered[1:]]
     return ExchangeResult(stored, created=True, answered=True, replies=replies)
 
