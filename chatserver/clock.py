@@ -4,7 +4,9 @@ never read the wall clock; bearer tokens are drawn and hashed here, in one way f
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
+from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Protocol
@@ -24,11 +26,23 @@ class SystemClock:
 IdFactory = Callable[[], str]
 
 
+# Ids drawn ahead from the system's CSPRNG, a block at a time: each draw is a system call
+# (getrandom), about 5 µs under load in the server's profile, and a message takes two or
+# three ids. A forked child drops the parent's ids, so no two processes hand out the same.
+ID_BLOCK = 256
+_drawn: deque[str] = deque()
+os.register_at_fork(after_in_child=_drawn.clear)
+
+
 def new_id() -> str:
     """Random 128-bit id as 32 hex characters: unguessable and collision-free in practice.
-    (Drawn directly: `uuid.uuid4().hex` builds a UUID object for the same 32 characters, at
-    four times the cost, and a message takes two or three ids.)"""
-    return secrets.token_hex(16)
+    (Not `uuid.uuid4().hex`, which builds a UUID object for the same 32 characters.)"""
+    try:
+        return _drawn.popleft()
+    except IndexError:
+        block = secrets.token_hex(16 * ID_BLOCK)
+        _drawn.extend(block[i : i + 32] for i in range(32, len(block), 32))
+        return block[:32]
 
 
 def new_token() -> str:

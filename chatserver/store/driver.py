@@ -27,12 +27,13 @@ from sqlalchemy.sql.dml import UpdateBase
 
 @dataclass(frozen=True, slots=True)
 class DriverStatement:
-    """A statement compiled for one dialect: its SQL, its parameters in order, and the
-    processor (or None) that turns each value into what the driver is given."""
+    """A statement compiled for one dialect: its SQL, its parameters in order, and for the
+    parameters that have one (by position), the processor that turns the value into what
+    the driver is given."""
 
     sql: str
     names: tuple[str, ...]
-    processors: tuple[Callable[[Any], Any] | None, ...]
+    processors: tuple[tuple[int, Callable[[Any], Any]], ...]
 
     @staticmethod
     @functools.cache
@@ -41,17 +42,19 @@ class DriverStatement:
         among them). Built once per shape and dialect."""
         compiled = statement.compile(dialect=dialect, column_keys=list(keys))
         names = tuple(compiled.positiontup or ())
-        processors = tuple(
-            compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
-            for name in names
+        processors = (
+            (i, compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect))
+            for i, name in enumerate(names)
         )
-        return DriverStatement(str(compiled), names, processors)
+        return DriverStatement(
+            str(compiled), names, tuple((i, p) for i, p in processors if p is not None)
+        )
 
-    def values(self, parameters: Mapping[str, Any]) -> tuple[Any, ...]:
-        return tuple(
-            parameters[name] if process is None else process(parameters[name])
-            for name, process in zip(self.names, self.processors, strict=True)
-        )
+    def values(self, parameters: Mapping[str, Any]) -> list[Any]:
+        values = [parameters[name] for name in self.names]
+        for i, process in self.processors:
+            values[i] = process(values[i])
+        return values
 
     def execute(self, connection: sa.Connection, parameters: Mapping[str, Any]) -> int:
         """Run once; the number of rows it changed."""
