@@ -1,7 +1,7 @@
-"""The bot's exchange on SQLite, run on the driver's cursor with SQL that Core compiled once.
+"""The hot writes on SQLite, run on the driver's cursor with SQL that Core compiled once.
 
 Every customer message the bot answers is one write: the conversation's row, then the
-message and the reply. Through `Connection.execute` SQLAlchemy works out each time what it
+message and the reply; every `start` another: the conversation and its greeting. Through `Connection.execute` SQLAlchemy works out each time what it
 already knows (the statement's cache key, the compiled form, the parameters' processing,
 a result object), which cost about as much as SQLite's own work: under the bot benchmark
 the two statements and their commit were a quarter of the server's CPU, half of it

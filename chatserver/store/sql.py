@@ -441,9 +441,11 @@ class SqlStore(InboxRows):
         }
 
         def create(connection: sa.Connection) -> None:
-            connection.execute(_INSERT_CONVERSATION, values)
+            driver.execute(connection, _INSERT_CONVERSATION, values)
             if numbered:
-                connection.execute(_INSERT_MESSAGE, [_message_row(m, seq) for m, seq in numbered])
+                driver.execute(
+                    connection, _INSERT_MESSAGE, [_message_row(m, seq) for m, seq in numbered]
+                )
 
         await self.write(create)
         if self._rows is not None:
