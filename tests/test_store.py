@@ -1004,3 +1004,100 @@ async def test_postgres_connections_idle_for_a_while_are_checked_before_use(monk
             assert appended.message.seq == 1
         finally:
             await store.close()
+
+
+async def _commits_counted(store: SqlStore) -> list[str]:
+    """The COMMITs SQLite runs on the connection the loop's operations share, from now on."""
+    commits: list[str] = []
+
+    def trace(connection: sa.Connection) -> None:
+        connection.connection.driver_connection.set_trace_callback(  # type: ignore[union-attr]
+            lambda sql: commits.append(sql) if sql.strip().upper() == "COMMIT" else None
+        )
+
+    await store.read(trace)
+    return commits
+
+
+async def test_sqlite_writes_of_one_turn_of_the_loop_share_one_commit(tmp_path):
+    """Group commit: twenty customers' messages written in one turn are stored by one
+    commit, each numbered as if alone, and none returns before that commit."""
+    opened = await open_store(f"sqlite:///{tmp_path / 'group.sqlite3'}")
+    try:
+        await a_conversation(opened)
+        commits = await _commits_counted(opened)
+        appended = await asyncio.gather(
+            *(opened.append_message(customer_message(f"m{i}", str(i))) for i in range(20))
+        )
+        assert sorted(a.message.seq for a in appended) == list(range(1, 21))
+        assert len(commits) == 1
+        await opened.append_message(customer_message("m20", "alone"))
+        assert len(commits) == 2
+    finally:
+        await opened.close()
+    reopened = await open_store(f"sqlite:///{tmp_path / 'group.sqlite3'}")
+    try:
+        assert len(await reopened.messages("c1")) == 21  # all of it on disk
+    finally:
+        await reopened.close()
+
+
+async def test_sqlite_a_write_that_fails_in_a_shared_turn_fails_alone(tmp_path):
+    opened = await open_store(f"sqlite:///{tmp_path / 'alone.sqlite3'}")
+    try:
+        await a_conversation(opened)
+        first, clash, last = await asyncio.gather(
+            opened.append_message(customer_message("m1", "one")),
+            a_conversation(opened),  # c1 again: refused by its primary key
+            opened.append_message(customer_message("m2", "two")),
+            return_exceptions=True,
+        )
+        assert isinstance(clash, sa.exc.IntegrityError)
+        assert not isinstance(first, BaseException)
+        assert not isinstance(last, BaseException)
+        assert [m.text for m in await opened.messages("c1")] == ["one", "two"]
+    finally:
+        await opened.close()
+
+
+async def test_sqlite_a_lost_connection_fails_every_write_of_its_turn(tmp_path):
+    """Writes share their turn's transaction: if the connection goes, none of them was
+    stored, and each caller is told so (its client resends)."""
+    opened = await open_store(f"sqlite:///{tmp_path / 'lost.sqlite3'}")
+
+    def lose_connection(connection: sa.Connection) -> None:
+        connection.invalidate()
+        raise RuntimeError("the connection went away")
+
+    try:
+        await a_conversation(opened)
+        before, lost = await asyncio.gather(
+            opened.append_message(customer_message("m1", "gone")),
+            opened.write(lose_connection),
+            return_exceptions=True,
+        )
+        assert isinstance(lost, RuntimeError)
+        assert isinstance(before, RuntimeError)  # its write was in the lost transaction
+        assert await opened.messages("c1") == []
+        again = await opened.append_message(customer_message("m1", "gone"))
+        assert again.message.seq == 1
+    finally:
+        await opened.close()
+
+
+async def test_sqlite_a_write_whose_caller_stops_waiting_is_still_committed(tmp_path):
+    """A caller cancelled while its write waits for the turn's commit (its client went
+    away) cancels only its own wait: the turn's commit, its write and the others' stand."""
+    opened = await open_store(f"sqlite:///{tmp_path / 'cancel.sqlite3'}")
+    try:
+        await a_conversation(opened)
+        leaving = asyncio.create_task(opened.append_message(customer_message("m1", "bye")))
+        staying = asyncio.create_task(opened.append_message(customer_message("m2", "hi")))
+        await asyncio.sleep(0)  # both have written and wait for the commit
+        leaving.cancel()
+        assert (await staying).message.text == "hi"
+        with pytest.raises(asyncio.CancelledError):
+            await leaving
+        assert [m.text for m in await opened.messages("c1")] == ["bye", "hi"]
+    finally:
+        await opened.close()

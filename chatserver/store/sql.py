@@ -218,6 +218,17 @@ class _SqliteRunner:
     open: taking one from the pool and giving it back cost about as much as a statement.
     A read ends SQLAlchemy's transaction at once, so the next operation starts clean and
     no reader holds back the checkpoints.
+
+    Writes share their commit (group commit). A commit writes every page the transaction
+    changed to the WAL, a system call each, and was the largest single part of a bot
+    message's CPU (11 %). The writes of one turn of the loop (many, on a busy desk) run
+    in one transaction, each inside a savepoint of its own, and commit together at the
+    start of the next turn; each write returns only once that commit is done, so nothing
+    is acknowledged before it is stored. A write that fails rolls back to its savepoint
+    and fails alone. If the commit itself fails (a full disk), every write of the turn
+    fails with it, and their clients resend. A read between a write and its commit sees
+    the write: this process is the database's only writer, and the commit is at most one
+    turn away.
     """
 
     def __init__(self, make_engine: Callable[..., sa.Engine], *, inline: bool) -> None:
@@ -227,6 +238,9 @@ class _SqliteRunner:
         self._checkpoints: asyncio.Task[None] | None = None
         self._written = False
         self._connection: sa.Connection | None = None
+        # The writes of this turn of the loop: their transaction, and its commit to wait for.
+        self._transaction: sa.RootTransaction | None = None
+        self._committed: asyncio.Future[None] | None = None
 
     @property
     def inline(self) -> bool:
@@ -240,6 +254,8 @@ class _SqliteRunner:
     async def read(self, operation: Operation[T]) -> T:
         if self._inline is not None:
             connection = self._on_loop(self._inline)
+            if self._transaction is not None:
+                return operation(connection)  # in this turn's writes, which it sees
             try:
                 return operation(connection)
             finally:
@@ -247,11 +263,56 @@ class _SqliteRunner:
         return await self.read_bulk(operation)
 
     async def write(self, operation: Operation[T]) -> T:
-        if self._inline is not None:
-            self._written = True
-            with self._on_loop(self._inline).begin() as transaction:
-                return operation(transaction.connection)
-        return await self._off_loop(_in_transaction, self._background, operation)
+        if self._inline is None:
+            return await self._off_loop(_in_transaction, self._background, operation)
+        self._written = True
+        connection = self._on_loop(self._inline)
+        committed = self._committed or self._open_turn(connection)
+        driver = connection.connection.driver_connection
+        driver.execute("SAVEPOINT write")  # type: ignore[union-attr]
+        try:
+            result = operation(connection)
+        except BaseException as error:
+            try:
+                driver.execute("ROLLBACK TO write")  # type: ignore[union-attr]
+                driver.execute("RELEASE write")  # type: ignore[union-attr]
+            except Exception:  # the connection is gone, and this turn's writes with it
+                self._end_turn(error)
+            raise
+        driver.execute("RELEASE write")  # type: ignore[union-attr]
+        await asyncio.shield(committed)  # the caller's own cancellation stops only its wait
+        return result
+
+    def _open_turn(self, connection: sa.Connection) -> asyncio.Future[None]:
+        """Begin this turn's transaction; its commit runs at the start of the next turn."""
+        if connection.in_transaction():
+            connection.rollback()  # what a failed read may have left
+        self._transaction = connection.begin()
+        connection.connection.driver_connection.execute("BEGIN")  # type: ignore[union-attr]
+        loop = asyncio.get_running_loop()
+        self._committed = loop.create_future()
+        loop.call_soon(self._end_turn)
+        return self._committed
+
+    def _end_turn(self, lost: BaseException | None = None) -> None:
+        """Commit this turn's writes (or, `lost`, fail them all) and let them return."""
+        transaction, committed = self._transaction, self._committed
+        if transaction is None or committed is None:
+            return
+        self._transaction = self._committed = None
+        failure = lost
+        if failure is None:
+            try:
+                transaction.commit()
+            except BaseException as error:
+                failure = error
+        if failure is None:
+            committed.set_result(None)
+            return
+        with contextlib.suppress(Exception):
+            transaction.rollback()
+        committed.set_exception(failure)
+        committed.exception()  # retrieved here: a turn whose writes all failed awaits none
 
     def _on_loop(self, engine: sa.Engine) -> sa.Connection:
         """The connection the operations on the loop share. One that a failure invalidated
@@ -286,6 +347,7 @@ class _SqliteRunner:
                 log.warning("WAL checkpoint failed; the next one will retry", exc_info=True)
 
     async def close(self) -> None:
+        self._end_turn()  # the last turn's writes, committed before the connection closes
         if self._checkpoints is not None:
             self._checkpoints.cancel()
             with contextlib.suppress(asyncio.CancelledError):
