@@ -98,7 +98,7 @@ def _traced(sql: str) -> None:
     verb = sql.split(None, 1)[0].upper() if sql.strip() else ""
     if verb == "COMMIT":
         COUNTS["commits"] += 1
-    elif verb not in ("BEGIN", "ROLLBACK", "PRAGMA"):
+    elif verb not in ("BEGIN", "ROLLBACK", "PRAGMA", "SAVEPOINT", "RELEASE"):
         COUNTS["statements"] += 1
 
 

@@ -225,7 +225,8 @@ class _SqliteRunner:
     in one transaction, each inside a savepoint of its own, and commit together at the
     start of the next turn; each write returns only once that commit is done, so nothing
     is acknowledged before it is stored. A write that fails rolls back to its savepoint
-    and fails alone. If the commit itself fails (a full disk), every write of the turn
+    and fails alone (the turn's first write takes none: failing, it rolls back the turn
+    it is alone in). If the commit itself fails (a full disk), every write of the turn
     fails with it, and their clients resend. A read between a write and its commit sees
     the write: this process is the database's only writer, and the commit is at most one
     turn away.
@@ -267,19 +268,27 @@ class _SqliteRunner:
             return await self._off_loop(_in_transaction, self._background, operation)
         self._written = True
         connection = self._on_loop(self._inline)
-        committed = self._committed or self._open_turn(connection)
-        driver = connection.connection.driver_connection
-        driver.execute("SAVEPOINT write")  # type: ignore[union-attr]
-        try:
-            result = operation(connection)
-        except BaseException as error:
+        if self._committed is None:  # the turn's first write: alone, it needs no savepoint
+            committed = self._open_turn(connection)
             try:
-                driver.execute("ROLLBACK TO write")  # type: ignore[union-attr]
-                driver.execute("RELEASE write")  # type: ignore[union-attr]
-            except Exception:  # the connection is gone, and this turn's writes with it
-                self._end_turn(error)
-            raise
-        driver.execute("RELEASE write")  # type: ignore[union-attr]
+                result = operation(connection)
+            except BaseException:
+                self._end_turn(rolled_back=True)
+                raise
+        else:
+            committed = self._committed
+            driver = connection.connection.driver_connection
+            driver.execute("SAVEPOINT write")  # type: ignore[union-attr]
+            try:
+                result = operation(connection)
+            except BaseException as error:
+                try:
+                    driver.execute("ROLLBACK TO write")  # type: ignore[union-attr]
+                    driver.execute("RELEASE write")  # type: ignore[union-attr]
+                except Exception:  # the connection is gone, and this turn's writes with it
+                    self._end_turn(error)
+                raise
+            driver.execute("RELEASE write")  # type: ignore[union-attr]
         await asyncio.shield(committed)  # the caller's own cancellation stops only its wait
         return result
 
@@ -294,12 +303,18 @@ class _SqliteRunner:
         loop.call_soon(self._end_turn)
         return self._committed
 
-    def _end_turn(self, lost: BaseException | None = None) -> None:
-        """Commit this turn's writes (or, `lost`, fail them all) and let them return."""
+    def _end_turn(self, lost: BaseException | None = None, *, rolled_back: bool = False) -> None:
+        """Commit this turn's writes (or, `lost`, fail them all) and let them return;
+        `rolled_back`: its only write failed, so it ends with nothing to commit."""
         transaction, committed = self._transaction, self._committed
         if transaction is None or committed is None:
             return
         self._transaction = self._committed = None
+        if rolled_back:
+            with contextlib.suppress(Exception):
+                transaction.rollback()
+            committed.set_result(None)
+            return
         failure = lost
         if failure is None:
             try:
