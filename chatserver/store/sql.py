@@ -277,18 +277,18 @@ class _SqliteRunner:
                 raise
         else:
             committed = self._committed
-            driver = connection.connection.driver_connection
-            driver.execute("SAVEPOINT write")  # type: ignore[union-attr]
+            raw = connection.connection.driver_connection
+            raw.execute("SAVEPOINT write")  # type: ignore[union-attr]
             try:
                 result = operation(connection)
             except BaseException as error:
                 try:
-                    driver.execute("ROLLBACK TO write")  # type: ignore[union-attr]
-                    driver.execute("RELEASE write")  # type: ignore[union-attr]
+                    raw.execute("ROLLBACK TO write")  # type: ignore[union-attr]
+                    raw.execute("RELEASE write")  # type: ignore[union-attr]
                 except Exception:  # the connection is gone, and this turn's writes with it
                     self._end_turn(error)
                 raise
-            driver.execute("RELEASE write")  # type: ignore[union-attr]
+            raw.execute("RELEASE write")  # type: ignore[union-attr]
         await asyncio.shield(committed)  # the caller's own cancellation stops only its wait
         return result
 
