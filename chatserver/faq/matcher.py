@@ -314,14 +314,16 @@ class FaqMatcher:
             key = (language, query)
             kept = self._exact_results.get(key)
             if kept is None:
-                kept = self._exact_results[key] = self._ranked(index, query, text, language)
+                kept = self._exact_results[key] = self._ranked(index, query, text, language, exact)
             return kept
-        return self._ranked(index, query, text, language)
+        return self._ranked(index, query, text, language, None)
 
-    def _ranked(self, index: LanguageIndex, query: str, text: str, language: str) -> MatchResult:
-        """`match` for a normalised, non-empty `query` that is not an off-topic phrasing."""
+    def _ranked(
+        self, index: LanguageIndex, query: str, text: str, language: str, exact: str | None
+    ) -> MatchResult:
+        """`match` for a normalised, non-empty `query` that is not an off-topic phrasing;
+        `exact`: the entry it is a phrasing of, if any."""
         searched = index.language
-        exact = index.exact.get(query)
         classifier = index.classifier
         thresholds = index.thresholds
         ids = classifier.entry_ids

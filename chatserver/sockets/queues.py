@@ -6,9 +6,10 @@ getters, its waiting putters and the waiters of its "all done" event. An empty d
 allocates a block of 64 slots, about 0.6 KiB, so an idle socket's queue is about 3.2 KiB,
 more than anything the desk itself keeps for a customer (`tracemalloc`, docs/benchmarks.md).
 
-`LeanQueue` is the same `asyncio.Queue`, the same code and the same behaviour, keeping each of
-those four in a list (`_Line`): 56 bytes when empty, 0.45 KiB for the whole queue. An outgoing queue holds a few packets at
-a time, so taking the first of a list costs nothing that shows.
+`LeanQueue` is the same `asyncio.Queue`, the same code and the same behaviour, keeping each
+of those four in a list (`_Line`): 56 bytes when empty, 0.45 KiB for the whole queue. An
+outgoing queue holds a few packets at a time, so taking the first of a list costs nothing
+that shows.
 """
 
 from __future__ import annotations
