@@ -4,11 +4,15 @@ emit that reaches somebody still arrives (chatserver/sockets/manager.py)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+import json
+import logging
 import uuid
 from collections import Counter
 from typing import Any
 
+import redis.asyncio
 import socketio
 
 from chatserver.keys import SIO
@@ -221,3 +225,107 @@ async def test_a_socket_is_in_its_own_rooms_and_leaves_them_without_a_walk_throu
     assert "lang:en" in rooms
     ack = await staying.call("message", {"text": QUESTION, "client_id": "after"})
     assert ack["message"]["seq"] >= 2
+
+
+async def _subscribed(redis_url: str, channel: str) -> Any:
+    """A plain subscriber to `channel`, subscribed before it is returned."""
+    subscriber = redis.asyncio.Redis.from_url(redis_url)
+    pubsub = subscriber.pubsub(ignore_subscribe_messages=True)
+    await pubsub.subscribe(channel)
+    return subscriber, pubsub
+
+
+async def _received(pubsub: Any, count: int) -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = []
+    async with asyncio.timeout(5):
+        while len(messages) < count:
+            message = await pubsub.get_message(timeout=1)
+            if message is not None:
+                messages.append(json.loads(message["data"]))
+    return messages
+
+
+async def test_the_emits_of_one_turn_go_to_redis_in_one_pipeline_in_order_and_read_as_before(
+    monkeypatch,
+):
+    redis_url = require_redis()
+    channel = f"test-{uuid.uuid4().hex[:8]}:socketio"
+    pipelines = Counter[str]()
+    execute = redis.asyncio.client.Pipeline.execute
+
+    async def counted(self: Any, *args: Any, **kwargs: Any) -> Any:
+        pipelines[str(len(self.command_stack))] += 1
+        return await execute(self, *args, **kwargs)
+
+    monkeypatch.setattr(redis.asyncio.client.Pipeline, "execute", counted)
+    manager = SharedManager(redis_url, channel=channel, write_only=True)
+    socketio.AsyncServer(client_manager=manager)
+    subscriber, pubsub = await _subscribed(redis_url, channel)
+    try:
+        await asyncio.gather(
+            *(
+                manager.emit("message", {"n": n}, namespace="/customer", room=f"room-{n}")
+                for n in range(20)
+            )
+        )
+        assert pipelines == {"20": 1}  # python-socketio's own: 20 round trips, no pipeline
+        received = await _received(pubsub, 20)
+        assert [m["data"] for m in received] == [[{"n": n}] for n in range(20)]
+        assert [m["room"] for m in received] == [f"room-{n}" for n in range(20)]
+        # host_id and method come first: a process finds its own without decoding them.
+        assert all(list(m)[:2] == ["host_id", "method"] for m in received)
+        assert {m["host_id"] for m in received} == {manager.host_id}
+
+        await manager.emit("message", {"n": 20}, namespace="/customer", room="room-20")
+        assert pipelines == {"20": 1, "1": 1}  # the next turn's, alone
+        assert [m["data"] for m in await _received(pubsub, 1)] == [[{"n": 20}]]
+    finally:
+        await manager.close()
+        await pubsub.aclose()
+        await subscriber.aclose()
+
+
+async def test_a_process_skips_its_own_messages_unread_but_not_an_answer_sent_to_it():
+    redis_url = require_redis()
+    channel = f"test-{uuid.uuid4().hex[:8]}:socketio"
+    manager = SharedManager(redis_url, channel=channel)
+    socketio.AsyncServer(client_manager=manager)
+    publisher = redis.asyncio.Redis.from_url(redis_url)
+    heard: list[dict[str, Any]] = []
+
+    async def listen() -> None:
+        async for message in manager._listen():
+            heard.append(json.loads(message))
+
+    listener = asyncio.create_task(listen())
+    try:
+        async with asyncio.timeout(5):
+            while (await publisher.pubsub_numsub(channel))[0][1] < 1:
+                await asyncio.sleep(0.01)
+        own = {"host_id": manager.host_id, "method": "emit", "event": "own"}
+        other = {"host_id": "another", "method": "emit", "event": "theirs"}
+        # Another process answers this one's emit: host_id is the emitter's, this one's.
+        answer = {"host_id": manager.host_id, "method": "callback", "id": 7, "args": []}
+        legacy = {"method": "emit", "event": "own, as python-socketio orders it"}
+        legacy["host_id"] = manager.host_id
+        for message in (own, other, answer, legacy):
+            await publisher.publish(channel, json.dumps(message))
+        async with asyncio.timeout(5):
+            while len(heard) < 3:
+                await asyncio.sleep(0.01)
+        assert heard == [other, answer, legacy]  # python-socketio drops the last one itself
+    finally:
+        listener.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await listener
+        await manager.close()
+        await publisher.aclose()
+
+
+async def test_an_emit_to_other_processes_does_not_fail_its_caller_when_redis_is_down(caplog):
+    manager = SharedManager("redis://127.0.0.1:1/0", channel="nowhere", write_only=True)
+    socketio.AsyncServer(client_manager=manager)
+    with caplog.at_level(logging.ERROR):
+        await manager.emit("message", {"n": 1}, namespace="/customer", room="room-1")
+    assert "Cannot publish to redis... giving up (1 messages)" in caplog.text
+    await manager.close()
