@@ -8,8 +8,10 @@ import contextlib
 import sqlite3
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from chatserver.models import Author, FaqDecline, Message, NewMessage
@@ -328,50 +330,89 @@ async def test_a_decline_numbered_after_the_last_seq_read_is_stored_with_it_or_n
 
 
 async def test_rows_written_on_sqlites_driver_are_stored_as_sqlalchemy_stores_them(tmp_path):
-    """The exchange's statements run on the driver (chatserver/store/driver.py), other
-    writes through SQLAlchemy: the same message is stored alike either way, byte for byte,
-    and reads back equal, time zone, flags and meta included."""
+    """The hot writes run on the driver (chatserver/store/driver.py): a message (alone and
+    in an exchange), a conversation's row and an SLA's clocks are stored byte for byte as
+    SQLAlchemy Core stores the same values (written here through it, beside them), and
+    read back equal: time zone, flags, JSON and nulls included."""
+    from chatserver import sla as sla_clock
+    from chatserver.models import Priority, Team
+    from chatserver.store import sql as store_sql
+    from chatserver.store.schema import applied_slas, conversations, messages
+
     path = tmp_path / "store.sqlite3"
     store = await open_store(f"sqlite:///{path}")
+    at = T0.replace(microsecond=123456)
+    meta = {"faq_id": "mt-password-reset", "score": 0.91, "note": "é 答え", "n": None}
+
+    def message(mid: str, client_id: str, cid: str = "c1") -> NewMessage:
+        return NewMessage(
+            mid, cid, Author.BOT, "答え ✓", at, language="ja", client_id=client_id,
+            internal=True, meta=meta,
+        )  # fmt: skip
+
     try:
         conversation = await a_conversation(store)
-        at = T0.replace(microsecond=123456)
-        meta = {"faq_id": "mt-password-reset", "score": 0.91, "note": "é 答え", "n": None}
-
-        def message(mid: str, client_id: str) -> NewMessage:
-            return NewMessage(
-                mid,
-                "c1",
-                Author.BOT,
-                "答え ✓",
-                at,
-                language="ja",
-                client_id=client_id,
-                internal=True,
-                meta=meta,
-            )
-
-        through_sqlalchemy = (await store.append_message(message("a", "ka"))).message
-        changed = conversation.with_language("en", confirmed=True, source="chosen", now=at)
+        await a_conversation(store, "c2", "h2")  # its rows are written by SQLAlchemy below
+        alone = (await store.append_message(message("a", "ka"))).message
+        changed = replace(
+            conversation.with_language("en", confirmed=True, source="chosen", now=at),
+            team=Team.TECHNICAL, priority=Priority.HIGH, handed_off_at=at, customer_email=None,
+        )  # fmt: skip
         exchanged = await store.append_exchange(
-            message("b", "kb"),
-            lambda stored: Answer(replies=[]),
-            conversation=changed,
-            last_seq=through_sqlalchemy.seq,
+            message("b", "kb"), lambda stored: Answer(replies=[]), last_seq=alone.seq
         )
-        assert exchanged.message.seq == 2
+        await store.save_conversation(changed)
+        applied = sla_clock.apply(
+            sla_clock.policy_for(sla_clock.Channel.CHAT, Priority.HIGH), "c1", at
+        )
+        await store.save_sla(applied, changed, new=True)
+        answered, _ = sla_clock.on_agent_message(
+            applied, at + timedelta(seconds=12), "agent-1", internal=False
+        )
+        await store.save_sla(answered, changed)  # the update
         loaded = {m.id: m for m in await store.messages("c1")}
-        assert loaded["b"] == replace(loaded["a"], id="b", seq=2, client_id="kb")
+        assert loaded["a"] == alone
         assert loaded["b"] == exchanged.message
+        assert loaded["b"] == replace(alone, id="b", seq=2, client_id="kb")
         assert await store.get_conversation("c1") == replace(changed, last_seq=2)
+        assert await store.sla("c1") == answered
     finally:
         await store.close()
-    with contextlib.closing(sqlite3.connect(path)) as raw:
-        rows = raw.execute(
-            "SELECT id, seq, client_id, author, text, language, internal, meta, created_at,"
-            " typeof(internal), typeof(meta), typeof(created_at) FROM messages ORDER BY seq"
-        ).fetchall()
-    first, second = rows
-    assert first[:3] == ("a", 1, "ka")
-    assert second[:3] == ("b", 2, "kb")
-    assert first[3:] == second[3:]
+
+    # The same values for c2, through SQLAlchemy Core's own execution.
+    engine = sa.create_engine(f"sqlite:///{path}")
+    with engine.begin() as connection:
+        for mid, client_id, seq in (("x", "ka", 1), ("y", "kb", 2)):
+            row = store_sql._message_row(message(mid, client_id, "c2"), seq)
+            connection.execute(messages.insert(), row)
+        values = {**store_sql._conversation_values(replace(changed, id="c2")), "last_seq": 2}
+        connection.execute(conversations.update().where(conversations.c.id == "c2"), values)
+        sla_of_c1 = sa.select(applied_slas).where(applied_slas.c.conversation_id == "c1")
+        sla_row = dict(connection.execute(sla_of_c1).mappings().one())
+        connection.execute(applied_slas.insert(), {**sla_row, "conversation_id": "c2"})
+    engine.dispose()
+
+    def raw_rows(table: str, columns: str, key: str) -> dict[str, tuple[object, ...]]:
+        typed = ", ".join(f"{c}, typeof({c})" for c in columns.split(", "))
+        with contextlib.closing(sqlite3.connect(path)) as raw:
+            return {
+                row[0]: row[1:]
+                for row in raw.execute(f"SELECT {key}, {typed} FROM {table} ORDER BY {key}")
+            }
+
+    by_id = raw_rows(
+        "messages",
+        "conversation_id, seq, client_id, author, text, language, internal, meta, created_at",
+        "id",
+    )
+    assert by_id["a"][2:] == by_id["x"][2:]
+    assert by_id["b"][2:] == by_id["y"][2:]
+    assert (by_id["a"][:2], by_id["x"][:2]) == (("c1", "text"), ("c2", "text"))
+    columns = ", ".join(
+        c.name for c in conversations.c if c.name not in ("id", "token_hash", "tracking_number")
+    )
+    conversation_rows = raw_rows("conversations", columns, "id")
+    assert conversation_rows["c1"] == conversation_rows["c2"]
+    sla_columns = ", ".join(c.name for c in applied_slas.c if c.name != "conversation_id")
+    sla_rows = raw_rows("applied_slas", sla_columns, "conversation_id")
+    assert sla_rows["c1"] == sla_rows["c2"]

@@ -1,7 +1,9 @@
 """The hot writes on SQLite, run on the driver's cursor with SQL that Core compiled once.
 
 Every customer message the bot answers is one write: the conversation's row, then the
-message and the reply; every `start` another: the conversation and its greeting. Through
+message and the reply; every `start` another: the conversation and its greeting; a handoff
+several: the conversation's row, its SLA clocks, the messages of the customer, the agent and
+the desk. Through
 `Connection.execute` SQLAlchemy works out each time what it already knows (the statement's
 cache key, the compiled form, the parameters' processing, a result object), which cost
 about as much as SQLite's own work: under the bot benchmark the two statements and their
@@ -28,13 +30,15 @@ from sqlalchemy.sql.dml import UpdateBase
 
 @dataclass(frozen=True, slots=True)
 class DriverStatement:
-    """A statement compiled for one dialect: its SQL, its parameters in order, and for the
+    """A statement compiled for one dialect: its SQL, its parameters in order, for the
     parameters that have one (by position), the processor that turns the value into what
-    the driver is given."""
+    the driver is given, and the values the statement holds itself (the 1 of
+    `last_seq + 1`), by name."""
 
     sql: str
     names: tuple[str, ...]
     processors: tuple[tuple[int, Callable[[Any], Any]], ...]
+    fixed: Mapping[str, Any]
 
     @staticmethod
     @functools.cache
@@ -47,11 +51,14 @@ class DriverStatement:
             (i, compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect))
             for i, name in enumerate(names)
         )
+        fixed = {n: compiled.binds[n].effective_value for n in names if n not in keys}
         return DriverStatement(
-            str(compiled), names, tuple((i, p) for i, p in processors if p is not None)
+            str(compiled), names, tuple((i, p) for i, p in processors if p is not None), fixed
         )
 
     def values(self, parameters: Mapping[str, Any]) -> list[Any]:
+        if self.fixed:
+            parameters = {**self.fixed, **parameters}
         values = [parameters[name] for name in self.names]
         for i, process in self.processors:
             values[i] = process(values[i])
@@ -65,6 +72,24 @@ class DriverStatement:
     def execute_many(self, connection: sa.Connection, rows: Sequence[Mapping[str, Any]]) -> int:
         values = [self.values(row) for row in rows]
         return _run(connection, self.sql, values, lambda c: c.executemany(self.sql, values))
+
+    def scalar_one(self, connection: sa.Connection, parameters: Mapping[str, Any]) -> Any:
+        """Run once; the one value it returns (RETURNING one column), as the driver gives
+        it: for an integer or a text column, what SQLAlchemy gives. No row raises
+        `NoResultFound`, as SQLAlchemy's `scalar_one` does."""
+        values = self.values(parameters)
+        rows: list[Any] = []
+
+        def call(cursor: sqlite3.Cursor) -> sqlite3.Cursor:
+            rows.extend(cursor.execute(self.sql, values).fetchall())
+            return cursor
+
+        _run(connection, self.sql, values, call)
+        if len(rows) != 1:
+            raise (sa.exc.NoResultFound if not rows else sa.exc.MultipleResultsFound)(
+                f"one row was required, the statement returned {len(rows)}"
+            )
+        return rows[0][0]
 
 
 def runs_on_driver(connection: sa.Connection) -> bool:
@@ -86,6 +111,17 @@ def execute(
     if len(rows) == 1:
         return prepared.execute(connection, rows[0])
     return prepared.execute_many(connection, rows)
+
+
+def scalar_one(
+    connection: sa.Connection, statement: UpdateBase, parameters: Mapping[str, Any]
+) -> Any:
+    """`connection.execute(statement, parameters).scalar_one()` for a statement returning
+    one integer or text column, on the driver where `runs_on_driver`."""
+    if not runs_on_driver(connection):
+        return connection.execute(statement, parameters).scalar_one()
+    prepared = DriverStatement.of(statement, connection.dialect, tuple(parameters))
+    return prepared.scalar_one(connection, parameters)
 
 
 def _run(

@@ -178,6 +178,7 @@ _SLA_OF = sa.select(applied_slas.c.state).where(
 _SAVE_SLA = applied_slas.update().where(
     applied_slas.c.conversation_id == sa.bindparam("b_conversation_id")
 )
+_INSERT_SLA = applied_slas.insert()
 
 
 class StoreClosed(RuntimeError):
@@ -568,7 +569,7 @@ class SqlStore(InboxRows):
         values = {"b_id": conversation.id, **_conversation_values(conversation)}
 
         def save(connection: sa.Connection) -> None:
-            connection.execute(_SAVE_CONVERSATION, values)
+            driver.execute(connection, _SAVE_CONVERSATION, values)
             for step in holdings:
                 _write_holding(connection, step)
 
@@ -634,13 +635,13 @@ class SqlStore(InboxRows):
 
         def save(connection: sa.Connection) -> None:
             if not new:
-                updated = connection.execute(
-                    _SAVE_SLA, {"b_conversation_id": sla.conversation_id, **values}
+                updated = driver.execute(
+                    connection, _SAVE_SLA, {"b_conversation_id": sla.conversation_id, **values}
                 )
-                if updated.rowcount:
+                if updated:
                     return
-            connection.execute(
-                applied_slas.insert(), {"conversation_id": sla.conversation_id, **values}
+            driver.execute(
+                connection, _INSERT_SLA, {"conversation_id": sla.conversation_id, **values}
             )
 
         await self.write(save)
@@ -1264,8 +1265,8 @@ def _last_seq(connection: sa.Connection, conversation_id: str, *, lock: bool = T
 
 def _insert_message(connection: sa.Connection, message: NewMessage) -> Message:
     """Store `message` with its conversation's next sequence number."""
-    seq = connection.execute(_NEXT_SEQ, {"b_id": message.conversation_id}).scalar_one()
-    connection.execute(_INSERT_MESSAGE, _message_row(message, seq))
+    seq = driver.scalar_one(connection, _NEXT_SEQ, {"b_id": message.conversation_id})
+    driver.execute(connection, _INSERT_MESSAGE, _message_row(message, seq))
     return _message_from(message, seq)
 
 
