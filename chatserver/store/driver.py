@@ -3,15 +3,14 @@
 Every customer message the bot answers is one write: the conversation's row, then the
 message and the reply; every `start` another: the conversation and its greeting; a handoff
 several: the conversation's row, its SLA clocks, the messages of the customer, the agent and
-the desk. Through
-`Connection.execute` SQLAlchemy works out each time what it already knows (the statement's
-cache key, the compiled form, the parameters' processing, a result object), which cost
-about as much as SQLite's own work: under the bot benchmark the two statements and their
-commit were a quarter of the server's CPU, half of it outside sqlite3. Here Core still
-writes the SQL, and the dialect's own bind processors turn each value into what the column
-stores, so a row is the same either way; only the calls in between are skipped. SQLite's
-errors become SQLAlchemy's, as `Connection.execute` raises them (a unique key refused:
-`IntegrityError`).
+the desk. Through `Connection.execute` SQLAlchemy works out each time what it already knows
+(the statement's cache key, the compiled form, the parameters' processing, a result
+object), which cost about as much as SQLite's own work: under the bot benchmark the two
+statements and their commit were a quarter of the server's CPU, half of it outside
+sqlite3. Here Core still writes the SQL, and the dialect's own bind processors turn each
+value into what the column stores, so a row is the same either way; only the calls in
+between are skipped. SQLite's errors become SQLAlchemy's, as `Connection.execute` raises
+them (a unique key refused: `IntegrityError`).
 
 PostgreSQL goes through SQLAlchemy (asyncpg has no synchronous cursor to call).
 """
