@@ -20,10 +20,10 @@ NODE_MODULES := node_modules/.installed
 run: install
 	CHATSERVER_DEMO_AGENTS=$${CHATSERVER_DEMO_AGENTS:-true} $(BIN)/chatserver serve
 
-# ruff first (a second); then mypy and the browser code's checkers run beside pytest, which
-# keeps one core busy at best: about 35 s of checking no longer adds to the run. The package
-# is compiled once first: where PYTHONDONTWRITEBYTECODE is set (this project's CI machines),
-# every server the tests start as a process would otherwise compile it again (0.4 s each).
+# ruff first (a second); then mypy and the browser code's checkers (about 35 s) run beside
+# pytest instead of before it (three CI runs on one machine: no gain beyond its drift). The
+# package is compiled once first: where PYTHONDONTWRITEBYTECODE is set (this project's CI
+# machines), every server the tests start as a process would otherwise compile it again.
 test: install-test $(NODE_MODULES)
 	$(BIN)/ruff check $(CODE)
 	$(BIN)/ruff format --check $(CODE)
