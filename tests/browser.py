@@ -52,20 +52,38 @@ def require_browser() -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture
-async def browser() -> AsyncIterator[Any]:
-    """Headless Chromium for one test (skipped, or failed on CI, when it is missing)."""
+@pytest.fixture(scope="session")
+async def _chromium() -> AsyncIterator[dict[str, Any]]:
+    """One Playwright driver and one Chromium for the whole run: starting both took about
+    1 s a test, 78 times. Tests stay apart by their own browser contexts (cookies, storage,
+    cache), which `browser` closes after each test."""
     require_browser()
     from playwright.async_api import async_playwright
 
     async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
+        shared: dict[str, Any] = {"playwright": playwright, "browser": None}
+        try:
+            yield shared
+        finally:
+            if shared["browser"] is not None:
+                await shared["browser"].close()
+
+
+@pytest.fixture
+async def browser(_chromium: dict[str, Any]) -> AsyncIterator[Any]:
+    """Headless Chromium for one test (skipped, or failed on CI, when it is missing),
+    launched again if an earlier test left it disconnected."""
+    launched = _chromium["browser"]
+    if launched is None or not launched.is_connected():
+        launched = await _chromium["playwright"].chromium.launch(
             executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
         )
-        try:
-            yield launched
-        finally:
-            await launched.close()
+        _chromium["browser"] = launched
+    try:
+        yield launched
+    finally:
+        for context in list(launched.contexts):
+            await context.close()
 
 
 def socketio_frame(namespace: str, message: str | bytes) -> tuple[str, int | None, Any] | None:
