@@ -27,8 +27,10 @@ Clients are spread over `--client-procs` worker processes (this script with `_wo
 orchestrated over stdin/stdout: subprocesses rather than multiprocessing, so each is a fresh
 interpreter with its own event loop, stopped by pid like the servers), each running its share of customers on one event loop
 with the wire format of bench/sio_wire.py; the client processes' CPU is reported so a
-saturated load generator shows. The server runs as `python -m chatserver serve`
-subprocess(es): SQLite in a temporary directory, or with `--processes K` K nodes on
+saturated load generator shows. With `--rate`, the workers start their schedules from one
+moment, each offset by its index / rate, so that the sends of all of them are evenly
+spaced (before, each worker's k-th send left together with the others' k-th). The server
+runs as `python -m chatserver serve` subprocess(es): SQLite in a temporary directory, or with `--processes K` K nodes on
 PostgreSQL (a fresh database, dropped afterwards) and Redis (a unique key prefix, deleted
 afterwards), customers spread round-robin over the nodes. The echo baseline
 (bench/echo_server.py, `--echo tuned|stock|off`) is one process measured right after with
@@ -176,6 +178,9 @@ class WorkerConfig:
     mode: str
     duration: float
     rate: float | None  # this worker's share of --rate
+    # Seconds after the common start at which this worker's schedule begins (index / --rate):
+    # the workers' sends interleave, one every 1 / --rate, instead of leaving in bunches.
+    offset: float
     drain: float
     connect_concurrency: int
     connect_rate: float | None  # this worker's share of --connect-rate: arrivals per second
@@ -303,10 +308,12 @@ async def closed_loop(customers: list[Customer], cfg: WorkerConfig, result: Work
     await asyncio.gather(*(one(c) for c in customers))
 
 
-async def open_loop(customers: list[Customer], cfg: WorkerConfig, result: WorkerResult) -> None:
+async def open_loop(
+    customers: list[Customer], cfg: WorkerConfig, result: WorkerResult, start: float
+) -> None:
     assert cfg.rate
-    started = time.perf_counter()
-    deadline = started + cfg.duration
+    started = start + cfg.offset
+    deadline = start + cfg.duration
     for customer in customers:
         customer.window_end = deadline
     tasks: set[asyncio.Task[None]] = set()
@@ -336,9 +343,11 @@ async def open_loop(customers: list[Customer], cfg: WorkerConfig, result: Worker
         await asyncio.sleep(0.05)
 
 
-async def handoffs(customers: list[Customer], cfg: WorkerConfig, result: WorkerResult) -> None:
+async def handoffs(
+    customers: list[Customer], cfg: WorkerConfig, result: WorkerResult, start: float
+) -> None:
     rate = cfg.rate or max(1.0, len(customers) / max(cfg.duration, 1.0))
-    started = time.perf_counter()
+    started = start + cfg.offset
     tasks = []
 
     async def ask(customer: Customer, scheduled: float) -> None:
@@ -406,17 +415,20 @@ async def worker_main(cfg: WorkerConfig) -> None:
         try:
             await asyncio.gather(*(one(i) for i in range(cfg.customers)))
             emit_line({"event": "ready", "connected": len(customers)})
-            if await read_command() != "go":
+            command, _, at = (await read_command()).partition(" ")
+            if command != "go":
                 return
+            # The common start, sent as time.monotonic() (one clock for every process).
+            start = time.perf_counter() + (float(at) - time.monotonic() if at else 0.0)
             cpu = time.process_time()
             if not customers:
                 pass
             elif cfg.mode == "bot" and cfg.rate:
-                await open_loop(customers, cfg, result)
+                await open_loop(customers, cfg, result, start)
             elif cfg.mode == "bot":
                 await closed_loop(customers, cfg, result)
             elif cfg.mode == "handoff":
-                await handoffs(customers, cfg, result)
+                await handoffs(customers, cfg, result, start)
             else:
                 await asyncio.sleep(cfg.duration)
             result.client_cpu_s = time.process_time() - cpu
@@ -716,6 +728,7 @@ async def measure(
                 mode=args.mode,
                 duration=args.duration,
                 rate=rate,
+                offset=index / args.rate if args.rate else 0.0,
                 drain=args.drain,
                 connect_concurrency=args.connect_concurrency,
                 connect_rate=(
@@ -772,7 +785,8 @@ async def _drive(
     loaded_rss = target.rss()
     redis_before = cpu_seconds(target.redis_pid) if target.redis_pid else 0.0
     cpu_before, started = target.cpu(), time.perf_counter()
-    await workers.broadcast("go")
+    # Every worker starts its schedule from the same moment, a little ahead.
+    await workers.broadcast(f"go {time.monotonic() + 0.05:.6f}")
     done = await workers.expect("done", args.duration + args.drain + CALL_TIMEOUT * 2)
     elapsed = time.perf_counter() - started
     cpu = target.cpu() - cpu_before
