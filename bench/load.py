@@ -30,9 +30,9 @@ with the wire format of bench/sio_wire.py; the client processes' CPU is reported
 saturated load generator shows. With `--rate`, the workers start their schedules from one
 moment, each offset by its index / rate, so that the sends of all of them are evenly
 spaced (before, each worker's k-th send left together with the others' k-th). The server
-runs as `python -m chatserver serve` subprocess(es): SQLite in a temporary directory, or with `--processes K` K nodes on
-PostgreSQL (a fresh database, dropped afterwards) and Redis (a unique key prefix, deleted
-afterwards), customers spread round-robin over the nodes. The echo baseline
+runs as `python -m chatserver serve` subprocess(es): SQLite in a temporary directory, or
+with `--processes K` K nodes on PostgreSQL (a fresh database, dropped afterwards) and Redis
+(a unique key prefix, deleted afterwards), customers spread round-robin over the nodes. The echo baseline
 (bench/echo_server.py, `--echo tuned|stock|off`) is one process measured right after with
 the same clients and settings (not in handoff mode); the table gives our/echo ratios.
 Every subprocess is stopped on exit, Ctrl+C included, and dies with this process.
@@ -419,7 +419,7 @@ async def worker_main(cfg: WorkerConfig) -> None:
             if command != "go":
                 return
             # The common start, sent as time.monotonic() (one clock for every process).
-            start = time.perf_counter() + (float(at) - time.monotonic() if at else 0.0)
+            start = time.perf_counter() + float(at) - time.monotonic()
             cpu = time.process_time()
             if not customers:
                 pass

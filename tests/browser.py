@@ -52,8 +52,24 @@ def require_browser() -> None:
     pytest.skip(reason)
 
 
+@dataclass
+class SharedChromium:
+    """The run's Playwright driver and its Chromium (launched on first use)."""
+
+    playwright: Any
+    browser: Any = None
+
+    async def connected(self) -> Any:
+        """The browser, launched again if an earlier test left it disconnected."""
+        if self.browser is None or not self.browser.is_connected():
+            self.browser = await self.playwright.chromium.launch(
+                executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+            )
+        return self.browser
+
+
 @pytest.fixture(scope="session")
-async def _chromium() -> AsyncIterator[dict[str, Any]]:
+async def _chromium() -> AsyncIterator[SharedChromium]:
     """One Playwright driver and one Chromium for the whole run: starting both took about
     1 s a test, 78 times. Tests stay apart by their own browser contexts (cookies, storage,
     cache), which `browser` closes after each test."""
@@ -61,24 +77,18 @@ async def _chromium() -> AsyncIterator[dict[str, Any]]:
     from playwright.async_api import async_playwright
 
     async with async_playwright() as playwright:
-        shared: dict[str, Any] = {"playwright": playwright, "browser": None}
+        shared = SharedChromium(playwright)
         try:
             yield shared
         finally:
-            if shared["browser"] is not None:
-                await shared["browser"].close()
+            if shared.browser is not None:
+                await shared.browser.close()
 
 
 @pytest.fixture
-async def browser(_chromium: dict[str, Any]) -> AsyncIterator[Any]:
-    """Headless Chromium for one test (skipped, or failed on CI, when it is missing),
-    launched again if an earlier test left it disconnected."""
-    launched = _chromium["browser"]
-    if launched is None or not launched.is_connected():
-        launched = await _chromium["playwright"].chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
-        )
-        _chromium["browser"] = launched
+async def browser(_chromium: SharedChromium) -> AsyncIterator[Any]:
+    """Headless Chromium for one test (skipped, or failed on CI, when it is missing)."""
+    launched = await _chromium.connected()
     try:
         yield launched
     finally:
