@@ -54,6 +54,7 @@ from chatserver.announcement_desk import AnnouncementDesk
 from chatserver.bot import Bot
 from chatserver.clock import Clock, IdFactory, SystemClock, new_id
 from chatserver.demo import add_demo_agents
+from chatserver.desk_state import DeskMemory
 from chatserver.events import Notify
 from chatserver.faq_reload import FaqReloader, faq_fingerprint, load_matcher
 from chatserver.i18n import Catalogs
@@ -63,7 +64,9 @@ from chatserver.language import LanguageDetector
 from chatserver.limits import Buckets, Monotonic, RateLimiter, Slots
 from chatserver.logs import quiet_transport_tracebacks
 from chatserver.metrics import Metrics
+from chatserver.models import AgentStatus
 from chatserver.redis_state import RedisDeskState
+from chatserver.routing import UnknownAgent
 from chatserver.runtime import monitoring, running
 from chatserver.settings import Settings, read_sla_file
 from chatserver.sockets.agent import AgentNamespace
@@ -421,7 +424,8 @@ async def _share_desk(app: web.Application, dispatcher: Any, agent_grace: timede
     async def announce_sockets() -> None:
         log.warning("the desk was rebuilt: this process's sockets announce themselves again")
         await state.beat()  # its heartbeat went with the old Redis too
-        await publish(app[SIO], app, await _local_sockets_back(app, dispatcher))
+        before, state.before_epoch = state.before_epoch, None  # the lost desk, used once
+        await publish(app[SIO], app, await _local_sockets_back(app, dispatcher, before))
 
     def loaded() -> None:
         ledger.queue_dirty = True  # another process may have changed the queues
@@ -434,10 +438,13 @@ async def _share_desk(app: web.Application, dispatcher: Any, agent_grace: timede
         pass
 
 
-async def _local_sockets_back(app: web.Application, dispatcher: Any) -> list[Notify]:
+async def _local_sockets_back(
+    app: web.Application, dispatcher: Any, before: DeskMemory | None
+) -> list[Notify]:
     """After a rebuild the shared presence knows nobody: this process's customers are in
-    their conversations again, and its agents' consoles online (their rooms say who is
-    here; a Redis manager's rooms are this process's own)."""
+    their conversations again, and its agents' consoles in the status their agents had
+    chosen, as `before` (this process's last copy of the lost desk) says (their rooms say
+    who is here; a Redis manager's rooms are this process's own)."""
     rooms = app[SIO].manager.rooms
     notifications: list[Notify] = []
     failures = Isolation(app[METRICS].count_isolated_failure, log)
@@ -457,8 +464,19 @@ async def _local_sockets_back(app: web.Application, dispatcher: Any) -> list[Not
                 continue
             for sid in list(sids):
                 await dispatcher.console_connected(agent_id, sid)
-            notifications += (await dispatcher.agent_online(account)).notifications
+            status = _chosen_status(before, agent_id)
+            notifications += (await dispatcher.agent_online(account, status=status)).notifications
     return notifications
+
+
+def _chosen_status(before: DeskMemory | None, agent_id: str) -> str:
+    """The status the agent was in on the lost desk; online when it did not know them."""
+    if before is None:
+        return str(AgentStatus.ONLINE)
+    try:
+        return str(before.router.agent_status(agent_id))
+    except UnknownAgent:
+        return str(AgentStatus.ONLINE)
 
 
 async def _heartbeat(app: web.Application) -> AsyncIterator[None]:

@@ -22,8 +22,10 @@ start for the people who were on it; their clients reconnect to another process.
 When the state key is missing (a fresh Redis, or one restarted without persistence), the
 first unit rebuilds the memory from the store (`rebuild`, the single-process restore) under
 a new epoch. Each process that sees a new epoch puts its own sockets back in the presence
-(`on_new_epoch`: its Socket.IO rooms say which customers and consoles it holds), so nobody
-has to reconnect and the grace periods the restore started end at once. Conversations and
+(`on_new_epoch`: its Socket.IO rooms say which customers and consoles it holds; its last
+copy of the lost desk, `before_epoch`, what each agent had chosen, away say), so nobody
+has to reconnect, the grace periods the restore started end at once, and nobody who stepped
+away is offered chats. Conversations and
 messages are in the store, so nothing is lost. A process notices within a heartbeat
 (`refresh_if_moved`), or at its next unit, whichever comes first.
 
@@ -138,6 +140,9 @@ class RedisDeskState:
         self.rebuild: Callable[[], Awaitable[None]] | None = None
         self.on_new_epoch: Callable[[], Coroutine[Any, Any, None]] | None = None
         self.on_loaded: Callable[[], None] | None = None
+        # This process's last copy of the epoch a rebuild replaced: what its agents had
+        # chosen (away, say), which the store does not keep and Redis lost.
+        self.before_epoch: DeskMemory | None = None
 
     @classmethod
     def sharing(cls, client: Redis, memory: DeskMemory, **options: Any) -> RedisDeskState:
@@ -249,10 +254,14 @@ class RedisDeskState:
             return False
         raw = await self.client.get(self._keys[1]) if version else None
         if raw is None:
+            if had_epoch:
+                self.before_epoch = self._copy()
             await self._rebuild()
             return had_epoch
         state = json.loads(raw)
         epoch = state.get("epoch")
+        if had_epoch and epoch != self._epoch:
+            self.before_epoch = self._copy()
         self._replace(self._load(state))
         was_epoch, self._epoch = self._epoch, epoch
         self._version, self._written = version, _text(raw)
@@ -285,6 +294,12 @@ class RedisDeskState:
             self._version = None  # read it all again next time
             raise LockLost(f"the desk's lock ran out before node {self.node} was done")
         self._version, self._written = int(version), raw
+
+    def _copy(self) -> DeskMemory:
+        """This copy's contents as they are: `_replace` swaps them out, never changes them."""
+        return DeskMemory(
+            **{field.name: getattr(self._memory, field.name) for field in fields(DeskMemory)}
+        )
 
     def _replace(self, memory: DeskMemory) -> None:
         """Take `memory`'s contents into the object everyone reads."""

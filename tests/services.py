@@ -5,16 +5,20 @@ With CHATSERVER_REQUIRE_SERVICES=1 (CI) a missing service fails the test instead
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import shutil
+import signal
 import socket
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 import sqlalchemy as sa
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import create_async_engine
 
 POSTGRES_URL = os.environ.get(
@@ -79,3 +83,37 @@ def require_binary(name: str, install: str) -> str:
     if os.environ.get("CHATSERVER_REQUIRE_SERVICES") == "1":
         pytest.fail(f"{reason}, and CHATSERVER_REQUIRE_SERVICES=1 says it must be")
     pytest.skip(f"{reason} ({install})")
+
+
+@contextlib.asynccontextmanager
+async def private_redis(port: int, tmp_path: Path) -> AsyncIterator[asyncio.subprocess.Process]:
+    """A Redis of this test's own (no persistence, as CI's), to restart at will."""
+    server = require_binary("redis-server", "apt-get install redis-server")
+    process = await asyncio.create_subprocess_exec(
+        server,
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        str(tmp_path),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    client = Redis(port=port)
+    try:
+        for _ in range(100):
+            with contextlib.suppress(Exception):
+                if await client.ping():
+                    break
+            await asyncio.sleep(0.05)
+        yield process
+    finally:
+        await client.aclose()
+        if process.returncode is None:
+            process.send_signal(signal.SIGKILL)
+            await process.wait()

@@ -10,8 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import shutil
-import signal
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -24,7 +22,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from chatserver.demo import DEMO_AGENTS
 from tests.cluster import Client, Desk, agent, free_port, shared_desk
-from tests.services import fresh_postgres, require, require_redis
+from tests.services import fresh_postgres, private_redis, require_redis
 
 
 @pytest.fixture
@@ -267,43 +265,6 @@ async def tick_owner(redis: Redis, prefix: str) -> str | None:
     return None if raw is None else raw.decode().split(":", 1)[0]
 
 
-@contextlib.asynccontextmanager
-async def private_redis(port: int, tmp_path: Path) -> AsyncIterator[asyncio.subprocess.Process]:
-    """A Redis of this test's own (no persistence, as CI's), to restart at will."""
-    server = shutil.which("redis-server")
-    if server is None:
-        require("redis-server (the binary)", "redis://127.0.0.1:1", 1)
-    assert server is not None
-    process = await asyncio.create_subprocess_exec(
-        server,
-        "--port",
-        str(port),
-        "--bind",
-        "127.0.0.1",
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-        "--dir",
-        str(tmp_path),
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    client = Redis(port=port)
-    try:
-        for _ in range(100):
-            with contextlib.suppress(Exception):
-                if await client.ping():
-                    break
-            await asyncio.sleep(0.05)
-        yield process
-    finally:
-        await client.aclose()
-        if process.returncode is None:
-            process.send_signal(signal.SIGKILL)
-            await process.wait()
-
-
 async def test_a_restart_of_redis_loses_no_conversation(tmp_path: Path) -> None:
     require_redis()
     port = free_port()
@@ -371,3 +332,70 @@ async def test_a_restart_of_redis_loses_no_conversation(tmp_path: Path) -> None:
             c=conversation_id,
         )
         assert [status for status, _ in stored] == ["active"]  # still Emma's, answered
+
+
+async def router_agent(redis: Redis, prefix: str, name: str) -> dict[str, Any] | None:
+    raw = await redis.get(f"{prefix}:state")
+    if raw is None:
+        return None
+    agents = json.loads(raw)["router"]["agents"]
+    return next((a for a in agents if a["name"] == name), None)
+
+
+async def test_an_agent_who_stepped_away_is_still_away_after_redis_restarts(
+    tmp_path: Path,
+) -> None:
+    """Redis keeps the statuses agents chose, and the store does not: the rebuilt desk takes
+    them from the processes' last copies, so a restart offers nobody on a break a chat."""
+    require_redis()
+    port = free_port()
+    async with fresh_postgres() as database_url:
+        desk = Desk(tmp_path, database_url, f"redis://127.0.0.1:{port}/0")
+        desk.add_agent("liam")
+        first = private_redis(port, tmp_path)
+        await first.__aenter__()
+        try:
+            a, b = await asyncio.gather(desk.node("a").start(), desk.node("b").start())
+            # Two consoles, one on each process; the break is taken on B.
+            on_a = await agent(a.url, "liam", reconnection=True)
+            on_b = await agent(b.url, "liam", reconnection=True)
+            assert (await on_b.call("status", {"status": "away"}))["ok"]
+            # A's copy follows within a heartbeat (2 s) even when nothing happens on A.
+            await asyncio.sleep(3)
+            await first.__aexit__(None, None, None)  # Redis goes, with every status in it
+
+            second = private_redis(port, tmp_path)
+            await second.__aenter__()
+            fresh = Redis(port=port)
+            try:
+                async with asyncio.timeout(30):  # both processes put their console back
+                    while True:
+                        raw = await fresh.get(f"{desk.prefix}:state")
+                        consoles = json.loads(raw)["agents"]["consoles"] if raw else {}
+                        if sum(len(sids) for sids in consoles.values()) == 2:
+                            break
+                        await asyncio.sleep(0.1)
+                liam = await router_agent(fresh, desk.prefix, "Liam")
+                assert liam is not None
+                assert liam["status"] == "away", liam
+
+                alice, _ = await customer(a.url)  # nobody online: she may leave a message
+                await alice.wait_for("offline")
+                assert on_a.events("offer") == []
+                assert on_b.events("offer") == []
+
+                assert (await on_a.call("status", {"status": "online"}))["ok"]
+                bob, started = await customer(b.url)  # back from the break: offered at once
+                offer = await on_a.wait_for("offer")
+                assert offer["conversation_id"] == started["conversation"]["id"]
+                await alice.close()
+                await bob.close()
+            finally:
+                await fresh.aclose()
+                await on_a.close()
+                await on_b.close()
+                await desk.stop()
+                await second.__aexit__(None, None, None)
+        finally:
+            with contextlib.suppress(Exception):
+                await first.__aexit__(None, None, None)

@@ -8,8 +8,10 @@ import contextlib
 import dataclasses
 import json
 import logging
+import signal
 import uuid
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import redis.asyncio
@@ -18,7 +20,8 @@ import socketio
 from chatserver.keys import SIO
 from chatserver.sockets.base import conversation_room
 from chatserver.sockets.manager import LocalManager, SharedManager
-from tests.services import fresh_postgres, require_redis
+from tests.cluster import free_port
+from tests.services import fresh_postgres, private_redis, require_redis
 
 QUESTION = "How do I install MT5?"
 
@@ -329,3 +332,39 @@ async def test_an_emit_to_other_processes_does_not_fail_its_caller_when_redis_is
         await manager.emit("message", {"n": 1}, namespace="/customer", room="room-1")
     assert "Cannot publish to redis... giving up (1 messages)" in caplog.text
     await manager.close()
+
+
+async def test_closing_gives_up_on_emits_a_redis_that_never_answers_does_not_take(
+    tmp_path: Path, caplog
+):
+    """A paused Redis (SIGSTOP) accepts the bytes and answers nothing: a shutdown must not
+    wait for it forever, and whoever emitted goes on."""
+    require_redis()
+    port = free_port()
+    async with private_redis(port, tmp_path) as server:
+        manager = SharedManager(f"redis://127.0.0.1:{port}/0", channel="paused", write_only=True)
+        manager.close_timeout = 0.5
+        socketio.AsyncServer(client_manager=manager)
+        await manager.emit("message", {"n": 0}, namespace="/customer", room="room-0")
+        server.send_signal(signal.SIGSTOP)
+        try:
+            first = asyncio.create_task(
+                manager.emit("message", {"n": 1}, namespace="/customer", room="room-1")
+            )
+            await asyncio.sleep(0.1)  # its pipeline is on its way, and waits for an answer
+            later = [
+                asyncio.create_task(
+                    manager.emit("message", {"n": n}, namespace="/customer", room=f"room-{n}")
+                )
+                for n in (2, 3)
+            ]
+            await asyncio.sleep(0.1)
+            assert not first.done()
+            with caplog.at_level(logging.ERROR):
+                async with asyncio.timeout(10):
+                    await manager.close()
+            assert "Redis did not take 3 emits for the other processes within 0.5 s" in caplog.text
+            async with asyncio.timeout(1):  # the emitters were let go
+                await asyncio.gather(first, *later)
+        finally:
+            server.send_signal(signal.SIGCONT)

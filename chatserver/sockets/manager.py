@@ -165,12 +165,16 @@ class SharedManager(IndexedRooms, socketio.AsyncRedisManager):  # type: ignore[m
     """
 
     connected: bool  # python-socketio's: whether `redis` is a live client
+    # How long `close` waits for queued emits to reach Redis: one that accepts connections
+    # but never answers (paused, or a network that drops packets) must not hold a shutdown.
+    close_timeout = 5.0
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._outbox: list[str] = []  # encoded messages not yet handed to the sender
         self._sent: asyncio.Future[None] | None = None  # set once the outbox is sent
         self._sender: asyncio.Task[None] | None = None
+        self._sending = 0  # messages in the pipeline being sent
 
     async def _publish(self, data: dict[str, Any]) -> None:
         first = {"host_id": data.get("host_id"), "method": data.get("method")}
@@ -187,9 +191,11 @@ class SharedManager(IndexedRooms, socketio.AsyncRedisManager):  # type: ignore[m
         while self._outbox:
             messages, sent = self._outbox, self._sent
             self._outbox, self._sent = [], None
+            self._sending = len(messages)
             try:
                 await self._send(messages)
             finally:
+                self._sending = 0
                 if sent is not None and not sent.done():
                     sent.set_result(None)
 
@@ -236,9 +242,25 @@ class SharedManager(IndexedRooms, socketio.AsyncRedisManager):  # type: ignore[m
     async def close(self) -> None:
         """Send what is queued, stop listening and close the connections to Redis:
         python-socketio's manager has no such step, and an application stopped inside a
-        running process (tests, a restart in place) would otherwise leave both open."""
-        if self._sender is not None:
-            await self._sender
+        running process (tests, a restart in place) would otherwise leave both open.
+        Emits Redis has not taken within `close_timeout` are dropped, with an error logged."""
+        sender = self._sender
+        if sender is not None and not sender.done():
+            try:
+                await asyncio.wait_for(asyncio.shield(sender), self.close_timeout)
+            except TimeoutError:
+                self._get_logger().error(
+                    "Redis did not take %d emits for the other processes within %g s; "
+                    "closing without them",
+                    self._sending + len(self._outbox),
+                    self.close_timeout,
+                )
+                sender.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sender
+                self._outbox = []
+                if self._sent is not None and not self._sent.done():
+                    self._sent.set_result(None)  # their callers go on, as after a failed send
         listener = getattr(self, "thread", None)
         if isinstance(listener, asyncio.Task):
             listener.cancel()
