@@ -186,6 +186,7 @@ class WorkerConfig:
     connect_rate: float | None  # this worker's share of --connect-rate: arrivals per second
     language: str
     text: str
+    deflate: bool  # customers offer permessage-deflate, as browsers do
 
 
 @dataclass
@@ -270,9 +271,15 @@ class Customer:
 
 
 async def connect_customer(
-    session: aiohttp.ClientSession, url: str, name: str, language: str, result: WorkerResult
+    session: aiohttp.ClientSession,
+    url: str,
+    name: str,
+    language: str,
+    result: WorkerResult,
+    *,
+    deflate: bool = False,
 ) -> Customer:
-    client = WireClient(session, url, "/customer")
+    client = WireClient(session, url, "/customer", deflate=deflate)
     started = time.perf_counter()
     await client.connect()
     connected = time.perf_counter()
@@ -406,6 +413,7 @@ async def worker_main(cfg: WorkerConfig) -> None:
                             f"w{cfg.index}c{i}",
                             cfg.language,
                             result,
+                            deflate=cfg.deflate,
                         )
                     )
                 except Exception as exc:
@@ -736,6 +744,7 @@ async def measure(
                 ),
                 language="en",
                 text=args.text,
+                deflate=args.deflate,
             )
         )
         first += count
@@ -934,7 +943,9 @@ def describe(args: argparse.Namespace) -> str:
         f"Mode `{args.mode}`: {args.customers} customers ({arrivals}), {load}, "
         f"{args.duration:g} s; {servers}, "
         f"embeddings {args.embeddings}; echo: {'off' if args.mode == 'handoff' else args.echo}; "
-        f"{args.client_procs} client processes; server and clients on the same machine"
+        f"{args.client_procs} client processes"
+        + ("; customers offer permessage-deflate, as browsers do" if args.deflate else "")
+        + "; server and clients on the same machine"
         + (" (PostgreSQL's CPU is not counted)." if clustered(args) else ".")
     )
 
@@ -951,6 +962,8 @@ def section_name(args: argparse.Namespace) -> str:
         name += "-open"
     if args.connect_rate:
         name += "-arrivals"
+    if args.deflate:
+        name += "-deflate"
     if clustered(args):
         name += f"-redis{args.processes}"
     return name
@@ -1095,6 +1108,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--faq-dir", type=Path, help="FAQ directory (default: the desk's faq/)")
     parser.add_argument("--text", default=BOT_TEXT, help="what customers write in bot mode")
     parser.add_argument("--echo", choices=("tuned", "stock", "off"), default="tuned")
+    parser.add_argument(
+        "--deflate",
+        action="store_true",
+        help="customers offer permessage-deflate, as browsers do (the server declines it)",
+    )
     parser.add_argument(
         "--drain", type=float, default=10, help="seconds to wait for replies after the load"
     )

@@ -90,11 +90,15 @@ class WireClient:
     (synchronously, in the reader) with the event's first argument.
     """
 
-    def __init__(self, session: aiohttp.ClientSession, url: str, namespace: str) -> None:
+    def __init__(
+        self, session: aiohttp.ClientSession, url: str, namespace: str, *, deflate: bool = False
+    ) -> None:
         base = url.rstrip("/").replace("http://", "ws://", 1).replace("https://", "wss://", 1)
         self.ws_url = f"{base}/socket.io/?EIO=4&transport=websocket"
         self.session = session
         self.namespace = namespace
+        # Offer permessage-deflate, as browsers do (aiohttp's client offers it only if asked).
+        self.compress = 15 if deflate else 0
         self.handlers: dict[str, Callable[[Any], None]] = {}
         self.ws: aiohttp.ClientWebSocketResponse | None = None
         self.sid: str | None = None
@@ -104,7 +108,7 @@ class WireClient:
         self._reader: asyncio.Task[None] | None = None
 
     async def connect(self, auth: Any = None, wait: float = 30) -> None:
-        self.ws = await self.session.ws_connect(self.ws_url, max_msg_size=0)
+        self.ws = await self.session.ws_connect(self.ws_url, max_msg_size=0, compress=self.compress)
         opened = await asyncio.wait_for(self.ws.receive(), wait)
         if opened.type != aiohttp.WSMsgType.TEXT or not opened.data.startswith(EIO_OPEN):
             raise ConnectionError(f"no Engine.IO open packet: {opened.type} {opened.data!r}")

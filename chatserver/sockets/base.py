@@ -21,6 +21,7 @@ from chatserver.models import DomainError
 from chatserver.protocol import Ack, ErrorAck
 from chatserver.sockets.payloads import BadRequest, error
 from chatserver.sockets.queues import EngineServer
+from chatserver.sockets.websocket import declining_compression
 
 log = logging.getLogger(__name__)
 
@@ -67,19 +68,18 @@ class JsonPacket(socketio.packet.Packet):  # type: ignore[misc]
 class SocketServer(socketio.AsyncServer):  # type: ignore[misc]
     """python-socketio's server, refusing client events with reserved names, keeping each
     connection's environ with shared keys (`interning_keys`) and its outgoing packets in a
-    `LeanQueue` (chatserver/sockets/queues.py)."""
+    `LeanQueue` (chatserver/sockets/queues.py), and declining websocket compression
+    (chatserver/sockets/websocket.py)."""
 
     def _engineio_server_class(self) -> type[EngineServer]:
         return EngineServer  # each socket's outgoing queue a `LeanQueue`
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        drivers = self.eio._async  # this server's copy, so no other server is touched
+        drivers = declining_compression(self.eio._async)  # a copy: no other server touched
         if not inspect.iscoroutinefunction(drivers["translate_request"]):
-            self.eio._async = {
-                **drivers,
-                "translate_request": interning_keys(drivers["translate_request"]),
-            }
+            drivers = {**drivers, "translate_request": interning_keys(drivers["translate_request"])}
+        self.eio._async = drivers
 
     async def _handle_event_internal(
         self, server: Any, sid: str, eio_sid: str, data: list[Any], namespace: str, id: Any
