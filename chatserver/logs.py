@@ -48,6 +48,9 @@ def configure(level: str, fmt: str) -> None:
 # request could not be parsed.
 TRANSPORT_LOGGERS = ("engineio.server", "socketio.server", "aiohttp.server")
 _LIBRARIES = ("engineio", "socketio")
+# Our stand-ins for parts of those libraries (the websocket driver, declining compression):
+# a failure that passes through one is still the library's.
+_LIBRARY_PARTS = frozenset({"chatserver.sockets.websocket"})
 _MAX_DETAIL_CHARS = 160
 
 
@@ -85,7 +88,7 @@ def _raised_in_libraries(tb: TracebackType | None) -> bool:
     while tb is not None:
         module = str(tb.tb_frame.f_globals.get("__name__", ""))
         top = module.split(".", 1)[0]
-        if top in _LIBRARIES:
+        if top in _LIBRARIES or module in _LIBRARY_PARTS:
             inside = True
         elif inside and top == "chatserver":
             return False

@@ -9,7 +9,9 @@ frames are a few hundred bytes of JSON, which deflate shortens little. Socket.IO
 server for Node.js turned it off by default (version 3) for the same reason.
 
 `PlainWebSocket` is the driver's class, its one step the same, with compression declined:
-the handshake answers without the extension and the browser sends plain frames.
+the handshake answers without the extension and the browser sends plain frames. Garbage
+from a client still fails inside Engine.IO, through this step: chatserver/logs.py counts
+this module as part of the library, so such a failure stays one line, not a traceback.
 """
 
 from __future__ import annotations
