@@ -187,6 +187,9 @@ class WorkerConfig:
     language: str
     text: str
     deflate: bool  # customers offer permessage-deflate, as browsers do
+    # With --texts: each language's messages; customer k writes in the (k mod n)-th language,
+    # going through its messages in turn. Empty: every customer writes `text` in `language`.
+    texts: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -208,10 +211,13 @@ class WorkerResult:
 
 
 class Customer:
-    def __init__(self, client: WireClient, name: str, result: WorkerResult) -> None:
+    def __init__(
+        self, client: WireClient, name: str, result: WorkerResult, texts: list[str] | None = None
+    ) -> None:
         self.client = client
         self.name = name
         self.result = result
+        self.texts = texts or []
         self.count = 0
         self.sent_at: dict[int, float] = {}  # seq of our message -> when it was (to be) sent
         self.early: dict[int, float] = {}  # a reply that overtook its ack: seq -> arrival
@@ -238,6 +244,10 @@ class Customer:
             self.early[reply_to] = now
         else:
             self.replied(sent, now)
+
+    def next_text(self, default: str) -> str:
+        """What this customer writes next: their messages in turn, or `default`."""
+        return self.texts[self.count % len(self.texts)] if self.texts else default
 
     def on_assigned(self, _: Any) -> None:
         if self.requested_at is not None:
@@ -278,6 +288,7 @@ async def connect_customer(
     result: WorkerResult,
     *,
     deflate: bool = False,
+    texts: list[str] | None = None,
 ) -> Customer:
     client = WireClient(session, url, "/customer", deflate=deflate)
     started = time.perf_counter()
@@ -289,7 +300,7 @@ async def connect_customer(
         raise RuntimeError(f"start refused: {ack}")
     result.connect_ms.append((connected - started) * 1000)
     result.start_ms.append((time.perf_counter() - connected) * 1000)
-    return Customer(client, name, result)
+    return Customer(client, name, result, texts)
 
 
 def note_error(result: WorkerResult, exc: BaseException) -> None:
@@ -306,7 +317,7 @@ async def closed_loop(customers: list[Customer], cfg: WorkerConfig, result: Work
         while time.perf_counter() < deadline:
             customer.waiter = loop.create_future()
             try:
-                await customer.send(cfg.text)
+                await customer.send(customer.next_text(cfg.text))
                 await asyncio.wait_for(customer.waiter, CALL_TIMEOUT)
             except Exception as exc:  # counted, the others go on
                 note_error(result, exc)
@@ -327,7 +338,7 @@ async def open_loop(
 
     async def send(customer: Customer, scheduled: float) -> None:
         try:
-            await customer.send(cfg.text, scheduled)
+            await customer.send(customer.next_text(cfg.text), scheduled)
         except Exception as exc:
             note_error(result, exc)
 
@@ -399,9 +410,11 @@ async def worker_main(cfg: WorkerConfig) -> None:
     limit = asyncio.Semaphore(cfg.connect_concurrency if not cfg.connect_rate else 10_000)
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector) as session:
+        languages = sorted(cfg.texts)
 
         async def one(i: int) -> None:
             number = cfg.first + i
+            language = languages[number % len(languages)] if languages else cfg.language
             if cfg.connect_rate:  # open loop: customer i arrives at its time, whatever the rest
                 await asyncio.sleep(i / cfg.connect_rate)
             async with limit:
@@ -411,9 +424,10 @@ async def worker_main(cfg: WorkerConfig) -> None:
                             session,
                             cfg.urls[number % len(cfg.urls)],
                             f"w{cfg.index}c{i}",
-                            cfg.language,
+                            language,
                             result,
                             deflate=cfg.deflate,
+                            texts=cfg.texts.get(language),
                         )
                     )
                 except Exception as exc:
@@ -720,6 +734,7 @@ async def measure(
     args: argparse.Namespace, target: Target, agents: list[tuple[str, str]] | None
 ) -> dict[str, Any]:
     """One run of the clients against `target`: the figures as a dict."""
+    texts = bot_texts(args.texts, args.faq_dir or ROOT / "faq") if args.texts else {}
     procs = max(1, min(args.client_procs, args.customers))
     share = [
         args.customers // procs + (1 if i < args.customers % procs else 0) for i in range(procs)
@@ -745,6 +760,7 @@ async def measure(
                 language="en",
                 text=args.text,
                 deflate=args.deflate,
+                texts=texts,
             )
         )
         first += count
@@ -919,6 +935,43 @@ def table(ours: dict[str, Any], echo: dict[str, Any] | None, mode: str) -> str:
     return head + "\n".join(lines) + "\n"
 
 
+def bot_texts(path: Path, faq_dir: Path) -> dict[str, list[str]]:
+    """Each language's messages in `path`, without those that end the bot's part: an urgent
+    entry expected or an urgent phrase (a person takes it at once), one asking for a person,
+    or none expected (the bot declines it, and a second decline in a row hands the chat to a
+    person). The bot answers every one that is left, so a closed loop never waits for a
+    reply that is not coming."""
+    from chatserver.faq.loader import load_faq
+    from chatserver.handoff import asks_for_a_person
+    from chatserver.models import Priority
+    from chatserver.urgency import urgent_topic
+
+    faq = load_faq(faq_dir).faq
+    urgent = {
+        entry.id
+        for language in faq.languages
+        for entry in faq.native(language).values()
+        if entry.priority is Priority.URGENT
+    }
+    texts: dict[str, list[str]] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        case = json.loads(line)
+        language = case.get("lang", "en")
+        expected = case.get("expected")
+        text = case["text"]
+        if (
+            expected is None
+            or expected in urgent
+            or urgent_topic(text, language)
+            or asks_for_a_person(text, language)
+        ):
+            continue
+        texts.setdefault(language, []).append(text)
+    return texts
+
+
 def describe(args: argparse.Namespace) -> str:
     load = (
         f"open loop, {args.rate:g} msgs/s in total"
@@ -944,6 +997,7 @@ def describe(args: argparse.Namespace) -> str:
         f"{args.duration:g} s; {servers}, "
         f"embeddings {args.embeddings}; echo: {'off' if args.mode == 'handoff' else args.echo}; "
         f"{args.client_procs} client processes"
+        + (f"; customers write the messages of {args.texts.name}" if args.texts else "")
         + ("; customers offer permessage-deflate, as browsers do" if args.deflate else "")
         + "; server and clients on the same machine"
         + (" (PostgreSQL's CPU is not counted)." if clustered(args) else ".")
@@ -964,6 +1018,8 @@ def section_name(args: argparse.Namespace) -> str:
         name += "-arrivals"
     if args.deflate:
         name += "-deflate"
+    if args.texts:
+        name += "-texts"
     if clustered(args):
         name += f"-redis{args.processes}"
     return name
@@ -1108,6 +1164,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--faq-dir", type=Path, help="FAQ directory (default: the desk's faq/)")
     parser.add_argument("--text", default=BOT_TEXT, help="what customers write in bot mode")
     parser.add_argument("--echo", choices=("tuned", "stock", "off"), default="tuned")
+    parser.add_argument(
+        "--texts",
+        type=Path,
+        help="bot mode: JSON lines of {text, lang, expected} (e.g. ../shared/data/deskbench/"
+        "cases.jsonl): customers spread over the languages, each writing its language's "
+        "messages in turn, instead of --text; those that end the bot's part are left out",
+    )
     parser.add_argument(
         "--deflate",
         action="store_true",
