@@ -265,69 +265,97 @@ async def tick_owner(redis: Redis, prefix: str) -> str | None:
     return None if raw is None else raw.decode().split(":", 1)[0]
 
 
-async def test_a_restart_of_redis_loses_no_conversation(tmp_path: Path) -> None:
+class OwnRedis:
+    """A Redis of the test's own (tests.services.private_redis), which it restarts empty."""
+
+    def __init__(self, port: int, tmp_path: Path) -> None:
+        self.port, self.tmp_path = port, tmp_path
+        self._running: contextlib.AbstractAsyncContextManager[Any] | None = None
+
+    async def start(self) -> None:
+        self._running = private_redis(self.port, self.tmp_path)
+        await self._running.__aenter__()
+
+    async def stop(self) -> None:
+        running, self._running = self._running, None
+        if running is not None:
+            await running.__aexit__(None, None, None)
+
+    async def restart(self) -> None:
+        """Redis goes, with everything in it, and an empty one comes up on the same port."""
+        await self.stop()
+        await self.start()
+
+
+@contextlib.asynccontextmanager
+async def desk_on_own_redis(tmp_path: Path, *agents: str) -> AsyncIterator[tuple[Desk, OwnRedis]]:
+    """A desk on a fresh PostgreSQL database and a Redis of its own, with `agents`."""
     require_redis()
-    port = free_port()
+    redis = OwnRedis(free_port(), tmp_path)
     async with fresh_postgres() as database_url:
-        desk = Desk(tmp_path, database_url, f"redis://127.0.0.1:{port}/0")
-        desk.add_agent("emma")
-        first = private_redis(port, tmp_path)
-        await first.__aenter__()
+        desk = Desk(tmp_path, database_url, f"redis://127.0.0.1:{redis.port}/0")
+        for username in agents:
+            desk.add_agent(username)
+        await redis.start()
         try:
-            a, b = await asyncio.gather(desk.node("a").start(), desk.node("b").start())
-            emma = await agent(b.url, "emma", reconnection=True)
-            alice, started = await customer(a.url, reconnection=True)
-            conversation_id = started["conversation"]["id"]
+            yield desk, redis
+        finally:
+            await desk.stop()
+            await redis.stop()
 
-            async def resume() -> None:  # what the widget does on every reconnection
-                seqs = [m["seq"] for m in alice.events("message")] or [0]
-                await alice.call("start", {"token": started["token"], "last_seq": max(seqs)})
 
-            alice.on_connect = resume
+async def test_a_restart_of_redis_loses_no_conversation(tmp_path: Path) -> None:
+    async with desk_on_own_redis(tmp_path, "emma") as (desk, redis):
+        a, b = await asyncio.gather(desk.node("a").start(), desk.node("b").start())
+        emma = await agent(b.url, "emma", reconnection=True)
+        alice, started = await customer(a.url, reconnection=True)
+        conversation_id = started["conversation"]["id"]
+
+        async def resume() -> None:  # what the widget does on every reconnection
+            seqs = [m["seq"] for m in alice.events("message")] or [0]
+            await alice.call("start", {"token": started["token"], "last_seq": max(seqs)})
+
+        alice.on_connect = resume
+        waiting: Client | None = None
+        try:
             offer = await emma.wait_for("offer")
             assert (await emma.call("accept", {"conversation_id": offer["conversation_id"]}))["ok"]
             waiting, _ = await customer(a.url, reconnection=True)  # nobody free: queued
-            await first.__aexit__(None, None, None)  # Redis goes, with everything in it
+            await redis.restart()
 
-            second = private_redis(port, tmp_path)
-            await second.__aenter__()
+            # Both processes notice, one rebuilds the desk from PostgreSQL, and each puts its
+            # own sockets back in the presence: nobody has to reconnect.
+            fresh = Redis(port=redis.port)
             try:
-                # Both processes notice, one rebuilds the desk from PostgreSQL, and each puts
-                # its own sockets back in the presence: nobody has to reconnect.
-                fresh = Redis(port=port)
-                try:
-                    async with asyncio.timeout(30):
-                        while not await knows_again(fresh, desk.prefix, conversation_id):
-                            await asyncio.sleep(0.1)
-                    # ...and keeps them: the heartbeats went with the old Redis too, which
-                    # must not make the tick take the other process for dead.
-                    await asyncio.sleep(3)
-                    assert await knows_again(fresh, desk.prefix, conversation_id)
-                finally:
-                    await fresh.aclose()
-                assert (alice.connections, emma.connections) == (1, 1)
-                sent = {"text": "Still there after Redis?", "client_id": "after"}
                 async with asyncio.timeout(30):
-                    while True:  # the first try may land before the resume
-                        ack = await alice.call("message", sent)
-                        if ack["ok"]:
-                            break
-                        await asyncio.sleep(0.2)
-                await emma.wait_for("message", lambda d: d["text"] == sent["text"], timeout=30)
-                reply = {"conversation_id": conversation_id, "text": "Yes", "client_id": "y"}
-                assert (await emma.call("message", reply))["ok"]
-                await alice.wait_for("message", lambda d: d["text"] == "Yes", timeout=30)
+                    while not await knows_again(fresh, desk.prefix, conversation_id):
+                        await asyncio.sleep(0.1)
+                # ...and keeps them: the heartbeats went with the old Redis too, which must
+                # not make the tick take the other process for dead.
+                await asyncio.sleep(3)
+                assert await knows_again(fresh, desk.prefix, conversation_id)
             finally:
-                await alice.close()
-                await waiting.close()
-                await emma.close()
-                await desk.stop()
-                await second.__aexit__(None, None, None)
+                await fresh.aclose()
+            assert (alice.connections, emma.connections) == (1, 1)
+            sent = {"text": "Still there after Redis?", "client_id": "after"}
+            async with asyncio.timeout(30):
+                while True:  # the first try may land before the resume
+                    ack = await alice.call("message", sent)
+                    if ack["ok"]:
+                        break
+                    await asyncio.sleep(0.2)
+            await emma.wait_for("message", lambda d: d["text"] == sent["text"], timeout=30)
+            reply = {"conversation_id": conversation_id, "text": "Yes", "client_id": "y"}
+            assert (await emma.call("message", reply))["ok"]
+            await alice.wait_for("message", lambda d: d["text"] == "Yes", timeout=30)
         finally:
-            with contextlib.suppress(Exception):
-                await first.__aexit__(None, None, None)
+            await alice.close()
+            if waiting is not None:
+                await waiting.close()
+            await emma.close()
+        await desk.stop()
         stored = await rows(
-            database_url,
+            desk.database_url,
             "SELECT status, agent_id FROM conversations WHERE id = :c",
             c=conversation_id,
         )
@@ -347,55 +375,40 @@ async def test_an_agent_who_stepped_away_is_still_away_after_redis_restarts(
 ) -> None:
     """Redis keeps the statuses agents chose, and the store does not: the rebuilt desk takes
     them from the processes' last copies, so a restart offers nobody on a break a chat."""
-    require_redis()
-    port = free_port()
-    async with fresh_postgres() as database_url:
-        desk = Desk(tmp_path, database_url, f"redis://127.0.0.1:{port}/0")
-        desk.add_agent("liam")
-        first = private_redis(port, tmp_path)
-        await first.__aenter__()
+    async with desk_on_own_redis(tmp_path, "liam") as (desk, redis):
+        a, b = await asyncio.gather(desk.node("a").start(), desk.node("b").start())
+        # Two consoles, one on each process; the break is taken on B.
+        on_a = await agent(a.url, "liam", reconnection=True)
+        on_b = await agent(b.url, "liam", reconnection=True)
+        fresh = Redis(port=redis.port)
         try:
-            a, b = await asyncio.gather(desk.node("a").start(), desk.node("b").start())
-            # Two consoles, one on each process; the break is taken on B.
-            on_a = await agent(a.url, "liam", reconnection=True)
-            on_b = await agent(b.url, "liam", reconnection=True)
             assert (await on_b.call("status", {"status": "away"}))["ok"]
             # A's copy follows within a heartbeat (2 s) even when nothing happens on A.
             await asyncio.sleep(3)
-            await first.__aexit__(None, None, None)  # Redis goes, with every status in it
+            await redis.restart()  # every status goes with it
+            async with asyncio.timeout(30):  # both processes put their console back
+                while True:
+                    raw = await fresh.get(f"{desk.prefix}:state")
+                    consoles = json.loads(raw)["agents"]["consoles"] if raw else {}
+                    if sum(len(sids) for sids in consoles.values()) == 2:
+                        break
+                    await asyncio.sleep(0.1)
+            liam = await router_agent(fresh, desk.prefix, "Liam")
+            assert liam is not None
+            assert liam["status"] == "away", liam
 
-            second = private_redis(port, tmp_path)
-            await second.__aenter__()
-            fresh = Redis(port=port)
-            try:
-                async with asyncio.timeout(30):  # both processes put their console back
-                    while True:
-                        raw = await fresh.get(f"{desk.prefix}:state")
-                        consoles = json.loads(raw)["agents"]["consoles"] if raw else {}
-                        if sum(len(sids) for sids in consoles.values()) == 2:
-                            break
-                        await asyncio.sleep(0.1)
-                liam = await router_agent(fresh, desk.prefix, "Liam")
-                assert liam is not None
-                assert liam["status"] == "away", liam
+            alice, _ = await customer(a.url)  # nobody online: she may leave a message
+            await alice.wait_for("offline")
+            assert on_a.events("offer") == []
+            assert on_b.events("offer") == []
 
-                alice, _ = await customer(a.url)  # nobody online: she may leave a message
-                await alice.wait_for("offline")
-                assert on_a.events("offer") == []
-                assert on_b.events("offer") == []
-
-                assert (await on_a.call("status", {"status": "online"}))["ok"]
-                bob, started = await customer(b.url)  # back from the break: offered at once
-                offer = await on_a.wait_for("offer")
-                assert offer["conversation_id"] == started["conversation"]["id"]
-                await alice.close()
-                await bob.close()
-            finally:
-                await fresh.aclose()
-                await on_a.close()
-                await on_b.close()
-                await desk.stop()
-                await second.__aexit__(None, None, None)
+            assert (await on_a.call("status", {"status": "online"}))["ok"]
+            bob, started = await customer(b.url)  # back from the break: offered at once
+            offer = await on_a.wait_for("offer")
+            assert offer["conversation_id"] == started["conversation"]["id"]
+            await alice.close()
+            await bob.close()
         finally:
-            with contextlib.suppress(Exception):
-                await first.__aexit__(None, None, None)
+            await fresh.aclose()
+            await on_a.close()
+            await on_b.close()
