@@ -22,11 +22,11 @@ start for the people who were on it; their clients reconnect to another process.
 When the state key is missing (a fresh Redis, or one restarted without persistence), the
 first unit rebuilds the memory from the store (`rebuild`, the single-process restore) under
 a new epoch. Each process that sees a new epoch puts its own sockets back in the presence
-(`on_new_epoch`: its Socket.IO rooms say which customers and consoles it holds; its last
-copy of the lost desk, `before_epoch`, what each agent had chosen, away say), so nobody
-has to reconnect, the grace periods the restore started end at once, and nobody who stepped
-away is offered chats. Conversations and
-messages are in the store, so nothing is lost. A process notices within a heartbeat
+(`on_new_epoch`: its Socket.IO rooms say which customers and consoles it holds, and its
+last copy of the lost desk, `before_epoch`, the status each agent had chosen), so nobody
+has to reconnect, the grace periods the restore started end at once, and nobody who
+stepped away is offered chats. Conversations and messages are in the store, so nothing is
+lost. A process notices within a heartbeat
 (`refresh_if_moved`), or at its next unit, whichever comes first.
 
 Reads outside a unit use this process's copy, at most a heartbeat old; whatever decides
