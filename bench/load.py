@@ -186,7 +186,7 @@ class WorkerConfig:
     connect_rate: float | None  # this worker's share of --connect-rate: arrivals per second
     language: str
     text: str
-    deflate: bool  # customers offer permessage-deflate, as browsers do
+    browser: bool  # customers connect as Chromium does: its headers, deflate offered
     # With --texts: each language's messages; customer k writes in the (k mod n)-th language,
     # going through its messages in turn. Empty: every customer writes `text` in `language`.
     texts: dict[str, list[str]] = field(default_factory=dict)
@@ -287,10 +287,10 @@ async def connect_customer(
     language: str,
     result: WorkerResult,
     *,
-    deflate: bool = False,
+    browser: bool = False,
     texts: list[str] | None = None,
 ) -> Customer:
-    client = WireClient(session, url, "/customer", deflate=deflate)
+    client = WireClient(session, url, "/customer", browser=browser)
     started = time.perf_counter()
     await client.connect()
     connected = time.perf_counter()
@@ -426,7 +426,7 @@ async def worker_main(cfg: WorkerConfig) -> None:
                             f"w{cfg.index}c{i}",
                             language,
                             result,
-                            deflate=cfg.deflate,
+                            browser=cfg.browser,
                             texts=cfg.texts.get(language),
                         )
                     )
@@ -759,7 +759,7 @@ async def measure(
                 ),
                 language="en",
                 text=args.text,
-                deflate=args.deflate,
+                browser=args.browser,
                 texts=texts,
             )
         )
@@ -998,7 +998,11 @@ def describe(args: argparse.Namespace) -> str:
         f"embeddings {args.embeddings}; echo: {'off' if args.mode == 'handoff' else args.echo}; "
         f"{args.client_procs} client processes"
         + (f"; customers write the messages of {args.texts.name}" if args.texts else "")
-        + ("; customers offer permessage-deflate, as browsers do" if args.deflate else "")
+        + (
+            "; customers connect as Chromium does (headers, deflate offered)"
+            if args.browser
+            else ""
+        )
         + "; server and clients on the same machine"
         + (" (PostgreSQL's CPU is not counted)." if clustered(args) else ".")
     )
@@ -1016,8 +1020,8 @@ def section_name(args: argparse.Namespace) -> str:
         name += "-open"
     if args.connect_rate:
         name += "-arrivals"
-    if args.deflate:
-        name += "-deflate"
+    if args.browser:
+        name += "-browser"
     if args.texts:
         name += "-texts"
     if clustered(args):
@@ -1172,9 +1176,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "messages in turn, instead of --text; those that end the bot's part are left out",
     )
     parser.add_argument(
-        "--deflate",
+        "--browser",
         action="store_true",
-        help="customers offer permessage-deflate, as browsers do (the server declines it)",
+        help="customers connect as Chromium does: its handshake headers, and permessage-deflate "
+        "offered (which the server declines)",
     )
     parser.add_argument(
         "--drain", type=float, default=10, help="seconds to wait for replies after the load"

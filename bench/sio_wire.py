@@ -23,6 +23,19 @@ from typing import Any
 
 import aiohttp
 
+# What Chromium sends with a websocket handshake besides the websocket's own headers
+# (--browser in bench/load.py); Origin is the server's, where the widget's page is.
+BROWSER_HEADERS = {
+    "Pragma": "no-cache",
+    "Cache-Control": "no-cache",
+    "User-Agent": (
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/131.0.0.0 Safari/537.36"
+    ),
+    "Accept-Encoding": "gzip, deflate, br, zstd",
+    "Accept-Language": "th-TH,th;q=0.9,en-US;q=0.8,en;q=0.7",
+}
+
 # Engine.IO packet types (first character of a websocket text frame).
 EIO_OPEN, EIO_CLOSE, EIO_PING, EIO_PONG, EIO_MESSAGE = "0", "1", "2", "3", "4"
 # Socket.IO packet types (second character, after EIO_MESSAGE).
@@ -91,14 +104,17 @@ class WireClient:
     """
 
     def __init__(
-        self, session: aiohttp.ClientSession, url: str, namespace: str, *, deflate: bool = False
+        self, session: aiohttp.ClientSession, url: str, namespace: str, *, browser: bool = False
     ) -> None:
         base = url.rstrip("/").replace("http://", "ws://", 1).replace("https://", "wss://", 1)
         self.ws_url = f"{base}/socket.io/?EIO=4&transport=websocket"
         self.session = session
         self.namespace = namespace
-        # Offer permessage-deflate, as browsers do (aiohttp's client offers it only if asked).
-        self.compress = 15 if deflate else 0
+        # As a browser connects: its headers, and permessage-deflate offered (aiohttp's
+        # client offers it only if asked).
+        origin = base.replace("ws://", "http://", 1).replace("wss://", "https://", 1)
+        self.headers = {**BROWSER_HEADERS, "Origin": origin} if browser else {}
+        self.compress = 15 if browser else 0
         self.handlers: dict[str, Callable[[Any], None]] = {}
         self.ws: aiohttp.ClientWebSocketResponse | None = None
         self.sid: str | None = None
@@ -108,7 +124,9 @@ class WireClient:
         self._reader: asyncio.Task[None] | None = None
 
     async def connect(self, auth: Any = None, wait: float = 30) -> None:
-        self.ws = await self.session.ws_connect(self.ws_url, max_msg_size=0, compress=self.compress)
+        self.ws = await self.session.ws_connect(
+            self.ws_url, max_msg_size=0, compress=self.compress, headers=self.headers
+        )
         opened = await asyncio.wait_for(self.ws.receive(), wait)
         if opened.type != aiohttp.WSMsgType.TEXT or not opened.data.startswith(EIO_OPEN):
             raise ConnectionError(f"no Engine.IO open packet: {opened.type} {opened.data!r}")

@@ -4,7 +4,7 @@ Browsers offer permessage-deflate on every websocket, and aiohttp's `WebSocketRe
 which Engine.IO's aiohttp driver creates, accepts it by default. Each connection then
 keeps a zlib compressor and decompressor for its whole life: with 10,000 customers
 offering it as browsers do, 137.6 KiB of server memory a connection, against 29.9 KiB
-with it declined, and connecting took twice as long (`bench/load.py --deflate`,
+with it declined, and connecting took twice as long (`bench/load.py --browser`,
 docs/benchmarks.md). The desk's frames are a few hundred bytes of JSON, which deflate
 shortens little. Engine.IO's own server for Node.js turned it off by default (Socket.IO
 2.4 and 3) for the same reason: "huge memory usage in production deployments".
