@@ -344,3 +344,26 @@ async def test_a_rolling_restart_behind_the_proxy_keeps_the_chat(
             assert not emma.events("closed")  # nobody ended the chat
         finally:
             await asyncio.gather(*(client.close() for client in clients))
+
+
+async def test_the_proxy_sends_no_cookies_to_socket_io(tmp_path: Path, aiohttp_server) -> None:
+    """A connection keeps its handshake's headers for its life: a site's cookies, which
+    nothing on /socket.io/ reads, stop at the proxy there (and pass everywhere else)."""
+    received: list[tuple[str, str | None]] = []
+
+    async def record(request: aiohttp.web.Request) -> aiohttp.web.Response:
+        received.append((request.path, request.headers.get("Cookie")))
+        return aiohttp.web.Response(text="ok")
+
+    upstream = aiohttp.web.Application()
+    upstream.router.add_route("GET", "/{tail:.*}", record)
+    server = await aiohttp_server(upstream)
+    async with (
+        nginx(tmp_path, "cookies", [f"127.0.0.1:{server.port}"]) as url,
+        aiohttp.ClientSession() as session,
+    ):
+        for path in ("/socket.io/?EIO=4&transport=polling", "/widget"):
+            async with session.get(url + path, headers={"Cookie": "_ga=GA1.2.3; consent=all"}):
+                pass
+    assert ("/socket.io/", None) in received
+    assert ("/widget", "_ga=GA1.2.3; consent=all") in received
