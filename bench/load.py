@@ -734,7 +734,6 @@ async def measure(
     args: argparse.Namespace, target: Target, agents: list[tuple[str, str]] | None
 ) -> dict[str, Any]:
     """One run of the clients against `target`: the figures as a dict."""
-    texts = bot_texts(args.texts, args.faq_dir or ROOT / "faq") if args.texts else {}
     procs = max(1, min(args.client_procs, args.customers))
     share = [
         args.customers // procs + (1 if i < args.customers % procs else 0) for i in range(procs)
@@ -760,7 +759,7 @@ async def measure(
                 language="en",
                 text=args.text,
                 browser=args.browser,
-                texts=texts,
+                texts=args.messages,
             )
         )
         first += count
@@ -1084,6 +1083,8 @@ async def run_echo(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
 
 
 async def main_async(args: argparse.Namespace) -> int:
+    # --texts read once, for our run and the echo's alike.
+    args.messages = bot_texts(args.texts, args.faq_dir or ROOT / "faq") if args.texts else {}
     raise_fd_limit()
     main_task = asyncio.current_task()
     assert main_task is not None
