@@ -237,6 +237,15 @@ async def converse(page: Any, widget: Any, texts: list[str]) -> None:
     await page.wait_for_timeout(400)  # let the last message's entrance animation finish
 
 
+async def ask_for_a_person(widget: Any) -> None:
+    """Press "Talk to a person": the newest message's own button when it has one ("Did
+    that help?", a decline), else the chip under the conversation."""
+    inline = widget.locator(
+        "#messages > :last-child :is([data-action=agent], .msg-choices[data-kind=agent] button)"
+    )
+    await (inline if await inline.count() else widget.locator("#talk")).click()
+
+
 async def customer(base: str, language: str, texts: list[str], **start: Any) -> Any:
     """A customer on /customer who writes `texts` and asks for a person."""
     client = socketio.AsyncClient(reconnection=False)
@@ -513,7 +522,7 @@ async def widget_scene(browser: Any) -> None:
         await page.goto(f"{base}/widget/")
         await page.locator(".msg--bot").first.wait_for(timeout=TIMEOUT_MS)
         await converse(page, page, ["MT5のパスワードを忘れました"])
-        await page.locator("#talk").click()
+        await ask_for_a_person(page)
         await page.locator("#queue").wait_for(timeout=TIMEOUT_MS)
         await page.locator(".msg--agent").wait_for(timeout=TIMEOUT_MS)
         await page.locator("#input").fill("はい、お願いします。")
@@ -563,8 +572,9 @@ async def survey_scene(browser: Any) -> None:
         await page.goto(f"{base}/widget/")
         await page.locator(".msg--bot").first.wait_for(timeout=TIMEOUT_MS)
         await converse(page, page, [SURVEY_QUESTION])
-        if await page.locator("#talk").is_visible():  # a missing payment is handed over at once
-            await page.locator("#talk").click()
+        # A missing payment is handed over at once; otherwise the customer asks.
+        if await page.locator("#chat").get_attribute("data-handoff") == "bot":
+            await ask_for_a_person(page)
         answered = page.locator(".msg--agent").nth(len(SURVEY_AGENT_REPLIES) - 1)
         await answered.wait_for(timeout=TIMEOUT_MS)
         await page.locator("#input").fill(SURVEY_THANKS)

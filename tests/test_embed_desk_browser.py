@@ -101,7 +101,9 @@ async def test_a_thai_customer_on_a_host_page_is_answered_in_thai_from_the_conso
     await frame.locator("#input").fill(THAI_PASSWORD)
     await frame.locator("#input").press("Enter")
     await expect(frame.locator(".msg--bot")).to_have_count(2, timeout=TIMEOUT_MS)
-    await frame.locator("#talk").click()
+    # "Did that help?" under the answer offers a person; the chip below waits meanwhile.
+    await expect(frame.locator("#talk")).to_be_hidden()
+    await frame.locator(".msg--bot").nth(1).locator("[data-action=agent]").click()
     item = cpage.locator(".qitem").first
     await expect(item).to_be_visible(timeout=TIMEOUT_MS)
     await expect(item.locator(".lang-tag")).to_have_text("th")

@@ -853,6 +853,8 @@ async def test_an_answer_shows_related_topics_and_did_that_help_and_yes_is_recor
     await expect(feedback.locator(".msg-feedback-question")).to_have_text("Did that help?")
     buttons = feedback.locator("button")
     await expect(buttons).to_have_text(["Yes", "No", "Talk to a person"])
+    # One "Talk to a person" at a time: the chip under the conversation waits for the word.
+    await expect(page.locator("#talk")).to_be_hidden()
     # Under the answer, in this order: the answer, its topics, the question, the time.
     order = await answer.evaluate(
         "e => [...e.children].map(c => c.classList[0] + (c.dataset.kind ? ':' + c.dataset.kind : ''))"
@@ -872,6 +874,7 @@ async def test_an_answer_shows_related_topics_and_did_that_help_and_yes_is_recor
     for n in range(3):
         await expect(buttons.nth(n)).to_be_disabled()
     await expect(buttons.nth(0)).to_have_attribute("aria-pressed", "true")
+    await expect(page.locator("#talk")).to_be_visible()  # the answer's own button is done
     conversation, stored = await widget.stored(server)
     answer_seq = next(m.seq for m in stored if m.meta.get("kind") == "answer")
     assert widget.sent("faq_feedback") == [{"seq": answer_seq, "helpful": True}]
@@ -936,6 +939,7 @@ async def test_no_brings_the_alternatives_and_a_person_right_to_left_in_arabic(s
     await expect(reply.locator(".msg-choices[data-kind=agent] button")).to_have_text(
         "التحدث إلى موظف"
     )
+    await expect(page.locator("#talk")).to_be_hidden()  # the reply offers it: not twice
     await expect(feedback.locator(".msg-feedback-thanks")).to_be_visible()
     await expect(no).to_have_attribute("aria-pressed", "true")
     conversation, stored = await widget.stored(server)

@@ -1322,6 +1322,19 @@ function setText(node, text) {
 }
 
 /** Everything that depends on where the conversation stands with the team. */
+/**
+ * The "Talk to a person" chip under the conversation, while the bot has it. Not while the
+ * newest message offers the same button itself (a decline, or "Did that help?" not yet
+ * answered): one button says it; two, one above the other, look like two different things.
+ */
+function renderActions() {
+  const last = els.messages.lastElementChild;
+  const inline = last?.querySelector(
+    ".msg-feedback:not(.is-done) [data-action=agent], .msg-choices[data-kind=agent]:not(.is-done)",
+  );
+  els.actions.hidden = !(state.handoff.status === "bot" && state.conversationId) || Boolean(inline);
+}
+
 function renderHandoff() {
   const h = state.handoff;
   const status = h.status;
@@ -1335,7 +1348,7 @@ function renderHandoff() {
   els.avatarInitial.hidden = !agent;
   els.avatarIcon.toggleAttribute("hidden", Boolean(agent));
 
-  els.actions.hidden = !(status === "bot" && state.conversationId);
+  renderActions();
   els.talk.disabled = h.requesting;
 
   els.queue.hidden = status !== "queued";
@@ -1593,6 +1606,12 @@ function bindUi() {
   els.noticeAction.addEventListener("click", startNewConversation);
   els.leaveNew.addEventListener("click", startNewConversation);
   els.talk.addEventListener("click", talkToAPerson);
+  // Messages come, go and get answered in many places: the chip follows what is shown.
+  new MutationObserver(renderActions).observe(els.messages, {
+    childList: true,
+    subtree: true,
+    attributeFilter: ["class"],
+  });
   els.leaveForm.addEventListener("submit", submitLeave);
   els.leaveForm.addEventListener("change", (event) => {
     if (/** @type {HTMLInputElement} */ (event.target).name !== "kind") return;
