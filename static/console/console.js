@@ -1130,9 +1130,12 @@ function onOffer(payload) {
       deadline: Date.now() + FIRST_RESPONSE_TARGET_S * 1000,
     };
   }
+  // The same offer pushed again (a console on a shared desk can hear one twice) updates
+  // what is shown; the toast is for a new one.
+  const again = state.offer?.conversation_id === payload.conversation_id;
   state.offer = { conversation_id: payload.conversation_id, deadline, item };
   renderQueue();
-  toast(_("A chat is offered to you."), "info");
+  if (!again) toast(_("A chat is offered to you."), "info");
 }
 
 /** @param {import("../shared/protocol.js").ConversationIdPayload} payload */
