@@ -1,7 +1,7 @@
 """The console's toasts never cover the composer, in a real headless Chromium against the
 real server: with a chat open and a toast shown (a second chat offered), the toast's box
 meets neither the composer's nor its Send button's, on a laptop screen (1280x800) and at
-900 px, where the panes stack; and one offer is one toast, however often it is pushed.
+900 px, where the panes stack (the chat's header fitting the window there too); and one offer is one toast, however often it is pushed.
 Skipped like the other browser tests without Chromium."""
 
 from __future__ import annotations
@@ -57,6 +57,15 @@ async def test_a_toast_never_covers_the_composer_or_its_send_button(desk, open_c
     send = panel.locator(".composer-send")
     await expect(send).to_be_visible(timeout=TIMEOUT_MS)
     await panel.locator(".composer-input").fill("Hello")
+    # The chat's header fits: its buttons wrap under the title rather than push the page
+    # wider than the window.
+    viewport = page.viewport_size
+    for button in await panel.locator(".chat-head button:visible").all():
+        placed = await box(button)
+        assert 0 <= placed["x"] and placed["x"] + placed["width"] <= viewport["width"], placed
+    assert await page.evaluate(
+        "() => document.documentElement.scrollWidth <= document.documentElement.clientWidth"
+    ), "the page scrolls sideways"
     # Where the panes stack the composer is further down the page: the agent is at it.
     await send.scroll_into_view_if_needed()
     await expect(page.locator(".toast")).to_have_count(0, timeout=TIMEOUT_MS)
@@ -66,7 +75,6 @@ async def test_a_toast_never_covers_the_composer_or_its_send_button(desk, open_c
     await expect(toast).to_be_visible(timeout=TIMEOUT_MS)
     await page.wait_for_timeout(300)  # its entrance animation is over
     shown, under = await box(toast), [await box(composer), await box(send)]
-    viewport = page.viewport_size
     assert shown["x"] >= 0, shown
     assert shown["x"] + shown["width"] <= viewport["width"], shown
     assert shown["y"] >= 0, shown
