@@ -62,7 +62,8 @@ async def test_a_toast_never_covers_the_composer_or_its_send_button(desk, open_c
     viewport = page.viewport_size
     for button in await panel.locator(".chat-head button:visible").all():
         placed = await box(button)
-        assert 0 <= placed["x"] and placed["x"] + placed["width"] <= viewport["width"], placed
+        assert placed["x"] >= 0, placed
+        assert placed["x"] + placed["width"] <= viewport["width"], placed
     assert await page.evaluate(
         "() => document.documentElement.scrollWidth <= document.documentElement.clientWidth"
     ), "the page scrolls sideways"
