@@ -465,7 +465,8 @@ async def _local_sockets_back(
             for sid in list(sids):
                 await dispatcher.console_connected(agent_id, sid)
             status = _chosen_status(before, agent_id)
-            notifications += (await dispatcher.agent_online(account, status=status)).notifications
+            online = await dispatcher.agent_online(account, status=status, status_stands=False)
+            notifications += online.notifications
     return notifications
 
 

@@ -196,8 +196,12 @@ class Dispatcher:
 
     # -- agents and customers -------------------------------------------------------------
 
-    async def agent_online(self, account: AgentAccount, *, status: str = "online") -> Dispatched:
-        return await self.attendance.agent_online(account, status=status)
+    async def agent_online(
+        self, account: AgentAccount, *, status: str = "online", status_stands: bool = True
+    ) -> Dispatched:
+        return await self.attendance.agent_online(
+            account, status=status, status_stands=status_stands
+        )
 
     async def agent_status(self, agent_id: str, status: str) -> Dispatched:
         return await self.attendance.agent_status(agent_id, status)

@@ -66,6 +66,7 @@ class ServerEvent(StrEnum):
     SLA_WARNING = "sla_warning"
     SLA_BREACH = "sla_breach"
     SESSION_ENDED = "session_ended"
+    STATUS = "status"  # the agent's status, to each of their consoles, when it is set
     # both
     ANNOUNCEMENT = "announcement"
     FOLLOWUP = "followup"  # supervisors: negative feedback opened, handled or missed
@@ -105,6 +106,7 @@ AGENT_EVENTS = frozenset(
         ServerEvent.SLA_BREACH,
         ServerEvent.ANNOUNCEMENT,
         ServerEvent.SESSION_ENDED,
+        ServerEvent.STATUS,
         ServerEvent.FOLLOWUP,
         ServerEvent.INBOX,
         ServerEvent.URGENT,
@@ -547,6 +549,13 @@ class SessionEndedPayload(TypedDict):
     reason: str  # logout | expired | revoked
 
 
+class StatusPayload(TypedDict):
+    """`status`: the agent's status, set from one of their consoles (or by the one that
+    connected): every console shows the same, and one that reconnects says it again."""
+
+    status: str  # online | away | offline
+
+
 class AnnouncementPayload(TypedDict):
     """`announcement`: an incident notice, or its new version, in the reader's language."""
 
@@ -700,6 +709,7 @@ PAYLOADS: Mapping[ServerEvent, tuple[type[Any], ...]] = {
     ServerEvent.SLA_WARNING: (SlaWarningPayload,),
     ServerEvent.SLA_BREACH: (SlaBreachPayload,),
     ServerEvent.SESSION_ENDED: (SessionEndedPayload,),
+    ServerEvent.STATUS: (StatusPayload,),
     ServerEvent.ANNOUNCEMENT: (AnnouncementPayload,),
     ServerEvent.FOLLOWUP: (FollowUpPayload,),
     ServerEvent.INBOX: (InboxPayload,),
@@ -1173,6 +1183,10 @@ def availability(agents_available: bool) -> AvailabilityPayload:
 
 def session_ended(reason: str) -> SessionEndedPayload:
     return {"reason": reason}
+
+
+def agent_status(status: str) -> StatusPayload:
+    return {"status": status}
 
 
 def announcement(notice: Announcement, chosen: Chosen) -> AnnouncementPayload:

@@ -383,6 +383,8 @@ async def test_an_agent_who_stepped_away_is_still_away_after_redis_restarts(
         fresh = Redis(port=redis.port)
         try:
             assert (await on_b.call("status", {"status": "away"}))["ok"]
+            # The console on A shows it too (the `status` push goes through Redis).
+            await on_a.wait_for("status", lambda d: d == {"status": "away"})
             # A's copy follows within a heartbeat (2 s) even when nothing happens on A.
             await asyncio.sleep(3)
             await redis.restart()  # every status goes with it
@@ -396,6 +398,8 @@ async def test_an_agent_who_stepped_away_is_still_away_after_redis_restarts(
             liam = await router_agent(fresh, desk.prefix, "Liam")
             assert liam is not None
             assert liam["status"] == "away", liam
+            assert on_a.events("status")[-1] == {"status": "away"}
+            assert on_b.events("status")[-1] == {"status": "away"}
 
             alice, _ = await customer(a.url)  # nobody online: she may leave a message
             await alice.wait_for("offline")
@@ -403,6 +407,7 @@ async def test_an_agent_who_stepped_away_is_still_away_after_redis_restarts(
             assert on_b.events("offer") == []
 
             assert (await on_a.call("status", {"status": "online"}))["ok"]
+            await on_b.wait_for("status", lambda d: d == {"status": "online"})
             bob, started = await customer(b.url)  # back from the break: offered at once
             offer = await on_a.wait_for("offer")
             assert offer["conversation_id"] == started["conversation"]["id"]

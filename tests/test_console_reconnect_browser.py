@@ -1,7 +1,8 @@
 """The status an agent chose survives their console's reconnect, in a real headless
 Chromium against the real server: an agent away whose socket drops (the server closes it,
 or the page goes offline) comes back away, in the page and in the server's presence, and
-no waiting chat is offered to them on the way. Skipped like the other browser tests
+no waiting chat is offered to them on the way; with two consoles, one that comes back
+remembering "online" does not undo the other's "away", and each shows the other's choice. Skipped like the other browser tests
 without Chromium."""
 
 from __future__ import annotations
@@ -81,3 +82,41 @@ async def test_away_survives_the_page_going_offline_and_back(desk, open_console)
     )
     await page.context.set_offline(False)
     await still_away(desk, console, emma_id, offers)
+
+
+async def test_a_tab_that_missed_the_agent_stepping_away_does_not_bring_them_back(
+    desk, open_console
+):
+    """Two consoles of Emma's (two tabs, or a laptop and a phone): she steps away in one
+    while the other is offline. The other comes back remembering "online"; she stays away,
+    and that tab says so."""
+    waiting = await a_waiting_german_chat(desk)
+    emma_id = await desk.account("emma", "Emma Clarke", ["en", "de"])
+    first = await logged_in(desk, open_console, "emma")
+    second = await logged_in(desk, open_console, "emma")
+    await expect(second.page.locator("#status-switch")).to_have_attribute("data-status", "online")
+    offers: list[Any] = []
+    second.network.drop = lambda name, data: offers.append(data) if name == "offer" else False
+
+    # The first tab's choice shows in the second.
+    await first.page.locator(".status-option[data-status=away]").click()
+    await expect(second.page.locator("#status-switch")).to_have_attribute(
+        "data-status", "away", timeout=TIMEOUT_MS
+    )
+    await first.page.locator(".status-option[data-status=online]").click()
+    await expect(second.page.locator("#status-switch")).to_have_attribute(
+        "data-status", "online", timeout=TIMEOUT_MS
+    )
+
+    await second.page.context.set_offline(True)
+    await expect(second.page.locator("#connection")).to_have_attribute(
+        "data-state", "reconnecting", timeout=TIMEOUT_MS
+    )
+    await first.page.locator(".status-option[data-status=away]").click()
+    await until(lambda: str(desk.services.dispatcher.router.agent_status(emma_id)) == "away")
+    offers.clear()  # online a moment ago, she was offered the waiting chat
+    await second.page.context.set_offline(False)
+    await still_away(desk, second, emma_id, offers)
+    await expect(first.page.locator("#status-switch")).to_have_attribute("data-status", "away")
+    conversation = await desk.services.store.get_conversation(waiting)
+    assert str(conversation.status) == "queued"

@@ -13,11 +13,12 @@ customer's departure is `assignment.py`'s) nor build queue lists (`views.py`).
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from chatserver import holdings, routing
+from chatserver import holdings, protocol, routing
 from chatserver.agents import AgentAccount
 from chatserver.events import Notify
 from chatserver.human.ledger import Dispatched, Ledger, Room, all_or_nothing, log
@@ -44,14 +45,23 @@ class Presence(Room):
     # -- agents -----------------------------------------------------------------------
 
     @all_or_nothing()
-    async def agent_online(self, account: AgentAccount, *, status: str = "online") -> Dispatched:
+    async def agent_online(
+        self, account: AgentAccount, *, status: str = "online", status_stands: bool = True
+    ) -> Dispatched:
         """A console connected, in the `status` its agent chose (a reconnect's page says
         which): straight to it, so that an agent who stepped away is not online for a
-        moment, long enough to be offered a chat."""
+        moment, long enough to be offered a chat. But while another of the agent's consoles
+        is open, the agent's status stands (`status_stands`): a second tab, or one that
+        missed a change while it reconnected, must not undo what the agent chose in the
+        first. A rebuilt desk re-announcing its consoles says False: it knows nobody's
+        status but `status`. Every console is told the status that results (`status`)."""
         ledger = self.ledger
         now = ledger.clock.now()
         ledger.accounts[account.id] = account
         router = ledger.router
+        if status_stands and ledger.agents.consoles(account.id) > 1:
+            with contextlib.suppress(routing.UnknownAgent):  # unknown: the console's word
+                status = str(router.agent_status(account.id))
         step = {"away": router.agent_away, "offline": router.agent_offline}.get(
             status, router.agent_online
         )
@@ -60,6 +70,7 @@ class Presence(Room):
         except routing.UnknownAgent:  # registered offline, then the status
             events = router.upsert_agent(profile(account), now) + step(account.id, now)
         notifications = await self.routed.apply(events, now)
+        notifications.append(self._status_told(account.id))
         ledger.agents.settled(account.id)
         # A console that reconnects (a reload, a new tab, back after a restart) may have lost
         # the chats its agent holds: brief it again; consoles take a repeat as an update.
@@ -104,7 +115,13 @@ class Presence(Room):
         else:
             events = ledger.router.agent_offline(agent_id, now)
             ledger.agents.settled(agent_id)
-        return Dispatched(await self.routed.apply(events, now))
+        notifications = await self.routed.apply(events, now)
+        return Dispatched([*notifications, self._status_told(agent_id)])
+
+    def _status_told(self, agent_id: str) -> Notify:
+        """The agent's status as the router now has it, to each of their consoles."""
+        status = str(self.ledger.router.agent_status(agent_id))
+        return Notify.agent(agent_id, ServerEvent.STATUS, protocol.agent_status(status))
 
     @all_or_nothing()
     async def take_chats(self, agent_id: str, on: bool) -> Dispatched:

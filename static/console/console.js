@@ -226,6 +226,7 @@ const state = {
   languages: [], // [{tag, name, direction}] the desk's chat languages
   connection: "connecting", // connecting | online | reconnecting
   status: loadJson(STATUS_KEY, "online"), // what the agent chose
+  statusUnsent: false, // chosen while disconnected: this console sends it when back
   clockOffsetMs: 0, // server clock minus this clock
   queue: new Map(), // conversation_id -> waiting item (+ deadline: this clock's ms)
   queueOrder: [],
@@ -735,6 +736,7 @@ async function login(username, password) {
   };
   saveJson(SESSION_KEY, state.session);
   state.status = "online";
+  state.statusUnsent = false;
   saveJson(STATUS_KEY, state.status);
   showConsole();
   connect();
@@ -755,6 +757,7 @@ function endSession(message) {
   saveJson(NOTES_KEY, null);
   state.noteIds = new Set();
   state.status = "online";
+  state.statusUnsent = false;
   state.queue.clear();
   state.queueOrder = [];
   state.agents = [];
@@ -852,11 +855,15 @@ function connect() {
   socket.on("inbox", (payload) => inboxView.update(payload));
   socket.on("typing", live.typing);
   socket.on("seen", live.seen);
+  socket.on("status", onStatusPushed);
 }
 
 async function onConnected() {
   setConnection("online");
   outbox.pump();
+  // Another console of the agent's may have set the status meanwhile: this one's choice
+  // goes after it (the connection alone leaves the agent's status as it stands).
+  if (state.statusUnsent) setStatus(state.status);
   // Follow-ups pushed while this console was away: read the list again.
   if (state.session && SUPERVISOR_ROLES.has(state.session.agent.role)) {
     followups.load();
@@ -902,20 +909,40 @@ async function setStatus(status) {
   state.status = status;
   saveJson(STATUS_KEY, status);
   renderStatus();
-  if (!socket?.connected) return; // the next connection carries it (connect's auth)
+  if (!socket?.connected) {
+    state.statusUnsent = true; // the next connection carries it (connect's auth, then this)
+    return;
+  }
   /** @type {import("../shared/protocol.js").StatusAck | import("../shared/protocol.js").ErrorAck | null} */
   const answer = await call(AgentRequest.STATUS, { status });
   if (answer?.ok) {
+    state.statusUnsent = false;
     if (STATUSES.includes(answer.status)) state.status = answer.status;
     saveJson(STATUS_KEY, state.status);
     renderStatus();
     return;
   }
-  if (answer === null) return; // resent after the reconnect
+  if (answer === null) {
+    state.statusUnsent = true; // not heard: sent again after the reconnect
+    return;
+  }
   state.status = previous;
   saveJson(STATUS_KEY, previous);
   renderStatus();
   toast(errorText(failureCode(answer)), "error");
+}
+
+/**
+ * The agent's status, set in another of their consoles (another tab, a phone) or where the
+ * server stands when this one connects: every console shows the same. Not while this one
+ * has a choice of its own to send.
+ * @param {import("../shared/protocol.js").StatusPayload} payload
+ */
+function onStatusPushed(payload) {
+  if (!payload || !STATUSES.includes(payload.status) || state.statusUnsent) return;
+  state.status = payload.status;
+  saveJson(STATUS_KEY, state.status);
+  renderStatus();
 }
 
 /* ---------- queue ---------- */

@@ -19,6 +19,7 @@ export const ServerEvent = Object.freeze({
   SLA_WARNING: "sla_warning",
   SLA_BREACH: "sla_breach",
   SESSION_ENDED: "session_ended",
+  STATUS: "status",
   ANNOUNCEMENT: "announcement",
   FOLLOWUP: "followup",
   INBOX: "inbox",
@@ -33,7 +34,7 @@ export const ServerEvent = Object.freeze({
 export const CUSTOMER_EVENTS = Object.freeze(["announcement", "assigned", "availability", "closed", "message", "offline", "queued", "typing"]);
 
 /** The events agent clients receive. */
-export const AGENT_EVENTS = Object.freeze(["announcement", "closed", "conversation", "followup", "inbox", "message", "offer", "offer_withdrawn", "queue", "released", "seen", "session_ended", "sla_breach", "sla_warning", "typing", "urgent", "urgent_cleared"]);
+export const AGENT_EVENTS = Object.freeze(["announcement", "closed", "conversation", "followup", "inbox", "message", "offer", "offer_withdrawn", "queue", "released", "seen", "session_ended", "sla_breach", "sla_warning", "status", "typing", "urgent", "urgent_cleared"]);
 
 /**
  * Client -> server events on /customer (CustomerRequest), each
@@ -266,6 +267,12 @@ export const AgentRequest = Object.freeze({
  * `session_ended`: this console's session is over.
  * @typedef {Object} SessionEndedPayload
  * @property {string} reason
+ */
+
+/**
+ * `status`: the agent's status, set from one of their consoles (or by the one that
+ * @typedef {Object} StatusPayload
+ * @property {string} status
  */
 
 /**
