@@ -6,34 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import socketio
-
 from chatserver.keys import SERVICES
-from tests.test_handoff_e2e import PASSWORD, Agent, clock, connect_agent, desk
+from tests.test_handoff_e2e import PASSWORD, clock, connect_agent, desk, open_console
 
 __all__ = ["clock", "desk"]
-
-
-async def console_in(server: Any, token: str, status: str) -> Agent:
-    """A console whose page remembers `status` (it says so in its `auth`, as the console
-    page does on every connect)."""
-    account = await server.app[SERVICES].accounts.authenticate(token)
-    assert account is not None
-    client = socketio.AsyncClient(reconnection=False)
-    agent = Agent(client, account.id)
-
-    @client.on("*", namespace="/agent")  # type: ignore[misc]
-    async def record(event: str, data: Any = None) -> None:
-        agent.received.append((event, data))
-
-    await client.connect(
-        str(server.make_url("/")),
-        namespaces=["/agent"],
-        transports=["websocket"],
-        auth={"token": token, "status": status},
-        wait_timeout=10,
-    )
-    return agent
 
 
 async def ask_for_a_person(server: Any, connect: Any) -> Any:
@@ -48,7 +24,7 @@ async def test_a_second_console_follows_the_agents_status_and_does_not_undo_it(d
     router = desk.app[SERVICES].dispatcher.router
     assert await laptop.wait_pushed("status") == [{"status": "online"}]  # told on connect
     token = (await desk.app[SERVICES].accounts.login("aiko", PASSWORD)).token
-    tab = await console_in(desk, token, "online")
+    tab = await open_console(desk, token, "online")
     assert await tab.wait_pushed("status") == [{"status": "online"}]
 
     # Aiko steps away on the laptop: the other tab shows it too.
@@ -59,7 +35,7 @@ async def test_a_second_console_follows_the_agents_status_and_does_not_undo_it(d
     # The tab reconnects remembering "online" (it missed the change, say): Aiko stays away,
     # and the tab is told so.
     await tab.client.disconnect()
-    tab = await console_in(desk, token, "online")
+    tab = await open_console(desk, token, "online")
     assert await tab.wait_pushed("status") == [{"status": "away"}]
     assert str(router.agent_status(laptop.id)) == "away"
     assert laptop.pushed("status")[-1] == {"status": "away"}
@@ -85,7 +61,7 @@ async def test_a_lone_console_connects_in_the_status_its_page_remembers(desk):
     token = (await desk.app[SERVICES].accounts.login("aiko", PASSWORD)).token
     await laptop.client.disconnect()
     # No other console open: the page's word is the status (a reload of an agent away).
-    tab = await console_in(desk, token, "away")
+    tab = await open_console(desk, token, "away")
     assert await tab.wait_pushed("status") == [{"status": "away"}]
     router = desk.app[SERVICES].dispatcher.router
     assert str(router.agent_status(tab.id)) == "away"

@@ -49,8 +49,9 @@ async def desk(start_server, settings, clock):
     return await start_server(desk_settings(settings), clock=clock)
 
 
-async def open_console(server: Any, token: str) -> Agent:
-    """An agent console connected to `server` with a log-in token."""
+async def open_console(server: Any, token: str, status: str | None = None) -> Agent:
+    """An agent console connected to `server` with a log-in token (and `status`, the one
+    its page remembers, in its `auth` as the console page sends it)."""
     account = await server.app[SERVICES].accounts.authenticate(token)
     assert account is not None
     client = socketio.AsyncClient(reconnection=False)
@@ -64,7 +65,7 @@ async def open_console(server: Any, token: str) -> Agent:
         str(server.make_url("/")),
         namespaces=["/agent"],
         transports=["websocket"],
-        auth={"token": token},
+        auth={"token": token} if status is None else {"token": token, "status": status},
         wait_timeout=10,
     )
     return agent
