@@ -550,8 +550,9 @@ class SessionEndedPayload(TypedDict):
 
 
 class StatusPayload(TypedDict):
-    """`status`: the agent's status, set from one of their consoles (or by the one that
-    connected): every console shows the same, and one that reconnects says it again."""
+    """`status`: the agent's status, to each of their consoles when one connects or sets it.
+
+    Every console shows the same: a second tab, a phone, one back from a reconnect."""
 
     status: str  # online | away | offline
 

@@ -270,7 +270,7 @@ export const AgentRequest = Object.freeze({
  */
 
 /**
- * `status`: the agent's status, set from one of their consoles (or by the one that
+ * `status`: the agent's status, to each of their consoles when one connects or sets it.
  * @typedef {Object} StatusPayload
  * @property {string} status
  */

@@ -1321,7 +1321,6 @@ function setText(node, text) {
   node.hidden = !text;
 }
 
-/** Everything that depends on where the conversation stands with the team. */
 /**
  * The "Talk to a person" chip under the conversation, while the bot has it. Not while the
  * newest message offers the same button itself (a decline, or "Did that help?" not yet
@@ -1335,6 +1334,7 @@ function renderActions() {
   els.actions.hidden = !(state.handoff.status === "bot" && state.conversationId) || Boolean(inline);
 }
 
+/** Everything that depends on where the conversation stands with the team. */
 function renderHandoff() {
   const h = state.handoff;
   const status = h.status;
