@@ -2,8 +2,8 @@
 Chromium against the real server: an agent away whose socket drops (the server closes it,
 or the page goes offline) comes back away, in the page and in the server's presence, and
 no waiting chat is offered to them on the way; with two consoles, one that comes back
-remembering "online" does not undo the other's "away", and each shows the other's choice. Skipped like the other browser tests
-without Chromium."""
+remembering "online" does not undo the other's "away", and each shows the other's choice.
+Skipped like the other browser tests without Chromium."""
 
 from __future__ import annotations
 

@@ -1,8 +1,9 @@
 """The console's toasts never cover the composer, in a real headless Chromium against the
 real server: with a chat open and a toast shown (a second chat offered), the toast's box
 meets neither the composer's nor its Send button's, on a laptop screen (1280x800) and at
-900 px, where the panes stack (the chat's header fitting the window there too); and one offer is one toast, however often it is pushed.
-Skipped like the other browser tests without Chromium."""
+900 px, where the panes stack (the chat's header fits the window there too); and one offer
+is one toast, however often it is pushed. Skipped like the other browser tests without
+Chromium."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from chatserver.app import SIO
+from chatserver.keys import SIO
 from chatserver.protocol import ServerEvent, offer
 from chatserver.sockets.base import AGENT_NAMESPACE, agent_room
 from tests import test_console_browser
