@@ -104,6 +104,10 @@ class CountingEncoder:
         self.calls += 1
         return self._inner.encode_one(text)
 
+    def encode_queries(self, texts: Sequence[str]) -> Floats:
+        self.calls += len(texts)
+        return self._inner.encode_queries(texts)
+
 
 def counted_matcher(faq: Faq) -> tuple[FaqMatcher, CountingEncoder | None]:
     """Our matcher with the default encoder (when installed) behind a call counter."""

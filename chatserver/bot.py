@@ -184,8 +184,10 @@ class Bot:
             ReplyKind.ANSWER, body, language, meta=meta, entry=entry, urgent_entry=urgent
         )
 
-    def reply(self, text: str, language: str) -> BotReply:
-        result = self.matcher.match(text, language)
+    def reply(self, text: str, language: str, matched: MatchResult | None = None) -> BotReply:
+        """`matched`: the matcher's result for `text`, when the caller has it already (the
+        desk embeds several customers' questions at once: `QueryBatches`)."""
+        result = matched if matched is not None else self.matcher.match(text, language)
         urgent = self._urgent(result, text)
         reply = self._reply(result, language, ask_feedback=urgent is None)
         return replace(reply, urgent_entry=urgent)

@@ -29,6 +29,7 @@ from chatserver.clock import Clock, IdFactory, hash_token, new_token
 from chatserver.dispatch import Dispatcher
 from chatserver.events import Notify
 from chatserver.faq import FaqEntry, MatchOutcome
+from chatserver.faq.query_batch import QueryBatches
 from chatserver.handoff import (
     DECLINES_BEFORE_HANDOFF,
     Handoff,
@@ -150,6 +151,7 @@ class Desk:
         self.clock = clock
         self.new_id = new_id
         self.new_message = NewMessages(clock, new_id)
+        self.queries = QueryBatches()
         self.languages = tuple(languages)
         self.default_language = default_language
 
@@ -251,7 +253,8 @@ class Desk:
                 conversation=followed,
             )
 
-        reply = self.bot.reply(text, followed.language)
+        matched = await self.queries.finish(self.bot.matcher.pending(text, followed.language))
+        reply = self.bot.reply(text, followed.language, matched)
         replies = [reply]
         if decision.ask_confirmation and len(decision.candidates) >= 2:
             replies.append(self.bot.language_question(decision.candidates))

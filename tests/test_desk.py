@@ -6,6 +6,7 @@ The desk is built as `chatserver.app` builds it, over a real SQLite store, the r
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -25,6 +26,7 @@ from chatserver.desk import (
     UnknownMessage,
     UnknownSuggestion,
 )
+from chatserver.faq import FaqMatcher
 from chatserver.faq_reload import faq_fingerprint, load_matcher
 from chatserver.i18n import Catalogs
 from chatserver.metrics import Metrics
@@ -227,6 +229,37 @@ async def test_a_question_the_faq_knows_is_answered(built):
     stored_messages = await built.store.messages(started.id)
     assert [m.id for m in stored_messages[-2:]] == [received.message.id, answer.id]
     assert stored_messages[-2].meta["faq_id"] == "withdrawal-how-to"
+
+
+async def test_questions_asked_at_once_are_embedded_in_one_pass_and_answered_as_alone(built):
+    """Several customers' questions that need the sentence encoder wait for one pass
+    (`QueryBatches`); each gets the reply it gets asked alone."""
+    from tests.test_query_batch import PassLog
+
+    bot = built.desk.bot
+    encoder = PassLog()
+    bot.matcher = FaqMatcher.of_indexes(bot.matcher.faq, bot.matcher.indexes, encoder)
+    asked = [
+        ("en", "my card hasn't shown up"),
+        ("de", "wann ist mein Geld endlich da"),
+        ("ja", "口座の書類はどこで出せますか"),
+    ]
+    for language, text in asked:
+        assert bot.matcher.pending(text, language).embed == text  # TF-IDF alone is unsure
+    alone = [bot.reply(text, language) for language, text in asked]
+    encoder.passes.clear()
+    started = [await conversation(built, language) for language, _ in asked]
+    received = await asyncio.gather(
+        *(
+            built.desk.receive(c.id, text, f"c{i}")
+            for i, (c, (_, text)) in enumerate(zip(started, asked, strict=True))
+        )
+    )
+    assert encoder.passes == [[text for _, text in asked]]
+    for got, expected in zip(received, alone, strict=True):
+        (answer,) = got.replies
+        assert answer.text == expected.text
+        assert answer.meta["kind"] == expected.kind
 
 
 async def test_an_ambiguous_question_gets_suggestions_and_records_the_first(built):

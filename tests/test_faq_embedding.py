@@ -5,13 +5,14 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from chatserver.faq import FaqMatcher
-from chatserver.faq.embedding import MAX_QUERY_TOKENS, default_encoder
+from chatserver.faq.embedding import MAX_QUERY_TOKENS, QUERY_BATCH, default_encoder
 from chatserver.faq.loader import load_faq
 from chatserver.faq.matcher import MatchOutcome
 from chatserver.faq.model import Faq, FaqEntry
@@ -40,6 +41,23 @@ def test_single_query_path_matches_batch_encoder() -> None:
         single = np.stack([encoder.encode_one(text) for text in TEXTS])
         assert np.allclose(np.linalg.norm(single, axis=1), 1.0, atol=1e-5)
         assert (single * batch).sum(axis=1).min() > 0.9999
+
+
+def test_questions_embedded_in_one_pass_are_each_as_alone() -> None:
+    """Padded to the longest, a short question's vector is the one it gets alone: the
+    padding neither reaches its neighbours' windows nor its token sum."""
+    encoder = default_encoder()
+    assert encoder is not None
+    texts = [*TEXTS, "card " * (3 * MAX_QUERY_TOKENS)]  # 1 to MAX_QUERY_TOKENS pieces
+    alone = np.stack([encoder.encode_one(text) for text in texts])
+    together = encoder.encode_queries(texts)
+    assert together.shape == alone.shape
+    assert np.abs(together - alone).max() < 1e-5
+    reversed_ = encoder.encode_queries(texts[::-1])[::-1]
+    assert np.abs(reversed_ - alone).max() < 1e-5
+    assert encoder.encode_queries([]).shape == (0, encoder.dimension)
+    with pytest.raises(ValueError, match="at most"):
+        encoder.encode_queries(["card"] * (QUERY_BATCH + 1))
 
 
 def test_long_query_is_cut_not_refused() -> None:
@@ -189,6 +207,10 @@ class CountingEncoder:
         self.calls += 1
         return self._inner.encode_one(text)
 
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        self.calls += len(texts)
+        return self._inner.encode_queries(texts)
+
 
 DESK_FAQ = Path(__file__).resolve().parents[1] / "faq"
 
@@ -275,3 +297,39 @@ def test_exact_phrasing_and_empty_question_skip_the_encoder() -> None:
     assert encoder.calls == 0
     matcher.match("my card hasn't shown up yet", "en")
     assert encoder.calls == 1
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "how do I install MT5 on my computer please",  # decided by TF-IDF: nothing to embed
+        "my card hasn't shown up",  # runs the encoder
+        "what is the weather",  # off topic, runs the encoder
+        "How long does a withdrawal take?",
+        "",
+    ],
+)
+def test_a_pending_match_finishes_as_match_does(
+    english_desk: tuple[FaqMatcher, CountingEncoder], text: str
+) -> None:
+    matcher, encoder = english_desk
+    encoder.calls = 0
+    expected = matcher.match(text, "en")
+    ran = encoder.calls
+    pending = matcher.pending(text, "en")
+    assert (pending.embed is not None) == (ran == 1)
+    if pending.embed is None:
+        assert pending.finish() == expected
+        with pytest.raises(ValueError, match="exactly when"):
+            pending.finish(np.zeros(encoder.dimension, dtype=np.float32))
+    else:
+        assert pending.encoder is encoder
+        with pytest.raises(ValueError, match="exactly when"):
+            pending.finish()
+        # In a pass with another question: the same result, up to float rounding.
+        vector = encoder.encode_queries([pending.embed, "an unrelated question"])[0]
+        result = pending.finish(vector)
+        assert (result.score, result.margin) == pytest.approx(
+            (expected.score, expected.margin), abs=1e-5
+        )
+        assert replace(result, score=expected.score, margin=expected.margin) == expected

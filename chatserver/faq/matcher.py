@@ -43,7 +43,7 @@ lacks are learnt from their English phrasings. Either way the returned entry com
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from types import MappingProxyType
@@ -64,6 +64,7 @@ __all__ = [
     "LanguageIndex",
     "MatchOutcome",
     "MatchResult",
+    "PendingMatch",
     "normalize",
 ]
 
@@ -152,6 +153,28 @@ class LanguageIndex:
     exact_rows: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
 
 
+@dataclass(frozen=True, slots=True)
+class PendingMatch:
+    """A question matched as far as TF-IDF goes. `embed` is the text `encoder` must embed
+    (`encode_queries`) before `finish` can blend it in; None when the match needs no
+    embedding (it is done). Several customers' questions can then be embedded in one pass
+    (`chatserver/faq/query_batch.py`)."""
+
+    embed: str | None
+    encoder: SentenceEncoder | None
+    _finish: Callable[[np.ndarray | None], MatchResult]
+
+    def finish(self, vector: np.ndarray | None = None) -> MatchResult:
+        """The result, with `vector`, the embedding of `embed` (None when `embed` is)."""
+        if (vector is None) != (self.embed is None):
+            raise ValueError("an embedding is given exactly when one is asked for")
+        return self._finish(vector)
+
+
+def _done(result: MatchResult) -> PendingMatch:
+    return PendingMatch(None, None, lambda _vector: result)
+
+
 def training_set(faq: Faq, language: str) -> tuple[list[str], list[str]]:
     """(phrasings, entry ids) one language learns from; none when it has no entry."""
     phrasings: list[str] = []
@@ -190,6 +213,9 @@ class _EmbeddedOnce:
 
     def encode_one(self, text: str) -> np.ndarray:
         return self._encoder.encode_one(text)
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encoder.encode_queries(texts)
 
 
 def build_index(
@@ -279,54 +305,56 @@ class FaqMatcher:
             decision[index.off_topic] -= np.float32(index.thresholds.off_topic_handicap)
         return decision
 
-    def _embedding(
-        self, index: LanguageIndex, query: str, text: str, exact: bool
-    ) -> np.ndarray | None:
-        """The question's sentence embedding (None without embeddings): an exact phrasing's
-        was stored at build time; any other question runs the encoder."""
-        embedded = index.classifier.embedded
-        if embedded is None:
-            return None
-        if exact:
-            row = index.exact_rows.get(query)
-            return None if row is None else embedded.matrix[row]
-        return None if self._encoder is None else self._encoder.encode_one(text)
-
     def match(self, text: str, language: str) -> MatchResult:
         """Answer, suggest or decline `text` asked in `language`."""
+        pending = self.pending(text, language)
+        if pending.embed is None or pending.encoder is None:
+            return pending.finish()
+        return pending.finish(pending.encoder.encode_one(pending.embed))
+
+    def pending(self, text: str, language: str) -> PendingMatch:
+        """`match` up to the sentence encoder, which the caller may run for several
+        questions at once."""
         index = self._indexes.get(language) or self._indexes.get(FALLBACK_LANGUAGE)
         if index is None:
-            return MatchResult(MatchOutcome.DECLINE, language, 0.0, None)
+            return _done(MatchResult(MatchOutcome.DECLINE, language, 0.0, None))
         searched = index.language
         query = normalize(text)
         if not query:
-            return MatchResult(
-                MatchOutcome.DECLINE, language, 0.0, None, searched_language=searched
+            return _done(
+                MatchResult(MatchOutcome.DECLINE, language, 0.0, None, searched_language=searched)
             )
         exact = index.exact.get(query)
         if exact == OFF_TOPIC:
-            return MatchResult(
-                MatchOutcome.DECLINE, language, 1.0, None, searched_language=searched
+            return _done(
+                MatchResult(MatchOutcome.DECLINE, language, 1.0, None, searched_language=searched)
             )
         if exact is not None:
             # A phrasing of the FAQ: its answer and related entries depend on nothing else,
             # so it is ranked once and kept (at most one result per phrasing and language).
+            # Its embedding was stored at build time.
             key = (language, query)
             kept = self._exact_results.get(key)
             if kept is None:
-                kept = self._exact_results[key] = self._ranked(index, query, text, language, exact)
-            return kept
-        return self._ranked(index, query, text, language, None)
+                embedded = index.classifier.embedded
+                row = index.exact_rows.get(query)
+                vector = None if embedded is None or row is None else embedded.matrix[row]
+                finish, _ = self._ranked(index, language, query, exact)
+                kept = self._exact_results[key] = finish(vector)
+            return _done(kept)
+        finish, wants = self._ranked(index, language, query, None)
+        return (
+            PendingMatch(text, self._encoder, finish) if wants else PendingMatch(None, None, finish)
+        )
 
     def _ranked(
-        self, index: LanguageIndex, query: str, text: str, language: str, exact: str | None
-    ) -> MatchResult:
-        """`match` for a normalised, non-empty `query` that is not an off-topic phrasing;
-        `exact`: the entry it is a phrasing of, if any."""
-        searched = index.language
+        self, index: LanguageIndex, language: str, query: str, exact: str | None
+    ) -> tuple[Callable[[np.ndarray | None], MatchResult], bool]:
+        """`pending` for a normalised, non-empty `query` that is not an off-topic phrasing
+        (`exact`: the entry it is a phrasing of, if any): the step that blends in an
+        embedding (an exact phrasing's stored one), and whether the encoder must run."""
         classifier = index.classifier
         thresholds = index.thresholds
-        ids = classifier.entry_ids
         svm, cosine, _ = classifier.scores(query)
         decision = self._handicapped(index, svm.copy())
         best, margin, top_score = rank_one(decision)
@@ -336,14 +364,45 @@ class FaqMatcher:
         cascaded = exact is None and thresholds.cascades(
             float(margin), similarity, best == index.off_topic
         )
-        vector = None if cascaded else self._embedding(index, query, text, exact is not None)
-        if vector is not None and classifier.embedded is not None:
-            embedded = classifier.embedded.similarity(vector[np.newaxis])
-            if classifier.blend:
-                svm += np.float32(classifier.blend) * embedded[0]
-            decision = self._handicapped(index, svm)
-            best, margin, top_score = rank_one(decision)
-            similarity = float(combined_similarity(cosine[np.newaxis, :], embedded)[0])
+
+        def finish(vector: np.ndarray | None) -> MatchResult:
+            nonlocal svm, decision, best, margin, top_score, similarity
+            if vector is not None and classifier.embedded is not None:
+                embedded = classifier.embedded.similarity(vector[np.newaxis])
+                if classifier.blend:
+                    svm += np.float32(classifier.blend) * embedded[0]
+                decision = self._handicapped(index, svm)
+                best, margin, top_score = rank_one(decision)
+                similarity = float(combined_similarity(cosine[np.newaxis, :], embedded)[0])
+            return self._result(
+                index, language, exact, decision, best, margin, top_score, similarity, cascaded
+            )
+
+        wants = (
+            exact is None
+            and not cascaded
+            and classifier.embedded is not None
+            and self._encoder is not None
+        )
+        return finish, wants
+
+    def _result(
+        self,
+        index: LanguageIndex,
+        language: str,
+        exact: str | None,
+        decision: np.ndarray,
+        best: int,
+        margin: np.float32,
+        top_score: np.float32,
+        similarity: float,
+        cascaded: bool,
+    ) -> MatchResult:
+        """The outcome of a ranking: an exact phrasing's answer, a decline, an answer or
+        suggestions."""
+        searched = index.language
+        thresholds = index.thresholds
+        ids = index.classifier.entry_ids
         entries = decision.copy()
         if index.off_topic is not None:
             entries[index.off_topic] = -np.inf
