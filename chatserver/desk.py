@@ -142,6 +142,7 @@ class Desk:
         new_id: IdFactory,
         languages: Sequence[str],
         default_language: str,
+        queries: QueryBatches | None = None,
     ) -> None:
         self.store = store
         self.bot = bot
@@ -151,7 +152,7 @@ class Desk:
         self.clock = clock
         self.new_id = new_id
         self.new_message = NewMessages(clock, new_id)
-        self.queries = QueryBatches()
+        self.queries = queries if queries is not None else QueryBatches()
         self.languages = tuple(languages)
         self.default_language = default_language
 

@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 _FRT_BUCKETS = (5, 10, 15, 20, 25, 30, 35, 40, 45, 60, 90, 120, 300, 900)
 # The inbox's targets are 15 minutes (callback) and an hour (email): minutes to a day.
 _INBOX_FRT_BUCKETS = (60, 300, 600, 900, 1800, 2700, 3600, 5400, 7200, 14400, 28800, 86400)
+# Questions a pass of the sentence encoder: 1 (alone) up to QUERY_BATCH.
+_PASS_BUCKETS = (1, 2, 4, 8, 16)
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 
@@ -80,6 +82,7 @@ class Metrics:
     inbox_first_response: Histogram
     inbox_breaches: Counter
     urgent_alerts: Counter
+    encoder_passes: Histogram
 
     def observe(self, name: str, labels: dict[str, Any]) -> None:
         """One of the dispatcher's observations (`Dispatcher(observe=...)`), as series."""
@@ -106,6 +109,8 @@ class Metrics:
             self.urgent_alerts.labels(channel=labels["channel"], outcome=labels["outcome"]).inc()
         elif name == "isolated_failure":
             self.count_isolated_failure(labels["stage"])
+        elif name == "encoder_pass":
+            self.encoder_passes.observe(labels["questions"])
 
     def count_rating(self, rating: Rating, followup: FollowUp | None) -> None:
         """A new rating (by score and language), and the follow-up it opened."""
@@ -324,6 +329,13 @@ class Metrics:
                 "Urgent chats' alerts, by channel (console, email, webhook) and outcome "
                 "(sent, failed); one per urgent chat and channel.",
                 ["channel", "outcome"],
+                registry=registry,
+            ),
+            encoder_passes=Histogram(
+                "chatserver_encoder_pass_questions",
+                "Customers' questions embedded in one pass of the sentence encoder (those "
+                "that reach it in the same turn of the event loop share a pass).",
+                buckets=_PASS_BUCKETS,
                 registry=registry,
             ),
         )

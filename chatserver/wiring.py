@@ -19,6 +19,7 @@ from chatserver.bot import Bot
 from chatserver.clock import Clock, IdFactory
 from chatserver.desk import Desk
 from chatserver.dispatch import Dispatcher
+from chatserver.faq.query_batch import QueryBatches
 from chatserver.hours import parse_hours
 from chatserver.human.urgent import SendAlert
 from chatserver.i18n import Catalogs
@@ -81,6 +82,7 @@ def build_desk(
         languages=settings.languages,
         default_language=settings.default_language,
         identity_secret=settings.identity_secret or None,
+        queries=QueryBatches(observe=observe),
     )
 
 

@@ -62,12 +62,14 @@ async def test_questions_of_one_turn_share_a_pass() -> None:
     assert encoder.passes[1:] == [[QUESTIONS[0]]]
 
 
-async def test_a_pass_holds_at_most_the_largest_batch() -> None:
+async def test_a_pass_holds_at_most_the_largest_batch_and_each_is_observed() -> None:
     encoder = PassLog()
-    batches = QueryBatches(largest=2)
+    observed: list[tuple[str, dict[str, object]]] = []
+    batches = QueryBatches(largest=2, observe=lambda name, labels: observed.append((name, labels)))
     vectors = await asyncio.gather(*(batches.embed(encoder, q) for q in QUESTIONS))
     assert encoder.passes == [QUESTIONS[0:2], QUESTIONS[2:4], QUESTIONS[4:]]
     assert len(vectors) == len(QUESTIONS)
+    assert observed == [("encoder_pass", {"questions": n}) for n in (2, 2, 1)]
 
 
 async def test_a_question_given_up_is_left_out_and_a_failure_reaches_its_pass_only() -> None:

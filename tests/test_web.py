@@ -40,6 +40,20 @@ async def test_metrics_expose_loop_lag_and_gc_pauses(server, connect):
     assert 'chatserver_conversations_started_total{language="en"} 1.0' in body
 
 
+async def test_metrics_count_the_questions_of_each_encoder_pass(server, connect):
+    customer = await connect(server)
+    await customer.call("start", {"language": "en"})
+    _, _, before = await get(server, "/metrics")
+    assert "chatserver_encoder_pass_questions_count 0.0" in before
+    # TF-IDF alone is unsure of it: the sentence encoder runs (tests/test_desk.py).
+    ack = await customer.call("message", {"text": "my card hasn't shown up", "client_id": "c-1"})
+    assert ack["ok"] is True
+    await customer.wait_pushed("message")  # the bot's reply
+    _, _, body = await get(server, "/metrics")
+    assert "chatserver_encoder_pass_questions_count 1.0" in body
+    assert 'chatserver_encoder_pass_questions_bucket{le="1.0"} 1.0' in body
+
+
 async def request(server, method, path, *, token=None, json=None):
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     async with (

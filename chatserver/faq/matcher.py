@@ -35,6 +35,9 @@ Nor does an empty question. An exact phrasing's result depends on nothing but th
 so it is ranked at its first match and kept: at most one result per phrasing and language,
 gone with the matcher when the FAQ is reloaded.
 On deskbench the encoder ran for 134 of 330 messages, with the same outcomes.
+`match()` is `pending()` then `PendingMatch.finish()`: the desk runs the two apart, so that
+the questions of several customers that reach the encoder in one turn of the event loop
+share one pass of it (`chatserver/faq/query_batch.py`).
 
 Languages without a FAQ file are matched against the English phrasings; entries a language
 lacks are learnt from their English phrasings. Either way the returned entry comes from

@@ -14,6 +14,8 @@ the single-question encoder did.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -26,8 +28,14 @@ __all__ = ["QueryBatches"]
 class QueryBatches:
     """Per encoder, the questions waiting for the next pass."""
 
-    def __init__(self, largest: int = QUERY_BATCH) -> None:
+    def __init__(
+        self,
+        largest: int = QUERY_BATCH,
+        observe: Callable[[str, dict[str, Any]], None] | None = None,
+    ) -> None:
+        """`observe("encoder_pass", {"questions": n})` after each pass (the metrics')."""
         self.largest = largest
+        self._observe = observe
         self._waiting: dict[
             int, tuple[SentenceEncoder, list[tuple[str, asyncio.Future[np.ndarray]]]]
         ] = {}
@@ -54,6 +62,8 @@ class QueryBatches:
         live = [(text, future) for text, future in waiting if not future.done()]  # not cancelled
         for start in range(0, len(live), self.largest):
             chunk = live[start : start + self.largest]
+            if self._observe is not None:
+                self._observe("encoder_pass", {"questions": len(chunk)})
             try:
                 vectors = encoder.encode_queries([text for text, _ in chunk])
             except Exception as error:  # each waiting question fails as it would alone
