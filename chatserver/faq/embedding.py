@@ -73,9 +73,9 @@ _W1_COLUMNS = ((0, 2 * _CNN), (2 * _CNN, 5 * _CNN), (5 * _CNN, 10 * _CNN))
 _PRODUCTS = tuple((_EMB + 3 * _CNN + lo, _EMB + 3 * _CNN + hi) for lo, hi in _W1_COLUMNS)
 _SLOT = _EMB + 3 * _CNN + 10 * _CNN  # 3,840 floats: 15 KB per cached token
 _ZERO_SLOT = TOKEN_CACHE
-# Questions embedded in one pass (`encode_queries`): on deskbench's messages a pass of 8
-# costs 0.56 ms a question and one of 16 0.53 ms, against 1.0 ms alone (this machine);
-# 32 is slower again (0.61 ms), its arrays outgrowing the cache.
+# Questions embedded in one pass at most (`encode_queries`): on deskbench's messages a
+# pass of 16 costs 0.45 ms a question, 8 0.48-0.52 ms, one alone 0.98-1.04 ms
+# (bench/encoder_pass.py); in a first try, passes of 32 cost more a question than of 16.
 QUERY_BATCH = 16
 
 
