@@ -48,6 +48,7 @@ from chatserver.store import SqlStore, open_store
 from chatserver.wiring import build_desk
 from tests.conftest import FakeClock, counting_ids
 from tests.faulty import StoreFault, open_faulty
+from tests.test_faq_embedding import pytestmark as needs_encoder
 
 OFF_TOPIC = ("what is the capital of France", "Which river flows through Paris")
 WITHDRAW = "How do I withdraw money?"
@@ -231,6 +232,7 @@ async def test_a_question_the_faq_knows_is_answered(built):
     assert stored_messages[-2].meta["faq_id"] == "withdrawal-how-to"
 
 
+@needs_encoder
 async def test_questions_asked_at_once_are_embedded_in_one_pass_and_answered_as_alone(built):
     """Several customers' questions that need the sentence encoder wait for one pass
     (`QueryBatches`); each gets the reply it gets asked alone."""

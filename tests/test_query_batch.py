@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Sequence
 
 import numpy as np
-import pytest
 
 from chatserver.faq.embedding import SentenceEncoder, default_encoder
 from chatserver.faq.query_batch import QueryBatches
+from tests.test_faq_embedding import pytestmark as encoder_tests_mark
 
-pytestmark = pytest.mark.skipif(
-    os.environ.get("CHATSERVER_FAQ_EMBEDDINGS", "").lower() in {"0", "false", "no", "off"},
-    reason="CHATSERVER_FAQ_EMBEDDINGS switches the encoder off",
-)
+# Skipped, as the encoder's own tests, only when CHATSERVER_FAQ_EMBEDDINGS switches it off.
+pytestmark = encoder_tests_mark
 
 QUESTIONS = [
     "my card hasn't shown up",

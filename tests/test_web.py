@@ -7,6 +7,7 @@ import dataclasses
 import aiohttp
 
 from chatserver.keys import SERVICES
+from tests.test_faq_embedding import pytestmark as needs_encoder
 
 
 async def get(server, path):
@@ -40,6 +41,7 @@ async def test_metrics_expose_loop_lag_and_gc_pauses(server, connect):
     assert 'chatserver_conversations_started_total{language="en"} 1.0' in body
 
 
+@needs_encoder
 async def test_metrics_count_the_questions_of_each_encoder_pass(server, connect):
     customer = await connect(server)
     await customer.call("start", {"language": "en"})
