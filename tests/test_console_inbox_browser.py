@@ -122,6 +122,28 @@ async def test_the_inbox_speaks_the_agents_language_and_says_when_mail_is_off(
     )
     item = inbox.locator(".inbox-item")
     await expect(item.locator(".inbox-kind")).to_have_text("メッセージ")
+    # The notice's words start where the pane's title does, and the cards sit inside the
+    # pane as the queue's do, not against its edges.
+    lefts = await console.page.evaluate(
+        """() => {
+            const pane = document.querySelector("#queue-pane").getBoundingClientRect();
+            const words = (selector) => {
+                const range = document.createRange();
+                range.selectNodeContents(document.querySelector(selector));
+                return range.getBoundingClientRect().left;
+            };
+            const card = document.querySelector(".inbox-item").getBoundingClientRect();
+            return {
+                title: words("#inbox-title"),
+                notice: words(".inbox-notice"),
+                card: card.left - pane.left,
+                cardRight: pane.right - card.right,
+            };
+        }"""
+    )
+    assert abs(lefts["notice"] - lefts["title"]) < 1, lefts
+    assert lefts["card"] >= 8, lefts
+    assert lefts["cardRight"] >= 8, lefts
     await item.locator('button[data-action="take"]').click()
     await expect(item.locator(".inbox-status")).to_have_text("対応中", timeout=TIMEOUT_MS)
     # No email to send: only the outcome.
