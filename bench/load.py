@@ -634,6 +634,28 @@ async def wait_ready(url: str, process: asyncio.subprocess.Process, log: Path) -
     raise RuntimeError(f"server on {url} not ready in {READY_TIMEOUT} s (log: {log})")
 
 
+async def encoder_passes(target: Target) -> tuple[float, float] | None:
+    """(passes, questions) of the sentence encoder so far, summed over `target`'s processes
+    (`chatserver_encoder_pass_questions` on /metrics); None where no server reports it (the
+    echo)."""
+    passes = questions = 0.0
+    found = False
+    async with aiohttp.ClientSession() as session:
+        for url in target.urls:
+            with contextlib.suppress(aiohttp.ClientError, OSError):
+                async with session.get(f"{url}/metrics") as response:
+                    if response.status != 200:
+                        continue
+                    for line in (await response.text()).splitlines():
+                        name, _, value = line.partition(" ")
+                        if name == "chatserver_encoder_pass_questions_count":
+                            passes += float(value)
+                            found = True
+                        elif name == "chatserver_encoder_pass_questions_sum":
+                            questions += float(value)
+    return (passes, questions) if found else None
+
+
 async def start_servers(
     argv_env: list[tuple[list[str], dict[str, str]]], name: str, tmp: Path
 ) -> Target:
@@ -807,6 +829,7 @@ async def _drive(
     connected = sum(r["connected"] for r in ready)
     await asyncio.sleep(args.settle)  # let the server finish the connects' work
     loaded_rss = target.rss()
+    passes_before = await encoder_passes(target) if args.mode == "bot" else None
     redis_before = cpu_seconds(target.redis_pid) if target.redis_pid else 0.0
     cpu_before, started = target.cpu(), time.perf_counter()
     # Every worker starts its schedule from the same moment, a little ahead.
@@ -816,6 +839,7 @@ async def _drive(
     cpu = target.cpu() - cpu_before
     redis_cpu = cpu_seconds(target.redis_pid) - redis_before if target.redis_pid else None
     results = [WorkerResult(**d["result"]) for d in done]
+    passes_after = await encoder_passes(target) if passes_before is not None else None
 
     def merged(name: str) -> list[float]:
         return [v for r in results for v in getattr(r, name)]
@@ -855,6 +879,12 @@ async def _drive(
             rtt_ms=summary(merged("rtt_ms")),
             ack_ms=summary(merged("ack_ms")),
             cpu_ms_per_message=cpu / replies * 1000 if replies else None,
+            encoder_passes=passes_after[0] - passes_before[0]
+            if passes_before and passes_after
+            else None,
+            encoder_questions=passes_after[1] - passes_before[1]
+            if passes_before and passes_after
+            else None,
             redis_cpu_ms_per_message=redis_cpu / replies * 1000
             if replies and redis_cpu is not None
             else None,
@@ -911,6 +941,17 @@ def table(ours: dict[str, Any], echo: dict[str, Any] | None, mode: str) -> str:
         row("round trip max", lambda r: r["rtt_ms"]["max"], _ms)
         row("message ack p50", lambda r: r["ack_ms"]["p50"], _ms)
         row("server CPU per message", "cpu_ms_per_message", lambda v: _num(v, ".2f", " ms"), True)
+        if ours.get("encoder_passes"):
+            row(
+                "sentence encoder: questions embedded (passes, questions a pass)",
+                lambda r: (
+                    f"{r['encoder_questions']:.0f} ({r['encoder_passes']:.0f}, "
+                    f"{r['encoder_questions'] / r['encoder_passes']:.1f})"
+                    if r.get("encoder_passes")
+                    else "-"
+                ),
+                str,
+            )
         if ours.get("redis_cpu_ms_per_message") is not None:
             row(
                 "Redis CPU per message (not in the above)",
