@@ -60,6 +60,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from prometheus_client.parser import text_string_to_metric_families
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -646,13 +647,15 @@ async def encoder_passes(target: Target) -> tuple[float, float] | None:
                 async with session.get(f"{url}/metrics") as response:
                     if response.status != 200:
                         continue
-                    for line in (await response.text()).splitlines():
-                        name, _, value = line.partition(" ")
-                        if name == "chatserver_encoder_pass_questions_count":
-                            passes += float(value)
-                            found = True
-                        elif name == "chatserver_encoder_pass_questions_sum":
-                            questions += float(value)
+                    for family in text_string_to_metric_families(await response.text()):
+                        if family.name != "chatserver_encoder_pass_questions":
+                            continue
+                        for sample in family.samples:
+                            if sample.name.endswith("_count"):
+                                passes += sample.value
+                                found = True
+                            elif sample.name.endswith("_sum"):
+                                questions += sample.value
     return (passes, questions) if found else None
 
 
