@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import json
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -50,7 +51,12 @@ from chatserver.store import driver
 from chatserver.store import ratings as rating_sql
 from chatserver.store.base import Answer, AppendResult, DuplicateAgent, ExchangeResult
 from chatserver.store.conversation_cache import ConversationCache
-from chatserver.store.exchange_statement import exchange_statement
+from chatserver.store.exchange_batch import ExchangeBatches, PlainExchange
+from chatserver.store.exchange_statement import (
+    MESSAGE_COLUMNS,
+    batched_exchanges,
+    exchange_statement,
+)
 from chatserver.store.inbox_sql import InboxRows
 from chatserver.store.migrations import migrate
 from chatserver.store.schema import (
@@ -481,6 +487,12 @@ class SqlStore(InboxRows):
         self._rows = (
             ConversationCache() if isinstance(runner, _SqliteRunner) and runner.inline else None
         )
+        # PostgreSQL: the bot's exchanges of one turn of the loop share a statement.
+        self._exchanges = (
+            ExchangeBatches(self._exchange_alone, self._exchanges_together)
+            if isinstance(runner, _AsyncRunner)
+            else None
+        )
 
     async def read(self, operation: Operation[T]) -> T:
         self._check_open()
@@ -736,30 +748,35 @@ class SqlStore(InboxRows):
         changes = _conversation_values(conversation) if conversation is not None else {}
         read = last_seq  # the last seq the caller read, until it is found to have moved
 
-        def at_once(connection: sa.Connection) -> ExchangeResult | None:
+        async def at_once(read: int) -> ExchangeResult | None:
             """PostgreSQL, numbered after the last seq read: one statement, no transaction
-            (chatserver/store/exchange_statement.py); None if that seq has moved."""
-            assert read is not None
+            (chatserver/store/exchange_statement.py), shared with the other conversations'
+            exchanges of this turn where it changes nothing else (exchange_batch.py); None
+            if that seq has moved."""
             stored = _message_from(message, read + 1)
             answered = answer(stored)
             numbered = _numbered(message, stored, answered)
+            rows = [_message_row(each, seq) for each, seq in numbered]
+            replies = [_message_from(reply, seq) for reply, seq in numbered[1:]]
+            exchanged = ExchangeResult(stored, created=True, answered=True, replies=replies)
+            if not changes and answered.decline is None and self._exchanges is not None:
+                plain = PlainExchange(message.conversation_id, read, rows)
+                return exchanged if await self._exchanges.write(plain) else None
             values: dict[str, Any] = {
                 "b_id": message.conversation_id,
                 "b_last_seq": read,
                 **changes,
                 "last_seq": numbered[-1][1],
             }
-            for i, (each, seq) in enumerate(numbered):
-                values.update({f"m{i}_{k}": v for k, v in _message_row(each, seq).items()})
+            for i, row in enumerate(rows):
+                values.update({f"m{i}_{k}": v for k, v in row.items()})
             if answered.decline is not None:
                 values.update({f"d_{k}": v for k, v in _decline_values(answered.decline).items()})
-            statement = exchange_statement(
-                len(numbered), tuple(changes), answered.decline is not None
+            statement = exchange_statement(len(rows), tuple(changes), answered.decline is not None)
+            moved = await self._write_statement(
+                lambda connection: connection.execute(statement, values).scalar_one()
             )
-            if connection.execute(statement, values).scalar_one() == 0:
-                return None
-            replies = [_message_from(reply, seq) for reply, seq in numbered[1:]]
-            return ExchangeResult(stored, created=True, answered=True, replies=replies)
+            return exchanged if moved else None
 
         def fresh(connection: sa.Connection) -> ExchangeResult:
             """A message not stored before (if it was, its client_id's unique key refuses
@@ -841,7 +858,7 @@ class SqlStore(InboxRows):
             exchanged = None
             if read is not None and isinstance(self._runner, _AsyncRunner):
                 self._check_open()
-                exchanged = await self._runner.write_statement(at_once)
+                exchanged = await at_once(read)
                 read = None  # if it moved, `fresh` reads it again
             if exchanged is None:
                 with self._changing(message.conversation_id):
@@ -866,6 +883,43 @@ class SqlStore(InboxRows):
             # one stored the message and its answer, all or nothing, and is the one.
             existing, _ = await self._resent(message, error)
             return ExchangeResult(existing, created=False, answered=False, replies=[])
+
+    async def _write_statement(self, operation: Operation[T]) -> T:
+        """One statement, atomic by itself (PostgreSQL: `_AsyncRunner.write_statement`)."""
+        assert isinstance(self._runner, _AsyncRunner)
+        return await self._runner.write_statement(operation)
+
+    async def _exchange_alone(self, exchange: PlainExchange) -> bool:
+        values: dict[str, Any] = {
+            "b_id": exchange.conversation_id,
+            "b_last_seq": exchange.read_seq,
+            "last_seq": exchange.last_seq,
+        }
+        for i, row in enumerate(exchange.rows):
+            values.update({f"m{i}_{k}": v for k, v in row.items()})
+        statement = exchange_statement(len(exchange.rows), (), False)
+        moved = await self._write_statement(
+            lambda connection: connection.execute(statement, values).scalar_one()
+        )
+        return bool(moved)
+
+    async def _exchanges_together(self, exchanges: list[PlainExchange]) -> set[str]:
+        values: dict[str, list[Any]] = {
+            "c_id": [e.conversation_id for e in exchanges],
+            "c_b_last_seq": [e.read_seq for e in exchanges],
+            "c_last_seq": [e.last_seq for e in exchanges],
+        }
+        rows = [row for e in exchanges for row in e.rows]
+        for column in MESSAGE_COLUMNS:
+            cells = [row[column] for row in rows]
+            if column == "meta":  # as SQLAlchemy's JSON type writes it (exchange_statement.py)
+                cells = [json.dumps(cell) for cell in cells]
+            values[f"m_{column}"] = cells
+        statement = batched_exchanges()
+        moved = await self._write_statement(
+            lambda connection: connection.execute(statement, values).scalars().all()
+        )
+        return set(moved)
 
     async def _resent(self, message: NewMessage, error: IntegrityError) -> tuple[Message, int]:
         """After a unique key refused `message`: the copy stored under its client_id, and
@@ -1242,6 +1296,8 @@ class SqlStore(InboxRows):
         if self._closed:
             return
         self._closed = True
+        if self._exchanges is not None:
+            await self._exchanges.drain()  # exchanges already taken are written, not dropped
         await self._runner.close()
 
     def _check_open(self) -> None:
