@@ -67,7 +67,7 @@ from chatserver.models import (
     new_conversation,
 )
 from chatserver.protocol import ServerEvent
-from chatserver.store import Answer, Store
+from chatserver.store import Answer, StaleConversation, Store
 
 # How many missed messages a resuming client gets in one acknowledgement.
 RESUME_LIMIT = 500
@@ -212,7 +212,20 @@ class Desk:
         return Started(conversation, token, resumed=False, messages=stored)
 
     async def receive(self, conversation_id: str, text: str, client_id: str | None) -> Received:
-        conversation = await self._conversation(conversation_id)
+        kept = self.store.kept_conversation(conversation_id)
+        if kept is not None and kept.is_open and kept.status is ConversationStatus.BOT:
+            # The bot's path on the copy of the row this process kept (PostgreSQL), without
+            # reading it: the exchange is written only if the row is still as kept.
+            try:
+                return await self._receive(kept, text, client_id, kept=True)
+            except StaleConversation:
+                pass  # changed since (another process, or another step of this one)
+        return await self._receive(await self._conversation(conversation_id), text, client_id)
+
+    async def _receive(
+        self, conversation: Conversation, text: str, client_id: str | None, *, kept: bool = False
+    ) -> Received:
+        """`kept`: `conversation` is the store's kept copy, which the writes must check."""
         message = self.new_message(conversation.id, Author.CUSTOMER, text, client_id=client_id)
         if not conversation.is_open:
             # A resend of a message stored before the chat closed (its acknowledgement was
@@ -240,6 +253,7 @@ class Desk:
                 lambda _stored: Answer(),
                 conversation=changed,
                 last_seq=conversation.last_seq,
+                kept=kept,
             )
             if not exchanged.answered:
                 return Received(exchanged.message, duplicate=True, conversation=conversation)
@@ -285,6 +299,7 @@ class Desk:
             answer,
             conversation=changed,
             last_seq=conversation.last_seq,
+            kept=kept,
         )
         if not exchanged.answered:
             return Received(exchanged.message, duplicate=True, conversation=conversation)

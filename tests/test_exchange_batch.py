@@ -23,6 +23,9 @@ def plain(cid: str, read_seq: int = 0) -> PlainExchange:
     return PlainExchange(cid, read_seq, [{"seq": read_seq + 1}, {"seq": read_seq + 2}])
 
 
+VERSION = 7  # a row's version after a write
+
+
 class Writes:
     """What `ExchangeBatches` is given to write with: the groups it was asked to write,
     the conversations whose seq has moved, and a failure on demand."""
@@ -33,20 +36,20 @@ class Writes:
         self.refuse = refuse  # a conversation whose exchange the database refuses
         self.broken = False
 
-    async def one(self, exchange: PlainExchange) -> bool:
+    async def one(self, exchange: PlainExchange) -> int | None:
         self.groups.append([exchange.conversation_id])
         if exchange.conversation_id == self.refuse:
             raise IntegrityError("INSERT", {}, Exception("duplicate client_id"))
-        return exchange.conversation_id not in self.moved
+        return None if exchange.conversation_id in self.moved else VERSION
 
-    async def many(self, exchanges: list[PlainExchange]) -> set[str]:
+    async def many(self, exchanges: list[PlainExchange]) -> dict[str, int]:
         ids = [e.conversation_id for e in exchanges]
         self.groups.append(ids)
         if self.broken:
             raise ConnectionError("the database is gone")
         if self.refuse in ids:
             raise IntegrityError("INSERT", {}, Exception("duplicate client_id"))
-        return {cid for cid in ids if cid not in self.moved}
+        return {cid: VERSION for cid in ids if cid not in self.moved}
 
 
 async def test_the_exchanges_of_one_turn_are_written_as_one_group() -> None:
@@ -55,9 +58,9 @@ async def test_the_exchanges_of_one_turn_are_written_as_one_group() -> None:
     written = await asyncio.gather(*(batches.write(plain(f"c{i}")) for i in range(5)))
     # Capped at `largest`; each caller learns whether its own row had moved.
     assert writes.groups == [["c0", "c1", "c2"], ["c3", "c4"]]
-    assert written == [True, True, False, True, True]
+    assert written == [VERSION, VERSION, None, VERSION, VERSION]
     # Alone on a quiet desk: a group of one, written as one exchange.
-    assert await batches.write(plain("c9")) is True
+    assert await batches.write(plain("c9")) == VERSION
     assert writes.groups[-1] == ["c9"]
 
 
@@ -69,7 +72,7 @@ async def test_a_conversation_is_in_a_group_once() -> None:
     )
     # The second of c1 goes alone, at once; the group holds c1's first.
     assert sorted(writes.groups) == [["c1"], ["c1", "c2"]]
-    assert written == [True, True, True]
+    assert written == [VERSION, VERSION, VERSION]
 
 
 async def test_a_refused_exchange_reaches_its_caller_alone() -> None:
@@ -79,8 +82,8 @@ async def test_a_refused_exchange_reaches_its_caller_alone() -> None:
         *(batches.write(plain(f"c{i}")) for i in range(3)), return_exceptions=True
     )
     assert isinstance(results[1], IntegrityError)
-    assert results[0] is True
-    assert results[2] is True
+    assert results[0] == VERSION
+    assert results[2] == VERSION
     assert writes.groups == [["c0", "c1", "c2"], ["c0"], ["c1"], ["c2"]]
 
 
@@ -98,7 +101,7 @@ async def test_a_failure_reaches_its_group_and_a_cancelled_caller_is_left_out() 
     kept = asyncio.create_task(batches.write(plain("c4")))
     await asyncio.sleep(0)  # both wait for the end of the turn
     cancelled.cancel()
-    assert await kept is True
+    assert await kept == VERSION
     assert writes.groups[-1] == ["c4"]
     with pytest.raises(asyncio.CancelledError):
         await cancelled

@@ -1,6 +1,13 @@
 """Persistence behind one `Store` interface; SQL backends (SQLite default, PostgreSQL)."""
 
-from chatserver.store.base import Answer, AppendResult, DuplicateAgent, ExchangeResult, Store
+from chatserver.store.base import (
+    Answer,
+    AppendResult,
+    DuplicateAgent,
+    ExchangeResult,
+    StaleConversation,
+    Store,
+)
 from chatserver.store.sql import SqlStore, open_store
 
 __all__ = [
@@ -9,6 +16,7 @@ __all__ = [
     "DuplicateAgent",
     "ExchangeResult",
     "SqlStore",
+    "StaleConversation",
     "Store",
     "open_store",
 ]

@@ -60,6 +60,11 @@ class ExchangeResult:
     replies: list[Message]  # as stored, with their sequence numbers
 
 
+class StaleConversation(Exception):
+    """The conversation's row changed since the copy a write relied on was kept
+    (`Store.kept_conversation`); nothing was written. Read it again and start over."""
+
+
 class Store(Protocol):
     async def create_conversation(
         self, conversation: Conversation, token_hash: str, *, first: Sequence[NewMessage] = ()
@@ -69,6 +74,13 @@ class Store(Protocol):
         ...
 
     async def get_conversation(self, conversation_id: str) -> Conversation | None: ...
+
+    def kept_conversation(self, conversation_id: str) -> Conversation | None:
+        """The conversation as this process last read or wrote it, without reading it, if
+        the store keeps such a copy that may be behind the row (PostgreSQL, shared by
+        processes). A write that relies on it says so (`append_exchange(kept=True)`) and is
+        refused if the row has changed since. None: no copy, read it."""
+        ...
 
     async def conversation_by_token(self, token_hash: str) -> Conversation | None: ...
 
@@ -160,6 +172,7 @@ class Store(Protocol):
         *,
         conversation: Conversation | None = None,
         last_seq: int | None = None,
+        kept: bool = False,
     ) -> ExchangeResult:
         """A customer message and what answers it, all or nothing, in one transaction:
         the message (idempotent on client_id, like `append_message`), the conversation's
@@ -173,7 +186,10 @@ class Store(Protocol):
         it still is, the store can number the message after it without reading it again.
         So `answer` may be called more than once (numbered after a `last_seq` that another
         write has since moved, or for a message that turns out to be a resend); only what
-        the call for the stored numbering returned is written."""
+        the call for the stored numbering returned is written.
+
+        `kept`: what the caller worked out came from `kept_conversation`'s copy. If the row
+        is no longer as kept, nothing is written and `StaleConversation` is raised."""
         ...
 
     async def messages(

@@ -4,8 +4,9 @@ Every customer message starts by reading its conversation's row, which cost abou
 of the server's CPU under the bot benchmark. Where this process is the database's only
 writer and each statement runs on the event loop, one after another (SQLite with
 synchronous=NORMAL: `_SqliteRunner` inline), the store changes a kept row in the same step
-as the database, so the copy is the row. Elsewhere (PostgreSQL, shared by processes) no
-copy is kept: another process may change the row at any time.
+as the database, so the copy is the row. On PostgreSQL, shared by processes, another
+process may change the row at any time: a copy is kept with the row's version
+(`RowVersions`), and a write that relies on it checks that version.
 """
 
 from __future__ import annotations
@@ -47,6 +48,36 @@ class ConversationCache:
         kept = self._kept.get(conversation_id)
         if kept is not None and kept.last_seq != last_seq:
             self.keep(replace(kept, last_seq=last_seq))
+
+    def forget(self, conversation_id: str) -> None:
+        self._kept.pop(conversation_id, None)
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+
+class RowVersions:
+    """PostgreSQL: the conversations this process read or wrote last, each with its row's
+    version as of then (`xmin`, which every update of the row changes, whoever makes it).
+
+    Not the truth, as `ConversationCache` is for a lone SQLite writer: other processes
+    write too. What a copy serves (the bot's next exchange, without reading the row first)
+    is written only if the row's version is still the copy's, checked in the same
+    statement (chatserver/store/exchange_statement.py)."""
+
+    def __init__(self, size: int = KEPT) -> None:
+        self._size = size
+        self._kept: dict[str, tuple[Conversation, int]] = {}  # oldest first
+
+    def get(self, conversation_id: str) -> tuple[Conversation, int] | None:
+        return self._kept.get(conversation_id)
+
+    def keep(self, conversation: Conversation, version: int) -> None:
+        kept = self._kept
+        kept.pop(conversation.id, None)
+        kept[conversation.id] = (conversation, version)
+        if len(kept) > self._size:
+            del kept[next(iter(kept))]
 
     def forget(self, conversation_id: str) -> None:
         self._kept.pop(conversation_id, None)

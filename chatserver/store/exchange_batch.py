@@ -34,6 +34,7 @@ class PlainExchange:
     conversation_id: str
     read_seq: int  # the last seq the caller read: the row moves only if it still is
     rows: Sequence[dict[str, Any]]  # its messages, numbered after `read_seq`, as columns
+    version: int | None = None  # the row's version read, if it must still be that too
 
     @property
     def last_seq(self) -> int:
@@ -42,27 +43,28 @@ class PlainExchange:
 
 class ExchangeBatches:
     """`write` waits for the end of the turn and writes the exchanges that reached it in
-    that turn with one call of `many`; a group of one with `one`."""
+    that turn with one call of `many`; a group of one with `one`. Written, an exchange
+    gets its row's new version; None if the row had moved (nothing of it written)."""
 
     def __init__(
         self,
-        one: Callable[[PlainExchange], Awaitable[bool]],
-        many: Callable[[list[PlainExchange]], Awaitable[set[str]]],
+        one: Callable[[PlainExchange], Awaitable[int | None]],
+        many: Callable[[list[PlainExchange]], Awaitable[dict[str, int]]],
         *,
         largest: int = LARGEST,
     ) -> None:
-        """`one`: writes an exchange, and says whether its row had not moved. `many`: writes
-        several, of different conversations, and returns the conversations whose rows had
-        not moved (the others wrote nothing)."""
+        """`one`: writes an exchange and returns its row's new version, or None if the row
+        had moved. `many`: writes several, of different conversations, and returns the
+        new versions of the rows that had not moved (the others wrote nothing)."""
         self._one = one
         self._many = many
         self.largest = largest
-        self._waiting: dict[str, tuple[PlainExchange, asyncio.Future[bool]]] = {}
+        self._waiting: dict[str, tuple[PlainExchange, asyncio.Future[int | None]]] = {}
         self._writing: set[asyncio.Task[None]] = set()
 
-    async def write(self, exchange: PlainExchange) -> bool:
-        """Whether the exchange was written: False when the conversation's last seq had
-        moved from the one read (nothing of it was written)."""
+    async def write(self, exchange: PlainExchange) -> int | None:
+        """The row's new version once the exchange is written; None when the row had moved
+        from the last seq (or version) read, and nothing of it was written."""
         if exchange.conversation_id in self._waiting:
             # One exchange a conversation in a group: two would update the row once but
             # insert the messages of both. The second goes alone, at once; of the two, the
@@ -71,7 +73,7 @@ class ExchangeBatches:
         loop = asyncio.get_running_loop()
         if not self._waiting:
             loop.call_soon(self._flush)
-        future: asyncio.Future[bool] = loop.create_future()
+        future: asyncio.Future[int | None] = loop.create_future()
         self._waiting[exchange.conversation_id] = (exchange, future)
         return await future
 
@@ -90,7 +92,9 @@ class ExchangeBatches:
             self._writing.add(task)
             task.add_done_callback(self._writing.discard)
 
-    async def _write_group(self, group: list[tuple[PlainExchange, asyncio.Future[bool]]]) -> None:
+    async def _write_group(
+        self, group: list[tuple[PlainExchange, asyncio.Future[int | None]]]
+    ) -> None:
         if len(group) == 1:
             await self._alone(*group[0])
             return
@@ -113,9 +117,9 @@ class ExchangeBatches:
             return
         for exchange, future in group:
             if not future.done():
-                future.set_result(exchange.conversation_id in moved)
+                future.set_result(moved.get(exchange.conversation_id))
 
-    async def _alone(self, exchange: PlainExchange, future: asyncio.Future[bool]) -> None:
+    async def _alone(self, exchange: PlainExchange, future: asyncio.Future[int | None]) -> None:
         try:
             written = await self._one(exchange)
         except asyncio.CancelledError:

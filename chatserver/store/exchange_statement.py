@@ -5,9 +5,11 @@ exchange in a transaction (the conversation's row, the messages, perhaps a decli
 four or five. One statement is atomic on its own, so the row's update and the inserts go
 in data-modifying CTEs of one: the inserts happen only if the update matched, that is,
 if the conversation's last seq is still the one the desk read (the row stays locked
-until the statement ends). The statement returns how many rows the update matched: 0
-sends the caller to the locked path in a transaction. SQLite has no DML in CTEs; there
-the transaction costs no round trip anyway.
+until the statement ends), and, where the desk worked from a kept copy of the row, if
+the row's version (`xmin`) is still the copy's. The statement returns the row's new
+version, or no row if the update matched none: that sends the caller to the locked path
+in a transaction, or back to read the row. SQLite has no DML in CTEs; there the
+transaction costs no round trip anyway.
 """
 
 from __future__ import annotations
@@ -21,28 +23,37 @@ from sqlalchemy.dialects import postgresql
 from chatserver.store.schema import conversations, faq_declines, messages
 
 MESSAGE_COLUMNS = tuple(column.name for column in messages.c)
+# The row's version: its `xmin`, the transaction that wrote it; every update changes it.
+ROW_VERSION: sa.ColumnClause[int] = sa.literal_column("conversations.xmin::text::bigint")
 DECLINE_COLUMNS = tuple(column.name for column in faq_declines.c)
 
 
 @functools.cache
-def exchange_statement(rows: int, changed: tuple[str, ...], decline: bool) -> sa.Select[Any]:
+def exchange_statement(
+    rows: int, changed: tuple[str, ...], decline: bool, versioned: bool = False
+) -> sa.Select[Any]:
     """`rows` messages bound as m<i>_<column>, the conversation's `changed` columns and
     `last_seq` by name, its id and the last seq read as b_id and b_last_seq, a decline's
-    columns as d_<column>. One statement per shape, built once."""
+    columns as d_<column>, and if `versioned` the row's version read as b_version. One
+    statement per shape, built once."""
     if rows < 1:
         raise ValueError("an exchange stores at least the customer's message")
     values = {
         name: sa.bindparam(name, type_=conversations.c[name].type)
         for name in (*changed, "last_seq")
     }
+    unchanged = [
+        conversations.c.id == sa.bindparam("b_id"),
+        conversations.c.last_seq == sa.bindparam("b_last_seq"),
+    ]
+    if versioned:
+        version = sa.bindparam("b_version", type_=sa.BigInteger)
+        unchanged.append(ROW_VERSION == version)  # noqa: SIM300 (a column, not a constant)
     moved = (
         conversations.update()
-        .where(
-            conversations.c.id == sa.bindparam("b_id"),
-            conversations.c.last_seq == sa.bindparam("b_last_seq"),
-        )
+        .where(*unchanged)
         .values(values)
-        .returning(conversations.c.id)
+        .returning(conversations.c.id, ROW_VERSION.label("version"))
         .cte("moved")
     )
     went = sa.exists(sa.select(moved.c.id))
@@ -57,7 +68,7 @@ def exchange_statement(rows: int, changed: tuple[str, ...], decline: bool) -> sa
     stored = (
         messages.insert().from_select(MESSAGE_COLUMNS, body).returning(messages.c.id).cte("stored")
     )
-    statement = sa.select(sa.func.count()).select_from(moved).add_cte(stored)
+    statement = sa.select(moved.c.version).add_cte(stored)
     if decline:
         declined = (
             faq_declines.insert()
@@ -74,6 +85,7 @@ _PG = postgresql.dialect()  # type: ignore[no-untyped-call]  # only compiles typ
 _CONVERSATION_ARRAYS = {
     "id": conversations.c.id.type,
     "b_last_seq": conversations.c.last_seq.type,
+    "b_version": sa.BigInteger(),  # NULL: not checked
     "last_seq": conversations.c.last_seq.type,
 }
 # `meta` travels as text, cast to json by the database: asyncpg takes no json[] as such.
@@ -93,9 +105,10 @@ def _unnest(arrays: dict[str, Any], prefix: str, alias: str) -> str:
 @functools.cache
 def batched_exchanges() -> sa.TextClause:
     """Several conversations' exchanges, no conversation changed but its last seq and no
-    decline: each conversation's row is updated if its last seq is still the one read, and
-    only those conversations' messages are inserted; returns the ids of the conversations
-    updated. Rows are bound as arrays, a conversation (c_id, c_b_last_seq, c_last_seq) or a
+    decline: each conversation's row is updated if its last seq (and version, where one
+    is given) is still the one read, and only those conversations' messages are inserted;
+    returns the ids of the conversations updated and their rows' new versions. Rows are
+    bound as arrays, a conversation (c_id, c_b_last_seq, c_b_version, c_last_seq) or a
     message (m_<column>) an element each, so one prepared statement serves any number of
     exchanges: the statement's own cost (parse, plan, executor, commit, a round trip) is
     paid once for them all (4-5x less PostgreSQL CPU an exchange at 8 or more)."""
@@ -105,11 +118,13 @@ def batched_exchanges() -> sa.TextClause:
     statement = sa.text(
         f"WITH v AS (SELECT * FROM {_unnest(_CONVERSATION_ARRAYS, 'c_', 'v')}), "
         "moved AS (UPDATE conversations AS c SET last_seq = v.last_seq FROM v "
-        "WHERE c.id = v.id AND c.last_seq = v.b_last_seq RETURNING c.id), "
+        "WHERE c.id = v.id AND c.last_seq = v.b_last_seq "
+        "AND (v.b_version IS NULL OR c.xmin::text::bigint = v.b_version) "
+        "RETURNING c.id, c.xmin::text::bigint AS version), "
         f"stored AS (INSERT INTO messages ({', '.join(_MESSAGE_ARRAYS)}) SELECT {selected} "
         f"FROM {_unnest(_MESSAGE_ARRAYS, 'm_', 'm')} "
         "WHERE m.conversation_id IN (SELECT id FROM moved) RETURNING messages.id) "
-        "SELECT id FROM moved"
+        "SELECT id, version FROM moved"
     )
     return statement.bindparams(
         *(

@@ -49,11 +49,18 @@ from chatserver.satisfaction import FollowUp, Rating
 from chatserver.sla import AppliedSla, next_deadline
 from chatserver.store import driver
 from chatserver.store import ratings as rating_sql
-from chatserver.store.base import Answer, AppendResult, DuplicateAgent, ExchangeResult
-from chatserver.store.conversation_cache import ConversationCache
+from chatserver.store.base import (
+    Answer,
+    AppendResult,
+    DuplicateAgent,
+    ExchangeResult,
+    StaleConversation,
+)
+from chatserver.store.conversation_cache import ConversationCache, RowVersions
 from chatserver.store.exchange_batch import ExchangeBatches, PlainExchange
 from chatserver.store.exchange_statement import (
     MESSAGE_COLUMNS,
+    ROW_VERSION,
     batched_exchanges,
     exchange_statement,
 )
@@ -104,6 +111,10 @@ _CONVERSATION_BY = {
     column: sa.select(conversations).where(conversations.c[column] == sa.bindparam("key"))
     for column in ("id", "token_hash", "tracking_number")
 }
+# PostgreSQL: with the row's version (exchange_statement.py).
+_VERSIONED_CONVERSATION = sa.select(conversations, ROW_VERSION.label("version")).where(
+    conversations.c.id == sa.bindparam("key")
+)
 _INSERT_CONVERSATION = conversations.insert()
 _SAVE_CONVERSATION = conversations.update().where(conversations.c.id == sa.bindparam("b_id"))
 _NEXT_SEQ = (
@@ -487,6 +498,8 @@ class SqlStore(InboxRows):
         self._rows = (
             ConversationCache() if isinstance(runner, _SqliteRunner) and runner.inline else None
         )
+        # PostgreSQL: conversations as last read or written, with their rows' versions.
+        self._versions = RowVersions() if isinstance(runner, _AsyncRunner) else None
         # PostgreSQL: the bot's exchanges of one turn of the loop share a statement.
         self._exchanges = (
             ExchangeBatches(self._exchange_alone, self._exchanges_together)
@@ -501,7 +514,9 @@ class SqlStore(InboxRows):
     @contextlib.contextmanager
     def _changing(self, conversation_id: str, *, always: bool = False) -> Iterator[None]:
         """A write to the conversation's row: its kept copy is dropped if the write fails
-        (or `always`: the caller does not work out the row's new state)."""
+        (or `always`: the caller does not work out the row's new state). A copy kept with
+        its version (PostgreSQL) is dropped: the write gives the row a new one."""
+        self._forget_version(conversation_id)
         try:
             yield
         except BaseException:
@@ -551,7 +566,47 @@ class SqlStore(InboxRows):
     async def get_conversation(self, conversation_id: str) -> Conversation | None:
         if self._rows is not None and (kept := self._rows.get(conversation_id)) is not None:
             return kept
-        return await self._one_conversation("id", conversation_id)
+        if self._versions is None:
+            return await self._one_conversation("id", conversation_id)
+
+        def find(connection: sa.Connection) -> tuple[Conversation, int] | None:
+            row = connection.execute(_VERSIONED_CONVERSATION, {"key": conversation_id}).first()
+            return None if row is None else (_conversation(row._mapping), row.version)
+
+        found = await self.read(find)
+        if found is None:
+            self._versions.forget(conversation_id)
+            return None
+        self._versions.keep(*found)
+        return found[0]
+
+    def kept_conversation(self, conversation_id: str) -> Conversation | None:
+        seen = self._versions.get(conversation_id) if self._versions is not None else None
+        return seen[0] if seen is not None else None
+
+    def _forget_version(self, conversation_id: str) -> None:
+        if self._versions is not None:
+            self._versions.forget(conversation_id)
+
+    def _keep_version(
+        self,
+        seen: tuple[Conversation, int] | None,
+        changed: Conversation | None,
+        exchanged: ExchangeResult,
+        version: int,
+    ) -> None:
+        """After an exchange written on a row whose version was checked (it was `seen`):
+        the row is now the copy with the exchange's changes, at `version`. Unchecked, what
+        the row holds besides them is not known, and no copy is kept."""
+        if self._versions is None:
+            return
+        conversation_id = exchanged.message.conversation_id
+        if seen is None:
+            self._versions.forget(conversation_id)
+            return
+        last = exchanged.replies[-1].seq if exchanged.replies else exchanged.message.seq
+        row = changed if changed is not None else seen[0]
+        self._versions.keep(dataclasses.replace(row, last_seq=last), version)
 
     async def conversation_by_token(self, token_hash: str) -> Conversation | None:
         return await self._one_conversation("token_hash", token_hash)
@@ -739,6 +794,7 @@ class SqlStore(InboxRows):
         *,
         conversation: Conversation | None = None,
         last_seq: int | None = None,
+        kept: bool = False,
     ) -> ExchangeResult:
         """The customer's message, the conversation's changes and the bot's answer in one
         transaction (see `Store.append_exchange`): one commit, no seq taken by a reply
@@ -747,12 +803,22 @@ class SqlStore(InboxRows):
             raise ValueError("the conversation changed is not the message's")
         changes = _conversation_values(conversation) if conversation is not None else {}
         read = last_seq  # the last seq the caller read, until it is found to have moved
+        # PostgreSQL: the copy of the row this process keeps, if it is the one the caller
+        # read (its last seq), and its version, which the write checks.
+        seen = self._versions.get(message.conversation_id) if self._versions else None
+        if seen is not None and seen[0].last_seq != read:
+            seen = None
+        if kept and (seen is None or read is None):
+            self._forget_version(message.conversation_id)
+            raise StaleConversation(message.conversation_id)
 
-        async def at_once(read: int) -> ExchangeResult | None:
+        async def at_once(read: int) -> tuple[ExchangeResult, int] | None:
             """PostgreSQL, numbered after the last seq read: one statement, no transaction
             (chatserver/store/exchange_statement.py), shared with the other conversations'
-            exchanges of this turn where it changes nothing else (exchange_batch.py); None
-            if that seq has moved."""
+            exchanges of this turn where it changes nothing else (exchange_batch.py). The
+            result and the row's new version; None if that seq (or the version of the
+            copy `seen`) has moved."""
+            version = seen[1] if seen is not None else None
             stored = _message_from(message, read + 1)
             answered = answer(stored)
             numbered = _numbered(message, stored, answered)
@@ -760,11 +826,13 @@ class SqlStore(InboxRows):
             replies = [_message_from(reply, seq) for reply, seq in numbered[1:]]
             exchanged = ExchangeResult(stored, created=True, answered=True, replies=replies)
             if not changes and answered.decline is None and self._exchanges is not None:
-                plain = PlainExchange(message.conversation_id, read, rows)
-                return exchanged if await self._exchanges.write(plain) else None
+                plain = PlainExchange(message.conversation_id, read, rows, version)
+                written = await self._exchanges.write(plain)
+                return None if written is None else (exchanged, written)
             values: dict[str, Any] = {
                 "b_id": message.conversation_id,
                 "b_last_seq": read,
+                "b_version": version,
                 **changes,
                 "last_seq": numbered[-1][1],
             }
@@ -772,11 +840,13 @@ class SqlStore(InboxRows):
                 values.update({f"m{i}_{k}": v for k, v in row.items()})
             if answered.decline is not None:
                 values.update({f"d_{k}": v for k, v in _decline_values(answered.decline).items()})
-            statement = exchange_statement(len(rows), tuple(changes), answered.decline is not None)
-            moved = await self._write_statement(
-                lambda connection: connection.execute(statement, values).scalar_one()
+            statement = exchange_statement(
+                len(rows), tuple(changes), answered.decline is not None, version is not None
             )
-            return exchanged if moved else None
+            moved = await self._write_statement(
+                lambda connection: connection.execute(statement, values).scalar_one_or_none()
+            )
+            return None if moved is None else (exchanged, moved)
 
         def fresh(connection: sa.Connection) -> ExchangeResult:
             """A message not stored before (if it was, its client_id's unique key refuses
@@ -858,7 +928,14 @@ class SqlStore(InboxRows):
             exchanged = None
             if read is not None and isinstance(self._runner, _AsyncRunner):
                 self._check_open()
-                exchanged = await at_once(read)
+                written = await at_once(read)
+                if written is None:
+                    self._forget_version(message.conversation_id)
+                    if kept:  # what the caller worked out may no longer hold
+                        raise StaleConversation(message.conversation_id)
+                else:
+                    exchanged, version = written
+                    self._keep_version(seen, conversation, exchanged, version)
                 read = None  # if it moved, `fresh` reads it again
             if exchanged is None:
                 with self._changing(message.conversation_id):
@@ -889,24 +966,26 @@ class SqlStore(InboxRows):
         assert isinstance(self._runner, _AsyncRunner)
         return await self._runner.write_statement(operation)
 
-    async def _exchange_alone(self, exchange: PlainExchange) -> bool:
+    async def _exchange_alone(self, exchange: PlainExchange) -> int | None:
         values: dict[str, Any] = {
             "b_id": exchange.conversation_id,
             "b_last_seq": exchange.read_seq,
+            "b_version": exchange.version,
             "last_seq": exchange.last_seq,
         }
         for i, row in enumerate(exchange.rows):
             values.update({f"m{i}_{k}": v for k, v in row.items()})
-        statement = exchange_statement(len(exchange.rows), (), False)
-        moved = await self._write_statement(
-            lambda connection: connection.execute(statement, values).scalar_one()
+        statement = exchange_statement(len(exchange.rows), (), False, exchange.version is not None)
+        moved: int | None = await self._write_statement(
+            lambda connection: connection.execute(statement, values).scalar_one_or_none()
         )
-        return bool(moved)
+        return moved
 
-    async def _exchanges_together(self, exchanges: list[PlainExchange]) -> set[str]:
+    async def _exchanges_together(self, exchanges: list[PlainExchange]) -> dict[str, int]:
         values: dict[str, list[Any]] = {
             "c_id": [e.conversation_id for e in exchanges],
             "c_b_last_seq": [e.read_seq for e in exchanges],
+            "c_b_version": [e.version for e in exchanges],
             "c_last_seq": [e.last_seq for e in exchanges],
         }
         rows = [row for e in exchanges for row in e.rows]
@@ -917,9 +996,9 @@ class SqlStore(InboxRows):
             values[f"m_{column}"] = cells
         statement = batched_exchanges()
         moved = await self._write_statement(
-            lambda connection: connection.execute(statement, values).scalars().all()
+            lambda connection: connection.execute(statement, values).all()
         )
-        return set(moved)
+        return {row.id: row.version for row in moved}
 
     async def _resent(self, message: NewMessage, error: IntegrityError) -> tuple[Message, int]:
         """After a unique key refused `message`: the copy stored under its client_id, and
