@@ -635,12 +635,18 @@ async def wait_ready(url: str, process: asyncio.subprocess.Process, log: Path) -
     raise RuntimeError(f"server on {url} not ready in {READY_TIMEOUT} s (log: {log})")
 
 
-async def encoder_passes(target: Target) -> tuple[float, float] | None:
-    """(passes, questions) of the sentence encoder so far, summed over `target`'s processes
-    (`chatserver_encoder_pass_questions` on /metrics); None where no server reports it (the
-    echo)."""
-    passes = questions = 0.0
-    found = False
+# Histograms on /metrics the bot run reports: (its name, its key in the results).
+HISTOGRAMS = (
+    ("chatserver_encoder_pass_questions", "encoder"),  # questions a pass of the encoder
+    ("chatserver_store_exchange_group", "exchange"),  # exchanges a PostgreSQL statement
+)
+
+
+async def histogram_totals(target: Target) -> dict[str, tuple[float, float]]:
+    """(observations, sum) of each of `HISTOGRAMS` so far, summed over `target`'s processes,
+    by key; a histogram no server reports (the echo; exchanges on SQLite) is left out."""
+    names = dict(HISTOGRAMS)
+    totals: dict[str, list[float]] = {}
     async with aiohttp.ClientSession() as session:
         for url in target.urls:
             with contextlib.suppress(aiohttp.ClientError, OSError):
@@ -648,15 +654,15 @@ async def encoder_passes(target: Target) -> tuple[float, float] | None:
                     if response.status != 200:
                         continue
                     for family in text_string_to_metric_families(await response.text()):
-                        if family.name != "chatserver_encoder_pass_questions":
+                        if family.name not in names:
                             continue
+                        total = totals.setdefault(names[family.name], [0.0, 0.0])
                         for sample in family.samples:
                             if sample.name.endswith("_count"):
-                                passes += sample.value
-                                found = True
+                                total[0] += sample.value
                             elif sample.name.endswith("_sum"):
-                                questions += sample.value
-    return (passes, questions) if found else None
+                                total[1] += sample.value
+    return {key: (count, summed) for key, (count, summed) in totals.items() if count}
 
 
 async def start_servers(
@@ -832,7 +838,7 @@ async def _drive(
     connected = sum(r["connected"] for r in ready)
     await asyncio.sleep(args.settle)  # let the server finish the connects' work
     loaded_rss = target.rss()
-    passes_before = await encoder_passes(target) if args.mode == "bot" else None
+    histograms_before = await histogram_totals(target) if args.mode == "bot" else {}
     redis_before = cpu_seconds(target.redis_pid) if target.redis_pid else 0.0
     cpu_before, started = target.cpu(), time.perf_counter()
     # Every worker starts its schedule from the same moment, a little ahead.
@@ -842,7 +848,7 @@ async def _drive(
     cpu = target.cpu() - cpu_before
     redis_cpu = cpu_seconds(target.redis_pid) - redis_before if target.redis_pid else None
     results = [WorkerResult(**d["result"]) for d in done]
-    passes_after = await encoder_passes(target) if passes_before is not None else None
+    histograms_after = await histogram_totals(target) if args.mode == "bot" else {}
 
     def merged(name: str) -> list[float]:
         return [v for r in results for v in getattr(r, name)]
@@ -882,12 +888,11 @@ async def _drive(
             rtt_ms=summary(merged("rtt_ms")),
             ack_ms=summary(merged("ack_ms")),
             cpu_ms_per_message=cpu / replies * 1000 if replies else None,
-            encoder_passes=passes_after[0] - passes_before[0]
-            if passes_before and passes_after
-            else None,
-            encoder_questions=passes_after[1] - passes_before[1]
-            if passes_before and passes_after
-            else None,
+            **{
+                f"{key}_{part}": after[i] - histograms_before.get(key, (0.0, 0.0))[i]
+                for key, after in histograms_after.items()
+                for i, part in enumerate(("groups", "items"))
+            },
             redis_cpu_ms_per_message=redis_cpu / replies * 1000
             if replies and redis_cpu is not None
             else None,
@@ -944,13 +949,18 @@ def table(ours: dict[str, Any], echo: dict[str, Any] | None, mode: str) -> str:
         row("round trip max", lambda r: r["rtt_ms"]["max"], _ms)
         row("message ack p50", lambda r: r["ack_ms"]["p50"], _ms)
         row("server CPU per message", "cpu_ms_per_message", lambda v: _num(v, ".2f", " ms"), True)
-        if ours.get("encoder_passes"):
+        for key, label in (
+            ("encoder", "sentence encoder: questions embedded (passes, questions a pass)"),
+            ("exchange", "PostgreSQL: exchanges written (statements, exchanges a statement)"),
+        ):
+            if not ours.get(f"{key}_groups"):
+                continue
             row(
-                "sentence encoder: questions embedded (passes, questions a pass)",
-                lambda r: (
-                    f"{r['encoder_questions']:.0f} ({r['encoder_passes']:.0f}, "
-                    f"{r['encoder_questions'] / r['encoder_passes']:.1f})"
-                    if r.get("encoder_passes")
+                label,
+                lambda r, key=key: (
+                    f"{r[f'{key}_items']:.0f} ({r[f'{key}_groups']:.0f}, "
+                    f"{r[f'{key}_items'] / r[f'{key}_groups']:.1f})"
+                    if r.get(f"{key}_groups")
                     else "-"
                 ),
                 str,

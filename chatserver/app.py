@@ -283,6 +283,7 @@ async def _store(app: web.Application, *, store_factory: StoreFactory) -> AsyncI
     """The store, open until everything that uses it has stopped."""
     async with _starting(app), _step("opening the store"):
         store = await store_factory(app[SETTINGS])
+    store.observe_with(app[METRICS].observe)
     app[_STORE] = store
     try:
         yield

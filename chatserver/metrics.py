@@ -33,6 +33,7 @@ _FRT_BUCKETS = (5, 10, 15, 20, 25, 30, 35, 40, 45, 60, 90, 120, 300, 900)
 _INBOX_FRT_BUCKETS = (60, 300, 600, 900, 1800, 2700, 3600, 5400, 7200, 14400, 28800, 86400)
 # Questions a pass of the sentence encoder: 1 (alone) up to QUERY_BATCH.
 _PASS_BUCKETS = (1, 2, 4, 8, 16)
+_GROUP_BUCKETS = (1, 2, 4, 8, 16, 32, 64)
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 
@@ -83,6 +84,7 @@ class Metrics:
     inbox_breaches: Counter
     urgent_alerts: Counter
     encoder_passes: Histogram
+    exchange_groups: Histogram
 
     def observe(self, name: str, labels: dict[str, Any]) -> None:
         """One of the dispatcher's observations (`Dispatcher(observe=...)`), as series."""
@@ -111,6 +113,8 @@ class Metrics:
             self.count_isolated_failure(labels["stage"])
         elif name == "encoder_pass":
             self.encoder_passes.observe(labels["questions"])
+        elif name == "exchange_group":
+            self.exchange_groups.observe(labels["exchanges"])
 
     def count_rating(self, rating: Rating, followup: FollowUp | None) -> None:
         """A new rating (by score and language), and the follow-up it opened."""
@@ -336,6 +340,14 @@ class Metrics:
                 "Customers' questions embedded in one pass of the sentence encoder (those "
                 "that reach it in the same turn of the event loop share a pass).",
                 buckets=_PASS_BUCKETS,
+                registry=registry,
+            ),
+            exchange_groups=Histogram(
+                "chatserver_store_exchange_group",
+                "The bot's exchanges (a customer message and its answer) written by one "
+                "PostgreSQL statement: those that reach the store in the same turn of the "
+                "event loop share one.",
+                buckets=_GROUP_BUCKETS,
                 registry=registry,
             ),
         )

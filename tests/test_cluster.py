@@ -15,8 +15,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 import sqlalchemy as sa
+from prometheus_client.parser import text_string_to_metric_families
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -149,6 +151,63 @@ async def test_a_customers_tabs_on_two_processes_each_see_the_others_messages(de
         assert sent["ok"], sent
         shown = await first.wait_for("message", lambda d: d["seq"] == sent["message"]["seq"])
         assert shown["text"] == "thanks"
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def exchange_groups(url: str) -> tuple[float, float]:
+    """(statements, exchanges) of `chatserver_store_exchange_group` on a process's /metrics."""
+    async with aiohttp.ClientSession() as session, session.get(f"{url}/metrics") as response:
+        text = await response.text()
+    samples = {
+        sample.name: sample.value
+        for family in text_string_to_metric_families(text)
+        if family.name == "chatserver_store_exchange_group"
+        for sample in family.samples
+    }
+    return (
+        samples.get("chatserver_store_exchange_group_count", 0.0),
+        samples.get("chatserver_store_exchange_group_sum", 0.0),
+    )
+
+
+async def test_a_customer_writing_on_two_processes_in_turn_gets_each_answer_once(
+    desk: Desk,
+) -> None:
+    # Each process keeps the conversation's row as it last wrote it and answers from that
+    # copy; the other process's exchange changes the row, so the copy is refused and read
+    # again (chatserver/store/sql.py): every message is answered once, numbered in turn.
+    a, b = await asyncio.gather(desk.node("a").start(), desk.node("b").start())
+    first, second = Client("/customer"), Client("/customer")
+    try:
+        await first.connect(a.url)
+        started = await first.call("start", {"languages": ["en"]})
+        await second.connect(b.url)
+        await second.call("start", {"token": started["token"]})
+        question = "How do I install MT5?"
+        seqs = []
+        for n, tab in enumerate([first, second, first, second, first]):
+            sent = await tab.call("message", {"text": question, "client_id": f"m{n}"})
+            assert sent["ok"], sent
+            seq = sent["message"]["seq"]
+            answer = await tab.wait_for("message", lambda d, seq=seq: d["seq"] == seq + 1)
+            assert answer["author"] == "bot"
+            assert answer["meta"]["in_reply_to"] == seq
+            seqs.append(seq)
+        assert seqs == [seqs[0] + 2 * n for n in range(5)]
+        stored = await rows(
+            desk.database_url,
+            "SELECT author, count(*) FROM messages WHERE conversation_id = :id GROUP BY author",
+            id=started["conversation"]["id"],
+        )
+        assert dict(stored)["customer"] == 5
+        assert dict(stored)["bot"] == 6  # the greeting and five answers
+        # Process a's three exchanges went through its statements' groups: each once, and
+        # again after reading the row where its kept copy was refused (at most twice).
+        statements, exchanges = await exchange_groups(a.url)
+        assert 3 <= exchanges <= 5
+        assert 1 <= statements <= exchanges
     finally:
         await first.close()
         await second.close()

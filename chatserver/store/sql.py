@@ -580,6 +580,12 @@ class SqlStore(InboxRows):
         self._versions.keep(*found)
         return found[0]
 
+    def observe_with(self, observe: Callable[[str, dict[str, Any]], None]) -> None:
+        """Where the store reports what it measures: on PostgreSQL, the exchanges each
+        statement wrote ("exchange_group")."""
+        if self._exchanges is not None:
+            self._exchanges.observe = observe
+
     def kept_conversation(self, conversation_id: str) -> Conversation | None:
         seen = self._versions.get(conversation_id) if self._versions is not None else None
         return seen[0] if seen is not None else None
