@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from chatserver.models import Author, Message, NewMessage
-from chatserver.store import Answer, open_store
+from chatserver.store import Answer, ExchangeResult, open_store
 from chatserver.store.exchange_batch import ExchangeBatches, PlainExchange
 from chatserver.store.sql import SqlStore
 from tests.services import fresh_postgres
@@ -148,6 +148,29 @@ def answered_by(text: str, cid: str):  # type: ignore[no-untyped-def]
     return answer
 
 
+async def conversations(store: SqlStore, count: int) -> None:
+    for i in range(count):
+        await a_conversation(store, f"c{i}", f"h{i}")
+
+
+async def exchanges_at_once(
+    store: SqlStore, count: int, prefix: str = "m", read: dict[int, int] | None = None
+) -> list[ExchangeResult]:
+    """A message (`<prefix><i>`, client_id `k<i>`) and the bot's answer in each of the
+    conversations c0, c1, ... at once, as customers writing in the same moment; each after
+    the last seq its caller read (`read`, 0 if not given)."""
+    return await asyncio.gather(
+        *(
+            store.append_exchange(
+                customer_message(f"{prefix}{i}", f"question {i}", client_id=f"k{i}", cid=f"c{i}"),
+                answered_by(f"answer {i}", f"c{i}"),
+                last_seq=(read or {}).get(i, 0),
+            )
+            for i in range(count)
+        )
+    )
+
+
 def _unnamed(message: Message) -> Message:
     """A message without what tells one exchange of the test from another."""
     return replace(message, id="", conversation_id="", text="", client_id=None)
@@ -157,19 +180,9 @@ async def test_exchanges_of_one_turn_share_a_statement_and_are_stored_as_alone(
     postgres_store: SqlStore,
 ) -> None:
     store = postgres_store
-    for i in range(6):
-        await a_conversation(store, f"c{i}", f"h{i}")
+    await conversations(store, 6)
     statements = Statements(store)
-    done = await asyncio.gather(
-        *(
-            store.append_exchange(
-                customer_message(f"m{i}", f"question {i}", client_id=f"k{i}", cid=f"c{i}"),
-                answered_by(f"answer {i}", f"c{i}"),
-                last_seq=0,
-            )
-            for i in range(6)
-        )
-    )
+    done = await exchanges_at_once(store, 6)
     assert len(statements.exchanges()) == 1
     # The same exchange alone, on the same store: rows as the shared statement stored them.
     await a_conversation(store, "alone", "h-alone")
@@ -194,23 +207,13 @@ async def test_a_resend_among_them_is_answered_as_a_resend_and_the_others_are_st
     postgres_store: SqlStore,
 ) -> None:
     store = postgres_store
-    for i in range(3):
-        await a_conversation(store, f"c{i}", f"h{i}")
+    await conversations(store, 3)
     first = await store.append_exchange(
         customer_message("m1", "question", client_id="k1", cid="c1"),
         answered_by("answer", "c1"),
         last_seq=0,
     )
-    done = await asyncio.gather(
-        *(
-            store.append_exchange(
-                customer_message(f"n{i}", "question", client_id=f"k{i}", cid=f"c{i}"),
-                answered_by("answer", f"c{i}"),
-                last_seq=0 if i != 1 else 2,
-            )
-            for i in range(3)
-        )
-    )
+    done = await exchanges_at_once(store, 3, prefix="n", read={1: 2})
     assert (done[1].created, done[1].answered) == (False, False)
     assert done[1].message.id == first.message.id
     assert [m.id for m in await store.messages("c1")] == ["m1", "r-m1"]
@@ -223,20 +226,10 @@ async def test_a_conversation_that_moved_is_numbered_after_and_the_others_are_no
     postgres_store: SqlStore,
 ) -> None:
     store = postgres_store
-    for i in range(3):
-        await a_conversation(store, f"c{i}", f"h{i}")
+    await conversations(store, 3)
     # Another process wrote in c1 after this one read its last seq (0).
     await store.append_message(customer_message("agent-side", "hello", cid="c1"))
-    done = await asyncio.gather(
-        *(
-            store.append_exchange(
-                customer_message(f"m{i}", "question", client_id=f"k{i}", cid=f"c{i}"),
-                answered_by("answer", f"c{i}"),
-                last_seq=0,
-            )
-            for i in range(3)
-        )
-    )
+    done = await exchanges_at_once(store, 3)
     assert [m.seq for m in await store.messages("c1")] == [1, 2, 3]
     assert done[1].message.seq == 2
     assert done[1].replies[0].meta["in_reply_to"] == 2

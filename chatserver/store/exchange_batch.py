@@ -7,7 +7,7 @@ executor and commits, and our side goes through SQLAlchemy and asyncpg, for two 
 Under load, several customers' messages are answered in the same turn of the loop (their
 questions are embedded together, chatserver/faq/query_batch.py), so their exchanges can
 share a statement. Measured on 200 conversations (bench/exchange_batch.py): 8 exchanges a
-statement cost PostgreSQL about a quarter of the CPU an exchange that one each did.
+statement cost PostgreSQL a quarter to a third of the CPU an exchange that one each did.
 
 This module only groups: what a group is written with is given (`SqlStore`).
 """
