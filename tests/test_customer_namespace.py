@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+from typing import Any
 
 import aiohttp
 import pytest
 
+from chatserver.keys import SIO
+from chatserver.settings import Settings
+from chatserver.store import ExchangeResult, SqlStore, open_store
 from tests.conftest import FakeClock, top_faq
 
 
@@ -249,3 +254,63 @@ async def test_an_explicit_choice_is_never_overridden_by_detection(server, conne
     await customer.call("message", {"text": "How do I withdraw money from my account?"})
     (reply,) = await customer.wait_pushed("message")
     assert reply["language"] == "ja"
+
+
+class HeldStore(SqlStore):
+    """The real store, whose bot exchanges wait until the test lets them go."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.held = asyncio.Event()
+        self.waiting = 0
+
+    async def append_exchange(self, *args: Any, **kwargs: Any) -> ExchangeResult:
+        self.waiting += 1
+        await self.held.wait()
+        return await super().append_exchange(*args, **kwargs)
+
+
+async def test_a_tab_closed_while_its_message_is_answered_loses_nothing_and_logs_no_error(
+    start_server, settings, connect, caplog
+) -> None:
+    stores: list[HeldStore] = []
+
+    async def held_store(settings: Settings) -> SqlStore:
+        store = await open_store(settings.database_url, store_class=HeldStore)
+        assert isinstance(store, HeldStore)
+        stores.append(store)
+        return store
+
+    server = await start_server(settings, clock=FakeClock(), store_factory=held_store)
+    customer = await connect(server)
+    started = await customer.call("start", {"languages": ["en"]})
+    store = stores[0]
+    body = {"text": "How do I install MT5?", "client_id": "m1"}
+    await customer.client.emit("message", body, namespace="/customer")
+    async with asyncio.timeout(5):
+        while store.waiting == 0:  # the message is being answered...
+            await asyncio.sleep(0.01)
+    sio = server.app[SIO]
+    sid = next(iter(sio.manager.rooms["/customer"][None]))
+    await customer.client.disconnect()  # ... when the tab closes
+    async with asyncio.timeout(5):
+        while sio.manager.is_connected(sid, "/customer"):
+            await asyncio.sleep(0.01)
+    caplog.set_level(logging.INFO, logger="chatserver.sockets.base")
+    store.held.set()
+    conversation_id = started["conversation"]["id"]
+    async with asyncio.timeout(5):
+        while len(await store.messages(conversation_id)) < 3:  # greeting, message, answer
+            await asyncio.sleep(0.01)
+
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == []
+    assert any("the client left before its answer" in r.getMessage() for r in caplog.records)
+    # Back in a new tab: the message and its answer are there, and a resend is a duplicate.
+    again = await connect(server)
+    resumed = await again.call("start", {"token": started["token"]})
+    shown = [(m["author"], m["seq"]) for m in resumed["messages"]]
+    assert shown[-2:] == [("customer", 2), ("bot", 3)]
+    resent = await again.call("message", body)
+    assert resent["duplicate"] is True
+    assert resent["message"]["seq"] == 2

@@ -217,7 +217,19 @@ class Namespace(socketio.AsyncNamespace, abc.ABC):  # type: ignore[misc]
         except DomainError as exc:
             self._count_error(event, exc.code)
             return error(exc.code, str(exc))
-        except Exception:
+        except Exception as exc:
+            if not self.server.manager.is_connected(sid, self.namespace):
+                # The client left while its event was handled (a tab closed mid-send): what
+                # was stored stays (a resend finds it), and nobody is left to answer.
+                log.info(
+                    "%s %s: the client left before its answer (%s: %s)",
+                    self.namespace,
+                    event,
+                    type(exc).__name__,
+                    exc,
+                    extra={"sid": sid},
+                )
+                return error("internal_error", "the connection closed before the answer")
             log.exception("unhandled error in %s %s", self.namespace, event, extra={"sid": sid})
             self._count_error(event, "internal_error")
             return error("internal_error", "the server could not handle this event; try again")
