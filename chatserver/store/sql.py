@@ -116,6 +116,7 @@ _VERSIONED_CONVERSATION = sa.select(conversations, ROW_VERSION.label("version"))
     conversations.c.id == sa.bindparam("key")
 )
 _INSERT_CONVERSATION = conversations.insert()
+_INSERT_CONVERSATION_VERSIONED = _INSERT_CONVERSATION.returning(ROW_VERSION)
 _SAVE_CONVERSATION = conversations.update().where(conversations.c.id == sa.bindparam("b_id"))
 _NEXT_SEQ = (
     conversations.update()
@@ -551,16 +552,27 @@ class SqlStore(InboxRows):
             **_conversation_values(conversation),
         }
 
-        def create(connection: sa.Connection) -> None:
-            driver.execute(connection, _INSERT_CONVERSATION, values)
+        versioned = self._versions is not None
+
+        def create(connection: sa.Connection) -> int | None:
+            """The row's version where one is kept (PostgreSQL)."""
+            version: int | None = None
+            if versioned:
+                version = connection.execute(_INSERT_CONVERSATION_VERSIONED, values).scalar_one()
+            else:
+                driver.execute(connection, _INSERT_CONVERSATION, values)
             if numbered:
                 driver.execute(
                     connection, _INSERT_MESSAGE, [_message_row(m, seq) for m, seq in numbered]
                 )
+            return version
 
-        await self.write(create)
+        version = await self.write(create)
+        created = dataclasses.replace(conversation, last_seq=values["last_seq"])
         if self._rows is not None:
-            self._rows.keep(dataclasses.replace(conversation, last_seq=values["last_seq"]))
+            self._rows.keep(created)
+        if self._versions is not None and version is not None:
+            self._versions.keep(created, version)  # its first message need not read it
         return [_message_from(message, seq) for message, seq in numbered]
 
     async def get_conversation(self, conversation_id: str) -> Conversation | None:
