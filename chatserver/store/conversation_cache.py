@@ -12,28 +12,45 @@ process may change the row at any time: a copy is kept with the row's version
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Generic, TypeVar
 
 from chatserver.models import Conversation
 
 # Enough for every conversation of a busy desk that is being written in; about 0.3 KiB each.
 KEPT = 2048
 
+V = TypeVar("V")
 
-class ConversationCache:
+
+class _Kept(Generic[V]):
+    """Conversation id -> what is kept of it, `size` at most; the most recently kept go
+    last when room is made."""
+
     def __init__(self, size: int = KEPT) -> None:
         self._size = size
-        self._kept: dict[str, Conversation] = {}  # oldest first
+        self._kept: dict[str, V] = {}  # oldest first
 
-    def get(self, conversation_id: str) -> Conversation | None:
+    def get(self, conversation_id: str) -> V | None:
         return self._kept.get(conversation_id)
 
-    def keep(self, conversation: Conversation) -> None:
-        """The row as it now stands; the most recently kept go last when room is made."""
+    def _put(self, conversation_id: str, value: V) -> None:
         kept = self._kept
-        kept.pop(conversation.id, None)
-        kept[conversation.id] = conversation
+        kept.pop(conversation_id, None)
+        kept[conversation_id] = value
         if len(kept) > self._size:
             del kept[next(iter(kept))]
+
+    def forget(self, conversation_id: str) -> None:
+        self._kept.pop(conversation_id, None)
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+
+class ConversationCache(_Kept[Conversation]):
+    def keep(self, conversation: Conversation) -> None:
+        """The row as it now stands."""
+        self._put(conversation.id, conversation)
 
     def saved(self, conversation: Conversation, last_seq: int | None = None) -> None:
         """Every column but last_seq written from `conversation` (`save_conversation`), and
@@ -49,14 +66,8 @@ class ConversationCache:
         if kept is not None and kept.last_seq != last_seq:
             self.keep(replace(kept, last_seq=last_seq))
 
-    def forget(self, conversation_id: str) -> None:
-        self._kept.pop(conversation_id, None)
 
-    def __len__(self) -> int:
-        return len(self._kept)
-
-
-class RowVersions:
+class RowVersions(_Kept[tuple[Conversation, int]]):
     """PostgreSQL: the conversations this process read or wrote last, each with its row's
     version as of then (`xmin`, which every update of the row changes, whoever makes it).
 
@@ -65,22 +76,5 @@ class RowVersions:
     is written only if the row's version is still the copy's, checked in the same
     statement (chatserver/store/exchange_statement.py)."""
 
-    def __init__(self, size: int = KEPT) -> None:
-        self._size = size
-        self._kept: dict[str, tuple[Conversation, int]] = {}  # oldest first
-
-    def get(self, conversation_id: str) -> tuple[Conversation, int] | None:
-        return self._kept.get(conversation_id)
-
     def keep(self, conversation: Conversation, version: int) -> None:
-        kept = self._kept
-        kept.pop(conversation.id, None)
-        kept[conversation.id] = (conversation, version)
-        if len(kept) > self._size:
-            del kept[next(iter(kept))]
-
-    def forget(self, conversation_id: str) -> None:
-        self._kept.pop(conversation_id, None)
-
-    def __len__(self) -> int:
-        return len(self._kept)
+        self._put(conversation.id, (conversation, version))

@@ -24,7 +24,8 @@ from chatserver.store.schema import conversations, faq_declines, messages
 
 MESSAGE_COLUMNS = tuple(column.name for column in messages.c)
 # The row's version: its `xmin`, the transaction that wrote it; every update changes it.
-ROW_VERSION: sa.ColumnClause[int] = sa.literal_column("conversations.xmin::text::bigint")
+_XMIN = "xmin::text::bigint"
+ROW_VERSION: sa.ColumnClause[int] = sa.literal_column(f"conversations.{_XMIN}")
 DECLINE_COLUMNS = tuple(column.name for column in faq_declines.c)
 
 
@@ -119,8 +120,8 @@ def batched_exchanges() -> sa.TextClause:
         f"WITH v AS (SELECT * FROM {_unnest(_CONVERSATION_ARRAYS, 'c_', 'v')}), "
         "moved AS (UPDATE conversations AS c SET last_seq = v.last_seq FROM v "
         "WHERE c.id = v.id AND c.last_seq = v.b_last_seq "
-        "AND (v.b_version IS NULL OR c.xmin::text::bigint = v.b_version) "
-        "RETURNING c.id, c.xmin::text::bigint AS version), "
+        f"AND (v.b_version IS NULL OR c.{_XMIN} = v.b_version) "
+        f"RETURNING c.id, c.{_XMIN} AS version), "
         f"stored AS (INSERT INTO messages ({', '.join(_MESSAGE_ARRAYS)}) SELECT {selected} "
         f"FROM {_unnest(_MESSAGE_ARRAYS, 'm_', 'm')} "
         "WHERE m.conversation_id IN (SELECT id FROM moved) RETURNING messages.id) "

@@ -847,15 +847,7 @@ class SqlStore(InboxRows):
                 plain = PlainExchange(message.conversation_id, read, rows, version)
                 written = await self._exchanges.write(plain)
                 return None if written is None else (exchanged, written)
-            values: dict[str, Any] = {
-                "b_id": message.conversation_id,
-                "b_last_seq": read,
-                "b_version": version,
-                **changes,
-                "last_seq": numbered[-1][1],
-            }
-            for i, row in enumerate(rows):
-                values.update({f"m{i}_{k}": v for k, v in row.items()})
+            values = _exchange_values(message.conversation_id, read, version, rows, changes)
             if answered.decline is not None:
                 values.update({f"d_{k}": v for k, v in _decline_values(answered.decline).items()})
             statement = exchange_statement(
@@ -985,14 +977,9 @@ class SqlStore(InboxRows):
         return await self._runner.write_statement(operation)
 
     async def _exchange_alone(self, exchange: PlainExchange) -> int | None:
-        values: dict[str, Any] = {
-            "b_id": exchange.conversation_id,
-            "b_last_seq": exchange.read_seq,
-            "b_version": exchange.version,
-            "last_seq": exchange.last_seq,
-        }
-        for i, row in enumerate(exchange.rows):
-            values.update({f"m{i}_{k}": v for k, v in row.items()})
+        values = _exchange_values(
+            exchange.conversation_id, exchange.read_seq, exchange.version, exchange.rows
+        )
         statement = exchange_statement(len(exchange.rows), (), False, exchange.version is not None)
         moved: int | None = await self._write_statement(
             lambda connection: connection.execute(statement, values).scalar_one_or_none()
@@ -1465,6 +1452,27 @@ def _insert_exchange(
         driver.execute(connection, _INSERT_DECLINE, _decline_values(answered.decline))
     replies = [_message_from(reply, seq) for reply, seq in numbered[1:]]
     return ExchangeResult(stored, created=True, answered=True, replies=replies)
+
+
+def _exchange_values(
+    conversation_id: str,
+    read_seq: int,
+    version: int | None,
+    rows: Sequence[Mapping[str, Any]],
+    changes: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The parameters of `exchange_statement`, but a decline's: the row's key, the last seq
+    (and version) read, its changed columns, its new last seq, and the messages."""
+    values: dict[str, Any] = {
+        "b_id": conversation_id,
+        "b_last_seq": read_seq,
+        "b_version": version,
+        **(changes or {}),
+        "last_seq": rows[-1]["seq"],
+    }
+    for i, row in enumerate(rows):
+        values.update({f"m{i}_{k}": v for k, v in row.items()})
+    return values
 
 
 def _decline_values(decline: FaqDecline) -> dict[str, Any]:
